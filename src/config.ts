@@ -1,0 +1,197 @@
+/**
+ * Configuration: one zod schema, parsed once at the composition root (worker, CLI).
+ *
+ * Secrets never live here: a profile names where to connect (libpq conventions); the password
+ * comes from PGPASSWORD in the worker's environment, a pgpass file, or a service file.
+ * With no config file, the `default` profile is the standard PG* environment, as for psql,
+ * and the repository is $PGINCR_REPOSITORY.
+ */
+import { z } from 'zod';
+import { readFileSync } from 'node:fs';
+import { ConfigError } from './errors';
+
+const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier (a-z, 0-9, _; at most 63)');
+const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration like 500ms, 30s, 10m, 1h, 7d');
+
+export const profileSchema = z
+  .object({
+    host: z.string().optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    dbname: z.string().optional(),
+    user: z.string().optional(),
+    service: z.string().optional(),
+    passfile: z.string().optional(),
+    sslmode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
+  })
+  .strict();
+
+export const captureSchema = z
+  .object({
+    decoder: z.enum(['pgoutput', 'decoder_raw']).default('pgoutput'),
+    slot: identifier.default('pgincr'),
+    publication: identifier.default('pgincr_pub'),
+    segmentMaxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    segmentMaxAge: duration.default('15m'),
+    /** How long one capture activity runs before the workflow loops (bounds history). */
+    activityRunTime: duration.default('1h'),
+    heartbeatInterval: duration.default('5s'),
+    /** How often sequence positions are recorded into the stream. */
+    sequenceInterval: duration.default('1m'),
+    /** Emit a pg_logical_emit_message this often so an idle database's slot keeps moving; 0 = off. */
+    idleMessageInterval: duration.or(z.literal('0')).default('0'),
+    compress: z.enum(['none', 'gzip']).default('gzip'),
+    /** What to do with DDL run from inside a function (cannot be replayed as its statement). */
+    ddlInFunction: z.enum(['fail', 'warn']).default('warn'),
+  })
+  .strict();
+
+export const setupSchema = z
+  .object({
+    fixReplicaIdentity: z.boolean().default(true),
+    dumpFormat: z.enum(['plain', 'directory']).default('plain'),
+    dumpJobs: z.number().int().min(1).max(64).default(1),
+    noRolePasswords: z.boolean().default(false),
+  })
+  .strict();
+
+export const scheduleSchema = z
+  .object({ cron: z.string().min(1), paused: z.boolean().default(false) })
+  .strict();
+
+export const schedulesSchema = z
+  .object({
+    fullBackup: scheduleSchema.default({ cron: '0 2 * * *', paused: false }),
+    globalsBackup: scheduleSchema.default({ cron: '30 2 * * *', paused: false }),
+    healthCheck: scheduleSchema.default({ cron: '* * * * *', paused: false }),
+    retention: scheduleSchema.default({ cron: '0 4 * * *', paused: false }),
+    verify: scheduleSchema.default({ cron: '0 5 * * *', paused: false }),
+  })
+  .strict();
+
+export const retentionSchema = z
+  .object({
+    segmentsDays: z.number().int().min(1).default(7),
+    fullDays: z.number().int().min(1).default(30),
+    monthlyForMonths: z.number().int().min(0).default(12),
+  })
+  .strict();
+
+export const alertsSchema = z
+  .object({
+    restartLagCriticalBytes: z.number().int().min(0).default(1024 ** 3),
+    restartLagEmergencyBytes: z.number().int().min(0).default(10 * 1024 ** 3),
+    restartLagWarningBytes: z.number().int().min(0).default(256 * 1024 ** 2),
+    noProgressEmergency: duration.default('24h'),
+    repositoryDiskWarningPercent: z.number().min(1).max(100).default(80),
+    webhookUrl: z.string().url().optional(),
+    autoDropSlot: z.boolean().default(false),
+  })
+  .strict();
+
+export const temporalSchema = z
+  .object({
+    address: z.string().default('127.0.0.1:7233'),
+    namespace: z.string().default('default'),
+    taskQueue: z.string().default('pgincr'),
+    tls: z
+      .object({ clientCertPath: z.string(), clientKeyPath: z.string(), serverRootCACertificatePath: z.string().optional() })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    repository: z.string().min(1, 'a folder path'),
+    profiles: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), profileSchema).default({}),
+    defaultProfile: z.string().default('default'),
+    capture: captureSchema.default(captureSchema.parse({})),
+    setup: setupSchema.default(setupSchema.parse({})),
+    schedules: schedulesSchema.default(schedulesSchema.parse({})),
+    retention: retentionSchema.default(retentionSchema.parse({})),
+    alerts: alertsSchema.default(alertsSchema.parse({})),
+    temporal: temporalSchema.default(temporalSchema.parse({})),
+    metricsPort: z.number().int().min(0).max(65535).default(9464),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type Profile = z.infer<typeof profileSchema>;
+export type CaptureConfig = z.infer<typeof captureSchema>;
+
+/** Keys that would put a secret into the config file: refused with a pointer to pgpass. */
+const SECRET_KEYS = /^(password|passwd|pass|secret|pgpassword)$/i;
+
+function findSecretKeys(value: unknown, path: string[] = []): string[] {
+  if (value === null || typeof value !== 'object') return [];
+  return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) =>
+    SECRET_KEYS.test(k) ? [[...path, k].join('.')] : findSecretKeys(v, [...path, k]),
+  );
+}
+
+/** Renders zod issues as one line per problem: `key.path: what is expected`. */
+export function formatIssues(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const key = issue.path.length ? issue.path.join('.') : '(top level)';
+    return `${key}: ${issue.message}`;
+  });
+}
+
+/** Validates a parsed config object and applies environment fallbacks. */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, source = 'config'): Config {
+  const secrets = findSecretKeys(raw);
+  if (secrets.length) {
+    throw new ConfigError(`${source}: ${secrets.map((k) => `${k}: passwords are not allowed in the config file`).join('; ')}`, {
+      hint: 'set PGPASSWORD in the worker environment, or use a pgpass file (profile.passfile) or a service file',
+    });
+  }
+  const input = { ...(raw as Record<string, unknown>) };
+  if (input.repository === undefined && env.PGINCR_REPOSITORY) input.repository = env.PGINCR_REPOSITORY;
+  if (input.temporal === undefined && env.TEMPORAL_ADDRESS) {
+    input.temporal = { address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_NAMESPACE ? { namespace: env.TEMPORAL_NAMESPACE } : {}) };
+  }
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const lines = formatIssues(result.error);
+    throw new ConfigError(`${source} is invalid:\n  ${lines.join('\n  ')}`);
+  }
+  const config = result.data;
+  if (env.TEMPORAL_ADDRESS) config.temporal.address = env.TEMPORAL_ADDRESS;
+  if (!config.profiles[config.defaultProfile]) config.profiles[config.defaultProfile] = {};
+  return config;
+}
+
+/** Loads `--config FILE` / $PGINCR_CONFIG (JSON), or builds the all-defaults config from env. */
+export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  const path = file ?? env.PGINCR_CONFIG;
+  if (!path) {
+    if (!env.PGINCR_REPOSITORY) {
+      throw new ConfigError('no config file and no PGINCR_REPOSITORY', {
+        hint: 'pass --config FILE, set PGINCR_CONFIG, or set PGINCR_REPOSITORY to the backup folder',
+      });
+    }
+    return parseConfig({}, env, 'environment');
+  }
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(`cannot read config file ${path}`, { cause, hint: 'check the path and its permissions' });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (cause) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(cause as Error).message}`, { cause });
+  }
+  return parseConfig(raw, env, `config file ${path}`);
+}
+
+/** Parses a duration string (`30s`, `15m`) into milliseconds. */
+export function durationMs(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text);
+  if (!m) throw new ConfigError(`invalid duration ${JSON.stringify(text)}: expected e.g. 30s, 15m, 1h`);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return n * unit;
+}

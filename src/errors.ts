@@ -1,0 +1,62 @@
+/**
+ * Error classes. Each has an explicit `name` (bundlers mangle constructor names) and a `code`.
+ * Messages are lowercase, facts first (slot, LSN, file, SQLSTATE), then `hint:` lines saying
+ * what to do. Names listed in NON_RETRYABLE are given to Temporal as nonRetryableErrorTypes.
+ */
+export class PgincrError extends Error {
+  readonly code: string;
+  readonly hint: string | undefined;
+  constructor(code: string, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(options.hint ? `${message}\nhint: ${options.hint}` : message, { cause: options.cause });
+    this.name = 'PgincrError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+function defineError(name: string, code: string) {
+  const cls = class extends PgincrError {
+    constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
+      super(code, message, options);
+      this.name = name;
+    }
+  };
+  Object.defineProperty(cls, 'name', { value: name });
+  return cls;
+}
+
+/** Bad configuration or workflow input: fix the input, retrying cannot help. */
+export const ConfigError = defineError('ConfigError', 'config');
+/** The server is not ready for pgincr (wal_level, privileges, plugin, slots). */
+export const NotReadyError = defineError('NotReadyError', 'not_ready');
+/** The replication slot is gone or invalidated: the chain is broken, a new setup is needed. */
+export const SlotMissingError = defineError('SlotMissingError', 'slot_missing');
+/** The publication the pgoutput decoder needs does not exist. */
+export const PublicationMissingError = defineError('PublicationMissingError', 'publication_missing');
+/** The output plugin is not installed or not allowed. */
+export const DecoderMissingError = defineError('DecoderMissingError', 'decoder_missing');
+/** A segment file fails its checksum or grammar. */
+export const SegmentCorruptError = defineError('SegmentCorruptError', 'segment_corrupt');
+/** The restore plan cannot be made (gap, no base, bad target). */
+export const PlanError = defineError('PlanError', 'plan');
+/** The restore target database already exists. */
+export const TargetExistsError = defineError('TargetExistsError', 'target_exists');
+/** A restored database differs from the recorded checksums. */
+export const VerifyFailedError = defineError('VerifyFailedError', 'verify_failed');
+/** A DDL command the stream cannot replay (e.g. DDL inside a function, when configured to fail). */
+export const UnreplayableDdlError = defineError('UnreplayableDdlError', 'unreplayable_ddl');
+/** An external command (pg_dump, psql…) failed; retryable by default. */
+export const CommandFailedError = defineError('CommandFailedError', 'command_failed');
+
+export const NON_RETRYABLE = [
+  'ConfigError',
+  'NotReadyError',
+  'SlotMissingError',
+  'PublicationMissingError',
+  'DecoderMissingError',
+  'SegmentCorruptError',
+  'PlanError',
+  'TargetExistsError',
+  'VerifyFailedError',
+  'UnreplayableDdlError',
+] as const;
