@@ -1,0 +1,117 @@
+/**
+ * The activity surface the workflows call, typed once. Everything crossing Temporal is plain
+ * JSON: LSNs as 'X/Y' text, times as ISO strings, profiles by name (never credentials).
+ */
+import type { RestoreTarget } from '../workflows/inputs';
+
+export interface Finding {
+  check: string;
+  status: 'ok' | 'warning' | 'fail';
+  message: string;
+  hint?: string;
+}
+export interface PreflightResult {
+  profile: string;
+  ready: boolean;
+  exitCode: 0 | 1 | 2;
+  findings: Finding[];
+  server?: string;
+}
+
+export interface ChainInfo {
+  systemIdentifier: string;
+  database: string;
+  chainDir: string;
+}
+
+export interface SetupState extends ChainInfo {
+  /** A slot exists and the catalog has a base taken from it. */
+  alreadySetUp: boolean;
+  slot: string;
+  publication: string;
+}
+
+export interface BaseResult {
+  baseId: string;
+  lsn: string;
+  dir: string;
+  bytes: number;
+  tables: number;
+}
+
+export interface CaptureRunInput {
+  profile: string;
+  lastDurableLsn?: string;
+  runForMs?: number;
+  stopping?: boolean;
+}
+export interface CaptureRunResult {
+  lastDurableLsn: string;
+  segmentsSealed: number;
+  transactions: number;
+  changes: number;
+  bytes: number;
+}
+
+export interface RestorePlanResult {
+  chainDir: string;
+  baseId: string;
+  baseLsn: string;
+  segments: string[];
+  expectedChecksumsFile?: string;
+  encoding: string;
+}
+
+export interface ApplyResult {
+  appliedTransactions: number;
+  lastEndLsn: string;
+  lastCommitTime?: string;
+  reachedTarget: boolean;
+}
+
+export interface VerifyResult {
+  ok: boolean;
+  compared: boolean;
+  tables: number;
+  mismatches: { table: string; expected: string; actual: string }[];
+  rowCounts: Record<string, string>;
+}
+
+export interface HealthResult {
+  status: string;
+  exitCode: number;
+  findings: { check: string; severity: string; message: string }[];
+}
+
+export interface PgincrActivities {
+  // preflight / setup
+  preflight(input: { profile: string }): Promise<PreflightResult>;
+  inspectSetup(input: { profile: string }): Promise<SetupState>;
+  installCaptureSchema(input: { profile: string }): Promise<{ version: number }>;
+  fixReplicaIdentity(input: { profile: string }): Promise<{ table: string; action: string }[]>;
+  ensurePublication(input: { profile: string }): Promise<void>;
+  dropChainSlot(input: { profile: string }): Promise<boolean>;
+  takeBase(input: { profile: string; temporarySlot: boolean }): Promise<BaseResult>;
+  dumpGlobals(input: { profile: string; baseId: string }): Promise<{ file: string }>;
+  writeMetadata(input: { profile: string; baseId: string }): Promise<{ file: string }>;
+  // capture
+  captureChanges(input: CaptureRunInput): Promise<CaptureRunResult>;
+  requestRotation(input: { profile: string }): Promise<void>;
+  sealCurrentSegment(input: { profile: string }): Promise<{ sealed: string | null }>;
+  // restore
+  planRestore(input: { profile: string; target: RestoreTarget; fromBase?: string }): Promise<RestorePlanResult>;
+  createTargetDatabase(input: { profile: string; targetProfile: string; targetDb: string; restoreId: string; encoding: string }): Promise<{ created: boolean }>;
+  restoreGlobals(input: { profile: string; targetProfile: string; plan: RestorePlanResult }): Promise<{ notes: string[] }>;
+  restoreBase(input: { targetProfile: string; targetDb: string; restoreId: string; plan: RestorePlanResult }): Promise<{ skipped: boolean }>;
+  applySegments(input: { targetProfile: string; targetDb: string; restoreId: string; plan: RestorePlanResult; target: RestoreTarget }): Promise<ApplyResult>;
+  fixSequences(input: { targetProfile: string; targetDb: string }): Promise<{ adjusted: number }>;
+  verifyTarget(input: { profile: string; targetProfile: string; targetDb: string; checksumsFile?: string }): Promise<VerifyResult>;
+  finishRestore(input: { targetProfile: string; targetDb: string; restoreId: string; dropDatabase: boolean }): Promise<void>;
+  // verify / checkpoints
+  takeCheckpoint(input: { profile: string }): Promise<{ lsn: string; file: string }>;
+  planVerification(input: { profile: string; checkpoint: boolean }): Promise<{ fromBase: string; toLsn: string; checksumsFile: string } | null>;
+  recordVerification(input: { profile: string; fromBase: string; toLsn: string; ok: boolean; mismatches: string[] }): Promise<void>;
+  // retention / health
+  applyRetention(input: { profile: string; dryRun: boolean }): Promise<{ removed: string[]; kept: number }>;
+  healthCheck(input: { profile: string }): Promise<HealthResult>;
+}

@@ -1,0 +1,33 @@
+/**
+ * Activities grouped by timeout/retry class: one proxyActivities call per class.
+ * Non-retryable error names come from src/errors.ts (copied here: workflows import no Node code).
+ */
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import type { PgincrActivities } from '../activities/types';
+
+const nonRetryableErrorTypes = [
+  'ConfigError', 'NotReadyError', 'SlotMissingError', 'PublicationMissingError', 'DecoderMissingError',
+  'SegmentCorruptError', 'PlanError', 'TargetExistsError', 'VerifyFailedError', 'UnreplayableDdlError',
+];
+
+/** Catalog reads, small DDL, checks: seconds. */
+export const quick = proxyActivities<PgincrActivities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 5, nonRetryableErrorTypes },
+});
+
+/** pg_dump, base restore, segment apply: long, heartbeating, resumable. */
+export const long = proxyActivities<PgincrActivities>({
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '2 minutes',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 10, nonRetryableErrorTypes },
+});
+
+/** The capture stream: runs for a bounded time, heartbeats from a timer, retried forever with backoff. */
+export const capture = proxyActivities<PgincrActivities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes },
+});

@@ -1,0 +1,34 @@
+import { long, quick } from './activity-options';
+import { backupInput, type BackupInput, retentionInput, type RetentionInput, healthInput, type HealthInput } from './inputs';
+import { parseInput } from './validate';
+import type { BaseResult, HealthResult } from '../activities/types';
+
+/**
+ * A new base aligned with the running capture: a temporary slot's exported snapshot gives its
+ * exact LSN; pg_dump and the table checksums run in that snapshot; globals and metadata beside.
+ */
+export async function fullBackupWorkflow(raw: BackupInput): Promise<BaseResult> {
+  const input = parseInput(backupInput, raw, 'fullBackupWorkflow');
+  const base = await long.takeBase({ profile: input.profile, temporarySlot: true });
+  await long.dumpGlobals({ profile: input.profile, baseId: base.baseId });
+  await quick.writeMetadata({ profile: input.profile, baseId: base.baseId });
+  return base;
+}
+
+/** Roles, memberships and tablespaces on their own schedule. */
+export async function globalsBackupWorkflow(raw: BackupInput): Promise<{ file: string }> {
+  const input = parseInput(backupInput, raw, 'globalsBackupWorkflow');
+  return long.dumpGlobals({ profile: input.profile, baseId: 'latest' });
+}
+
+/** Expires bases and segments by policy, never what a retained restore point needs. */
+export async function retentionWorkflow(raw: RetentionInput): Promise<{ removed: string[]; kept: number }> {
+  const input = parseInput(retentionInput, raw, 'retentionWorkflow');
+  return quick.applyRetention({ profile: input.profile, dryRun: input.dryRun });
+}
+
+/** Slot lag, WAL status, capture liveness, backup age, disk: alerts on thresholds. */
+export async function healthCheckWorkflow(raw: HealthInput): Promise<HealthResult> {
+  const input = parseInput(healthInput, raw, 'healthCheckWorkflow');
+  return quick.healthCheck({ profile: input.profile });
+}

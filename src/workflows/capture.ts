@@ -1,0 +1,82 @@
+import {
+  CancellationScope, condition, continueAsNew, isCancellation, setHandler, workflowInfo, allHandlersFinished,
+} from '@temporalio/workflow';
+import { capture, quick } from './activity-options';
+import { captureInput, type CaptureInput } from './inputs';
+import { parseInput } from './validate';
+import { captureStatusQuery, pauseSignal, resumeSignal, rotateSignal, stopSignal, type CaptureStatus } from './signals';
+
+/**
+ * Continuous capture: run the streaming activity for a bounded time, loop, and continue-as-new
+ * with the durable LSN to keep history small. Signals: rotate, pause, resume, stop (stop seals
+ * the current segment). Query: status.
+ */
+export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus> {
+  const input = parseInput(captureInput, raw, 'captureWorkflow');
+  const status: CaptureStatus = {
+    state: input.paused ? 'paused' : 'running',
+    lastDurableLsn: input.lastDurableLsn ?? null,
+    iterations: input.iterations,
+    transactions: 0, changes: 0, bytes: 0, segmentsSealed: 0,
+    lastRunEndedAt: null,
+  };
+  let scope: CancellationScope | undefined;
+  let pendingRotation = false;
+
+  setHandler(captureStatusQuery, () => status);
+  setHandler(rotateSignal, () => { pendingRotation = true; });
+  setHandler(pauseSignal, () => {
+    if (status.state === 'running') { status.state = 'paused'; scope?.cancel(); }
+  });
+  setHandler(resumeSignal, () => { if (status.state === 'paused') status.state = 'running'; });
+  setHandler(stopSignal, () => { status.state = 'stopping'; scope?.cancel(); });
+
+  const runsThisExecution = () => status.iterations - input.iterations;
+  // Signal handlers change the state between awaits; read it through a function so the
+  // compiler does not narrow it.
+  const state = (): CaptureStatus['state'] => status.state;
+  while (state() !== 'stopping') {
+    if (state() === 'paused') {
+      await condition(() => status.state !== 'paused');
+      continue;
+    }
+    if (pendingRotation) {
+      pendingRotation = false;
+      await quick.requestRotation({ profile: input.profile });
+    }
+    scope = new CancellationScope();
+    try {
+      const result = await scope.run(() =>
+        capture.captureChanges({
+          profile: input.profile,
+          lastDurableLsn: status.lastDurableLsn ?? undefined,
+          runForMs: input.runForMs,
+        }),
+      );
+      status.lastDurableLsn = result.lastDurableLsn;
+      status.transactions += result.transactions;
+      status.changes += result.changes;
+      status.bytes += result.bytes;
+      status.segmentsSealed += result.segmentsSealed;
+    } catch (err) {
+      if (!isCancellation(err)) throw err;
+    } finally {
+      scope = undefined;
+    }
+    status.iterations += 1;
+    status.lastRunEndedAt = new Date().toISOString();
+    if (input.maxIterations > 0 && status.iterations >= input.maxIterations) status.state = 'stopping';
+    if (state() !== 'stopping' && (workflowInfo().continueAsNewSuggested || runsThisExecution() >= 50)) {
+      await condition(allHandlersFinished);
+      await continueAsNew<typeof captureWorkflow>({
+        ...input,
+        lastDurableLsn: status.lastDurableLsn ?? undefined,
+        paused: state() === 'paused',
+        iterations: status.iterations,
+      });
+    }
+  }
+  await quick.sealCurrentSegment({ profile: input.profile });
+  status.state = 'stopped';
+  return status;
+}

@@ -1,0 +1,7 @@
+/** Every workflow, for the worker's workflowsPath. */
+export { preflightWorkflow } from './preflight';
+export { setupWorkflow } from './setup';
+export { captureWorkflow } from './capture';
+export { restoreWorkflow } from './restore';
+export { verifyWorkflow } from './verify';
+export { fullBackupWorkflow, globalsBackupWorkflow, retentionWorkflow, healthCheckWorkflow } from './backups';

@@ -1,0 +1,79 @@
+/**
+ * Workflow inputs, validated with zod inside the workflow (a bad input fails at once, with a
+ * non-retryable error naming the field). Inputs name a connection profile, never credentials.
+ */
+import { z } from 'zod';
+
+const profile = z.string().regex(/^[A-Za-z0-9_-]+$/, 'a profile name from the worker configuration').default('default');
+const lsnText = z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'an LSN like 0/16B3748');
+
+export const preflightInput = z.object({ profile }).strict();
+export type PreflightInput = z.input<typeof preflightInput>;
+
+export const setupInput = z
+  .object({
+    profile,
+    newChain: z.boolean().default(false),
+    startCapture: z.boolean().default(true),
+  })
+  .strict();
+export type SetupInput = z.input<typeof setupInput>;
+
+export const captureInput = z
+  .object({
+    profile,
+    /** Set by continue-as-new: the last LSN known durable in the repository. */
+    lastDurableLsn: lsnText.optional(),
+    paused: z.boolean().default(false),
+    iterations: z.number().int().min(0).default(0),
+    /** For tests: stop after this many capture activity runs (0 = forever). */
+    maxIterations: z.number().int().min(0).default(0),
+    /** Overrides the configured activity run time (tests use seconds). */
+    runForMs: z.number().int().min(100).optional(),
+  })
+  .strict();
+export type CaptureInput = z.input<typeof captureInput>;
+
+export const restoreTarget = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('latest') }).strict(),
+  z.object({ kind: z.literal('lsn'), lsn: lsnText, inclusive: z.boolean().default(true) }).strict(),
+  z.object({ kind: z.literal('time'), time: z.string().datetime({ offset: true }), inclusive: z.boolean().default(true) }).strict(),
+  z.object({ kind: z.literal('xid'), xid: z.number().int().min(1), inclusive: z.boolean().default(true) }).strict(),
+]);
+export type RestoreTarget = z.output<typeof restoreTarget>;
+
+export const restoreInput = z
+  .object({
+    /** The source chain: the profile whose database was backed up. */
+    profile,
+    targetProfile: profile.optional(),
+    targetDb: z.string().min(1).max(63),
+    target: restoreTarget.default({ kind: 'latest' }),
+    fromBase: z.string().optional(),
+    restoreGlobals: z.boolean().default(false),
+    /** Drop the target database at the end (verification runs). */
+    dropAfter: z.boolean().default(false),
+    /** Compare with recorded checksums when the target is a recorded checkpoint. */
+    verify: z.boolean().default(true),
+  })
+  .strict();
+export type RestoreInput = z.input<typeof restoreInput>;
+
+export const verifyInput = z
+  .object({
+    profile,
+    targetProfile: profile.optional(),
+    /** Take a fresh checkpoint (temporary slot + snapshot checksums) and verify up to it. */
+    checkpoint: z.boolean().default(false),
+  })
+  .strict();
+export type VerifyInput = z.input<typeof verifyInput>;
+
+export const backupInput = z.object({ profile }).strict();
+export type BackupInput = z.input<typeof backupInput>;
+
+export const retentionInput = z.object({ profile, dryRun: z.boolean().default(false) }).strict();
+export type RetentionInput = z.input<typeof retentionInput>;
+
+export const healthInput = z.object({ profile }).strict();
+export type HealthInput = z.input<typeof healthInput>;

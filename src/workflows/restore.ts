@@ -1,0 +1,66 @@
+import { ApplicationFailure, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import { long, quick } from './activity-options';
+import { restoreInput, type RestoreInput, type RestoreTarget } from './inputs';
+import { parseInput } from './validate';
+import { restoreProgressQuery, type RestoreProgress } from './signals';
+import type { ApplyResult, RestorePlanResult, VerifyResult } from '../activities/types';
+
+export interface RestoreReport {
+  targetDb: string;
+  target: RestoreTarget;
+  plan: RestorePlanResult;
+  apply: ApplyResult;
+  verify: VerifyResult | null;
+  steps: { name: string; ms: number }[];
+}
+
+/**
+ * The restore runbook as steps: plan → create the new database → (globals) → base → segments up
+ * to the target → sequences → verify → report. Each step is an idempotent activity; segment
+ * progress commits with the data (replication origin), so a retry resumes exactly.
+ */
+export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport> {
+  const input = parseInput(restoreInput, raw, 'restoreWorkflow');
+  const targetProfile = input.targetProfile ?? input.profile;
+  // Stable across retries and continue-as-new: derived from the workflow run's own id.
+  const restoreId = workflowInfo().workflowId.replace(/[^A-Za-z0-9_]/g, '_').slice(-40) || uuid4().replace(/-/g, '');
+  const progress: RestoreProgress = { step: 'plan', steps: [] };
+  setHandler(restoreProgressQuery, () => progress);
+
+  async function step<T>(name: string, run: () => Promise<T>): Promise<T> {
+    progress.step = name;
+    const started = Date.now();
+    const result = await run();
+    progress.steps.push({ name, ms: Date.now() - started });
+    return result;
+  }
+
+  const plan = await step('plan', () => quick.planRestore({ profile: input.profile, target: input.target, fromBase: input.fromBase }));
+  await step('create database', () =>
+    quick.createTargetDatabase({ profile: input.profile, targetProfile, targetDb: input.targetDb, restoreId, encoding: plan.encoding }));
+  if (input.restoreGlobals) await step('globals', () => quick.restoreGlobals({ profile: input.profile, targetProfile, plan }));
+  await step('base', () => long.restoreBase({ targetProfile, targetDb: input.targetDb, restoreId, plan }));
+  const apply = await step('segments', () =>
+    long.applySegments({ targetProfile, targetDb: input.targetDb, restoreId, plan, target: input.target }));
+  if (input.target.kind !== 'latest' && !apply.reachedTarget) {
+    throw ApplicationFailure.nonRetryable(
+      `the restore target was not reached: the chain ends at ${apply.lastEndLsn} (${apply.lastCommitTime ?? 'no transactions'})`,
+      'PlanError',
+    );
+  }
+  await step('sequences', () => quick.fixSequences({ targetProfile, targetDb: input.targetDb }));
+  let verify: VerifyResult | null = null;
+  if (input.verify) {
+    verify = await step('verify', () =>
+      long.verifyTarget({ profile: input.profile, targetProfile, targetDb: input.targetDb, checksumsFile: plan.expectedChecksumsFile }));
+    if (verify.compared && !verify.ok) {
+      throw ApplicationFailure.nonRetryable(
+        `restored database ${input.targetDb} differs from the source in: ${verify.mismatches.map((m) => m.table).join(', ')}`,
+        'VerifyFailedError', verify,
+      );
+    }
+  }
+  await step('finish', () =>
+    quick.finishRestore({ targetProfile, targetDb: input.targetDb, restoreId, dropDatabase: input.dropAfter }));
+  return { targetDb: input.targetDb, target: input.target, plan, apply, verify, steps: progress.steps };
+}

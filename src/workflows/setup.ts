@@ -1,0 +1,63 @@
+import { ApplicationFailure, ParentClosePolicy, startChild, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { long, quick } from './activity-options';
+import { setupInput, type SetupInput } from './inputs';
+import { parseInput } from './validate';
+import type { BaseResult, PreflightResult } from '../activities/types';
+
+export interface SetupResult {
+  status: 'set up' | 'already set up';
+  chainDir: string;
+  preflight: PreflightResult;
+  replicaIdentity: { table: string; action: string }[];
+  base?: BaseResult;
+  captureWorkflowId?: string;
+}
+
+/**
+ * The initial setup runbook: preflight → capture schema → replica identity → publication →
+ * slot + base from one snapshot → globals → metadata → (capture). Every step is idempotent,
+ * so a retry or a re-run after a failure finishes the job without a second slot or base.
+ */
+export async function setupWorkflow(raw: SetupInput): Promise<SetupResult> {
+  const input = parseInput(setupInput, raw, 'setupWorkflow');
+  const { profile } = input;
+
+  const preflight = await quick.preflight({ profile });
+  if (!preflight.ready) {
+    const failed = preflight.findings.filter((f) => f.status === 'fail').map((f) => f.message);
+    throw ApplicationFailure.nonRetryable(`not ready for setup: ${failed.join('; ')}`, 'NotReadyError', preflight);
+  }
+
+  let state = await quick.inspectSetup({ profile });
+  if (state.alreadySetUp && !input.newChain) {
+    return { status: 'already set up', chainDir: state.chainDir, preflight, replicaIdentity: [] };
+  }
+  if (input.newChain) await quick.dropChainSlot({ profile });
+
+  await quick.installCaptureSchema({ profile });
+  const replicaIdentity = await quick.fixReplicaIdentity({ profile });
+  await quick.ensurePublication({ profile });
+  const base = await long.takeBase({ profile, temporarySlot: false });
+  await long.dumpGlobals({ profile, baseId: base.baseId });
+  await quick.writeMetadata({ profile, baseId: base.baseId });
+  state = await quick.inspectSetup({ profile });
+
+  let captureWorkflowId: string | undefined;
+  if (input.startCapture) {
+    captureWorkflowId = `pgincr-capture-${profile}-${state.slot}`;
+    try {
+      await startChild('captureWorkflow', {
+        workflowId: captureWorkflowId,
+        args: [{ profile, lastDurableLsn: base.lsn }],
+        parentClosePolicy: ParentClosePolicy.ABANDON,
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+        taskQueue: workflowInfo().taskQueue,
+      });
+    } catch (err) {
+      // A capture already running for this slot is what we want.
+      if (!(err instanceof Error && err.name === 'WorkflowExecutionAlreadyStartedError')) throw err;
+    }
+  }
+  return { status: 'set up', chainDir: state.chainDir, preflight, replicaIdentity, base, captureWorkflowId };
+}
+

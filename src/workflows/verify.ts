@@ -1,0 +1,52 @@
+import { executeChild, workflowInfo } from '@temporalio/workflow';
+import { quick, long } from './activity-options';
+import { verifyInput, type VerifyInput } from './inputs';
+import { parseInput } from './validate';
+import type { restoreWorkflow, RestoreReport } from './restore';
+
+export interface VerifyReport {
+  ok: boolean;
+  fromBase: string | null;
+  toLsn: string | null;
+  mismatches: string[];
+  message: string;
+}
+
+/**
+ * Proof that the chain restores: restore a base plus segments up to a later recorded checkpoint
+ * (the next base's snapshot, or a fresh checkpoint) into a scratch database, compare with that
+ * checkpoint's checksums exactly, drop the scratch database, record the result in the catalog.
+ */
+export async function verifyWorkflow(raw: VerifyInput): Promise<VerifyReport> {
+  const input = parseInput(verifyInput, raw, 'verifyWorkflow');
+  if (input.checkpoint) await long.takeCheckpoint({ profile: input.profile });
+  const target = await quick.planVerification({ profile: input.profile, checkpoint: input.checkpoint });
+  if (!target) {
+    return { ok: true, fromBase: null, toLsn: null, mismatches: [], message: 'nothing to verify yet: one base and no later checkpoint' };
+  }
+  const scratch = `pgincr_verify_${workflowInfo().runId.replace(/-/g, '').slice(0, 12)}`;
+  let report: RestoreReport | undefined;
+  let mismatches: string[] = [];
+  let message = 'verified';
+  try {
+    report = await executeChild<typeof restoreWorkflow>('restoreWorkflow', {
+      workflowId: `${workflowInfo().workflowId}-restore-${scratch}`,
+      args: [{
+        profile: input.profile,
+        targetProfile: input.targetProfile,
+        targetDb: scratch,
+        fromBase: target.fromBase,
+        target: { kind: 'lsn', lsn: target.toLsn, inclusive: true },
+        dropAfter: true,
+        verify: true,
+      }],
+    });
+  } catch (err) {
+    const details = (err as { cause?: { details?: unknown[] } }).cause?.details?.[0] as { mismatches?: { table: string }[] } | undefined;
+    mismatches = details?.mismatches?.map((m) => m.table) ?? [];
+    message = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+  }
+  const ok = report !== undefined;
+  await quick.recordVerification({ profile: input.profile, fromBase: target.fromBase, toLsn: target.toLsn, ok, mismatches });
+  return { ok, fromBase: target.fromBase, toLsn: target.toLsn, mismatches, message };
+}
