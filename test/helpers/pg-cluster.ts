@@ -3,16 +3,16 @@
  * a free port, the socket in the temp dir, wal_level=logical unless overridden. Always stopped
  * (`stop()` in afterAll; a process exit hook as a last resort).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type ClientConfig } from 'pg';
+import {
+  freePort, initCluster, localSuperuser, startServer, stopServer, type LocalClusterSpec,
+} from '../../src/adapters/pg/local-cluster';
 
-const PG_BIN = process.env.PGINCR_PG_BIN ?? '/usr/lib/postgresql/15/bin';
-/** The OS user that owns test clusters: postgres must not run as root. */
-const OS_USER = process.env.PGINCR_TEST_OS_USER ?? 'postgres';
+export { freePort };
 
 export interface ClusterOptions {
   /** postgresql.conf settings, overriding the defaults below. */
@@ -43,39 +43,15 @@ export interface PgCluster {
   stop(): Promise<void>;
 }
 
-const DEFAULT_SETTINGS: Record<string, string | number> = {
-  wal_level: 'logical',
-  max_replication_slots: 20,
-  max_wal_senders: 20,
-  max_connections: 60,
-  fsync: 'off', // test clusters only: our own fsyncs are on files, not in the server
+/** Test clusters trade durability for speed: our own fsyncs are on files, not in the server. */
+const TEST_SETTINGS: Record<string, string | number> = {
+  fsync: 'off',
   synchronous_commit: 'off',
   full_page_writes: 'off',
   shared_buffers: '32MB',
   log_min_messages: 'warning',
   logging_collector: 'off',
-  'lc_messages': 'C',
 };
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-function asOsUser(cmd: string, args: string[], options: { env?: Record<string, string> } = {}): void {
-  const isRoot = process.getuid?.() === 0;
-  const [file, argv] = isRoot ? ['runuser', ['-u', OS_USER, '--', cmd, ...args]] : [cmd, args];
-  const r = spawnSync(file, argv, { encoding: 'utf8', env: { ...process.env, ...options.env } });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${r.status}): ${r.stderr || r.stdout}`);
-}
 
 const running = new Set<PgCluster>();
 process.on('exit', () => {
@@ -90,25 +66,12 @@ process.on('exit', () => {
 
 export async function startCluster(options: ClusterOptions = {}): Promise<PgCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'pgincr-pg-'));
-  const isRoot = process.getuid?.() === 0;
-  const uid = isRoot ? Number(execFileSync('id', ['-u', OS_USER], { encoding: 'utf8' }).trim()) : process.getuid!();
-  const gid = isRoot ? Number(execFileSync('id', ['-g', OS_USER], { encoding: 'utf8' }).trim()) : process.getgid!();
-  chmodSync(dir, 0o755);
-  if (isRoot) chownSync(dir, uid, gid);
-  const data = join(dir, 'data');
   const port = await freePort();
-  const user = isRoot ? OS_USER : (process.env.USER ?? 'postgres');
-  asOsUser(join(PG_BIN, 'initdb'), [
-    '-D', data, '-U', user, '--auth=trust', '--no-sync',
-    `--encoding=${options.encoding ?? 'UTF8'}`, `--locale=${options.locale ?? 'C'}`,
-  ]);
-  const settings = { ...DEFAULT_SETTINGS, ...options.settings, port, unix_socket_directories: dir, listen_addresses: '127.0.0.1' };
-  const conf = Object.entries(settings).map(([k, v]) => `${k} = '${String(v).replace(/'/g, "''")}'`).join('\n');
-  appendFileSync(join(data, 'postgresql.conf'), `\n# pgincr test cluster\n${conf}\n`);
-  writeFileSync(join(data, 'pg_hba.conf'), 'local all all trust\nlocal replication all trust\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n');
-  if (isRoot) chownSync(join(data, 'pg_hba.conf'), uid, gid);
-
-  const logFile = join(dir, 'server.log');
+  const spec: LocalClusterSpec = {
+    dir, port, settings: { ...TEST_SETTINGS, ...options.settings }, encoding: options.encoding, locale: options.locale,
+  };
+  initCluster(spec);
+  const user = localSuperuser();
   const cluster: PgCluster = {
     dir,
     port,
@@ -143,12 +106,12 @@ export async function startCluster(options: ClusterOptions = {}): Promise<PgClus
       });
     },
     startServer() {
-      asOsUser(join(PG_BIN, 'pg_ctl'), ['-D', data, '-l', logFile, '-w', '-t', '120', 'start']);
+      startServer(spec);
       running.add(cluster);
     },
     stopServer(mode = 'fast') {
       running.delete(cluster);
-      asOsUser(join(PG_BIN, 'pg_ctl'), ['-D', data, '-m', mode, '-w', '-t', '120', 'stop']);
+      stopServer(spec, mode);
     },
     restart(opts = {}) {
       cluster.stopServer(opts.mode ?? 'fast');

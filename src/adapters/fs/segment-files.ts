@@ -1,0 +1,168 @@
+/**
+ * Reading segment files from disk: streaming scans (gzip read transparently, bounded memory),
+ * listings of sealed and open segments, and atomic gzip of a sealed segment.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { SegmentCorruptError } from '../../errors';
+import type { Lsn } from '../../core/lsn';
+import { PARTIAL_DIR, SEGMENTS_DIR } from '../../core/repository/paths';
+import { isDateFolder, parseSegmentName } from '../../core/segment/naming';
+import { SegmentScanner, checkScan, type ScanResult } from '../../core/segment/scan';
+import { fsyncDir, tempPathFor } from './atomic-write';
+
+/** A scan of a file plus the facts about the stored bytes. */
+export interface FileScan {
+  scan: ScanResult;
+  scanner: SegmentScanner;
+  /** Size of the stored file. */
+  bytes: number;
+  /** SHA-256 of the stored file (compressed bytes for `.gz`). */
+  sha256: string;
+  /** SHA-256 of the uncompressed content. */
+  sha256Uncompressed: string;
+}
+
+/** Streams a segment file (`.gz` decompressed on the fly) through the scanner. */
+export async function scanSegmentFile(path: string): Promise<FileScan> {
+  const scanner = new SegmentScanner(path);
+  const stored = createHash('sha256');
+  const plain = createHash('sha256');
+  let bytes = 0;
+  const tapStored = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      stored.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const sink = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      plain.update(chunk);
+      scanner.push(chunk);
+      done();
+    },
+  });
+  const stages = path.endsWith('.gz') ? [createGunzip()] : [];
+  try {
+    await pipeline(createReadStream(path), tapStored, ...stages, sink);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') throw error;
+    throw new SegmentCorruptError(`${path}: cannot be read (${(error as Error).message})`, { cause: error });
+  }
+  const scan = scanner.finish();
+  const sha256 = stored.digest('hex');
+  return { scan, scanner, bytes, sha256, sha256Uncompressed: path.endsWith('.gz') ? plain.digest('hex') : sha256 };
+}
+
+/** Scans and verifies a sealed segment file; throws {@link SegmentCorruptError} naming the offset. */
+export async function verifySegmentFile(path: string): Promise<FileScan> {
+  const result = await scanSegmentFile(path);
+  const checked = checkScan(result.scan, path);
+  if (!checked.ok) throw checked.error;
+  return result;
+}
+
+/** A sealed segment found on disk. */
+export interface SealedFile {
+  /** Relative to the chain folder: `segments/<date>/<name>`. */
+  file: string;
+  path: string;
+  startLsn: Lsn;
+  endLsn: Lsn;
+  compressed: boolean;
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return [];
+    throw error;
+  }
+}
+
+/**
+ * Sealed segments in start-LSN order. When both `x.sql` and `x.sql.gz` exist (a crash during
+ * compression), the `.gz` is listed: it was written atomically, so it is complete.
+ */
+export async function listSealedSegments(chain: string): Promise<SealedFile[]> {
+  const found = new Map<string, SealedFile>();
+  for (const date of (await listDir(join(chain, SEGMENTS_DIR))).filter(isDateFolder)) {
+    for (const name of await listDir(join(chain, SEGMENTS_DIR, date))) {
+      const parsed = parseSegmentName(name);
+      if (parsed?.kind !== 'sealed') continue;
+      const file = `${SEGMENTS_DIR}/${date}/${name}`;
+      const stem = file.replace(/\.gz$/, '');
+      if (found.get(stem)?.compressed) continue;
+      found.set(stem, { file, path: join(chain, file), startLsn: parsed.startLsn, endLsn: parsed.endLsn, compressed: parsed.compressed });
+    }
+  }
+  return [...found.values()].sort((a, b) => (a.startLsn < b.startLsn ? -1 : a.startLsn > b.startLsn ? 1 : 0));
+}
+
+/** The open segment, if any. More than one is a broken invariant and is refused. */
+export async function findPartial(chain: string): Promise<{ path: string; startLsn: Lsn } | null> {
+  const partials = (await listDir(join(chain, PARTIAL_DIR)))
+    .map((name) => ({ name, parsed: parseSegmentName(name) }))
+    .filter((p) => p.parsed?.kind === 'partial');
+  if (partials.length > 1) {
+    throw new SegmentCorruptError(`${join(chain, PARTIAL_DIR)}: ${partials.length} open segments (${partials.map((p) => p.name).join(', ')})`, {
+      hint: 'only one capture may write a chain; stop the others, keep the partial with the higher start LSN and move the other away',
+    });
+  }
+  const p = partials[0];
+  return p?.parsed ? { path: join(chain, PARTIAL_DIR, p.name), startLsn: p.parsed.startLsn } : null;
+}
+
+/** Removes `x.sql` where `x.sql.gz` exists (left by a crash between compression and removal). */
+export async function removeCompressedLeftovers(chain: string): Promise<string[]> {
+  const removed: string[] = [];
+  for (const date of (await listDir(join(chain, SEGMENTS_DIR))).filter(isDateFolder)) {
+    const dir = join(chain, SEGMENTS_DIR, date);
+    const names = new Set(await listDir(dir));
+    for (const name of names) {
+      if (name.endsWith('.sql') && names.has(`${name}.gz`)) {
+        await unlink(join(dir, name));
+        removed.push(join(dir, name));
+      }
+    }
+    if (removed.length > 0) await fsyncDir(dir);
+  }
+  return removed;
+}
+
+/** gzips `path` into `path.gz` atomically (temp, fsync, rename, fsync folder); returns the .gz size and SHA-256. */
+export async function gzipFileAtomic(path: string): Promise<{ path: string; bytes: number; sha256: string }> {
+  const target = `${path}.gz`;
+  const temp = tempPathFor(target);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(createReadStream(path), createGzip({ level: 6 }), tap, createWriteStream(temp, { mode: 0o600, flags: 'wx' }));
+    const handle = await open(temp, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (error) {
+    await unlink(temp).catch(() => undefined);
+    throw error;
+  }
+  await fsyncDir(join(path, '..'));
+  return { path: target, bytes, sha256: hash.digest('hex') };
+}

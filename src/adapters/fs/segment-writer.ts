@@ -1,0 +1,325 @@
+/**
+ * The capture's segment writer. Appends whole transactions to `segments/partial/<start16>.sql.partial`,
+ * fsyncs at every COMMIT and only then reports the new durable end LSN (invariant 2), resumes a
+ * partial after a crash by cutting its torn tail (invariant 3), and seals: footer with the body
+ * SHA-256 (computed while writing, recomputed from the file on resume), rename into
+ * `segments/<date>/`, optional gzip. Memory stays bounded: statements are buffered up to
+ * `flushBytes`, then written, so a 1 GB transaction never sits in memory.
+ */
+import type { Hash } from 'node:crypto';
+import { createHash } from 'node:crypto';
+import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { SegmentCorruptError } from '../../errors';
+import type { SegmentEntry } from '../../core/catalog/schema';
+import { formatLsn, type Lsn } from '../../core/lsn';
+import { partialDir, partialPath, segmentDateDir, segmentPath, segmentRelPath } from '../../core/repository/paths';
+import { normalizeTime } from '../../core/segment/commit-time';
+import { containsMarker, renderBegin, renderCommit, renderFooter, renderSegmentHeader, type BeginMeta, type SegmentHeader } from '../../core/segment/grammar';
+import { segmentDateFolder } from '../../core/segment/naming';
+import { ensureDir, fsyncDir, writeFileAtomic } from './atomic-write';
+import { findPartial, gzipFileAtomic, listSealedSegments, removeCompressedLeftovers, scanSegmentFile } from './segment-files';
+
+/** Header fields given by the capture; the start LSN is given separately. */
+export type HeaderFields = Omit<SegmentHeader, 'startLsn'>;
+
+/** What `open` found: a resumed partial (with what it already holds) or a new one. */
+export interface ResumeInfo {
+  resumed: boolean;
+  path: string;
+  startLsn: Lsn;
+  transactions: number;
+  changes: number;
+  lastCommitLsn: Lsn | null;
+  /** End LSN of the last whole transaction (the start LSN when there is none): the durable position. */
+  lastEndLsn: Lsn;
+  /** Bytes of torn tail cut off. */
+  cutBytes: number;
+}
+
+export interface SegmentWriterOptions {
+  /** Buffered bytes that trigger a write to the file (default 1 MiB). */
+  flushBytes?: number;
+  /** Clock for `openedAtMs` (default Date.now). */
+  nowMs?: () => number;
+}
+
+interface OpenTxn extends BeginMeta {
+  start: number;
+  hashAtStart: Hash;
+  changes: number;
+}
+
+export class SegmentWriter {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private txn: OpenTxn | null = null;
+  private closed = false;
+
+  private constructor(
+    private readonly chain: string,
+    private readonly header: SegmentHeader,
+    private readonly path: string,
+    private handle: FileHandle,
+    private position: number,
+    private hash: Hash,
+    private counts: { transactions: number; changes: number; firstCommitTime: string | null; lastCommitTime: string | null },
+    private lastCommitLsn: Lsn | null,
+    private lastEndLsn: Lsn,
+    private readonly openedAtMs: number,
+    private readonly flushBytes: number,
+    readonly resume: ResumeInfo,
+  ) {}
+
+  /**
+   * Opens the chain's partial segment: resumes the existing one (its header, not `startLsn`,
+   * decides where it starts; its torn tail is cut and fsynced) or creates a new one starting at
+   * `startLsn` (which must be the previous segment's end, or the base LSN: see `findResumePoint`).
+   */
+  static async open(chain: string, fields: HeaderFields, startLsn: Lsn, options: SegmentWriterOptions = {}): Promise<SegmentWriter> {
+    const flushBytes = options.flushBytes ?? 1024 * 1024;
+    const now = options.nowMs ?? Date.now;
+    await ensureDir(partialDir(chain));
+    await removeCompressedLeftovers(chain);
+    const existing = await findPartial(chain);
+    if (existing) return SegmentWriter.resumePartial(chain, fields, existing.path, flushBytes, now);
+    const header: SegmentHeader = { ...fields, startLsn };
+    const path = partialPath(chain, startLsn);
+    const text = Buffer.from(renderSegmentHeader(header), 'latin1');
+    await writeFileAtomic(path, text);
+    const handle = await open(path, 'r+');
+    const hash = createHash('sha256').update(text);
+    const counts = { transactions: 0, changes: 0, firstCommitTime: null, lastCommitTime: null };
+    const resume: ResumeInfo = { resumed: false, path, startLsn, transactions: 0, changes: 0, lastCommitLsn: null, lastEndLsn: startLsn, cutBytes: 0 };
+    return new SegmentWriter(chain, header, path, handle, text.length, hash, counts, null, startLsn, now(), flushBytes, resume);
+  }
+
+  private static async resumePartial(chain: string, fields: HeaderFields, path: string, flushBytes: number, now: () => number) {
+    const { scan, scanner } = await scanSegmentFile(path);
+    const { header } = scan;
+    if (header.systemIdentifier !== fields.systemIdentifier || header.database !== fields.database) {
+      throw new SegmentCorruptError(
+        `${path}: open segment belongs to system ${header.systemIdentifier} database ${header.database}, not ${fields.systemIdentifier} ${fields.database}`,
+        { hint: 'the repository chain folder is shared with another database; move the partial away or fix the repository path' },
+      );
+    }
+    const inBody = scan.issues.filter((i) => i.offset < scan.completeLength);
+    if (inBody.length > 0) {
+      const first = inBody[0] as { offset: number; problem: string };
+      throw new SegmentCorruptError(`${path}: ${first.problem} at offset ${first.offset}`, {
+        hint: 'the open segment is damaged before its last complete transaction; move it away and take a new base backup',
+      });
+    }
+    const handle = await open(path, 'r+');
+    const cutBytes = scan.length - scan.completeLength;
+    if (cutBytes > 0) {
+      await handle.truncate(scan.completeLength);
+      await handle.datasync();
+    }
+    const txns = scan.transactions;
+    const last = txns.at(-1);
+    const counts = {
+      transactions: txns.length,
+      changes: txns.reduce((n, t) => n + t.changes, 0),
+      firstCommitTime: txns[0]?.commitTime ?? null,
+      lastCommitTime: last?.commitTime ?? null,
+    };
+    const lastEndLsn = last?.endLsn ?? header.startLsn;
+    const resume: ResumeInfo = {
+      resumed: true,
+      path,
+      startLsn: header.startLsn,
+      transactions: counts.transactions,
+      changes: counts.changes,
+      lastCommitLsn: last?.commitLsn ?? null,
+      lastEndLsn,
+      cutBytes,
+    };
+    const birth = (await stat(path)).birthtimeMs;
+    const openedAt = birth > 0 ? birth : now();
+    const header2: SegmentHeader = { ...header };
+    return new SegmentWriter(chain, header2, path, handle, scan.completeLength, scanner.completeHash(), counts, resume.lastCommitLsn, lastEndLsn, openedAt, flushBytes, resume);
+  }
+
+  /** Where this segment starts (its header's start_lsn). */
+  get startLsn(): Lsn {
+    return this.header.startLsn;
+  }
+
+  /** End LSN of the last transaction made durable (the start LSN before the first). */
+  get durableLsn(): Lsn {
+    return this.lastEndLsn;
+  }
+
+  /** True when a transaction with this commit LSN is already in the files (dedupe, invariant 3). */
+  alreadyWritten(commitLsn: Lsn): boolean {
+    return commitLsn < this.lastEndLsn;
+  }
+
+  /** Starts a transaction; refuses one already written (`alreadyWritten`) or while one is open. */
+  async beginTransaction(meta: BeginMeta): Promise<void> {
+    this.assertOpen();
+    if (this.txn) throw new Error(`${this.path}: begin of xid ${meta.xid} while xid ${this.txn.xid} is open`);
+    if (this.alreadyWritten(meta.commitLsn)) {
+      throw new Error(`${this.path}: xid ${meta.xid} commit_lsn ${formatLsn(meta.commitLsn)} is before ${formatLsn(this.lastEndLsn)}, already written`);
+    }
+    const commitTime = normalizeTime(meta.commitTime);
+    this.txn = { ...meta, commitTime, start: this.position + this.pendingBytes, hashAtStart: this.hash.copy(), changes: 0 };
+    await this.append(renderBegin({ ...meta, commitTime }));
+  }
+
+  /** Appends one rendered statement (a byte string; a final `\n` is added when missing). */
+  async writeStatement(statement: string): Promise<void> {
+    if (!this.txn) throw new Error(`${this.path}: statement outside a transaction`);
+    if (containsMarker(statement)) {
+      throw new Error(`${this.path}: xid ${this.txn.xid}: a statement contains a line that looks like a segment marker`);
+    }
+    this.txn.changes += 1;
+    await this.append(statement.endsWith('\n') ? statement : `${statement}\n`);
+  }
+
+  /**
+   * Writes the COMMIT line and fdatasyncs; returns the new durable end LSN, only once it is on
+   * disk. `changes` defaults to the number of statements written.
+   */
+  async commitTransaction(meta: { xid: number; endLsn: Lsn; changes?: number }): Promise<Lsn> {
+    const txn = this.txn;
+    if (!txn) throw new Error(`${this.path}: commit of xid ${meta.xid} without a transaction`);
+    if (txn.xid !== meta.xid) throw new Error(`${this.path}: commit of xid ${meta.xid} but xid ${txn.xid} is open`);
+    if (meta.endLsn <= txn.commitLsn) {
+      throw new Error(`${this.path}: xid ${meta.xid} end_lsn ${formatLsn(meta.endLsn)} is not after commit_lsn ${formatLsn(txn.commitLsn)}`);
+    }
+    const changes = meta.changes ?? txn.changes;
+    await this.append(renderCommit({ xid: meta.xid, endLsn: meta.endLsn, changes }));
+    await this.flush();
+    await this.handle.datasync();
+    this.txn = null;
+    this.counts.transactions += 1;
+    this.counts.changes += changes;
+    this.counts.firstCommitTime ??= txn.commitTime;
+    this.counts.lastCommitTime = txn.commitTime;
+    this.lastCommitLsn = txn.commitLsn;
+    this.lastEndLsn = meta.endLsn;
+    return meta.endLsn;
+  }
+
+  /** Drops the open transaction (the stream broke mid-transaction): truncates back to its start. */
+  async abortTransaction(): Promise<void> {
+    const txn = this.txn;
+    if (!txn) return;
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (this.position > txn.start) {
+      await this.handle.truncate(txn.start);
+      await this.handle.datasync();
+    }
+    this.position = Math.min(this.position, txn.start);
+    this.hash = txn.hashAtStart;
+    this.txn = null;
+  }
+
+  /** Bytes, whole transactions and changes so far, when the segment was opened, the durable end LSN. */
+  stats(): { bytes: number; transactions: number; changes: number; openedAtMs: number; lastEndLsn: Lsn; lastCommitLsn: Lsn | null } {
+    return {
+      bytes: this.position + this.pendingBytes,
+      transactions: this.counts.transactions,
+      changes: this.counts.changes,
+      openedAtMs: this.openedAtMs,
+      lastEndLsn: this.lastEndLsn,
+      lastCommitLsn: this.lastCommitLsn,
+    };
+  }
+
+  /**
+   * Seals the segment: footer, fsync, rename to `segments/<date>/<start16>_<end16>.sql`, then
+   * optionally gzip (the `.gz` written atomically, then the `.sql` removed). Returns the catalog
+   * entry, or null (and stays open) when the segment holds no transaction.
+   */
+  async seal(options: { compress: 'gzip' | 'none' }): Promise<SegmentEntry | null> {
+    this.assertOpen();
+    if (this.txn) throw new Error(`${this.path}: seal while xid ${this.txn.xid} is open`);
+    const { transactions, changes, firstCommitTime, lastCommitTime } = this.counts;
+    if (transactions === 0 || !firstCommitTime || !lastCommitTime) return null;
+    await this.append('\n');
+    const bodySha256 = this.hash.copy().digest('hex');
+    await this.append(renderFooter({ transactions, changes, lastEndLsn: this.lastEndLsn, bodySha256 }));
+    await this.flush();
+    await this.handle.datasync();
+    await this.handle.close();
+    this.closed = true;
+    const sha256Uncompressed = this.hash.digest('hex');
+    const bytesUncompressed = this.position;
+    const date = segmentDateFolder(lastCommitTime);
+    const sealed = segmentPath(this.chain, date, this.startLsn, this.lastEndLsn, false);
+    await ensureDir(segmentDateDir(this.chain, date));
+    await rename(this.path, sealed);
+    await fsyncDir(dirname(sealed));
+    await fsyncDir(dirname(this.path));
+    const entry = {
+      startLsn: formatLsn(this.startLsn),
+      endLsn: formatLsn(this.lastEndLsn),
+      firstCommitTime,
+      lastCommitTime,
+      transactions,
+      changes,
+    };
+    if (options.compress === 'none') {
+      const file = segmentRelPath(date, this.startLsn, this.lastEndLsn, false);
+      return { file, ...entry, bytes: bytesUncompressed, sha256: sha256Uncompressed, compressed: false };
+    }
+    const gz = await gzipFileAtomic(sealed);
+    await unlink(sealed);
+    await fsyncDir(dirname(sealed));
+    const file = segmentRelPath(date, this.startLsn, this.lastEndLsn, true);
+    return { file, ...entry, bytes: gz.bytes, sha256: gz.sha256, compressed: true, sha256Uncompressed };
+  }
+
+  /** Closes the file without sealing; the partial stays for the next `open` to resume. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.abortTransaction();
+    await this.handle.close();
+    this.closed = true;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error(`${this.path}: segment writer is closed`);
+  }
+
+  private async append(text: string): Promise<void> {
+    const buf = Buffer.from(text, 'latin1');
+    this.hash.update(buf);
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+    if (this.pendingBytes >= this.flushBytes) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const buf = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    let written = 0;
+    while (written < buf.length) {
+      const { bytesWritten } = await this.handle.write(buf, written, buf.length - written, this.position + written);
+      written += bytesWritten;
+    }
+    this.position += buf.length;
+  }
+}
+
+/**
+ * The last durable end LSN of a chain folder: the end of the last whole transaction in the
+ * partial, or else the end LSN of the last sealed segment; null when nothing was written yet.
+ * The capture restarts the stream from here.
+ */
+export async function findResumePoint(chain: string): Promise<{ lsn: Lsn; source: 'partial' | 'sealed'; file: string } | null> {
+  const sealed = (await listSealedSegments(chain)).at(-1);
+  const partial = await findPartial(chain);
+  if (partial) {
+    const { scan } = await scanSegmentFile(partial.path);
+    const end = scan.transactions.at(-1)?.endLsn ?? scan.header.startLsn;
+    if (!sealed || end >= sealed.endLsn) return { lsn: end, source: 'partial', file: partial.path };
+  }
+  return sealed ? { lsn: sealed.endLsn, source: 'sealed', file: sealed.path } : null;
+}

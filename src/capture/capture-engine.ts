@@ -1,0 +1,254 @@
+/**
+ * The capture engine: receive → decode → render → segment writer, as one long-running call
+ * (the Temporal activity `captureChanges` wraps it).
+ *
+ * The invariants it keeps (DESIGN.md 2–4):
+ * - The flush position sent to the server is the end LSN of the last transaction fsynced in a
+ *   segment; while idle (no transaction open, everything received written) it may be the
+ *   keepalive's walEnd: nothing before it remains to be written.
+ * - A transaction already written (its commit LSN is before the end of the last written one)
+ *   is skipped, so a rewind after a crash writes nothing twice; the writer cuts a torn tail.
+ * - Whole transactions in commit order; rotation only between transactions.
+ * Heartbeats, status updates, sequence recording and idle messages run on timers, never driven
+ * by message flow.
+ */
+import type { Client } from 'pg';
+import { commitTimeToIso } from '../core/decoding/pgoutput';
+import { parsePgoutput } from '../core/decoding/pgoutput';
+import type { PgoutputMessage } from '../core/decoding/model';
+import { formatLsn, maxLsn, type Lsn } from '../core/lsn';
+import { shouldRotate, type RotateReason } from '../core/segment/rotation';
+import { startReplication, type ReplicationStream } from '../adapters/pg/replication-stream';
+import { PgincrError } from '../errors';
+import { renderChange, type CaptureTableRenderer } from './change-renderer';
+import { PeriodicTask } from './periodic';
+import { RelationCache } from './relation-cache';
+import { recordSequencePositions, emitIdleMessage } from './sequence-recorder';
+import type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps, SegmentSink, SourceSession } from './capture-types';
+
+export type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps } from './capture-types';
+
+/** How long to wait for the sequence positions recorded before a rotation to arrive. */
+const ROTATION_WAIT_MS = 10_000;
+/** How often the loop wakes without messages to look at the clock (stop, rotation, run time). */
+const POLL_MS = 200;
+
+interface OpenTxn {
+  xid: number;
+  commitLsn: Lsn;
+  commitTime: string;
+  skip: boolean;
+  begun: boolean;
+  changes: number;
+}
+
+interface PendingRotation {
+  reason: RotateReason;
+  /** Rotate once the stream has carried us past this LSN (sequence positions recorded). */
+  untilLsn: Lsn;
+  deadlineMs: number;
+}
+
+/** One run of the engine; see {@link runCapture}. */
+class CaptureRun {
+  private txn: OpenTxn | null = null;
+  /** End LSN of the last transaction fsynced (or of the segment chain's resume point). */
+  private durable: Lsn;
+  /** What we acknowledge: `durable`, or a keepalive's walEnd while nothing is pending. */
+  private confirmed: Lsn;
+  private pending: PendingRotation | null = null;
+  private readonly started: number;
+  private readonly result = { segmentsSealed: 0, transactions: 0, changes: 0, bytes: 0 };
+
+  constructor(
+    private readonly deps: CaptureDeps,
+    private readonly input: CaptureInput,
+    private readonly control: CaptureControl,
+    private readonly source: SourceSession,
+    private writer: SegmentSink,
+    private readonly stream: ReplicationStream,
+    private readonly relations: RelationCache,
+    private readonly captureTables: CaptureTableRenderer,
+    resumeLsn: Lsn,
+  ) {
+    this.durable = writer.lastEndLsn();
+    this.confirmed = maxLsn(this.durable, resumeLsn);
+    this.started = control.now();
+  }
+
+  heartbeatDetails() {
+    return {
+      lastDurableLsn: formatLsn(this.confirmed),
+      segment: this.writer.name(),
+      bytes: this.result.bytes,
+      txns: this.result.transactions,
+    };
+  }
+
+  sendStatus(replyRequested = false): void {
+    const lsn = this.confirmed;
+    this.stream.sendStatus({ write: lsn, flush: lsn, apply: lsn, replyRequested });
+  }
+
+  private timeUp(): boolean {
+    return this.control.signal.aborted || this.control.now() - this.started >= this.input.runForMs;
+  }
+
+  /** The main loop: returns when the run time is up or the signal aborted. */
+  async loop(): Promise<void> {
+    while (!this.timeUp()) {
+      const msg = await this.stream.nextWithin(POLL_MS);
+      if (msg === null) {
+        throw new PgincrError('stream_ended', `slot ${this.input.slot}: the server ended the replication stream at ${formatLsn(this.confirmed)}`);
+      }
+      if (msg?.kind === 'xlog') await this.onMessage(parsePgoutput(msg.payload));
+      else if (msg?.kind === 'keepalive') this.onKeepalive(msg.walEnd, msg.replyRequested);
+      if (!this.txn) await this.maybeRotate();
+    }
+  }
+
+  private onKeepalive(walEnd: Lsn, replyRequested: boolean): void {
+    // Everything before this keepalive has been consumed (the queue is ordered); with no
+    // transaction open, nothing at or before walEnd remains to be written.
+    if (!this.txn && walEnd > this.confirmed) {
+      this.confirmed = walEnd;
+      this.sendStatus();
+    } else if (replyRequested) this.sendStatus();
+  }
+
+  private async onMessage(m: PgoutputMessage): Promise<void> {
+    switch (m.tag) {
+      case 'begin':
+        if (this.txn) throw new PgincrError('protocol', `begin of xid ${m.xid} inside open xid ${this.txn.xid}`);
+        // Already written (a rewind after a crash resends it): skip, exactly once in the files.
+        this.txn = { xid: m.xid, commitLsn: m.finalLsn, commitTime: commitTimeToIso(m.commitTime), skip: m.finalLsn < this.writer.lastEndLsn(), begun: false, changes: 0 };
+        return;
+      case 'relation':
+        await this.relations.remember(m);
+        return;
+      case 'insert':
+      case 'update':
+      case 'delete':
+      case 'truncate':
+        return this.onChange(m);
+      case 'commit':
+        return this.onCommit(m.commitLsn, m.endLsn);
+      default:
+        return; // origin, type, message: nothing to replay
+    }
+  }
+
+  private async onChange(m: Parameters<typeof renderChange>[0]): Promise<void> {
+    const txn = this.txn;
+    if (!txn) throw new PgincrError('protocol', `${m.tag} outside a transaction`);
+    if (txn.skip) return;
+    const sql = renderChange(m, this.relations, this.captureTables, { xid: txn.xid });
+    if (sql === null) return;
+    if (!txn.begun) {
+      await this.writer.beginTransaction({ xid: txn.xid, commitLsn: txn.commitLsn, commitTime: txn.commitTime });
+      txn.begun = true;
+    }
+    await this.writer.writeStatement(sql);
+    txn.changes += 1;
+  }
+
+  private async onCommit(commitLsn: Lsn, endLsn: Lsn): Promise<void> {
+    const txn = this.txn;
+    if (!txn || txn.commitLsn !== commitLsn) {
+      throw new PgincrError('protocol', `commit at ${formatLsn(commitLsn)} does not match the open transaction`);
+    }
+    if (txn.begun) {
+      const before = this.writer.bytes();
+      this.durable = await this.writer.commitTransaction({ xid: txn.xid, endLsn });
+      this.result.transactions += 1;
+      this.result.changes += txn.changes;
+      this.result.bytes += this.writer.bytes() - before;
+    } else if (!txn.skip) {
+      // Nothing to write (only pgincr bookkeeping): nothing before endLsn remains to be written.
+      this.durable = maxLsn(this.durable, endLsn);
+    }
+    this.txn = null;
+    if (this.durable > this.confirmed) {
+      this.confirmed = this.durable;
+      this.sendStatus();
+    }
+  }
+
+  private async maybeRotate(): Promise<void> {
+    const now = this.control.now();
+    if (!this.pending) {
+      const stats = this.writer.stats();
+      const reason = shouldRotate(
+        { bytes: stats.bytes, transactions: stats.transactions, openedAtMs: stats.openedAtMs, nowMs: now, requested: this.control.rotateRequested() },
+        { maxBytes: this.input.segmentMaxBytes, maxAgeMs: this.input.segmentMaxAgeMs },
+      );
+      if (!reason) return;
+      const untilLsn = this.input.sequenceEveryMs > 0 ? await recordSequencePositions(this.source.client) : 0n;
+      this.pending = { reason, untilLsn, deadlineMs: now + ROTATION_WAIT_MS };
+    }
+    if (this.confirmed < this.pending.untilLsn && now < this.pending.deadlineMs) return;
+    await this.rotate(this.pending.reason);
+    this.pending = null;
+  }
+
+  async rotate(reason: RotateReason | 'stop'): Promise<void> {
+    if (this.writer.stats().transactions === 0) return;
+    const sealed = await this.writer.seal();
+    await this.deps.recordSegment(sealed);
+    this.result.segmentsSealed += 1;
+    this.deps.log?.info({ reason, segment: sealed.file, endLsn: sealed.endLsn }, 'segment sealed');
+    this.writer = await this.deps.openWriter(this.source.header, this.writer.lastEndLsn());
+  }
+
+  /** On the way out: cut a transaction in progress (never half-written), then seal or keep. */
+  async finish(seal: boolean): Promise<CaptureResult> {
+    if (this.txn?.begun) await this.writer.abortTransaction();
+    this.txn = null;
+    if (seal) await this.rotate('stop');
+    await this.writer.close();
+    return { lastDurableLsn: formatLsn(this.confirmed), ...this.result };
+  }
+
+  close(): Promise<void> {
+    return this.writer.close();
+  }
+}
+
+/**
+ * Runs the capture for `input.runForMs` (or until `control.signal` aborts): streams the slot
+ * from the resume point into segments, acknowledging only what is fsynced. The open partial
+ * segment stays on disk for the next run unless `input.sealOnExit` (a stop request).
+ */
+export async function runCapture(deps: CaptureDeps, input: CaptureInput, control: CaptureControl): Promise<CaptureResult> {
+  const source = await deps.openSource(input);
+  const cleanups: Array<() => Promise<unknown>> = [() => source.close()];
+  let run: CaptureRun | undefined;
+  try {
+    const writer = await deps.openWriter(source.header, undefined);
+    cleanups.unshift(() => writer.close());
+    const resumeLsn = maxLsn(writer.lastEndLsn(), input.lastDurableLsn ?? 0n);
+    deps.log?.info({ slot: input.slot, resumeLsn: formatLsn(resumeLsn), segment: writer.name() }, 'capture starting');
+    const stream = await startReplication(source.replication, {
+      slot: input.slot, startLsn: resumeLsn, publication: input.publication, messages: true,
+    });
+    cleanups.unshift(() => stream.stop());
+    run = new CaptureRun(deps, input, control, source, writer, stream, new RelationCache(source.factsLookup), deps.captureTables, resumeLsn);
+    const r = run;
+    const onError = (what: string) => (err: unknown) => deps.log?.warn({ err, slot: input.slot }, `${what} failed`);
+    const timers = [
+      new PeriodicTask(input.heartbeatEveryMs, async () => control.heartbeat(r.heartbeatDetails()), onError('heartbeat')),
+      new PeriodicTask(input.statusEveryMs ?? 10_000, async () => r.sendStatus(), onError('status update')),
+      new PeriodicTask(input.sequenceEveryMs, async () => void (await recordSequencePositions(source.client)), onError('record sequence positions')),
+      new PeriodicTask(input.idleMessageEveryMs, async () => void (await emitIdleMessage(source.client)), onError('idle message')),
+    ].map((t) => t.start());
+    cleanups.unshift(async () => Promise.all(timers.map((t) => t.stop())));
+    r.sendStatus();
+    await r.loop();
+    await Promise.all(timers.map((t) => t.stop()));
+    const result = await r.finish(input.sealOnExit ?? false);
+    control.heartbeat(r.heartbeatDetails());
+    return result;
+  } finally {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  }
+}

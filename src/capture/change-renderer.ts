@@ -1,0 +1,50 @@
+/**
+ * The render stage of the capture: one decoded change → the SQL text to write (or nothing).
+ * Rows of pgincr's own tables are not data: `pgincr.ddl_history` rows become the DDL itself and
+ * `pgincr.sequence_positions` rows become `setval` lines (by the capture-table renderer); any
+ * other change to a `pgincr.*` table is not rendered.
+ */
+import type { DeleteMessage, InsertMessage, TruncateMessage, Tuple, UpdateMessage } from '../core/decoding/model';
+import { renderDelete, renderInsert, renderTruncate, renderUpdate, type OldTuple, type RelationInfo } from '../core/sql/render';
+import { qualifiedName } from '../core/sql/quote';
+import { RenderError } from '../core/sql/render-error';
+import type { RelationCache } from './relation-cache';
+
+export const CAPTURE_SCHEMA = 'pgincr';
+
+/** Renders an INSERT into a pgincr capture table (ddl_history, sequence_positions); null = nothing. */
+export type CaptureTableRenderer = (rel: RelationInfo, row: Tuple, context: { xid: number }) => string | null;
+
+export type ChangeMessage = InsertMessage | UpdateMessage | DeleteMessage | TruncateMessage;
+
+function oldTuple(msg: UpdateMessage | DeleteMessage): OldTuple | undefined {
+  if (msg.oldTuple) return { kind: 'old', tuple: msg.oldTuple };
+  if (msg.keyTuple) return { kind: 'key', tuple: msg.keyTuple };
+  return undefined;
+}
+
+/** SQL for one change, or null when nothing is to be written. */
+export function renderChange(
+  msg: ChangeMessage,
+  relations: RelationCache,
+  captureTables: CaptureTableRenderer,
+  context: { xid: number },
+): string | null {
+  if (msg.tag === 'truncate') {
+    const rels = msg.relationIds.map((id) => relations.get(id)).filter((r) => r.schema !== CAPTURE_SCHEMA);
+    return rels.length ? renderTruncate(rels, { cascade: msg.cascade, restartIdentity: msg.restartIdentity }) : null;
+  }
+  const rel = relations.get(msg.relationId);
+  if (rel.schema === CAPTURE_SCHEMA) return msg.tag === 'insert' ? captureTables(rel, msg.newTuple, context) : null;
+  switch (msg.tag) {
+    case 'insert':
+      return renderInsert(rel, msg.newTuple);
+    case 'update':
+      return renderUpdate(rel, msg.newTuple, oldTuple(msg));
+    case 'delete': {
+      const old = oldTuple(msg);
+      if (!old) throw new RenderError(`delete on ${qualifiedName(rel.schema, rel.table)} came without its old key or row`);
+      return renderDelete(rel, old);
+    }
+  }
+}

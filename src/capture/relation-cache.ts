@@ -1,0 +1,73 @@
+/**
+ * Relations seen in the stream (pgoutput sends a Relation message before the first change of
+ * a relation in a session, and again whenever it changed), enriched with what pgoutput does not
+ * say and the renderer needs: identity ALWAYS columns, generated columns, partitioned tables.
+ * Those facts are read from the catalog on a normal connection, with names compared as byte
+ * strings (hex of the stored bytes), so non-UTF8 databases match exactly.
+ */
+import type { Client } from 'pg';
+import type { RelationMessage } from '../core/decoding/model';
+import type { RelationInfo } from '../core/sql/render';
+import { PgincrError } from '../errors';
+
+/** What the catalog says about a relation, names as byte strings. */
+export interface RelationFacts {
+  identityAlways: Set<string>;
+  generated: Set<string>;
+  partitioned: boolean;
+}
+
+export type RelationFactsLookup = (relationId: number) => Promise<RelationFacts>;
+
+const FACTS_SQL = `
+SELECT encode(convert_to(a.attname::text, pg_catalog.getdatabaseencoding()), 'hex') AS name_hex,
+       a.attidentity::text AS attidentity, a.attgenerated::text AS attgenerated,
+       c.relkind::text AS relkind
+  FROM pg_catalog.pg_class c
+  LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+ WHERE c.oid = $1::oid`;
+
+/** Reads the facts of one relation; an unknown (since dropped) relation has none. */
+export function catalogFactsLookup(client: Client): RelationFactsLookup {
+  return async (relationId) => {
+    const { rows } = await client.query<{ name_hex: string | null; attidentity: string | null; attgenerated: string | null; relkind: string }>(
+      FACTS_SQL,
+      [relationId],
+    );
+    const facts: RelationFacts = { identityAlways: new Set(), generated: new Set(), partitioned: rows[0]?.relkind === 'p' };
+    for (const r of rows) {
+      if (r.name_hex === null) continue;
+      const name = Buffer.from(r.name_hex, 'hex').toString('latin1');
+      if (r.attidentity === 'a') facts.identityAlways.add(name);
+      if (r.attgenerated === 's') facts.generated.add(name);
+    }
+    return facts;
+  };
+}
+
+/** Relation id → RelationInfo, for the life of one replication session. */
+export class RelationCache {
+  private readonly relations = new Map<number, RelationInfo>();
+
+  constructor(private readonly lookup: RelationFactsLookup) {}
+
+  /** Stores (or replaces) a relation from its Relation message, enriched from the catalog. */
+  async remember(msg: RelationMessage): Promise<RelationInfo> {
+    const facts = await this.lookup(msg.relationId);
+    const { tag: _tag, ...rest } = msg;
+    const info: RelationInfo = { ...rest, identityAlways: facts.identityAlways, generated: facts.generated, partitioned: facts.partitioned };
+    this.relations.set(msg.relationId, info);
+    return info;
+  }
+
+  /** The relation a change refers to; pgoutput always sends it first, so absence is a bug. */
+  get(relationId: number): RelationInfo {
+    const info = this.relations.get(relationId);
+    if (!info) {
+      throw new PgincrError('protocol', `pgoutput change for relation ${relationId} before its relation message`, {
+        hint: 'the decoder state is out of sync with the stream; restarting the capture resends relation messages',
+      });
+    }
+    return info;
+  }
+}

@@ -1,0 +1,30 @@
+/**
+ * Statements the capture runs on its normal (non-replication) connection to the source:
+ * recording sequence positions into the stream, and an idle message so the slot of a quiet
+ * database keeps moving. Each returns the WAL insert position after its commit, so the caller
+ * can wait until the stream has carried it.
+ */
+import type { Client } from 'pg';
+import { parseLsn, type Lsn } from '../core/lsn';
+
+/**
+ * Calls `pgincr.record_sequence_positions()`: its row (in `pgincr.sequence_positions`) arrives
+ * in the stream in commit order and is rendered as `setval` lines at that place.
+ */
+export async function recordSequencePositions(client: Client): Promise<Lsn> {
+  await client.query('SELECT pgincr.record_sequence_positions()');
+  return currentInsertLsn(client);
+}
+
+/** A non-transactional logical message: WAL the walsender must decode, nothing to replay. */
+export async function emitIdleMessage(client: Client): Promise<Lsn> {
+  const { rows } = await client.query<{ lsn: string }>(
+    `SELECT pg_catalog.pg_logical_emit_message(false, 'pgincr', 'keepalive')::text AS lsn`,
+  );
+  return parseLsn(rows[0]!.lsn);
+}
+
+export async function currentInsertLsn(client: Client): Promise<Lsn> {
+  const { rows } = await client.query<{ lsn: string }>('SELECT pg_catalog.pg_current_wal_insert_lsn()::text AS lsn');
+  return parseLsn(rows[0]!.lsn);
+}

@@ -1,0 +1,75 @@
+import type { Command } from 'commander';
+import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
+import type { ContextFactory } from './index';
+import { workflowIds } from '../../constants';
+import { captureStatusQuery, pauseSignal, resumeSignal, rotateSignal, stopSignal, type CaptureStatus } from '../../workflows/signals';
+
+export function registerCapture(program: Command, ctx: ContextFactory): void {
+  const capture = program.command('capture').description('the continuous capture workflow');
+  const idOf = (c: ReturnType<ContextFactory>) => workflowIds.capture(c.profile, c.config.capture.slot);
+
+  capture
+    .command('start')
+    .description('start capturing (refused when a capture for this slot is running)')
+    .action(async () => {
+      const c = ctx();
+      await c.withTemporal(async (client) => {
+        try {
+          const handle = await client.workflow.start('captureWorkflow', {
+            taskQueue: c.config.temporal.taskQueue,
+            workflowId: idOf(c),
+            args: [{ profile: c.profile }],
+          });
+          c.print(`capture started: workflow id ${handle.workflowId}`, { workflowId: handle.workflowId });
+        } catch (err) {
+          if (err instanceof WorkflowExecutionAlreadyStartedError) {
+            process.exitCode = 1;
+            c.print(`a capture is already running for slot ${c.config.capture.slot}: workflow id ${idOf(c)}`, { workflowId: idOf(c), alreadyRunning: true });
+            return;
+          }
+          throw err;
+        }
+      });
+    });
+
+  const signalCommand = (name: string, description: string, signal: typeof stopSignal | typeof rotateSignal | typeof pauseSignal | typeof resumeSignal) =>
+    capture
+      .command(name)
+      .description(description)
+      .action(async () => {
+        const c = ctx();
+        await c.withTemporal(async (client) => {
+          await client.workflow.getHandle(idOf(c)).signal(signal as typeof stopSignal);
+          c.print(`${name}: signalled ${idOf(c)}`, { workflowId: idOf(c), signal: name });
+        });
+      });
+  signalCommand('stop', 'seal the current segment and stop', stopSignal);
+  signalCommand('rotate', 'seal the current segment now and open a new one', rotateSignal);
+  signalCommand('pause', 'stop streaming (the slot retains WAL meanwhile)', pauseSignal);
+  signalCommand('resume', 'resume streaming after pause', resumeSignal);
+
+  capture
+    .command('status')
+    .description('state, durable LSN, counters, and the running activity heartbeat')
+    .action(async () => {
+      const c = ctx();
+      await c.withTemporal(async (client) => {
+        const handle = client.workflow.getHandle(idOf(c));
+        const status = await handle.query(captureStatusQuery);
+        const description = await handle.describe();
+        const raw = description.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
+        const live = raw ? (JSON.parse(Buffer.from(raw).toString('utf8')) as Record<string, unknown>) : null;
+        const result: CaptureStatus & { live: unknown } = { ...status, live };
+        c.print(
+          [
+            `capture ${idOf(c)}: ${status.state}`,
+            `  durable LSN   ${String(live?.lastDurableLsn ?? status.lastDurableLsn ?? '-')}`,
+            `  segment       ${String(live?.segment ?? '-')}`,
+            `  transactions  ${status.transactions} (this run: ${String(live?.txns ?? '-')})`,
+            `  sealed        ${status.segmentsSealed} segments, iterations ${status.iterations}`,
+          ].join('\n'),
+          result,
+        );
+      });
+    });
+}

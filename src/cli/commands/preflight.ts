@@ -1,0 +1,28 @@
+import type { Command } from 'commander';
+import type { ContextFactory } from './index';
+import { table } from '../context';
+import { workflowIds } from '../../constants';
+import { createActivities } from '../../activities';
+import type { PreflightResult } from '../../activities/types';
+
+export function formatPreflight(report: PreflightResult): string {
+  const rows = report.findings.map((f) => [f.status.toUpperCase(), f.check, f.message + (f.hint ? ` (${f.hint})` : '')]);
+  const verdict = report.exitCode === 0 ? 'ready' : report.exitCode === 1 ? 'ready, with warnings' : 'NOT READY';
+  return `${table(['STATUS', 'CHECK', 'DETAIL'], rows)}\n\n${report.server ?? ''} profile ${report.profile}: ${verdict}`;
+}
+
+export function registerPreflight(program: Command, ctx: ContextFactory): void {
+  program
+    .command('preflight')
+    .description('readiness report; exit 0 ready, 1 warnings, 2 not ready')
+    .option('--direct', 'run the checks here, without Temporal (cron, CI)')
+    .action(async (opts: { direct?: boolean }) => {
+      const c = ctx();
+      const report = opts.direct
+        ? await createActivities({ config: c.config, logger: c.logger }).preflight({ profile: c.profile })
+        : await c.runWorkflow<PreflightResult>('preflightWorkflow', `${workflowIds.preflight(c.profile)}-${Date.now()}`, [{ profile: c.profile }]);
+      if (!report) return;
+      c.print(formatPreflight(report), report);
+      process.exitCode = report.exitCode;
+    });
+}

@@ -1,0 +1,114 @@
+import type { Command } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import type { ContextFactory } from './index';
+import { table, describeWorkflowFailure } from '../context';
+import { workflowIds } from '../../constants';
+import { createActivities } from '../../activities';
+import type { RestoreInput } from '../../workflows/inputs';
+import type { RestoreReport } from '../../workflows/restore';
+import type { VerifyReport } from '../../workflows/verify';
+
+function targetFrom(opts: { toTime?: string; toLsn?: string; toXid?: string; exclusive?: boolean }): RestoreInput['target'] {
+  const inclusive = !opts.exclusive;
+  if (opts.toTime) return { kind: 'time', time: opts.toTime, inclusive };
+  if (opts.toLsn) return { kind: 'lsn', lsn: opts.toLsn, inclusive };
+  if (opts.toXid) return { kind: 'xid', xid: Number(opts.toXid), inclusive };
+  return { kind: 'latest' };
+}
+
+export function registerRestore(program: Command, ctx: ContextFactory): void {
+  program
+    .command('restore')
+    .description('restore into a NEW database: to the latest state or a point in time, then verify')
+    .requiredOption('--target-db <name>', 'the new database (never overwritten)')
+    .option('--target-profile <name>', 'where to create it (default: the source profile)')
+    .option('--to-time <iso>', 'stop at this commit time')
+    .option('--to-lsn <lsn>', 'stop at this commit LSN')
+    .option('--to-xid <xid>', 'stop at this transaction')
+    .option('--exclusive', 'stop just before the target instead of after it')
+    .option('--from-base <id>', 'start from this base instead of the newest suitable one')
+    .option('--globals', 'also restore roles and tablespaces')
+    .action(async (opts: { targetDb: string; targetProfile?: string; toTime?: string; toLsn?: string; toXid?: string; exclusive?: boolean; fromBase?: string; globals?: boolean }) => {
+      const c = ctx();
+      const input: RestoreInput = {
+        profile: c.profile,
+        targetProfile: opts.targetProfile,
+        targetDb: opts.targetDb,
+        target: targetFrom(opts),
+        fromBase: opts.fromBase,
+        restoreGlobals: Boolean(opts.globals),
+      };
+      const workflowId = workflowIds.restore(opts.targetDb);
+      const report = await c.withTemporal(async (client) => {
+        const handle = await client.workflow.start('restoreWorkflow', { taskQueue: c.config.temporal.taskQueue, workflowId, args: [input] });
+        if (c.options.wait === false) {
+          c.print(`started restoreWorkflow: workflow id ${workflowId}`, { workflowId });
+          return undefined;
+        }
+        const bar = !c.options.json && process.stderr.isTTY ? new SingleBar({ format: 'restore {step} |{bar}| {value}/{total} txns  {lsn}' }, Presets.shades_classic) : undefined;
+        bar?.start(1, 0, { step: 'plan', lsn: '' });
+        const timer = setInterval(() => {
+          void handle.describe().then((d) => {
+            const raw = d.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
+            if (!raw) return;
+            const p = JSON.parse(Buffer.from(raw).toString('utf8')) as { transactions?: number; totalTransactions?: number; lsn?: string };
+            bar?.setTotal(Math.max(1, p.totalTransactions ?? 1));
+            bar?.update(p.transactions ?? 0, { step: 'segments', lsn: p.lsn ?? '' });
+          }).catch(() => undefined);
+        }, 1000);
+        try {
+          return (await handle.result()) as RestoreReport;
+        } catch (err) {
+          throw new Error(describeWorkflowFailure('restoreWorkflow', workflowId, err), { cause: err });
+        } finally {
+          clearInterval(timer);
+          bar?.stop();
+        }
+      });
+      if (!report) return;
+      const verdict = report.verify?.compared ? (report.verify.ok ? 'verified: checksums equal' : 'VERIFY FAILED') : `not compared (row counts: ${Object.keys(report.verify?.rowCounts ?? {}).length} tables)`;
+      c.print(
+        [
+          `restored ${report.targetDb} from base ${report.plan.baseId} (${report.plan.baseLsn}) + ${report.apply.appliedTransactions} transactions to ${report.apply.lastEndLsn}${report.apply.lastCommitTime ? ` (${report.apply.lastCommitTime})` : ''}`,
+          verdict,
+          table(['STEP', 'MS'], report.steps.map((s) => [s.name, s.ms])),
+        ].join('\n'),
+        report,
+      );
+    });
+
+  program
+    .command('verify')
+    .description('restore a base plus segments up to a later checkpoint into a scratch database and compare exactly; non-zero exit on failure')
+    .option('--checkpoint', 'take a fresh checkpoint first and verify up to it')
+    .option('--target-profile <name>', 'where the scratch database is created')
+    .action(async (opts: { checkpoint?: boolean; targetProfile?: string }) => {
+      const c = ctx();
+      const report = await c.runWorkflow<VerifyReport>('verifyWorkflow', `${workflowIds.verify(c.profile)}-${Date.now()}`, [
+        { profile: c.profile, checkpoint: Boolean(opts.checkpoint), targetProfile: opts.targetProfile },
+      ]);
+      if (!report) return;
+      c.print(report.ok ? `OK: ${report.message} (base ${report.fromBase ?? '-'} → ${report.toLsn ?? '-'})` : `FAILED: ${report.message}`, report);
+      process.exitCode = report.ok ? 0 : 1;
+    });
+
+  program
+    .command('list')
+    .description('chains, bases, segments, restorable window')
+    .action(async () => {
+      const c = ctx();
+      const listing = await createActivities({ config: c.config, logger: c.logger }).listRepository({ profile: c.profile });
+      c.print(listing.text, listing.data);
+    });
+
+  program
+    .command('catalog')
+    .description('catalog maintenance')
+    .command('rebuild')
+    .description('rebuild the catalog from the files alone')
+    .action(async () => {
+      const c = ctx();
+      const result = await createActivities({ config: c.config, logger: c.logger }).rebuildCatalog({ profile: c.profile });
+      c.print(`catalog rebuilt: ${result.bases} bases, ${result.segments} segments`, result);
+    });
+}

@@ -1,0 +1,26 @@
+import type { Command } from 'commander';
+import type { ContextFactory } from './index';
+import { createWorker } from '../../worker';
+import { runDev } from '../dev';
+
+export function registerRuntime(program: Command, ctx: ContextFactory): void {
+  program
+    .command('worker')
+    .description('run a worker for a Temporal cluster ($TEMPORAL_ADDRESS or temporal.address)')
+    .action(async () => {
+      const c = ctx();
+      const worker = await createWorker(c.config, c.logger);
+      c.logger.info({ address: c.config.temporal.address, taskQueue: c.config.temporal.taskQueue }, 'worker started');
+      await worker.run();
+    });
+
+  program
+    .command('dev')
+    .description('local Temporal dev server with its UI, a worker, and preflight against your database (or a demo one)')
+    .option('--ui-port <port>', 'Temporal UI port', '8233')
+    .option('--port <port>', 'Temporal frontend port', '7233')
+    .option('--exit-after-preflight', 'stop after the first preflight (smoke tests)')
+    .action(async (opts: { uiPort: string; port: string; exitAfterPreflight?: boolean }) => {
+      await runDev(ctx().options, { uiPort: Number(opts.uiPort), port: Number(opts.port), exitAfterPreflight: Boolean(opts.exitAfterPreflight) });
+    });
+}

@@ -1,0 +1,88 @@
+/**
+ * What every CLI command shares: the parsed global options, the config (loaded once), the
+ * logger, output in human or JSON form, and starting a workflow and waiting for its result.
+ */
+import type { Client, WorkflowStartOptions } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
+import { loadConfig, type Config } from '../config';
+import { createLogger, type Logger } from '../logger';
+import { connectTemporal, closeTemporal } from '../client';
+
+export interface GlobalOptions {
+  config?: string;
+  profile?: string;
+  json?: boolean;
+  wait?: boolean;
+}
+
+export class CliContext {
+  private cachedConfig: Config | undefined;
+  private cachedLogger: Logger | undefined;
+  constructor(readonly options: GlobalOptions) {}
+
+  get config(): Config {
+    this.cachedConfig ??= loadConfig(this.options.config);
+    return this.cachedConfig;
+  }
+  get profile(): string {
+    return this.options.profile ?? this.config.defaultProfile;
+  }
+  get logger(): Logger {
+    this.cachedLogger ??= createLogger();
+    return this.cachedLogger;
+  }
+
+  print(human: string, json: unknown): void {
+    process.stdout.write(this.options.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
+  }
+
+  async withTemporal<T>(run: (client: Client) => Promise<T>): Promise<T> {
+    const client = await connectTemporal(this.config);
+    try {
+      return await run(client);
+    } finally {
+      await closeTemporal(client);
+    }
+  }
+
+  /** Starts a workflow; waits and returns its result unless --no-wait (then prints the id). */
+  async runWorkflow<R>(type: string, workflowId: string, args: unknown[], extra: Partial<WorkflowStartOptions> = {}): Promise<R | undefined> {
+    return this.withTemporal(async (client) => {
+      const handle = await client.workflow.start(type, {
+        taskQueue: this.config.temporal.taskQueue,
+        workflowId,
+        args,
+        ...extra,
+      } as WorkflowStartOptions);
+      if (this.options.wait === false) {
+        this.print(`started ${type}: workflow id ${handle.workflowId}`, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
+        return undefined;
+      }
+      try {
+        return (await handle.result()) as R;
+      } catch (err) {
+        throw new Error(describeWorkflowFailure(type, handle.workflowId, err), { cause: err });
+      }
+    });
+  }
+}
+
+export function describeWorkflowFailure(type: string, workflowId: string, err: unknown): string {
+  if (err instanceof WorkflowFailedError) {
+    let cause: unknown = err.cause;
+    const messages: string[] = [];
+    while (cause instanceof Error) {
+      messages.push(cause.message);
+      cause = (cause as { cause?: unknown }).cause;
+    }
+    return `${type} ${workflowId} failed: ${messages.join(': ') || err.message}`;
+  }
+  return `${type} ${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`;
+}
+
+/** Renders rows as an aligned text table. */
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
+}

@@ -1,0 +1,105 @@
+/**
+ * `pgincr dev`: the embedded default. Starts the Temporal dev server (SQLite state and Web UI
+ * under .pgincr/), a worker in this process, and runs preflight against the configured database —
+ * or, when none is configured, against a demo cluster it creates under .pgincr/demo.
+ */
+import { mkdirSync, readFileSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import { Client } from 'pg';
+import { parseConfig, loadConfig, type Config } from '../config';
+import { createLogger } from '../logger';
+import { startDevServer } from '../adapters/temporal/dev-server';
+import {
+  freePort, initCluster, isInitialized, isRunning, localSuperuser, startServer, writeSettings, type LocalClusterSpec,
+} from '../adapters/pg/local-cluster';
+import { createWorker } from '../worker';
+import { CliContext, type GlobalOptions } from './context';
+import { formatPreflight } from './commands/preflight';
+import type { PreflightResult } from '../activities/types';
+
+const STATE_DIR = resolve(process.env.PGINCR_STATE_DIR ?? '.pgincr');
+
+const DEMO_SCHEMA = `
+CREATE TABLE IF NOT EXISTS customers (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, name text NOT NULL, email text UNIQUE);
+CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, customer_id bigint REFERENCES customers, total numeric(12,2), placed_at timestamptz DEFAULT now());
+CREATE TABLE IF NOT EXISTS audit_log (at timestamptz DEFAULT now(), message text);
+`;
+
+/** Creates (once) and starts the demo cluster, returning a profile for its `demo` database. */
+async function ensureDemoCluster(): Promise<{ host: string; port: number; user: string; dbname: string }> {
+  const dir = join(STATE_DIR, 'demo');
+  mkdirSync(dir, { recursive: true });
+  const spec: LocalClusterSpec = { dir, port: Number(process.env.PGINCR_DEMO_PORT ?? 0) || (await freePort()) };
+  if (!isInitialized(spec)) initCluster(spec);
+  if (!isRunning(spec)) {
+    // The port may have been taken since last time: settings are appended, the last one wins.
+    spec.port = await freePort();
+    writeSettings(spec);
+    startServer(spec);
+  }
+  const port = Number(/^port = '(\d+)'/m.exec(readFileSync(join(dir, 'data', 'postgresql.conf'), 'utf8').split('\n').reverse().join('\n'))?.[1] ?? spec.port);
+  const profile = { host: dir, port, user: localSuperuser(), dbname: 'demo' };
+  const admin = new Client({ ...profile, database: 'postgres' });
+  await admin.connect();
+  const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'demo'`);
+  if (exists.rowCount === 0) await admin.query('CREATE DATABASE demo');
+  await admin.end();
+  const demo = new Client({ ...profile, database: 'demo' });
+  await demo.connect();
+  await demo.query(DEMO_SCHEMA);
+  await demo.end();
+  return profile;
+}
+
+async function resolveConfig(options: GlobalOptions): Promise<{ config: Config; demo: boolean }> {
+  const repository = process.env.PGINCR_REPOSITORY ?? join(STATE_DIR, 'repository');
+  if (options.config ?? process.env.PGINCR_CONFIG) return { config: loadConfig(options.config), demo: false };
+  if (process.env.PGHOST || process.env.PGDATABASE || process.env.PGSERVICE) {
+    return { config: parseConfig({ repository }, process.env, 'environment'), demo: false };
+  }
+  const profile = await ensureDemoCluster();
+  return { config: parseConfig({ repository, profiles: { default: profile } }, process.env, 'demo'), demo: true };
+}
+
+export async function runDev(options: GlobalOptions, opts: { port: number; uiPort: number; exitAfterPreflight: boolean }): Promise<void> {
+  const logger = createLogger();
+  mkdirSync(STATE_DIR, { recursive: true });
+  const { config, demo } = await resolveConfig(options);
+  const server = process.env.TEMPORAL_ADDRESS
+    ? undefined
+    : await startDevServer({
+        port: opts.port,
+        uiPort: opts.uiPort,
+        headless: false,
+        dbFile: join(STATE_DIR, 'temporal.sqlite'),
+        namespace: config.temporal.namespace,
+      });
+  if (server) config.temporal.address = server.address;
+  const worker = await createWorker(config, logger);
+  const running = worker.run();
+  const stop = async () => {
+    worker.shutdown();
+    await running.catch(() => undefined);
+    await server?.stop();
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+
+  const profileName = options.profile ?? config.defaultProfile;
+  process.stdout.write(
+    `pgincr dev\n  Temporal:  ${config.temporal.address} (namespace ${config.temporal.namespace})\n` +
+      `  Web UI:    ${server?.uiUrl ?? '(external cluster)'}\n  database:  ${demo ? 'demo cluster in .pgincr/demo' : `profile ${profileName}`}\n` +
+      `  repository: ${config.repository}\n\n`,
+  );
+  const ctx = new CliContext({ ...options, json: false });
+  Object.defineProperty(ctx, 'config', { value: config });
+  const report = await ctx.runWorkflow<PreflightResult>('preflightWorkflow', `pgincr-preflight-${profileName}-${Date.now()}`, [{ profile: profileName }]);
+  if (report) process.stdout.write(`${formatPreflight(report)}\n\n`);
+  if (opts.exitAfterPreflight) {
+    await stop();
+    process.exitCode = report?.exitCode ?? 2;
+    return;
+  }
+  process.stdout.write('worker running; start workflows from the Web UI or `pgincr setup` in another terminal. Ctrl-C stops.\n');
+  await running;
+}

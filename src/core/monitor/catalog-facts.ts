@@ -1,0 +1,46 @@
+/**
+ * The few catalog facts the health check needs, read from the catalog's shape structurally so
+ * this module does not depend on the catalog schema's details. Pure.
+ */
+
+/** The parts of the catalog the health check reads (a subset of the catalog file). */
+export interface CatalogLike {
+  bases?: readonly { takenAt: string }[];
+  segments?: readonly { lastCommitTime?: string | null; sealedAt?: string | null }[];
+  verifications?: readonly {
+    at?: string;
+    finishedAt?: string;
+    ok?: boolean;
+    passed?: boolean;
+    detail?: string;
+    error?: string;
+  }[];
+}
+
+export interface CatalogFacts {
+  lastSegmentAtMs: number | null;
+  lastBaseAtMs: number | null;
+  lastVerify: { atMs: number; ok: boolean; detail?: string } | null;
+}
+
+function latest(times: (string | null | undefined)[]): number | null {
+  const ms = times.map((t) => (t ? Date.parse(t) : NaN)).filter((n) => Number.isFinite(n));
+  return ms.length ? Math.max(...ms) : null;
+}
+
+/**
+ * Newest sealed segment (its last commit time, else its sealing time), newest base, and the
+ * newest verification with its outcome (`ok`, or `passed`).
+ */
+export function catalogFacts(catalog: CatalogLike): CatalogFacts {
+  const lastSegmentAtMs = latest((catalog.segments ?? []).map((s) => s.lastCommitTime ?? s.sealedAt));
+  const lastBaseAtMs = latest((catalog.bases ?? []).map((b) => b.takenAt));
+  let lastVerify: CatalogFacts['lastVerify'] = null;
+  for (const v of catalog.verifications ?? []) {
+    const atMs = Date.parse(v.finishedAt ?? v.at ?? '');
+    if (!Number.isFinite(atMs) || (lastVerify && lastVerify.atMs >= atMs)) continue;
+    const detail = v.detail ?? v.error;
+    lastVerify = { atMs, ok: (v.ok ?? v.passed) === true, ...(detail ? { detail } : {}) };
+  }
+  return { lastSegmentAtMs, lastBaseAtMs, lastVerify };
+}

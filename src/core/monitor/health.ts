@@ -1,0 +1,222 @@
+/**
+ * Health evaluation: observations (slot stats, repository facts, capture state) and thresholds
+ * in, a report out. Pure: the clock is the `nowMs` parameter, and nothing here does I/O.
+ *
+ * Severities, from best to worst: ok < warning < unknown < critical < emergency. The report's
+ * status is the worst finding; the Nagios exit code is OK 0, WARNING 1, CRITICAL 2 (critical and
+ * emergency), UNKNOWN 3. "Emergency" means the slot threatens the source server (WAL piling up
+ * on its disk) or the backup chain is already broken; every emergency finding carries the
+ * emergency procedure hint (docs/monitoring.md).
+ *
+ * Byte counts are JS numbers (exact up to 8 PiB) and LSNs are text, so a report is plain JSON
+ * and can travel as a Temporal payload.
+ */
+import { formatBytes, formatDuration } from './health-format';
+import { slotFindings } from './slot-findings';
+
+export { formatHuman, formatNagios, formatBytes, formatDuration } from './health-format';
+
+export type Severity = 'ok' | 'warning' | 'unknown' | 'critical' | 'emergency';
+
+/** PostgreSQL's pg_replication_slots.wal_status (NULL for a slot that never reserved WAL). */
+export type WalStatus = 'reserved' | 'extended' | 'unreserved' | 'lost';
+
+export interface SlotObservation {
+  name: string;
+  plugin: string | null;
+  database: string | null;
+  active: boolean;
+  activePid: number | null;
+  walStatus: WalStatus | null;
+  /** Bytes of WAL that can still be written before the slot is at risk; null when unlimited. */
+  safeWalSizeBytes: number | null;
+  currentLsn: string;
+  restartLsn: string | null;
+  confirmedFlushLsn: string | null;
+  /** pg_current_wal_lsn() - restart_lsn: the WAL this slot keeps on the source's disk. */
+  restartLagBytes: number | null;
+  /** pg_current_wal_lsn() - confirmed_flush_lsn: how far the capture is behind. */
+  confirmedFlushLagBytes: number | null;
+}
+
+export interface HealthObservations {
+  slotName: string;
+  /** Whether the source answered; when it did not, the slot facts are absent. */
+  database: { reachable: true } | { reachable: false; error: string };
+  /** undefined: not observed (database down); null: the slot does not exist. */
+  slot?: SlotObservation | null;
+  /** SHOW max_slot_wal_keep_size in bytes; -1 = unlimited. */
+  maxSlotWalKeepSizeBytes?: number;
+  /** When confirmed_flush_lsn was last seen moving (tracked by the caller in a state file). */
+  lastFlushProgressAtMs?: number;
+  /** Catalog facts; undefined when the catalog could not be read (see catalogError). */
+  catalog?: {
+    lastSegmentAtMs: number | null;
+    lastBaseAtMs: number | null;
+    lastVerify: { atMs: number; ok: boolean; detail?: string } | null;
+  };
+  catalogError?: string;
+  repositoryDisk?: { usedPercent: number; totalBytes: number; freeBytes: number } | { error: string };
+  /** true/false from Temporal; 'unknown' when asked but Temporal could not say; undefined = not asked. */
+  captureRunning?: boolean | 'unknown';
+}
+
+export interface HealthThresholds {
+  restartLagWarningBytes: number;
+  restartLagCriticalBytes: number;
+  restartLagEmergencyBytes: number;
+  /** Confirmed flush not moving (while behind) for this long is an emergency. */
+  noProgressEmergencyMs: number;
+  /** Warning level for no progress; defaults to a quarter of the emergency level. */
+  noProgressWarningMs?: number;
+  repositoryDiskWarningPercent: number;
+  /** The last full backup may be at most this old (e.g. twice the schedule's interval). */
+  maxBaseAgeMs?: number;
+  /** Warn when the newest sealed segment is older than this while the capture is behind. */
+  segmentAgeWarningMs?: number;
+}
+
+export interface Finding {
+  check: string;
+  severity: Severity;
+  message: string;
+  /** The measured value, for perfdata and metrics (bytes, seconds, percent). */
+  value?: number;
+  /** What to do; always present on emergency findings. */
+  hint?: string;
+}
+
+export interface HealthReport {
+  status: Severity;
+  exitCode: 0 | 1 | 2 | 3;
+  checkedAt: string;
+  slotName: string;
+  findings: Finding[];
+  observations: HealthObservations;
+  thresholds: HealthThresholds;
+}
+
+const RANK: Record<Severity, number> = { ok: 0, warning: 1, unknown: 2, critical: 3, emergency: 4 };
+const EXIT: Record<Severity, 0 | 1 | 2 | 3> = { ok: 0, warning: 1, unknown: 3, critical: 2, emergency: 2 };
+
+/** The worse of two severities. */
+export function worse(a: Severity, b: Severity): Severity {
+  return RANK[b] > RANK[a] ? b : a;
+}
+
+/** Nagios exit code of a severity: ok 0, warning 1, critical/emergency 2, unknown 3. */
+export function exitCodeFor(severity: Severity): 0 | 1 | 2 | 3 {
+  return EXIT[severity];
+}
+
+/** The hint attached to every emergency finding. */
+export function emergencyHint(slot: string): string {
+  return (
+    'EMERGENCY PROCEDURE (docs/monitoring.md): check the source disk (pg_wal) and why the capture is not ' +
+    `confirming; if the source is at risk, free it with \`pgincr slot drop --confirm ${slot}\` (the backup chain ` +
+    'breaks), then start a new chain with `pgincr setup --new-chain`'
+  );
+}
+
+/** Evaluates every check; the report's status is the worst finding's severity. */
+export function evaluateHealth(obs: HealthObservations, thresholds: HealthThresholds, nowMs: number): HealthReport {
+  const findings: Finding[] = [];
+  if (!obs.database.reachable) {
+    findings.push({ check: 'database', severity: 'unknown', message: `cannot query the source database: ${obs.database.error}` });
+  } else {
+    findings.push(...slotFindings(obs, thresholds, nowMs));
+  }
+  findings.push(...captureFindings(obs));
+  findings.push(...catalogFindings(obs, thresholds, nowMs));
+  findings.push(...diskFindings(obs, thresholds));
+  for (const f of findings) if (f.severity === 'emergency' && !f.hint) f.hint = emergencyHint(obs.slotName);
+  const status = findings.reduce<Severity>((s, f) => worse(s, f.severity), 'ok');
+  return {
+    status,
+    exitCode: exitCodeFor(status),
+    checkedAt: new Date(nowMs).toISOString(),
+    slotName: obs.slotName,
+    findings,
+    observations: obs,
+    thresholds,
+  };
+}
+
+function captureFindings(obs: HealthObservations): Finding[] {
+  if (obs.captureRunning === undefined) return [];
+  if (obs.captureRunning === 'unknown') {
+    return [{ check: 'capture', severity: 'unknown', message: 'cannot tell whether the capture workflow runs (Temporal not reachable)' }];
+  }
+  return obs.captureRunning
+    ? [{ check: 'capture', severity: 'ok', message: 'capture workflow is running' }]
+    : [{
+        check: 'capture',
+        severity: 'critical',
+        message: 'capture workflow is not running: the slot keeps WAL on the source until it resumes',
+        hint: 'start it with `pgincr capture start`',
+      }];
+}
+
+function catalogFindings(obs: HealthObservations, t: HealthThresholds, nowMs: number): Finding[] {
+  if (!obs.catalog) {
+    return obs.catalogError ? [{ check: 'catalog', severity: 'warning', message: `cannot read the catalog: ${obs.catalogError}` }] : [];
+  }
+  const out: Finding[] = [];
+  const { lastSegmentAtMs, lastBaseAtMs, lastVerify } = obs.catalog;
+  if (lastSegmentAtMs !== null) {
+    const age = Math.max(0, nowMs - lastSegmentAtMs);
+    const behind = (obs.slot?.confirmedFlushLagBytes ?? 0) > 0;
+    const stale = t.segmentAgeWarningMs !== undefined && age > t.segmentAgeWarningMs && behind;
+    out.push({
+      check: 'segments.age',
+      severity: stale ? 'warning' : 'ok',
+      message: `last sealed segment ${formatDuration(age)} ago${stale ? ` (over ${formatDuration(t.segmentAgeWarningMs!)} while the capture is behind)` : ''}`,
+      value: Math.round(age / 1000),
+    });
+  } else {
+    out.push({ check: 'segments.age', severity: 'ok', message: 'no sealed segment yet' });
+  }
+  out.push(baseFinding(lastBaseAtMs, t, nowMs));
+  if (lastVerify) {
+    out.push(
+      lastVerify.ok
+        ? { check: 'verify', severity: 'ok', message: `last verification passed ${formatDuration(nowMs - lastVerify.atMs)} ago`, value: 1 }
+        : {
+            check: 'verify',
+            severity: 'critical',
+            message: `last verification failed ${formatDuration(nowMs - lastVerify.atMs)} ago${lastVerify.detail ? `: ${lastVerify.detail}` : ''}`,
+            value: 0,
+            hint: 'see `pgincr list` and the verification report; run `pgincr verify` again after fixing',
+          },
+    );
+  }
+  return out;
+}
+
+function baseFinding(lastBaseAtMs: number | null, t: HealthThresholds, nowMs: number): Finding {
+  if (lastBaseAtMs === null) {
+    return { check: 'backup.full', severity: 'critical', message: 'no full backup in the catalog', hint: 'run `pgincr backup full` or `pgincr setup`' };
+  }
+  const age = Math.max(0, nowMs - lastBaseAtMs);
+  const old = t.maxBaseAgeMs !== undefined && age > t.maxBaseAgeMs;
+  return {
+    check: 'backup.full',
+    severity: old ? 'warning' : 'ok',
+    message: `last full backup ${formatDuration(age)} ago${old ? ` (older than the allowed ${formatDuration(t.maxBaseAgeMs!)})` : ''}`,
+    value: Math.round(age / 1000),
+    ...(old ? { hint: 'check the fullBackup schedule (`pgincr schedules list`) or run `pgincr backup full`' } : {}),
+  };
+}
+
+function diskFindings(obs: HealthObservations, t: HealthThresholds): Finding[] {
+  const disk = obs.repositoryDisk;
+  if (!disk) return [];
+  if ('error' in disk) return [{ check: 'repository.disk', severity: 'unknown', message: `cannot stat the repository: ${disk.error}` }];
+  const full = disk.usedPercent > t.repositoryDiskWarningPercent;
+  return [{
+    check: 'repository.disk',
+    severity: full ? 'warning' : 'ok',
+    message: `repository disk ${disk.usedPercent.toFixed(1)}% used, ${formatBytes(disk.freeBytes)} free${full ? ` (over ${t.repositoryDiskWarningPercent}%)` : ''}`,
+    value: Math.round(disk.usedPercent * 10) / 10,
+  }];
+}

@@ -1,0 +1,148 @@
+/**
+ * Preflight checks as pure functions of facts gathered from the server
+ * (`adapters/pg/preflight-queries.ts`). Each returns one finding; messages name the setting or
+ * table to fix, hints say how.
+ */
+import type { Finding } from './report';
+
+/** What the server told us. `null` means "could not be determined". */
+export interface PreflightFacts {
+  serverVersionNum: number;
+  serverVersion: string;
+  database: string;
+  walLevel: string;
+  maxReplicationSlots: number;
+  usedReplicationSlots: number;
+  maxWalSenders: number;
+  usedWalSenders: number;
+  /** The configured capture slot, when it exists already. */
+  slot: { name: string; plugin: string | null; database: string | null; slotType: string } | null;
+  superuser: boolean;
+  replication: boolean;
+  roleName: string;
+  maxSlotWalKeepSize: string;
+  tablesWithoutIdentity: string[];
+  unloggedTables: string[];
+  largeObjects: number;
+  /** `output_plugin_libraries` when the server has that setting (15.19+ builds), else null. */
+  outputPluginLibraries: string | null;
+  /** For decoder_raw: null = not checked, else whether loading the plugin worked (and why not). */
+  decoderLoad: { ok: boolean; error?: string } | null;
+}
+
+export interface PreflightOptions {
+  decoder: 'pgoutput' | 'decoder_raw';
+  slot?: string;
+}
+
+const MIN_VERSION_NUM = 130000;
+
+function finding(check: string, status: Finding['status'], message: string, hint?: string): Finding {
+  return hint === undefined ? { check, status, message } : { check, status, message, hint };
+}
+
+export function checkVersion(f: PreflightFacts): Finding {
+  return f.serverVersionNum >= MIN_VERSION_NUM
+    ? finding('server version', 'ok', `PostgreSQL ${f.serverVersion}`)
+    : finding('server version', 'fail', `PostgreSQL ${f.serverVersion} is older than 13`, 'upgrade the server to PostgreSQL 13 or later');
+}
+
+export function checkWalLevel(f: PreflightFacts): Finding {
+  return f.walLevel === 'logical'
+    ? finding('wal_level', 'ok', "wal_level is 'logical'")
+    : finding('wal_level', 'fail', `wal_level is '${f.walLevel}'; set wal_level = logical in postgresql.conf and restart`,
+      "ALTER SYSTEM SET wal_level = 'logical'; then restart PostgreSQL");
+}
+
+/** A new capture slot (unless ours exists) plus one temporary slot for later full backups. */
+export function checkSlots(f: PreflightFacts, o: PreflightOptions): Finding[] {
+  const needed = (f.slot ? 0 : 1) + 1;
+  const freeSlots = f.maxReplicationSlots - f.usedReplicationSlots;
+  const freeSenders = f.maxWalSenders - f.usedWalSenders;
+  const limit = (name: string, free: number, max: number): Finding => {
+    const message = `${name}: ${free} free of ${max}`;
+    const hint = `raise ${name} in postgresql.conf (pgincr needs ${needed} free) and restart`;
+    if (free < needed - 1) return finding(name, 'fail', message, hint);
+    if (free < needed) return finding(name, 'warning', `${message}; none left for the temporary slot of full backups`, hint);
+    return finding(name, 'ok', message);
+  };
+  const out = [limit('max_replication_slots', freeSlots, f.maxReplicationSlots), limit('max_wal_senders', freeSenders, f.maxWalSenders)];
+  if (f.slot && o.slot) {
+    const expected = o.decoder;
+    if (f.slot.slotType !== 'logical' || f.slot.plugin !== expected || f.slot.database !== f.database) {
+      out.push(finding('slot', 'fail',
+        `slot ${o.slot} exists for ${f.slot.slotType} decoding with plugin ${f.slot.plugin ?? '(none)'} on database ${f.slot.database ?? '(none)'}, not ${expected} on ${f.database}`,
+        'choose another capture.slot name, or drop that slot if it is unused (pgincr slot drop --confirm)'));
+    } else {
+      out.push(finding('slot', 'ok', `slot ${o.slot} exists (${expected})`));
+    }
+  }
+  return out;
+}
+
+export function checkPrivileges(f: PreflightFacts): Finding[] {
+  const replication = f.superuser || f.replication
+    ? finding('replication privilege', 'ok', `role ${f.roleName} may use replication`)
+    : finding('replication privilege', 'fail', `role ${f.roleName} has neither REPLICATION nor SUPERUSER`, `ALTER ROLE ${f.roleName} REPLICATION;`);
+  const superuser = f.superuser
+    ? finding('superuser', 'ok', `role ${f.roleName} is a superuser`)
+    : finding('superuser', 'fail', `role ${f.roleName} is not a superuser; the DDL event triggers of the capture schema need one`,
+      'run setup as a superuser (or on managed services, a role allowed to create event triggers)');
+  return [replication, superuser];
+}
+
+export function checkWalKeep(f: PreflightFacts): Finding {
+  return f.maxSlotWalKeepSize === '-1'
+    ? finding('max_slot_wal_keep_size', 'warning', 'max_slot_wal_keep_size is -1 (unlimited): a stopped capture keeps WAL until the disk is full',
+      "set max_slot_wal_keep_size (e.g. '50GB') and watch `pgincr check`; a slot that passes it is lost and needs a new base")
+    : finding('max_slot_wal_keep_size', 'ok', `max_slot_wal_keep_size is ${f.maxSlotWalKeepSize} MB`);
+}
+
+export function checkTables(f: PreflightFacts): Finding[] {
+  const out: Finding[] = [];
+  out.push(f.tablesWithoutIdentity.length
+    ? finding('replica identity', 'warning',
+      `tables without primary key or replica identity (updates and deletes cannot be captured, and fail under a publication): ${f.tablesWithoutIdentity.join(', ')}`,
+      'setup sets REPLICA IDENTITY USING INDEX or FULL on them (setup.fixReplicaIdentity), or add primary keys')
+    : finding('replica identity', 'ok', 'every table has a primary key or a replica identity'));
+  out.push(f.unloggedTables.length
+    ? finding('unlogged tables', 'warning', `UNLOGGED tables, whose changes cannot be captured: ${f.unloggedTables.join(', ')}`,
+      'ALTER TABLE … SET LOGGED to back them up incrementally; otherwise only their definition is restored')
+    : finding('unlogged tables', 'ok', 'no UNLOGGED tables'));
+  out.push(f.largeObjects > 0
+    ? finding('large objects', 'warning', `${f.largeObjects} large objects: they are in base dumps, but changes to them are not captured`,
+      'store the data in bytea columns to have it captured')
+    : finding('large objects', 'ok', 'no large objects'));
+  return out;
+}
+
+/** The decoder must be allow-listed (15.19+ `output_plugin_libraries`) and loadable. */
+export function checkDecoder(f: PreflightFacts, o: PreflightOptions): Finding {
+  if (f.outputPluginLibraries !== null) {
+    const allowed = f.outputPluginLibraries.split(',').map((s) => s.trim()).filter(Boolean);
+    if (!allowed.includes(o.decoder)) {
+      const wanted = [...allowed, o.decoder].join(', ');
+      return finding('output plugin', 'fail',
+        `output_plugin_libraries is '${f.outputPluginLibraries}' and does not allow ${o.decoder}; set output_plugin_libraries = '${wanted}'`,
+        `ALTER SYSTEM SET output_plugin_libraries = '${wanted}'; SELECT pg_reload_conf();`);
+    }
+  }
+  if (f.decoderLoad && !f.decoderLoad.ok) {
+    return finding('output plugin', 'fail', `output plugin ${o.decoder} cannot be loaded: ${f.decoderLoad.error ?? 'unknown error'}`,
+      o.decoder === 'decoder_raw' ? 'install decoder_raw (github.com/michaelpq/pg_plugins) into $libdir, or use capture.decoder = pgoutput' : undefined);
+  }
+  return finding('output plugin', 'ok', `${o.decoder} is available`);
+}
+
+/** All checks, in the order a person fixes them. */
+export function evaluatePreflight(f: PreflightFacts, o: PreflightOptions): Finding[] {
+  return [
+    checkVersion(f),
+    checkWalLevel(f),
+    ...checkPrivileges(f),
+    ...checkSlots(f, o),
+    checkDecoder(f, o),
+    checkWalKeep(f),
+    ...checkTables(f),
+  ];
+}

@@ -1,0 +1,65 @@
+/**
+ * Commit times. PostgreSQL keeps timestamps in microseconds; a JS `Date` keeps milliseconds.
+ * So commit times travel as strings in one canonical form, `2026-11-27T14:00:00.123456Z`
+ * (UTC, always six fraction digits), which sorts lexicographically in time order, and are
+ * compared as microsecond bigints. Segments show them the way `psql` does with
+ * `TimeZone = 'UTC'`: `2026-11-27 14:00:00.123456+00`.
+ */
+
+const ISO_TIME =
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)$/i;
+
+const PG_TIME = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\.(\d{6})\+00$/;
+
+function offsetMinutes(offset: string): number {
+  if (offset.toUpperCase() === 'Z') return 0;
+  const sign = offset.startsWith('-') ? -1 : 1;
+  const digits = offset.slice(1).replace(':', '');
+  const hours = Number(digits.slice(0, 2));
+  const minutes = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
+  return sign * (hours * 60 + minutes);
+}
+
+/**
+ * Normalizes an ISO-8601 time with an explicit offset (`Z`, `+02`, `+02:00`, `-0530`) into the
+ * canonical `YYYY-MM-DDTHH:MM:SS.ffffffZ`. Fractions beyond microseconds are truncated.
+ * A time without an offset is refused: its meaning would depend on a time zone we cannot know.
+ */
+export function normalizeTime(text: string): string {
+  const m = ISO_TIME.exec(text.trim());
+  if (!m) {
+    throw new Error(`invalid time ${JSON.stringify(text)}: expected ISO 8601 with an offset, like 2026-11-27T14:00:00Z`);
+  }
+  const [, y, mo, d, h, mi, s, frac, off] = m as unknown as string[];
+  const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? '0'));
+  const shifted = new Date(ms - offsetMinutes(off as string) * 60_000);
+  if (Number.isNaN(shifted.getTime())) throw new Error(`invalid time ${JSON.stringify(text)}`);
+  const seconds = shifted.toISOString().slice(0, 19);
+  const micros = (frac ?? '').padEnd(6, '0').slice(0, 6);
+  return `${seconds}.${micros}Z`;
+}
+
+/** Microseconds since the Unix epoch, for ordering and arithmetic. */
+export function timeToMicros(text: string): bigint {
+  const canonical = normalizeTime(text);
+  const ms = Date.parse(`${canonical.slice(0, 19)}Z`);
+  return BigInt(ms) * 1000n + BigInt(canonical.slice(20, 26));
+}
+
+/** Milliseconds since the Unix epoch (fraction below a millisecond dropped). */
+export function timeToMs(text: string): number {
+  return Number(timeToMicros(text) / 1000n);
+}
+
+/** Canonical time → the segment's `2026-11-27 14:00:00.123456+00`. */
+export function renderPgTime(text: string): string {
+  const canonical = normalizeTime(text);
+  return `${canonical.slice(0, 10)} ${canonical.slice(11, 19)}.${canonical.slice(20, 26)}+00`;
+}
+
+/** The segment's `2026-11-27 14:00:00.123456+00` → canonical; `null` if it is not that shape. */
+export function parsePgTime(text: string): string | null {
+  const m = PG_TIME.exec(text);
+  if (!m) return null;
+  return `${m[1]}T${m[2]}.${m[3]}Z`;
+}

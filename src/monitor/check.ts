@@ -1,0 +1,142 @@
+/**
+ * `pgincr check`: gathers the observations (slot stats from the source, the catalog, the
+ * repository disk, the progress state file) and evaluates them. Never throws because the source
+ * is down or a file is missing: those become findings (UNKNOWN / WARNING), so a monitoring
+ * system always gets a status line and an exit code.
+ */
+import { readFile, statfs } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Client } from 'pg';
+import type { z } from 'zod';
+import { durationMs, type alertsSchema, type Profile } from '../config';
+import { connectProfile } from '../adapters/pg/connect';
+import { queryMaxSlotWalKeepSize, querySlotStats } from '../adapters/pg/slot-stats';
+import { catalogFacts, type CatalogLike } from '../core/monitor/catalog-facts';
+import { evaluateHealth, type HealthObservations, type HealthReport, type HealthThresholds } from '../core/monitor/health';
+import { trackProgress } from '../core/monitor/progress';
+import { loadMonitorState, saveMonitorState } from './progress-state';
+
+export type AlertsConfig = z.infer<typeof alertsSchema>;
+
+export interface HealthCheckOptions {
+  profile: Profile;
+  slot: string;
+  /** `<repository>/<system_identifier>-<dbname>`: catalog, state file, disk usage. */
+  chainDir: string;
+  alerts: AlertsConfig;
+  /** From Temporal; leave undefined when not asked, 'unknown' when Temporal could not answer. */
+  captureRunning?: boolean | 'unknown';
+  /** The oldest a last full backup may be (e.g. twice the full backup schedule's interval). */
+  maxBaseAgeMs?: number;
+  /** Warn when no segment was sealed for this long while the capture is behind. */
+  segmentAgeWarningMs?: number;
+  /** Loads the catalog; defaults to reading `<chainDir>/catalog/catalog.json`. */
+  loadCatalog?: (chainDir: string) => Promise<CatalogLike>;
+  connectTimeoutMs?: number;
+  now?: () => number;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The thresholds from the `alerts` config section plus the schedule-derived limits. */
+export function thresholdsFromConfig(alerts: AlertsConfig, extra: { maxBaseAgeMs?: number; segmentAgeWarningMs?: number } = {}): HealthThresholds {
+  return {
+    restartLagWarningBytes: alerts.restartLagWarningBytes,
+    restartLagCriticalBytes: alerts.restartLagCriticalBytes,
+    restartLagEmergencyBytes: alerts.restartLagEmergencyBytes,
+    noProgressEmergencyMs: durationMs(alerts.noProgressEmergency),
+    repositoryDiskWarningPercent: alerts.repositoryDiskWarningPercent,
+    ...(extra.maxBaseAgeMs !== undefined ? { maxBaseAgeMs: extra.maxBaseAgeMs } : {}),
+    ...(extra.segmentAgeWarningMs !== undefined ? { segmentAgeWarningMs: extra.segmentAgeWarningMs } : {}),
+  };
+}
+
+/** A one-line description of an error, without secrets (pg errors carry none). */
+export function describeError(error: unknown): string {
+  if (error instanceof AggregateError && error.errors.length) return describeError(error.errors[0]);
+  if (error instanceof Error) {
+    const code = (error as { code?: string }).code;
+    const message = error.message || code || error.name;
+    return code && !message.includes(code) ? `${message} (${code})` : message;
+  }
+  return String(error);
+}
+
+async function readCatalogFile(chainDir: string): Promise<CatalogLike> {
+  const file = join(chainDir, 'catalog', 'catalog.json');
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') throw new Error(`no catalog at ${file} (has \`pgincr setup\` run?)`);
+    throw error;
+  }
+  return JSON.parse(text) as CatalogLike;
+}
+
+async function observeSource(opts: HealthCheckOptions, obs: HealthObservations): Promise<void> {
+  let client: Client | undefined;
+  try {
+    client = await connectProfile(
+      opts.profile,
+      { application_name: 'pgincr-check', connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000, statement_timeout: 30_000 },
+      opts.env,
+    );
+    obs.slot = await querySlotStats(client, opts.slot);
+    obs.maxSlotWalKeepSizeBytes = await queryMaxSlotWalKeepSize(client);
+  } catch (error) {
+    obs.database = { reachable: false, error: describeError(error) };
+    delete obs.slot;
+    delete obs.maxSlotWalKeepSizeBytes;
+  } finally {
+    await client?.end().catch(() => undefined);
+  }
+}
+
+async function observeProgress(opts: HealthCheckOptions, obs: HealthObservations, nowMs: number): Promise<void> {
+  if (!obs.slot) return;
+  try {
+    const state = await loadMonitorState(opts.chainDir);
+    const previous = state.slots[opts.slot];
+    const next = trackProgress(previous, obs.slot.confirmedFlushLsn, nowMs);
+    if (!next) return;
+    obs.lastFlushProgressAtMs = Date.parse(next.changedAt);
+    if (next !== previous) await saveMonitorState(opts.chainDir, { version: 1, slots: { ...state.slots, [opts.slot]: next } });
+  } catch {
+    // the state file is a convenience: without it the no-progress check counts from now
+  }
+}
+
+async function observeRepository(opts: HealthCheckOptions, obs: HealthObservations): Promise<void> {
+  try {
+    obs.catalog = catalogFacts(await (opts.loadCatalog ?? readCatalogFile)(opts.chainDir));
+  } catch (error) {
+    obs.catalogError = describeError(error);
+  }
+  for (const dir of [opts.chainDir, dirname(opts.chainDir)]) {
+    try {
+      const s = await statfs(dir);
+      const used = s.blocks - s.bfree;
+      const usable = used + s.bavail;
+      obs.repositoryDisk = {
+        usedPercent: usable > 0 ? (used / usable) * 100 : 0,
+        totalBytes: s.blocks * s.bsize,
+        freeBytes: s.bavail * s.bsize,
+      };
+      return;
+    } catch (error) {
+      obs.repositoryDisk = { error: describeError(error) };
+    }
+  }
+}
+
+/** Runs every check once and returns the report (status, findings, exit code, observations). */
+export async function runHealthCheck(opts: HealthCheckOptions): Promise<HealthReport> {
+  const now = opts.now ?? Date.now;
+  const obs: HealthObservations = { slotName: opts.slot, database: { reachable: true } };
+  if (opts.captureRunning !== undefined) obs.captureRunning = opts.captureRunning;
+  await observeSource(opts, obs);
+  const nowMs = now();
+  await observeProgress(opts, obs, nowMs);
+  await observeRepository(opts, obs);
+  return evaluateHealth(obs, thresholdsFromConfig(opts.alerts, opts), nowMs);
+}

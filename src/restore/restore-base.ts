@@ -1,0 +1,179 @@
+/**
+ * Loading the base backup into the target database, exactly once.
+ *
+ * Plain dumps (`dump.sql[.gz]`) and directory dumps restored with one job are streamed into
+ * `psql -X -v ON_ERROR_STOP=1` inside ONE transaction that we open and close ourselves:
+ * `BEGIN;`, the dump, then — only after the whole dump was read without error —
+ * `pg_replication_origin_create`, `_session_setup`, `_xact_setup(<base lsn>)` and `COMMIT;`.
+ * So the origin exists (with progress = base LSN) exactly when the base is committed: a
+ * retry that finds the origin skips the base. A damaged stream kills psql before it can see
+ * an end of input, and a psql that ends without our COMMIT rolls everything back.
+ *
+ * Directory dumps with jobs > 1 run `pg_restore -j N` (which cannot be one transaction), then
+ * create the origin and advance it to the base LSN. A retry after a failed parallel load
+ * (objects present, no origin) runs `pg_restore --clean --if-exists` over it.
+ */
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { createGunzip } from 'node:zlib';
+import type { Client } from 'pg';
+import type { Profile } from '../config';
+import { childEnv, connectProfile, resolveProfile } from '../adapters/pg/connect';
+import { CommandFailedError } from '../errors';
+import { advanceOrigin, ensureOrigin, originName, originProgress } from './origin';
+
+export type BaseDump =
+  | { format: 'plain'; path: string }
+  | { format: 'directory'; path: string; jobs?: number };
+
+export interface RestoreBaseOptions {
+  /** The target database (profile.dbname is the restored database). */
+  profile: Profile;
+  restoreId: string;
+  /** The base's consistent LSN: the origin's progress after the base. */
+  baseLsn: string;
+  dump: BaseDump;
+  signal?: AbortSignal;
+}
+
+export interface RestoreBaseResult {
+  /** True when an earlier attempt had already committed the base. */
+  skipped: boolean;
+  originLsn: string;
+}
+
+const STDERR_TAIL = 8192;
+
+interface Source {
+  stream: Readable;
+  /** Settles when the producer has finished: rejects if it failed (even after a clean EOF). */
+  done: Promise<void>;
+  kill(): void;
+}
+
+function fileSource(path: string): Source {
+  const file = createReadStream(path);
+  const stream = path.endsWith('.gz') ? file.pipe(createGunzip()) : file;
+  const done = new Promise<void>((resolve, reject) => {
+    file.on('error', reject);
+    stream.on('error', reject);
+    stream.on('end', resolve);
+  });
+  return { stream, done, kill: () => file.destroy() };
+}
+
+function pgRestoreScriptSource(dir: string, env: Record<string, string>): Source {
+  const child = spawn('pg_restore', ['-f', '-', dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-STDERR_TAIL)));
+  const done = new Promise<void>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new CommandFailedError(`pg_restore -f - ${dir} failed (exit ${code}): ${stderr.trim()}`)));
+  });
+  return { stream: child.stdout, done, kill: () => child.kill('SIGKILL') };
+}
+
+/** Streams `prelude`, the source, then `epilogue` into psql; psql is killed if the source fails. */
+function psqlFromSource(env: Record<string, string>, source: Source, prelude: string, epilogue: () => string, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const psql = spawn('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', '-'], { env, stdio: ['pipe', 'ignore', 'pipe'] });
+    let stderr = '';
+    let failure: unknown = null;
+    const fail = (error: unknown): void => {
+      if (failure) return;
+      failure = error;
+      psql.kill('SIGKILL'); // before stdin closes: psql must never see a clean end of input
+      source.kill();
+    };
+    psql.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-STDERR_TAIL)));
+    psql.stdin.on('error', () => undefined); // EPIPE when psql stops on an error: its exit code tells
+    psql.on('error', fail);
+    psql.on('close', (code, sig) => {
+      if (failure) return reject(failure);
+      if (code === 0) return resolve();
+      reject(new CommandFailedError(`psql failed loading the base (exit ${code ?? sig}): ${stderr.trim()}`, {
+        hint: 'nothing was committed; fix the cause (e.g. a missing role: restore globals first) and retry',
+      }));
+    });
+    signal?.addEventListener('abort', () => fail(signal.reason), { once: true });
+    source.done.then(
+      () => {
+        if (failure) return;
+        psql.stdin.write(epilogue());
+        psql.stdin.end();
+      },
+      fail,
+    );
+    psql.stdin.write(prelude);
+    source.stream.on('data', (chunk: Buffer) => {
+      if (!psql.stdin.write(chunk)) source.stream.pause();
+    });
+    psql.stdin.on('drain', () => source.stream.resume());
+  });
+}
+
+function quote(text: string): string {
+  return `'${text.replace(/'/g, "''")}'`;
+}
+
+/** The statements that record "base applied" in the same transaction as the base. */
+function originEpilogue(name: string, baseLsn: string): string {
+  return [
+    '',
+    `SELECT pg_catalog.pg_replication_origin_create(${quote(name)});`,
+    `SELECT pg_catalog.pg_replication_origin_session_setup(${quote(name)});`,
+    `SELECT pg_catalog.pg_replication_origin_xact_setup(${quote(baseLsn)}, pg_catalog.now());`,
+    'COMMIT;',
+    '',
+  ].join('\n');
+}
+
+async function hasUserObjects(client: Client): Promise<boolean> {
+  const r = await client.query<{ n: string }>(
+    `SELECT count(*) AS n FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+        AND n.nspname NOT LIKE 'pg\\_temp%'`);
+  return Number(r.rows[0]?.n ?? 0) > 0;
+}
+
+function runPgRestore(env: Record<string, string>, args: string[], signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('pg_restore', args, { env, stdio: ['ignore', 'ignore', 'pipe'], ...(signal ? { signal } : {}) });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-STDERR_TAIL)));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve() : reject(new CommandFailedError(`pg_restore ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`)));
+  });
+}
+
+/** Loads the base into the target unless this restore already did; see the module comment. */
+export async function restoreBase(o: RestoreBaseOptions): Promise<RestoreBaseResult> {
+  const name = originName(o.restoreId);
+  const env = childEnv(o.profile);
+  const client = await connectProfile(o.profile);
+  try {
+    const progress = await originProgress(client, name);
+    if (progress !== null) {
+      // The origin exists only once the base is in; a parallel load may have died before advancing it.
+      if (progress === 0n) await advanceOrigin(client, name, o.baseLsn);
+      return { skipped: true, originLsn: o.baseLsn };
+    }
+    const jobs = o.dump.format === 'directory' ? (o.dump.jobs ?? 1) : 1;
+    if (o.dump.format === 'directory' && jobs > 1) {
+      const clean = (await hasUserObjects(client)) ? ['--clean', '--if-exists'] : [];
+      const dbname = resolveProfile(o.profile).dbname;
+      await runPgRestore(env, ['-j', String(jobs), '--exit-on-error', ...clean, '-d', dbname, o.dump.path], o.signal);
+      await ensureOrigin(client, name);
+      await advanceOrigin(client, name, o.baseLsn);
+      return { skipped: false, originLsn: o.baseLsn };
+    }
+    const source = o.dump.format === 'plain' ? fileSource(o.dump.path) : pgRestoreScriptSource(o.dump.path, env);
+    await psqlFromSource(env, source, 'BEGIN;\n', () => originEpilogue(name, o.baseLsn), o.signal);
+    return { skipped: false, originLsn: o.baseLsn };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

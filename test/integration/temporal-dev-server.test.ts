@@ -1,0 +1,75 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkflowUpdateStage } from '@temporalio/client';
+import { findTemporalBinary, startDevServer } from '../../src/adapters/temporal/dev-server';
+import { setupTemporal } from '../helpers/temporal';
+import { finish, greetWorkflow, setSuffix } from '../fixtures/workflows/greet';
+
+const calls: string[] = [];
+const activities = {
+  async greet(name: string): Promise<string> {
+    calls.push(name);
+    return `hello, ${name}`;
+  },
+};
+
+describe('temporal dev server (shared by the integration run)', () => {
+  const t = setupTemporal({ workflowsPath: require.resolve('../fixtures/workflows/greet'), activities });
+
+  it('runs a workflow with an activity, an update and a signal through the real server', async () => {
+    const result = await t.run(async () => {
+      const handle = await t.client.workflow.start(greetWorkflow, {
+        taskQueue: t.taskQueue, workflowId: t.workflowId('greet'), args: ['pg'],
+      });
+      const previous = await handle.executeUpdate(setSuffix, { args: ['!'] });
+      expect(previous).toBe('');
+      const update = await handle.startUpdate(setSuffix, { args: ['!!'], waitForStage: WorkflowUpdateStage.ACCEPTED });
+      expect(await update.result()).toBe('!');
+      await handle.signal(finish);
+      return handle.result();
+    });
+    expect(result).toBe('hello, pg!!');
+    expect(calls).toEqual(['pg']);
+  });
+
+  it('keeps the history on the server after the worker stopped', async () => {
+    const id = t.workflowId('history');
+    await t.run(async () => {
+      const handle = await t.client.workflow.start(greetWorkflow, { taskQueue: t.taskQueue, workflowId: id, args: ['again'] });
+      await handle.signal(finish);
+      await handle.result();
+    });
+    const described = await t.client.workflow.getHandle(id).describe();
+    expect(described.status.name).toBe('COMPLETED');
+    expect(described.taskQueue).toBe(t.taskQueue);
+  });
+});
+
+describe('startDevServer', () => {
+  it('finds the CLI and reports a failing start with the server log', async () => {
+    expect(findTemporalBinary()).toMatch(/temporal$/);
+    await expect(startDevServer({ namespace: 'x', headless: true, extraArgs: ['--no-such-flag'] }))
+      .rejects.toThrow(/exited with 1[\s\S]*unknown flag: --no-such-flag/);
+  });
+
+  it('names the env override when it is not executable', () => {
+    expect(() => findTemporalBinary({ PGINCR_TEMPORAL_BIN: '/nonexistent/temporal' }))
+      .toThrow(/temporal cli not executable: PGINCR_TEMPORAL_BIN=\/nonexistent\/temporal[\s\S]*hint: run scripts\/install-deps/);
+  });
+
+  it('starts a second server with a SQLite file and a UI, and stops it for good', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgincr-devsrv-'));
+    const server = await startDevServer({ namespace: 'pgincr-own', dbFile: join(dir, 'temporal.sqlite') });
+    try {
+      expect(server.uiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const ui = await fetch(server.uiUrl!);
+      expect(ui.status).toBe(200);
+      expect(existsSync(join(dir, 'temporal.sqlite'))).toBe(true);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(() => process.kill(server.pid, 0)).toThrow(/ESRCH/);
+  });
+});

@@ -1,0 +1,87 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { durationMs, loadConfig, parseConfig } from '../../src/config';
+
+const env = {} as NodeJS.ProcessEnv;
+
+function problems(raw: unknown): string {
+  try {
+    parseConfig(raw, env, 'config file x.json');
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config validation', () => {
+  it('applies defaults and creates the default profile', () => {
+    const c = parseConfig({ repository: '/backups' }, env);
+    expect(c.capture.decoder).toBe('pgoutput');
+    expect(c.capture.slot).toBe('pgincr');
+    expect(c.schedules.fullBackup.cron).toBe('0 2 * * *');
+    expect(c.retention).toEqual({ segmentsDays: 7, fullDays: 30, monthlyForMonths: 12 });
+    expect(c.profiles.default).toEqual({});
+  });
+
+  it('names a missing repository', () => {
+    expect(problems({})).toMatch(/repository: /);
+  });
+
+  it('names a wrong type with its key path', () => {
+    expect(problems({ repository: '/b', profiles: { main: { port: 'five' } } })).toMatch(/profiles\.main\.port: .*number/);
+  });
+
+  it('names an out-of-range number', () => {
+    expect(problems({ repository: '/b', profiles: { main: { port: 70000 } } })).toMatch(/profiles\.main\.port: /);
+  });
+
+  it('names an unknown key (typos do not pass silently)', () => {
+    expect(problems({ repository: '/b', captrue: {} })).toMatch(/captrue/);
+  });
+
+  it('names a bad enum value and lists one line per problem', () => {
+    const msg = problems({ repository: '/b', capture: { decoder: 'wal2json', slot: 'Bad-Slot' } });
+    expect(msg).toMatch(/capture\.decoder: /);
+    expect(msg).toMatch(/capture\.slot: a lower-case SQL identifier/);
+    expect(msg.split('\n').filter((l) => l.startsWith('  ')).length).toBe(2);
+  });
+
+  it('names a bad duration', () => {
+    expect(problems({ repository: '/b', capture: { segmentMaxAge: '15 minutes' } })).toMatch(/capture\.segmentMaxAge: a duration like/);
+  });
+
+  it('refuses passwords in the config file and points to pgpass', () => {
+    const msg = problems({ repository: '/b', profiles: { main: { host: 'db', password: 'hunter2' } } });
+    expect(msg).toMatch(/profiles\.main\.password: passwords are not allowed/);
+    expect(msg).toMatch(/hint: .*pgpass/);
+    expect(msg).not.toMatch(/hunter2/);
+  });
+
+  it('takes the repository and Temporal address from the environment', () => {
+    const c = parseConfig({}, { PGINCR_REPOSITORY: '/r', TEMPORAL_ADDRESS: '10.0.0.1:7233' } as NodeJS.ProcessEnv);
+    expect(c.repository).toBe('/r');
+    expect(c.temporal.address).toBe('10.0.0.1:7233');
+  });
+
+  it('loads a JSON file and reports invalid JSON with the path', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pgincr-config-'));
+    const good = join(dir, 'good.json');
+    writeFileSync(good, JSON.stringify({ repository: '/b', profiles: { app: { host: 'db', dbname: 'app' } }, defaultProfile: 'app' }));
+    expect(loadConfig(good, env).profiles.app?.dbname).toBe('app');
+    const bad = join(dir, 'bad.json');
+    writeFileSync(bad, '{ repository: ');
+    expect(() => loadConfig(bad, env)).toThrow(new RegExp(`config file ${bad} is not valid JSON`));
+    expect(() => loadConfig(join(dir, 'missing.json'), env)).toThrow(/cannot read config file/);
+  });
+
+  it('without a file needs PGINCR_REPOSITORY', () => {
+    expect(() => loadConfig(undefined, {} as NodeJS.ProcessEnv)).toThrow(/PGINCR_REPOSITORY/);
+  });
+
+  it('parses durations', () => {
+    expect(durationMs('15m')).toBe(900_000);
+    expect(durationMs('500ms')).toBe(500);
+    expect(() => durationMs('1 week')).toThrow(/invalid duration/);
+  });
+});
