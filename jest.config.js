@@ -18,7 +18,8 @@ module.exports = {
       roots: ['<rootDir>/test/integration'],
       globalSetup: '<rootDir>/test/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
-      testTimeout: 300000,
     },
   ],
+  // Per-project testTimeout is ignored by jest; integration hooks start clusters and servers.
+  testTimeout: 300000,
 };

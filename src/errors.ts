@@ -59,4 +59,6 @@ export const NON_RETRYABLE = [
   'TargetExistsError',
   'VerifyFailedError',
   'UnreplayableDdlError',
+  'DecodeError',
+  'RenderError',
 ] as const;

@@ -12,19 +12,21 @@
  * Heartbeats, status updates, sequence recording and idle messages run on timers, never driven
  * by message flow.
  */
-import type { Client } from 'pg';
-import { commitTimeToIso } from '../core/decoding/pgoutput';
-import { parsePgoutput } from '../core/decoding/pgoutput';
+import { basename } from 'node:path';
+import { commitTimeToIso, parsePgoutput } from '../core/decoding/pgoutput';
+import { DdlOrdinals, initDdlParser } from '../core/ddl/extract';
+import type { CaptureContext } from '../core/sql/capture-tables';
 import type { PgoutputMessage } from '../core/decoding/model';
 import { formatLsn, maxLsn, type Lsn } from '../core/lsn';
 import { shouldRotate, type RotateReason } from '../core/segment/rotation';
 import { startReplication, type ReplicationStream } from '../adapters/pg/replication-stream';
-import { PgincrError } from '../errors';
-import { renderChange, type CaptureTableRenderer } from './change-renderer';
+import type { SegmentWriter } from '../adapters/fs/segment-writer';
+import { ConfigError, PgincrError } from '../errors';
+import { renderChange } from './change-renderer';
 import { PeriodicTask } from './periodic';
 import { RelationCache } from './relation-cache';
 import { recordSequencePositions, emitIdleMessage } from './sequence-recorder';
-import type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps, SegmentSink, SourceSession } from './capture-types';
+import type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps, SourceSession } from './capture-types';
 
 export type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps } from './capture-types';
 
@@ -59,19 +61,20 @@ class CaptureRun {
   private pending: PendingRotation | null = null;
   private readonly started: number;
   private readonly result = { segmentsSealed: 0, transactions: 0, changes: 0, bytes: 0 };
+  private readonly context: CaptureContext;
 
   constructor(
     private readonly deps: CaptureDeps,
     private readonly input: CaptureInput,
     private readonly control: CaptureControl,
     private readonly source: SourceSession,
-    private writer: SegmentSink,
+    private writer: SegmentWriter,
     private readonly stream: ReplicationStream,
     private readonly relations: RelationCache,
-    private readonly captureTables: CaptureTableRenderer,
     resumeLsn: Lsn,
   ) {
-    this.durable = writer.lastEndLsn();
+    this.context = { ordinals: new DdlOrdinals(), ddlInFunction: input.ddlInFunction, encoding: source.header.encoding };
+    this.durable = writer.durableLsn;
     this.confirmed = maxLsn(this.durable, resumeLsn);
     this.started = control.now();
   }
@@ -79,7 +82,7 @@ class CaptureRun {
   heartbeatDetails() {
     return {
       lastDurableLsn: formatLsn(this.confirmed),
-      segment: this.writer.name(),
+      segment: basename(this.writer.resume.path),
       bytes: this.result.bytes,
       txns: this.result.transactions,
     };
@@ -90,13 +93,17 @@ class CaptureRun {
     this.stream.sendStatus({ write: lsn, flush: lsn, apply: lsn, replyRequested });
   }
 
-  private timeUp(): boolean {
-    return this.control.signal.aborted || this.control.now() - this.started >= this.input.runForMs;
+  /**
+   * Abort: now (a transaction in progress is cut and resent next time). Run time up: only
+   * between transactions, or a transaction longer than the run time would never finish.
+   */
+  private shouldStop(): boolean {
+    return this.control.signal.aborted || (!this.txn && this.control.now() - this.started >= this.input.runForMs);
   }
 
   /** The main loop: returns when the run time is up or the signal aborted. */
   async loop(): Promise<void> {
-    while (!this.timeUp()) {
+    while (!this.shouldStop()) {
       const msg = await this.stream.nextWithin(POLL_MS);
       if (msg === null) {
         throw new PgincrError('stream_ended', `slot ${this.input.slot}: the server ended the replication stream at ${formatLsn(this.confirmed)}`);
@@ -121,7 +128,8 @@ class CaptureRun {
       case 'begin':
         if (this.txn) throw new PgincrError('protocol', `begin of xid ${m.xid} inside open xid ${this.txn.xid}`);
         // Already written (a rewind after a crash resends it): skip, exactly once in the files.
-        this.txn = { xid: m.xid, commitLsn: m.finalLsn, commitTime: commitTimeToIso(m.commitTime), skip: m.finalLsn < this.writer.lastEndLsn(), begun: false, changes: 0 };
+        this.txn = { xid: m.xid, commitLsn: m.finalLsn, commitTime: commitTimeToIso(m.commitTime), skip: this.writer.alreadyWritten(m.finalLsn), begun: false, changes: 0 };
+        this.context.ordinals.reset();
         return;
       case 'relation':
         await this.relations.remember(m);
@@ -142,7 +150,7 @@ class CaptureRun {
     const txn = this.txn;
     if (!txn) throw new PgincrError('protocol', `${m.tag} outside a transaction`);
     if (txn.skip) return;
-    const sql = renderChange(m, this.relations, this.captureTables, { xid: txn.xid });
+    const sql = renderChange(m, this.relations, this.context);
     if (sql === null) return;
     if (!txn.begun) {
       await this.writer.beginTransaction({ xid: txn.xid, commitLsn: txn.commitLsn, commitTime: txn.commitTime });
@@ -158,11 +166,11 @@ class CaptureRun {
       throw new PgincrError('protocol', `commit at ${formatLsn(commitLsn)} does not match the open transaction`);
     }
     if (txn.begun) {
-      const before = this.writer.bytes();
+      const before = this.writer.stats().bytes;
       this.durable = await this.writer.commitTransaction({ xid: txn.xid, endLsn });
       this.result.transactions += 1;
       this.result.changes += txn.changes;
-      this.result.bytes += this.writer.bytes() - before;
+      this.result.bytes += this.writer.stats().bytes - before;
     } else if (!txn.skip) {
       // Nothing to write (only pgincr bookkeeping): nothing before endLsn remains to be written.
       this.durable = maxLsn(this.durable, endLsn);
@@ -192,12 +200,13 @@ class CaptureRun {
   }
 
   async rotate(reason: RotateReason | 'stop'): Promise<void> {
-    if (this.writer.stats().transactions === 0) return;
-    const sealed = await this.writer.seal();
-    await this.deps.recordSegment(sealed);
+    const end = this.writer.durableLsn;
+    const sealed = await this.writer.seal({ compress: this.input.compress });
+    if (!sealed) return; // nothing in it: keep writing to it
+    await this.deps.recordSegment(this.source.header, sealed);
     this.result.segmentsSealed += 1;
     this.deps.log?.info({ reason, segment: sealed.file, endLsn: sealed.endLsn }, 'segment sealed');
-    this.writer = await this.deps.openWriter(this.source.header, this.writer.lastEndLsn());
+    if (reason !== 'stop') this.writer = await this.deps.openWriter(this.source.header, end);
   }
 
   /** On the way out: cut a transaction in progress (never half-written), then seal or keep. */
@@ -220,19 +229,26 @@ class CaptureRun {
  * segment stays on disk for the next run unless `input.sealOnExit` (a stop request).
  */
 export async function runCapture(deps: CaptureDeps, input: CaptureInput, control: CaptureControl): Promise<CaptureResult> {
+  await initDdlParser();
   const source = await deps.openSource(input);
   const cleanups: Array<() => Promise<unknown>> = [() => source.close()];
   let run: CaptureRun | undefined;
   try {
-    const writer = await deps.openWriter(source.header, undefined);
-    cleanups.unshift(() => writer.close());
-    const resumeLsn = maxLsn(writer.lastEndLsn(), input.lastDurableLsn ?? 0n);
-    deps.log?.info({ slot: input.slot, resumeLsn: formatLsn(resumeLsn), segment: writer.name() }, 'capture starting');
+    const chainEnd = (await deps.resumePoint()) ?? input.lastDurableLsn;
+    if (chainEnd === undefined) {
+      throw new ConfigError(`slot ${input.slot}: the chain has no segment and no base lsn to start from`, {
+        hint: 'run pgincr setup first: it takes the base and records where capture starts',
+      });
+    }
+    const writer = await deps.openWriter(source.header, chainEnd);
+    cleanups.unshift(() => (run ?? writer).close());
+    const resumeLsn = maxLsn(writer.durableLsn, input.lastDurableLsn ?? 0n);
+    deps.log?.info({ slot: input.slot, resumeLsn: formatLsn(resumeLsn), segment: writer.resume.path, cutBytes: writer.resume.cutBytes }, 'capture starting');
     const stream = await startReplication(source.replication, {
       slot: input.slot, startLsn: resumeLsn, publication: input.publication, messages: true,
     });
     cleanups.unshift(() => stream.stop());
-    run = new CaptureRun(deps, input, control, source, writer, stream, new RelationCache(source.factsLookup), deps.captureTables, resumeLsn);
+    run = new CaptureRun(deps, input, control, source, writer, stream, new RelationCache(source.factsLookup), resumeLsn);
     const r = run;
     const onError = (what: string) => (err: unknown) => deps.log?.warn({ err, slot: input.slot }, `${what} failed`);
     const timers = [

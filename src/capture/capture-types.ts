@@ -5,8 +5,9 @@
  */
 import type { Client } from 'pg';
 import type { Lsn } from '../core/lsn';
-import type { SegmentHeader, BeginMeta } from '../core/segment/grammar';
-import type { CaptureTableRenderer } from './change-renderer';
+import type { SegmentEntry } from '../core/catalog/schema';
+import type { SegmentHeader } from '../core/segment/grammar';
+import type { SegmentWriter } from '../adapters/fs/segment-writer';
 import type { RelationFactsLookup } from './relation-cache';
 
 export interface CaptureInput {
@@ -27,6 +28,8 @@ export interface CaptureInput {
   idleMessageEveryMs: number;
   /** Seal the open segment on the way out (a stop request). */
   sealOnExit?: boolean;
+  compress: 'gzip' | 'none';
+  ddlInFunction: 'fail' | 'warn';
 }
 
 export interface HeartbeatDetails {
@@ -54,32 +57,6 @@ export interface CaptureResult {
   bytes: number;
 }
 
-/** A sealed segment as the writer reports it (what the catalog records). */
-export interface SealedSegmentInfo {
-  file: string;
-  startLsn: Lsn;
-  endLsn: Lsn;
-  [key: string]: unknown;
-}
-
-/** The segment writer as the engine uses it. */
-export interface SegmentSink {
-  /** End LSN of the last complete transaction in the chain (the segment's start when empty). */
-  lastEndLsn(): Lsn;
-  name(): string;
-  /** Bytes written to the open segment so far. */
-  bytes(): number;
-  stats(): { bytes: number; transactions: number; openedAtMs: number };
-  beginTransaction(meta: BeginMeta): Promise<void>;
-  writeStatement(sql: string): Promise<void>;
-  /** Writes the COMMIT marker and fsyncs: returns the durable end LSN. */
-  commitTransaction(meta: { xid: number; endLsn: Lsn }): Promise<Lsn>;
-  abortTransaction(): Promise<void>;
-  seal(): Promise<SealedSegmentInfo>;
-  /** Idempotent; leaves the partial on disk. */
-  close(): Promise<void>;
-}
-
 /** The connections to the source for one run. */
 export interface SourceSession {
   /** A normal SQL connection (catalog lookups, sequence recording, idle messages). */
@@ -98,13 +75,14 @@ export interface CaptureLog {
 
 export interface CaptureDeps {
   openSource(input: CaptureInput): Promise<SourceSession>;
+  /** The end of the last whole transaction in the chain's files (findResumePoint); null when none. */
+  resumePoint(): Promise<Lsn | null>;
   /**
-   * Opens the segment writer: resumes the partial (cutting a torn tail) when `startLsn` is
-   * undefined, else starts a new partial at `startLsn` (after a rotation).
+   * Opens the segment writer: resumes the partial (cutting a torn tail) when there is one,
+   * else starts a new partial at `startLsn` (the previous segment's end, or the base LSN).
    */
-  openWriter(header: Omit<SegmentHeader, 'startLsn'>, startLsn: Lsn | undefined): Promise<SegmentSink>;
+  openWriter(header: Omit<SegmentHeader, 'startLsn'>, startLsn: Lsn): Promise<SegmentWriter>;
   /** Records a sealed segment in the catalog. */
-  recordSegment(sealed: SealedSegmentInfo): Promise<void>;
-  captureTables: CaptureTableRenderer;
+  recordSegment(header: Omit<SegmentHeader, 'startLsn'>, sealed: SegmentEntry): Promise<void>;
   log?: CaptureLog;
 }

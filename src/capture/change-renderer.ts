@@ -4,16 +4,12 @@
  * `pgincr.sequence_positions` rows become `setval` lines (by the capture-table renderer); any
  * other change to a `pgincr.*` table is not rendered.
  */
-import type { DeleteMessage, InsertMessage, TruncateMessage, Tuple, UpdateMessage } from '../core/decoding/model';
-import { renderDelete, renderInsert, renderTruncate, renderUpdate, type OldTuple, type RelationInfo } from '../core/sql/render';
+import type { DeleteMessage, InsertMessage, TruncateMessage, UpdateMessage } from '../core/decoding/model';
+import { isCaptureTable, renderCaptureChange, type CaptureContext } from '../core/sql/capture-tables';
+import { renderDelete, renderInsert, renderTruncate, renderUpdate, type OldTuple } from '../core/sql/render';
 import { qualifiedName } from '../core/sql/quote';
 import { RenderError } from '../core/sql/render-error';
 import type { RelationCache } from './relation-cache';
-
-export const CAPTURE_SCHEMA = 'pgincr';
-
-/** Renders an INSERT into a pgincr capture table (ddl_history, sequence_positions); null = nothing. */
-export type CaptureTableRenderer = (rel: RelationInfo, row: Tuple, context: { xid: number }) => string | null;
 
 export type ChangeMessage = InsertMessage | UpdateMessage | DeleteMessage | TruncateMessage;
 
@@ -27,15 +23,17 @@ function oldTuple(msg: UpdateMessage | DeleteMessage): OldTuple | undefined {
 export function renderChange(
   msg: ChangeMessage,
   relations: RelationCache,
-  captureTables: CaptureTableRenderer,
-  context: { xid: number },
+  context: CaptureContext,
 ): string | null {
   if (msg.tag === 'truncate') {
-    const rels = msg.relationIds.map((id) => relations.get(id)).filter((r) => r.schema !== CAPTURE_SCHEMA);
+    const rels = msg.relationIds.map((id) => relations.get(id)).filter((r) => !isCaptureTable(r));
     return rels.length ? renderTruncate(rels, { cascade: msg.cascade, restartIdentity: msg.restartIdentity }) : null;
   }
   const rel = relations.get(msg.relationId);
-  if (rel.schema === CAPTURE_SCHEMA) return msg.tag === 'insert' ? captureTables(rel, msg.newTuple, context) : null;
+  if (isCaptureTable(rel)) {
+    if (msg.tag !== 'insert') return null;
+    return renderCaptureChange({ kind: 'insert', rel, tuple: msg.newTuple }, context) || null;
+  }
   switch (msg.tag) {
     case 'insert':
       return renderInsert(rel, msg.newTuple);

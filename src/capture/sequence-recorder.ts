@@ -12,8 +12,18 @@ import { parseLsn, type Lsn } from '../core/lsn';
  * in the stream in commit order and is rendered as `setval` lines at that place.
  */
 export async function recordSequencePositions(client: Client): Promise<Lsn> {
-  await client.query('SELECT pgincr.record_sequence_positions()');
-  return currentInsertLsn(client);
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pgincr.record_sequence_positions()');
+    // The commit record comes after this position: once the stream carried a commit at or
+    // past it, the positions are in the files.
+    const lsn = await currentInsertLsn(client);
+    await client.query('COMMIT');
+    return lsn;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
 }
 
 /** A non-transactional logical message: WAL the walsender must decode, nothing to replay. */

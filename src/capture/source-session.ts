@@ -6,7 +6,7 @@
 import type { Client, ClientConfig } from 'pg';
 import type { Profile } from '../config';
 import { connectProfile } from '../adapters/pg/connect';
-import { pinSessionSettings, replicationSessionOptions } from '../adapters/pg/replication-stream';
+import { pinSessionSettings, replicationSessionOptions } from '../adapters/pg/replication-session';
 import { catalogFactsLookup } from './relation-cache';
 import type { SourceSession } from './capture-types';
 

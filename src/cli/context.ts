@@ -80,9 +80,4 @@ export function describeWorkflowFailure(type: string, workflowId: string, err: u
   return `${type} ${workflowId} failed: ${err instanceof Error ? err.message : String(err)}`;
 }
 
-/** Renders rows as an aligned text table. */
-export function table(headers: string[], rows: (string | number)[][]): string {
-  const cells = [headers, ...rows.map((r) => r.map(String))];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
-}
+export { table } from '../core/format/table';

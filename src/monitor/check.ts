@@ -4,12 +4,14 @@
  * is down or a file is missing: those become findings (UNKNOWN / WARNING), so a monitoring
  * system always gets a status line and an exit code.
  */
-import { readFile, statfs } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { Client } from 'pg';
 import type { z } from 'zod';
 import { durationMs, type alertsSchema, type Profile } from '../config';
+import { loadCatalog } from '../adapters/fs/catalog-store';
 import { connectProfile } from '../adapters/pg/connect';
+import { catalogPath } from '../core/repository/paths';
 import { queryMaxSlotWalKeepSize, querySlotStats } from '../adapters/pg/slot-stats';
 import { catalogFacts, type CatalogLike } from '../core/monitor/catalog-facts';
 import { evaluateHealth, type HealthObservations, type HealthReport, type HealthThresholds } from '../core/monitor/health';
@@ -30,7 +32,7 @@ export interface HealthCheckOptions {
   maxBaseAgeMs?: number;
   /** Warn when no segment was sealed for this long while the capture is behind. */
   segmentAgeWarningMs?: number;
-  /** Loads the catalog; defaults to reading `<chainDir>/catalog/catalog.json`. */
+  /** Loads the catalog; defaults to catalog-store's loadCatalog (`<chainDir>/catalog/catalog.json`). */
   loadCatalog?: (chainDir: string) => Promise<CatalogLike>;
   connectTimeoutMs?: number;
   now?: () => number;
@@ -61,16 +63,10 @@ export function describeError(error: unknown): string {
   return String(error);
 }
 
-async function readCatalogFile(chainDir: string): Promise<CatalogLike> {
-  const file = join(chainDir, 'catalog', 'catalog.json');
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') throw new Error(`no catalog at ${file} (has \`pgincr setup\` run?)`);
-    throw error;
-  }
-  return JSON.parse(text) as CatalogLike;
+async function readCatalog(chainDir: string): Promise<CatalogLike> {
+  const catalog = await loadCatalog(chainDir);
+  if (!catalog) throw new Error(`no catalog at ${catalogPath(chainDir)} (has \`pgincr setup\` run?)`);
+  return catalog;
 }
 
 async function observeSource(opts: HealthCheckOptions, obs: HealthObservations): Promise<void> {
@@ -108,7 +104,7 @@ async function observeProgress(opts: HealthCheckOptions, obs: HealthObservations
 
 async function observeRepository(opts: HealthCheckOptions, obs: HealthObservations): Promise<void> {
   try {
-    obs.catalog = catalogFacts(await (opts.loadCatalog ?? readCatalogFile)(opts.chainDir));
+    obs.catalog = catalogFacts(await (opts.loadCatalog ?? readCatalog)(opts.chainDir));
   } catch (error) {
     obs.catalogError = describeError(error);
   }

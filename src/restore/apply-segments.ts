@@ -22,7 +22,8 @@ import type { Client } from 'pg';
 import type { Profile } from '../config';
 import { connectProfile } from '../adapters/pg/connect';
 import { formatLsn } from '../core/lsn';
-import { verifySegment, type ScanResult, type ScannedTransaction } from '../core/segment/format';
+import type { ScanResult, ScannedTransaction } from '../core/segment/format';
+import { verifySegmentFile } from '../adapters/fs/segment-files';
 import { SegmentCorruptError } from '../errors';
 import {
   ensureOrigin, advanceOrigin, originName, originProgress, restoreApplicationName, setupOriginSession, dropOrigin, endStaleSessions,
@@ -60,7 +61,8 @@ export interface ApplyOptions {
   batchTransactions?: number;
   /** `replica` (default) keeps triggers and foreign keys from firing on replayed rows. */
   sessionReplicationRole?: 'replica' | 'origin';
-  onProgress?: (p: ApplyProgress) => void;
+  /** Called after each batch (awaited: a heartbeat or a test hook may be async). */
+  onProgress?: (p: ApplyProgress) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -93,14 +95,10 @@ export async function readSegmentBytes(path: string): Promise<Buffer> {
   }
 }
 
-/** Verifies every segment before anything is applied; throws the first problem. */
+/** Verifies every segment (streamed, bounded memory) before anything is applied; throws the first problem. */
 export async function verifySegments(paths: readonly string[]): Promise<VerifiedSegment[]> {
   const out: VerifiedSegment[] = [];
-  for (const path of paths) {
-    const result = verifySegment(await readSegmentBytes(path), path);
-    if (!result.ok) throw result.error;
-    out.push({ path, scan: result.scan });
-  }
+  for (const path of paths) out.push({ path, scan: (await verifySegmentFile(path)).scan });
   return out;
 }
 
@@ -128,6 +126,8 @@ export function transactionBody(bytes: Buffer, txn: ScannedTransaction): Buffer 
 async function openApplyConnection(opts: ApplyOptions, name: string): Promise<Client> {
   const applicationName = restoreApplicationName(opts.restoreId);
   const client = await connectProfile(opts.profile, { application_name: applicationName });
+  // A connection that dies while idle must not crash the worker: the next query reports it.
+  client.on('error', () => undefined);
   try {
     await client.query("SET client_encoding = 'UTF8'");
     // Progress commits with the data, so a lost commit loses both together: safe to not wait.
@@ -185,7 +185,7 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
         }
         const done = bytesBefore + doneBytes;
         const rate = (done - bytesSkipped) / Math.max(1, Date.now() - started);
-        opts.onProgress?.({
+        await opts.onProgress?.({
           segment: path, segmentIndex: i, segmentCount: verified.length, bytesDone: done, bytesTotal,
           appliedTransactions: result.appliedTransactions, lastEndLsn: result.lastEndLsn,
           etaSeconds: result.appliedTransactions > 0 && rate > 0 ? Math.round((bytesTotal - done) / rate / 1000) : null,

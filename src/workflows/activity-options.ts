@@ -8,6 +8,7 @@ import type { PgincrActivities } from '../activities/types';
 const nonRetryableErrorTypes = [
   'ConfigError', 'NotReadyError', 'SlotMissingError', 'PublicationMissingError', 'DecoderMissingError',
   'SegmentCorruptError', 'PlanError', 'TargetExistsError', 'VerifyFailedError', 'UnreplayableDdlError',
+  'DecodeError', 'RenderError',
 ];
 
 /** Catalog reads, small DDL, checks: seconds. */

@@ -14,6 +14,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 export const TEST_NAMESPACE = 'default';
+const HOOK_TIMEOUT_MS = 120_000;
 
 /** Fallback hand-off file from globalSetup (keyed by the jest parent pid). */
 export function temporalStateFile(pid: number): string {
@@ -101,12 +102,13 @@ export function setupTemporal(options: { workflowsPath: string; activities?: obj
     if (value === undefined) throw new Error(`temporal test context: ${what} used before beforeAll ran`);
     return value;
   };
+  // Explicit hook timeouts: bundling takes seconds on a loaded 2-core machine.
   beforeAll(async () => {
     [env, bundle] = await Promise.all([testEnv(), bundleWorkflows(options.workflowsPath)]);
-  });
+  }, HOOK_TIMEOUT_MS);
   afterAll(async () => {
     await env?.teardown();
-  });
+  }, HOOK_TIMEOUT_MS);
   return {
     get env() { return ready(env, 'env'); },
     get client() { return ready(env, 'client').client; },

@@ -8,10 +8,8 @@ import { startCluster, type PgCluster } from '../helpers/pg-cluster';
 import { parseLsn } from '../../src/core/lsn';
 import { parsePgoutput } from '../../src/core/decoding/pgoutput';
 import type { PgoutputMessage } from '../../src/core/decoding/model';
-import {
-  parseCopyData, replicationSessionOptions, standbyStatusUpdate, startReplication, pinSessionSettings,
-  type ReplicationStream,
-} from '../../src/adapters/pg/replication-stream';
+import { parseCopyData, standbyStatusUpdate, startReplication, type ReplicationStream } from '../../src/adapters/pg/replication-stream';
+import { pinSessionSettings, replicationSessionOptions } from '../../src/adapters/pg/replication-session';
 
 let pg: PgCluster;
 

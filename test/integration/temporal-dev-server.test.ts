@@ -1,10 +1,25 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowUpdateStage } from '@temporalio/client';
 import { findTemporalBinary, startDevServer } from '../../src/adapters/temporal/dev-server';
 import { setupTemporal } from '../helpers/temporal';
 import { finish, greetWorkflow, setSuffix } from '../fixtures/workflows/greet';
+
+// Each test waits on real servers (a second dev server starts below) on a shared 2-core machine.
+jest.setTimeout(120_000);
+
+function tcpConnect(address: string): Promise<void> {
+  const [host, port] = address.split(':');
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), host!, () => {
+      socket.end();
+      resolve();
+    });
+    socket.on('error', reject);
+  });
+}
 
 const calls: string[] = [];
 const activities = {
@@ -49,8 +64,11 @@ describe('temporal dev server (shared by the integration run)', () => {
 describe('startDevServer', () => {
   it('finds the CLI and reports a failing start with the server log', async () => {
     expect(findTemporalBinary()).toMatch(/temporal$/);
-    await expect(startDevServer({ namespace: 'x', headless: true, extraArgs: ['--no-such-flag'] }))
-      .rejects.toThrow(/exited with 1[\s\S]*unknown flag: --no-such-flag/);
+    const failure = await startDevServer({ namespace: 'x', headless: true, extraArgs: ['--no-such-flag'] }).then(
+      () => new Error('started'), (e: unknown) => e as Error);
+    expect(failure.message).toMatch(/exited with 1; log \S+temporal\.log, last lines:[\s\S]*unknown flag: --no-such-flag/);
+    const log = /log (\S+)\/temporal\.log,/.exec(failure.message)?.[1];
+    if (log) rmSync(log, { recursive: true, force: true });
   });
 
   it('names the env override when it is not executable', () => {
@@ -71,5 +89,6 @@ describe('startDevServer', () => {
       rmSync(dir, { recursive: true, force: true });
     }
     expect(() => process.kill(server.pid, 0)).toThrow(/ESRCH/);
+    await expect(tcpConnect(server.address)).rejects.toThrow(/ECONNREFUSED/);
   });
 });

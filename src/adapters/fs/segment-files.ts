@@ -166,3 +166,19 @@ export async function gzipFileAtomic(path: string): Promise<{ path: string; byte
   await fsyncDir(join(path, '..'));
   return { path: target, bytes, sha256: hash.digest('hex') };
 }
+
+/**
+ * The last durable end LSN of a chain folder: the end of the last whole transaction in the
+ * partial, or else the end LSN of the last sealed segment; null when nothing was written yet.
+ * The capture restarts the stream from here.
+ */
+export async function findResumePoint(chain: string): Promise<{ lsn: Lsn; source: 'partial' | 'sealed'; file: string } | null> {
+  const sealed = (await listSealedSegments(chain)).at(-1);
+  const partial = await findPartial(chain);
+  if (partial) {
+    const { scan } = await scanSegmentFile(partial.path);
+    const end = scan.transactions.at(-1)?.endLsn ?? scan.header.startLsn;
+    if (!sealed || end >= sealed.endLsn) return { lsn: end, source: 'partial', file: partial.path };
+  }
+  return sealed ? { lsn: sealed.endLsn, source: 'sealed', file: sealed.path } : null;
+}

@@ -18,7 +18,9 @@ import { normalizeTime } from '../../core/segment/commit-time';
 import { containsMarker, renderBegin, renderCommit, renderFooter, renderSegmentHeader, type BeginMeta, type SegmentHeader } from '../../core/segment/grammar';
 import { segmentDateFolder } from '../../core/segment/naming';
 import { ensureDir, fsyncDir, writeFileAtomic } from './atomic-write';
-import { findPartial, gzipFileAtomic, listSealedSegments, removeCompressedLeftovers, scanSegmentFile } from './segment-files';
+import { findPartial, gzipFileAtomic, removeCompressedLeftovers, scanSegmentFile } from './segment-files';
+
+export { findResumePoint } from './segment-files';
 
 /** Header fields given by the capture; the start LSN is given separately. */
 export type HeaderFields = Omit<SegmentHeader, 'startLsn'>;
@@ -137,8 +139,7 @@ export class SegmentWriter {
     };
     const birth = (await stat(path)).birthtimeMs;
     const openedAt = birth > 0 ? birth : now();
-    const header2: SegmentHeader = { ...header };
-    return new SegmentWriter(chain, header2, path, handle, scan.completeLength, scanner.completeHash(), counts, resume.lastCommitLsn, lastEndLsn, openedAt, flushBytes, resume);
+    return new SegmentWriter(chain, header, path, handle, scan.completeLength, scanner.completeHash(), counts, resume.lastCommitLsn, lastEndLsn, openedAt, flushBytes, resume);
   }
 
   /** Where this segment starts (its header's start_lsn). */
@@ -306,20 +307,4 @@ export class SegmentWriter {
     }
     this.position += buf.length;
   }
-}
-
-/**
- * The last durable end LSN of a chain folder: the end of the last whole transaction in the
- * partial, or else the end LSN of the last sealed segment; null when nothing was written yet.
- * The capture restarts the stream from here.
- */
-export async function findResumePoint(chain: string): Promise<{ lsn: Lsn; source: 'partial' | 'sealed'; file: string } | null> {
-  const sealed = (await listSealedSegments(chain)).at(-1);
-  const partial = await findPartial(chain);
-  if (partial) {
-    const { scan } = await scanSegmentFile(partial.path);
-    const end = scan.transactions.at(-1)?.endLsn ?? scan.header.startLsn;
-    if (!sealed || end >= sealed.endLsn) return { lsn: end, source: 'partial', file: partial.path };
-  }
-  return sealed ? { lsn: sealed.endLsn, source: 'sealed', file: sealed.path } : null;
 }

@@ -2,7 +2,7 @@
  * The facts preflight needs, one query each. Judging them is pure (`core/preflight/checks.ts`).
  */
 import type { Client } from 'pg';
-import type { PreflightFacts, PreflightOptions } from '../../core/preflight/checks';
+import { parseListSetting, type PreflightFacts, type PreflightOptions } from '../../core/preflight/checks';
 
 /** Captured tables: ordinary tables and partitions, permanent, outside system schemas and pgincr. */
 export const CAPTURED_TABLE_FILTER = `
@@ -104,7 +104,7 @@ export async function gatherPreflightFacts(client: Client, options: PreflightOpt
     decoderLoad: null,
   };
   const allowListed = facts.outputPluginLibraries === null
-    || facts.outputPluginLibraries.split(',').map((x) => x.trim()).includes(options.decoder);
+    || parseListSetting(facts.outputPluginLibraries).includes(options.decoder);
   const canTry = facts.walLevel === 'logical' && (facts.superuser || facts.replication)
     && facts.usedReplicationSlots < facts.maxReplicationSlots && allowListed;
   if (options.decoder === 'decoder_raw' && canTry) facts.decoderLoad = await tryLoadDecoder(client, options.decoder);

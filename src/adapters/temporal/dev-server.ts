@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -45,6 +45,7 @@ export interface DevServer {
   /** Web UI URL, unless headless. */
   uiUrl?: string;
   namespace: string;
+  /** pid of the watchdog that leads the server's process group (`kill -- -pid` ends it all). */
   pid: number;
   logFile: string;
   /** Stops the server (SIGTERM, then SIGKILL after 10 s); idempotent. */
@@ -120,18 +121,40 @@ export function freePort(): Promise<number> {
   });
 }
 
-// ---- children registry: nothing outlives us ----
+// ---- nothing outlives us ----
+// The server runs under a small sh watchdog in its own process group: when our end of its stdin
+// pipe closes (this process exited, even by SIGKILL), the watchdog SIGTERMs the server. stop()
+// and the exit/signal hooks signal the whole group.
+// (sh gives background jobs /dev/null as stdin, hence the pipe kept as fd 3.)
+const WATCHDOG = [
+  'exec 3<&0',
+  '"$@" </dev/null 3<&- &',
+  'c=$!',
+  '(cat <&3 >/dev/null; kill -TERM "$c" 2>/dev/null) &',
+  'exec 3<&-',
+  `trap 'kill -TERM "$c" 2>/dev/null' TERM INT HUP`,
+  's=0',
+  'while kill -0 "$c" 2>/dev/null; do wait "$c"; s=$?; done',
+  'exit "$s"',
+].join('\n');
+
 const children = new Set<ChildProcess>();
+/** Temp log folders of running servers, removed with them (also at exit). */
+const tempDirs = new Set<string>();
 let hooksInstalled = false;
 
-function killAll(): void {
-  for (const child of children) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      /* already gone */
-    }
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    /* the group is gone */
   }
+}
+
+function killAll(): void {
+  for (const child of children) signalGroup(child, 'SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 }
 
 function installExitHooks(): void {
@@ -209,19 +232,21 @@ async function stopChild(child: ChildProcess): Promise<void> {
     const keepAlive = setInterval(() => undefined, 1000);
     try {
       const exited = new Promise<void>((r) => child.once('exit', () => r()));
-      child.kill('SIGTERM');
+      signalGroup(child, 'SIGTERM');
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), STOP_GRACE_MS)));
       const first = await Promise.race([exited.then(() => 'ok' as const), late]);
       clearTimeout(timer);
       if (first === 'late') {
-        child.kill('SIGKILL');
+        signalGroup(child, 'SIGKILL');
         await exited;
       }
     } finally {
       clearInterval(keepAlive);
     }
   }
+  signalGroup(child, 'SIGKILL'); // the watchdog's `cat`, if still there
+  child.stdin?.destroy();
   children.delete(child);
 }
 
@@ -234,6 +259,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const deadline = Date.now() + timeoutMs;
   const tempDir = options.logFile ? undefined : mkdtempSync(join(tmpdir(), 'pgincr-temporal-'));
   const logFile = options.logFile ?? join(tempDir!, 'temporal.log');
+  if (tempDir) tempDirs.add(tempDir);
   const explicitPorts = options.port !== undefined || options.uiPort !== undefined;
   installExitHooks();
 
@@ -242,10 +268,15 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     const uiPort = options.headless ? undefined : (options.uiPort ?? (await freePort()));
     const address = `${ip}:${port}`;
     const logFd = openSync(logFile, 'a');
-    const child = spawn(binary, startArgs(options, ip, port, uiPort), { stdio: ['ignore', logFd, logFd] });
+    const child = spawn('/bin/sh', ['-c', WATCHDOG, 'temporal-watchdog', binary, ...startArgs(options, ip, port, uiPort)], {
+      stdio: ['pipe', logFd, logFd],
+      detached: true, // own process group, signalled as a whole
+    });
     closeSync(logFd);
     children.add(child);
-    child.unref(); // the server must not keep this process alive; the exit hook kills it
+    // The server must not keep this process alive; the exit hook and the watchdog end it.
+    child.unref();
+    (child.stdin as unknown as Socket | null)?.unref();
     const spawnError = new Promise<Error>((r) => child.on('error', r)); // also keeps late errors from throwing
     const outcome = await Promise.race([waitReady(child, address, options.namespace, deadline), spawnError]);
     if (outcome === 'ready') {
@@ -257,7 +288,10 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         pid: child.pid ?? -1,
         logFile,
         stop: () => (stopping ??= stopChild(child).then(() => {
-          if (tempDir) rmSync(tempDir, { recursive: true, force: true });
+          if (tempDir) {
+            rmSync(tempDir, { recursive: true, force: true });
+            tempDirs.delete(tempDir);
+          }
         })),
       };
     }
@@ -265,6 +299,7 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     const tail = logTail(logFile);
     const portClash = /address already in use/i.test(tail);
     if (outcome === 'exited' && portClash && !explicitPorts && attempt < PORT_ATTEMPTS && Date.now() < deadline) continue;
+    if (tempDir) tempDirs.delete(tempDir); // kept: the error names the log
     const what = outcome instanceof Error ? `could not run ${binary}: ${outcome.message}`
       : outcome === 'exited' ? `exited with ${child.exitCode ?? child.signalCode}`
       : `did not answer within ${Math.round(timeoutMs / 1000)} s`;

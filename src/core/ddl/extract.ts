@@ -17,10 +17,13 @@ import { SourceText } from './source-text';
 import { isEventTriggerDdl, statementVerb, tagVerb } from './statement-kinds';
 
 let loaded: Promise<void> | undefined;
+let ready = false;
 
 /** Loads libpg-query's WebAssembly module; await once before extractDdl. */
 export function initDdlParser(): Promise<void> {
-  loaded ??= loadModule();
+  loaded ??= loadModule().then(() => {
+    ready = true;
+  });
   return loaded;
 }
 
@@ -66,6 +69,7 @@ function applyEdits(src: SourceText, start: number, end: number, edits: Edit[]):
 
 /** Finds the statement a ddl_history row stands for; see the module comment. */
 export function extractDdl(input: DdlInput): DdlExtraction {
+  if (!ready) throw new Error('ddl parser not loaded: await initDdlParser() first');
   const { query, commandTag, ordinal } = input;
   const src = new SourceText(query, input.encoding);
   let stmts;

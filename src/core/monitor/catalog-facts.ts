@@ -12,6 +12,7 @@ export interface CatalogLike {
     finishedAt?: string;
     ok?: boolean;
     passed?: boolean;
+    mismatches?: readonly string[];
     detail?: string;
     error?: string;
   }[];
@@ -30,7 +31,7 @@ function latest(times: (string | null | undefined)[]): number | null {
 
 /**
  * Newest sealed segment (its last commit time, else its sealing time), newest base, and the
- * newest verification with its outcome (`ok`, or `passed`).
+ * newest verification with its outcome (`ok`, or `passed`) and what differed (`mismatches`).
  */
 export function catalogFacts(catalog: CatalogLike): CatalogFacts {
   const lastSegmentAtMs = latest((catalog.segments ?? []).map((s) => s.lastCommitTime ?? s.sealedAt));
@@ -39,7 +40,7 @@ export function catalogFacts(catalog: CatalogLike): CatalogFacts {
   for (const v of catalog.verifications ?? []) {
     const atMs = Date.parse(v.finishedAt ?? v.at ?? '');
     if (!Number.isFinite(atMs) || (lastVerify && lastVerify.atMs >= atMs)) continue;
-    const detail = v.detail ?? v.error;
+    const detail = v.detail ?? v.error ?? (v.mismatches?.length ? `${v.mismatches.length} mismatches: ${v.mismatches.slice(0, 3).join(', ')}` : undefined);
     lastVerify = { atMs, ok: (v.ok ?? v.passed) === true, ...(detail ? { detail } : {}) };
   }
   return { lastSegmentAtMs, lastBaseAtMs, lastVerify };

@@ -83,9 +83,12 @@ export function formatNagios(report: HealthReport): string[] {
   const perf = perfdata(report);
   const first = `PGINCR ${NAGIOS_LABEL[report.status]} - ${summary(report)}${perf ? ` | ${perf}` : ''}`;
   const lines = [first];
+  const hinted = new Set<string>();
   for (const f of problems(report)) {
     lines.push(`${LABEL[f.severity]} ${f.check}: ${f.message}`);
-    if (f.hint) lines.push(`  hint: ${f.hint}`);
+    // the emergency procedure hint is the same on every emergency finding: print it once
+    if (f.hint && !hinted.has(f.hint)) lines.push(`  hint: ${f.hint}`);
+    if (f.hint) hinted.add(f.hint);
   }
   return lines;
 }

@@ -116,15 +116,20 @@ export function checkTables(f: PreflightFacts): Finding[] {
   return out;
 }
 
+/** Splits a list setting as the server shows it (`a, "b c"`) into its elements. */
+export function parseListSetting(value: string): string[] {
+  return value.split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1').replace(/""/g, '"')).filter(Boolean);
+}
+
 /** The decoder must be allow-listed (15.19+ `output_plugin_libraries`) and loadable. */
 export function checkDecoder(f: PreflightFacts, o: PreflightOptions): Finding {
   if (f.outputPluginLibraries !== null) {
-    const allowed = f.outputPluginLibraries.split(',').map((s) => s.trim()).filter(Boolean);
+    const allowed = parseListSetting(f.outputPluginLibraries);
     if (!allowed.includes(o.decoder)) {
       const wanted = [...allowed, o.decoder].join(', ');
       return finding('output plugin', 'fail',
         `output_plugin_libraries is '${f.outputPluginLibraries}' and does not allow ${o.decoder}; set output_plugin_libraries = '${wanted}'`,
-        `ALTER SYSTEM SET output_plugin_libraries = '${wanted}'; SELECT pg_reload_conf();`);
+        `in postgresql.conf, or: ALTER SYSTEM SET output_plugin_libraries = ${wanted}; SELECT pg_reload_conf();`);
     }
   }
   if (f.decoderLoad && !f.decoderLoad.ok) {

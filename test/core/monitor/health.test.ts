@@ -229,6 +229,13 @@ describe('formatting', () => {
     expect(lines[3]).toBe('WARNING repository.disk: repository disk 91.0% used, 9 B free (over 80%)');
   });
 
+  it('Nagios: the emergency procedure hint is printed once', () => {
+    const obs = healthy({ slot: slot({ restartLagBytes: 11 * GiB, confirmedFlushLagBytes: 11 * GiB }), lastFlushProgressAtMs: NOW - 25 * HOUR });
+    const lines = formatNagios(evaluateHealth(obs, thresholds, NOW));
+    expect(lines.filter((l) => l.startsWith('EMERGENCY '))).toHaveLength(2);
+    expect(lines.filter((l) => l.includes('EMERGENCY PROCEDURE'))).toHaveLength(1);
+  });
+
   it('Nagios: UNKNOWN when the database is down', () => {
     const obs: HealthObservations = { slotName: 'pgincr', database: { reachable: false, error: 'timeout' } };
     expect(formatNagios(evaluateHealth(obs, thresholds, NOW))).toEqual([

@@ -5,6 +5,7 @@
  */
 import type { Client } from 'pg';
 import * as m001 from './001-capture-schema';
+import * as m002 from './002-ddl-phases';
 
 export interface Migration {
   version: number;
@@ -12,7 +13,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001];
+export const MIGRATIONS: readonly Migration[] = [m001, m002];
 /** The schema version this build installs. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 

@@ -1,0 +1,99 @@
+/**
+ * The capture activity: runs the capture engine for a bounded time, heartbeating the durable
+ * position from a timer, and resumes from the repository's files after any crash.
+ */
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CaptureRunInput, CaptureRunResult, PgincrActivities } from './types';
+import { cancellationSignal, chainDirFor, heartbeat, lastHeartbeat, profileByName, type ActivityDeps } from './context';
+import { durationMs } from '../config';
+import { parseLsn } from '../core/lsn';
+import { runCapture } from '../capture/capture-engine';
+import { createCaptureDeps } from '../capture/capture-deps';
+import type { HeartbeatDetails } from '../capture/capture-types';
+import { findBaseForSlot } from './base-files';
+import { SegmentWriter } from '../adapters/fs/segment-writer';
+import { findPartial, scanSegmentFile } from '../adapters/fs/segment-files';
+import { addSegment, emptyCatalog } from '../core/catalog/catalog';
+import { loadCatalog, saveCatalog } from '../adapters/fs/catalog-store';
+
+const rotateRequestPath = (chain: string) => join(chain, 'control', 'rotate-request');
+
+type CaptureActivities = Pick<PgincrActivities, 'captureChanges' | 'requestRotation' | 'sealCurrentSegment'>;
+
+export function captureActivities(deps: ActivityDeps): CaptureActivities {
+  const cfg = deps.config.capture;
+
+  async function startLsn(chain: string, input: CaptureRunInput): Promise<bigint | undefined> {
+    const beat = lastHeartbeat<HeartbeatDetails>();
+    const known = beat?.lastDurableLsn ?? input.lastDurableLsn;
+    if (known) return parseLsn(known);
+    const base = await findBaseForSlot(chain, cfg.slot);
+    return base ? parseLsn(base.metadata.lsn) : undefined;
+  }
+
+  return {
+    async captureChanges(input): Promise<CaptureRunResult> {
+      const profile = profileByName(deps.config, input.profile);
+      const chain = await chainDirFor(deps, input.profile);
+      const log = deps.logger.child({ component: 'capture', slot: cfg.slot });
+      // "rotate now" requests arrive as a file (the workflow's signal → requestRotation); polled, not per message.
+      let rotate = false;
+      const poll = setInterval(() => void stat(rotateRequestPath(chain)).then(() => { rotate = true; }, () => undefined), 1000);
+      try {
+        return await runCapture(
+          createCaptureDeps({ profile, chainDir: chain, log }),
+          {
+            slot: cfg.slot,
+            publication: cfg.publication,
+            lastDurableLsn: await startLsn(chain, input),
+            segmentMaxBytes: cfg.segmentMaxBytes,
+            segmentMaxAgeMs: durationMs(cfg.segmentMaxAge),
+            runForMs: input.runForMs ?? durationMs(cfg.activityRunTime),
+            heartbeatEveryMs: durationMs(cfg.heartbeatInterval),
+            sequenceEveryMs: durationMs(cfg.sequenceInterval),
+            idleMessageEveryMs: cfg.idleMessageInterval === '0' ? 0 : durationMs(cfg.idleMessageInterval),
+            sealOnExit: input.stopping ?? false,
+            compress: cfg.compress,
+            ddlInFunction: cfg.ddlInFunction,
+          },
+          {
+            heartbeat: (details) => heartbeat(details),
+            signal: cancellationSignal() ?? new AbortController().signal,
+            rotateRequested: () => {
+              if (!rotate) return false;
+              rotate = false;
+              void rm(rotateRequestPath(chain), { force: true });
+              return true;
+            },
+            now: () => Date.now(),
+          },
+        );
+      } finally {
+        clearInterval(poll);
+      }
+    },
+
+    async requestRotation({ profile }) {
+      const chain = await chainDirFor(deps, profile);
+      await mkdir(join(chain, 'control'), { recursive: true, mode: 0o700 });
+      await writeFile(rotateRequestPath(chain), new Date().toISOString(), { mode: 0o600 });
+    },
+
+    /** Seals the open partial segment, if any (after the capture activity has stopped). */
+    async sealCurrentSegment({ profile }) {
+      const chain = await chainDirFor(deps, profile);
+      const partial = await findPartial(chain);
+      if (!partial) return { sealed: null };
+      const { scan } = await scanSegmentFile(partial.path);
+      const { startLsn, ...fields } = scan.header;
+      const writer = await SegmentWriter.open(chain, fields, startLsn);
+      const entry = await writer.seal({ compress: cfg.compress });
+      await writer.close();
+      if (!entry) return { sealed: null };
+      const catalog = (await loadCatalog(chain)) ?? emptyCatalog(fields.systemIdentifier, fields.database);
+      await saveCatalog(chain, addSegment(catalog, entry));
+      return { sealed: entry.file };
+    },
+  };
+}

@@ -1,0 +1,21 @@
+/**
+ * createActivities(deps): every activity, built from the worker's dependencies. The CLI's direct
+ * commands (preflight --direct, check, list, slot admin) call the same functions without Temporal.
+ */
+import type { PgincrActivities } from './types';
+import type { ActivityDeps } from './context';
+import { setupActivities } from './setup-activities';
+import { captureActivities } from './capture';
+import { restoreActivities } from './restore';
+import { monitorActivities, type CliOnlyActivities } from './monitor';
+
+export type { ActivityDeps };
+
+export function createActivities(deps: ActivityDeps): PgincrActivities & CliOnlyActivities {
+  return {
+    ...setupActivities(deps),
+    ...captureActivities(deps),
+    ...restoreActivities(deps),
+    ...monitorActivities(deps),
+  };
+}

@@ -1,0 +1,116 @@
+/**
+ * Health, retention and the CLI's direct commands (check, list, slot admin, catalog rebuild):
+ * usable without Temporal, and as activities for the scheduled workflows.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { HealthResult, PgincrActivities } from './types';
+import { chainDirFor, profileByName, type ActivityDeps } from './context';
+import { durationMs } from '../config';
+import { runHealthCheck, thresholdsFromConfig } from '../monitor/check';
+import { emitReportAlerts } from '../monitor/alerts';
+import { maybeAutoDrop, dropSlot, advanceSlot } from '../monitor/slot-admin';
+import { formatHuman, formatNagios } from '../core/monitor/health-format';
+import type { HealthReport } from '../core/monitor/health';
+import { expirable } from '../core/retention/retention';
+import { removeEntries, restorableWindow, findGaps } from '../core/catalog/catalog';
+import { loadCatalog, rebuildCatalog, saveCatalog } from '../adapters/fs/catalog-store';
+import { table } from '../core/format/table';
+import * as setup from './setup';
+
+type MonitorActivities = Pick<PgincrActivities, 'healthCheck' | 'applyRetention'>;
+
+export interface CliOnlyActivities {
+  runCheck(input: { profile: string; nagios: boolean }): Promise<{ report: HealthReport; text: string }>;
+  slotDrop(input: { profile: string; slot: string; confirm: string }): Promise<void>;
+  slotAdvance(input: { profile: string; slot: string; lsn: string; confirm: string }): Promise<{ lsn: string }>;
+  listRepository(input: { profile: string }): Promise<{ text: string; data: unknown }>;
+  rebuildCatalog(input: { profile: string }): Promise<{ bases: number; segments: number }>;
+  uninstall(input: { profile: string; confirm: string }): Promise<{ removed: string[] }>;
+}
+
+export function monitorActivities(deps: ActivityDeps): MonitorActivities & CliOnlyActivities {
+  const { config } = deps;
+
+  async function check(profile: string): Promise<HealthReport> {
+    const chain = await chainDirFor(deps, profile).catch(() => join(config.repository, 'unknown'));
+    return runHealthCheck({
+      profile: profileByName(config, profile),
+      slot: config.capture.slot,
+      chainDir: chain,
+      alerts: config.alerts,
+      maxBaseAgeMs: 2 * 86_400_000,
+      segmentAgeWarningMs: 4 * durationMs(config.capture.segmentMaxAge),
+    });
+  }
+
+  return {
+    async healthCheck({ profile }): Promise<HealthResult> {
+      const report = await check(profile);
+      emitReportAlerts(deps.logger, report, { webhookUrl: config.alerts.webhookUrl, slot: config.capture.slot });
+      await maybeAutoDrop(report, { alerts: config.alerts, profile: profileByName(config, profile) }, deps.logger);
+      return { status: report.status, exitCode: report.exitCode, findings: report.findings.map((f) => ({ check: f.check, severity: f.severity, message: f.message })) };
+    },
+
+    async runCheck({ profile, nagios }) {
+      const report = await check(profile);
+      return { report, text: (nagios ? formatNagios(report) : formatHuman(report)).join('\n') };
+    },
+
+    async applyRetention({ profile, dryRun }) {
+      const chain = await chainDirFor(deps, profile);
+      const catalog = (await loadCatalog(chain)) ?? (await rebuildCatalog(chain));
+      const plan = expirable(catalog, config.retention, Date.now());
+      const removed = [...plan.bases.map((b) => `base ${b.id}: ${b.reason}`), ...plan.segments.map((s) => `segment ${s.file}: ${s.reason}`)];
+      if (!dryRun) {
+        // Catalog first: a crash after it leaves unreferenced files (harmless), never dangling entries.
+        await saveCatalog(chain, removeEntries(catalog, { bases: plan.bases.map((b) => b.id), segments: plan.segments.map((s) => s.file) }));
+        for (const b of plan.bases) await rm(join(chain, 'base', b.id), { recursive: true, force: true });
+        for (const s of plan.segments) await rm(join(chain, s.file), { force: true });
+      }
+      deps.logger.info({ chain, dryRun, removed: removed.length }, 'retention applied');
+      return { removed, kept: catalog.bases.length + catalog.segments.length - removed.length };
+    },
+
+    async slotDrop({ profile, slot, confirm }) {
+      await dropSlot(profileByName(config, profile), slot, { confirm });
+    },
+
+    async slotAdvance({ profile, slot, lsn, confirm }) {
+      const r = await advanceSlot(profileByName(config, profile), slot, lsn, { confirm });
+      return { lsn: r.endLsn };
+    },
+
+    async listRepository({ profile }) {
+      const chain = await chainDirFor(deps, profile);
+      const catalog = (await loadCatalog(chain)) ?? (await rebuildCatalog(chain));
+      const window = restorableWindow(catalog);
+      const gaps = findGaps(catalog);
+      const lines = [
+        `chain ${chain}`,
+        '',
+        table(['BASE', 'LSN', 'TAKEN AT', 'BYTES'], catalog.bases.map((b) => [b.id, b.lsn, b.takenAt, b.bytes])),
+        '',
+        table(['SEGMENT', 'START', 'END', 'TXNS', 'LAST COMMIT'], catalog.segments.map((s) => [s.file, s.startLsn, s.endLsn, s.transactions, s.lastCommitTime])),
+        '',
+        `restorable: ${JSON.stringify(window)}`,
+        gaps.length ? `GAPS: ${gaps.map((g) => JSON.stringify(g)).join('; ')}` : 'no gaps',
+      ];
+      return { text: lines.join('\n'), data: { chain, catalog, window, gaps } };
+    },
+
+    async rebuildCatalog({ profile }) {
+      const chain = await chainDirFor(deps, profile);
+      const catalog = await rebuildCatalog(chain);
+      await saveCatalog(chain, catalog);
+      return { bases: catalog.bases.length, segments: catalog.segments.length };
+    },
+
+    async uninstall({ profile, confirm }) {
+      const dbname = profileByName(config, profile).dbname ?? process.env.PGDATABASE;
+      if (confirm !== dbname) throw new Error(`refusing to uninstall: --confirm ${confirm} does not match the profile's database ${dbname ?? '(unknown)'}`);
+      const r = await setup.uninstall(deps, { profile });
+      return { removed: [r.slot ? `slot ${config.capture.slot}` : '', r.publication ? `publication ${config.capture.publication}` : '', 'event triggers', 'schema pgincr'].filter(Boolean) };
+    },
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * The restore and verification activities: each step idempotent, its progress in the target
+ * database (replication origin) or in the repository, so a retry resumes exactly.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { PgincrActivities, RestorePlanResult } from './types';
+import { cancellationSignal, chainDirFor, heartbeat, profileByName, type ActivityDeps } from './context';
+import type { Profile } from '../config';
+
+import { planRestore } from '../core/restore/plan';
+import { addCheckpoint, addVerification, emptyCatalog } from '../core/catalog/catalog';
+import type { Catalog } from '../core/catalog/schema';
+import { loadCatalog, rebuildCatalog, saveCatalog } from '../adapters/fs/catalog-store';
+import { readBaseMetadata } from './base-files';
+import { createTargetDatabase, dropOwnTargetDatabase } from '../restore/create-target';
+import { restoreGlobals } from '../restore/restore-globals';
+import { restoreBase } from '../restore/restore-base';
+import { applySegments, finishRestore } from '../restore/apply-segments';
+import { fixSequences } from '../restore/sequences';
+import { takeCheckpoint, verifyTarget } from '../restore/verify';
+import { databaseChecksums } from '../adapters/pg/checksums';
+import { checkpointRelPath } from '../core/repository/paths';
+import { parseLsn } from '../core/lsn';
+
+type RestoreActivities = Pick<PgincrActivities,
+  'planRestore' | 'createTargetDatabase' | 'restoreGlobals' | 'restoreBase' | 'applySegments' | 'fixSequences' |
+  'verifyTarget' | 'finishRestore' | 'takeCheckpoint' | 'planVerification' | 'recordVerification'>;
+
+async function catalogOf(chain: string): Promise<Catalog> {
+  return (await loadCatalog(chain)) ?? rebuildCatalog(chain);
+}
+
+/** Where a checksum file for exactly this LSN exists: a base's snapshot or a checkpoint. */
+function checksumsAt(catalog: Catalog, lsn: string): string | undefined {
+  const base = catalog.bases.find((b) => parseLsn(b.lsn) === parseLsn(lsn));
+  if (base) return base.checksumsFile;
+  return catalog.checkpoints.find((c) => parseLsn(c.lsn) === parseLsn(lsn))?.file;
+}
+
+const onDb = (profile: Profile, dbname: string): Profile => ({ ...profile, dbname });
+
+export function restoreActivities(deps: ActivityDeps): RestoreActivities {
+  const profileOf = (name: string) => profileByName(deps.config, name);
+
+  return {
+    async planRestore({ profile, target, fromBase }) {
+      const chain = await chainDirFor(deps, profile);
+      const catalog = await catalogOf(chain);
+      const plan = planRestore(catalog, target, fromBase ? { fromBaseId: fromBase } : {});
+      const metadata = await readBaseMetadata(join(chain, plan.base.dir));
+      const server = metadata?.server as { encoding?: string } | undefined;
+      const expected = target.kind === 'lsn' ? checksumsAt(catalog, target.lsn) : undefined;
+      const result: RestorePlanResult = {
+        chainDir: chain,
+        baseId: plan.base.id,
+        baseLsn: plan.base.lsn,
+        segments: plan.segments.map((s) => join(chain, s.file)),
+        encoding: server?.encoding ?? 'UTF8',
+        ...(expected ? { expectedChecksumsFile: join(chain, expected) } : {}),
+      };
+      deps.logger.info({ chain, base: result.baseId, segments: result.segments.length, target }, 'restore planned');
+      return result;
+    },
+
+    async createTargetDatabase({ targetProfile, targetDb, restoreId, encoding }) {
+      const r = await createTargetDatabase(profileOf(targetProfile), targetDb, { restoreId, encoding, template0: true });
+      return { created: r.created };
+    },
+
+    async restoreGlobals({ targetProfile, plan }) {
+      const globals = join(plan.chainDir, 'base', plan.baseId, 'globals.sql');
+      return restoreGlobals(profileOf(targetProfile), globals, cancellationSignal());
+    },
+
+    async restoreBase({ targetProfile, targetDb, restoreId, plan }) {
+      const dir = join(plan.chainDir, 'base', plan.baseId);
+      const metadata = await readBaseMetadata(dir);
+      const format = metadata?.dumpFormat ?? 'plain';
+      const path = join(dir, metadata?.dumpFile ?? 'dump.sql.gz');
+      const beat = setInterval(() => heartbeat({ step: 'base' }), 10_000);
+      try {
+        const r = await restoreBase({
+          profile: onDb(profileOf(targetProfile), targetDb),
+          restoreId,
+          baseLsn: plan.baseLsn,
+          dump: format === 'directory' ? { format, path, jobs: deps.config.setup.dumpJobs } : { format: 'plain', path },
+          signal: cancellationSignal(),
+        });
+        return { skipped: r.skipped };
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    async applySegments({ targetProfile, targetDb, restoreId, plan, target }) {
+      const r = await applySegments({
+        profile: onDb(profileOf(targetProfile), targetDb),
+        restoreId,
+        segments: plan.segments,
+        stopAt: target,
+        startLsn: plan.baseLsn,
+        onProgress: (p) => heartbeat({ ...p, transactions: p.appliedTransactions, lsn: p.lastEndLsn }),
+        signal: cancellationSignal(),
+      });
+      // The planner already checked that sealed segments cover an LSN or time target.
+      const reachedTarget = r.reachedTarget || target.kind === 'lsn' || target.kind === 'time' || target.kind === 'latest';
+      return {
+        appliedTransactions: r.appliedTransactions,
+        lastEndLsn: r.lastEndLsn ?? plan.baseLsn,
+        ...(r.lastCommitTime ? { lastCommitTime: r.lastCommitTime } : {}),
+        reachedTarget,
+      };
+    },
+
+    async fixSequences({ targetProfile, targetDb }) {
+      const fixes = await fixSequences(onDb(profileOf(targetProfile), targetDb));
+      return { adjusted: fixes.length };
+    },
+
+    async verifyTarget({ targetProfile, targetDb, checksumsFile }) {
+      const target = onDb(profileOf(targetProfile), targetDb);
+      if (!checksumsFile) {
+        const sums = await databaseChecksums(target);
+        const rowCounts = Object.fromEntries(Object.entries(sums.tables).map(([t, v]) => [t, String((v as { rows: unknown }).rows)]));
+        return { ok: true, compared: false, tables: Object.keys(rowCounts).length, mismatches: [], rowCounts };
+      }
+      const expected = JSON.parse(await readFile(checksumsFile, 'utf8'));
+      const r = await verifyTarget(target, expected);
+      return {
+        ok: r.ok,
+        compared: true,
+        tables: r.tablesChecked,
+        mismatches: r.mismatches.map((m) => ({ table: m.name, expected: String(m.expected), actual: String(m.actual) })),
+        rowCounts: {},
+      };
+    },
+
+    async finishRestore({ targetProfile, targetDb, restoreId, dropDatabase }) {
+      const target = onDb(profileOf(targetProfile), targetDb);
+      await finishRestore(target, restoreId);
+      if (dropDatabase) await dropOwnTargetDatabase(profileOf(targetProfile), targetDb, restoreId);
+    },
+
+    async takeCheckpoint({ profile }) {
+      const chain = await chainDirFor(deps, profile);
+      const r = await takeCheckpoint(profileOf(profile), chain);
+      const catalog = await catalogOf(chain);
+      const takenAt = new Date().toISOString();
+      await saveCatalog(chain, addCheckpoint(catalog, { lsn: r.lsn, takenAt, file: checkpointRelPath(parseLsn(r.lsn)) }));
+      return { lsn: r.lsn, file: r.path };
+    },
+
+    async planVerification({ profile, checkpoint }) {
+      const chain = await chainDirFor(deps, profile);
+      const catalog = await catalogOf(chain);
+      // The newest recorded point with checksums (a checkpoint, or the newest base), verified
+      // from the newest base strictly before it.
+      const points = [
+        ...catalog.bases.map((b) => ({ lsn: b.lsn, file: b.checksumsFile })),
+        ...(checkpoint || catalog.checkpoints.length ? catalog.checkpoints.map((c) => ({ lsn: c.lsn, file: c.file })) : []),
+      ].sort((a, b) => (parseLsn(a.lsn) < parseLsn(b.lsn) ? -1 : 1));
+      const to = points.at(-1);
+      if (!to) return null;
+      const from = [...catalog.bases].reverse().find((b) => parseLsn(b.lsn) < parseLsn(to.lsn));
+      if (!from) return null;
+      return { fromBase: from.id, toLsn: to.lsn, checksumsFile: join(chain, to.file) };
+    },
+
+    async recordVerification({ profile, fromBase, toLsn, ok, mismatches }) {
+      const chain = await chainDirFor(deps, profile);
+      const catalog = (await loadCatalog(chain)) ?? emptyCatalog('0', 'unknown');
+      await saveCatalog(chain, addVerification(catalog, { at: new Date().toISOString(), fromBase, toLsn, ok, ...(mismatches.length ? { mismatches } : {}) }));
+      if (!ok) deps.logger.error({ chain, fromBase, toLsn, mismatches }, 'verification failed');
+    },
+  };
+}
+

@@ -1,0 +1,117 @@
+/**
+ * The setup steps (issue 3) as separate idempotent functions; the workflow makes each an
+ * activity. Each takes `(deps, input)`; inputs name a profile, never credentials. Order:
+ * preflightForSetup → installCaptureSchema → fixReplicaIdentity → ensurePublication → takeBase
+ * → dumpGlobals → writeMetadata. `takeBase` lives in ./take-base.ts.
+ */
+import { join } from 'node:path';
+import { connectProfile, describeProfile } from '../adapters/pg/connect';
+import { migrate, uninstallSchema, type MigrateResult } from '../adapters/pg/migrations';
+import { dropPublication, ensurePublication as ensurePublicationSql } from '../adapters/pg/publication';
+import { fixReplicaIdentity as fixReplicaIdentitySql, type ReplicaIdentityRow } from '../adapters/pg/replica-identity';
+import { serverIdentity } from '../adapters/pg/server-info';
+import { dropSlot, slotInfo } from '../adapters/pg/slot';
+import { runPgDumpall } from '../adapters/exec/pg-tools';
+import { chainDir as chainDirPath } from '../core/repository/paths';
+import type { PreflightReport } from '../core/preflight/report';
+import { runPreflight } from './preflight';
+import { findBaseForSlot } from './base-files';
+import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } from './setup-deps';
+
+export type { ProfileInput, SetupDeps } from './setup-deps';
+
+export interface ChainInfo {
+  systemIdentifier: string;
+  database: string;
+  chainDir: string;
+}
+
+/** The chain folder of the profile's database: `<repository>/<system_identifier>-<dbname>`. */
+export async function chainInfo(deps: SetupDeps, input: ProfileInput): Promise<ChainInfo> {
+  return withProfileClient(deps, input.profile, async (client) => {
+    const id = await serverIdentity(client);
+    return { systemIdentifier: id.systemIdentifier, database: id.database, chainDir: chainDirPath(deps.config.repository, id.systemIdentifier, id.database) };
+  });
+}
+
+export async function preflightForSetup(deps: SetupDeps, input: ProfileInput): Promise<PreflightReport> {
+  const profile = profileByName(deps.config, input.profile);
+  const report = await runPreflight(profile, { decoder: deps.config.capture.decoder, slot: deps.config.capture.slot });
+  deps.logger.info({ profile: input.profile, status: report.status, exitCode: report.exitCode }, 'preflight done');
+  return report;
+}
+
+/** Installs or upgrades the pgincr capture schema (a no-op when current). */
+export async function installCaptureSchema(deps: SetupDeps, input: ProfileInput): Promise<MigrateResult> {
+  return withProfileClient(deps, input.profile, async (client) => {
+    const result = await migrate(client);
+    deps.logger.info({ profile: input.profile, ...result }, 'capture schema installed');
+    return result;
+  });
+}
+
+/** Sets a replica identity on every captured table that lacks one (unless setup.fixReplicaIdentity is off). */
+export async function fixReplicaIdentity(deps: SetupDeps, input: ProfileInput & { apply?: boolean }): Promise<ReplicaIdentityRow[]> {
+  const apply = input.apply ?? deps.config.setup.fixReplicaIdentity;
+  return withProfileClient(deps, input.profile, async (client) => {
+    const rows = await fixReplicaIdentitySql(client, { apply });
+    const changed = rows.filter((r) => r.changed);
+    deps.logger.info({ profile: input.profile, apply, changed: changed.map((r) => `${r.table}: ${r.action}`) }, 'replica identity');
+    return rows;
+  });
+}
+
+/** Creates the FOR ALL TABLES publication the pgoutput decoder reads (decoder_raw needs none). */
+export async function ensurePublication(deps: SetupDeps, input: ProfileInput): Promise<{ publication: string; created: boolean; skipped: boolean }> {
+  const publication = deps.config.capture.publication;
+  if (deps.config.capture.decoder !== 'pgoutput') return { publication, created: false, skipped: true };
+  return withProfileClient(deps, input.profile, async (client) => {
+    const created = await ensurePublicationSql(client, publication);
+    return { publication, created, skipped: false };
+  });
+}
+
+/** Whether the chain is set up: the capture slot exists and a base was taken from it. */
+export async function inspectSetup(deps: SetupDeps, input: ProfileInput): Promise<ChainInfo & { alreadySetUp: boolean; slot: string; publication: string; baseId: string | null }> {
+  const chain = await chainInfo(deps, input);
+  const slot = deps.config.capture.slot;
+  const exists = await withProfileClient(deps, input.profile, async (client) => (await slotInfo(client, slot)) !== null);
+  const base = exists ? await findBaseForSlot(chain.chainDir, slot) : null;
+  return { ...chain, alreadySetUp: exists && base !== null, slot, publication: deps.config.capture.publication, baseId: base?.id ?? null };
+}
+
+/** Drops the capture slot (before a new chain). Returns whether it existed. */
+export async function dropChainSlot(deps: SetupDeps, input: ProfileInput): Promise<boolean> {
+  return withProfileClient(deps, input.profile, (client) => dropSlot(client, deps.config.capture.slot));
+}
+
+/** `pg_dumpall --globals-only` into the base folder as globals.sql. */
+export async function dumpGlobals(deps: SetupDeps, input: ProfileInput & { baseDir: string; signal?: AbortSignal }): Promise<{ file: string }> {
+  const profile = profileByName(deps.config, input.profile);
+  const file = join(input.baseDir, 'globals.sql');
+  await runPgDumpall({
+    profile, outPath: file, noRolePasswords: deps.config.setup.noRolePasswords,
+    ...(profile.dbname ? { database: profile.dbname } : {}),
+    ...(input.signal ? { signal: input.signal } : {}),
+  });
+  deps.logger.info({ profile: input.profile, file }, 'globals dumped');
+  return { file };
+}
+
+/**
+ * Removes everything pgincr put into the source database: the slot, the publication, the
+ * event triggers and the pgincr schema. The repository is left alone.
+ */
+export async function uninstall(deps: SetupDeps, input: ProfileInput & { slot?: string; publication?: string }): Promise<{ slot: boolean; publication: boolean }> {
+  const slot = input.slot ?? deps.config.capture.slot;
+  const publication = input.publication ?? deps.config.capture.publication;
+  return withProfileClient(deps, input.profile, async (client) => {
+    const droppedSlot = await dropSlot(client, slot);
+    const droppedPublication = await dropPublication(client, publication);
+    await uninstallSchema(client);
+    deps.logger.info({ profile: describeProfile(profileByName(deps.config, input.profile)), droppedSlot, droppedPublication }, 'pgincr uninstalled');
+    return { slot: droppedSlot, publication: droppedPublication };
+  });
+}
+
+export { takeBase, writeMetadata } from './take-base';

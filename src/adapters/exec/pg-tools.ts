@@ -1,0 +1,224 @@
+/**
+ * pg_dump, pg_dumpall and psql as child processes (execa 9). Connection settings travel as PG*
+ * environment variables from `childEnv`, never in argv. Outputs are written under a temporary
+ * name, fsynced, then renamed. A failure becomes CommandFailedError with the tail of stderr.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { execa } from 'execa';
+import type { Profile } from '../../config';
+import { pgDumpArgs, pgDumpallGlobalsArgs, parseToolMajor, psqlFileArgs } from '../../core/commands/argv';
+import { EventTriggerFilter } from '../../core/commands/dump-filter';
+import { CommandFailedError, NotReadyError } from '../../errors';
+import { childEnv, connectProfile } from '../pg/connect';
+
+export type Progress = (p: { bytes: number }) => void;
+
+const KILL_AFTER_MS = 5000;
+const STDERR_TAIL = 4000;
+
+/** The program path: `$PGINCR_PG_BIN/<name>` when set, else found on PATH. */
+export function toolPath(name: string, env: NodeJS.ProcessEnv = process.env): string {
+  return env.PGINCR_PG_BIN ? join(env.PGINCR_PG_BIN, name) : name;
+}
+
+export async function fsyncPath(path: string): Promise<void> {
+  const handle = await open(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function stderrTail(chunks: Buffer[]): string {
+  const text = Buffer.concat(chunks).toString('utf8');
+  return text.length > STDERR_TAIL ? `…${text.slice(-STDERR_TAIL)}` : text;
+}
+
+interface RunOptions {
+  profile: Profile;
+  program: string;
+  args: string[];
+  signal?: AbortSignal;
+  /** Where stdout goes; without it stdout is discarded. */
+  stdout?: (stream: NodeJS.ReadableStream) => Promise<void>;
+  stdin?: NodeJS.ReadableStream;
+}
+
+/** Runs a program with the profile's environment; rejects with CommandFailedError. */
+async function run(o: RunOptions): Promise<void> {
+  const child = execa(toolPath(o.program), o.args, {
+    env: childEnv(o.profile),
+    extendEnv: false,
+    buffer: false,
+    stdin: o.stdin ? 'pipe' : 'ignore',
+    stdout: o.stdout ? 'pipe' : 'ignore',
+    stderr: 'pipe',
+    ...(o.signal ? { cancelSignal: o.signal } : {}),
+    forceKillAfterDelay: KILL_AFTER_MS,
+  });
+  const stderr: Buffer[] = [];
+  let stderrBytes = 0;
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr.push(b);
+    stderrBytes += b.length;
+    while (stderrBytes > STDERR_TAIL * 4 && stderr.length > 1) stderrBytes -= stderr.shift()!.length;
+  });
+  const feeding = o.stdin && child.stdin ? pipeline(o.stdin, child.stdin) : Promise.resolve();
+  const consuming = o.stdout && child.stdout ? o.stdout(child.stdout) : Promise.resolve();
+  try {
+    await Promise.all([child, consuming, feeding]);
+  } catch (err) {
+    child.kill();
+    const e = err as { exitCode?: number; isCanceled?: boolean; message?: string };
+    const what = e.isCanceled ? 'was cancelled' : e.exitCode !== undefined ? `failed with exit code ${e.exitCode}` : `failed: ${e.message}`;
+    throw new CommandFailedError(`${o.program} ${what}${stderr.length ? `: ${stderrTail(stderr).trim()}` : ''}`, {
+      cause: err, hint: `the command was: ${o.program} ${o.args.join(' ')}`,
+    });
+  }
+}
+
+/** Fails when the local pg_dump is older than the server (it cannot dump newer servers). */
+export async function checkPgDumpVersion(profile: Profile, program = 'pg_dump'): Promise<{ tool: number; server: number }> {
+  const out = await execa(toolPath(program), ['--version'], { env: childEnv(profile), extendEnv: false });
+  const tool = parseToolMajor(String(out.stdout));
+  const client = await connectProfile(profile);
+  let server: number;
+  try {
+    const { rows } = await client.query<{ v: string }>('SHOW server_version_num');
+    server = Math.floor(Number(rows[0]!.v) / 10000);
+  } finally {
+    await client.end();
+  }
+  if (tool < server) {
+    throw new NotReadyError(`${program} is version ${tool} but the server is PostgreSQL ${server}`, {
+      hint: `install the PostgreSQL ${server} client programs (e.g. postgresql-client-${server}) or point PGINCR_PG_BIN at them`,
+    });
+  }
+  return { tool, server };
+}
+
+/** Counts bytes and reports them at most every 64 MiB. */
+function counter(onProgress: Progress | undefined, total: { bytes: number }): Transform {
+  let reported = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      total.bytes += chunk.length;
+      if (onProgress && total.bytes - reported >= 64 * 1024 * 1024) {
+        reported = total.bytes;
+        onProgress({ bytes: total.bytes });
+      }
+      done(null, chunk);
+    },
+  });
+}
+
+export interface PgDumpInput {
+  profile: Profile;
+  snapshot?: string;
+  format: 'plain' | 'directory';
+  jobs?: number;
+  /** `…/dump.sql.gz` (plain) or `…/dump.dir` (directory). */
+  outPath: string;
+  excludeSchema?: string[];
+  signal?: AbortSignal;
+  onProgress?: Progress;
+}
+
+export interface PgDumpResult {
+  path: string;
+  /** Uncompressed bytes of the script (plain format). */
+  bytes: number;
+  droppedEventTriggers: number;
+  /** SHA-256 of the compressed file (plain format). */
+  sha256?: string;
+}
+
+/**
+ * Dumps the database (in the given snapshot). Plain format is gzip-compressed with pgincr's
+ * event triggers filtered out; the directory format keeps them in its TOC (exclude at restore).
+ */
+export async function runPgDump(input: PgDumpInput): Promise<PgDumpResult> {
+  await checkPgDumpVersion(input.profile);
+  const tmp = `${input.outPath}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
+  const args = pgDumpArgs({
+    format: input.format,
+    excludeSchemas: input.excludeSchema ?? ['pgincr'],
+    ...(input.snapshot ? { snapshot: input.snapshot } : {}),
+    ...(input.jobs ? { jobs: input.jobs } : {}),
+    ...(input.format === 'directory' ? { outPath: tmp } : {}),
+  });
+  const total = { bytes: 0 };
+  const filter = new EventTriggerFilter();
+  const hash = createHash('sha256');
+  const common = { profile: input.profile, program: 'pg_dump', args, ...(input.signal ? { signal: input.signal } : {}) };
+  if (input.format === 'plain') {
+    await run({
+      ...common,
+      stdout: (stdout) => pipeline(
+        stdout,
+        counter(input.onProgress, total),
+        new Transform({
+          transform(chunk: Buffer, _e, done) { done(null, Buffer.from(filter.push(chunk.toString('latin1')), 'latin1')); },
+          flush(done) { done(null, Buffer.from(filter.end(), 'latin1')); },
+        }),
+        createGzip(),
+        new Transform({
+          transform(chunk: Buffer, _e, done) {
+            hash.update(chunk);
+            done(null, chunk);
+          },
+        }),
+        createWriteStream(tmp, { mode: 0o600 }),
+      ),
+    });
+    await fsyncPath(tmp);
+  } else {
+    await run(common);
+  }
+  await rename(tmp, input.outPath);
+  await fsyncPath(dirname(input.outPath));
+  input.onProgress?.({ bytes: total.bytes });
+  return {
+    path: input.outPath,
+    bytes: total.bytes,
+    droppedEventTriggers: filter.dropped,
+    ...(input.format === 'plain' ? { sha256: hash.digest('hex') } : {}),
+  };
+}
+
+/** `pg_dumpall --globals-only` into `outPath` (plain SQL). */
+export async function runPgDumpall(input: { profile: Profile; outPath: string; noRolePasswords: boolean; database?: string; signal?: AbortSignal }): Promise<{ path: string }> {
+  const tmp = `${input.outPath}.tmp`;
+  await run({
+    profile: input.profile,
+    program: 'pg_dumpall',
+    args: pgDumpallGlobalsArgs({ noRolePasswords: input.noRolePasswords, ...(input.database ? { database: input.database } : {}) }),
+    ...(input.signal ? { signal: input.signal } : {}),
+    stdout: (stdout) => pipeline(stdout, createWriteStream(tmp, { mode: 0o600 })),
+  });
+  await fsyncPath(tmp);
+  await rename(tmp, input.outPath);
+  await fsyncPath(dirname(input.outPath));
+  return { path: input.outPath };
+}
+
+/** Replays a SQL script (`.gz` is decompressed on the fly) with psql, ON_ERROR_STOP. */
+export async function runPsqlScript(input: { profile: Profile; file: string; signal?: AbortSignal; singleTransaction?: boolean }): Promise<void> {
+  const source = createReadStream(input.file);
+  const stdin = input.file.endsWith('.gz') ? source.pipe(createGunzip()) : source;
+  await run({
+    profile: input.profile,
+    program: 'psql',
+    args: psqlFileArgs('-', { singleTransaction: input.singleTransaction ?? false }),
+    stdin,
+    ...(input.signal ? { signal: input.signal } : {}),
+  });
+}

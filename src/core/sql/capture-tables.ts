@@ -1,0 +1,143 @@
+/**
+ * Rows of pgincr's own capture tables become what they mean (docs/architecture.md, "Capture
+ * schema"):
+ * - an INSERT into `pgincr.ddl_history` → the DDL statement itself, with the session's
+ *   search_path set around it;
+ * - an INSERT into `pgincr.sequence_positions` → `SELECT pg_catalog.setval(…)` lines;
+ * - any other change to a `pgincr.*` table → nothing.
+ */
+import { UnreplayableDdlError } from '../../errors';
+import { extractDdl, type DdlOrdinals } from '../ddl/extract';
+import type { Tuple } from '../decoding/model';
+import { commentText, qualifiedName, quoteLiteral } from './quote';
+import type { RelationInfo } from './render';
+import { RenderError } from './render-error';
+import { parseTextArray } from './text-array';
+
+/** The schema of pgincr's capture tables in the source database. */
+export const CAPTURE_SCHEMA = 'pgincr';
+
+/** True for tables whose changes are rendered by this module instead of as rows. */
+export function isCaptureTable(rel: Pick<RelationInfo, 'schema'>): boolean {
+  return rel.schema === CAPTURE_SCHEMA;
+}
+
+export interface CaptureContext {
+  /** Firing counter of the current transaction. */
+  ordinals: DdlOrdinals;
+  /** `capture.ddlInFunction`: throw, or write a comment instead of the DDL. */
+  ddlInFunction: 'fail' | 'warn';
+  /** Server encoding (default UTF8). */
+  encoding?: string;
+}
+
+function column(rel: RelationInfo, tuple: Tuple, name: string): string | null {
+  const i = rel.columns.findIndex((c) => c.name === name);
+  const v = i < 0 ? undefined : tuple[i];
+  if (!v) throw new RenderError(`${qualifiedName(rel.schema, rel.table)} row has no column ${name}`);
+  if (v.kind === 'unchanged') throw new RenderError(`${qualifiedName(rel.schema, rel.table)} row has an unchanged toast value in ${name}`);
+  return v.kind === 'null' ? null : v.value;
+}
+
+/** One `pgincr.ddl_history` row, byte strings as stored. */
+export interface DdlHistoryRow {
+  occurredAt: string;
+  roleName: string;
+  searchPath: string;
+  commandTag: string;
+  objectIdentities: string[];
+  query: string;
+}
+
+export function readDdlHistoryRow(rel: RelationInfo, tuple: Tuple): DdlHistoryRow {
+  const ids = column(rel, tuple, 'object_identities');
+  return {
+    occurredAt: column(rel, tuple, 'occurred_at') ?? '',
+    roleName: column(rel, tuple, 'role_name') ?? '',
+    searchPath: column(rel, tuple, 'search_path') ?? '',
+    commandTag: column(rel, tuple, 'command_tag') ?? '',
+    objectIdentities: ids === null ? [] : parseTextArray(ids).filter((s): s is string => s !== null),
+    query: column(rel, tuple, 'query') ?? '',
+  };
+}
+
+const isTempIdentity = (id: string) => /^pg_temp(_\d+)?\./.test(id);
+
+/**
+ * The SQL for one ddl_history row:
+ * ```
+ * -- ddl: CREATE TABLE public.t role alice at 2026-11-27 14:00:00.123456+00
+ * SELECT pg_catalog.set_config('search_path', '"$user", public', true);
+ * CREATE TABLE t (id int);
+ * SELECT pg_catalog.set_config('search_path', '', true);
+ * ```
+ * DDL on temporary objects is written as a comment only. DDL run inside a function is an
+ * UnreplayableDdlError (`fail`) or a comment naming the outer query (`warn`).
+ */
+export function renderDdlHistoryRow(row: DdlHistoryRow, ctx: CaptureContext): string {
+  const header = `-- ddl: ${commentText(row.commandTag)}${row.objectIdentities.length ? ` ${commentText(row.objectIdentities.join(', '))}` : ''} role ${commentText(row.roleName)} at ${commentText(row.occurredAt)}\n`;
+  const ordinal = ctx.ordinals.next(row.query, row.commandTag); // count every firing, even skipped ones
+  if (row.objectIdentities.length > 0 && row.objectIdentities.every(isTempIdentity)) {
+    return `${header}-- not replayed: temporary object\n`;
+  }
+  const found = extractDdl({ query: row.query, commandTag: row.commandTag, ordinal, encoding: ctx.encoding });
+  switch (found.kind) {
+    case 'statement':
+      return (
+        header +
+        `SELECT pg_catalog.set_config('search_path', ${quoteLiteral(row.searchPath)}, true);\n` +
+        `${found.text};\n` +
+        `SELECT pg_catalog.set_config('search_path', '', true);\n`
+      );
+    case 'temporary':
+      return `${header}-- not replayed: temporary object\n`;
+    case 'in-function':
+    case 'unreplayable': {
+      const why = found.kind === 'in-function' ? 'ran inside a function, DO block or procedure' : found.reason;
+      if (ctx.ddlInFunction === 'fail') {
+        throw new UnreplayableDdlError(
+          `ddl ${row.commandTag} (${row.objectIdentities.join(', ')}) at ${row.occurredAt} cannot be replayed: ${why}; query: ${commentText(row.query).slice(0, 500)}`,
+          { hint: 'run the DDL as a top-level statement, or set capture.ddlInFunction to warn and apply it by hand on restore' },
+        );
+      }
+      return `${header}-- not replayed: ${commentText(why)}; outer query: ${commentText(row.query)}\n`;
+    }
+  }
+}
+
+/**
+ * `SELECT pg_catalog.setval('"s"."seq"', 42, true);` per entry of a sequence_positions row's
+ * `positions` (`[{"schema","name","last_value","is_called"}]`).
+ */
+export function renderSequencePositions(positionsJson: string): string {
+  let entries: unknown;
+  try {
+    entries = JSON.parse(positionsJson); // byte string in, byte strings out (JSON syntax is ASCII)
+  } catch (err) {
+    throw new RenderError(`pgincr.sequence_positions.positions is not json: ${commentText(positionsJson).slice(0, 200)}`, { cause: err });
+  }
+  if (!Array.isArray(entries)) throw new RenderError('pgincr.sequence_positions.positions is not a json array');
+  return entries
+    .map((e: { schema?: unknown; name?: unknown; last_value?: unknown; is_called?: unknown }) => {
+      const last = typeof e.last_value === 'number' ? String(e.last_value) : e.last_value;
+      if (typeof e.schema !== 'string' || typeof e.name !== 'string' || typeof last !== 'string' || !/^-?\d+$/.test(last) || typeof e.is_called !== 'boolean') {
+        throw new RenderError(`bad sequence position entry ${JSON.stringify(e)}`);
+      }
+      return `SELECT pg_catalog.setval(${quoteLiteral(qualifiedName(e.schema, e.name))}, ${last}, ${e.is_called});\n`;
+    })
+    .join('');
+}
+
+/** A decoded change to a capture table, rendered per the module comment ('' for nothing). */
+export function renderCaptureChange(
+  change: { kind: 'insert' | 'update' | 'delete' | 'truncate'; rel: RelationInfo; tuple?: Tuple },
+  ctx: CaptureContext,
+): string {
+  if (change.kind !== 'insert' || !change.tuple || !isCaptureTable(change.rel)) return '';
+  if (change.rel.table === 'ddl_history') return renderDdlHistoryRow(readDdlHistoryRow(change.rel, change.tuple), ctx);
+  if (change.rel.table === 'sequence_positions') {
+    const positions = column(change.rel, change.tuple, 'positions');
+    return positions === null ? '' : renderSequencePositions(positions);
+  }
+  return '';
+}

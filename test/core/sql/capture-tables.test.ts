@@ -1,0 +1,108 @@
+import { DdlOrdinals, initDdlParser } from '../../../src/core/ddl/extract';
+import type { TupleValue } from '../../../src/core/decoding/model';
+import { renderCaptureChange, renderSequencePositions, type CaptureContext } from '../../../src/core/sql/capture-tables';
+import type { RelationInfo } from '../../../src/core/sql/render';
+import { parseTextArray } from '../../../src/core/sql/text-array';
+
+const bytes = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+const t = (value: string): TupleValue => ({ kind: 'text', value });
+
+function captureRel(table: string, cols: string[]): RelationInfo {
+  return {
+    relationId: 9, schema: 'pgincr', table, replicaIdentity: 'd',
+    columns: cols.map((name) => ({ name, typeOid: 25, typeMod: -1, isKey: name === 'id' })),
+    identityAlways: new Set(), generated: new Set(),
+  };
+}
+
+const DDL_COLS = ['id', 'xid', 'occurred_at', 'role_name', 'search_path', 'command_tag', 'object_types', 'object_identities', 'query', 'schema_version'];
+const ddlRel = captureRel('ddl_history', DDL_COLS);
+
+function ddlRow(commandTag: string, identities: string, query: string): TupleValue[] {
+  return [t('1'), t('750'), t('2026-11-27 14:00:00.123456+00'), t('alice'), t('"$user", public'), t(commandTag), t('{table}'), t(identities), t(query), t('1')];
+}
+
+const ctx = (mode: 'fail' | 'warn' = 'warn'): CaptureContext => ({ ordinals: new DdlOrdinals(), ddlInFunction: mode });
+
+beforeAll(async () => {
+  await initDdlParser();
+});
+
+describe('ddl_history rows', () => {
+  it('render as the DDL with the captured search_path around it', () => {
+    const sql = renderCaptureChange({ kind: 'insert', rel: ddlRel, tuple: ddlRow('CREATE TABLE', '{public.t}', 'CREATE TABLE t (id int);') }, ctx());
+    expect(sql).toBe(
+      [
+        '-- ddl: CREATE TABLE public.t role alice at 2026-11-27 14:00:00.123456+00',
+        "SELECT pg_catalog.set_config('search_path', '\"$user\", public', true);",
+        'CREATE TABLE t (id int);',
+        "SELECT pg_catalog.set_config('search_path', '', true);",
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('use the transaction ordinal for repeated firings of one query text', () => {
+    const c = ctx();
+    const q = 'CREATE TABLE a (); CREATE TABLE "b c" ();';
+    renderCaptureChange({ kind: 'insert', rel: ddlRel, tuple: ddlRow('CREATE TABLE', '{public.a}', q) }, c);
+    const second = renderCaptureChange({ kind: 'insert', rel: ddlRel, tuple: ddlRow('CREATE TABLE', '{"public.\\"b c\\""}', q) }, c);
+    expect(second).toContain('-- ddl: CREATE TABLE public."b c" role alice');
+    expect(second).toContain('\nCREATE TABLE "b c" ();\n');
+  });
+
+  it('DDL inside a function: a comment under warn, an error under fail', () => {
+    const row = ddlRow('CREATE TABLE', '{public.x}', "DO $$BEGIN\nCREATE TABLE x();\nEND$$");
+    expect(renderCaptureChange({ kind: 'insert', rel: ddlRel, tuple: row }, ctx('warn'))).toBe(
+      '-- ddl: CREATE TABLE public.x role alice at 2026-11-27 14:00:00.123456+00\n' +
+        '-- not replayed: ran inside a function, DO block or procedure; outer query: DO $$BEGIN\\nCREATE TABLE x();\\nEND$$\n',
+    );
+    expect(() => renderCaptureChange({ kind: 'insert', rel: ddlRel, tuple: row }, ctx('fail'))).toThrow(
+      /^ddl CREATE TABLE \(public\.x\) at 2026-11-27 14:00:00\.123456\+00 cannot be replayed: ran inside a function/,
+    );
+  });
+
+  it('temporary objects are written as a comment only, but still counted', () => {
+    const c = ctx();
+    const q = 'CREATE TEMP TABLE tmp (); CREATE TABLE keep ();';
+    const first = renderCaptureChange({ kind: 'insert', rel: ddlRel, tuple: ddlRow('CREATE TABLE', '{pg_temp.tmp}', q) }, c);
+    expect(first).toMatch(/-- not replayed: temporary object\n$/);
+    const second = renderCaptureChange({ kind: 'insert', rel: ddlRel, tuple: ddlRow('CREATE TABLE', '{public.keep}', q) }, c);
+    expect(second).toContain('\nCREATE TABLE keep ();\n');
+  });
+
+  it('keep comments on one line whatever the identities hold', () => {
+    const sql = renderCaptureChange({ kind: 'insert', rel: ddlRel, tuple: ddlRow('CREATE TABLE', '{"public.\\"a\nb\\""}', 'CREATE TABLE "a\nb" ()') }, ctx());
+    expect(sql.split('\n')[0]).toBe('-- ddl: CREATE TABLE public."a\\nb" role alice at 2026-11-27 14:00:00.123456+00');
+  });
+});
+
+describe('sequence_positions rows', () => {
+  const rel = captureRel('sequence_positions', ['id', 'recorded_at', 'positions']);
+  it('render as setval lines', () => {
+    const positions = bytes('[{"schema": "public", "name": "t_id_seq", "last_value": "42", "is_called": true}, {"schema": "Sch", "name": "sëq\'", "last_value": "-1", "is_called": false}]');
+    const sql = renderCaptureChange({ kind: 'insert', rel, tuple: [t('1'), t('2026-01-01'), t(positions)] }, ctx());
+    expect(Buffer.from(sql, 'latin1').toString('utf8')).toBe(
+      "SELECT pg_catalog.setval('public.t_id_seq', 42, true);\n" + "SELECT pg_catalog.setval('\"Sch\".\"sëq''\"', -1, false);\n",
+    );
+  });
+  it('reject malformed positions', () => {
+    expect(() => renderSequencePositions('[{"schema":"s","name":"q","last_value":"1; DROP","is_called":true}]')).toThrow(/bad sequence position entry/);
+    expect(() => renderSequencePositions('nope')).toThrow(/is not json/);
+  });
+});
+
+describe('other changes to pgincr tables', () => {
+  it('render as nothing', () => {
+    expect(renderCaptureChange({ kind: 'delete', rel: ddlRel }, ctx())).toBe('');
+    expect(renderCaptureChange({ kind: 'truncate', rel: ddlRel }, ctx())).toBe('');
+    expect(renderCaptureChange({ kind: 'insert', rel: captureRel('settings', ['id']), tuple: [t('1')] }, ctx())).toBe('');
+  });
+});
+
+describe('parseTextArray', () => {
+  it('parses array_out text', () => {
+    expect(parseTextArray('{}')).toEqual([]);
+    expect(parseTextArray('{a,"b c",NULL,"NULL","q\\"\\\\",""}')).toEqual(['a', 'b c', null, 'NULL', 'q"\\', '']);
+  });
+});

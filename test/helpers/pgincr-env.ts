@@ -1,0 +1,46 @@
+/**
+ * A pgincr test environment: a throwaway cluster, a repository in a temp dir, a config whose
+ * `default` profile is the cluster's database, and the real activities for an in-process worker.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseConfig, type Config } from '../../src/config';
+import { createLogger } from '../../src/logger';
+import { createActivities } from '../../src/activities';
+import type { PgCluster } from './pg-cluster';
+
+export interface PgincrTestEnv {
+  config: Config;
+  repository: string;
+  activities: ReturnType<typeof createActivities>;
+  cleanup(): void;
+}
+
+export function pgincrTestEnv(pg: PgCluster, dbname: string, overrides: Record<string, unknown> = {}): PgincrTestEnv {
+  const repository = mkdtempSync(join(tmpdir(), 'pgincr-repo-'));
+  const raw = {
+    repository,
+    profiles: { default: pg.profile(dbname), admin: pg.profile('postgres') },
+    ...overrides,
+    capture: { heartbeatInterval: '1s', segmentMaxAge: '1h', sequenceInterval: '2s', ...(overrides.capture as object | undefined) },
+  };
+  const config = parseConfig(raw, {} as NodeJS.ProcessEnv, 'test config');
+  const logger = createLogger({ level: process.env.PGINCR_TEST_LOG_LEVEL ?? 'warn', pretty: false });
+  return {
+    config,
+    repository,
+    activities: createActivities({ config, logger }),
+    cleanup: () => rmSync(repository, { recursive: true, force: true }),
+  };
+}
+
+/** Polls `probe` until it returns true, or fails after `timeoutMs` naming `what`. */
+export async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000, everyMs = 200): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await probe()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
