@@ -5,7 +5,7 @@
  */
 import { readFile, readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { describeBase, loadCatalog, saveCatalog } from '../adapters/fs/catalog-store';
+import { describeBase, updateCatalog } from '../adapters/fs/catalog-store';
 import { isTempName } from '../adapters/fs/atomic-write';
 import { addBase, emptyCatalog } from '../core/catalog/catalog';
 import { BASE_DIR, BASE_FILES, baseDir, parseBaseId, parseChainDirName } from '../core/repository/paths';
@@ -58,6 +58,6 @@ export async function findBaseForSlot(chain: string, slot: string): Promise<{ id
 export async function registerBase(chain: string, id: string): Promise<void> {
   const names = parseChainDirName(basename(chain));
   if (!names) throw new ConfigError(`${chain}: not a chain folder (<system_identifier>-<dbname>)`);
-  const catalog = (await loadCatalog(chain)) ?? emptyCatalog(names.systemIdentifier, names.database);
-  await saveCatalog(chain, addBase(catalog, await describeBase(chain, id)));
+  const entry = await describeBase(chain, id);
+  await updateCatalog(chain, (catalog) => addBase(catalog ?? emptyCatalog(names.systemIdentifier, names.database), entry));
 }

@@ -15,7 +15,7 @@ import { findBaseForSlot } from './base-files';
 import { SegmentWriter } from '../adapters/fs/segment-writer';
 import { findPartial, scanSegmentFile } from '../adapters/fs/segment-files';
 import { addSegment, emptyCatalog } from '../core/catalog/catalog';
-import { loadCatalog, saveCatalog } from '../adapters/fs/catalog-store';
+import { updateCatalog } from '../adapters/fs/catalog-store';
 
 const rotateRequestPath = (chain: string) => join(chain, 'control', 'rotate-request');
 
@@ -91,8 +91,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
       const entry = await writer.seal({ compress: cfg.compress });
       await writer.close();
       if (!entry) return { sealed: null };
-      const catalog = (await loadCatalog(chain)) ?? emptyCatalog(fields.systemIdentifier, fields.database);
-      await saveCatalog(chain, addSegment(catalog, entry));
+      await updateCatalog(chain, (catalog) => addSegment(catalog ?? emptyCatalog(fields.systemIdentifier, fields.database), entry));
       return { sealed: entry.file };
     },
   };

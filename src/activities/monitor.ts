@@ -14,7 +14,7 @@ import { formatHuman, formatNagios } from '../core/monitor/health-format';
 import type { HealthReport } from '../core/monitor/health';
 import { expirable } from '../core/retention/retention';
 import { removeEntries, restorableWindow, findGaps } from '../core/catalog/catalog';
-import { loadCatalog, rebuildCatalog, saveCatalog } from '../adapters/fs/catalog-store';
+import { loadCatalog, rebuildCatalog, updateCatalog } from '../adapters/fs/catalog-store';
 import { table } from '../core/format/table';
 import * as setup from './setup';
 
@@ -59,12 +59,19 @@ export function monitorActivities(deps: ActivityDeps): MonitorActivities & CliOn
 
     async applyRetention({ profile, dryRun }) {
       const chain = await chainDirFor(deps, profile);
-      const catalog = (await loadCatalog(chain)) ?? (await rebuildCatalog(chain));
-      const plan = expirable(catalog, config.retention, Date.now());
-      const removed = [...plan.bases.map((b) => `base ${b.id}: ${b.reason}`), ...plan.segments.map((s) => `segment ${s.file}: ${s.reason}`)];
+      let catalog = (await loadCatalog(chain)) ?? (await rebuildCatalog(chain));
+      let plan = expirable(catalog, config.retention, Date.now());
       if (!dryRun) {
         // Catalog first: a crash after it leaves unreferenced files (harmless), never dangling entries.
-        await saveCatalog(chain, removeEntries(catalog, { bases: plan.bases.map((b) => b.id), segments: plan.segments.map((s) => s.file) }));
+        // Planned and removed under the catalog lock, so a segment recorded meanwhile is kept.
+        await updateCatalog(chain, async (current) => {
+          catalog = current ?? (await rebuildCatalog(chain));
+          plan = expirable(catalog, config.retention, Date.now());
+          return removeEntries(catalog, { bases: plan.bases.map((b) => b.id), segments: plan.segments.map((s) => s.file) });
+        });
+      }
+      const removed = [...plan.bases.map((b) => `base ${b.id}: ${b.reason}`), ...plan.segments.map((s) => `segment ${s.file}: ${s.reason}`)];
+      if (!dryRun) {
         for (const b of plan.bases) await rm(join(chain, 'base', b.id), { recursive: true, force: true });
         for (const s of plan.segments) await rm(join(chain, s.file), { force: true });
       }
@@ -101,8 +108,7 @@ export function monitorActivities(deps: ActivityDeps): MonitorActivities & CliOn
 
     async rebuildCatalog({ profile }) {
       const chain = await chainDirFor(deps, profile);
-      const catalog = await rebuildCatalog(chain);
-      await saveCatalog(chain, catalog);
+      const catalog = await updateCatalog(chain, () => rebuildCatalog(chain));
       return { bases: catalog.bases.length, segments: catalog.segments.length };
     },
 

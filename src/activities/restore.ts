@@ -11,7 +11,7 @@ import type { Profile } from '../config';
 import { planRestore } from '../core/restore/plan';
 import { addCheckpoint, addVerification, emptyCatalog } from '../core/catalog/catalog';
 import type { Catalog } from '../core/catalog/schema';
-import { loadCatalog, rebuildCatalog, saveCatalog } from '../adapters/fs/catalog-store';
+import { loadCatalog, rebuildCatalog, updateCatalog } from '../adapters/fs/catalog-store';
 import { readBaseMetadata } from './base-files';
 import { createTargetDatabase, dropOwnTargetDatabase } from '../restore/create-target';
 import { restoreGlobals } from '../restore/restore-globals';
@@ -145,9 +145,9 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
     async takeCheckpoint({ profile }) {
       const chain = await chainDirFor(deps, profile);
       const r = await takeCheckpoint(profileOf(profile), chain);
-      const catalog = await catalogOf(chain);
       const takenAt = new Date().toISOString();
-      await saveCatalog(chain, addCheckpoint(catalog, { lsn: r.lsn, takenAt, file: checkpointRelPath(parseLsn(r.lsn)) }));
+      await updateCatalog(chain, async (catalog) =>
+        addCheckpoint(catalog ?? (await rebuildCatalog(chain)), { lsn: r.lsn, takenAt, file: checkpointRelPath(parseLsn(r.lsn)) }));
       return { lsn: r.lsn, file: r.path };
     },
 
@@ -169,8 +169,8 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
 
     async recordVerification({ profile, fromBase, toLsn, ok, mismatches }) {
       const chain = await chainDirFor(deps, profile);
-      const catalog = (await loadCatalog(chain)) ?? emptyCatalog('0', 'unknown');
-      await saveCatalog(chain, addVerification(catalog, { at: new Date().toISOString(), fromBase, toLsn, ok, ...(mismatches.length ? { mismatches } : {}) }));
+      await updateCatalog(chain, (catalog) =>
+        addVerification(catalog ?? emptyCatalog('0', 'unknown'), { at: new Date().toISOString(), fromBase, toLsn, ok, ...(mismatches.length ? { mismatches } : {}) }));
       if (!ok) deps.logger.error({ chain, fromBase, toLsn, mismatches }, 'verification failed');
     },
   };

@@ -5,7 +5,7 @@
 import type { Profile } from '../config';
 import { addSegment, emptyCatalog } from '../core/catalog/catalog';
 import { findResumePoint, SegmentWriter } from '../adapters/fs/segment-writer';
-import { loadCatalog, saveCatalog } from '../adapters/fs/catalog-store';
+import { updateCatalog } from '../adapters/fs/catalog-store';
 import { openSourceSession } from './source-session';
 import type { CaptureDeps, CaptureLog } from './capture-types';
 
@@ -26,8 +26,7 @@ export function createCaptureDeps(options: CaptureDepsOptions): CaptureDeps {
     resumePoint: async () => (await findResumePoint(chainDir))?.lsn ?? null,
     openWriter: (header, startLsn) => SegmentWriter.open(chainDir, header, startLsn, { flushBytes: options.flushBytes }),
     recordSegment: async (header, sealed) => {
-      const catalog = (await loadCatalog(chainDir)) ?? emptyCatalog(header.systemIdentifier, header.database);
-      await saveCatalog(chainDir, addSegment(catalog, sealed));
+      await updateCatalog(chainDir, (catalog) => addSegment(catalog ?? emptyCatalog(header.systemIdentifier, header.database), sealed));
     },
     log: options.log,
   };

@@ -114,6 +114,22 @@ class CaptureRun {
     }
   }
 
+  /**
+   * Before a stop seals the segment: record the sequence positions and stream until they are
+   * written, so the sealed chain ends with every sequence where the source has it.
+   */
+  async drainSequencesForStop(): Promise<void> {
+    if (this.input.sequenceEveryMs <= 0 || this.control.signal.aborted) return;
+    const untilLsn = await recordSequencePositions(this.source.client);
+    const deadline = this.control.now() + ROTATION_WAIT_MS;
+    while ((this.txn || this.confirmed < untilLsn) && this.control.now() < deadline && !this.control.signal.aborted) {
+      const msg = await this.stream.nextWithin(POLL_MS);
+      if (msg === null) break;
+      if (msg?.kind === 'xlog') await this.onMessage(parsePgoutput(msg.payload));
+      else if (msg?.kind === 'keepalive') this.onKeepalive(msg.walEnd, msg.replyRequested);
+    }
+  }
+
   private onKeepalive(walEnd: Lsn, replyRequested: boolean): void {
     // Everything before this keepalive has been consumed (the queue is ordered); with no
     // transaction open, nothing at or before walEnd remains to be written.
@@ -260,6 +276,7 @@ export async function runCapture(deps: CaptureDeps, input: CaptureInput, control
     cleanups.unshift(async () => Promise.all(timers.map((t) => t.stop())));
     r.sendStatus();
     await r.loop();
+    if (input.sealOnExit) await r.drainSequencesForStop();
     await Promise.all(timers.map((t) => t.stop()));
     const result = await r.finish(input.sealOnExit ?? false);
     control.heartbeat(r.heartbeatDetails());

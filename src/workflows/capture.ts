@@ -76,6 +76,14 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
       });
     }
   }
+  // A last short run records the sequence positions into the stream and seals the segment.
+  const last = await capture.captureChanges({
+    profile: input.profile, lastDurableLsn: status.lastDurableLsn ?? undefined, runForMs: 500, stopping: true,
+  });
+  status.lastDurableLsn = last.lastDurableLsn;
+  status.transactions += last.transactions;
+  status.changes += last.changes;
+  status.segmentsSealed += last.segmentsSealed;
   await quick.sealCurrentSegment({ profile: input.profile });
   status.state = 'stopped';
   return status;

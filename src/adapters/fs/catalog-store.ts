@@ -1,6 +1,7 @@
 /**
- * The catalog on disk (`catalog/catalog.json`): load, save atomically, rebuild from the files
- * alone (base `metadata.json`/`checksums.json`, segment headers and footers, checkpoints).
+ * The catalog on disk (`catalog/catalog.json`): load, save atomically, update under a lock
+ * (updateCatalog: use it for every load → modify → save), rebuild from the files alone (base
+ * `metadata.json`/`checksums.json`, segment headers and footers, checkpoints).
  * Like pgBackRest's `historyLoad` beside the pure `historyParse`: I/O here, rules in core.
  */
 import { readFile, readdir, stat } from 'node:fs/promises';
@@ -23,6 +24,7 @@ import {
 import { normalizeTime } from '../../core/segment/commit-time';
 import { checkScan } from '../../core/segment/scan';
 import { ensureDir, isTempName, writeFileAtomic } from './atomic-write';
+import { withCatalogLock, type CatalogLockOptions } from './catalog-lock';
 import { listSealedSegments, scanSegmentFile } from './segment-files';
 
 function isMissing(error: unknown): boolean {
@@ -59,6 +61,28 @@ export async function saveCatalog(chain: string, catalog: Catalog): Promise<void
   const path = catalogPath(chain);
   await ensureDir(dirname(path));
   await writeFileAtomic(path, `${JSON.stringify(valid, null, 2)}\n`);
+}
+
+/**
+ * Load → modify → save under the chain's catalog lock (see catalog-lock.ts), so concurrent
+ * updates from activities, processes or hosts all land. `update` gets the current catalog (null
+ * when none exists yet) and returns the new one, which is validated and saved; returns it.
+ * Keep `update` short: other updaters wait for it.
+ */
+export function updateCatalog(
+  chain: string,
+  update: (catalog: Catalog | null) => Catalog | Promise<Catalog>,
+  options?: CatalogLockOptions,
+): Promise<Catalog> {
+  return withCatalogLock(
+    chain,
+    async () => {
+      const next = await update(await loadCatalog(chain));
+      await saveCatalog(chain, next);
+      return next;
+    },
+    options,
+  );
 }
 
 async function listNames(dir: string): Promise<string[]> {

@@ -29,6 +29,7 @@ export type RewriteResult =
 
 interface RangeVarLike {
   relpersistence?: string;
+  schemaname?: string;
   location?: number;
 }
 
@@ -68,8 +69,10 @@ function dropConcurrently(tokens: ScanToken[]): Edit[] {
   return next ? [{ start: tokens[i]!.start, end: next.start, parts: [] }] : [{ start: tokens[i - 1]!.end, end: tokens[i]!.end, parts: [] }];
 }
 
+/** TEMP/TEMPORARY, or a name qualified with `pg_temp` (or a session's `pg_temp_N`). */
 function isTemporary(rel: unknown): boolean {
-  return (rel as RangeVarLike | undefined)?.relpersistence === 't';
+  const r = rel as RangeVarLike | undefined;
+  return r?.relpersistence === 't' || /^pg_temp(_\d+)?$/.test(r?.schemaname ?? '');
 }
 
 /**

@@ -7,7 +7,7 @@
  * -- slot: pgincr  decoder: pgoutput  start_lsn: 0/16B3748  timeline: 1
  * SET client_encoding = 'UTF8';
  * SET standard_conforming_strings = on;
- * SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC';
+ * SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET lc_monetary = 'C';
  * SET extra_float_digits = 3; SET bytea_output = 'hex'; SET search_path = '';
  *                                                  ← blank line, then per transaction:
  * BEGIN; -- xid 1234 commit_lsn 0/16B37A0 committed 2026-11-27 14:00:00.123456+00
@@ -98,7 +98,7 @@ export function renderSegmentHeader(h: SegmentHeader): string {
     `-- slot: ${h.slot}  decoder: ${h.decoder}  start_lsn: ${formatLsn(h.startLsn)}  timeline: ${h.timeline}`,
     `SET client_encoding = '${h.encoding}';`,
     'SET standard_conforming_strings = on;',
-    "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC';",
+    "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET lc_monetary = 'C';",
     "SET extra_float_digits = 3; SET bytea_output = 'hex'; SET search_path = '';",
     '',
   ].join('\n');

@@ -9,6 +9,7 @@
 import { UnreplayableDdlError } from '../../errors';
 import { extractDdl, type DdlOrdinals } from '../ddl/extract';
 import type { Tuple } from '../decoding/model';
+import { containsMarker } from '../segment/grammar';
 import { commentText, qualifiedName, quoteLiteral } from './quote';
 import type { RelationInfo } from './render';
 import { RenderError } from './render-error';
@@ -47,11 +48,23 @@ export interface DdlHistoryRow {
   commandTag: string;
   objectIdentities: string[];
   query: string;
+  /**
+   * `start` (ddl_command_start, CREATE TABLE AS / SELECT INTO only) or `end`; undefined for rows
+   * of schema version 1, which has no such column (every row was written at ddl_command_end).
+   */
+  phase?: 'start' | 'end';
+  /** The trigger's count of this firing within its client statement (schema version 2); null: count here. */
+  statementOrdinal?: number | null;
 }
+
+/** Tags recorded at ddl_command_start (schema version 2): their rows arrive before the `end` row. */
+const START_PHASE_TAGS = new Set(['CREATE TABLE AS', 'SELECT INTO']);
+
+const hasColumn = (rel: RelationInfo, name: string) => rel.columns.some((c) => c.name === name);
 
 export function readDdlHistoryRow(rel: RelationInfo, tuple: Tuple): DdlHistoryRow {
   const ids = column(rel, tuple, 'object_identities');
-  return {
+  const row: DdlHistoryRow = {
     occurredAt: column(rel, tuple, 'occurred_at') ?? '',
     roleName: column(rel, tuple, 'role_name') ?? '',
     searchPath: column(rel, tuple, 'search_path') ?? '',
@@ -59,6 +72,28 @@ export function readDdlHistoryRow(rel: RelationInfo, tuple: Tuple): DdlHistoryRo
     objectIdentities: ids === null ? [] : parseTextArray(ids).filter((s): s is string => s !== null),
     query: column(rel, tuple, 'query') ?? '',
   };
+  if (hasColumn(rel, 'phase')) {
+    const phase = column(rel, tuple, 'phase');
+    if (phase !== 'start' && phase !== 'end') throw new RenderError(`${qualifiedName(rel.schema, rel.table)} row has phase ${String(phase)}`);
+    row.phase = phase;
+  }
+  if (hasColumn(rel, 'statement_ordinal')) {
+    const n = column(rel, tuple, 'statement_ordinal');
+    row.statementOrdinal = n === null ? null : Number(n);
+  }
+  return row;
+}
+
+/**
+ * A statement whose text holds a line that would read as a transaction marker (a function body
+ * with `BEGIN; -- xid …` on a line of its own): run it through EXECUTE of an `E'…'` literal, so
+ * the segment gets one line with escaped line breaks. The dollar tag avoids any in the text.
+ */
+export function executeInDoBlock(statement: string): string {
+  let tag = '$pgincr$';
+  for (let i = 1; statement.includes(tag); i++) tag = `$pgincr${i}$`;
+  const escaped = statement.replace(/[\\'\r\n]/g, (c) => (c === '\\' ? '\\\\' : c === "'" ? "''" : c === '\n' ? '\\n' : '\\r'));
+  return `DO ${tag} BEGIN EXECUTE E'${escaped}'; END ${tag}`;
 }
 
 const isTempIdentity = (id: string) => /^pg_temp(_\d+)?\./.test(id);
@@ -72,11 +107,18 @@ const isTempIdentity = (id: string) => /^pg_temp(_\d+)?\./.test(id);
  * SELECT pg_catalog.set_config('search_path', '', true);
  * ```
  * DDL on temporary objects is written as a comment only. DDL run inside a function is an
- * UnreplayableDdlError (`fail`) or a comment naming the outer query (`warn`).
+ * UnreplayableDdlError (`fail`) or a comment naming the outer query (`warn`). CREATE TABLE AS
+ * and SELECT INTO are written at their `start` row (rewritten WITH NO DATA: their rows follow in
+ * the stream) and their `end` row gives '' — unless the row has no phase (schema version 1),
+ * when the `end` row is all there is. A statement holding a marker-like line is written through
+ * {@link executeInDoBlock}.
  */
 export function renderDdlHistoryRow(row: DdlHistoryRow, ctx: CaptureContext): string {
   const header = `-- ddl: ${commentText(row.commandTag)}${row.objectIdentities.length ? ` ${commentText(row.objectIdentities.join(', '))}` : ''} role ${commentText(row.roleName)} at ${commentText(row.occurredAt)}\n`;
-  const ordinal = ctx.ordinals.next(row.query, row.commandTag); // count every firing, even skipped ones
+  // Schema v2 renders CREATE TABLE AS / SELECT INTO at their `start` row, before their rows.
+  if (row.phase === 'end' && START_PHASE_TAGS.has(row.commandTag)) return '';
+  // count every firing, even skipped ones (schema v2: the trigger counted, including unrecorded ones)
+  const ordinal = row.statementOrdinal ?? ctx.ordinals.next(row.query, row.commandTag);
   if (row.objectIdentities.length > 0 && row.objectIdentities.every(isTempIdentity)) {
     return `${header}-- not replayed: temporary object\n`;
   }
@@ -86,7 +128,7 @@ export function renderDdlHistoryRow(row: DdlHistoryRow, ctx: CaptureContext): st
       return (
         header +
         `SELECT pg_catalog.set_config('search_path', ${quoteLiteral(row.searchPath)}, true);\n` +
-        `${found.text};\n` +
+        `${containsMarker(found.text) ? executeInDoBlock(found.text) : found.text};\n` +
         `SELECT pg_catalog.set_config('search_path', '', true);\n`
       );
     case 'temporary':

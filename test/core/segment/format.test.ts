@@ -22,7 +22,7 @@ describe('segment format v1', () => {
         '-- slot: pgincr  decoder: pgoutput  start_lsn: 0/16B3748  timeline: 1',
         "SET client_encoding = 'UTF8';",
         'SET standard_conforming_strings = on;',
-        "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC';",
+        "SET DateStyle = 'ISO, YMD'; SET IntervalStyle = 'postgres'; SET TimeZone = 'UTC'; SET lc_monetary = 'C';",
         "SET extra_float_digits = 3; SET bytea_output = 'hex'; SET search_path = '';",
         '',
         'BEGIN; -- xid 1234 commit_lsn 0/16B37A0 committed 2026-11-27 14:00:00.123456+00',

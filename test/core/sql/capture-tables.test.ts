@@ -1,6 +1,7 @@
 import { DdlOrdinals, initDdlParser } from '../../../src/core/ddl/extract';
 import type { TupleValue } from '../../../src/core/decoding/model';
-import { renderCaptureChange, renderSequencePositions, type CaptureContext } from '../../../src/core/sql/capture-tables';
+import { executeInDoBlock, renderCaptureChange, renderSequencePositions, type CaptureContext } from '../../../src/core/sql/capture-tables';
+import { containsMarker } from '../../../src/core/segment/grammar';
 import type { RelationInfo } from '../../../src/core/sql/render';
 import { parseTextArray } from '../../../src/core/sql/text-array';
 
@@ -74,6 +75,50 @@ describe('ddl_history rows', () => {
   it('keep comments on one line whatever the identities hold', () => {
     const sql = renderCaptureChange({ kind: 'insert', rel: ddlRel, tuple: ddlRow('CREATE TABLE', '{"public.\\"a\nb\\""}', 'CREATE TABLE "a\nb" ()') }, ctx());
     expect(sql.split('\n')[0]).toBe('-- ddl: CREATE TABLE public."a\\nb" role alice at 2026-11-27 14:00:00.123456+00');
+  });
+});
+
+describe('ddl_history rows of schema version 2 (phase, statement_ordinal)', () => {
+  const rel2 = captureRel('ddl_history', [...DDL_COLS, 'phase', 'statement_ordinal']);
+  const row2 = (tag: string, ids: string, query: string, phase: 'start' | 'end', ordinal: string | null): TupleValue[] => [
+    ...ddlRow(tag, ids, query), t(phase), ordinal === null ? { kind: 'null' } : t(ordinal),
+  ];
+  const render = (tuple: TupleValue[], c = ctx()) => renderCaptureChange({ kind: 'insert', rel: rel2, tuple }, c);
+  const q = 'CREATE TABLE t2 AS SELECT 1 AS a; SELECT * INTO t3 FROM t2; CREATE TABLE t4 ();';
+
+  it('render CREATE TABLE AS / SELECT INTO at the start row, and nothing at their end row', () => {
+    const c = ctx();
+    expect(render(row2('CREATE TABLE AS', '{}', q, 'start', '0'), c)).toContain('\nCREATE TABLE t2 AS SELECT 1 AS a WITH NO DATA;\n');
+    expect(render(row2('CREATE TABLE AS', '{public.t2}', q, 'end', null), c)).toBe('');
+    expect(render(row2('SELECT INTO', '{}', q, 'start', '0'), c)).toContain('\nCREATE TABLE t3 AS SELECT * FROM t2 WITH NO DATA;\n');
+    expect(render(row2('SELECT INTO', '{public.t3}', q, 'end', null), c)).toBe('');
+    expect(render(row2('CREATE TABLE', '{public.t4}', q, 'end', '1'), c)).toContain('\nCREATE TABLE t4 ();\n');
+  });
+
+  it("use the trigger's statement ordinal (firings it did not record still count)", () => {
+    // CREATE TEMP TABLE fired (ordinal 0) but was not recorded.
+    const sql = render(row2('CREATE TABLE', '{public.keep}', 'CREATE TEMP TABLE tmp (); CREATE TABLE keep ();', 'end', '1'));
+    expect(sql).toContain('\nCREATE TABLE keep ();\n');
+  });
+
+  it('a schema version 1 row (no phase) still renders CREATE TABLE AS at its end row', () => {
+    expect(renderCaptureChange({ kind: 'insert', rel: ddlRel, tuple: ddlRow('CREATE TABLE AS', '{public.t2}', q) }, ctx())).toContain(
+      '\nCREATE TABLE t2 AS SELECT 1 AS a WITH NO DATA;\n',
+    );
+  });
+
+  it('a CREATE TABLE AS into pg_temp is a temporary object', () => {
+    expect(render(row2('CREATE TABLE AS', '{}', 'CREATE TABLE pg_temp.x AS SELECT 1', 'start', '0'))).toMatch(/-- not replayed: temporary object\n$/);
+  });
+
+  it('a statement with a marker-like line is run through EXECUTE, on one line', () => {
+    const fn = "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$\nSELECT '\nBEGIN; -- xid 1 commit_lsn 0/1 committed x\nCOMMIT; -- xid 1 '\n$$";
+    const sql = render(row2('CREATE FUNCTION', '{public.f()}', `${fn};`, 'end', '0'));
+    expect(containsMarker(sql)).toBe(false);
+    expect(sql.split('\n')[2]).toBe(
+      "DO $pgincr$ BEGIN EXECUTE E'CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$\\nSELECT ''\\nBEGIN; -- xid 1 commit_lsn 0/1 committed x\\nCOMMIT; -- xid 1 ''\\n$$'; END $pgincr$;",
+    );
+    expect(executeInDoBlock('SELECT $pgincr$x$pgincr$')).toBe("DO $pgincr1$ BEGIN EXECUTE E'SELECT $pgincr$x$pgincr$'; END $pgincr1$");
   });
 });
 
