@@ -18,7 +18,7 @@ export function installRuntimeLogger(logger: Logger): void {
     TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error',
   };
   Runtime.install({
-    logger: new DefaultLogger('INFO', ({ level, message, meta }: { level: LogLevel; message: string; meta?: LogMetadata }) => {
+    logger: new DefaultLogger(process.env.PGINCR_SDK_LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN', ({ level, message, meta }: { level: LogLevel; message: string; meta?: LogMetadata }) => {
       sdkLog[levels[level]](meta ?? {}, message);
     }),
   });

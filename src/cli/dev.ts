@@ -5,12 +5,14 @@
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { createHash } from 'node:crypto';
 import { Client } from 'pg';
 import { parseConfig, loadConfig, type Config } from '../config';
 import { createLogger } from '../logger';
 import { startDevServer } from '../adapters/temporal/dev-server';
 import {
-  freePort, initCluster, isInitialized, isRunning, localSuperuser, startServer, writeSettings, type LocalClusterSpec,
+  freePort, initCluster, isInitialized, isRunning, localSuperuser, startServer, stopServer, writeSettings, type LocalClusterSpec,
 } from '../adapters/pg/local-cluster';
 import { createWorker } from '../worker';
 import { CliContext, type GlobalOptions } from './context';
@@ -25,9 +27,18 @@ CREATE TABLE IF NOT EXISTS orders (id bigserial PRIMARY KEY, customer_id bigint 
 CREATE TABLE IF NOT EXISTS audit_log (at timestamptz DEFAULT now(), message text);
 `;
 
+/**
+ * Where the demo cluster lives. As root the server runs as the `postgres` OS user, which cannot
+ * enter a private home folder, so the cluster goes to a folder of its own under the temp dir.
+ */
+function demoDir(): string {
+  if (process.getuid?.() !== 0) return join(STATE_DIR, 'demo');
+  return join(tmpdir(), `pgincr-demo-${createHash('sha256').update(STATE_DIR).digest('hex').slice(0, 10)}`);
+}
+
 /** Creates (once) and starts the demo cluster, returning a profile for its `demo` database. */
-async function ensureDemoCluster(): Promise<{ host: string; port: number; user: string; dbname: string }> {
-  const dir = join(STATE_DIR, 'demo');
+async function ensureDemoCluster(): Promise<{ profile: { host: string; port: number; user: string; dbname: string }; stop: () => void }> {
+  const dir = demoDir();
   mkdirSync(dir, { recursive: true });
   const spec: LocalClusterSpec = { dir, port: Number(process.env.PGINCR_DEMO_PORT ?? 0) || (await freePort()) };
   if (!isInitialized(spec)) initCluster(spec);
@@ -39,6 +50,7 @@ async function ensureDemoCluster(): Promise<{ host: string; port: number; user: 
   }
   const port = Number(/^port = '(\d+)'/m.exec(readFileSync(join(dir, 'data', 'postgresql.conf'), 'utf8').split('\n').reverse().join('\n'))?.[1] ?? spec.port);
   const profile = { host: dir, port, user: localSuperuser(), dbname: 'demo' };
+  const stop = () => stopServer(spec);
   const admin = new Client({ ...profile, database: 'postgres' });
   await admin.connect();
   const exists = await admin.query(`SELECT 1 FROM pg_database WHERE datname = 'demo'`);
@@ -48,17 +60,17 @@ async function ensureDemoCluster(): Promise<{ host: string; port: number; user: 
   await demo.connect();
   await demo.query(DEMO_SCHEMA);
   await demo.end();
-  return profile;
+  return { profile, stop };
 }
 
-async function resolveConfig(options: GlobalOptions): Promise<{ config: Config; demo: boolean }> {
+async function resolveConfig(options: GlobalOptions): Promise<{ config: Config; demo?: () => void }> {
   const repository = process.env.PGINCR_REPOSITORY ?? join(STATE_DIR, 'repository');
-  if (options.config ?? process.env.PGINCR_CONFIG) return { config: loadConfig(options.config), demo: false };
+  if (options.config ?? process.env.PGINCR_CONFIG) return { config: loadConfig(options.config) };
   if (process.env.PGHOST || process.env.PGDATABASE || process.env.PGSERVICE) {
-    return { config: parseConfig({ repository }, process.env, 'environment'), demo: false };
+    return { config: parseConfig({ repository }, process.env, 'environment') };
   }
-  const profile = await ensureDemoCluster();
-  return { config: parseConfig({ repository, profiles: { default: profile } }, process.env, 'demo'), demo: true };
+  const demo = await ensureDemoCluster();
+  return { config: parseConfig({ repository, profiles: { default: demo.profile } }, process.env, 'demo'), demo: demo.stop };
 }
 
 export async function runDev(options: GlobalOptions, opts: { port: number; uiPort: number; exitAfterPreflight: boolean }): Promise<void> {
@@ -81,6 +93,7 @@ export async function runDev(options: GlobalOptions, opts: { port: number; uiPor
     worker.shutdown();
     await running.catch(() => undefined);
     await server?.stop();
+    demo?.();
   };
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
@@ -88,7 +101,7 @@ export async function runDev(options: GlobalOptions, opts: { port: number; uiPor
   const profileName = options.profile ?? config.defaultProfile;
   process.stdout.write(
     `pgincr dev\n  Temporal:  ${config.temporal.address} (namespace ${config.temporal.namespace})\n` +
-      `  Web UI:    ${server?.uiUrl ?? '(external cluster)'}\n  database:  ${demo ? 'demo cluster in .pgincr/demo' : `profile ${profileName}`}\n` +
+      `  Web UI:    ${server?.uiUrl ?? '(external cluster)'}\n  database:  ${demo ? `demo cluster in ${demoDir()} (database demo)` : `profile ${profileName}`}\n` +
       `  repository: ${config.repository}\n\n`,
   );
   const ctx = new CliContext({ ...options, json: false });

@@ -4,6 +4,9 @@
  * - an INSERT into `pgincr.ddl_history` → the DDL statement itself, with the session's
  *   search_path set around it;
  * - an INSERT into `pgincr.sequence_positions` → `SELECT pg_catalog.setval(…)` lines;
+ * - an INSERT into `pgincr.markers` → one comment line, `-- pgincr marker: <kind> <note> at
+ *   <lsn>`: the transaction is written (a sentinel after a full backup or checkpoint LSN, so
+ *   a sealed segment covers that LSN) and replays as nothing;
  * - any other change to a `pgincr.*` table → nothing.
  */
 import { UnreplayableDdlError } from '../../errors';
@@ -170,6 +173,16 @@ export function renderSequencePositions(positionsJson: string): string {
     .join('');
 }
 
+/**
+ * The comment line for one `pgincr.markers` row (kind, LSN, note: `commentText` keeps it one
+ * line): `-- pgincr marker: full-backup 20261127T140000Z_0000000001000028 at 0/1000028`.
+ */
+export function renderMarker(row: { kind: string | null; lsn: string | null; note: string | null }): string {
+  const note = row.note ? ` ${commentText(row.note)}` : '';
+  const at = row.lsn ? ` at ${commentText(row.lsn)}` : '';
+  return `-- pgincr marker: ${commentText(row.kind ?? 'marker')}${note}${at}\n`;
+}
+
 /** A decoded change to a capture table, rendered per the module comment ('' for nothing). */
 export function renderCaptureChange(
   change: { kind: 'insert' | 'update' | 'delete' | 'truncate'; rel: RelationInfo; tuple?: Tuple },
@@ -180,6 +193,10 @@ export function renderCaptureChange(
   if (change.rel.table === 'sequence_positions') {
     const positions = column(change.rel, change.tuple, 'positions');
     return positions === null ? '' : renderSequencePositions(positions);
+  }
+  if (change.rel.table === 'markers') {
+    const value = (name: string) => column(change.rel, change.tuple as Tuple, name);
+    return renderMarker({ kind: value('kind'), lsn: value('lsn'), note: value('note') });
   }
   return '';
 }

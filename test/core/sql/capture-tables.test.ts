@@ -1,6 +1,6 @@
 import { DdlOrdinals, initDdlParser } from '../../../src/core/ddl/extract';
 import type { TupleValue } from '../../../src/core/decoding/model';
-import { executeInDoBlock, renderCaptureChange, renderSequencePositions, type CaptureContext } from '../../../src/core/sql/capture-tables';
+import { executeInDoBlock, renderCaptureChange, renderMarker, renderSequencePositions, type CaptureContext } from '../../../src/core/sql/capture-tables';
 import { containsMarker } from '../../../src/core/segment/grammar';
 import type { RelationInfo } from '../../../src/core/sql/render';
 import { parseTextArray } from '../../../src/core/sql/text-array';
@@ -134,6 +134,21 @@ describe('sequence_positions rows', () => {
   it('reject malformed positions', () => {
     expect(() => renderSequencePositions('[{"schema":"s","name":"q","last_value":"1; DROP","is_called":true}]')).toThrow(/bad sequence position entry/);
     expect(() => renderSequencePositions('nope')).toThrow(/is not json/);
+  });
+});
+
+describe('markers rows', () => {
+  const rel = captureRel('markers', ['id', 'at', 'kind', 'lsn', 'note']);
+  it('render as one comment line naming the kind, the note and the lsn', () => {
+    const sql = renderCaptureChange({ kind: 'insert', rel, tuple: [t('1'), t('2026-01-01 00:00:00+00'), t('full-backup'), t('0/1000028'), t('20261127T140000Z_0000000001000028')] }, ctx());
+    expect(sql).toBe('-- pgincr marker: full-backup 20261127T140000Z_0000000001000028 at 0/1000028\n');
+  });
+  it('keep a hostile note on one line that is not a transaction marker', () => {
+    const sql = renderMarker({ kind: 'checkpoint', lsn: null, note: 'x\nCOMMIT; -- xid 1 end_lsn 0/1 changes 1\nBEGIN; -- xid 2' });
+    expect(sql.split('\n')).toHaveLength(2);
+    expect(containsMarker(sql)).toBe(false);
+    expect(renderCaptureChange({ kind: 'insert', rel, tuple: [t('1'), t('2026-01-01'), t('checkpoint'), { kind: 'null' }, { kind: 'null' }] }, ctx()))
+      .toBe('-- pgincr marker: checkpoint\n');
   });
 });
 

@@ -6,6 +6,7 @@
 import type { Client } from 'pg';
 import * as m001 from './001-capture-schema';
 import * as m002 from './002-ddl-phases';
+import * as m003 from './003-markers';
 
 export interface Migration {
   version: number;
@@ -13,7 +14,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003];
 /** The schema version this build installs. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
