@@ -1,10 +1,15 @@
 /**
  * Temporal Schedules from the config, created or updated idempotently. Overlap policy SKIP:
- * two dumps never run at once.
+ * two dumps never run at once. The server keeps a cron expression only as the calendars it
+ * compiles it into, so the configured cron also travels in the action's memo (`pgincrCron`,
+ * replaced by every apply), which is what `listSchedules` shows.
  */
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleHandle, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from './config';
 import { scheduleIds } from './constants';
+
+/** The action memo key holding the configured cron expression. */
+export const CRON_MEMO = 'pgincrCron';
 
 interface ScheduleDef {
   key: keyof Config['schedules'];
@@ -35,6 +40,7 @@ function options(config: Config, def: ScheduleDef): ScheduleOptions {
       args: def.args,
       taskQueue: config.temporal.taskQueue,
       workflowId: `${def.scheduleId}-run`,
+      memo: { [CRON_MEMO]: sched.cron },
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
     state: { paused: sched.paused, note: 'managed by pgincr schedules apply' },
@@ -89,10 +95,11 @@ export async function listSchedules(client: Client, profile: string): Promise<Sc
       if ((err as Error).name === 'ScheduleNotFoundError') continue;
       throw err;
     }
+    const memoCron = d.action.type === 'startWorkflow' ? d.action.memo?.[CRON_MEMO] : undefined;
     rows.push({
       scheduleId,
       workflowType: d.action.type === 'startWorkflow' ? d.action.workflowType : '?',
-      cron: JSON.stringify(d.spec.calendars ?? d.spec.intervals ?? []),
+      cron: typeof memoCron === 'string' ? memoCron : JSON.stringify(d.spec.calendars ?? d.spec.intervals ?? []),
       paused: d.state.paused,
       next: d.info.nextActionTimes[0]?.toISOString() ?? null,
     });

@@ -17,7 +17,8 @@ import { findPartial, scanSegmentFile } from '../adapters/fs/segment-files';
 import { addSegment, emptyCatalog } from '../core/catalog/catalog';
 import { updateCatalog } from '../adapters/fs/catalog-store';
 
-const rotateRequestPath = (chain: string) => join(chain, 'control', 'rotate-request');
+/** The control file a running capture polls for "rotate now". */
+export const rotateRequestPath = (chain: string) => join(chain, 'control', 'rotate-request');
 
 type CaptureActivities = Pick<PgincrActivities, 'captureChanges' | 'requestRotation' | 'sealCurrentSegment'>;
 

@@ -6,6 +6,7 @@ import type { PgincrActivities } from './types';
 import type { ActivityDeps } from './context';
 import { setupActivities } from './setup-activities';
 import { captureActivities } from './capture';
+import { coverageActivities } from './coverage';
 import { restoreActivities } from './restore';
 import { monitorActivities, type CliOnlyActivities } from './monitor';
 
@@ -15,6 +16,7 @@ export function createActivities(deps: ActivityDeps): PgincrActivities & CliOnly
   return {
     ...setupActivities(deps),
     ...captureActivities(deps),
+    ...coverageActivities(deps),
     ...restoreActivities(deps),
     ...monitorActivities(deps),
   };

@@ -77,6 +77,21 @@ export interface VerifyResult {
   rowCounts: Record<string, string>;
 }
 
+/** What a `pgincr.markers` row stands for. */
+export type MarkerKind = 'full-backup' | 'checkpoint' | 'verify';
+
+/** Whether sealed segments reach an LSN (a base's or a checkpoint's), so a restore to it can be planned. */
+export interface SegmentCoverage {
+  lsn: string;
+  covered: boolean;
+  /** The end LSN of the newest sealed segment, null when there is none. */
+  sealedEndLsn: string | null;
+  /** The first sealed segment ending at or after `lsn`. */
+  segment?: string;
+  /** Why it is not covered (timed out, no capture running). */
+  reason?: string;
+}
+
 export interface HealthResult {
   status: string;
   exitCode: number;
@@ -98,6 +113,9 @@ export interface PgincrActivities {
   captureChanges(input: CaptureRunInput): Promise<CaptureRunResult>;
   requestRotation(input: { profile: string }): Promise<void>;
   sealCurrentSegment(input: { profile: string }): Promise<{ sealed: string | null }>;
+  // markers: make a base's or checkpoint's LSN reachable by sealed segments
+  writeMarker(input: { profile: string; kind: MarkerKind; lsn: string; note: string }): Promise<{ written: boolean; lsn: string | null }>;
+  waitForSegmentCoverage(input: { profile: string; lsn: string; timeoutMs: number }): Promise<SegmentCoverage>;
   // restore
   planRestore(input: { profile: string; target: RestoreTarget; fromBase?: string }): Promise<RestorePlanResult>;
   createTargetDatabase(input: { profile: string; targetProfile: string; targetDb: string; restoreId: string; encoding: string }): Promise<{ created: boolean }>;

@@ -25,10 +25,14 @@ export const long = proxyActivities<PgincrActivities>({
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 10, nonRetryableErrorTypes },
 });
 
-/** The capture stream: runs for a bounded time, heartbeats from a timer, retried forever with backoff. */
+/**
+ * The capture stream: runs for a bounded time, heartbeats from a timer (capture.heartbeatInterval,
+ * default 5s), retried forever with backoff. The heartbeat timeout is how long a dead worker
+ * holds up the capture before another worker's retry takes over.
+ */
 export const capture = proxyActivities<PgincrActivities>({
   startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
+  heartbeatTimeout: '20s',
   cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '2 minutes', nonRetryableErrorTypes },
 });

@@ -2,6 +2,7 @@ import { executeChild, workflowInfo } from '@temporalio/workflow';
 import { quick, long } from './activity-options';
 import { verifyInput, type VerifyInput } from './inputs';
 import { parseInput } from './validate';
+import { ensureCoverage } from './coverage';
 import type { restoreWorkflow, RestoreReport } from './restore';
 
 export interface VerifyReport {
@@ -16,13 +17,26 @@ export interface VerifyReport {
  * Proof that the chain restores: restore a base plus segments up to a later recorded checkpoint
  * (the next base's snapshot, or a fresh checkpoint) into a scratch database, compare with that
  * checkpoint's checksums exactly, drop the scratch database, record the result in the catalog.
+ * The point must be reachable by sealed segments: if it is not yet, a marker transaction and a
+ * rotation make the running capture seal one; without a running capture the report says so
+ * (not ok, nothing recorded: no restore was tried).
  */
 export async function verifyWorkflow(raw: VerifyInput): Promise<VerifyReport> {
   const input = parseInput(verifyInput, raw, 'verifyWorkflow');
-  if (input.checkpoint) await long.takeCheckpoint({ profile: input.profile });
+  const checkpoint = input.checkpoint ? await long.takeCheckpoint({ profile: input.profile }) : undefined;
   const target = await quick.planVerification({ profile: input.profile, checkpoint: input.checkpoint });
   if (!target) {
     return { ok: true, fromBase: null, toLsn: null, mismatches: [], message: 'nothing to verify yet: one base and no later checkpoint' };
+  }
+  const coverage = await ensureCoverage(input.profile, target.toLsn, {
+    kind: checkpoint?.lsn === target.toLsn ? 'checkpoint' : 'verify',
+    note: `verify ${workflowInfo().workflowId}`,
+  });
+  if (!coverage.covered) {
+    return {
+      ok: false, fromBase: target.fromBase, toLsn: target.toLsn, mismatches: [],
+      message: `cannot verify up to ${target.toLsn}: no sealed segment reaches it (${coverage.reason ?? `sealed segments end at ${coverage.sealedEndLsn ?? '(none)'}`})`,
+    };
   }
   const scratch = `pgincr_verify_${workflowInfo().runId.replace(/-/g, '').slice(0, 12)}`;
   let report: RestoreReport | undefined;

@@ -231,6 +231,8 @@ test('a mixed workload: verified, contiguous segments that replay to an identica
   await workload('src1', 0);
   const target = await currentLsn('src1');
   await until('capture to catch up', async () => (await confirmedFlush('s1', 'src1')) >= target);
+  // A size rotation waits for the sequence positions it records to arrive: let it finish.
+  await until('a rotation by size', async () => ((await loadCatalog(chain))?.segments.length ?? 0) >= 1);
   sampling = false;
   await sampler;
   run.abort();

@@ -108,10 +108,15 @@ test('property: random schema evolution interleaved with DML restores exactly', 
       const db = `evo_${++runNo}`;
       const chain = await chainFor(db, SEED_SCHEMA);
       const report = await runWorkload(pg, db, steps);
-      // Most generated units must apply on the source, or the property tests little.
-      expect(report.failed).toBeLessThanOrEqual(Math.max(2, report.units / 4));
-      await captureAndStop(pg, chain);
-      await expectRestoreEqualsSource(pg, chain, `${db}_restored`);
+      try {
+        // Most generated units must apply on the source, or the property tests little.
+        expect(report.failed).toBeLessThanOrEqual(Math.max(2, report.units / 4));
+        await captureAndStop(pg, chain);
+        await expectRestoreEqualsSource(pg, chain, `${db}_restored`);
+      } catch (err) {
+        (err as Error).message += `\n--- workload of ${db} (${report.units} units, ${report.failed} failed):\n${report.log.join('\n')}`;
+        throw err;
+      }
     }),
     { numRuns: 5, endOnFailure: true, verbose: 1 },
   );

@@ -1,0 +1,153 @@
+/**
+ * `pg_recvlogical --start` as a supervised child process (the decoder_raw capture):
+ * - writes the slot's output to one file (`--file`), fsyncing every `--fsync-interval` seconds;
+ *   it confirms to the server only what it has fsynced, so nothing is acknowledged before it is
+ *   durable in that file;
+ * - restarted when it exits (with a growing delay), after `beforeStart` has moved its file away,
+ *   so each process writes a fresh file;
+ * - stopped (SIGTERM, then SIGKILL) when the capture ends or `signal` aborts; execa also kills it
+ *   when this process exits. A leftover from a killed worker is terminated through the slot's
+ *   active backend (found by its `application_name`) before each start;
+ * - every stderr line is logged;
+ * - `rotate` moves the file to a new name and sends SIGHUP: pg_recvlogical fsyncs, closes, and
+ *   opens the file name again; the new file appearing means the moved one is complete.
+ * Connection settings travel as PG* variables; the session settings that shape the literals
+ * (DateStyle, TimeZone, …) are pinned through PGOPTIONS; client_encoding is the server's.
+ */
+import { rename, stat } from 'node:fs/promises';
+import { execa, type ResultPromise } from 'execa';
+import type { Client } from 'pg';
+import type { Profile } from '../../config';
+import { replicationSessionOptions } from '../pg/replication-session';
+import { childEnv } from '../pg/connect';
+import { toolPath } from './pg-tools';
+
+export const RECVLOGICAL_APP_NAME = 'pgincr pg_recvlogical';
+const KILL_AFTER_MS = 5000;
+const MAX_RESTART_DELAY_MS = 30_000;
+
+export interface RecvlogicalLog {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+}
+
+export interface RecvlogicalOptions {
+  profile: Profile;
+  slot: string;
+  /** The file pg_recvlogical writes (`--file`). */
+  file: string;
+  fsyncIntervalS: number;
+  /** `--status-interval` in seconds (default 10). */
+  statusIntervalS?: number;
+  serverEncoding: string;
+  log: RecvlogicalLog;
+  /** Called before every (re)start, e.g. to move a leftover file away. */
+  beforeStart(): Promise<void>;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** pg_recvlogical's argument vector (no connection settings: those are PG* variables). */
+export function recvlogicalArgs(o: Pick<RecvlogicalOptions, 'slot' | 'file' | 'fsyncIntervalS' | 'statusIntervalS'>): string[] {
+  return [
+    '--start', `--slot=${o.slot}`, '--plugin=decoder_raw', '--option=include_transaction=on',
+    `--file=${o.file}`, `--fsync-interval=${o.fsyncIntervalS}`, `--status-interval=${o.statusIntervalS ?? 10}`, '--no-loop',
+  ];
+}
+
+/** Terminates a pg_recvlogical left over by a killed worker that still holds the slot. */
+export async function terminateLeftover(client: Client, slot: string): Promise<boolean> {
+  const { rows } = await client.query<{ done: boolean }>(
+    `SELECT pg_catalog.pg_terminate_backend(s.active_pid, 5000) AS done
+     FROM pg_catalog.pg_replication_slots s JOIN pg_catalog.pg_stat_activity a ON a.pid = s.active_pid
+     WHERE s.slot_name = $1 AND a.application_name = $2`, [slot, RECVLOGICAL_APP_NAME]);
+  return rows.some((r) => r.done);
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(() => true, () => false);
+}
+
+export class RecvlogicalSupervisor {
+  private child: ResultPromise | null = null;
+  private stopping = false;
+  private restarts = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  /** The last exit that was not asked for (for status and errors). */
+  lastFailure: string | null = null;
+
+  constructor(private readonly o: RecvlogicalOptions) {}
+
+  /** Starts the first process; later ones are started on exit until `stop`. */
+  async start(): Promise<void> {
+    await this.o.beforeStart();
+    this.spawn();
+  }
+
+  get running(): boolean {
+    return this.child !== null;
+  }
+
+  private spawn(): void {
+    const env = {
+      ...childEnv(this.o.profile, this.o.env),
+      PGOPTIONS: replicationSessionOptions(),
+      PGCLIENTENCODING: this.o.serverEncoding,
+      PGAPPNAME: RECVLOGICAL_APP_NAME,
+    };
+    const child = execa(toolPath('pg_recvlogical', this.o.env), recvlogicalArgs(this.o), {
+      env, extendEnv: false, buffer: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe',
+      forceKillAfterDelay: KILL_AFTER_MS, cleanup: true, reject: false,
+    });
+    this.child = child;
+    let partial = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      const lines = (partial + b.toString('utf8')).split('\n');
+      partial = lines.pop() ?? '';
+      for (const line of lines) if (line.trim()) this.o.log.warn({ slot: this.o.slot, pid: child.pid }, `pg_recvlogical: ${line}`);
+    });
+    this.exited = child.then((r) => {
+      this.child = null;
+      if (this.stopping) return;
+      this.lastFailure = `exit code ${r.exitCode ?? '?'}${r.signal ? ` signal ${r.signal}` : ''}`;
+      const delay = Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** Math.min(this.restarts, 6));
+      this.restarts += 1;
+      this.o.log.warn({ slot: this.o.slot, failure: this.lastFailure, restartInMs: delay }, 'pg_recvlogical exited; restarting');
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (this.stopping) return;
+        this.o.beforeStart().then(() => { if (!this.stopping) this.spawn(); }, (err) => {
+          this.o.log.warn({ err, slot: this.o.slot }, 'pg_recvlogical restart failed');
+          this.lastFailure = `restart failed: ${(err as Error).message}`;
+        });
+      }, delay);
+    }).then(() => undefined);
+  }
+
+  /**
+   * Moves the current file to `to` and makes pg_recvlogical reopen its file name; resolves when
+   * it has (the moved file is then closed and fsynced), or false when no process is running or
+   * nothing was written yet (then nothing is moved).
+   */
+  async rotate(to: string, timeoutMs = 15_000): Promise<boolean> {
+    const child = this.child;
+    if (!child || !(await exists(this.o.file))) return false;
+    await rename(this.o.file, to);
+    child.kill('SIGHUP');
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      if (await exists(this.o.file)) return true;
+      if (this.child !== child) return true; // it exited: the moved file is closed
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`pg_recvlogical (slot ${this.o.slot}) did not reopen ${this.o.file} within ${timeoutMs} ms after SIGHUP`);
+  }
+
+  /** Stops the process (SIGTERM: it fsyncs and confirms before exiting) and any pending restart. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.child?.kill('SIGTERM');
+    await this.exited;
+  }
+}

@@ -1,0 +1,206 @@
+/**
+ * What the decoder_raw capture needs in the source database, besides the capture schema:
+ * - `pgincr.raw_transactions(xid xid8, lsn pg_lsn, at timestamptz)`: one row per transaction that
+ *   changes a captured table (its xid, the WAL insert position and time of its first write);
+ * - `pgincr.raw_truncates(xid, schema_name, table_name)`: one row per truncated table;
+ * - the statement-level trigger `pgincr_raw_capture` (AFTER INSERT OR UPDATE OR DELETE OR
+ *   TRUNCATE) on every captured table and on pgincr's own DDL/sequence tables, writing them;
+ * - the event trigger `pgincr_raw_new_table` putting that trigger on every new table.
+ * All idempotent, run with `pgincr.internal = on` so none of it is recorded as DDL.
+ * Also: the probe for the decoder_raw plugin, the replica-identity check, and table facts.
+ */
+import type { Client } from 'pg';
+import type { Profile } from '../../config';
+import type { RawTableFacts } from '../../core/decoding/decoder-raw-repair';
+import type { ReplicaIdentity } from '../../core/decoding/model';
+import { NotReadyError } from '../../errors';
+import { connectProfile } from './connect';
+import { CAPTURED_TABLE_FILTER, QUOTED_NAME } from './preflight-queries';
+
+export const RAW_TRIGGER = 'pgincr_raw_capture';
+
+const OBJECTS_SQL = `
+CREATE TABLE IF NOT EXISTS pgincr.raw_transactions (
+  xid xid8 NOT NULL, lsn pg_lsn NOT NULL, at timestamptz NOT NULL);
+CREATE TABLE IF NOT EXISTS pgincr.raw_truncates (
+  xid xid8 NOT NULL, schema_name text NOT NULL, table_name text NOT NULL);
+
+CREATE OR REPLACE FUNCTION pgincr.raw_capture_trigger() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  x text := pg_catalog.pg_current_xact_id()::text;
+BEGIN
+  -- once per transaction (the setting is transaction-local and undone with a rolled-back savepoint)
+  IF pg_catalog.current_setting('pgincr.raw_xid', true) IS DISTINCT FROM x THEN
+    PERFORM pg_catalog.set_config('pgincr.raw_xid', x, true);
+    INSERT INTO pgincr.raw_transactions (xid, lsn, at)
+    VALUES (x::xid8, pg_catalog.pg_current_wal_insert_lsn(), pg_catalog.clock_timestamp());
+  END IF;
+  IF TG_OP = 'TRUNCATE' THEN
+    INSERT INTO pgincr.raw_truncates (xid, schema_name, table_name) VALUES (x::xid8, TG_TABLE_SCHEMA, TG_TABLE_NAME);
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION pgincr.raw_install_trigger(rel regclass) RETURNS boolean LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = rel AND tgname = '${RAW_TRIGGER}') THEN
+    RETURN false;
+  END IF;
+  EXECUTE pg_catalog.format(
+    'CREATE TRIGGER ${RAW_TRIGGER} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION pgincr.raw_capture_trigger()', rel);
+  RETURN true;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION pgincr.raw_on_new_table() RETURNS event_trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  r record;
+BEGIN
+  FOR r IN
+    SELECT c.oid FROM pg_catalog.pg_event_trigger_ddl_commands() d
+    JOIN pg_catalog.pg_class c ON c.oid = d.objid
+    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND c.relkind IN ('r', 'p')
+      AND c.relpersistence = 'p' AND n.nspname <> 'pgincr'
+  LOOP
+    PERFORM pg_catalog.set_config('pgincr.internal', 'on', true);
+    PERFORM pgincr.raw_install_trigger(r.oid);
+    PERFORM pg_catalog.set_config('pgincr.internal', 'off', true);
+  END LOOP;
+END
+$fn$;
+
+DO $do$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = 'pgincr_raw_new_table') THEN
+    CREATE EVENT TRIGGER pgincr_raw_new_table ON ddl_command_end
+      WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+      EXECUTE FUNCTION pgincr.raw_on_new_table();
+  END IF;
+END
+$do$;`;
+
+const TABLES_SQL = `
+SELECT c.oid::regclass::text AS rel FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE (${CAPTURED_TABLE_FILTER.replace("c.relkind = 'r'", "c.relkind IN ('r', 'p')")})
+   OR (n.nspname = 'pgincr' AND c.relname IN ('ddl_history', 'sequence_positions', 'markers'))`;
+
+/**
+ * Installs the decoder_raw capture objects and the trigger on every captured table (needs the
+ * capture schema). Returns the tables that got the trigger now.
+ */
+export async function ensureRawCaptureObjects(client: Client): Promise<string[]> {
+  await client.query('BEGIN');
+  try {
+    await client.query(`SELECT pg_catalog.set_config('pgincr.internal', 'on', true)`);
+    await client.query(OBJECTS_SQL);
+    const { rows } = await client.query<{ rel: string }>(TABLES_SQL);
+    const added: string[] = [];
+    for (const r of rows) {
+      const res = await client.query<{ added: boolean }>('SELECT pgincr.raw_install_trigger($1::regclass) AS added', [r.rel]);
+      if (res.rows[0]?.added) added.push(r.rel);
+    }
+    await client.query('COMMIT');
+    return added;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+/** Removes the decoder_raw objects (triggers, event trigger, functions, tables). */
+export async function dropRawCaptureObjects(client: Client): Promise<void> {
+  await client.query(`DO $do$
+DECLARE r record;
+BEGIN
+  PERFORM pg_catalog.set_config('pgincr.internal', 'on', true);
+  FOR r IN SELECT tgrelid::regclass AS rel FROM pg_catalog.pg_trigger WHERE tgname = '${RAW_TRIGGER}' LOOP
+    EXECUTE pg_catalog.format('DROP TRIGGER ${RAW_TRIGGER} ON %s', r.rel);
+  END LOOP;
+  DROP EVENT TRIGGER IF EXISTS pgincr_raw_new_table;
+  DROP FUNCTION IF EXISTS pgincr.raw_on_new_table(), pgincr.raw_install_trigger(regclass), pgincr.raw_capture_trigger();
+  DROP TABLE IF EXISTS pgincr.raw_transactions, pgincr.raw_truncates;
+END
+$do$`);
+}
+
+/**
+ * Refuses to capture with decoder_raw while a captured table lacks what the capture needs:
+ * a usable replica identity (decoder_raw silently drops UPDATE/DELETE without one) and the
+ * pgincr trigger (no xid, no TRUNCATE).
+ */
+export async function checkRawCaptureReady(client: Client): Promise<void> {
+  const { rows } = await client.query<{ name: string; problem: string }>(`
+SELECT ${QUOTED_NAME} AS name,
+  CASE WHEN NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = '${RAW_TRIGGER}')
+       THEN 'no ${RAW_TRIGGER} trigger'
+       ELSE 'no usable replica identity' END AS problem
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE ${CAPTURED_TABLE_FILTER}
+  AND (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = '${RAW_TRIGGER}')
+       OR c.relreplident = 'n'
+       OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
+       OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)))
+ORDER BY 1`);
+  if (rows.length > 0) {
+    throw new NotReadyError(`decoder_raw capture refused: ${rows.map((r) => `${r.name} (${r.problem})`).join(', ')}`, {
+      hint: 'run pgincr setup (it sets replica identities and installs the pgincr triggers), or give these tables a primary key',
+    });
+  }
+}
+
+/** Catalog facts for tables named in raw statements (names are byte strings; the catalog is read as UTF-8). */
+export async function rawTableFacts(client: Client, names: ReadonlyArray<{ schema: string; table: string }>): Promise<Map<string, RawTableFacts>> {
+  const out = new Map<string, RawTableFacts>();
+  if (names.length === 0) return out;
+  const utf8 = (s: string) => Buffer.from(s, 'latin1').toString('utf8');
+  const { rows } = await client.query<{ i: number; replident: ReplicaIdentity; relkind: string; identity_always: string[]; generated: string[] }>(`
+SELECT q.i, c.relreplident AS replident, c.relkind,
+  coalesce(array_agg(a.attname::text) FILTER (WHERE a.attidentity = 'a'), '{}') AS identity_always,
+  coalesce(array_agg(a.attname::text) FILTER (WHERE a.attgenerated <> ''), '{}') AS generated
+FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(s, t, i)
+JOIN pg_catalog.pg_namespace n ON n.nspname = q.s
+JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = q.t
+LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+GROUP BY q.i, c.relreplident, c.relkind`, [names.map((n) => utf8(n.schema)), names.map((n) => utf8(n.table))]);
+  const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+  for (const r of rows) {
+    const n = names[Number(r.i) - 1];
+    if (!n) continue;
+    out.set(factsKey(n.schema, n.table), {
+      replicaIdentity: r.replident,
+      identityAlways: r.identity_always.map(latin1),
+      generated: r.generated.map(latin1),
+      partitioned: r.relkind === 'p',
+    });
+  }
+  return out;
+}
+
+export const factsKey = (schema: string, table: string) => `${schema}\u0000${table}`;
+
+/** Whether the decoder_raw output plugin can be used on this server (installed and, where the server has that setting, allow-listed). */
+export interface DecoderRawProbe {
+  available: boolean;
+  reason: string;
+}
+
+export async function decoderRawAvailable(profile: Profile, env: NodeJS.ProcessEnv = process.env): Promise<DecoderRawProbe> {
+  const client = await connectProfile(profile, { application_name: 'pgincr probe' }, env);
+  try {
+    const allow = await client.query<{ setting: string }>(`SELECT setting FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries'`);
+    const listed = allow.rows[0]?.setting;
+    if (listed !== undefined && !listed.split(',').map((s) => s.trim().replace(/^'|'$/g, '')).includes('decoder_raw')) {
+      return { available: false, reason: `output_plugin_libraries is '${listed}', without decoder_raw` };
+    }
+    try {
+      await client.query(`LOAD 'decoder_raw'`);
+      return { available: true, reason: 'decoder_raw loads' };
+    } catch (err) {
+      return { available: false, reason: `LOAD 'decoder_raw' failed: ${(err as Error).message}` };
+    }
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * The decoder_raw capture (`capture.decoder: decoder_raw`): pg_recvlogical writes the slot's
+ * output to `<chain>/raw/current.raw`; every `rawRotateEveryMs` the file is rotated (SIGHUP) and
+ * the closed files are post-processed into the same segments as the pgoutput capture writes:
+ * parse → repair (core/decoding/decoder-raw*) → segment writer → catalog.
+ *
+ * What it keeps (DESIGN.md invariants, with decoder_raw's limits; docs/decoders.md):
+ * - Durability: pg_recvlogical confirms to the server only what it has fsynced in its raw file;
+ *   a raw file is deleted only after its transactions are fsynced in a segment.
+ * - Exactly once: a transaction is identified by its xid (from its `pgincr.raw_transactions`
+ *   row); one already written (in the open segment or earlier in this run) is skipped, so the
+ *   slot resending after a pg_recvlogical restart writes nothing twice. A transaction cut by a
+ *   restart is dropped (it is resent whole).
+ * - Positions: decoder_raw gives no LSNs; a transaction's commit_lsn in the segment is its
+ *   first-write LSN made strictly increasing (`rawPositions`), its time is its first-write time.
+ * Same input/heartbeat/signal contract as `runCapture`.
+ */
+import { basename } from 'node:path';
+import { DdlOrdinals, initDdlParser } from '../../core/ddl/extract';
+import { parseRawText, type RawStatement } from '../../core/decoding/decoder-raw';
+import { rawPositions, repairRawTransaction, type RawTableFacts } from '../../core/decoding/decoder-raw-repair';
+import { isCaptureTable, type CaptureContext } from '../../core/sql/capture-tables';
+import { qualifiedName } from '../../core/sql/quote';
+import { formatLsn, maxLsn } from '../../core/lsn';
+import { shouldRotate } from '../../core/segment/rotation';
+import { scanSegmentFile } from '../../adapters/fs/segment-files';
+import type { SegmentWriter } from '../../adapters/fs/segment-writer';
+import { RecvlogicalSupervisor, terminateLeftover } from '../../adapters/exec/pg-recvlogical';
+import { checkRawCaptureReady, ensureRawCaptureObjects, factsKey, rawTableFacts } from '../../adapters/pg/raw-capture-objects';
+import type { Profile } from '../../config';
+import { ConfigError, PgincrError } from '../../errors';
+import { PeriodicTask } from '../periodic';
+import { recordSequencePositions } from '../sequence-recorder';
+import type { CaptureControl, CaptureDeps, CaptureInput, CaptureResult, SourceSession } from '../capture-types';
+import { closeLeftoverCurrent, currentRawPath, deleteProcessed, listClosedRawFiles, nextClosedRawPath, readPending } from './raw-files';
+
+export interface RawCaptureOptions {
+  profile: Profile;
+  chainDir: string;
+  /** How often the raw file is rotated and post-processed (default 2 s). */
+  rawRotateEveryMs?: number;
+  /** pg_recvlogical `--fsync-interval` in seconds (default 1). */
+  fsyncIntervalS?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+const POLL_MS = 200;
+const STOP_WAIT_MS = 10_000;
+const RECENT_XIDS = 200_000;
+
+class RawRun {
+  private readonly recent = new Set<number>();
+  private readonly facts = new Map<string, RawTableFacts | undefined>();
+  private readonly context: CaptureContext;
+  readonly result = { segmentsSealed: 0, transactions: 0, changes: 0, bytes: 0, skipped: 0 };
+  sawSequencePositions = false;
+
+  constructor(
+    private readonly deps: CaptureDeps,
+    private readonly input: CaptureInput,
+    private readonly control: CaptureControl,
+    private readonly source: SourceSession,
+    private readonly chain: string,
+    public writer: SegmentWriter,
+  ) {
+    this.context = { ordinals: new DdlOrdinals(), ddlInFunction: input.ddlInFunction, encoding: source.header.encoding };
+  }
+
+  async loadWrittenXids(): Promise<void> {
+    const { scan } = await scanSegmentFile(this.writer.resume.path);
+    for (const t of scan.transactions) this.remember(t.xid);
+  }
+
+  private remember(xid: number): void {
+    this.recent.add(xid);
+    if (this.recent.size > RECENT_XIDS) this.recent.delete(this.recent.values().next().value as number);
+  }
+
+  heartbeatDetails() {
+    return { lastDurableLsn: formatLsn(this.writer.durableLsn), segment: basename(this.writer.resume.path), bytes: this.result.bytes, txns: this.result.transactions };
+  }
+
+  private async lookupFacts(statements: readonly RawStatement[]): Promise<void> {
+    const missing = new Map<string, { schema: string; table: string }>();
+    for (const s of statements) {
+      const key = factsKey(s.schema, s.table);
+      if (!isCaptureTable(s) && !this.facts.has(key)) missing.set(key, { schema: s.schema, table: s.table });
+    }
+    if (missing.size === 0) return;
+    const found = await rawTableFacts(this.source.client, [...missing.values()]);
+    for (const key of missing.keys()) this.facts.set(key, found.get(key));
+  }
+
+  /** Post-processes every closed raw file; returns the number of transactions written. */
+  async processClosedFiles(): Promise<number> {
+    const files = await listClosedRawFiles(this.chain);
+    if (files.length === 0) return 0;
+    const { text, ends } = await readPending(files);
+    const parsed = parseRawText(text);
+    let written = 0;
+    for (const txn of parsed.transactions) {
+      await this.lookupFacts(txn.statements);
+      this.context.ordinals.reset();
+      const rep = repairRawTransaction(txn, (schema, table) => this.facts.get(factsKey(schema, table)), this.context);
+      if (txn.statements.some((s) => s.schema === 'pgincr' && s.table === 'sequence_positions')) this.sawSequencePositions = true;
+      // DDL may change what the catalog says (identity, generated, replica identity): look again.
+      if (txn.statements.some((s) => s.schema === 'pgincr' && s.table === 'ddl_history')) this.facts.clear();
+      if (rep.statements.length === 0) continue; // decoder_raw's empty BEGIN; COMMIT; or bookkeeping only
+      if (rep.xid === null) {
+        const tables = [...new Set(txn.statements.map((s) => qualifiedName(s.schema, s.table)))].join(', ');
+        throw new PgincrError('raw_no_marker', `decoder_raw transaction changing ${tables} has no pgincr.raw_transactions row`, {
+          hint: 'the pgincr_raw_capture trigger is missing on a table: run pgincr setup again; the raw files are kept',
+        });
+      }
+      if (this.recent.has(rep.xid)) {
+        this.result.skipped += 1;
+        continue;
+      }
+      const { commitLsn, endLsn } = rawPositions(this.writer.durableLsn, rep.firstWriteLsn);
+      const before = this.writer.stats().bytes;
+      await this.writer.beginTransaction({ xid: rep.xid, commitLsn, commitTime: rep.time ?? new Date(this.control.now()).toISOString() });
+      for (const sql of rep.statements) await this.writer.writeStatement(sql);
+      await this.writer.commitTransaction({ xid: rep.xid, endLsn });
+      this.remember(rep.xid);
+      written += 1;
+      this.result.transactions += 1;
+      this.result.changes += rep.statements.length;
+      this.result.bytes += this.writer.stats().bytes - before;
+      await this.maybeRotateSegment();
+    }
+    await deleteProcessed(this.chain, files, ends, parsed.completeLength);
+    if (parsed.tornTransactions > 0) this.deps.log?.warn({ torn: parsed.tornTransactions }, 'decoder_raw: dropped transactions cut by a pg_recvlogical restart (resent whole)');
+    return written;
+  }
+
+  private async maybeRotateSegment(): Promise<void> {
+    const stats = this.writer.stats();
+    const reason = shouldRotate(
+      { bytes: stats.bytes, transactions: stats.transactions, openedAtMs: stats.openedAtMs, nowMs: this.control.now(), requested: this.control.rotateRequested() },
+      { maxBytes: this.input.segmentMaxBytes, maxAgeMs: this.input.segmentMaxAgeMs },
+    );
+    if (reason) await this.seal(reason, true);
+  }
+
+  async seal(reason: string, reopen: boolean): Promise<void> {
+    const end = this.writer.durableLsn;
+    const sealed = await this.writer.seal({ compress: this.input.compress });
+    if (!sealed) return;
+    await this.deps.recordSegment(this.source.header, sealed);
+    this.result.segmentsSealed += 1;
+    this.deps.log?.info({ reason, segment: sealed.file, endLsn: sealed.endLsn }, 'segment sealed');
+    if (reopen) this.writer = await this.deps.openWriter(this.source.header, end);
+  }
+}
+
+/**
+ * Runs the decoder_raw capture for `input.runForMs` (or until `control.signal` aborts). The open
+ * partial segment stays for the next run unless `input.sealOnExit`.
+ */
+export async function runRawCapture(deps: CaptureDeps, input: CaptureInput, control: CaptureControl, options: RawCaptureOptions): Promise<CaptureResult> {
+  await initDdlParser();
+  const opened = await deps.openSource(input);
+  const source: SourceSession = { ...opened, header: { ...opened.header, decoder: 'decoder_raw' } };
+  const cleanups: Array<() => Promise<unknown>> = [() => source.close()];
+  try {
+    await ensureRawCaptureObjects(source.client);
+    await checkRawCaptureReady(source.client);
+    const chainEnd = (await deps.resumePoint()) ?? input.lastDurableLsn;
+    if (chainEnd === undefined) {
+      throw new ConfigError(`slot ${input.slot}: the chain has no segment and no base lsn to start from`, { hint: 'run pgincr setup first' });
+    }
+    const writer = await deps.openWriter(source.header, maxLsn(chainEnd, 0n));
+    const run = new RawRun(deps, input, control, source, options.chainDir, writer);
+    cleanups.unshift(() => run.writer.close());
+    await run.loadWrittenXids();
+    const chain = options.chainDir;
+    const recv = new RecvlogicalSupervisor({
+      profile: options.profile, slot: input.slot, file: currentRawPath(chain), fsyncIntervalS: options.fsyncIntervalS ?? 1,
+      serverEncoding: source.header.encoding, env: options.env,
+      log: deps.log ?? { info: () => undefined, warn: () => undefined },
+      beforeStart: async () => {
+        await terminateLeftover(source.client, input.slot);
+        await closeLeftoverCurrent(chain);
+      },
+    });
+    // Raw files left by an earlier run: into segments before anything new.
+    await closeLeftoverCurrent(chain);
+    await run.processClosedFiles();
+    await recv.start();
+    cleanups.unshift(() => recv.stop());
+    const onError = (what: string) => (err: unknown) => deps.log?.warn({ err, slot: input.slot }, `${what} failed`);
+    const timers = [
+      new PeriodicTask(input.heartbeatEveryMs, async () => control.heartbeat(run.heartbeatDetails()), onError('heartbeat')),
+      new PeriodicTask(input.sequenceEveryMs, async () => void (await recordSequencePositions(source.client)), onError('record sequence positions')),
+      new PeriodicTask(60_000, async () => void (await source.client.query(
+        `DELETE FROM pgincr.raw_transactions WHERE at < pg_catalog.now() - interval '1 hour'`)), onError('raw marker cleanup')),
+    ].map((t) => t.start());
+    cleanups.unshift(async () => Promise.all(timers.map((t) => t.stop())));
+
+    const started = control.now();
+    const rotateEvery = options.rawRotateEveryMs ?? 2000;
+    let lastRotation = started;
+    const rotateAndProcess = async () => {
+      await recv.rotate(await nextClosedRawPath(chain));
+      lastRotation = control.now();
+      return run.processClosedFiles();
+    };
+    while (!control.signal.aborted && control.now() - started < input.runForMs) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      if (control.now() - lastRotation >= rotateEvery) await rotateAndProcess();
+    }
+    if (input.sealOnExit && !control.signal.aborted) {
+      // The sealed chain ends with every sequence where the source has it.
+      run.sawSequencePositions = false;
+      if (input.sequenceEveryMs > 0) await recordSequencePositions(source.client);
+      const deadline = control.now() + STOP_WAIT_MS;
+      do await rotateAndProcess();
+      while (input.sequenceEveryMs > 0 && !run.sawSequencePositions && control.now() < deadline);
+    }
+    await Promise.all(timers.map((t) => t.stop()));
+    await recv.stop();
+    // What pg_recvlogical wrote before it stopped: into the segment too.
+    await closeLeftoverCurrent(chain);
+    await run.processClosedFiles();
+    if (input.sealOnExit) await run.seal('stop', false);
+    control.heartbeat(run.heartbeatDetails());
+    return { lastDurableLsn: formatLsn(run.writer.durableLsn), ...run.result };
+  } finally {
+    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  }
+}

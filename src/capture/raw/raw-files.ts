@@ -1,0 +1,93 @@
+/**
+ * The raw files of the decoder_raw capture, in `<chain>/raw/`:
+ * - `current.raw`: the file the running pg_recvlogical appends to;
+ * - `<seq 12 digits>.raw`: closed files (moved away by a rotation or before a restart), processed
+ *   in sequence order. A transaction can span two files (a rotation between its BEGIN and
+ *   COMMIT), so pending files are read as one text; a file is deleted only once every one of its
+ *   bytes is in whole transactions written to the segment (its open tail stays for the next round).
+ */
+import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ensureDir, fsyncDir } from '../../adapters/fs/atomic-write';
+import { splitRawMessages } from '../../core/decoding/decoder-raw';
+
+const CLOSED = /^(\d{12})\.raw$/;
+
+export const rawDir = (chain: string) => join(chain, 'raw');
+export const currentRawPath = (chain: string) => join(rawDir(chain), 'current.raw');
+
+export interface ClosedRawFile {
+  seq: number;
+  path: string;
+}
+
+/** Closed raw files, in sequence order. */
+export async function listClosedRawFiles(chain: string): Promise<ClosedRawFile[]> {
+  await ensureDir(rawDir(chain));
+  const names = await readdir(rawDir(chain));
+  return names
+    .map((n) => CLOSED.exec(n))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ seq: Number(m[1]), path: join(rawDir(chain), m[0]) }))
+    .sort((a, b) => a.seq - b.seq);
+}
+
+/** The path for the next closed file. */
+export async function nextClosedRawPath(chain: string): Promise<string> {
+  const files = await listClosedRawFiles(chain);
+  const seq = (files.at(-1)?.seq ?? 0) + 1;
+  return join(rawDir(chain), `${String(seq).padStart(12, '0')}.raw`);
+}
+
+/**
+ * Moves a leftover `current.raw` (no process writes it: the one before crashed or was stopped)
+ * to the next closed name, cut after its last whole message (a crash can leave half of one).
+ */
+export async function closeLeftoverCurrent(chain: string): Promise<boolean> {
+  const current = currentRawPath(chain);
+  let size = await stat(current).then((s) => s.size, () => -1);
+  if (size < 0) return false;
+  if (size > 0) {
+    const whole = splitRawMessages((await readFile(current)).toString('latin1')).at(-1)?.end ?? 0;
+    if (whole < size) {
+      const handle = await open(current, 'r+');
+      await handle.truncate(whole);
+      await handle.sync();
+      await handle.close();
+      size = whole;
+    }
+  }
+  if (size === 0) {
+    await unlink(current);
+    return false;
+  }
+  await rename(current, await nextClosedRawPath(chain));
+  await fsyncDir(rawDir(chain));
+  return true;
+}
+
+/** The pending files read as one byte string, with each file's end offset in it. */
+export async function readPending(files: readonly ClosedRawFile[]): Promise<{ text: string; ends: number[] }> {
+  const parts: string[] = [];
+  const ends: number[] = [];
+  let offset = 0;
+  for (const f of files) {
+    const text = (await readFile(f.path)).toString('latin1');
+    parts.push(text);
+    offset += text.length;
+    ends.push(offset);
+  }
+  return { text: parts.join(''), ends };
+}
+
+/** Deletes the files that end at or before `processed` (bytes of the pending text now in segments). */
+export async function deleteProcessed(chain: string, files: readonly ClosedRawFile[], ends: readonly number[], processed: number): Promise<number> {
+  let deleted = 0;
+  for (let i = 0; i < files.length; i++) {
+    if ((ends[i] ?? Infinity) > processed) break;
+    await unlink((files[i] as ClosedRawFile).path);
+    deleted += 1;
+  }
+  if (deleted > 0) await fsyncDir(rawDir(chain));
+  return deleted;
+}
