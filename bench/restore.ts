@@ -1,76 +1,155 @@
 /**
- * Restore throughput: the same generated segments applied by pgincr's applier and by plain
- * `psql -f`, in the same run, on a throwaway cluster. Not a test.
+ * Restore throughput (not a test): the same generated segments applied, in the same run on a
+ * throwaway cluster, by pgincr's applier and by plain `psql -f` (one psql per segment, as a
+ * manual restore does); both targets must end equal (table checksums).
  *
- *   npm run bench:restore                  # 200k rows
- *   BENCH_ROWS=50000 npm run bench:restore
+ *   npm run bench:restore                               # 200k row changes in 20k transactions
+ *   npm run bench:restore -- --scale 0.25
+ *   npm run bench:restore -- --scale 0.25 --profile     # where the applier's time goes
+ *   options: --rows-per-txn 10  --txns-per-segment 2000  --batch-transactions N  --batch-bytes N
+ *            --fast-server (fsync and synchronous_commit off; default: a durable server)
+ *            --sweep 1,10,100,1000 (batch sizes tried with --profile)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startCluster } from '../test/helpers/pg-cluster';
+import { parseArgs } from 'node:util';
+import { startCluster, type PgCluster } from '../test/helpers/pg-cluster';
 import { Recorder } from '../test/helpers/restore-fixture';
+import { tableSums } from '../test/helpers/workload';
 import { formatLsn, parseLsn } from '../src/core/lsn';
-import { applySegments } from '../src/restore/apply-segments';
+import { applySegments, readSegmentBytes, transactionBody, verifySegments } from '../src/restore/apply-segments';
+import { decoderFor } from '../src/restore/text-decoding';
+import { exitOnInterrupt, fmtInt, fmtRatio, loadNote, log, markdownTable, msSince, perSecond } from './bench-util';
+import { generateSegments, RESTORE_SCHEMA, type WorkloadCounts } from './restore-workload';
 
-const ROWS = Number(process.env.BENCH_ROWS ?? 200_000);
-const ROWS_PER_TXN = Number(process.env.BENCH_ROWS_PER_TXN ?? 10);
-const TXNS_PER_SEGMENT = 2000;
-const SCHEMA = `CREATE TABLE public.items (id bigint PRIMARY KEY, name text NOT NULL, qty int, price numeric, tags text[],
-  created timestamptz)`;
+const { values: args } = parseArgs({
+  options: {
+    scale: { type: 'string', default: '1' },
+    'rows-per-txn': { type: 'string', default: '10' },
+    'txns-per-segment': { type: 'string', default: '2000' },
+    'batch-transactions': { type: 'string' },
+    'batch-bytes': { type: 'string' },
+    'fast-server': { type: 'boolean', default: false },
+    profile: { type: 'boolean', default: false },
+    sweep: { type: 'string', default: '1,10,100,1000,5000' },
+  },
+});
 
-function generate(recorder: Recorder): void {
-  let id = 0;
-  let txns = 0;
-  while (id < ROWS) {
-    const statements: string[] = [];
-    for (let i = 0; i < ROWS_PER_TXN && id < ROWS; i++) {
-      id += 1;
-      statements.push(`INSERT INTO public.items (id, name, qty, price, tags, created) VALUES ('${id}', 'item ${id} ✓', '${id % 97}', '${id}.25', '{a,"b c"}', '2026-01-01 00:00:00+00');`);
-    }
-    recorder.record(statements);
-    if (++txns % TXNS_PER_SEGMENT === 0) recorder.cut(false);
+const TRANSACTIONS = Math.max(10, Math.round(20_000 * Number(args.scale)));
+const ROWS_PER_TXN = Number(args['rows-per-txn']);
+const BASE_LSN = parseLsn('0/3000000');
+const SERVER = {
+  shared_buffers: '256MB', max_wal_size: '8GB', checkpoint_timeout: '30min',
+  ...(args['fast-server'] ? {} : { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' }),
+};
+
+async function newTarget(pg: PgCluster, db: string): Promise<void> {
+  await pg.createDatabase(db);
+  await pg.query(RESTORE_SCHEMA, [], db);
+}
+
+async function applier(pg: PgCluster, db: string, paths: string[], batch: { transactions?: number; bytes?: number } = {}) {
+  await newTarget(pg, db);
+  const t = process.hrtime.bigint();
+  const r = await applySegments({
+    profile: pg.profile(db), restoreId: db, segments: paths, stopAt: { kind: 'latest' }, startLsn: formatLsn(BASE_LSN),
+    batchTransactions: batch.transactions, batchBytes: batch.bytes,
+  });
+  return { ms: msSince(t), batches: r.batches, applied: r.appliedTransactions };
+}
+
+function psqlFiles(pg: PgCluster, db: string, paths: string[]): number {
+  const t = process.hrtime.bigint();
+  for (const p of paths) {
+    execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', p], { env: { ...process.env, ...pg.env(db) }, stdio: ['ignore', 'ignore', 'inherit'] });
   }
-  recorder.cut(false);
+  return msSince(t);
+}
+
+/** Where the applier's time goes: verification, reading + decoding, server floor, batch sizes. */
+async function profile(pg: PgCluster, paths: string[], counts: WorkloadCounts): Promise<string[][]> {
+  const rows: string[][] = [];
+  let t = process.hrtime.bigint();
+  const verified = await verifySegments(paths);
+  const verifyMs = msSince(t);
+  rows.push(['verify every segment (footer, counts, sha256)', `${verifyMs.toFixed(0)} ms`, '']);
+  t = process.hrtime.bigint();
+  const bodies: string[] = [];
+  for (const { path, scan } of verified) {
+    const bytes = await readSegmentBytes(path);
+    const decode = decoderFor(scan.header.encoding, path);
+    for (const txn of scan.transactions) bodies.push(decode(transactionBody(bytes, txn), `xid ${txn.xid}`));
+  }
+  rows.push(['read + cut + decode every transaction body', `${msSince(t).toFixed(0)} ms`, '']);
+
+  // The server's floor: the same statements, 1000 transactions per target transaction, no origin.
+  await newTarget(pg, 'floor');
+  const c = await pg.connect('floor');
+  try {
+    await c.query("SET synchronous_commit = off; SET session_replication_role = replica");
+    t = process.hrtime.bigint();
+    for (let i = 0; i < bodies.length; i += 1000) {
+      await c.query(`BEGIN; ${bodies.slice(i, i + 1000).join('')} COMMIT;`);
+    }
+    const ms = msSince(t);
+    rows.push(['server floor: same SQL, 1000 txns per commit, no origin, no verify', `${ms.toFixed(0)} ms`, `${fmtInt(perSecond(counts.changes, ms))} rows/s`]);
+  } finally {
+    await c.end();
+  }
+  for (const n of String(args.sweep).split(',').map(Number)) {
+    const r = await applier(pg, `sweep_${n}`, paths, { transactions: n, bytes: 256 * 1024 * 1024 });
+    rows.push([`applier, batchTransactions ${n} (${r.batches} batches)`, `${r.ms.toFixed(0)} ms`, `${fmtInt(perSecond(counts.changes, r.ms))} rows/s`]);
+    log(`sweep ${n}: ${r.ms.toFixed(0)} ms`);
+  }
+  return rows;
 }
 
 async function main(): Promise<void> {
-  const pg = await startCluster({ settings: { fsync: 'off', synchronous_commit: 'off' } });
+  exitOnInterrupt();
+  const pg = await startCluster({ settings: SERVER });
   const dir = mkdtempSync(join(tmpdir(), 'pgincr-bench-restore-'));
   try {
-    const baseLsn = parseLsn('0/3000000');
-    const recorder = new Recorder(null as never, dir, baseLsn);
-    generate(recorder);
+    const recorder = new Recorder(null as never, dir, BASE_LSN);
+    const counts = generateSegments(recorder, { transactions: TRANSACTIONS, rowsPerTxn: ROWS_PER_TXN, txnsPerSegment: Number(args['txns-per-segment']) });
     const paths = recorder.segments.map((s) => s.path);
-    for (const db of ['via_applier', 'via_psql']) {
-      await pg.createDatabase(db);
-      await pg.query(SCHEMA, [], db);
-    }
+    log(`${fmtInt(counts.changes)} row changes in ${fmtInt(TRANSACTIONS)} transactions, ${paths.length} segments`);
 
-    let t = process.hrtime.bigint();
-    const r = await applySegments({
-      profile: pg.profile('via_applier'), restoreId: 'bench', segments: paths, stopAt: { kind: 'latest' }, startLsn: formatLsn(baseLsn),
-    });
-    const applierMs = Number(process.hrtime.bigint() - t) / 1e6;
+    const batch = {
+      transactions: args['batch-transactions'] ? Number(args['batch-transactions']) : undefined,
+      bytes: args['batch-bytes'] ? Number(args['batch-bytes']) : undefined,
+    };
+    const a = await applier(pg, 'via_applier', paths, batch);
+    log(`applier: ${a.ms.toFixed(0)} ms, ${a.batches} batches`);
+    await newTarget(pg, 'via_psql');
+    const psqlMs = psqlFiles(pg, 'via_psql', paths);
+    log(`psql -f: ${psqlMs.toFixed(0)} ms`);
 
-    t = process.hrtime.bigint();
-    for (const p of paths) {
-      execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', p], { env: { ...process.env, ...pg.env('via_psql') }, stdio: ['ignore', 'ignore', 'inherit'] });
-    }
-    const psqlMs = Number(process.hrtime.bigint() - t) / 1e6;
+    const [sumA, sumP] = [await tableSums(pg, 'via_applier'), await tableSums(pg, 'via_psql')];
+    const equal = JSON.stringify(sumA) === JSON.stringify(sumP);
+    const rowsA = Object.values(sumA as Record<string, { rows: string }>)[0]?.rows;
+    if (!equal) throw new Error(`targets differ: applier ${JSON.stringify(sumA)} psql ${JSON.stringify(sumP)}`);
+    if (Number(rowsA) !== counts.finalRows) throw new Error(`targets hold ${String(rowsA)} rows, expected ${counts.finalRows}`);
 
-    for (const db of ['via_applier', 'via_psql']) {
-      const [c] = await pg.query<{ n: string }>('SELECT count(*) AS n FROM public.items', [], db);
-      if (Number(c!.n) !== ROWS) throw new Error(`${db} has ${c!.n} rows, expected ${ROWS}`);
+    const rateA = perSecond(counts.changes, a.ms);
+    const rateP = perSecond(counts.changes, psqlMs);
+    const rows = [
+      ['`psql -f` (one psql per segment)', `${fmtInt(rateP)} rows/s`, `${(psqlMs / 1000).toFixed(1)} s`, 'baseline'],
+      [`pgincr applier (${a.batches} batches, verify included)`, `${fmtInt(rateA)} rows/s`, `${(a.ms / 1000).toFixed(1)} s`, fmtRatio(rateA / rateP)],
+    ];
+    const out = [
+      '',
+      `## Restore bench: ${fmtInt(counts.changes)} row changes (${fmtInt(counts.inserts)} inserts, ${fmtInt(counts.updates)} updates, ${fmtInt(counts.deletes)} deletes) in ${fmtInt(TRANSACTIONS)} transactions, ${paths.length} segments`,
+      '',
+      markdownTable(['replay', 'rows/s', 'time', 'ratio'], rows),
+      '',
+      `targets equal: yes (${String(rowsA)} rows, content checksums match); ${args['fast-server'] ? 'fsync off' : 'durable'} server; ${loadNote()}`,
+    ];
+    if (args.profile) {
+      out.push('', markdownTable(['applier profile', 'time', 'rate'], await profile(pg, paths, counts)));
     }
-    const rate = (ms: number) => Math.round(ROWS / (ms / 1000));
-    process.stdout.write(
-      `rows ${ROWS} in ${r.appliedTransactions} transactions (${ROWS_PER_TXN} rows each), ${paths.length} segments, ${r.batches} applier batches\n` +
-      `applier: ${applierMs.toFixed(0)} ms, ${rate(applierMs)} rows/s\n` +
-      `psql -f: ${psqlMs.toFixed(0)} ms, ${rate(psqlMs)} rows/s\n` +
-      `applier / psql: ${(rate(applierMs) / rate(psqlMs)).toFixed(2)}x\n`,
-    );
+    process.stdout.write(`${out.join('\n')}\n`);
   } finally {
     await pg.stop();
     rmSync(dir, { recursive: true, force: true });

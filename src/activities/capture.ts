@@ -9,6 +9,7 @@ import { cancellationSignal, chainDirFor, heartbeat, lastHeartbeat, profileByNam
 import { durationMs } from '../config';
 import { parseLsn } from '../core/lsn';
 import { runCapture } from '../capture/capture-engine';
+import { runRawCapture } from '../capture/raw/raw-capture';
 import { createCaptureDeps } from '../capture/capture-deps';
 import type { HeartbeatDetails } from '../capture/capture-types';
 import { findBaseForSlot } from './base-files';
@@ -41,8 +42,12 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
       // "rotate now" requests arrive as a file (the workflow's signal → requestRotation); polled, not per message.
       let rotate = false;
       const poll = setInterval(() => void stat(rotateRequestPath(chain)).then(() => { rotate = true; }, () => undefined), 1000);
+      // capture.decoder: decoder_raw runs pg_recvlogical and post-processes its files (same contract).
+      const run: typeof runCapture = cfg.decoder === 'decoder_raw'
+        ? (d, i, c) => runRawCapture(d, i, c, { profile, chainDir: chain })
+        : runCapture;
       try {
-        return await runCapture(
+        return await run(
           createCaptureDeps({ profile, chainDir: chain, log }),
           {
             slot: cfg.slot,

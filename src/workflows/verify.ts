@@ -17,6 +17,7 @@ export interface VerifyReport {
  * Proof that the chain restores: restore a base plus segments up to a later recorded checkpoint
  * (the next base's snapshot, or a fresh checkpoint) into a scratch database, compare with that
  * checkpoint's checksums exactly, drop the scratch database, record the result in the catalog.
+ * A failed verification keeps the scratch database (named in the message) for investigation.
  * The point must be reachable by sealed segments: if it is not yet, a marker transaction and a
  * rotation make the running capture seal one; without a running capture the report says so
  * (not ok, nothing recorded: no restore was tried).
@@ -59,6 +60,7 @@ export async function verifyWorkflow(raw: VerifyInput): Promise<VerifyReport> {
     const details = (err as { cause?: { details?: unknown[] } }).cause?.details?.[0] as { mismatches?: { table: string }[] } | undefined;
     mismatches = details?.mismatches?.map((m) => m.table) ?? [];
     message = err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err);
+    message += `; the scratch database ${scratch}, if it was created, is kept for investigation: drop it when done`;
   }
   const ok = report !== undefined;
   await quick.recordVerification({ profile: input.profile, fromBase: target.fromBase, toLsn: target.toLsn, ok, mismatches });

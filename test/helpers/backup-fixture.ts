@@ -29,7 +29,7 @@ export async function startLoad(pg: PgCluster, db: string): Promise<Load> {
     try {
       for (let i = 1; running; i++) {
         if (i % 3 === 0) await client.query('UPDATE public.load SET touched = touched + 1, v = md5(v) WHERE id = (SELECT max(id) FROM public.load) - 1');
-        else await client.query(`INSERT INTO public.load (n, v) VALUES ($1, 'row ' || $1::text)`, [i]);
+        else await client.query(`INSERT INTO public.load (n, v) VALUES ($1::int, 'row ' || $1::int::text)`, [i]);
         committed += 1;
         await new Promise((r) => setTimeout(r, 20));
       }

@@ -100,7 +100,8 @@ export async function restoreChain(chain: DirectChain, targetDb: string): Promis
 
 /**
  * `pg_dump --schema-only` without pgincr's own objects (schema, event triggers, publication)
- * and without comment lines and blank lines (pg_dump's TOC comments carry nothing else).
+ * and without comment lines, blank lines (pg_dump's TOC comments carry nothing else) and the
+ * per-run \restrict keys.
  */
 export function schemaDump(pg: PgCluster, db: string): string {
   const text = execFileSync('pg_dump', ['--schema-only', '--exclude-schema=pgincr', '--no-publications', '--no-subscriptions', db], {
@@ -108,7 +109,8 @@ export function schemaDump(pg: PgCluster, db: string): string {
   });
   const filter = new EventTriggerFilter();
   const filtered = filter.push(text) + filter.end();
-  return filtered.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--')).join('\n');
+  // \restrict / \unrestrict carry a random key per run (pg_dump 15.14+).
+  return filtered.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--') && !/^\\(un)?restrict /.test(l)).join('\n');
 }
 
 /** Table checksums and sequence states of a live database. */
@@ -125,4 +127,11 @@ export async function expectRestoreEqualsSource(pg: PgCluster, chain: DirectChai
   // The stopping capture run wrote every sequence's position into the stream: exact equality.
   expect(restored.sequences).toEqual(source.sequences);
   return applied;
+}
+
+/** Drops the chain's slot and both databases (keeps a shared cluster's slots free). */
+export async function tearDownChain(pg: PgCluster, chain: DirectChain, restoredDb?: string): Promise<void> {
+  await chain.env.activities.dropChainSlot({ profile: 'default' });
+  for (const db of [chain.db, restoredDb]) if (db) await pg.query(`DROP DATABASE IF EXISTS "${db}" WITH (FORCE)`);
+  chain.env.cleanup();
 }

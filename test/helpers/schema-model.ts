@@ -56,8 +56,13 @@ const PLAIN = /^[a-z_][a-z0-9_]*$/;
 export function q(name: string): string {
   return PLAIN.test(name) ? name : `"${name.replace(/"/g, '""')}"`;
 }
+let unqualifiedPublic = false;
+/** When on, objects in `public` are named without their schema (found by the search_path). */
+export function setUnqualifiedPublic(on: boolean): void {
+  unqualifiedPublic = on;
+}
 export function qn(o: { schema: Schema; name: string }): string {
-  return `${q(o.schema.name)}.${q(o.name)}`;
+  return unqualifiedPublic && o.schema.name === 'public' ? q(o.name) : `${q(o.schema.name)}.${q(o.name)}`;
 }
 export function lit(text: string): string {
   return text.includes('\\') || text.includes('\n') ? `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''").replace(/\n/g, '\\n')}'` : `'${text.replace(/'/g, "''")}'`;

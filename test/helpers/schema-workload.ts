@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import type { Client } from 'pg';
 import type { PgCluster } from './pg-cluster';
-import { Rand, type Model, type Schema, type Table } from './schema-model';
+import { Rand, setUnqualifiedPublic, type Model, type Schema, type Table } from './schema-model';
 import { DDL_OPS, type Op } from './schema-ops';
 import { DML_OPS, OBJECT_OPS } from './schema-object-ops';
 
@@ -136,6 +136,9 @@ export async function runWorkload(pg: PgCluster, db: string, steps: readonly Ste
   const log: string[] = [];
   let failed = 0;
   const groups = groupSteps(steps);
+  // Half the runs name public objects without a schema: replay must use the captured search_path.
+  setUnqualifiedPublic(steps[0]!.seed % 2 === 0);
+  log.push(`-- public objects ${steps[0]!.seed % 2 === 0 ? 'unqualified' : 'qualified'}`);
   try {
     for (const g of groups) {
       const next = g.mode === 'txn' ? await runTxn(c, model, g.steps, log) : await runString(c, model, g.steps, log);
@@ -143,6 +146,7 @@ export async function runWorkload(pg: PgCluster, db: string, steps: readonly Ste
       else failed++;
     }
   } finally {
+    setUnqualifiedPublic(false);
     await c.end();
   }
   return { units: groups.length, failed, log, model };

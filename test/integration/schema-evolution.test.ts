@@ -8,9 +8,10 @@
  *   types and enums, sequences, partitions, renames, comments, grants) interleaved with DML, in
  *   and across transactions and in multi-statement query strings, restores exactly.
  */
+import { writeFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { startCluster, type PgCluster } from '../helpers/pg-cluster';
-import { captureAndStop, expectRestoreEqualsSource, sealedSegmentText, setUpChain, type DirectChain } from '../helpers/direct-pipeline';
+import { captureAndStop, expectRestoreEqualsSource, sealedSegmentText, setUpChain, tearDownChain, type DirectChain } from '../helpers/direct-pipeline';
 import { runWorkload, SEED_SCHEMA, stepsArbitrary } from '../helpers/schema-workload';
 
 jest.setTimeout(300_000);
@@ -101,6 +102,31 @@ test('TRUNCATE: RESTART IDENTITY, CASCADE through a foreign key, several tables 
   expect(await pg.query('SELECT count(*)::int AS n FROM child', [], 'trunc_restored')).toEqual([{ n: 1 }]);
 });
 
+// Known gaps (test.failing: they pass while the bug exists; flip to test() once fixed).
+// A table rewrite by DDL is not logically decoded: rows filled by a volatile expression get
+// new values when the DDL is replayed.
+test.failing('KNOWN GAP: ADD COLUMN with a volatile default gets other values on replay', async () => {
+  const chain = await chainFor('volatile', 'CREATE TABLE v (id int PRIMARY KEY); INSERT INTO v SELECT generate_series(1, 5);');
+  await run('volatile', [
+    'ALTER TABLE v ADD COLUMN u uuid DEFAULT gen_random_uuid()',
+    'ALTER TABLE v ADD COLUMN at timestamptz DEFAULT clock_timestamp()',
+  ]);
+  await captureAndStop(pg, chain);
+  await expectRestoreEqualsSource(pg, chain, 'volatile_restored');
+});
+
+// Only the search_path of a DDL statement is recorded; constants in it are read with the
+// replaying session's settings (TimeZone UTC), not the source session's.
+test.failing('KNOWN GAP: DDL constants read with the source session TimeZone replay in UTC', async () => {
+  const chain = await chainFor('tz', 'CREATE TABLE z (id int PRIMARY KEY, d date); INSERT INTO z VALUES (1, \'2026-01-01\');');
+  await run('tz', [
+    "SET TimeZone = 'America/New_York'; ALTER TABLE z ADD COLUMN ts timestamptz DEFAULT '2026-01-01 00:00'",
+    "SET TimeZone = 'Asia/Tokyo'; ALTER TABLE z ALTER COLUMN d TYPE timestamptz",
+  ]);
+  await captureAndStop(pg, chain);
+  await expectRestoreEqualsSource(pg, chain, 'tz_restored');
+});
+
 test('property: random schema evolution interleaved with DML restores exactly', async () => {
   let runNo = 0;
   await fc.assert(
@@ -108,16 +134,18 @@ test('property: random schema evolution interleaved with DML restores exactly', 
       const db = `evo_${++runNo}`;
       const chain = await chainFor(db, SEED_SCHEMA);
       const report = await runWorkload(pg, db, steps);
+      if (process.env.PGINCR_TEST_WORKLOAD_LOG) writeFileSync(`${process.env.PGINCR_TEST_WORKLOAD_LOG}/${db}.sql`, report.log.join('\n'));
       try {
         // Most generated units must apply on the source, or the property tests little.
         expect(report.failed).toBeLessThanOrEqual(Math.max(2, report.units / 4));
         await captureAndStop(pg, chain);
         await expectRestoreEqualsSource(pg, chain, `${db}_restored`);
+        await tearDownChain(pg, chain, `${db}_restored`);
       } catch (err) {
         (err as Error).message += `\n--- workload of ${db} (${report.units} units, ${report.failed} failed):\n${report.log.join('\n')}`;
         throw err;
       }
     }),
-    { numRuns: 5, endOnFailure: true, verbose: 1 },
+    { numRuns: Number(process.env.PGINCR_TEST_RUNS ?? 5), endOnFailure: true, verbose: 1 },
   );
 });

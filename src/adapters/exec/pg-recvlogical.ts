@@ -46,10 +46,13 @@ export interface RecvlogicalOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-/** pg_recvlogical's argument vector (no connection settings: those are PG* variables). */
-export function recvlogicalArgs(o: Pick<RecvlogicalOptions, 'slot' | 'file' | 'fsyncIntervalS' | 'statusIntervalS'>): string[] {
+/**
+ * pg_recvlogical's argument vector. It insists on --dbname; a bare database name there is a
+ * conninfo of one keyword, so the other settings (and any password) stay in PG* variables.
+ */
+export function recvlogicalArgs(o: Pick<RecvlogicalOptions, 'slot' | 'file' | 'fsyncIntervalS' | 'statusIntervalS'> & { dbname: string }): string[] {
   return [
-    '--start', `--slot=${o.slot}`, '--plugin=decoder_raw', '--option=include_transaction=on',
+    '--start', `--dbname=${o.dbname}`, `--slot=${o.slot}`, '--plugin=decoder_raw', '--option=include_transaction=on',
     `--file=${o.file}`, `--fsync-interval=${o.fsyncIntervalS}`, `--status-interval=${o.statusIntervalS ?? 10}`, '--no-loop',
   ];
 }
@@ -95,7 +98,9 @@ export class RecvlogicalSupervisor {
       PGCLIENTENCODING: this.o.serverEncoding,
       PGAPPNAME: RECVLOGICAL_APP_NAME,
     };
-    const child = execa(toolPath('pg_recvlogical', this.o.env), recvlogicalArgs(this.o), {
+    const dbname = env.PGDATABASE ?? '';
+    if (/[\s=]/.test(dbname)) throw new Error(`database name ${JSON.stringify(dbname)}: pg_recvlogical would read it as a connection string`);
+    const child = execa(toolPath('pg_recvlogical', this.o.env), recvlogicalArgs({ ...this.o, dbname }), {
       env, extendEnv: false, buffer: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe',
       forceKillAfterDelay: KILL_AFTER_MS, cleanup: true, reject: false,
     });

@@ -186,14 +186,14 @@ export function parseRawStatement(text: string): RawStatement {
     c.expect('SET');
     const set = c.assignments(',', ['WHERE']);
     c.expect('WHERE');
-    const where = c.assignments(' AND', []);
+    const where = c.assignments('AND ', []);
     if (c.pos !== text.length) c.fail('trailing text');
     return { kind: 'update', ...name, set, where };
   }
   if (c.eat('DELETE FROM ')) {
     const name = c.qualifiedName();
     c.expect('WHERE');
-    const where = c.assignments(' AND', []);
+    const where = c.assignments('AND ', []);
     if (c.pos !== text.length) c.fail('trailing text');
     return { kind: 'delete', ...name, where };
   }

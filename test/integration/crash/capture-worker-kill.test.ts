@@ -1,12 +1,12 @@
 /**
- * Capture survives SIGKILLed workers: the worker runs as its own OS process (`bin/pgincr
- * worker`), is killed at random points while a pgbench-like workload runs, and a new one takes
- * over (Temporal retries the capture activity after its heartbeat timeout). Every committed
+ * Capture survives SIGKILLed workers: workers run as their own OS processes (`bin/pgincr
+ * worker`); the one running the capture activity is killed at random points while a
+ * pgbench-like workload runs, and the other takes over when Temporal retries the activity after
+ * its heartbeat timeout (a replacement starts at once, to be the next standby). Every committed
  * transaction is in the segments exactly once, and the restore equals the source.
  */
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { waitFor } from '../../helpers/pgincr-env';
-import { CrashRig, currentLsn, delay, randomBetween, slotActivePid, waitSlotConfirms, Workload, type WorkerProcess } from './crash-rig';
+import { CrashRig, currentLsn, delay, randomBetween, waitForValue, waitSlotConfirms, Workload } from './crash-rig';
 import { captureRetries, checkChainAndRestore, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from './capture-scenario';
 
 jest.setTimeout(240_000);
@@ -30,31 +30,33 @@ describe('capture crash: SIGKILLed worker', () => {
   }, 60_000);
 
   it('writes every committed transaction exactly once across worker kills, and restores to the source', async () => {
-    let worker: WorkerProcess = await rig.startWorker();
+    await Promise.all([rig.startWorker(), rig.startWorker()]);
     expect((await runSetup(rig)).status).toBe('set up');
 
-    workload = new Workload(pg, 'app', { clients: 2, pauseMs: 5 }).start();
+    workload = new Workload(pg, 'app', { clients: 2, pauseMs: 10 }).start();
     const capture = await startCapture(rig);
-    const kills: { afterCommitted: number; delayMs: number }[] = [];
+    const kills: { afterCommitted: number; delayMs: number; attempt: number }[] = [];
     for (let i = 0; i < KILLS; i++) {
-      await waitFor('the capture to stream (slot active)', async () => (await slotActivePid(pg)) !== null, 120_000);
       await workload.advance(50);
       const delayMs = randomBetween(300, 4000);
       await delay(delayMs); // a random kill point, not a stand-in for a condition
-      await rig.kill(worker);
-      kills.push({ afterCommitted: workload.committed.size, delayMs });
+      const running = await waitForValue('a worker running the capture activity',
+        () => rig.workerRunning(capture, 'captureChanges'), 120_000, 100);
+      await rig.kill(running.worker);
+      kills.push({ afterCommitted: workload.committed.size, delayMs, attempt: running.activity.attempt });
       const afterKill = await currentLsn(pg, 'app');
-      // The replacement bundles its workflows while the server waits out the heartbeat timeout.
-      worker = await rig.startWorker();
-      // Resumed: the new worker's capture has written past the kill point.
+      const replacement = rig.startWorker();
+      replacement.catch(() => undefined); // awaited below
+      // Resumed on the standby: the capture has written past the kill point.
       await waitSlotConfirms(pg, afterKill, 120_000);
+      await replacement;
     }
     await workload.advance(50);
     const status = await finishCapture(rig, workload, capture);
     expect(status.state).toBe('stopped');
     expect(workload.committed.size).toBeGreaterThan(200);
     expect(workload.inDoubt.size).toBe(0);
-    // At least one kill hit a running capture activity (retried on the new worker).
+    // At least one kill hit a running capture activity (retried on another worker).
     expect(await captureRetries(capture)).toBeGreaterThanOrEqual(1);
 
     await checkChainAndRestore(rig, workload, 'app_restored');

@@ -23,6 +23,9 @@ const BIN = resolve(__dirname, '../../../bin/pgincr');
 /** A worker process transpiles the CLI and bundles the workflows: ~10 s on a quiet 2-core machine. */
 const WORKER_READY_MS = 120_000;
 
+/** temporal.api.enums.v1.PendingActivityState (@temporalio/proto is not a direct dependency). */
+const PENDING_ACTIVITY_STATE_STARTED = 2;
+
 const children = new Set<ChildProcess>();
 function killGroup(child: ChildProcess): void {
   try {
@@ -36,6 +39,13 @@ process.on('exit', () => {
   for (const c of children) killGroup(c);
 });
 
+/** Polls `probe` until it returns a value (not null), or fails after `timeoutMs` naming `what`. */
+export async function waitForValue<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+  let value: T | null = null;
+  await waitFor(what, async () => (value = await probe()) !== null, timeoutMs, everyMs);
+  return value as T;
+}
+
 export const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 export const randomBetween = (min: number, max: number) => min + Math.floor(Math.random() * (max - min));
 
@@ -44,6 +54,14 @@ export interface WorkerProcess {
   readonly logFile: string;
   readonly exited: Promise<number | null>;
   alive(): boolean;
+}
+
+export interface PendingActivity {
+  type: string;
+  started: boolean;
+  attempt: number;
+  activityId: string;
+  workerIdentity: string;
 }
 
 export interface RigOptions {
@@ -122,15 +140,30 @@ export class CrashRig {
     ]);
   }
 
-  /** The activities pending in a workflow (type, state, attempt), from describe(). */
-  async pendingActivities(handle: WorkflowHandle): Promise<{ type: string; state: string; attempt: number; activityId: string }[]> {
+  /** The activities pending in a workflow, from describe(). */
+  async pendingActivities(handle: WorkflowHandle): Promise<PendingActivity[]> {
     const d = await handle.describe();
     return (d.raw.pendingActivities ?? []).map((a) => ({
       type: a.activityType?.name ?? '?',
-      state: String(a.state ?? ''),
+      started: Number(a.state) === PENDING_ACTIVITY_STATE_STARTED,
       attempt: a.attempt ?? 0,
       activityId: a.activityId ?? '',
+      workerIdentity: a.lastWorkerIdentity ?? '',
     }));
+  }
+
+  /**
+   * The live worker process running a started `activityType` activity of the workflow, if any
+   * (a worker's default identity is `<pid>@<host>`).
+   */
+  async workerRunning(handle: WorkflowHandle, activityType: string): Promise<{ worker: WorkerProcess; activity: PendingActivity } | null> {
+    for (const activity of await this.pendingActivities(handle)) {
+      if (activity.type !== activityType || !activity.started) continue;
+      const pid = Number(activity.workerIdentity.split('@')[0]);
+      const entry = this.workers.find((w) => w.info.pid === pid && w.info.alive());
+      if (entry) return { worker: entry.info, activity };
+    }
+    return null;
   }
 
   /** The repository's one chain folder (`<system_identifier>-<db>`). */

@@ -17,6 +17,8 @@ import { setupTemporal } from '../../helpers/temporal';
 import { pgincrTestEnv, waitFor, type PgincrTestEnv } from '../../helpers/pgincr-env';
 import { BASE_DATA, MIXED_SCHEMA, runStatements, tableSums } from '../../helpers/workload';
 import { LOAD_TABLE, baseFolders, chainOf, readCatalog, startLoad, waitSlotCaughtUp } from '../../helpers/backup-fixture';
+import { createActivities, type ActivityDeps } from '../../../src/activities';
+import { createLogger } from '../../../src/logger';
 import type { SetupResult } from '../../../src/workflows/setup';
 import type { RestoreReport } from '../../../src/workflows/restore';
 import type { FullBackupResult } from '../../../src/workflows/backups';
@@ -24,10 +26,10 @@ import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
 
 jest.setTimeout(300_000);
 
-const PARTED = `
-CREATE TABLE public.parted (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
-CREATE TABLE public.parted_1 PARTITION OF public.parted FOR VALUES FROM (0) TO (1000);
-INSERT INTO public.parted SELECT g, 'p' || g FROM generate_series(1, 20) g;`;
+/** Unlogged: pg_dump dumps (and locks) it, the table checksums skip it. */
+const CACHE = `
+CREATE UNLOGGED TABLE public.cache (id int PRIMARY KEY, v text);
+INSERT INTO public.cache SELECT g, 'c' || g FROM generate_series(1, 20) g;`;
 
 describe('full backup aligned with a running capture', () => {
   let pg: PgCluster;
@@ -40,7 +42,7 @@ describe('full backup aligned with a running capture', () => {
   beforeAll(async () => {
     pg = await startCluster();
     await pg.createDatabase('app');
-    await runStatements(pg, 'app', [MIXED_SCHEMA, BASE_DATA, LOAD_TABLE, PARTED]);
+    await runStatements(pg, 'app', [MIXED_SCHEMA, BASE_DATA, LOAD_TABLE, CACHE]);
     env = pgincrTestEnv(pg, 'app');
   });
   afterAll(async () => {
@@ -113,39 +115,48 @@ describe('full backup aligned with a running capture', () => {
   });
 
   it('a dump killed mid-way leaves no base behind', async () => {
-    await temporal.run(async () => {
-      const before = readCatalog(chain).bases.map((b) => b.id);
-      // pg_dump locks every table it dumps; a held lock on the partitioned parent (which the
-      // snapshot checksums do not read) holds pg_dump mid-way.
-      const locker = await pg.connect('app');
+    // pg_dump locks every table it dumps; a lock on an unlogged table (which the snapshot
+    // checksums do not read) holds it mid-way. The lock is taken by a test hook right after the
+    // slot is created: creating a slot waits for open transactions, and this one has an xid.
+    const locker = await pg.connect('app');
+    let armed = true;
+    const hooks = { afterSlotCreated: async () => {
+      if (!armed) return;
       await locker.query('BEGIN');
-      await locker.query('LOCK TABLE ONLY public.parted IN ACCESS EXCLUSIVE MODE');
-      const waitingDump = async () => (await pg.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'`, [], 'app')).map((r) => r.pid);
-      try {
+      await locker.query('LOCK TABLE public.cache IN ACCESS EXCLUSIVE MODE');
+    } };
+    const activities = createActivities({ config: env.config, logger: createLogger({ level: 'warn', pretty: false }), hooks } as ActivityDeps);
+    const waitingDump = async () => (await pg.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'`, [], 'app')).map((r) => r.pid);
+    const before = readCatalog(chain).bases.map((b) => b.id);
+    try {
+      await temporal.run(async () => {
         const handle = await temporal.client.workflow.start('fullBackupWorkflow', {
           taskQueue: temporal.taskQueue, workflowId: temporal.workflowId('full-killed'), args: [{ profile: 'default' }],
         });
         await waitFor('pg_dump to wait on the lock', async () => (await waitingDump()).length > 0, 60_000);
+        expect(baseFolders(chain).temporary).toHaveLength(1);
         const [killed] = (await pg.query<{ ok: boolean }>('SELECT bool_and(pg_terminate_backend(pid)) AS ok FROM pg_stat_activity WHERE application_name = $1', ['pg_dump'])) as [{ ok: boolean }];
         expect(killed.ok).toBe(true);
-        // The attempt fails; its temporary folder is removed; nothing was registered.
+        // The attempt fails and removes its temporary folder; nothing was registered.
         await waitFor('the failed attempt to clean up', async () => (await waitingDump()).length === 0 && baseFolders(chain).temporary.length === 0, 60_000);
         expect(readCatalog(chain).bases.map((b) => b.id)).toEqual(before);
         expect(baseFolders(chain).complete).toEqual(before);
-        // The retry blocks again; cancel the workflow while pg_dump runs.
+        await locker.query('ROLLBACK');
+        // The retry (its hook locks again) blocks in pg_dump; cancel the workflow there.
         await waitFor('the retry to reach pg_dump', async () => (await waitingDump()).length > 0, 60_000);
         await handle.cancel();
         await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
-        await waitFor('the cancelled dump to end', async () => (await waitingDump()).length === 0, 60_000);
-      } finally {
-        await locker.query('ROLLBACK');
-        await locker.end();
-      }
-      expect(readCatalog(chain).bases.map((b) => b.id)).toEqual(before);
-      expect(baseFolders(chain)).toEqual({ complete: before, temporary: [] });
-      const slots = await pg.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE slot_name <> 'pgincr'`);
-      expect(slots).toEqual([]);
-    }, { activities: env.activities });
+        expect(await waitingDump()).toEqual([]);
+      }, { activities });
+    } finally {
+      armed = false;
+      await locker.query('ROLLBACK').catch(() => undefined);
+      await locker.end();
+    }
+    expect(readCatalog(chain).bases.map((b) => b.id)).toEqual(before);
+    expect(baseFolders(chain)).toEqual({ complete: before, temporary: [] });
+    const slots = await pg.query<{ slot_name: string }>(`SELECT slot_name FROM pg_replication_slots WHERE slot_name <> 'pgincr'`);
+    expect(slots).toEqual([]);
   });
 });

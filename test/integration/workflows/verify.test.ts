@@ -107,9 +107,10 @@ describe('verify workflow', () => {
         const bad = await cli(['verify', '--config', configFile, '--target-profile', 'admin']);
         expect({ code: bad.code, stdout: bad.stdout }).toMatchObject({ code: 1, stdout: expect.stringContaining('FAILED') });
         expect(bad.stdout).toContain('"public"."users"');
-        // Every scratch database was dropped.
-        const scratch = await pg.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'pgincr_verify_%'`);
-        expect(scratch).toEqual([]);
+        // Successful runs dropped their scratch database; the two failed ones kept theirs, named in the message.
+        const scratch = await pg.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE 'pgincr_verify_%' ORDER BY 1`);
+        expect(scratch).toHaveLength(2);
+        expect(scratch.map((r) => r.datname)).toContainEqual(/scratch database (pgincr_verify_\w+)/.exec(failed.message)?.[1]);
       } finally {
         await load?.stop();
       }
