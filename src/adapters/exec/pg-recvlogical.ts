@@ -5,7 +5,7 @@
  *   durable in that file;
  * - restarted when it exits (with a growing delay), after `beforeStart` has moved its file away,
  *   so each process writes a fresh file;
- * - stopped (SIGTERM, then SIGKILL) when the capture ends or `signal` aborts; execa also kills it
+ * - stopped (SIGTERM, then SIGKILL) when the capture ends or `signal` aborts;  it is also killed
  *   when this process exits. A leftover from a killed worker is terminated through the slot's
  *   active backend (found by its `application_name`) before each start;
  * - every stderr line is logged;
@@ -92,7 +92,7 @@ export class RecvlogicalSupervisor {
   }
 
   private spawn(): void {
-    const env = {
+    const env: Record<string, string> = {
       ...childEnv(this.o.profile, this.o.env),
       PGOPTIONS: replicationSessionOptions(),
       PGCLIENTENCODING: this.o.serverEncoding,
@@ -102,9 +102,13 @@ export class RecvlogicalSupervisor {
     if (/[\s=]/.test(dbname)) throw new Error(`database name ${JSON.stringify(dbname)}: pg_recvlogical would read it as a connection string`);
     const child = execa(toolPath('pg_recvlogical', this.o.env), recvlogicalArgs({ ...this.o, dbname }), {
       env, extendEnv: false, buffer: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe',
-      forceKillAfterDelay: KILL_AFTER_MS, cleanup: true, reject: false,
+      // Our own exit hook instead of execa's `cleanup` (signal-exit), whose global emitter
+      // breaks under jest's global cleanup when a child is restarted.
+      forceKillAfterDelay: KILL_AFTER_MS, cleanup: false, reject: false,
     });
     this.child = child;
+    const killOnExit = () => child.kill('SIGKILL');
+    process.once('exit', killOnExit);
     let partial = '';
     child.stderr?.on('data', (b: Buffer) => {
       const lines = (partial + b.toString('utf8')).split('\n');
@@ -112,6 +116,7 @@ export class RecvlogicalSupervisor {
       for (const line of lines) if (line.trim()) this.o.log.warn({ slot: this.o.slot, pid: child.pid }, `pg_recvlogical: ${line}`);
     });
     this.exited = child.then((r) => {
+      process.removeListener('exit', killOnExit);
       this.child = null;
       if (this.stopping) return;
       this.lastFailure = `exit code ${r.exitCode ?? '?'}${r.signal ? ` signal ${r.signal}` : ''}`;

@@ -5,7 +5,6 @@
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, chmodSync, chownSync, existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 export const PG_BIN = process.env.PGINCR_PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -28,18 +27,7 @@ export const LOGICAL_SETTINGS: Record<string, string | number> = {
   lc_messages: 'C',
 };
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../net/free-port';
 
 const isRoot = () => process.getuid?.() === 0;
 

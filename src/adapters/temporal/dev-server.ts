@@ -7,7 +7,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, closeSync, constants, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, statSync } from 'node:fs';
-import { createServer, type Socket } from 'node:net';
+import { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
@@ -107,19 +107,9 @@ export function findTemporalBinary(env: NodeJS.ProcessEnv = process.env): string
   throw new PgincrError('temporal_binary_missing', `temporal cli not found (looked in ${looked.join(', ')})`, { hint: INSTALL_HINT });
 }
 
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolvePort(port));
-    });
-  });
-}
+import { freePort } from '../net/free-port';
+
+export { freePort };
 
 // ---- nothing outlives us ----
 // The server runs under a small sh watchdog in its own process group: when our end of its stdin
