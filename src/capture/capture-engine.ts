@@ -25,7 +25,7 @@ import { ConfigError, PgincrError } from '../errors';
 import { renderChange } from './change-renderer';
 import { PeriodicTask } from './periodic';
 import { RelationCache } from './relation-cache';
-import { recordSequencePositions, emitIdleMessage } from './sequence-recorder';
+import { recordSequencePositions, recordSequencePositionsXid, emitIdleMessage } from './sequence-recorder';
 import type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps, SourceSession } from './capture-types';
 
 export type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps } from './capture-types';
@@ -46,8 +46,7 @@ interface OpenTxn {
 
 interface PendingRotation {
   reason: RotateReason;
-  /** Rotate once the stream has carried us past this LSN (sequence positions recorded). */
-  untilLsn: Lsn;
+  /** Rotate once the sequence positions recorded for it are written (or at this deadline). */
   deadlineMs: number;
 }
 
@@ -59,6 +58,8 @@ class CaptureRun {
   /** What we acknowledge: `durable`, or a keepalive's walEnd while nothing is pending. */
   private confirmed: Lsn;
   private pending: PendingRotation | null = null;
+  /** The xid of the last sequence-position recording waited for, and whether its commit was written. */
+  private positions: { xid: number; written: boolean } | null = null;
   private readonly started: number;
   private readonly result = { segmentsSealed: 0, transactions: 0, changes: 0, bytes: 0 };
   private readonly context: CaptureContext;
@@ -120,14 +121,22 @@ class CaptureRun {
    */
   async drainSequencesForStop(): Promise<void> {
     if (this.input.sequenceEveryMs <= 0 || this.control.signal.aborted) return;
-    const untilLsn = await recordSequencePositions(this.source.client);
+    await this.recordPositions();
     const deadline = this.control.now() + ROTATION_WAIT_MS;
-    while ((this.txn || this.confirmed < untilLsn) && this.control.now() < deadline && !this.control.signal.aborted) {
+    while ((this.txn || !this.positionsWritten()) && this.control.now() < deadline && !this.control.signal.aborted) {
       const msg = await this.stream.nextWithin(POLL_MS);
       if (msg === null) break;
       if (msg?.kind === 'xlog') await this.onMessage(parsePgoutput(msg.payload));
       else if (msg?.kind === 'keepalive') this.onKeepalive(msg.walEnd, msg.replyRequested);
     }
+  }
+
+  private async recordPositions(): Promise<void> {
+    this.positions = { xid: await recordSequencePositionsXid(this.source.client), written: false };
+  }
+
+  private positionsWritten(): boolean {
+    return this.positions === null || this.positions.written;
   }
 
   private onKeepalive(walEnd: Lsn, replyRequested: boolean): void {
@@ -181,6 +190,7 @@ class CaptureRun {
     if (!txn || txn.commitLsn !== commitLsn) {
       throw new PgincrError('protocol', `commit at ${formatLsn(commitLsn)} does not match the open transaction`);
     }
+    if (this.positions?.xid === txn.xid) this.positions.written = true;
     if (txn.begun) {
       const before = this.writer.stats().bytes;
       this.durable = await this.writer.commitTransaction({ xid: txn.xid, endLsn });
@@ -207,10 +217,10 @@ class CaptureRun {
         { maxBytes: this.input.segmentMaxBytes, maxAgeMs: this.input.segmentMaxAgeMs },
       );
       if (!reason) return;
-      const untilLsn = this.input.sequenceEveryMs > 0 ? await recordSequencePositions(this.source.client) : 0n;
-      this.pending = { reason, untilLsn, deadlineMs: now + ROTATION_WAIT_MS };
+      if (this.input.sequenceEveryMs > 0) await this.recordPositions();
+      this.pending = { reason, deadlineMs: now + ROTATION_WAIT_MS };
     }
-    if (this.confirmed < this.pending.untilLsn && now < this.pending.deadlineMs) return;
+    if (!this.positionsWritten() && now < this.pending.deadlineMs) return;
     await this.rotate(this.pending.reason);
     this.pending = null;
   }

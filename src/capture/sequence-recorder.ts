@@ -26,6 +26,27 @@ export async function recordSequencePositions(client: Client): Promise<Lsn> {
   }
 }
 
+/**
+ * Records the sequence positions as {@link recordSequencePositions} does and returns the
+ * recording transaction's xid (32 bits, as pgoutput's BEGIN carries it): the positions are in
+ * the files once a commit of that xid has been written. A WAL position is not enough to wait
+ * on: a keepalive's walEnd can pass the recorded row while its commit record is not yet
+ * flushed, so not yet decoded.
+ */
+export async function recordSequencePositionsXid(client: Client): Promise<number> {
+  await client.query('BEGIN');
+  try {
+    await client.query('SELECT pgincr.record_sequence_positions()');
+    const { rows } = await client.query<{ xid: string }>(
+      'SELECT (pg_catalog.pg_current_xact_id()::text::numeric % 4294967296)::text AS xid');
+    await client.query('COMMIT');
+    return Number(rows[0]!.xid);
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
 /** A non-transactional logical message: WAL the walsender must decode, nothing to replay. */
 export async function emitIdleMessage(client: Client): Promise<Lsn> {
   const { rows } = await client.query<{ lsn: string }>(

@@ -32,6 +32,8 @@ export interface Table {
   cols: Column[];
   indexes: Index[];
   constraints: Constraint[];
+  /** Row triggers calling public.audit_row() (which writes public.audit). */
+  triggers?: string[];
   /** Partitions (and tables detached from a parent): the range of k they hold. */
   range?: [number, number];
   parent?: Table;

@@ -149,6 +149,28 @@ const objectOps: Op[] = [
     const what = r.pick(targets)();
     return what ? [`${verb} ${what} ${to}`] : null;
   } },
+  // Not ENABLE ALWAYS / ENABLE REPLICA: a known gap (see schema-evolution.test.ts).
+  { name: 'trigger', weight: 2, gen: (m, r) => {
+    const t = pickOr(r, m.tables.filter((x) => x.kind !== 'partition'));
+    if (!t) return null;
+    const triggers = (t.triggers ??= []);
+    const existing = triggers.length ? r.pick(triggers) : null;
+    if (!existing || r.chance(0.4)) {
+      const name = freshName(m, r, 'tr');
+      triggers.push(name);
+      const when = r.pick(['AFTER INSERT OR UPDATE OR DELETE', 'AFTER INSERT', 'BEFORE UPDATE OR DELETE']);
+      return [`CREATE TRIGGER ${q(name)} ${when} ON ${qn(t)} FOR EACH ROW EXECUTE FUNCTION public.audit_row()`];
+    }
+    switch (r.int(3)) {
+      case 0: t.triggers = triggers.filter((x) => x !== existing); return [`DROP TRIGGER ${q(existing)} ON ${qn(t)}`];
+      case 1: return [`ALTER TABLE ${qn(t)} ${r.pick(['DISABLE', 'ENABLE'])} TRIGGER ${q(existing)}`];
+      default: {
+        const name = freshName(m, r, 'tr');
+        t.triggers = triggers.map((x) => (x === existing ? name : x));
+        return [`ALTER TRIGGER ${q(existing)} ON ${qn(t)} RENAME TO ${q(name)}`];
+      }
+    }
+  } },
 ];
 
 function where(r: Rand): string {

@@ -170,6 +170,13 @@ const columnOps: Op[] = [
     propagate(m, t, (x) => x.cols.push({ ...col }));
     return [`ALTER TABLE ${qn(t)} ADD COLUMN ${sql}`];
   } },
+  { name: 'add two columns in one statement', weight: 1, gen: (m, r) => {
+    const t = pickOr(r, alterable(m));
+    if (!t) return null;
+    const cols: Column[] = [{ name: freshName(m, r, 'c'), type: newColumnType(m, r) }, { name: freshName(m, r, 'c'), type: { kind: 'base', name: 'text' } }];
+    propagate(m, t, (x) => x.cols.push(...cols.map((c) => ({ ...c }))));
+    return [`ALTER TABLE ${qn(t)} ${cols.map((c) => `ADD COLUMN ${q(c.name)} ${typeSql(c.type)}`).join(', ')}, ALTER COLUMN id SET NOT NULL`];
+  } },
   { name: 'drop column', weight: 2, gen: (m, r) => {
     const t = pickOr(r, alterable(m));
     const viewed = t ? viewedColumns(m, t) : new Set<string>();

@@ -21,6 +21,13 @@ CREATE TABLE public.p0 (id int NOT NULL, k int NOT NULL, c4 text, PRIMARY KEY (i
 CREATE TABLE public.p0_a PARTITION OF public.p0 FOR VALUES FROM (0) TO (100);
 CREATE SEQUENCE public.q0;
 CREATE VIEW public.v0 AS SELECT id, c0 FROM public.t0;
+CREATE TABLE public.audit (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, tab text, op text, row_id int);
+CREATE FUNCTION public.audit_row() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.audit (tab, op, row_id) VALUES (TG_TABLE_NAME, TG_OP, CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END);
+  RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END $$;
+CREATE TRIGGER seed_audit AFTER INSERT OR UPDATE OR DELETE ON public.t0 FOR EACH ROW EXECUTE FUNCTION public.audit_row();
 INSERT INTO public.t0 SELECT g, 'row ' || g, g, 'one' FROM generate_series(1, 5) g;
 INSERT INTO s0.t1 (c3) SELECT jsonb_build_object('g', g) FROM generate_series(1, 3) g;
 INSERT INTO public.p0 SELECT g, g, 'p' FROM generate_series(1, 5) g;
@@ -36,7 +43,7 @@ export function seedModel(): Model {
     ({ schema, name, kind, identity: false, cols, indexes: [], constraints: [], ...extra });
   const t0 = table(pub, 't0', 'plain', [
     { name: 'id', type: int, key: true, notNull: true }, { name: 'c0', type: { kind: 'base', name: 'text' } },
-    { name: 'c1', type: int }, { name: 'c2', type: { kind: 'user', t: mood } }]);
+    { name: 'c1', type: int }, { name: 'c2', type: { kind: 'user', t: mood } }], { triggers: ['seed_audit'] });
   const t1 = table(s0, 't1', 'plain', [{ name: 'id', type: int, key: true, notNull: true }, { name: 'c3', type: { kind: 'base', name: 'jsonb' }, notNull: true }], { identity: true });
   const pcols = (): Table['cols'] => [{ name: 'id', type: int, key: true, notNull: true }, { name: 'k', type: int, key: true, notNull: true }, { name: 'c4', type: { kind: 'base', name: 'text' } }];
   const p0 = table(pub, 'p0', 'partitioned', pcols(), { nextRange: 1 });

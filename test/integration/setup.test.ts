@@ -61,8 +61,8 @@ describe('setup steps', () => {
   });
 
   it('installs the capture schema idempotently', async () => {
-    expect(await installCaptureSchema(deps, { profile: 'src' })).toEqual({ version: 2, applied: [1, 2] });
-    expect(await installCaptureSchema(deps, { profile: 'src' })).toEqual({ version: 2, applied: [] });
+    expect(await installCaptureSchema(deps, { profile: 'src' })).toEqual({ version: 3, applied: [1, 2, 3] });
+    expect(await installCaptureSchema(deps, { profile: 'src' })).toEqual({ version: 3, applied: [] });
     const triggers = await q<{ evtname: string }>('SELECT evtname FROM pg_event_trigger ORDER BY 1');
     expect(triggers.map((t) => t.evtname)).toEqual(['pgincr_ddl_command_end', 'pgincr_ddl_command_start', 'pgincr_sql_drop']);
     // pgincr's own DDL is never recorded.

@@ -41,6 +41,11 @@ export interface RawCaptureOptions {
   rawRotateEveryMs?: number;
   /** pg_recvlogical `--fsync-interval` in seconds (default 1). */
   fsyncIntervalS?: number;
+  /**
+   * pg_recvlogical `--status-interval` in seconds (default 1): it confirms what it has fsynced
+   * only in these status updates, so this bounds how far the slot lags the raw files.
+   */
+  statusIntervalS?: number;
   env?: NodeJS.ProcessEnv;
 }
 
@@ -176,6 +181,7 @@ export async function runRawCapture(deps: CaptureDeps, input: CaptureInput, cont
     const chain = options.chainDir;
     const recv = new RecvlogicalSupervisor({
       profile: options.profile, slot: input.slot, file: currentRawPath(chain), fsyncIntervalS: options.fsyncIntervalS ?? 1,
+      statusIntervalS: options.statusIntervalS ?? 1,
       serverEncoding: source.header.encoding, env: options.env,
       log: deps.log ?? { info: () => undefined, warn: () => undefined },
       beforeStart: async () => {

@@ -55,20 +55,32 @@ export async function dbKeys(pg: PgCluster, db: string): Promise<number[]> {
 }
 
 /**
- * The checks after a stopped capture: the segments hold every committed transaction exactly
- * once and exactly the source's crash_log keys; a restore through Temporal equals the source.
+ * The segments of a stopped capture hold every committed transaction exactly once, and
+ * exactly the source's crash_log keys. Returns the source's keys.
  */
-export async function checkChainAndRestore(rig: CrashRig, workload: Workload, targetDb: string): Promise<RestoreReport> {
+export async function checkChain(rig: CrashRig, workload: Workload): Promise<number[]> {
   const counts = await segmentKeyCounts(rig.chainDir());
   expect(exactlyOnceProblems(counts, workload)).toEqual([]);
   const sourceKeys = await dbKeys(rig.pg, rig.db);
   expect([...counts.keys()].sort((a, b) => a - b)).toEqual(sourceKeys);
+  return sourceKeys;
+}
 
+/** The restored database equals the source: table checksums, and crash_log has no duplicate. */
+export async function checkRestored(rig: CrashRig, targetDb: string): Promise<void> {
+  expect(await tableSums(rig.pg, targetDb)).toEqual(await tableSums(rig.pg, rig.db));
+  const duplicates = await rig.pg.query('SELECT k, count(*)::int AS n FROM crash_log GROUP BY k HAVING count(*) > 1', [], targetDb);
+  expect(duplicates).toEqual([]);
+  expect(await dbKeys(rig.pg, targetDb)).toEqual(await dbKeys(rig.pg, rig.db));
+}
+
+/** {@link checkChain}, then a restore through Temporal equals the source. */
+export async function checkChainAndRestore(rig: CrashRig, workload: Workload, targetDb: string): Promise<RestoreReport> {
+  await checkChain(rig, workload);
   const report = (await rig.client.workflow.execute('restoreWorkflow', {
     taskQueue: rig.taskQueue, workflowId: rig.workflowId(`restore-${targetDb}`),
     args: [{ profile: 'default', targetProfile: 'admin', targetDb }],
   })) as RestoreReport;
-  expect(await tableSums(rig.pg, targetDb)).toEqual(await tableSums(rig.pg, rig.db));
-  expect(await dbKeys(rig.pg, targetDb)).toEqual(sourceKeys);
+  await checkRestored(rig, targetDb);
   return report;
 }

@@ -39,6 +39,14 @@ process.on('exit', () => {
   for (const c of children) killGroup(c);
 });
 
+/** Phase timings for the test's stderr report: `const mark = timer(); mark('setup'); mark.report()`. */
+export function timer(): { (label: string): void; report(): string } {
+  const start = Date.now();
+  const marks: string[] = [];
+  const mark = (label: string) => { marks.push(`${label} ${((Date.now() - start) / 1000).toFixed(1)}s`); };
+  return Object.assign(mark, { report: () => marks.join(', ') });
+}
+
 /** Polls `probe` until it returns a value (not null), or fails after `timeoutMs` naming `what`. */
 export async function waitForValue<T>(what: string, probe: () => Promise<T | null>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
   let value: T | null = null;
@@ -134,10 +142,7 @@ export class CrashRig {
     const entry = this.workers.find((w) => w.info === worker);
     if (!entry) throw new Error(`unknown worker ${worker.pid}`);
     killGroup(entry.child);
-    await Promise.race([
-      worker.exited,
-      delay(10_000).then(() => { throw new Error(`worker ${worker.pid} still running 10 s after SIGKILL`); }),
-    ]);
+    if (!(await exitsWithin(worker, 10_000))) throw new Error(`worker ${worker.pid} still running 10 s after SIGKILL`);
   }
 
   /** The activities pending in a workflow, from describe(). */
@@ -178,11 +183,24 @@ export class CrashRig {
     for (const { child, info } of this.workers) {
       if (info.alive()) {
         killGroup(child);
-        await Promise.race([info.exited, delay(5000)]);
+        await exitsWithin(info, 5000);
       }
     }
     await this.client.connection.close().catch(() => undefined);
     if (process.env.PGINCR_KEEP_CRASH_DIR !== '1') rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** True when the worker exits within `ms` (the timer is cleared either way). */
+async function exitsWithin(worker: WorkerProcess, ms: number): Promise<boolean> {
+  let timeout: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      worker.exited.then(() => true),
+      new Promise<boolean>((res) => { timeout = setTimeout(() => res(false), ms); }),
+    ]);
+  } finally {
+    clearTimeout(timeout);
   }
 }
 

