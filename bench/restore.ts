@@ -173,7 +173,11 @@ async function main(): Promise<void> {
       psqls.push(psqlFiles(pg, `via_psql${suffix}`, paths));
       log(`psql -f: ${psqls[i]!.toFixed(0)} ms`);
     }
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+    const median = (xs: number[]) => {
+      const s = [...xs].sort((x, y) => x - y);
+      const mid = Math.floor(s.length / 2);
+      return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+    };
     const a = { ms: median(appliers.map((r) => r.ms)), batches: appliers[0]!.batches };
     const psqlMs = median(psqls);
 

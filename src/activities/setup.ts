@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import { connectProfile, describeProfile } from '../adapters/pg/connect';
 import { migrate, uninstallSchema, type MigrateResult } from '../adapters/pg/migrations';
+import { ensureRawCaptureObjects } from '../adapters/pg/raw-capture-objects';
 import { dropPublication, ensurePublication as ensurePublicationSql } from '../adapters/pg/publication';
 import { fixReplicaIdentity as fixReplicaIdentitySql, type ReplicaIdentityRow } from '../adapters/pg/replica-identity';
 import { serverIdentity } from '../adapters/pg/server-info';
@@ -64,7 +65,12 @@ export async function fixReplicaIdentity(deps: SetupDeps, input: ProfileInput & 
 /** Creates the FOR ALL TABLES publication the pgoutput decoder reads (decoder_raw needs none). */
 export async function ensurePublication(deps: SetupDeps, input: ProfileInput): Promise<{ publication: string; created: boolean; skipped: boolean }> {
   const publication = deps.config.capture.publication;
-  if (deps.config.capture.decoder !== 'pgoutput') return { publication, created: false, skipped: true };
+  if (deps.config.capture.decoder !== 'pgoutput') {
+    // decoder_raw needs no publication, but its per-table triggers must exist before the base,
+    // or a TRUNCATE between the base and the first capture run would be missed.
+    await withProfileClient(deps, input.profile, (client) => ensureRawCaptureObjects(client));
+    return { publication, created: false, skipped: true };
+  }
   return withProfileClient(deps, input.profile, async (client) => {
     const created = await ensurePublicationSql(client, publication);
     return { publication, created, skipped: false };

@@ -3,8 +3,8 @@
  * comments, grants; and DML (insert, update, delete, truncate, nextval/setval).
  */
 import {
-  freshName, insertSql, lit, partitionsOf, q, qn, referencedBy, typeInUse, valueSql, viewsOn, writableTables,
-  type EnumType, type Model, type Rand, type Table,
+  freshName, insertSql, lit, partitionsOf, q, qn, referencedBy, typeInUse, valueSql, writableTables,
+  type EnumType, type Rand,
 } from './schema-model';
 import { COMMENTS, pickOr, type Op } from './schema-ops';
 
@@ -211,5 +211,3 @@ const dmlOps: Op[] = [
 
 export const OBJECT_OPS = objectOps;
 export const DML_OPS = dmlOps;
-export { viewsOn };
-export type { Table };

@@ -3,7 +3,7 @@
  * updates that model as the database will change. DDL of every common kind, and DML.
  */
 import {
-  freshName, insertSql, lit, objectsIn, partitionsOf, pinnedColumns, q, qn, referencedBy, typeInUse, typeSql,
+  freshName, objectsIn, partitionsOf, pinnedColumns, q, qn, referencedBy, typeSql,
   valueSql, viewedColumns, viewsOn, type BaseType, type ColType, type Column, type Model, type Rand, type Table,
 } from './schema-model';
 

@@ -198,8 +198,10 @@ export async function runRawCapture(deps: CaptureDeps, input: CaptureInput, cont
     const timers = [
       new PeriodicTask(input.heartbeatEveryMs, async () => control.heartbeat(run.heartbeatDetails()), onError('heartbeat')),
       new PeriodicTask(input.sequenceEveryMs, async () => void (await recordSequencePositions(source.client)), onError('record sequence positions')),
+      // The marker rows are only needed in the stream: old ones go (their DELETEs render nothing).
       new PeriodicTask(60_000, async () => void (await source.client.query(
-        `DELETE FROM pgincr.raw_transactions WHERE at < pg_catalog.now() - interval '1 hour'`)), onError('raw marker cleanup')),
+        `DELETE FROM pgincr.raw_truncates WHERE xid IN (SELECT xid FROM pgincr.raw_transactions WHERE at < pg_catalog.now() - interval '1 hour');
+         DELETE FROM pgincr.raw_transactions WHERE at < pg_catalog.now() - interval '1 hour'`)), onError('raw marker cleanup')),
     ].map((t) => t.start());
     cleanups.unshift(async () => Promise.all(timers.map((t) => t.stop())));
 

@@ -5,11 +5,14 @@
  * the excluded schema, so `CREATE EVENT TRIGGER pgincr_…` would fail a replay under
  * ON_ERROR_STOP. pg_dump writes each object as a section that starts with the header
  * `--` / `-- Name: <name>; Type: <type>; …` / `--`; a section of a `pgincr_*` event trigger
- * (its CREATE, its ALTER … OWNER TO, and a COMMENT on it) is dropped up to the next header.
+ * (its CREATE, its ALTER … OWNER TO, and a COMMENT on it) is dropped up to the next header;
+ * so is a section of a table trigger named `pgincr_*` (decoder_raw mode).
  * Lines inside COPY data are passed through untouched. Text is a byte string (latin1).
  */
 
 const SKIP_HEADER = /^-- Name: (EVENT TRIGGER )?pgincr_[^;]*; Type: (EVENT TRIGGER|COMMENT|SECURITY LABEL);/;
+/** decoder_raw mode's per-table triggers (`<table> pgincr_raw_capture`), whose function is in pgincr. */
+const SKIP_TABLE_TRIGGER = /^-- Name: .* pgincr_[a-z_]+; Type: TRIGGER;/;
 const HEADER = /^-- (Name|Data for Name|TOC entry|PostgreSQL database dump)/;
 
 export class EventTriggerFilter {
@@ -62,7 +65,7 @@ export class EventTriggerFilter {
     const held = this.held;
     this.held = null;
     if (held !== null && HEADER.test(line)) {
-      if (SKIP_HEADER.test(line)) {
+      if (SKIP_HEADER.test(line) || SKIP_TABLE_TRIGGER.test(line)) {
         this.skipping = true;
         this.dropped++;
         return '';

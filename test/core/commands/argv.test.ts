@@ -93,3 +93,19 @@ describe('EventTriggerFilter', () => {
     expect(run(['a\n--']).out).toBe('a\n--\n');
   });
 });
+
+describe('EventTriggerFilter and decoder_raw table triggers', () => {
+  it("drops a table's pgincr_raw_capture trigger section, keeps the table's own triggers", () => {
+    const dump = [
+      '--', '-- Name: users pgincr_raw_capture; Type: TRIGGER; Schema: public; Owner: postgres', '--', '',
+      'CREATE TRIGGER pgincr_raw_capture AFTER INSERT OR DELETE OR UPDATE ON public.users FOR EACH STATEMENT EXECUTE FUNCTION pgincr.raw_capture();', '', '',
+      '--', '-- Name: users audit; Type: TRIGGER; Schema: public; Owner: postgres', '--', '',
+      'CREATE TRIGGER audit AFTER INSERT ON public.users FOR EACH ROW EXECUTE FUNCTION public.audit();', '',
+    ].join('\n');
+    const f = new EventTriggerFilter();
+    const out = f.push(dump) + f.end();
+    expect(f.dropped).toBe(1);
+    expect(out).not.toContain('pgincr_raw_capture');
+    expect(out).toContain('CREATE TRIGGER audit AFTER INSERT ON public.users');
+  });
+});

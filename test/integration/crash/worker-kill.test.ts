@@ -75,7 +75,7 @@ describe('crash: SIGKILLed workers', () => {
     expect((await runSetup(rig)).status).toBe('set up');
     mark('setup');
 
-    workload = new Workload(pg, 'app', { clients: 2, pauseMs: 10 }).start();
+    workload = new Workload(pg, 'app', { clients: 2, pauseMs: 20 }).start();
     const capture = await startCapture(rig);
     const kills: { afterCommitted: number; delayMs: number; attempt: number }[] = [];
     for (let i = 0; i < CAPTURE_KILLS; i++) {
@@ -115,6 +115,7 @@ describe('crash: SIGKILLed workers', () => {
     let chainTransactions = 0;
     for (const s of sealed) chainTransactions += (await verifySegmentFile(s.path)).scan.transactions.length;
 
+    await standby; // alive to take over the apply
     admin = await pg.connect('postgres');
     const restore = await rig.client.workflow.start('restoreWorkflow', {
       taskQueue: rig.taskQueue, workflowId: rig.workflowId('restore'),
@@ -130,7 +131,6 @@ describe('crash: SIGKILLed workers', () => {
       if (atKill >= endLsn) throw new Error(`applySegments finished (origin at ${formatLsn(atKill)}) before the kill: make the chain longer`);
       return atKill >= killPoint;
     }, 120_000, 5);
-    await standby;
     await rig.kill(running.worker);
     mark('restore kill');
     expect(atKill).toBeLessThan(endLsn);
