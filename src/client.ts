@@ -4,12 +4,15 @@
  */
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import type { Config } from './config';
 
-export async function connectTemporal(config: Config): Promise<Client> {
+/** `connectTimeout`: how long to try before giving up (the SDK's default is 10 s). */
+export async function connectTemporal(config: Config, options: { connectTimeout?: Duration } = {}): Promise<Client> {
   const { address, namespace, tls } = config.temporal;
   const connection = await Connection.connect({
     address,
+    ...(options.connectTimeout !== undefined ? { connectTimeout: options.connectTimeout } : {}),
     tls: tls
       ? {
           clientCertPair: { crt: readFileSync(tls.clientCertPath), key: readFileSync(tls.clientKeyPath) },

@@ -34,7 +34,8 @@ export const captureSchema = z
     segmentMaxAge: duration.default('15m'),
     /** How long one capture activity runs before the workflow loops (bounds history). */
     activityRunTime: duration.default('1h'),
-    heartbeatInterval: duration.default('5s'),
+    /** Must stay well under the capture activity's heartbeat timeout (20 s). */
+    heartbeatInterval: duration.refine((d) => durationMs(d) <= 10_000, 'at most 10s (the capture heartbeat timeout is 20s)').default('5s'),
     /** How often sequence positions are recorded into the stream. */
     sequenceInterval: duration.default('1m'),
     /** Emit a pg_logical_emit_message this often so an idle database's slot keeps moving; 0 = off. */

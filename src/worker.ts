@@ -6,6 +6,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type L
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { createActivities } from './activities';
+import { createMetrics, startMetricsServer, type MetricsServer, type PgincrMetrics } from './monitor/metrics';
 
 let runtimeInstalled = false;
 
@@ -24,12 +25,39 @@ export function installRuntimeLogger(logger: Logger): void {
   });
 }
 
+let sharedMetrics: PgincrMetrics | undefined;
+
+/** The process-wide metrics every worker of this process feeds (created on first use). */
+export function processMetrics(): PgincrMetrics {
+  sharedMetrics ??= createMetrics();
+  return sharedMetrics;
+}
+
+/**
+ * Serves `GET /metrics` of the process's metrics on `config.metricsPort` (0 = no server). A port
+ * that cannot be bound is logged, not fatal: the worker's backups matter more than its metrics.
+ */
+export async function serveMetrics(config: Config, logger: Logger, metrics: PgincrMetrics = processMetrics()): Promise<MetricsServer | undefined> {
+  if (config.metricsPort === 0) return undefined;
+  try {
+    const server = await startMetricsServer(config.metricsPort, metrics.registry);
+    logger.info({ port: server.port }, `metrics on http://0.0.0.0:${server.port}/metrics`);
+    return server;
+  } catch (err) {
+    logger.error({ port: config.metricsPort, err: (err as Error).message }, `metrics server not started on port ${config.metricsPort}: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
 export interface WorkerOptions {
+  /** Metrics the activities feed; defaults to processMetrics(). */
+  metrics?: PgincrMetrics;
   taskQueue?: string;
   /** A pre-built workflow bundle (tests bundle once per file). */
   workflowBundle?: { code: string };
 }
 
+/** A worker on `config.temporal`; it does not serve metrics (see serveMetrics), so several can share a process. */
 export async function createWorker(config: Config, logger: Logger, options: WorkerOptions = {}): Promise<Worker> {
   installRuntimeLogger(logger);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
@@ -37,7 +65,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     connection,
     namespace: config.temporal.namespace,
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
-    activities: createActivities({ config, logger }),
+    activities: createActivities({ config, logger, metrics: options.metrics ?? processMetrics() }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     maxConcurrentActivityTaskExecutions: 20,
   });

@@ -13,6 +13,7 @@ import { runRawCapture } from '../capture/raw/raw-capture';
 import { createCaptureDeps } from '../capture/capture-deps';
 import type { HeartbeatDetails } from '../capture/capture-types';
 import { findBaseForSlot } from './base-files';
+import { captureRecorder } from '../monitor/activity-metrics';
 import { SegmentWriter } from '../adapters/fs/segment-writer';
 import { findPartial, scanSegmentFile } from '../adapters/fs/segment-files';
 import { addSegment, emptyCatalog } from '../core/catalog/catalog';
@@ -46,8 +47,9 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
       const run: typeof runCapture = cfg.decoder === 'decoder_raw'
         ? (d, i, c) => runRawCapture(d, i, c, { profile, chainDir: chain })
         : runCapture;
+      const recorder = captureRecorder(deps.metrics, cfg.slot);
       try {
-        return await run(
+        const result = await run(
           createCaptureDeps({ profile, chainDir: chain, log }),
           {
             slot: cfg.slot,
@@ -64,7 +66,10 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
             ddlInFunction: cfg.ddlInFunction,
           },
           {
-            heartbeat: (details) => heartbeat(details),
+            heartbeat: (details) => {
+              heartbeat(details);
+              recorder.heartbeat(details);
+            },
             signal: cancellationSignal() ?? new AbortController().signal,
             rotateRequested: () => {
               if (!rotate) return false;
@@ -75,6 +80,8 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
             now: () => Date.now(),
           },
         );
+        recorder.finished(result);
+        return result;
       } finally {
         clearInterval(poll);
       }

@@ -5,8 +5,10 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { PgincrMetrics } from '../monitor/metrics';
 import { ConfigError } from '../errors';
 import { chainDirName } from '../core/repository/paths';
 import { chainInfo } from './setup';
@@ -15,6 +17,8 @@ import { profileByName } from './setup-deps';
 export interface ActivityDeps {
   config: Config;
   logger: Logger;
+  /** The process's Prometheus metrics (the worker's); absent in CLI direct mode. */
+  metrics?: PgincrMetrics;
 }
 
 export { profileByName };
@@ -23,6 +27,15 @@ export { profileByName };
 export function activityContext(): Context | undefined {
   try {
     return Context.current();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The worker's Temporal client inside an activity; undefined outside one (or without a client). */
+export function activityClient(): Client | undefined {
+  try {
+    return activityContext()?.client;
   } catch {
     return undefined;
   }
@@ -62,5 +75,20 @@ export async function chainDirFor(deps: ActivityDeps, profile: string): Promise<
       cause: err,
       hint: `the source is unreachable and ${matches.length} chains in ${deps.config.repository} match database ${dbname ?? '(unknown)'}`,
     });
+  }
+}
+
+/**
+ * Runs `run` while heartbeating from a timer (every 10 s), with the latest details `details()`
+ * gives: a long step that reports no progress of its own (checksums, a single huge transaction)
+ * must never hit the heartbeat timeout and be retried in a loop.
+ */
+export async function withTimerHeartbeat<T>(details: () => unknown, run: () => Promise<T>, everyMs = 10_000): Promise<T> {
+  if (!activityContext()) return run();
+  const timer = setInterval(() => heartbeat(details()), everyMs);
+  try {
+    return await run();
+  } finally {
+    clearInterval(timer);
   }
 }

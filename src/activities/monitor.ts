@@ -5,10 +5,12 @@
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HealthResult, PgincrActivities } from './types';
-import { chainDirFor, profileByName, type ActivityDeps } from './context';
+import { activityClient, chainDirFor, profileByName, type ActivityDeps } from './context';
 import { durationMs } from '../config';
-import { runHealthCheck, thresholdsFromConfig } from '../monitor/check';
+import { runHealthCheck } from '../monitor/check';
 import { emitReportAlerts } from '../monitor/alerts';
+import { askCaptureState } from '../monitor/capture-state';
+import { updateFromHealth } from '../monitor/metrics';
 import { maybeAutoDrop, dropSlot, advanceSlot } from '../monitor/slot-admin';
 import { formatHuman, formatNagios } from '../core/monitor/health-format';
 import type { HealthReport } from '../core/monitor/health';
@@ -32,16 +34,22 @@ export interface CliOnlyActivities {
 export function monitorActivities(deps: ActivityDeps): MonitorActivities & CliOnlyActivities {
   const { config } = deps;
 
+  /** One check; the capture workflow's state comes from Temporal (the worker's client inside an activity). */
   async function check(profile: string): Promise<HealthReport> {
     const chain = await chainDirFor(deps, profile).catch(() => join(config.repository, 'unknown'));
-    return runHealthCheck({
+    const client = activityClient();
+    const capture = await askCaptureState(config, profile, client ? { client } : {});
+    const report = await runHealthCheck({
       profile: profileByName(config, profile),
       slot: config.capture.slot,
       chainDir: chain,
       alerts: config.alerts,
+      ...capture,
       maxBaseAgeMs: 2 * 86_400_000,
       segmentAgeWarningMs: 4 * durationMs(config.capture.segmentMaxAge),
     });
+    if (deps.metrics) updateFromHealth(deps.metrics, report);
+    return report;
   }
 
   return {

@@ -6,7 +6,14 @@ import type { Profile } from '../config';
 import { connectProfile, describeProfile } from '../adapters/pg/connect';
 import { gatherPreflightFacts } from '../adapters/pg/preflight-queries';
 import { evaluatePreflight, type PreflightOptions } from '../core/preflight/checks';
-import { buildReport, type PreflightReport } from '../core/preflight/report';
+import { buildReport, type Finding, type PreflightReport } from '../core/preflight/report';
+import { pgDumpFinding, repositoryFinding } from './local-checks';
+
+/** Checks of the worker's machine, added to the server's: the repository folder, the local pg_dump. */
+export interface LocalPreflight {
+  repository?: string;
+  pgDump?: boolean;
+}
 
 function connectionHint(code: string | undefined): string {
   switch (code) {
@@ -23,7 +30,8 @@ function connectionHint(code: string | undefined): string {
   }
 }
 
-export async function runPreflight(profile: Profile, options: PreflightOptions): Promise<PreflightReport> {
+export async function runPreflight(profile: Profile, options: PreflightOptions, local: LocalPreflight = {}): Promise<PreflightReport> {
+  const repository: Finding[] = local.repository !== undefined ? [await repositoryFinding(local.repository)] : [];
   let client;
   try {
     client = await connectProfile(profile, { connectionTimeoutMillis: 10_000 });
@@ -34,11 +42,15 @@ export async function runPreflight(profile: Profile, options: PreflightOptions):
       status: 'fail',
       message: `cannot connect to ${describeProfile(profile)}: ${e.message}${e.code ? ` (${e.code})` : ''}`,
       hint: connectionHint(e.code),
-    }]);
+    }, ...repository]);
   }
   try {
     const facts = await gatherPreflightFacts(client, options);
-    const findings = [{ check: 'connection', status: 'ok' as const, message: describeProfile(profile) }, ...evaluatePreflight(facts, options)];
+    const pgDump = local.pgDump ? [await pgDumpFinding(profile, facts.serverVersionNum)] : [];
+    const findings = [
+      { check: 'connection', status: 'ok' as const, message: describeProfile(profile) },
+      ...evaluatePreflight(facts, options), ...pgDump, ...repository,
+    ];
     return buildReport(findings, { server: `PostgreSQL ${facts.serverVersion}`, database: facts.database });
   } finally {
     await client.end().catch(() => undefined);

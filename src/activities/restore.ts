@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { PgincrActivities, RestorePlanResult } from './types';
-import { cancellationSignal, chainDirFor, heartbeat, profileByName, type ActivityDeps } from './context';
+import { cancellationSignal, chainDirFor, heartbeat, profileByName, withTimerHeartbeat, type ActivityDeps } from './context';
 import type { Profile } from '../config';
 
 import { planRestore } from '../core/restore/plan';
@@ -13,6 +13,7 @@ import { addCheckpoint, addVerification, emptyCatalog } from '../core/catalog/ca
 import type { Catalog } from '../core/catalog/schema';
 import { loadCatalog, rebuildCatalog, updateCatalog } from '../adapters/fs/catalog-store';
 import { readBaseMetadata } from './base-files';
+import { checkBaseFiles, checkChainFolder, checkSegmentFiles } from '../restore/check-plan';
 import { createTargetDatabase, dropOwnTargetDatabase } from '../restore/create-target';
 import { restoreGlobals } from '../restore/restore-globals';
 import { restoreBase } from '../restore/restore-base';
@@ -22,6 +23,7 @@ import { takeCheckpoint, verifyTarget } from '../restore/verify';
 import { databaseChecksums } from '../adapters/pg/checksums';
 import { checkpointRelPath } from '../core/repository/paths';
 import { parseLsn } from '../core/lsn';
+import { recordRestoreProgress, recordVerification } from '../monitor/activity-metrics';
 
 type RestoreActivities = Pick<PgincrActivities,
   'planRestore' | 'createTargetDatabase' | 'restoreGlobals' | 'restoreBase' | 'applySegments' | 'fixSequences' |
@@ -46,16 +48,21 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
   return {
     async planRestore({ profile, target, fromBase }) {
       const chain = await chainDirFor(deps, profile);
+      await checkChainFolder(deps.config.repository, chain);
       const catalog = await catalogOf(chain);
       const plan = planRestore(catalog, target, fromBase ? { fromBaseId: fromBase } : {});
       const metadata = await readBaseMetadata(join(chain, plan.base.dir));
+      // Every file the restore needs is checked before the target is touched (issue 6).
+      await checkBaseFiles(chain, plan.base, metadata?.dumpFile ?? 'dump.sql.gz');
+      const segments = await checkSegmentFiles(chain, plan.segments, plan.base.lsn,
+        (done) => heartbeat({ step: 'plan', verified: done, of: plan.segments.length }));
       const server = metadata?.server as { encoding?: string } | undefined;
       const expected = target.kind === 'lsn' ? checksumsAt(catalog, target.lsn) : undefined;
       const result: RestorePlanResult = {
         chainDir: chain,
         baseId: plan.base.id,
         baseLsn: plan.base.lsn,
-        segments: plan.segments.map((s) => join(chain, s.file)),
+        segments,
         encoding: server?.encoding ?? 'UTF8',
         ...(expected ? { expectedChecksumsFile: join(chain, expected) } : {}),
       };
@@ -100,7 +107,10 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
         segments: plan.segments,
         stopAt: target,
         startLsn: plan.baseLsn,
-        onProgress: (p) => heartbeat({ ...p, transactions: p.appliedTransactions, lsn: p.lastEndLsn }),
+        onProgress: (p) => {
+          heartbeat({ ...p, transactions: p.appliedTransactions, lsn: p.lastEndLsn });
+          recordRestoreProgress(deps.metrics, targetDb, p);
+        },
         signal: cancellationSignal(),
       });
       // The planner already checked that sealed segments cover an LSN or time target.
@@ -121,12 +131,12 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
     async verifyTarget({ targetProfile, targetDb, checksumsFile }) {
       const target = onDb(profileOf(targetProfile), targetDb);
       if (!checksumsFile) {
-        const sums = await databaseChecksums(target);
+        const sums = await withTimerHeartbeat(() => ({ step: 'checksums' }), () => databaseChecksums(target));
         const rowCounts = Object.fromEntries(Object.entries(sums.tables).map(([t, v]) => [t, String((v as { rows: unknown }).rows)]));
         return { ok: true, compared: false, tables: Object.keys(rowCounts).length, mismatches: [], rowCounts };
       }
       const expected = JSON.parse(await readFile(checksumsFile, 'utf8'));
-      const r = await verifyTarget(target, expected);
+      const r = await withTimerHeartbeat(() => ({ step: 'verify' }), () => verifyTarget(target, expected));
       return {
         ok: r.ok,
         compared: true,
@@ -144,7 +154,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
 
     async takeCheckpoint({ profile }) {
       const chain = await chainDirFor(deps, profile);
-      const r = await takeCheckpoint(profileOf(profile), chain);
+      const r = await withTimerHeartbeat(() => ({ step: 'checkpoint' }), () => takeCheckpoint(profileOf(profile), chain));
       const takenAt = new Date().toISOString();
       await updateCatalog(chain, async (catalog) =>
         addCheckpoint(catalog ?? (await rebuildCatalog(chain)), { lsn: r.lsn, takenAt, file: checkpointRelPath(parseLsn(r.lsn)) }));
@@ -172,6 +182,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       await updateCatalog(chain, (catalog) =>
         addVerification(catalog ?? emptyCatalog('0', 'unknown'), { at: new Date().toISOString(), fromBase, toLsn, ok, ...(mismatches.length ? { mismatches } : {}) }));
       if (!ok) deps.logger.error({ chain, fromBase, toLsn, mismatches }, 'verification failed');
+      recordVerification(deps.metrics, deps.config.capture.slot, ok);
     },
   };
 }

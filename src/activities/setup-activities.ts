@@ -1,9 +1,10 @@
 /** The setup and base-backup activities, adapted to the workflow-facing signatures. */
 import { join } from 'node:path';
 import type { PgincrActivities } from './types';
-import { activityContext, cancellationSignal, chainDirFor, heartbeat, profileByName, type ActivityDeps } from './context';
+import { activityContext, cancellationSignal, chainDirFor, heartbeat, profileByName, withTimerHeartbeat, type ActivityDeps } from './context';
 import * as setup from './setup';
 import { runPreflight } from './preflight';
+import { recordFullBackup } from '../monitor/activity-metrics';
 import { baseDir } from '../core/repository/paths';
 import { loadCatalog } from '../adapters/fs/catalog-store';
 
@@ -24,7 +25,8 @@ async function resolveBaseDir(deps: ActivityDeps, profile: string, baseId: strin
 export function setupActivities(deps: ActivityDeps): SetupActivities {
   return {
     async preflight({ profile }) {
-      const report = await runPreflight(profileByName(deps.config, profile), { decoder: deps.config.capture.decoder, slot: deps.config.capture.slot });
+      const report = await runPreflight(profileByName(deps.config, profile), { decoder: deps.config.capture.decoder, slot: deps.config.capture.slot },
+        { repository: deps.config.repository, pgDump: true });
       return { profile, ready: report.ready, exitCode: report.exitCode, findings: report.findings, server: report.server };
     },
     async inspectSetup({ profile }) {
@@ -53,6 +55,7 @@ export function setupActivities(deps: ActivityDeps): SetupActivities {
           signal: ctx?.cancellationSignal,
           onProgress: (p) => heartbeat(p),
         });
+        recordFullBackup(deps.metrics, deps.config.capture.slot);
         return { baseId: r.baseId, lsn: r.lsn, dir: r.dir, bytes: r.bytes, tables: r.tables };
       } finally {
         clearInterval(beat);
@@ -60,7 +63,7 @@ export function setupActivities(deps: ActivityDeps): SetupActivities {
     },
     async dumpGlobals({ profile, baseId }) {
       const dir = await resolveBaseDir(deps, profile, baseId);
-      return setup.dumpGlobals(deps, { profile, baseDir: dir, signal: cancellationSignal() });
+      return withTimerHeartbeat(() => ({ step: 'globals' }), () => setup.dumpGlobals(deps, { profile, baseDir: dir, signal: cancellationSignal() }));
     },
     async writeMetadata({ profile, baseId }) {
       return setup.writeMetadata(deps, { profile, baseDir: await resolveBaseDir(deps, profile, baseId) });

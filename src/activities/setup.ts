@@ -37,7 +37,8 @@ export async function chainInfo(deps: SetupDeps, input: ProfileInput): Promise<C
 
 export async function preflightForSetup(deps: SetupDeps, input: ProfileInput): Promise<PreflightReport> {
   const profile = profileByName(deps.config, input.profile);
-  const report = await runPreflight(profile, { decoder: deps.config.capture.decoder, slot: deps.config.capture.slot });
+  const report = await runPreflight(profile, { decoder: deps.config.capture.decoder, slot: deps.config.capture.slot },
+    { repository: deps.config.repository, pgDump: true });
   deps.logger.info({ profile: input.profile, status: report.status, exitCode: report.exitCode }, 'preflight done');
   return report;
 }

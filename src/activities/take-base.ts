@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { ensureDir, fsyncDir, tempPathFor, writeFileAtomic } from '../adapters/fs/atomic-write';
+import { NotReadyError } from '../errors';
 import { runPgDump } from '../adapters/exec/pg-tools';
 import { snapshotChecksums } from '../adapters/pg/checksums';
 import { serverIdentity, serverMetadata, type ServerMetadata } from '../adapters/pg/server-info';
@@ -121,18 +122,20 @@ export async function takeBase(deps: SetupDeps, input: TakeBaseInput): Promise<T
   input.onProgress?.({ phase: 'slot', bytes: 0 });
   const created = await createSlotWithSnapshot(profile, { slot, plugin: input.plugin ?? deps.config.capture.decoder, temporary: input.temporary });
   let tmp: string | undefined;
+  let baseOnDisk = false;
   try {
     deps.logger.info({ slot, lsn: formatLsn(created.consistentLsn), snapshot: created.snapshotName }, 'slot created with exported snapshot');
     await deps.hooks?.afterSlotCreated?.(created);
-    await ensureDir(join(chain, 'base'));
+    await repositoryDir(deps, join(chain, 'base'));
     const id = makeBaseId(new Date().toISOString(), created.consistentLsn);
     const final = baseDirPath(chain, id);
     tmp = tempPathFor(final);
-    await ensureDir(tmp);
+    await repositoryDir(deps, tmp);
     const metadata = await buildBase(deps, input, created, chain, tmp);
     await rm(final, { recursive: true, force: true });
     await rename(tmp, final);
     tmp = undefined;
+    baseOnDisk = true;
     await fsyncDir(dirname(final));
     await registerBase(chain, id);
     input.onProgress?.({ phase: 'done', bytes: metadata.dumpBytes });
@@ -140,6 +143,37 @@ export async function takeBase(deps: SetupDeps, input: TakeBaseInput): Promise<T
   } finally {
     await created.close();
     if (tmp) await rm(tmp, { recursive: true, force: true }).catch(() => undefined);
+    // A permanent slot without its base is useless (its snapshot is gone) and holds WAL: drop it.
+    if (!baseOnDisk && !input.temporary) await dropUnfinishedSlot(deps, input.profile, slot);
+  }
+}
+
+/** Folder errors retrying cannot fix: the repository path is wrong. */
+const BAD_PATH = new Set(['ENOTDIR', 'EACCES', 'EPERM', 'EROFS', 'EEXIST']);
+
+async function repositoryDir(deps: SetupDeps, dir: string): Promise<void> {
+  try {
+    await ensureDir(dir);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    if (!code || !BAD_PATH.has(code)) throw err;
+    throw new NotReadyError(`repository ${deps.config.repository}: cannot create ${dir} (${code})`, {
+      cause: err, hint: 'set repository in the configuration (or PGINCR_REPOSITORY) to a folder the worker can write',
+    });
+  }
+}
+
+/** Drops the slot this attempt created, once its walsender has let go of it; logs (never throws) on failure. */
+async function dropUnfinishedSlot(deps: SetupDeps, profileName: string, slot: string): Promise<void> {
+  try {
+    await withProfileClient(deps, profileName, async (client) => {
+      const deadline = Date.now() + 10_000;
+      while ((await slotInfo(client, slot))?.active && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await dropSlot(client, slot);
+    });
+    deps.logger.info({ slot }, 'base failed: dropped the slot created for it');
+  } catch (err) {
+    deps.logger.warn({ slot, err: (err as Error).message }, 'base failed and its slot could not be dropped; the next setup drops it');
   }
 }
 

@@ -14,7 +14,7 @@ import { startDevServer } from '../adapters/temporal/dev-server';
 import {
   freePort, initCluster, isInitialized, isRunning, localSuperuser, startServer, stopServer, writeSettings, type LocalClusterSpec,
 } from '../adapters/pg/local-cluster';
-import { createWorker } from '../worker';
+import { createWorker, serveMetrics } from '../worker';
 import { CliContext, type GlobalOptions } from './context';
 import { formatPreflight } from './commands/preflight';
 import type { PreflightResult } from '../activities/types';
@@ -88,10 +88,12 @@ export async function runDev(options: GlobalOptions, opts: { port: number; uiPor
       });
   if (server) config.temporal.address = server.address;
   const worker = await createWorker(config, logger);
+  const metrics = await serveMetrics(config, logger);
   const running = worker.run();
   const stop = async () => {
     worker.shutdown();
     await running.catch(() => undefined);
+    await metrics?.close().catch(() => undefined);
     await server?.stop();
     demo?.();
   };
@@ -102,7 +104,7 @@ export async function runDev(options: GlobalOptions, opts: { port: number; uiPor
   process.stdout.write(
     `pgincr dev\n  Temporal:  ${config.temporal.address} (namespace ${config.temporal.namespace})\n` +
       `  Web UI:    ${server?.uiUrl ?? '(external cluster)'}\n  database:  ${demo ? `demo cluster in ${demoDir()} (database demo)` : `profile ${profileName}`}\n` +
-      `  repository: ${config.repository}\n\n`,
+      `  repository: ${config.repository}\n  metrics:   ${metrics ? `http://127.0.0.1:${metrics.port}/metrics` : '(off)'}\n\n`,
   );
   const ctx = new CliContext({ ...options, json: false });
   Object.defineProperty(ctx, 'config', { value: config });
@@ -114,5 +116,9 @@ export async function runDev(options: GlobalOptions, opts: { port: number; uiPor
     return;
   }
   process.stdout.write('worker running; start workflows from the Web UI or `pgincr setup` in another terminal. Ctrl-C stops.\n');
-  await running;
+  try {
+    await running;
+  } finally {
+    await metrics?.close().catch(() => undefined);
+  }
 }

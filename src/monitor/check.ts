@@ -28,6 +28,8 @@ export interface HealthCheckOptions {
   alerts: AlertsConfig;
   /** From Temporal; leave undefined when not asked, 'unknown' when Temporal could not answer. */
   captureRunning?: boolean | 'unknown';
+  /** What Temporal said about the capture workflow (id, status or error), for the finding's message. */
+  captureWorkflow?: HealthObservations['captureWorkflow'];
   /** The oldest a last full backup may be (e.g. twice the full backup schedule's interval). */
   maxBaseAgeMs?: number;
   /** Warn when no segment was sealed for this long while the capture is behind. */
@@ -130,6 +132,7 @@ export async function runHealthCheck(opts: HealthCheckOptions): Promise<HealthRe
   const now = opts.now ?? Date.now;
   const obs: HealthObservations = { slotName: opts.slot, database: { reachable: true } };
   if (opts.captureRunning !== undefined) obs.captureRunning = opts.captureRunning;
+  if (opts.captureWorkflow !== undefined) obs.captureWorkflow = opts.captureWorkflow;
   await observeSource(opts, obs);
   const nowMs = now();
   await observeProgress(opts, obs, nowMs);

@@ -35,7 +35,8 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
     return result;
   }
 
-  const plan = await step('plan', () => quick.planRestore({ profile: input.profile, target: input.target, fromBase: input.fromBase }));
+  // The plan verifies every file it needs (long: that reads every planned segment).
+  const plan = await step('plan', () => long.planRestore({ profile: input.profile, target: input.target, fromBase: input.fromBase }));
   await step('create database', () =>
     quick.createTargetDatabase({ profile: input.profile, targetProfile, targetDb: input.targetDb, restoreId, encoding: plan.encoding }));
   if (input.restoreGlobals) await step('globals', () => quick.restoreGlobals({ profile: input.profile, targetProfile, plan }));

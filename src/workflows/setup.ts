@@ -24,7 +24,8 @@ export async function setupWorkflow(raw: SetupInput): Promise<SetupResult> {
 
   const preflight = await quick.preflight({ profile });
   if (!preflight.ready) {
-    const failed = preflight.findings.filter((f) => f.status === 'fail').map((f) => f.message);
+    // Each failed check with its fix: the workflow's failure message is all a person may see.
+    const failed = preflight.findings.filter((f) => f.status === 'fail').map((f) => (f.hint ? `${f.message} (hint: ${f.hint})` : f.message));
     throw ApplicationFailure.nonRetryable(`not ready for setup: ${failed.join('; ')}`, 'NotReadyError', preflight);
   }
 

@@ -51,6 +51,10 @@ describe('config validation', () => {
     expect(problems({ repository: '/b', capture: { segmentMaxAge: '15 minutes' } })).toMatch(/capture\.segmentMaxAge: a duration like/);
   });
 
+  it('keeps the capture heartbeat well under its timeout', () => {
+    expect(problems({ repository: '/b', capture: { heartbeatInterval: '30s' } })).toMatch(/capture\.heartbeatInterval: at most 10s/);
+  });
+
   it('refuses passwords in the config file and points to pgpass', () => {
     const msg = problems({ repository: '/b', profiles: { main: { host: 'db', password: 'hunter2' } } });
     expect(msg).toMatch(/profiles\.main\.password: passwords are not allowed/);

@@ -1,17 +1,22 @@
 import type { Command } from 'commander';
 import type { ContextFactory } from './index';
-import { createWorker } from '../../worker';
+import { createWorker, serveMetrics } from '../../worker';
 import { runDev } from '../dev';
 
 export function registerRuntime(program: Command, ctx: ContextFactory): void {
   program
     .command('worker')
-    .description('run a worker for a Temporal cluster ($TEMPORAL_ADDRESS or temporal.address)')
+    .description('run a worker for a Temporal cluster ($TEMPORAL_ADDRESS or temporal.address); serves GET /metrics on metricsPort (0 = off)')
     .action(async () => {
       const c = ctx();
       const worker = await createWorker(c.config, c.logger);
-      c.logger.info({ address: c.config.temporal.address, taskQueue: c.config.temporal.taskQueue }, 'worker started');
-      await worker.run();
+      const metrics = await serveMetrics(c.config, c.logger);
+      c.logger.info({ address: c.config.temporal.address, taskQueue: c.config.temporal.taskQueue, metricsPort: metrics?.port ?? null }, 'worker started');
+      try {
+        await worker.run();
+      } finally {
+        await metrics?.close();
+      }
     });
 
   program

@@ -59,6 +59,8 @@ export interface HealthObservations {
   repositoryDisk?: { usedPercent: number; totalBytes: number; freeBytes: number } | { error: string };
   /** true/false from Temporal; 'unknown' when asked but Temporal could not say; undefined = not asked. */
   captureRunning?: boolean | 'unknown';
+  /** What Temporal said about the capture workflow: its id, and its status or why it could not say. */
+  captureWorkflow?: { id: string; status?: string; error?: string };
 }
 
 export interface HealthThresholds {
@@ -113,7 +115,7 @@ export function exitCodeFor(severity: Severity): 0 | 1 | 2 | 3 {
 export function emergencyHint(slot: string): string {
   return (
     'EMERGENCY PROCEDURE (docs/monitoring.md): check the source disk (pg_wal) and why the capture is not ' +
-    `confirming; if the source is at risk, free it with \`pgincr slot drop --confirm ${slot}\` (the backup chain ` +
+    `confirming; if the source is at risk, free it with \`pgincr slot drop ${slot} --confirm ${slot}\` (the backup chain ` +
     'breaks), then start a new chain with `pgincr setup --new-chain`'
   );
 }
@@ -144,16 +146,23 @@ export function evaluateHealth(obs: HealthObservations, thresholds: HealthThresh
 
 function captureFindings(obs: HealthObservations): Finding[] {
   if (obs.captureRunning === undefined) return [];
+  const wf = obs.captureWorkflow;
+  const id = wf ? ` ${wf.id}` : '';
   if (obs.captureRunning === 'unknown') {
-    return [{ check: 'capture', severity: 'unknown', message: 'cannot tell whether the capture workflow runs (Temporal not reachable)' }];
+    // Informational: `pgincr check` works without Temporal; the slot checks cover a stalled capture.
+    return [{
+      check: 'capture',
+      severity: 'ok',
+      message: `capture workflow${id} not checked: Temporal not reachable${wf?.error ? ` (${wf.error})` : ''}`,
+    }];
   }
   return obs.captureRunning
-    ? [{ check: 'capture', severity: 'ok', message: 'capture workflow is running' }]
+    ? [{ check: 'capture', severity: 'ok', message: `capture workflow${id} is running` }]
     : [{
         check: 'capture',
         severity: 'critical',
-        message: 'capture workflow is not running: the slot keeps WAL on the source until it resumes',
-        hint: 'start it with `pgincr capture start`',
+        message: `capture workflow${id} is not running${wf?.status ? ` (${wf.status})` : ''}: the slot keeps WAL on the source until it resumes`,
+        hint: 'start it with `pgincr capture start`; if it failed on a lost or missing slot, run `pgincr setup --new-chain`',
       }];
 }
 

@@ -2,7 +2,7 @@
  * Rows of pgincr's own capture tables become what they mean (docs/architecture.md, "Capture
  * schema"):
  * - an INSERT into `pgincr.ddl_history` → the DDL statement itself, with the session's
- *   search_path set around it;
+ *   search_path (and, from schema version 4, its literal-shaping settings) set around it;
  * - an INSERT into `pgincr.sequence_positions` → `SELECT pg_catalog.setval(…)` lines;
  * - an INSERT into `pgincr.markers` → one comment line, `-- pgincr marker: <kind> <note> at
  *   <lsn>`: the transaction is written (a sentinel after a full backup or checkpoint LSN, so
@@ -33,6 +33,31 @@ export interface CaptureContext {
   ddlInFunction: 'fail' | 'warn';
   /** Server encoding (default UTF8). */
   encoding?: string;
+  /** Told about what a replay cannot reproduce (the SQL gets a warning comment too), e.g. to log it. */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * Session settings a ddl_history row records (schema version 4: column, GUC) and the value the
+ * replay returns to after the DDL: the segment header's, or PostgreSQL's default for those the
+ * header does not set.
+ */
+export const DDL_SESSION_SETTINGS: ReadonlyArray<{ column: string; name: string; reset: string }> = [
+  { column: 'timezone', name: 'TimeZone', reset: 'UTC' },
+  { column: 'datestyle', name: 'DateStyle', reset: 'ISO, YMD' },
+  { column: 'intervalstyle', name: 'IntervalStyle', reset: 'postgres' },
+  { column: 'extra_float_digits', name: 'extra_float_digits', reset: '3' },
+  { column: 'bytea_output', name: 'bytea_output', reset: 'hex' },
+  { column: 'standard_conforming_strings', name: 'standard_conforming_strings', reset: 'on' },
+  { column: 'check_function_bodies', name: 'check_function_bodies', reset: 'on' },
+  { column: 'transform_null_equals', name: 'transform_null_equals', reset: 'off' },
+  { column: 'array_nulls', name: 'array_nulls', reset: 'on' },
+];
+
+/** Any extra_float_digits above 0 selects the same (shortest exact) float output since PostgreSQL 12. */
+function sameSetting(name: string, a: string, b: string): boolean {
+  if (name === 'extra_float_digits') return (Number(a) > 0 ? '1' : a) === (Number(b) > 0 ? '1' : b);
+  return a === b;
 }
 
 function column(rel: RelationInfo, tuple: Tuple, name: string): string | null {
@@ -58,6 +83,10 @@ export interface DdlHistoryRow {
   phase?: 'start' | 'end';
   /** The trigger's count of this firing within its client statement (schema version 2); null: count here. */
   statementOrdinal?: number | null;
+  /** The DDL session's settings ({@link DDL_SESSION_SETTINGS}; schema version 4), by GUC name. */
+  settings?: Array<{ name: string; value: string }>;
+  /** Tables the statement rewrote filling columns from volatile defaults, `schema.table (col, …)` (schema version 4). */
+  volatileRewrites?: string[];
 }
 
 /** Tags recorded at ddl_command_start (schema version 2): their rows arrive before the `end` row. */
@@ -84,6 +113,15 @@ export function readDdlHistoryRow(rel: RelationInfo, tuple: Tuple): DdlHistoryRo
     const n = column(rel, tuple, 'statement_ordinal');
     row.statementOrdinal = n === null ? null : Number(n);
   }
+  const settings = DDL_SESSION_SETTINGS.filter((s) => hasColumn(rel, s.column)).flatMap((s) => {
+    const value = column(rel, tuple, s.column);
+    return value === null ? [] : [{ name: s.name, value }];
+  });
+  if (settings.length > 0) row.settings = settings;
+  if (hasColumn(rel, 'volatile_rewrites')) {
+    const rewrites = column(rel, tuple, 'volatile_rewrites');
+    if (rewrites !== null) row.volatileRewrites = parseTextArray(rewrites).filter((s): s is string => s !== null);
+  }
   return row;
 }
 
@@ -102,6 +140,33 @@ export function executeInDoBlock(statement: string): string {
 const isTempIdentity = (id: string) => /^pg_temp(_\d+)?\./.test(id);
 
 /**
+ * The `set_config` line before the DDL and the one after (back to {@link DDL_SESSION_SETTINGS}'
+ * reset values), for the recorded settings that differ from those: the segment runs with the
+ * reset values everywhere else. Empty strings when nothing differs.
+ */
+export function settingsAround(settings: ReadonlyArray<{ name: string; value: string }>): { before: string; after: string } {
+  const differ = settings.flatMap((s) => {
+    const known = DDL_SESSION_SETTINGS.find((d) => d.name === s.name);
+    return known && !sameSetting(s.name, s.value, known.reset) ? [{ ...s, reset: known.reset }] : [];
+  });
+  if (differ.length === 0) return { before: '', after: '' };
+  const line = (pick: (s: (typeof differ)[number]) => string) =>
+    `SELECT ${differ.map((s) => `pg_catalog.set_config(${quoteLiteral(s.name)}, ${quoteLiteral(pick(s))}, true)`).join(', ')};\n`;
+  return { before: line((s) => s.value), after: line((s) => s.reset) };
+}
+
+/** The warning comment for a row's volatile rewrites ('' for none), reported through `ctx.onWarning`. */
+function rewriteWarning(row: DdlHistoryRow, ctx: CaptureContext): string {
+  if (!row.volatileRewrites?.length) return '';
+  const what = `${row.commandTag} at ${row.occurredAt} filled ${row.volatileRewrites.join(', ')} from a volatile default or an identity`;
+  ctx.onWarning?.(`${what}: a restore computes other values there; take a full backup (pgincr backup full)`);
+  return (
+    `-- WARNING pgincr: ${commentText(what)}; a rewrite is not in the stream, so replay computes OTHER values:\n` +
+    '-- WARNING pgincr: these columns differ from the source until the next full backup (pgincr backup full)\n'
+  );
+}
+
+/**
  * The SQL for one ddl_history row:
  * ```
  * -- ddl: CREATE TABLE public.t role alice at 2026-11-27 14:00:00.123456+00
@@ -109,6 +174,10 @@ const isTempIdentity = (id: string) => /^pg_temp(_\d+)?\./.test(id);
  * CREATE TABLE t (id int);
  * SELECT pg_catalog.set_config('search_path', '', true);
  * ```
+ * From schema version 4 the DDL session's settings that differ from the segment's are set the
+ * same way ({@link settingsAround}); with `standard_conforming_strings` off the statement goes
+ * through {@link executeInDoBlock}, so it is read with that setting in effect (a query string is
+ * parsed as a whole before any of it runs). A row naming volatile rewrites gets a warning comment.
  * DDL on temporary objects is written as a comment only. DDL run inside a function is an
  * UnreplayableDdlError (`fail`) or a comment naming the outer query (`warn`). CREATE TABLE AS
  * and SELECT INTO are written at their `start` row (rewritten WITH NO DATA: their rows follow in
@@ -117,9 +186,11 @@ const isTempIdentity = (id: string) => /^pg_temp(_\d+)?\./.test(id);
  * {@link executeInDoBlock}.
  */
 export function renderDdlHistoryRow(row: DdlHistoryRow, ctx: CaptureContext): string {
-  const header = `-- ddl: ${commentText(row.commandTag)}${row.objectIdentities.length ? ` ${commentText(row.objectIdentities.join(', '))}` : ''} role ${commentText(row.roleName)} at ${commentText(row.occurredAt)}\n`;
   // Schema v2 renders CREATE TABLE AS / SELECT INTO at their `start` row, before their rows.
   if (row.phase === 'end' && START_PHASE_TAGS.has(row.commandTag)) return '';
+  const header =
+    `-- ddl: ${commentText(row.commandTag)}${row.objectIdentities.length ? ` ${commentText(row.objectIdentities.join(', '))}` : ''} role ${commentText(row.roleName)} at ${commentText(row.occurredAt)}\n` +
+    rewriteWarning(row, ctx);
   // count every firing, even skipped ones (schema v2: the trigger counted, including unrecorded ones)
   const ordinal = row.statementOrdinal ?? ctx.ordinals.next(row.query, row.commandTag);
   if (row.objectIdentities.length > 0 && row.objectIdentities.every(isTempIdentity)) {
@@ -127,13 +198,18 @@ export function renderDdlHistoryRow(row: DdlHistoryRow, ctx: CaptureContext): st
   }
   const found = extractDdl({ query: row.query, commandTag: row.commandTag, ordinal, encoding: ctx.encoding });
   switch (found.kind) {
-    case 'statement':
+    case 'statement': {
+      const around = settingsAround(row.settings ?? []);
+      const plainStrings = row.settings?.find((s) => s.name === 'standard_conforming_strings')?.value !== 'off';
       return (
         header +
         `SELECT pg_catalog.set_config('search_path', ${quoteLiteral(row.searchPath)}, true);\n` +
-        `${containsMarker(found.text) ? executeInDoBlock(found.text) : found.text};\n` +
+        around.before +
+        `${containsMarker(found.text) || !plainStrings ? executeInDoBlock(found.text) : found.text};\n` +
+        around.after +
         `SELECT pg_catalog.set_config('search_path', '', true);\n`
       );
+    }
     case 'temporary':
       return `${header}-- not replayed: temporary object\n`;
     case 'in-function':

@@ -100,7 +100,7 @@ describe('evaluateHealth', () => {
     expect(report.exitCode).toBe(2);
     const lost = report.findings.find((f) => f.check === 'slot.wal_status')!;
     expect(lost.message).toBe('replication slot pgincr is invalidated (wal_status lost): the backup chain is broken');
-    expect(lost.hint).toContain('pgincr slot drop --confirm pgincr');
+    expect(lost.hint).toContain('pgincr slot drop pgincr --confirm pgincr');
     expect(lost.hint).toContain('pgincr setup --new-chain');
     expect(report.findings.find((f) => f.check === 'slot.restart_lag')).toBeUndefined();
   });
@@ -155,9 +155,15 @@ describe('evaluateHealth', () => {
     expect(severityOf(at(2 * HOUR), 'slot.progress', { ...thresholds, noProgressWarningMs: HOUR })).toBe('warning');
   });
 
-  it('capture workflow: not running is critical, unknown when asked and unanswerable, absent when not asked', () => {
+  it('capture workflow: not running is critical, unknown (Temporal unreachable) is informational, absent when not asked', () => {
     expect(severityOf(healthy({ captureRunning: false }), 'capture')).toBe('critical');
-    expect(severityOf(healthy({ captureRunning: 'unknown' }), 'capture')).toBe('unknown');
+    expect(severityOf(healthy({ captureRunning: 'unknown' }), 'capture')).toBe('ok');
+    const unknown = evaluateHealth(healthy({ captureRunning: 'unknown', captureWorkflow: { id: 'pgincr-capture-default-pgincr', error: 'connect ECONNREFUSED' } }), thresholds, NOW);
+    expect(unknown.status).toBe('ok');
+    expect(unknown.findings.find((f) => f.check === 'capture')?.message)
+      .toBe('capture workflow pgincr-capture-default-pgincr not checked: Temporal not reachable (connect ECONNREFUSED)');
+    const failed = evaluateHealth(healthy({ captureRunning: false, captureWorkflow: { id: 'w', status: 'FAILED' } }), thresholds, NOW);
+    expect(failed.findings.find((f) => f.check === 'capture')?.message).toMatch(/^capture workflow w is not running \(FAILED\)/);
     expect(severityOf(healthy({ captureRunning: undefined }), 'capture')).toBeUndefined();
   });
 
@@ -250,6 +256,6 @@ describe('formatting', () => {
     expect(lines[0]).toBe('pgincr check: CRITICAL (exit 2)  slot pgincr  at 2026-11-27T14:00:00.000Z');
     expect(lines).toContain('  OK        slot.wal_status                replication slot pgincr wal_status reserved');
     expect(lines).toContain('  CRITICAL  capture                        capture workflow is not running: the slot keeps WAL on the source until it resumes');
-    expect(lines).toContain('                                           hint: start it with `pgincr capture start`');
+    expect(lines).toContain('                                           hint: start it with `pgincr capture start`; if it failed on a lost or missing slot, run `pgincr setup --new-chain`');
   });
 });

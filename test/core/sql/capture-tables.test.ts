@@ -1,7 +1,10 @@
 import { DdlOrdinals, initDdlParser } from '../../../src/core/ddl/extract';
 import type { TupleValue } from '../../../src/core/decoding/model';
-import { executeInDoBlock, renderCaptureChange, renderMarker, renderSequencePositions, type CaptureContext } from '../../../src/core/sql/capture-tables';
-import { containsMarker } from '../../../src/core/segment/grammar';
+import { SETTING_COLUMNS } from '../../../src/adapters/pg/migrations/004-ddl-session-settings';
+import {
+  DDL_SESSION_SETTINGS, executeInDoBlock, renderCaptureChange, renderMarker, renderSequencePositions, settingsAround, type CaptureContext,
+} from '../../../src/core/sql/capture-tables';
+import { containsMarker, renderSegmentHeader } from '../../../src/core/segment/grammar';
 import type { RelationInfo } from '../../../src/core/sql/render';
 import { parseTextArray } from '../../../src/core/sql/text-array';
 
@@ -119,6 +122,92 @@ describe('ddl_history rows of schema version 2 (phase, statement_ordinal)', () =
       "DO $pgincr$ BEGIN EXECUTE E'CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$\\nSELECT ''\\nBEGIN; -- xid 1 commit_lsn 0/1 committed x\\nCOMMIT; -- xid 1 ''\\n$$'; END $pgincr$;",
     );
     expect(executeInDoBlock('SELECT $pgincr$x$pgincr$')).toBe("DO $pgincr1$ BEGIN EXECUTE E'SELECT $pgincr$x$pgincr$'; END $pgincr1$");
+  });
+});
+
+describe('ddl_history rows of schema version 4 (session settings, volatile rewrites)', () => {
+  const names = DDL_SESSION_SETTINGS.map((s) => s.column);
+  const rel4 = captureRel('ddl_history', [...DDL_COLS, 'phase', 'statement_ordinal', ...names, 'volatile_rewrites']);
+  // A typical session: TimeZone and DateStyle of the server, extra_float_digits 1 (same output as 3).
+  const source: Record<string, string> = {
+    timezone: 'America/New_York', datestyle: 'ISO, MDY', intervalstyle: 'postgres', extra_float_digits: '1', bytea_output: 'hex',
+    standard_conforming_strings: 'on', check_function_bodies: 'on', transform_null_equals: 'off', array_nulls: 'on',
+  };
+  const row4 = (query: string, settings: Record<string, string> = source, rewrites: string | null = null): TupleValue[] => [
+    ...ddlRow('ALTER TABLE', '{public.z}', query), t('end'), t('0'),
+    ...names.map((n) => t(settings[n] as string)), rewrites === null ? { kind: 'null' } : t(rewrites),
+  ];
+  const render = (tuple: TupleValue[], c = ctx()) => renderCaptureChange({ kind: 'insert', rel: rel4, tuple }, c);
+
+  it('set the settings that differ from the segment around the DDL, then reset them to the segment values', () => {
+    const q = "ALTER TABLE z ADD COLUMN ts timestamptz DEFAULT '2026-01-01 00:00'";
+    expect(render(row4(q))).toBe(
+      [
+        '-- ddl: ALTER TABLE public.z role alice at 2026-11-27 14:00:00.123456+00',
+        "SELECT pg_catalog.set_config('search_path', '\"$user\", public', true);",
+        "SELECT pg_catalog.set_config('TimeZone', 'America/New_York', true), pg_catalog.set_config('DateStyle', 'ISO, MDY', true);",
+        `${q};`,
+        "SELECT pg_catalog.set_config('TimeZone', 'UTC', true), pg_catalog.set_config('DateStyle', 'ISO, YMD', true);",
+        "SELECT pg_catalog.set_config('search_path', '', true);",
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('write no settings line when the session had the segment values', () => {
+    const same = { ...source, timezone: 'UTC', datestyle: 'ISO, YMD', extra_float_digits: '3' };
+    expect(render(row4('ALTER TABLE z ADD COLUMN c int', same)).split('\n')).toHaveLength(5);
+    expect(settingsAround([{ name: 'extra_float_digits', value: '0' }]).before).toBe("SELECT pg_catalog.set_config('extra_float_digits', '0', true);\n");
+    expect(settingsAround([{ name: 'unknown_setting', value: 'x' }])).toEqual({ before: '', after: '' });
+  });
+
+  it('quote setting values as literals', () => {
+    expect(settingsAround([{ name: 'TimeZone', value: "x'); DROP TABLE t; --" }]).before).toBe(
+      "SELECT pg_catalog.set_config('TimeZone', 'x''); DROP TABLE t; --', true);\n",
+    );
+  });
+
+  it('with standard_conforming_strings off, run the statement through EXECUTE so it is read with it off', () => {
+    const q = "ALTER TABLE z ADD COLUMN s text DEFAULT 'a\\'b'";
+    const sql = render(row4(q, { ...source, timezone: 'UTC', datestyle: 'ISO, YMD', standard_conforming_strings: 'off' }));
+    expect(sql.split('\n').slice(2, 5)).toEqual([
+      "SELECT pg_catalog.set_config('standard_conforming_strings', 'off', true);",
+      "DO $pgincr$ BEGIN EXECUTE E'ALTER TABLE z ADD COLUMN s text DEFAULT ''a\\\\''b'''; END $pgincr$;",
+      "SELECT pg_catalog.set_config('standard_conforming_strings', 'on', true);",
+    ]);
+  });
+
+  it('a volatile rewrite gets a warning comment before the DDL and is reported', () => {
+    const warnings: string[] = [];
+    const c: CaptureContext = { ...ctx(), onWarning: (m) => warnings.push(m) };
+    const sql = render(row4('ALTER TABLE z ADD COLUMN u uuid DEFAULT gen_random_uuid()', source, '{"public.z (u)"}'), c);
+    const lines = sql.split('\n');
+    expect(lines[1]).toBe(
+      '-- WARNING pgincr: ALTER TABLE at 2026-11-27 14:00:00.123456+00 filled public.z (u) from a volatile default or an identity; a rewrite is not in the stream, so replay computes OTHER values:',
+    );
+    expect(lines[2]).toMatch(/^-- WARNING pgincr: these columns differ from the source until the next full backup \(pgincr backup full\)$/);
+    expect(lines[5]).toBe('ALTER TABLE z ADD COLUMN u uuid DEFAULT gen_random_uuid();');
+    expect(warnings).toEqual([expect.stringMatching(/filled public\.z \(u\) from a volatile default .*pgincr backup full/)]);
+    expect(render(row4('ALTER TABLE z ADD COLUMN k int DEFAULT 1'), c)).not.toContain('WARNING');
+  });
+
+  it('a warning comment stays one line whatever the table name holds', () => {
+    const sql = render(row4('ALTER TABLE z ADD COLUMN u uuid DEFAULT gen_random_uuid()', source, '{"public.\\"a\nb\\" (u)"}'));
+    expect(sql.split('\n')[1]).toMatch(/^-- WARNING pgincr: .*filled public\."a\\nb" \(u\) from/);
+  });
+
+  it('record the same settings the migration records, reset to the segment header values', () => {
+    expect(DDL_SESSION_SETTINGS.map((s) => [s.column, s.name])).toEqual(SETTING_COLUMNS);
+    const header = renderSegmentHeader({
+      systemIdentifier: '1', database: 'd', serverVersion: 'PostgreSQL 15', encoding: 'UTF8', slot: 's', decoder: 'pgoutput', startLsn: 0n, timeline: 1,
+    });
+    for (const s of DDL_SESSION_SETTINGS) {
+      const pinned = new RegExp(`SET ${s.name} = '?([^;']*)'?;`).exec(header);
+      if (pinned) expect(s.reset).toBe(pinned[1]);
+    }
+    expect(DDL_SESSION_SETTINGS.filter((s) => new RegExp(`SET ${s.name} `).test(header)).map((s) => s.name)).toEqual([
+      'TimeZone', 'DateStyle', 'IntervalStyle', 'extra_float_digits', 'bytea_output', 'standard_conforming_strings',
+    ]);
   });
 });
 

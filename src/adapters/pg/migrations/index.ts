@@ -7,6 +7,7 @@ import type { Client } from 'pg';
 import * as m001 from './001-capture-schema';
 import * as m002 from './002-ddl-phases';
 import * as m003 from './003-markers';
+import * as m004 from './004-ddl-session-settings';
 
 export interface Migration {
   version: number;
@@ -14,7 +15,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004];
 /** The schema version this build installs. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 

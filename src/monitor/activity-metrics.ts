@@ -1,0 +1,54 @@
+/**
+ * Feeding the process's metrics from the activities: the capture's heartbeats (counters move by
+ * the difference to the previous heartbeat of the same run, so retried runs never double
+ * count), the restore's progress, and full backup / verification timestamps.
+ */
+import type { HeartbeatDetails } from '../capture/capture-types';
+import { lsnGaugeValue, type PgincrMetrics } from './metrics';
+
+export interface CaptureRecorder {
+  /** A heartbeat of the running capture (cumulative for this run). */
+  heartbeat(details: HeartbeatDetails): void;
+  /** The run's result: the last counters, and the row changes (not in heartbeats). */
+  finished(result: { lastDurableLsn: string; transactions: number; bytes: number; changes: number }): void;
+}
+
+/** Records one capture run for `slot`; a no-op without metrics. */
+export function captureRecorder(metrics: PgincrMetrics | undefined, slot: string): CaptureRecorder {
+  let txns = 0;
+  let bytes = 0;
+  const advance = (lsn: string, t: number, b: number) => {
+    if (!metrics) return;
+    if (lsn) metrics.captureLsn.set({ slot }, lsnGaugeValue(lsn));
+    if (t > txns) metrics.captureTransactionsTotal.inc({ slot }, t - txns);
+    if (b > bytes) metrics.captureBytesTotal.inc({ slot }, b - bytes);
+    txns = Math.max(txns, t);
+    bytes = Math.max(bytes, b);
+  };
+  return {
+    heartbeat: (d) => advance(d.lastDurableLsn, d.txns, d.bytes),
+    finished: (r) => {
+      advance(r.lastDurableLsn, r.transactions, r.bytes);
+      if (metrics && r.changes > 0) metrics.captureChangesTotal.inc({ slot }, r.changes);
+    },
+  };
+}
+
+/** A restore's progress into `targetDb`. */
+export function recordRestoreProgress(metrics: PgincrMetrics | undefined, targetDb: string, p: { appliedTransactions: number; lastEndLsn: string | null }): void {
+  if (!metrics) return;
+  metrics.restoreProgressTransactions.set({ restore: targetDb }, p.appliedTransactions);
+  if (p.lastEndLsn) metrics.restoreProgressLsn.set({ restore: targetDb }, lsnGaugeValue(p.lastEndLsn));
+}
+
+/** A full backup just taken (also set by every health check from the catalog). */
+export function recordFullBackup(metrics: PgincrMetrics | undefined, slot: string, atMs = Date.now()): void {
+  metrics?.lastFullBackupTimestampSeconds.set({ slot }, atMs / 1000);
+}
+
+/** A verification just recorded. */
+export function recordVerification(metrics: PgincrMetrics | undefined, slot: string, ok: boolean, atMs = Date.now()): void {
+  if (!metrics) return;
+  metrics.lastVerifyTimestampSeconds.set({ slot }, atMs / 1000);
+  metrics.lastVerifyOk.set({ slot }, Number(ok));
+}
