@@ -35,7 +35,12 @@ const ROTATION_WAIT_MS = 10_000;
 /** How often the loop wakes without messages to look at the clock (stop, rotation, run time). */
 const POLL_MS = 200;
 
+/** Group commit: at most this many transactions written between two fsyncs. */
+const GROUP_COMMIT_MAX = 1000;
+
 interface OpenTxn {
+  /** Segment bytes when the transaction began (for the bytes counter). */
+  startBytes: number;
   xid: number;
   commitLsn: Lsn;
   commitTime: string;
@@ -53,6 +58,10 @@ interface PendingRotation {
 /** One run of the engine; see {@link runCapture}. */
 class CaptureRun {
   private txn: OpenTxn | null = null;
+  /** End LSN of the last transaction handed to the writer, fsynced or not (group commit). */
+  private written: Lsn;
+  /** Transactions committed to the file since the last fsync. */
+  private unsynced = 0;
   /** End LSN of the last transaction fsynced (or of the segment chain's resume point). */
   private durable: Lsn;
   /** What we acknowledge: `durable`, or a keepalive's walEnd while nothing is pending. */
@@ -76,6 +85,7 @@ class CaptureRun {
   ) {
     this.context = { ordinals: new DdlOrdinals(), ddlInFunction: input.ddlInFunction, encoding: source.header.encoding };
     this.durable = writer.durableLsn;
+    this.written = this.durable;
     this.confirmed = maxLsn(this.durable, resumeLsn);
     this.started = control.now();
   }
@@ -110,7 +120,7 @@ class CaptureRun {
         throw new PgincrError('stream_ended', `slot ${this.input.slot}: the server ended the replication stream at ${formatLsn(this.confirmed)}`);
       }
       if (msg?.kind === 'xlog') await this.onMessage(parsePgoutput(msg.payload));
-      else if (msg?.kind === 'keepalive') this.onKeepalive(msg.walEnd, msg.replyRequested);
+      else if (msg?.kind === 'keepalive') await this.onKeepalive(msg.walEnd, msg.replyRequested);
       if (!this.txn) await this.maybeRotate();
     }
   }
@@ -127,7 +137,7 @@ class CaptureRun {
       const msg = await this.stream.nextWithin(POLL_MS);
       if (msg === null) break;
       if (msg?.kind === 'xlog') await this.onMessage(parsePgoutput(msg.payload));
-      else if (msg?.kind === 'keepalive') this.onKeepalive(msg.walEnd, msg.replyRequested);
+      else if (msg?.kind === 'keepalive') await this.onKeepalive(msg.walEnd, msg.replyRequested);
     }
   }
 
@@ -139,7 +149,8 @@ class CaptureRun {
     return this.positions === null || this.positions.written;
   }
 
-  private onKeepalive(walEnd: Lsn, replyRequested: boolean): void {
+  private async onKeepalive(walEnd: Lsn, replyRequested: boolean): Promise<void> {
+    await this.syncWritten();
     // Everything before this keepalive has been consumed (the queue is ordered); with no
     // transaction open, nothing at or before walEnd remains to be written.
     if (!this.txn && walEnd > this.confirmed) {
@@ -153,7 +164,7 @@ class CaptureRun {
       case 'begin':
         if (this.txn) throw new PgincrError('protocol', `begin of xid ${m.xid} inside open xid ${this.txn.xid}`);
         // Already written (a rewind after a crash resends it): skip, exactly once in the files.
-        this.txn = { xid: m.xid, commitLsn: m.finalLsn, commitTime: commitTimeToIso(m.commitTime), skip: this.writer.alreadyWritten(m.finalLsn), begun: false, changes: 0 };
+        this.txn = { xid: m.xid, commitLsn: m.finalLsn, commitTime: commitTimeToIso(m.commitTime), skip: this.writer.alreadyWritten(m.finalLsn), begun: false, changes: 0, startBytes: 0 };
         this.context.ordinals.reset();
         return;
       case 'relation':
@@ -180,6 +191,7 @@ class CaptureRun {
     if (!txn.begun) {
       await this.writer.beginTransaction({ xid: txn.xid, commitLsn: txn.commitLsn, commitTime: txn.commitTime });
       txn.begun = true;
+      txn.startBytes = this.writer.stats().bytes;
     }
     await this.writer.writeStatement(sql);
     txn.changes += 1;
@@ -192,16 +204,37 @@ class CaptureRun {
     }
     if (this.positions?.xid === txn.xid) this.positions.written = true;
     if (txn.begun) {
-      const before = this.writer.stats().bytes;
-      this.durable = await this.writer.commitTransaction({ xid: txn.xid, endLsn });
+      // Group commit: while more messages are already waiting, write without fsync; the fsync
+      // comes when the queue runs dry, before any acknowledgement, or every GROUP_COMMIT_MAX.
+      const sync = !this.stream.hasQueued() || this.unsynced + 1 >= GROUP_COMMIT_MAX;
+      this.written = await this.writer.commitTransaction({ xid: txn.xid, endLsn }, { sync });
+      if (sync) this.markSynced();
+      else this.unsynced += 1;
       this.result.transactions += 1;
       this.result.changes += txn.changes;
-      this.result.bytes += this.writer.stats().bytes - before;
+      this.result.bytes += this.writer.stats().bytes - txn.startBytes;
     } else if (!txn.skip) {
       // Nothing to write (only pgincr bookkeeping): nothing before endLsn remains to be written.
-      this.durable = maxLsn(this.durable, endLsn);
+      this.written = maxLsn(this.written, endLsn);
+      if (this.unsynced === 0) this.durable = maxLsn(this.durable, endLsn);
     }
     this.txn = null;
+    if (this.durable > this.confirmed) {
+      this.confirmed = this.durable;
+      this.sendStatus();
+    }
+  }
+
+  private markSynced(): void {
+    this.unsynced = 0;
+    this.durable = maxLsn(this.durable, this.written);
+  }
+
+  /** Fsyncs what group commit left unsynced; only then may it be acknowledged. */
+  private async syncWritten(): Promise<void> {
+    if (this.unsynced === 0) return;
+    await this.writer.sync();
+    this.markSynced();
     if (this.durable > this.confirmed) {
       this.confirmed = this.durable;
       this.sendStatus();
@@ -226,6 +259,7 @@ class CaptureRun {
   }
 
   async rotate(reason: RotateReason | 'stop'): Promise<void> {
+    await this.syncWritten();
     const end = this.writer.durableLsn;
     const sealed = await this.writer.seal({ compress: this.input.compress });
     if (!sealed) return; // nothing in it: keep writing to it
@@ -239,6 +273,7 @@ class CaptureRun {
   async finish(seal: boolean): Promise<CaptureResult> {
     if (this.txn?.begun) await this.writer.abortTransaction();
     this.txn = null;
+    await this.syncWritten();
     if (seal) await this.rotate('stop');
     await this.writer.close();
     return { lastDurableLsn: formatLsn(this.confirmed), ...this.result };

@@ -198,7 +198,7 @@ describe('health check against a real cluster', () => {
     expect([lost.status, lost.exitCode]).toEqual(['emergency', 2]);
     const nagios = formatNagios(lost);
     expect(nagios[0]).toMatch(/^PGINCR CRITICAL - EMERGENCY: replication slot doomed is invalidated \(wal_status lost\)/);
-    expect(nagios.join('\n')).toContain('pgincr slot drop --confirm doomed');
+    expect(nagios.join('\n')).toContain('pgincr slot drop doomed --confirm doomed');
 
     const { logger, events } = fakeLogger();
     const off = await maybeAutoDrop(lost, { alerts, profile: pg.profile() }, logger);

@@ -61,10 +61,10 @@ describe('setup steps', () => {
   });
 
   it('installs the capture schema idempotently', async () => {
-    expect(await installCaptureSchema(deps, { profile: 'src' })).toEqual({ version: 3, applied: [1, 2, 3] });
-    expect(await installCaptureSchema(deps, { profile: 'src' })).toEqual({ version: 3, applied: [] });
+    expect(await installCaptureSchema(deps, { profile: 'src' })).toEqual({ version: 4, applied: [1, 2, 3, 4] });
+    expect(await installCaptureSchema(deps, { profile: 'src' })).toEqual({ version: 4, applied: [] });
     const triggers = await q<{ evtname: string }>('SELECT evtname FROM pg_event_trigger ORDER BY 1');
-    expect(triggers.map((t) => t.evtname)).toEqual(['pgincr_ddl_command_end', 'pgincr_ddl_command_start', 'pgincr_sql_drop']);
+    expect(triggers.map((t) => t.evtname)).toEqual(['pgincr_ddl_command_end', 'pgincr_ddl_command_start', 'pgincr_sql_drop', 'pgincr_table_rewrite']);
     // pgincr's own DDL is never recorded.
     expect(await q('SELECT * FROM pgincr.ddl_history')).toEqual([]);
   });
@@ -162,7 +162,7 @@ describe('setup steps', () => {
     const files = readdirSync(first.dir).sort();
     expect(files).toEqual(['checksums.json', 'dump.sql.gz', 'metadata.json']);
     const script = execFileSync('gunzip', ['-c', join(first.dir, 'dump.sql.gz')], { encoding: 'utf8' });
-    expect(script).not.toMatch(/pgincr_ddl_command_end|pgincr_ddl_command_start|pgincr_sql_drop|CREATE SCHEMA pgincr|pgincr\./);
+    expect(script).not.toMatch(/pgincr_ddl_command_end|pgincr_ddl_command_start|pgincr_sql_drop|pgincr_table_rewrite|CREATE SCHEMA pgincr|pgincr\./);
     expect(script).toContain('CREATE PUBLICATION pgincr_pub FOR ALL TABLES');
 
     const checksums = JSON.parse(readFileSync(join(first.dir, 'checksums.json'), 'utf8')) as ChecksumFile;

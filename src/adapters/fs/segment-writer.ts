@@ -182,8 +182,12 @@ export class SegmentWriter {
   /**
    * Writes the COMMIT line and fdatasyncs; returns the new durable end LSN, only once it is on
    * disk. `changes` defaults to the number of statements written.
+   *
+   * Group commit: with `sync: false` the transaction is written to the file but not fsynced;
+   * the caller must call {@link sync} before it treats the returned end LSN as durable (and so
+   * before acknowledging it to the server).
    */
-  async commitTransaction(meta: { xid: number; endLsn: Lsn; changes?: number }): Promise<Lsn> {
+  async commitTransaction(meta: { xid: number; endLsn: Lsn; changes?: number }, options: { sync?: boolean } = {}): Promise<Lsn> {
     const txn = this.txn;
     if (!txn) throw new Error(`${this.path}: commit of xid ${meta.xid} without a transaction`);
     if (txn.xid !== meta.xid) throw new Error(`${this.path}: commit of xid ${meta.xid} but xid ${txn.xid} is open`);
@@ -192,8 +196,10 @@ export class SegmentWriter {
     }
     const changes = meta.changes ?? txn.changes;
     await this.append(renderCommit({ xid: meta.xid, endLsn: meta.endLsn, changes }));
+    // Always hand the bytes to the OS: the write buffer then only ever holds the open transaction,
+    // which abortTransaction may drop.
     await this.flush();
-    await this.handle.datasync();
+    if (options.sync !== false) await this.handle.datasync();
     this.txn = null;
     this.counts.transactions += 1;
     this.counts.changes += changes;
@@ -202,6 +208,14 @@ export class SegmentWriter {
     this.lastCommitLsn = txn.commitLsn;
     this.lastEndLsn = meta.endLsn;
     return meta.endLsn;
+  }
+
+  /** Makes every committed transaction durable (after group commits); returns the last end LSN. */
+  async sync(): Promise<Lsn> {
+    this.assertOpen();
+    await this.flush();
+    await this.handle.datasync();
+    return this.lastEndLsn;
   }
 
   /** Drops the open transaction (the stream broke mid-transaction): truncates back to its start. */

@@ -149,7 +149,8 @@ export function mapReplicationError(err: unknown, slot: string, publication: str
 
 /** An open replication stream. Not reusable after `stop()` or an error. */
 export class ReplicationStream {
-  private readonly queue: ReplicationMessage[] = [];
+  private queue: Array<ReplicationMessage | undefined> = [];
+  private head = 0;
   private queuedBytes = 0;
   private paused = false;
   private ended = false;
@@ -229,11 +230,20 @@ export class ReplicationStream {
     }
   }
 
+  hasQueued(): boolean {
+    return this.queue.length > this.head;
+  }
+
   /** The next message in order, or `null` once the stream has ended; throws the mapped error. */
   async next(): Promise<ReplicationMessage | null> {
     for (;;) {
-      const msg = this.queue.shift();
+      const msg = this.head < this.queue.length ? this.queue[this.head] : undefined;
       if (msg) {
+        this.queue[this.head++] = undefined;
+        if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+          this.queue = this.queue.slice(this.head);
+          this.head = 0;
+        }
         if (msg.kind === 'xlog') this.queuedBytes -= msg.payload.length;
         if (this.paused && this.queuedBytes <= this.highWater / 2) this.resumeSocket();
         return msg;
@@ -249,7 +259,7 @@ export class ReplicationStream {
    * caller run timers while the server is busy decoding and sends nothing).
    */
   async nextWithin(ms: number): Promise<ReplicationMessage | null | undefined> {
-    if (this.queue.length || this.failure || this.ended) return this.next();
+    if (this.queue.length > this.head || this.failure || this.ended) return this.next();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => {
@@ -260,7 +270,7 @@ export class ReplicationStream {
     const arrived = new Promise<void>((resolve) => (this.wake = resolve));
     await Promise.race([arrived, timeout]);
     clearTimeout(timer);
-    if (this.queue.length || this.failure || this.ended) return this.next();
+    if (this.queue.length > this.head || this.failure || this.ended) return this.next();
     return undefined;
   }
 
@@ -277,7 +287,8 @@ export class ReplicationStream {
    */
   async stop(graceMs = 5000): Promise<boolean> {
     if (this.ended) return !this.failure;
-    this.queue.length = 0;
+    this.queue = [];
+    this.head = 0;
     this.queuedBytes = 0;
     this.resumeSocket();
     try {

@@ -104,7 +104,7 @@ async function slotTakenError(profile: Profile, slot: string, cause: unknown): P
     /* the description is a courtesy */
   }
   return new NotReadyError(`slot ${slot} already exists${detail}`, {
-    cause, hint: 'drop it if it is unused (pgincr slot drop --confirm), or choose another capture.slot',
+    cause, hint: `drop it if it is unused (pgincr slot drop ${slot} --confirm ${slot}), or choose another capture.slot`,
   });
 }
 

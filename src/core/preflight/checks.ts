@@ -72,7 +72,7 @@ export function checkSlots(f: PreflightFacts, o: PreflightOptions): Finding[] {
     if (f.slot.slotType !== 'logical' || f.slot.plugin !== expected || f.slot.database !== f.database) {
       out.push(finding('slot', 'fail',
         `slot ${o.slot} exists for ${f.slot.slotType} decoding with plugin ${f.slot.plugin ?? '(none)'} on database ${f.slot.database ?? '(none)'}, not ${expected} on ${f.database}`,
-        'choose another capture.slot name, or drop that slot if it is unused (pgincr slot drop --confirm)'));
+        `choose another capture.slot name, or drop that slot if it is unused (pgincr slot drop ${o.slot} --confirm ${o.slot})`));
     } else {
       out.push(finding('slot', 'ok', `slot ${o.slot} exists (${expected})`));
     }

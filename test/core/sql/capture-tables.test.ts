@@ -168,13 +168,15 @@ describe('ddl_history rows of schema version 4 (session settings, volatile rewri
   });
 
   it('with standard_conforming_strings off, run the statement through EXECUTE so it is read with it off', () => {
-    const q = "ALTER TABLE z ADD COLUMN s text DEFAULT 'a\\'b'";
-    const sql = render(row4(q, { ...source, timezone: 'UTC', datestyle: 'ISO, YMD', standard_conforming_strings: 'off' }));
+    const off = { ...source, timezone: 'UTC', datestyle: 'ISO, YMD', standard_conforming_strings: 'off' };
+    const sql = render(row4("ALTER TABLE z ADD COLUMN s text DEFAULT 'a\\nb'", off));
     expect(sql.split('\n').slice(2, 5)).toEqual([
       "SELECT pg_catalog.set_config('standard_conforming_strings', 'off', true);",
-      "DO $pgincr$ BEGIN EXECUTE E'ALTER TABLE z ADD COLUMN s text DEFAULT ''a\\\\''b'''; END $pgincr$;",
+      "DO $pgincr$ BEGIN EXECUTE E'ALTER TABLE z ADD COLUMN s text DEFAULT ''a\\\\nb'''; END $pgincr$;",
       "SELECT pg_catalog.set_config('standard_conforming_strings', 'on', true);",
     ]);
+    // The statement is cut out by a parser that reads strings as standard: \' does not parse, and is not guessed at.
+    expect(render(row4("ALTER TABLE z ADD COLUMN s text DEFAULT 'a\\'b'", off))).toMatch(/\n-- not replayed: query does not parse/);
   });
 
   it('a volatile rewrite gets a warning comment before the DDL and is reported', () => {

@@ -9,7 +9,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, unlinkSync, wr
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { setupTemporal } from '../../helpers/temporal';
 import { pgincrTestEnv, type PgincrTestEnv } from '../../helpers/pgincr-env';
@@ -23,7 +23,8 @@ import type { SegmentEntry } from '../../../src/core/catalog/schema';
 jest.setTimeout(180_000);
 
 const FAST_MS = 30_000;
-const CAPTURE = { segmentMaxBytes: 8192, compress: 'none' };
+const CAPTURE = { segmentMaxBytes: 8192, compress: 'none', sequenceInterval: '1s' };
+const ROUNDS = 6;
 
 describe('restoreWorkflow refuses a damaged repository or a bad target, before touching the target', () => {
   let pg: PgCluster;
@@ -48,13 +49,18 @@ describe('restoreWorkflow refuses a damaged repository or a bad target, before t
       const capture = await client.workflow.start('captureWorkflow', {
         taskQueue, workflowId: temporal.workflowId('capture'), args: [{ profile: 'default', runForMs: 4000 }],
       });
-      await runStatements(pg, 'app', Array.from({ length: 24 }, (_, b) =>
-        `INSERT INTO items (batch, v) SELECT ${b + 1}, repeat(md5(g::text), 3) FROM generate_series(1, 12) g`));
-      await waitSlotCaughtUp(pg, 'app');
+      // Rounds of ~10 KB, each confirmed by the slot before the next: a size rotation waits for
+      // the sequence positions to come through the stream, so a single burst would be one segment.
+      for (let round = 0; round < ROUNDS; round++) {
+        await runStatements(pg, 'app', Array.from({ length: 4 }, (_, i) =>
+          `INSERT INTO items (batch, v) SELECT ${round * 4 + i + 1}, repeat(md5(g::text), 3) FROM generate_series(1, 20) g`));
+        await waitSlotCaughtUp(pg, 'app');
+      }
       await capture.signal(stopSignal);
       expect(((await capture.result()) as CaptureStatus).state).toBe('stopped');
     }, { activities: source.activities });
     segments = readCatalog(chainOf(source.repository)).segments;
+    if (process.env.DEBUG_SEGMENTS) console.log(segments.map((s) => `${s.file} ${s.transactions} ${s.bytes}`));
     expect(segments.length).toBeGreaterThanOrEqual(4);
   }, 150_000);
   afterAll(async () => {
@@ -83,15 +89,23 @@ describe('restoreWorkflow refuses a damaged repository or a bad target, before t
     { activities: env.activities },
   );
 
-  /** Runs the restore, expects a fast non-retryable failure of `type`, and no database left. */
+  /** The activity error under a failed workflow, asserting it was not retried (a non-retryable type). */
+  function failureOf(error: unknown): ApplicationFailure {
+    expect(error).toBeInstanceOf(WorkflowFailedError);
+    const activity = (error as WorkflowFailedError).cause;
+    expect(activity).toBeInstanceOf(ActivityFailure);
+    expect((activity as ActivityFailure).retryState).toBe(RetryState.NON_RETRYABLE_FAILURE);
+    expect(activity?.cause).toBeInstanceOf(ApplicationFailure);
+    return activity?.cause as ApplicationFailure;
+  }
+
+  /** Runs the restore, expects a fast failure of `type` that was not retried, and no database left. */
   async function restoreFailure(env: PgincrTestEnv, targetDb: string, type: string, target?: object): Promise<string> {
     const started = Date.now();
     const error = await restore(env, targetDb, target).then(() => null, (err: unknown) => err);
     expect(Date.now() - started).toBeLessThan(FAST_MS);
-    expect(error).toBeInstanceOf(WorkflowFailedError);
-    const failure = (error as WorkflowFailedError).cause as ApplicationFailure;
-    expect(failure).toBeInstanceOf(ApplicationFailure);
-    expect({ type: failure.type, nonRetryable: failure.nonRetryable }).toEqual({ type, nonRetryable: true });
+    const failure = failureOf(error);
+    expect(failure.type).toBe(type);
     const left = await pg.query<{ datname: string }>(
       `SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE 'pgincr\\_tmp\\_%'`, [targetDb]);
     expect(left).toEqual([]);
@@ -137,7 +151,7 @@ describe('restoreWorkflow refuses a damaged repository or a bad target, before t
     expect(report.plan.segments.map((s) => relative(chain, s))).toEqual(segments.slice(0, -1).map((s) => s.file));
     const rows = await pg.query<{ n: number }>('SELECT count(*)::int AS n FROM items', [], 'r_before_truncated');
     expect(rows[0]!.n).toBeGreaterThan(1);
-    expect(rows[0]!.n).toBeLessThan(1 + 24 * 12);
+    expect(rows[0]!.n).toBeLessThan(1 + ROUNDS * 4 * 20);
   });
 
   it('the target database exists: named, and left as it was', async () => {
@@ -147,8 +161,8 @@ describe('restoreWorkflow refuses a damaged repository or a bad target, before t
     const started = Date.now();
     const error = await restore(env, 'taken').then(() => null, (err: unknown) => err);
     expect(Date.now() - started).toBeLessThan(FAST_MS);
-    const failure = (error as WorkflowFailedError).cause as ApplicationFailure;
-    expect({ type: failure.type, nonRetryable: failure.nonRetryable }).toEqual({ type: 'TargetExistsError', nonRetryable: true });
+    const failure = failureOf(error);
+    expect(failure.type).toBe('TargetExistsError');
     expect(failure.message).toMatch(/^database "taken" already exists\nhint: choose another --target-db/);
     expect(await tableSums(pg, 'taken')).toEqual({ '"public"."mine"': expect.anything() });
   });
