@@ -83,7 +83,10 @@ class CaptureRun {
     private readonly relations: RelationCache,
     resumeLsn: Lsn,
   ) {
-    this.context = { ordinals: new DdlOrdinals(), ddlInFunction: input.ddlInFunction, encoding: source.header.encoding };
+    this.context = {
+      ordinals: new DdlOrdinals(), ddlInFunction: input.ddlInFunction, encoding: source.header.encoding,
+      onWarning: (message: string) => deps.log?.warn({ slot: input.slot }, message),
+    };
     this.durable = writer.durableLsn;
     this.written = this.durable;
     this.confirmed = maxLsn(this.durable, resumeLsn);

@@ -5,6 +5,7 @@
  * failure (Temporal unreachable, a deadline) is 'unknown', which the check reports without
  * blocking. Never throws.
  */
+import { connect } from 'node:net';
 import { Client, WorkflowNotFoundError } from '@temporalio/client';
 import type { Config } from '../config';
 import { workflowIds } from '../constants';
@@ -37,8 +38,11 @@ export async function captureWorkflowState(client: Client, config: Config, profi
 export async function askCaptureState(config: Config, profile: string, opts: { client?: Client; connectTimeoutMs?: number } = {}): Promise<CaptureWorkflowState> {
   if (opts.client) return captureWorkflowState(opts.client, config, profile);
   let client: Client;
+  const timeoutMs = opts.connectTimeoutMs ?? 3000;
   try {
-    client = await connectTemporal(config, { connectTimeout: opts.connectTimeoutMs ?? 3000 });
+    // A plain TCP probe first: a failed gRPC connect keeps the process alive for seconds after.
+    await probeTcp(config.temporal.address, timeoutMs);
+    client = await connectTemporal(config, { connectTimeout: timeoutMs });
   } catch (error) {
     return { captureRunning: 'unknown', captureWorkflow: { id: workflowIds.capture(profile, config.capture.slot), error: describeError(error) } };
   }
@@ -47,4 +51,24 @@ export async function askCaptureState(config: Config, profile: string, opts: { c
   } finally {
     await closeTemporal(client).catch(() => undefined);
   }
+}
+
+/** Resolves when `host:port` accepts a TCP connection within `timeoutMs`. */
+export function probeTcp(address: string, timeoutMs: number): Promise<void> {
+  const m = /^\[?([^\]]*?)\]?:(\d+)$/.exec(address);
+  if (!m) return Promise.reject(new Error(`cannot parse temporal.address ${address} (host:port)`));
+  const [, host, port] = m as unknown as [string, string, string];
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host, port: Number(port) });
+    const timer = setTimeout(() => socket.destroy(new Error(`connect to ${address} timed out after ${timeoutMs} ms`)), timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      socket.end();
+      resolve();
+    });
+    socket.once('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
 }

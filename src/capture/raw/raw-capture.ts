@@ -68,7 +68,10 @@ class RawRun {
     private readonly chain: string,
     public writer: SegmentWriter,
   ) {
-    this.context = { ordinals: new DdlOrdinals(), ddlInFunction: input.ddlInFunction, encoding: source.header.encoding };
+    this.context = {
+      ordinals: new DdlOrdinals(), ddlInFunction: input.ddlInFunction, encoding: source.header.encoding,
+      onWarning: (message: string) => deps.log?.warn({ slot: input.slot }, message),
+    };
   }
 
   async loadWrittenXids(): Promise<void> {

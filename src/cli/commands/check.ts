@@ -5,7 +5,7 @@ import { createActivities } from '../../activities';
 export function registerCheck(program: Command, ctx: ContextFactory): void {
   program
     .command('check')
-    .description('slot lag, WAL status, backups, disk; exit 0/1/2/3 = OK/WARNING/CRITICAL/UNKNOWN (no Temporal needed)')
+    .description('slot lag, WAL status, backups, disk, capture workflow; exit 0/1/2/3 = OK/WARNING/CRITICAL/UNKNOWN (Temporal optional)')
     .option('--nagios', 'Nagios plugin output (first line status | perfdata)')
     .action(async (opts: { nagios?: boolean }) => {
       let c;
