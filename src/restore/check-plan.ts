@@ -15,7 +15,8 @@ import { ConfigError, PlanError, SegmentCorruptError } from '../errors';
 import { formatLsn, parseLsn } from '../core/lsn';
 import type { BaseEntry, SegmentEntry } from '../core/catalog/schema';
 import { parseChainDirName } from '../core/repository/paths';
-import { verifySegmentFile } from '../adapters/fs/segment-files';
+import { firstProblem, type ScanIssue, type ScanResult } from '../core/segment/scan';
+import { scanSegmentFile } from '../adapters/fs/segment-files';
 
 const REPOSITORY_HINT = 'check repository in the configuration (or PGINCR_REPOSITORY), and that the backup volume is mounted';
 
@@ -75,6 +76,14 @@ async function segmentFile(chain: string, entry: SegmentEntry): Promise<string |
   return null;
 }
 
+/** The scanner's problem in words; a checksum mismatch cannot say which byte changed, only the range it covers. */
+function describeProblem(problem: ScanIssue): string {
+  if (problem.problem.startsWith('body_sha256 mismatch')) {
+    return `${problem.problem}: a byte between offset 0 and offset ${problem.offset} (the footer) was changed`;
+  }
+  return `${problem.problem} at offset ${problem.offset}`;
+}
+
 /** Where the chain is still whole before `entry`: a safe `--to-lsn` (never before the base). */
 function wholeUpTo(entry: SegmentEntry, baseLsn: string): string {
   return formatLsn(parseLsn(entry.startLsn) > parseLsn(baseLsn) ? parseLsn(entry.startLsn) : parseLsn(baseLsn));
@@ -97,21 +106,21 @@ export async function checkSegmentFiles(
         hint: `restore the file from a copy; or ${safe}`,
       });
     }
+    const damaged = (what: string, cause?: unknown) => new SegmentCorruptError(`segment ${entry.startLsn} to ${entry.endLsn} is damaged: ${what}`, {
+      cause, hint: `nothing was restored; restore the file from a copy; or ${safe}`,
+    });
+    let scan: ScanResult;
     try {
-      const { scan } = await verifySegmentFile(path);
-      const [start, end] = [scan.header.startLsn, scan.footer?.lastEndLsn];
-      if (start !== parseLsn(entry.startLsn) || end !== parseLsn(entry.endLsn)) {
-        throw new SegmentCorruptError(
-          `${path}: holds ${formatLsn(start)} to ${end === undefined ? '?' : formatLsn(end)}, the catalog says ${entry.startLsn} to ${entry.endLsn} at offset 0`,
-          { hint: 'the file was replaced or renamed; rebuild the catalog from the files, or restore the file from a copy' },
-        );
-      }
+      scan = (await scanSegmentFile(path)).scan;
     } catch (err) {
       if (!(err instanceof SegmentCorruptError)) throw err;
-      const first = err.message.split('\nhint: ')[0];
-      throw new SegmentCorruptError(`segment ${entry.startLsn} to ${entry.endLsn} is damaged: ${first}`, {
-        cause: err, hint: `nothing was restored; restore the file from a copy; or ${safe}`,
-      });
+      throw damaged(err.message.split('\nhint: ')[0] ?? err.message, err);
+    }
+    const problem = firstProblem(scan);
+    if (problem) throw damaged(`${path}: ${describeProblem(problem)}`);
+    const [start, end] = [scan.header.startLsn, scan.footer?.lastEndLsn];
+    if (start !== parseLsn(entry.startLsn) || end !== parseLsn(entry.endLsn)) {
+      throw damaged(`${path} holds ${formatLsn(start)} to ${end === undefined ? '?' : formatLsn(end)}, not what the catalog recorded (at offset 0)`);
     }
     paths.push(path);
     onProgress?.(i + 1);
