@@ -308,3 +308,18 @@ test('an idle database: the slot follows WAL written elsewhere (keepalive acknow
   expect(await confirmedFlush('s3', 'idle')).toBeGreaterThanOrEqual(target);
   expect(parseLsn(result.lastDurableLsn)).toBeGreaterThanOrEqual(target);
 });
+
+test('idle messages: with nothing written anywhere, the slot still moves (pg_logical_emit_message)', async () => {
+  const base = await setupSource('quiet', 's4');
+  const chain = chainDir();
+  const run = startRun('quiet', chain, captureInput('s4', { lastDurableLsn: base, idleMessageEveryMs: 200, sequenceEveryMs: 0 }));
+  try {
+    const start = await confirmedFlush('s4', 'quiet');
+    // No client writes anything; only the capture's own non-transactional messages make WAL.
+    await until('the quiet slot to move past its start', async () => (await confirmedFlush('s4', 'quiet')) > start, 10_000);
+  } finally {
+    run.abort();
+  }
+  const result = await run.done;
+  expect(result.transactions).toBe(0);
+});

@@ -119,7 +119,8 @@ interface PgError {
 export function mapReplicationError(err: unknown, slot: string, publication: string): Error {
   const e = (err ?? {}) as PgError;
   const message = e.message ?? String(err);
-  const facts = `slot ${slot}: ${message}${e.code ? ` (SQLSTATE ${e.code})` : ''}`;
+  const detail = (e as { detail?: string }).detail;
+  const facts = `slot ${slot}: ${message}${detail ? ` (${detail})` : ''}${e.code ? ` (SQLSTATE ${e.code})` : ''}`;
   if (/publication ".*" does not exist/.test(message)) {
     return new PublicationMissingError(`publication ${publication} is missing: ${facts}`, {
       hint: `create it (CREATE PUBLICATION ${quoteIdent(publication)} FOR ALL TABLES) or run pgincr setup`,
