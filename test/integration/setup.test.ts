@@ -212,10 +212,13 @@ describe('setup steps', () => {
     expect(again).toMatchObject({ reused: true, baseId: first.baseId, lsn: first.lsn });
     expect((await inspectSetup(deps, { profile: 'src' })).alreadySetUp).toBe(true);
 
-    // A crash between slot creation and the end of the dump leaves a slot without a base.
+    // An error between slot creation and the end of the dump drops the slot it created...
     const other = { ...deps, config: { ...config, capture: { ...config.capture, slot: 'pgincr_b' } } };
-    const crashing: SetupDeps = { ...other, hooks: { afterSlotCreated: async () => { throw new Error('simulated crash'); } } };
-    await expect(takeBase(crashing, { profile: 'src', temporary: false })).rejects.toThrow('simulated crash');
+    const failing: SetupDeps = { ...other, hooks: { afterSlotCreated: async () => { throw new Error('simulated failure'); } } };
+    await expect(takeBase(failing, { profile: 'src', temporary: false })).rejects.toThrow('simulated failure');
+    expect(await q("SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'pgincr_b'")).toEqual([]);
+    // ...but a crash of the process there leaves a slot without a base.
+    await q("SELECT pg_create_logical_replication_slot('pgincr_b', 'pgoutput')");
     const orphan = await q<{ lsn: string }>("SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'pgincr_b'");
     expect(orphan).toHaveLength(1);
     expect((await inspectSetup(other, { profile: 'src' })).alreadySetUp).toBe(false);

@@ -145,6 +145,25 @@ describe('setupWorkflow refuses bad input, naming the fix, leaving nothing behin
     await expectNothingMade(main, env);
   });
 
+  it('a base that fails after its slot was created drops the slot (the activity, as a retry would see it)', async () => {
+    const bin = join(scratch, 'failing-bin');
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, 'pg_dump'), '#!/bin/sh\n[ "$1" = --version ] && exec echo "pg_dump (PostgreSQL) 15.20"\necho "pg_dump: error: simulated failure" >&2\nexit 1\n');
+    chmodSync(join(bin, 'pg_dump'), 0o755);
+    const env = envFor(main);
+    const path = process.env.PATH;
+    process.env.PATH = `${bin}${delimiter}${path ?? ''}`;
+    try {
+      await expect(env.activities.takeBase({ profile: 'default', temporarySlot: false })).rejects.toThrow(/pg_dump failed with exit code 1: pg_dump: error: simulated failure/);
+    } finally {
+      process.env.PATH = path;
+    }
+    expect(await main.query('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
+    const chains = readdirSync(env.repository);
+    expect(chains).toHaveLength(1);
+    expect(readdirSync(join(env.repository, chains[0]!, 'base'))).toEqual([]);
+  });
+
   it('the repository path cannot be created (a file stands in its way)', async () => {
     const file = join(scratch, 'a-file');
     writeFileSync(file, 'not a folder\n');
