@@ -14,6 +14,12 @@
  * Every segment is verified (footer, counts, body checksum) before anything is applied.
  * The connection runs with `session_replication_role = replica` (triggers and foreign keys
  * do not fire: their effects are already in the stream, as with logical replication).
+ *
+ * Runs of one-row INSERTs within a source transaction are sent as multi-row INSERTs
+ * (`core/restore/merge-inserts.ts`: same rows, same order, DDL untouched), unless a trigger or
+ * rule could fire on them (`replica` role only, and no ENABLE ALWAYS/REPLICA INSERT trigger or
+ * rule in the target: those would see one statement instead of several). A transaction holding
+ * DDL is sent as written and ends its batch, and the target is checked again after it.
  */
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -31,6 +37,7 @@ import {
 import { decoderFor, type SegmentDecoder } from './text-decoding';
 import { stopDecider, type StopTarget } from './stop-target';
 import { applyBatch, type BatchItem } from './apply-batch';
+import { mergeInserts } from '../core/restore/merge-inserts';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -61,6 +68,8 @@ export interface ApplyOptions {
   batchTransactions?: number;
   /** `replica` (default) keeps triggers and foreign keys from firing on replayed rows. */
   sessionReplicationRole?: 'replica' | 'origin';
+  /** Merge one-row INSERT runs into multi-row INSERTs where exact (default true; see the module comment). */
+  mergeInserts?: boolean;
   /** Called after each batch (awaited: a heartbeat or a test hook may be async). */
   onProgress?: (p: ApplyProgress) => void | Promise<void>;
   signal?: AbortSignal;
@@ -142,6 +151,17 @@ async function openApplyConnection(opts: ApplyOptions, name: string): Promise<Cl
   }
 }
 
+/** True when an INSERT could fire a trigger or rule under `session_replication_role = replica`. */
+async function insertTriggersFire(client: Client): Promise<boolean> {
+  const r = await client.query<{ fires: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgenabled IN ('A', 'R') AND (tgtype & 4) <> 0)
+         OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite WHERE ev_enabled IN ('A', 'R') AND ev_type = '3') AS fires`,
+  );
+  return r.rows[0]?.fires !== false;
+}
+
+const holdsDdl = (sql: string): boolean => sql.startsWith('-- ddl: ') || sql.includes('\n-- ddl: ');
+
 /** Applies planned segments up to the stop target; resumable (see the module comment). */
 export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
   const name = originName(opts.restoreId);
@@ -151,6 +171,7 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
   const verified = await verifySegments(opts.segments);
   const bytesTotal = verified.reduce((n, v) => n + v.scan.length, 0);
   const client = await openApplyConnection(opts, name);
+  const mergeWanted = opts.mergeInserts !== false && opts.sessionReplicationRole !== 'origin';
   const result: ApplyResult = {
     appliedTransactions: 0, skippedTransactions: 0, batches: 0, lastEndLsn: null, lastCommitTime: null,
     reachedTarget: false,
@@ -160,6 +181,7 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
   let bytesSkipped = 0;
   try {
     const progress = (await originProgress(client, name)) ?? 0n;
+    let merging = mergeWanted && !(await insertTriggersFire(client));
     let stop = false;
     for (let i = 0; i < verified.length && !stop; i++) {
       const { path, scan } = verified[i] as VerifiedSegment;
@@ -202,9 +224,12 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
           bytesSkipped += txn.byteEnd - txn.byteStart;
         } else {
           const body = transactionBody(bytes, txn);
-          batch.push({ txn, sql: decodeBody(decode, body, txn) });
+          const sql = decodeBody(decode, body, txn);
+          const ddl = mergeWanted && holdsDdl(sql);
+          batch.push({ txn, sql: merging && !ddl ? mergeInserts(sql) : sql });
           batchBytes += body.length;
-          if (batchBytes >= maxBytes || batch.length >= maxTxns) await flush(txn.byteEnd);
+          if (ddl || batchBytes >= maxBytes || batch.length >= maxTxns) await flush(txn.byteEnd);
+          if (ddl) merging = !(await insertTriggersFire(client));
         }
         if (decision === 'apply-and-stop') {
           stop = true;

@@ -240,8 +240,10 @@ test('a mixed workload: verified, contiguous segments that replay to an identica
 
   const catalog = await loadCatalog(chain);
   const segments = catalog?.segments ?? [];
-  // At least one rotation by size (16 KiB) plus the seal on stop.
-  expect(segments.length).toBeGreaterThanOrEqual(2);
+  // At least one rotation by size (16 KiB) happened (waited for above); the seal on stop adds
+  // one more only when transactions arrived after that rotation.
+  expect(segments.length).toBeGreaterThanOrEqual(1);
+  expect(segments.every((s) => s.bytes > 0)).toBe(true);
   expect(result.segmentsSealed).toBe(segments.length);
   for (let i = 0; i < segments.length; i++) {
     await verifySegmentFile(join(chain, segments[i]!.file));

@@ -5,8 +5,11 @@
  *   durable in that file;
  * - restarted when it exits (with a growing delay), after `beforeStart` has moved its file away,
  *   so each process writes a fresh file;
- * - stopped (SIGTERM, then SIGKILL) when the capture ends or `signal` aborts;  it is also killed
- *   when this process exits. A leftover from a killed worker is terminated through the slot's
+ * - stopped (SIGTERM, then SIGKILL) when the capture ends or `signal` aborts; it is also killed
+ *   when this process exits, and, when this process is killed (SIGKILL runs no exit hook), by a
+ *   watchdog: a small sh, in its own process group, that waits for EOF on a pipe from this
+ *   process and then SIGTERMs it (it fsyncs and confirms; its file stays for the next run), then
+ *   SIGKILLs it after 5 s. A leftover that still holds the slot is terminated through the slot's
  *   active backend (found by its `application_name`) before each start;
  * - every stderr line is logged;
  * - `rotate` moves the file to a new name and sends SIGHUP: pg_recvlogical fsyncs, closes, and
@@ -14,7 +17,9 @@
  * Connection settings travel as PG* variables; the session settings that shape the literals
  * (DateStyle, TimeZone, …) are pinned through PGOPTIONS; client_encoding is the server's.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { rename, stat } from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import type { Client } from 'pg';
 import type { Profile } from '../../config';
@@ -66,6 +71,45 @@ export async function terminateLeftover(client: Client, slot: string): Promise<b
   return rows.some((r) => r.done);
 }
 
+/**
+ * The watchdog script (`$1` = pg_recvlogical's pid). It signals the pid only while that pid is
+ * still a pg_recvlogical (where /proc tells), so a reused pid is left alone.
+ */
+const WATCHDOG = [
+  'cat >/dev/null',
+  'ours() { [ ! -d /proc/self ] || [ "$(cat "/proc/$1/comm" 2>/dev/null)" = pg_recvlogical ]; }',
+  'ours "$1" && kill -TERM "$1" 2>/dev/null',
+  'i=0',
+  'while [ "$i" -lt 50 ] && kill -0 "$1" 2>/dev/null; do sleep 0.1; i=$((i + 1)); done',
+  'ours "$1" && kill -KILL "$1" 2>/dev/null',
+  'exit 0',
+].join('\n');
+
+/** Starts the watchdog of `pid`; returns a function that ends it (call when the process exited). */
+function startWatchdog(pid: number, log: RecvlogicalLog): () => void {
+  let dog: ChildProcess;
+  try {
+    dog = spawn('/bin/sh', ['-c', WATCHDOG, 'pgincr-recvlogical-watchdog', String(pid)], {
+      stdio: ['pipe', 'ignore', 'ignore'], detached: true,
+    });
+  } catch (err) {
+    log.warn({ err, pid }, 'pg_recvlogical watchdog not started');
+    return () => undefined;
+  }
+  dog.on('error', (err) => log.warn({ err, pid }, 'pg_recvlogical watchdog failed'));
+  // It must not keep this process alive; our end of its stdin closes when this process dies.
+  dog.unref();
+  (dog.stdin as (Writable & { unref?: () => void }) | null)?.unref?.();
+  dog.stdin?.on('error', () => undefined);
+  return () => {
+    try {
+      if (dog.pid) process.kill(-dog.pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  };
+}
+
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(() => true, () => false);
 }
@@ -109,6 +153,7 @@ export class RecvlogicalSupervisor {
     this.child = child;
     const killOnExit = () => child.kill('SIGKILL');
     process.once('exit', killOnExit);
+    const endWatchdog = child.pid ? startWatchdog(child.pid, this.o.log) : () => undefined;
     let partial = '';
     child.stderr?.on('data', (b: Buffer) => {
       const lines = (partial + b.toString('utf8')).split('\n');
@@ -117,6 +162,7 @@ export class RecvlogicalSupervisor {
     });
     this.exited = child.then((r) => {
       process.removeListener('exit', killOnExit);
+      endWatchdog();
       this.child = null;
       if (this.stopping) return;
       this.lastFailure = `exit code ${r.exitCode ?? '?'}${r.signal ? ` signal ${r.signal}` : ''}`;

@@ -21,9 +21,9 @@ import { parseRawText, type RawStatement } from '../../core/decoding/decoder-raw
 import { rawPositions, repairRawTransaction, type RawTableFacts } from '../../core/decoding/decoder-raw-repair';
 import { isCaptureTable, type CaptureContext } from '../../core/sql/capture-tables';
 import { qualifiedName } from '../../core/sql/quote';
-import { formatLsn, maxLsn } from '../../core/lsn';
+import { formatLsn, maxLsn, parseLsn } from '../../core/lsn';
 import { shouldRotate } from '../../core/segment/rotation';
-import { scanSegmentFile } from '../../adapters/fs/segment-files';
+import { listSealedSegments, scanSegmentFile } from '../../adapters/fs/segment-files';
 import type { SegmentWriter } from '../../adapters/fs/segment-writer';
 import { RecvlogicalSupervisor, terminateLeftover } from '../../adapters/exec/pg-recvlogical';
 import { checkRawCaptureReady, ensureRawCaptureObjects, factsKey, rawTableFacts } from '../../adapters/pg/raw-capture-objects';
@@ -74,9 +74,25 @@ class RawRun {
     };
   }
 
+  /**
+   * The xids the slot may send again: those of the open segment, and of every sealed segment
+   * ending at or after the slot's restart_lsn. A resendable transaction's first write is at or
+   * after restart_lsn (decoding starts there), and its commit_lsn in the segment is at or after
+   * its first write (`rawPositions`), so its segment is among these. After a server crash the
+   * slot rewinds to its last saved position, past segments sealed since.
+   */
   async loadWrittenXids(): Promise<void> {
-    const { scan } = await scanSegmentFile(this.writer.resume.path);
-    for (const t of scan.transactions) this.remember(t.xid);
+    const { rows } = await this.source.client.query<{ lsn: string | null }>(
+      'SELECT restart_lsn::text AS lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [this.input.slot]);
+    const restart = rows[0]?.lsn ? parseLsn(rows[0].lsn) : null;
+    const paths = restart === null ? [] : (await listSealedSegments(this.chain)).filter((s) => s.endLsn >= restart).map((s) => s.path);
+    paths.push(this.writer.resume.path);
+    for (const path of paths) {
+      const { scan } = await scanSegmentFile(path);
+      for (const t of scan.transactions) this.remember(t.xid);
+    }
+    this.deps.log?.info({ slot: this.input.slot, restartLsn: restart === null ? null : formatLsn(restart), segments: paths.length, xids: this.recent.size },
+      'decoder_raw: xids the slot may resend loaded');
   }
 
   private remember(xid: number): void {
