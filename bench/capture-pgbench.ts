@@ -2,11 +2,16 @@
  * pgbench with and without pgincr capture streaming, alternating off, on, off, on, … on the
  * same database and slot. Before an "on" round the capture first drains what the previous
  * "off" round left in the slot (untimed), so each "on" round decodes only its own changes.
+ * With decoder_raw: its own database (`pgb_raw`) with the pgincr triggers on the pgbench tables
+ * (they run in the "off" rounds too: that is decoder_raw's cost on the source), a decoder_raw
+ * slot and the raw capture. "Caught up" there means confirmed by pg_recvlogical (fsynced in the
+ * raw file); the rest reaches the segments when the round's capture stops.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { migrate } from '../src/adapters/pg/migrations';
+import { ensureRawCaptureObjects } from '../src/adapters/pg/raw-capture-objects';
 import type { PgCluster } from '../test/helpers/pg-cluster';
 import { log, msSince, run, waitUntil } from './bench-util';
 import { confirmedFlush, createSlot, currentLsn, startCaptureRun } from './capture-run';
@@ -17,6 +22,7 @@ export interface PgbenchOptions {
   scale: number;
   clients: number;
   compress: 'gzip' | 'none';
+  decoder: 'pgoutput' | 'decoder_raw';
 }
 
 export interface PgbenchRound {
@@ -34,7 +40,6 @@ export interface PgbenchSummary {
   maxCatchUpMs: number;
 }
 
-const DB = 'pgb';
 
 function tpsOf(output: string): number {
   const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(output) ?? /tps = ([\d.]+)/.exec(output);
@@ -42,12 +47,15 @@ function tpsOf(output: string): number {
   return Number(m[1]);
 }
 
-async function caughtUp(pg: PgCluster, slot: string): Promise<() => Promise<boolean>> {
-  const target = await currentLsn(pg, DB);
-  return async () => (await confirmedFlush(pg, DB, slot)) >= target;
+async function caughtUp(pg: PgCluster, db: string, slot: string): Promise<() => Promise<boolean>> {
+  const target = await currentLsn(pg, db);
+  return async () => (await confirmedFlush(pg, db, slot)) >= target;
 }
 
 export async function pgbenchRounds(pg: PgCluster, o: PgbenchOptions): Promise<PgbenchSummary> {
+  const raw = o.decoder === 'decoder_raw';
+  const DB = raw ? 'pgb_raw' : 'pgb';
+  const SLOT = raw ? 'pgincr_pgb_raw' : 'pgincr';
   await pg.createDatabase(DB);
   const env = pg.env(DB);
   log(`pgbench -i -s ${o.scale}`);
@@ -55,11 +63,16 @@ export async function pgbenchRounds(pg: PgCluster, o: PgbenchOptions): Promise<P
   const c = await pg.connect(DB);
   try {
     await migrate(c);
-    await c.query('CREATE PUBLICATION pub FOR ALL TABLES');
+    if (raw) {
+      await c.query('ALTER TABLE pgbench_history REPLICA IDENTITY FULL'); // no key: what setup does
+      await ensureRawCaptureObjects(c);
+    } else {
+      await c.query('CREATE PUBLICATION pub FOR ALL TABLES');
+    }
   } finally {
     await c.end();
   }
-  const baseLsn = await createSlot(pg, DB, 'pgincr');
+  const baseLsn = await createSlot(pg, DB, SLOT, raw ? 'decoder_raw' : 'pgoutput');
   const chainDir = mkdtempSync(join(tmpdir(), 'pgincr-bench-pgb-'));
   const rounds: PgbenchRound[] = [];
   let capturedChanges = 0;
@@ -68,7 +81,7 @@ export async function pgbenchRounds(pg: PgCluster, o: PgbenchOptions): Promise<P
     for (let i = 0; i < o.rounds * 2; i++) {
       const capture = i % 2 === 1;
       const handle = capture
-        ? await startCaptureRun({ pg, db: DB, slot: 'pgincr', publication: 'pub', chainDir, baseLsn, compress: o.compress, seal: false })
+        ? await startCaptureRun({ pg, db: DB, slot: SLOT, publication: 'pub', chainDir, baseLsn, compress: o.compress, seal: false, decoder: o.decoder })
         : null;
       let failed: unknown;
       handle?.done.catch((e: unknown) => (failed = e));
@@ -76,17 +89,17 @@ export async function pgbenchRounds(pg: PgCluster, o: PgbenchOptions): Promise<P
         if (failed) throw failed;
       };
       if (handle) {
-        const drained = await caughtUp(pg, 'pgincr');
+        const drained = await caughtUp(pg, DB, SLOT);
         await waitUntil('capture to drain the previous round', async () => (check(), drained()), 10 * 60_000, 100);
       }
-      log(`pgbench round ${i + 1}/${o.rounds * 2}: capture ${capture ? 'on' : 'off'}, ${o.seconds} s`);
+      log(`pgbench round ${i + 1}/${o.rounds * 2}: ${o.decoder} capture ${capture ? 'on' : 'off'}, ${o.seconds} s`);
       const out = await run('pgbench', ['-c', String(o.clients), '-j', String(Math.min(o.clients, 2)), '-T', String(o.seconds)], env);
       const tps = tpsOf(out);
       rounds.push({ capture, tps });
       log(`  tps ${tps.toFixed(1)}`);
       if (handle) {
         const t = process.hrtime.bigint();
-        const done = await caughtUp(pg, 'pgincr');
+        const done = await caughtUp(pg, DB, SLOT);
         await waitUntil('capture to catch up after pgbench', async () => (check(), done()), 10 * 60_000, 20);
         maxCatchUpMs = Math.max(maxCatchUpMs, msSince(t));
         const result = await handle.stop();
@@ -95,6 +108,7 @@ export async function pgbenchRounds(pg: PgCluster, o: PgbenchOptions): Promise<P
     }
   } finally {
     rmSync(chainDir, { recursive: true, force: true });
+    await pg.query('SELECT pg_drop_replication_slot($1)', [SLOT], DB).catch(() => undefined);
   }
   const off = rounds.filter((r) => !r.capture);
   const on = rounds.filter((r) => r.capture);

@@ -7,7 +7,12 @@
  *    repository); the other, its twin, is decoded server-side only
  *    (`pg_logical_slot_peek_binary_changes`, the baseline, run before and after the capture).
  *    Printed: changes/s of both and their ratio, peak RSS during capture, bytes per change.
- * 2. pgbench with and without capture streaming, alternating off/on, and the TPS ratio.
+ *    With `--decoder decoder_raw` (where installed): its trigger is on the tables before the
+ *    workload, two decoder_raw slots are created at the same point too; one is peeked, the
+ *    other drained by pgincr's raw capture (runRawCapture: pg_recvlogical + post-processing)
+ *    after the pgoutput capture, on the same workload; its numbers print beside pgoutput's.
+ * 2. pgbench with and without capture streaming, alternating off/on, and the TPS ratio (with
+ *    decoder_raw: again on a second database with its triggers and a decoder_raw capture).
  *
  *   npm run bench:capture
  *   npm run bench:capture -- --scale 0.1 --pgbench-seconds 10
@@ -15,18 +20,15 @@
  *   options: --rows-per-txn 100  --compress gzip|none  --pgbench-scale 10  --pgbench-clients 4
  *            --pgbench-rounds 2 (off/on pairs; 0 skips pgbench)  --fast-server (fsync off)
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startCluster, type PgCluster } from '../test/helpers/pg-cluster';
 import { migrate } from '../src/adapters/pg/migrations';
-import { loadCatalog } from '../src/adapters/fs/catalog-store';
+import { decoderRawAvailable, ensureRawCaptureObjects } from '../src/adapters/pg/raw-capture-objects';
 import {
   exitOnInterrupt, fmtInt, fmtMiB, fmtRatio, loadNote, log, markdownTable, msSince, perSecond, waitUntil,
 } from './bench-util';
-import { createSlot, currentLsn, startCaptureRun } from './capture-run';
+import { createSlot, currentLsn } from './capture-run';
+import { measureCapture, type CaptureMeasure } from './capture-measure';
 import { pgbenchRounds, type PgbenchSummary } from './capture-pgbench';
 
 const { values: args } = parseArgs({
@@ -99,28 +101,24 @@ async function peekTwin(pg: PgCluster, db: string): Promise<Peek> {
   return { ms: msSince(t), messages: Number(r!.messages), changes: Number(r!.changes), commits: Number(r!.commits) };
 }
 
-/** True when decoder_raw can be loaded here (a temporary probe slot). */
-async function decoderRawInstalled(pg: PgCluster, db: string): Promise<boolean> {
-  try {
-    await pg.query(`SELECT * FROM pg_create_logical_replication_slot('probe', 'decoder_raw', true)`, [], db);
-    return true;
-  } catch {
-    return false;
+/**
+ * Allow-lists decoder_raw where the server has output_plugin_libraries (PostgreSQL 15.19+
+ * refuses an unlisted plugin), then asks whether it can be used here.
+ */
+async function decoderRawUsable(pg: PgCluster, db: string): Promise<{ available: boolean; reason?: string }> {
+  if ((await pg.query(`SELECT 1 FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries'`)).length > 0) {
+    await pg.query(`ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', 'test_decoding', 'decoder_raw'`);
+    await pg.query('SELECT pg_catalog.pg_reload_conf()');
+    await waitUntil('output_plugin_libraries to take decoder_raw', async () =>
+      (await pg.query<{ s: string }>(`SELECT setting AS s FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries'`))[0]!.s.includes('decoder_raw'), 10_000);
   }
+  return decoderRawAvailable(pg.profile(db));
 }
 
 interface CaptureSummary {
   peek: Peek[];
-  captureMs: number;
-  drainMs: number;
-  changes: number;
-  transactions: number;
-  peakRss: number;
-  rssBefore: number;
-  cpuMs: number;
-  plainBytes: number;
-  gzipBytes: number | null;
-  segments: number;
+  pgoutput: CaptureMeasure;
+  raw: CaptureMeasure | null;
   rawPeek: Peek | null;
 }
 
@@ -131,11 +129,16 @@ async function captureBench(pg: PgCluster, rawDecoder: boolean): Promise<Capture
   try {
     await migrate(c);
     await c.query(SCHEMA);
+    // decoder_raw needs its trigger on the tables before the workload (xid and TRUNCATE markers):
+    // the same workload, triggers included, is decoded by both.
+    if (rawDecoder) await ensureRawCaptureObjects(c);
   } finally {
     await c.end();
   }
+  // Every slot at the same point, before the workload.
   const baseLsn = await createSlot(pg, db, 'pgincr');
   await createSlot(pg, db, 'twin');
+  const rawBaseLsn = rawDecoder ? await createSlot(pg, db, 'pgincr_raw', 'decoder_raw') : null;
   if (rawDecoder) await createSlot(pg, db, 'twin_raw', 'decoder_raw');
 
   log(`workload: ${fmtInt(ROWS)} inserts, ${fmtInt(ROWS / 5)} updates, ${fmtInt(ROWS / 10)} deletes, ${PER_TXN} rows per transaction`);
@@ -143,6 +146,10 @@ async function captureBench(pg: PgCluster, rawDecoder: boolean): Promise<Capture
   await pg.query('CALL public.bench_workload($1, $2)', [ROWS, PER_TXN], db);
   log(`workload generated in ${(msSince(t) / 1000).toFixed(1)} s`);
   const target = await currentLsn(pg, db);
+  // decoder_raw's trigger rows (one per transaction) are changes to the server, nothing to pgincr.
+  const markerRows = rawDecoder
+    ? Number((await pg.query<{ n: string }>('SELECT count(*)::bigint AS n FROM pgincr.raw_transactions', [], db))[0]!.n)
+    : 0;
 
   const peek: Peek[] = [await peekTwin(pg, db)];
   log(`server-side decode (peek 1): ${fmtInt(peek[0]!.changes)} changes in ${peek[0]!.ms.toFixed(0)} ms`);
@@ -153,75 +160,71 @@ async function captureBench(pg: PgCluster, rawDecoder: boolean): Promise<Capture
     rawPeek = { ms: msSince(t), messages: Number(r!.n), changes: Number(r!.n), commits: 0 };
   }
 
-  const chainDir = mkdtempSync(join(tmpdir(), 'pgincr-bench-chain-'));
   try {
-    const rssBefore = process.memoryUsage().rss;
-    const cpu = process.cpuUsage();
-    t = process.hrtime.bigint();
-    const handle = await startCaptureRun({ pg, db, slot: 'pgincr', publication: 'pub', chainDir, baseLsn, compress: COMPRESS, seal: true });
-    let failed: unknown;
-    handle.done.catch((e: unknown) => (failed = e));
-    await waitUntil('capture to write every workload transaction', () => {
-      if (failed) throw failed;
-      return handle.last.txns >= peek[0]!.commits || handle.last.lsn >= target;
-    }, 30 * 60_000, 20);
-    const drainMs = msSince(t);
-    const result = await handle.stop();
-    const captureMs = msSince(t);
-    const used = process.cpuUsage(cpu);
-    log(`capture: ${fmtInt(result.changes)} changes in ${captureMs.toFixed(0)} ms (last transaction durable at ${drainMs.toFixed(0)} ms)`);
-    if (result.changes !== peek[0]!.changes) {
-      throw new Error(`capture wrote ${result.changes} changes, the server decoded ${peek[0]!.changes}`);
-    }
+    const expected = peek[0]!.changes - markerRows;
+    const commits = peek[0]!.commits;
+    const pgoutput = await measureCapture({ pg, db, slot: 'pgincr', decoder: 'pgoutput', baseLsn, compress: COMPRESS, commits, target });
+    if (pgoutput.changes !== expected) throw new Error(`capture wrote ${pgoutput.changes} changes, the server decoded ${expected}`);
     peek.push(await peekTwin(pg, db));
     log(`server-side decode (peek 2): ${peek[1]!.ms.toFixed(0)} ms`);
-    const catalog = await loadCatalog(chainDir);
-    const segments = catalog?.segments ?? [];
-    // The plain size of what was written: the sealed files, uncompressed.
-    const plainBytes = segments.reduce((n, seg) => {
-      const bytes = readFileSync(join(chainDir, seg.file));
-      return n + (seg.compressed ? gunzipSync(bytes).length : bytes.length);
-    }, 0);
-    return {
-      peek, captureMs, drainMs, changes: result.changes, transactions: result.transactions, peakRss: handle.peakRss, rssBefore,
-      cpuMs: (used.user + used.system) / 1000, plainBytes,
-      gzipBytes: COMPRESS === 'gzip' ? segments.reduce((n, s) => n + s.bytes, 0) : null, segments: segments.length, rawPeek,
-    };
+    let raw: CaptureMeasure | null = null;
+    if (rawBaseLsn !== null) {
+      raw = await measureCapture({ pg, db, slot: 'pgincr_raw', decoder: 'decoder_raw', baseLsn: rawBaseLsn, compress: COMPRESS, commits });
+      if (raw.changes !== expected) throw new Error(`decoder_raw capture wrote ${raw.changes} changes, pgoutput ${expected}`);
+    }
+    return { peek, pgoutput, raw, rawPeek };
   } finally {
-    rmSync(chainDir, { recursive: true, force: true });
     await pg.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, [db]);
   }
 }
 
-function report(s: CaptureSummary, pgb: PgbenchSummary | null, decoderNote: string | null): string {
-  const peekMs = s.peek.reduce((n, p) => n + p.ms, 0) / s.peek.length;
-  const rawRate = perSecond(s.changes, peekMs);
-  const capRate = perSecond(s.changes, s.captureMs);
+function captureRows(m: CaptureMeasure, baseRate: number, label: string): string[][] {
+  const rate = perSecond(m.changes, m.captureMs);
   const rows: string[][] = [
-    ['server-side pgoutput decode (peek, mean of 2)', `${fmtInt(rawRate)} changes/s`, `${s.peek.map((p) => (p.ms / 1000).toFixed(1)).join(' / ')} s`, 'baseline'],
-    ['pgincr capture (stream, render, fsync per commit, seal)', `${fmtInt(capRate)} changes/s`, `${(s.captureMs / 1000).toFixed(1)} s`, fmtRatio(capRate / rawRate)],
+    [`pgincr capture, ${label}`, `${fmtInt(rate)} changes/s`, `${(m.captureMs / 1000).toFixed(1)} s (all durable at ${(m.drainMs / 1000).toFixed(1)} s)`, fmtRatio(rate / baseRate)],
+    [`capture peak RSS, ${m.decoder} (this process)`, fmtMiB(m.peakRss), `before: ${fmtMiB(m.rssBefore)}`, ''],
   ];
-  if (s.rawPeek) rows.push(['server-side decoder_raw decode (peek)', `${fmtInt(perSecond(s.changes, s.rawPeek.ms))} changes/s`, `${(s.rawPeek.ms / 1000).toFixed(1)} s`, fmtRatio(peekMs / s.rawPeek.ms)]);
+  if (m.decoder === 'decoder_raw') rows.push(['pg_recvlogical peak RSS', fmtMiB(m.recvlogical.peakRss), `CPU ${(m.recvlogical.cpuMs / 1000).toFixed(1)} s`, '']);
   rows.push(
-    ['capture peak RSS (process)', fmtMiB(s.peakRss), `before: ${fmtMiB(s.rssBefore)}`, ''],
-    ['capture CPU time (this process)', `${((s.cpuMs * 1000) / s.changes).toFixed(1)} µs/change`, `${(s.cpuMs / 1000).toFixed(1)} s`, ''],
-    ['bytes per change, plain SQL', (s.plainBytes / s.changes).toFixed(1), fmtMiB(s.plainBytes), ''],
+    [`capture CPU time, ${m.decoder} (this process)`, `${((m.cpuMs * 1000) / m.changes).toFixed(1)} µs/change`, `${(m.cpuMs / 1000).toFixed(1)} s`, ''],
+    [`bytes per change, plain SQL, ${m.decoder}`, (m.plainBytes / m.changes).toFixed(1), fmtMiB(m.plainBytes), ''],
   );
-  if (s.gzipBytes !== null) rows.push(['bytes per change, gzip', (s.gzipBytes / s.changes).toFixed(1), `${fmtMiB(s.gzipBytes)} in ${s.segments} segments`, fmtRatio(s.plainBytes / s.gzipBytes)]);
-  if (pgb) {
-    rows.push(
-      [`pgbench TPS, capture off (${pgb.off.length} runs)`, pgb.off.map((x) => x.tps.toFixed(0)).join(' / '), `mean ${pgb.offMean.toFixed(0)}`, 'baseline'],
-      [`pgbench TPS, capture on (${pgb.on.length} runs)`, pgb.on.map((x) => x.tps.toFixed(0)).join(' / '), `mean ${pgb.onMean.toFixed(0)}`, fmtRatio(pgb.onMean / pgb.offMean)],
-      ['capture in the on rounds', `${fmtInt(pgb.capturedChanges)} changes written`, `after pgbench ended, caught up within ${(pgb.maxCatchUpMs / 1000).toFixed(1)} s`, ''],
-    );
+  if (m.gzipBytes !== null) rows.push([`bytes per change, gzip, ${m.decoder}`, (m.gzipBytes / m.changes).toFixed(1), `${fmtMiB(m.gzipBytes)} in ${m.segments} segments`, fmtRatio(m.plainBytes / m.gzipBytes)]);
+  return rows;
+}
+
+function pgbenchRows(pgb: PgbenchSummary, label: string, baselineTps: number): string[][] {
+  const raw = label === 'decoder_raw';
+  return [
+    [`pgbench TPS, ${raw ? 'decoder_raw triggers, ' : ''}capture off (${pgb.off.length} runs)`, pgb.off.map((x) => x.tps.toFixed(0)).join(' / '), `mean ${pgb.offMean.toFixed(0)}`, raw ? fmtRatio(pgb.offMean / baselineTps) : 'baseline'],
+    [`pgbench TPS, ${label} capture on (${pgb.on.length} runs)`, pgb.on.map((x) => x.tps.toFixed(0)).join(' / '), `mean ${pgb.onMean.toFixed(0)}`, fmtRatio(pgb.onMean / baselineTps)],
+    [`${label} capture in the on rounds`, `${fmtInt(pgb.capturedChanges)} changes written`, `after pgbench ended, caught up within ${(pgb.maxCatchUpMs / 1000).toFixed(1)} s`, ''],
+  ];
+}
+
+function report(s: CaptureSummary, pgb: PgbenchSummary | null, rawPgb: PgbenchSummary | null, decoderNote: string | null): string {
+  const changes = s.pgoutput.changes;
+  const peekMs = s.peek.reduce((n, p) => n + p.ms, 0) / s.peek.length;
+  const baseRate = perSecond(changes, peekMs);
+  const rows: string[][] = [
+    ['server-side pgoutput decode (peek, mean of 2)', `${fmtInt(baseRate)} changes/s`, `${s.peek.map((p) => (p.ms / 1000).toFixed(1)).join(' / ')} s`, 'baseline'],
+  ];
+  if (s.rawPeek) rows.push(['server-side decoder_raw decode (peek)', `${fmtInt(perSecond(changes, s.rawPeek.ms))} changes/s`, `${(s.rawPeek.ms / 1000).toFixed(1)} s`, fmtRatio(peekMs / s.rawPeek.ms)]);
+  rows.push(...captureRows(s.pgoutput, baseRate, 'pgoutput (stream, render, fsync per commit, seal)'));
+  if (s.raw) {
+    rows.push(...captureRows(s.raw, baseRate, 'decoder_raw (pg_recvlogical, 2 s rotation, parse, repair, render, seal)'));
+    rows.push(['decoder_raw capture vs pgoutput capture', `${fmtRatio(s.pgoutput.captureMs / s.raw.captureMs)} the rate`, `peak RSS ${fmtRatio((s.raw.peakRss + s.raw.recvlogical.peakRss) / s.pgoutput.peakRss)} (with pg_recvlogical)`, '']);
   }
+  if (pgb) rows.push(...pgbenchRows(pgb, 'pgoutput', pgb.offMean));
+  if (pgb && rawPgb) rows.push(...pgbenchRows(rawPgb, 'decoder_raw', pgb.offMean));
   const lines = [
     '',
-    `## Capture bench: ${fmtInt(ROWS)} inserts + ${fmtInt(ROWS / 5)} updates + ${fmtInt(ROWS / 10)} deletes = ${fmtInt(s.changes)} changes in ${fmtInt(s.transactions)} transactions (${PER_TXN} rows each), compress ${COMPRESS}`,
+    `## Capture bench: ${fmtInt(ROWS)} inserts + ${fmtInt(ROWS / 5)} updates + ${fmtInt(ROWS / 10)} deletes = ${fmtInt(changes)} changes in ${fmtInt(s.pgoutput.transactions)} transactions (${PER_TXN} rows each), compress ${COMPRESS}`,
     '',
     markdownTable(['measure', 'value', 'detail', 'ratio'], rows),
     '',
   ];
+  if (s.raw) lines.push('decoder_raw: the workload ran with its trigger (one pgincr.raw_transactions row per transaction) for both decoders; ratios against the pgoutput baselines.', '');
   if (decoderNote) lines.push(decoderNote, '');
   lines.push(`${loadNote()} at the end, ${args['fast-server'] ? 'fsync off' : 'fsync on'} server`);
   return `${lines.join('\n')}\n`;
@@ -235,9 +238,10 @@ async function main(): Promise<void> {
     let rawDecoder = false;
     if (args.decoder === 'decoder_raw') {
       await pg.createDatabase('probe');
-      rawDecoder = await decoderRawInstalled(pg, 'probe');
+      const probe = await decoderRawUsable(pg, 'probe');
+      rawDecoder = probe.available;
       if (!rawDecoder) {
-        decoderNote = 'decoder_raw: not installed on this server (skipped)';
+        decoderNote = `decoder_raw: not usable on this server (skipped): ${probe.reason ?? 'unknown reason'}`;
         process.stdout.write(`${decoderNote}\n`);
       }
     } else if (args.decoder !== 'pgoutput') {
@@ -245,12 +249,12 @@ async function main(): Promise<void> {
     }
     const summary = await captureBench(pg, rawDecoder);
     const rounds = Number(args['pgbench-rounds']);
-    const pgb = rounds > 0
-      ? await pgbenchRounds(pg, {
-        rounds, seconds: Number(args['pgbench-seconds']), scale: Number(args['pgbench-scale']), clients: Number(args['pgbench-clients']), compress: COMPRESS,
-      })
-      : null;
-    process.stdout.write(report(summary, pgb, decoderNote));
+    const pgbOptions = {
+      rounds, seconds: Number(args['pgbench-seconds']), scale: Number(args['pgbench-scale']), clients: Number(args['pgbench-clients']), compress: COMPRESS,
+    } as const;
+    const pgb = rounds > 0 ? await pgbenchRounds(pg, { ...pgbOptions, decoder: 'pgoutput' }) : null;
+    const rawPgb = rounds > 0 && rawDecoder ? await pgbenchRounds(pg, { ...pgbOptions, decoder: 'decoder_raw' }) : null;
+    process.stdout.write(report(summary, pgb, rawPgb, decoderNote));
   } finally {
     await pg.stop();
   }

@@ -17,7 +17,7 @@
  */
 import { basename } from 'node:path';
 import { DdlOrdinals, initDdlParser } from '../../core/ddl/extract';
-import { parseRawText, type RawStatement } from '../../core/decoding/decoder-raw';
+import { parseRawText, type RawStatement, type RawTransaction } from '../../core/decoding/decoder-raw';
 import { rawPositions, repairRawTransaction, type RawTableFacts } from '../../core/decoding/decoder-raw-repair';
 import { isCaptureTable, type CaptureContext } from '../../core/sql/capture-tables';
 import { qualifiedName } from '../../core/sql/quote';
@@ -32,7 +32,7 @@ import { ConfigError, PgincrError } from '../../errors';
 import { PeriodicTask } from '../periodic';
 import { recordSequencePositions } from '../sequence-recorder';
 import type { CaptureControl, CaptureDeps, CaptureInput, CaptureResult, SourceSession } from '../capture-types';
-import { closeLeftoverCurrent, currentRawPath, deleteProcessed, listClosedRawFiles, nextClosedRawPath, readPending } from './raw-files';
+import { closeLeftoverCurrent, currentRawPath, deleteProcessed, listClosedRawFiles, nextClosedRawPath, pendingEnds, readPendingRange } from './raw-files';
 
 export interface RawCaptureOptions {
   profile: Profile;
@@ -52,6 +52,8 @@ export interface RawCaptureOptions {
 const POLL_MS = 200;
 const STOP_WAIT_MS = 10_000;
 const RECENT_XIDS = 200_000;
+/** Raw bytes parsed at a time (parsed and repaired, a window takes some 20 times its size). */
+const WINDOW_BYTES = 4 * 1024 * 1024;
 
 class RawRun {
   private readonly recent = new Set<number>();
@@ -115,14 +117,42 @@ class RawRun {
     for (const key of missing.keys()) this.facts.set(key, found.get(key));
   }
 
-  /** Post-processes every closed raw file; returns the number of transactions written. */
+  /**
+   * Post-processes every closed raw file, {@link WINDOW_BYTES} at a time (memory stays bounded
+   * however far pg_recvlogical is ahead); returns the number of transactions written.
+   */
   async processClosedFiles(): Promise<number> {
     const files = await listClosedRawFiles(this.chain);
     if (files.length === 0) return 0;
-    const { text, ends } = await readPending(files);
-    const parsed = parseRawText(text);
+    const ends = await pendingEnds(files);
+    const total = ends.at(-1) ?? 0;
+    let offset = 0;
+    let window = WINDOW_BYTES;
     let written = 0;
-    for (const txn of parsed.transactions) {
+    let torn = 0;
+    let deleted = 0; // files[0..deleted) are gone; offsets stay those of the whole list
+    while (offset < total) {
+      const text = await readPendingRange(files, ends, offset, window);
+      const parsed = parseRawText(text);
+      if (parsed.completeLength === 0) {
+        if (offset + text.length >= total) break; // the open tail: for the next round
+        window *= 2; // a transaction larger than the window
+        continue;
+      }
+      written += await this.writeTransactions(parsed.transactions);
+      torn += parsed.tornTransactions;
+      offset += parsed.completeLength;
+      window = WINDOW_BYTES;
+      deleted += await deleteProcessed(this.chain, files.slice(deleted), ends.slice(deleted), offset);
+    }
+    await deleteProcessed(this.chain, files.slice(deleted), ends.slice(deleted), offset); // also empty files where it stopped
+    if (torn > 0) this.deps.log?.warn({ torn }, 'decoder_raw: dropped transactions cut by a pg_recvlogical restart (resent whole)');
+    return written;
+  }
+
+  private async writeTransactions(transactions: readonly RawTransaction[]): Promise<number> {
+    let written = 0;
+    for (const txn of transactions) {
       await this.lookupFacts(txn.statements);
       this.context.ordinals.reset();
       const rep = repairRawTransaction(txn, (schema, table) => this.facts.get(factsKey(schema, table)), this.context);
@@ -152,8 +182,6 @@ class RawRun {
       this.result.bytes += this.writer.stats().bytes - before;
       await this.maybeRotateSegment();
     }
-    await deleteProcessed(this.chain, files, ends, parsed.completeLength);
-    if (parsed.tornTransactions > 0) this.deps.log?.warn({ torn: parsed.tornTransactions }, 'decoder_raw: dropped transactions cut by a pg_recvlogical restart (resent whole)');
     return written;
   }
 

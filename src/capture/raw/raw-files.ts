@@ -3,8 +3,9 @@
  * - `current.raw`: the file the running pg_recvlogical appends to;
  * - `<seq 12 digits>.raw`: closed files (moved away by a rotation or before a restart), processed
  *   in sequence order. A transaction can span two files (a rotation between its BEGIN and
- *   COMMIT), so pending files are read as one text; a file is deleted only once every one of its
- *   bytes is in whole transactions written to the segment (its open tail stays for the next round).
+ *   COMMIT), so pending files are read as one byte sequence, a bounded window at a time; a file
+ *   is deleted only once every one of its bytes is in whole transactions written to the segment
+ *   (its open tail stays for the next round).
  */
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -66,18 +67,46 @@ export async function closeLeftoverCurrent(chain: string): Promise<boolean> {
   return true;
 }
 
-/** The pending files read as one byte string, with each file's end offset in it. */
-export async function readPending(files: readonly ClosedRawFile[]): Promise<{ text: string; ends: number[] }> {
-  const parts: string[] = [];
+/** Each pending file's end offset in the pending bytes (the files one after another). */
+export async function pendingEnds(files: readonly ClosedRawFile[]): Promise<number[]> {
   const ends: number[] = [];
   let offset = 0;
   for (const f of files) {
-    const text = (await readFile(f.path)).toString('latin1');
-    parts.push(text);
-    offset += text.length;
+    offset += (await stat(f.path)).size;
     ends.push(offset);
   }
-  return { text: parts.join(''), ends };
+  return ends;
+}
+
+/**
+ * Bytes `[from, from + maxBytes)` of the pending files (as one byte string, latin1: one char
+ * per byte, so string offsets are byte offsets). `ends` from {@link pendingEnds}.
+ */
+export async function readPendingRange(files: readonly ClosedRawFile[], ends: readonly number[], from: number, maxBytes: number): Promise<string> {
+  const parts: string[] = [];
+  let pos = from;
+  const to = Math.min(from + maxBytes, ends.at(-1) ?? 0);
+  for (let i = 0; i < files.length && pos < to; i++) {
+    const start = i === 0 ? 0 : (ends[i - 1] as number);
+    const end = ends[i] as number;
+    if (end <= pos) continue;
+    const length = Math.min(end, to) - pos;
+    const buf = Buffer.alloc(length);
+    const handle = await open((files[i] as ClosedRawFile).path, 'r');
+    try {
+      let got = 0;
+      while (got < length) {
+        const { bytesRead } = await handle.read(buf, got, length - got, pos - start + got);
+        if (bytesRead === 0) throw new Error(`${(files[i] as ClosedRawFile).path}: shorter than ${end - start} bytes while being read`);
+        got += bytesRead;
+      }
+    } finally {
+      await handle.close();
+    }
+    parts.push(buf.toString('latin1'));
+    pos += length;
+  }
+  return parts.join('');
 }
 
 /** Deletes the files that end at or before `processed` (bytes of the pending text now in segments). */
