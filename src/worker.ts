@@ -68,5 +68,8 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     activities: createActivities({ config, logger, metrics: options.metrics ?? processMetrics() }),
     ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
     maxConcurrentActivityTaskExecutions: 20,
+    // Heartbeats (and with them cancellation of a running pg_dump or capture) reach the server
+    // within seconds, not the SDK's default of up to a minute.
+    maxHeartbeatThrottleInterval: '5s',
   });
 }

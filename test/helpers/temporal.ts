@@ -77,6 +77,7 @@ export async function runWorker<T>(env: TestWorkflowEnvironment, options: RunWor
     taskQueue: options.taskQueue,
     workflowBundle: options.workflowBundle,
     ...(options.activities ? { activities: options.activities } : {}),
+    maxHeartbeatThrottleInterval: '5s', // as src/worker.ts: cancellation arrives within seconds
     ...options.workerOptions,
   });
   return worker.runUntil(fn);

@@ -18,7 +18,7 @@ async function slotConfirmed(pg: PgCluster): Promise<bigint> {
   return parseLsn(row?.lsn ?? '0/0');
 }
 
-const CRASHES = 2;
+const CRASHES = Number(process.env.PGINCR_TEST_CRASHES ?? 2);
 
 describe('capture crash: PostgreSQL immediate stop', () => {
   let pg: PgCluster;

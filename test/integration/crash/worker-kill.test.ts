@@ -24,7 +24,7 @@ import { captureRetries, checkChain, checkRestored, finishCapture, preparePgbenc
 
 jest.setTimeout(240_000);
 
-const CAPTURE_KILLS = 2;
+const CAPTURE_KILLS = Number(process.env.PGINCR_TEST_CRASHES ?? 1);
 
 /** The restore origin's in-memory progress (moves at each applied batch's commit), or 0. */
 async function originLsn(admin: PgClient): Promise<bigint> {

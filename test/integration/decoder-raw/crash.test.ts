@@ -27,7 +27,7 @@ jest.setTimeout(240_000);
 
 /** A slot name of this run only: pg_recvlogical processes are found by it. */
 const SLOT = `pgincr_rawcrash_${randomUUID().slice(0, 8)}`;
-const PG_CRASHES = 2;
+const PG_CRASHES = Number(process.env.PGINCR_TEST_CRASHES ?? 2);
 
 /** pids of pg_recvlogical processes streaming our slot. */
 function recvlogicalPids(): number[] {
