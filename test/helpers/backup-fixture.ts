@@ -59,7 +59,7 @@ export async function startLoad(pg: PgCluster, db: string): Promise<Load> {
 
 /** Waits until the capture slot has confirmed everything written on the source so far. */
 export async function waitSlotCaughtUp(pg: PgCluster, db: string, slot = 'pgincr'): Promise<void> {
-  const [{ lsn }] = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn', [], db)) as [{ lsn: string }];
+  const [{ lsn }] = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn', [], db)) as [{ lsn: string }];
   await waitFor(`slot ${slot} to confirm ${lsn}`, async () => {
     const rows = await pg.query<{ ok: boolean }>(
       'SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [lsn, slot]);

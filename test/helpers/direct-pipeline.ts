@@ -52,7 +52,7 @@ async function confirmedAtLeast(pg: PgCluster, chain: DirectChain, lsn: string):
  */
 export async function captureAndStop(pg: PgCluster, chain: DirectChain, timeoutMs = 60_000): Promise<void> {
   const a = chain.env.activities;
-  const [{ lsn }] = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn', [], chain.db)) as [{ lsn: string }];
+  const [{ lsn }] = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn', [], chain.db)) as [{ lsn: string }];
   const deadline = Date.now() + timeoutMs;
   do {
     const r = await a.captureChanges({ profile: 'default', runForMs: 700, ...(chain.lastDurableLsn ? { lastDurableLsn: chain.lastDurableLsn } : {}) });

@@ -59,7 +59,7 @@ async function setupSource(db: string, slot: string): Promise<Lsn> {
 
 /** Captures until the slot has confirmed the WAL position of now; seals on exit. */
 async function captureAll(db: string, slot: string, chain: string, base: Lsn): Promise<void> {
-  const target = await lsnOf('SELECT pg_current_wal_lsn()::text AS l', db);
+  const target = await lsnOf('SELECT pg_current_wal_insert_lsn()::text AS l', db);
   const input: CaptureInput = {
     slot, publication: 'p', segmentMaxBytes: 1 << 20, segmentMaxAgeMs: 60_000, runForMs: 120_000,
     heartbeatEveryMs: 1000, statusEveryMs: 200, sequenceEveryMs: 0, idleMessageEveryMs: 0,

@@ -106,7 +106,7 @@ async function workload(db: string, from: number, txns = 30): Promise<void> {
 }
 
 async function currentLsn(db: string): Promise<Lsn> {
-  return parseLsn((await pg.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l', [], db))[0]!.l);
+  return parseLsn((await pg.query<{ l: string }>('SELECT pg_current_wal_insert_lsn()::text AS l', [], db))[0]!.l);
 }
 
 async function confirmedFlush(slot: string, db: string): Promise<Lsn> {

@@ -321,7 +321,7 @@ export function exactlyOnceProblems(counts: Map<number, number>, workload: Workl
 
 /** The source's current WAL position. */
 export async function currentLsn(pg: PgCluster, db: string): Promise<string> {
-  const [row] = await pg.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn', [], db);
+  const [row] = await pg.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn', [], db);
   return (row as { lsn: string }).lsn;
 }
 

@@ -46,7 +46,7 @@ async function setUpRawChain(pg: PgCluster, db: string, schemaSql: string): Prom
  */
 async function captureAndStop(pg: PgCluster, chain: DirectChain): Promise<void> {
   const a = chain.env.activities;
-  const [{ lsn }] = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn', [], chain.db)) as [{ lsn: string }];
+  const [{ lsn }] = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn', [], chain.db)) as [{ lsn: string }];
   let runs = 0;
   await waitFor(`slot ${chain.slot} to confirm ${lsn}`, async () => {
     await a.captureChanges({ profile: 'default', runForMs: 3000 });
