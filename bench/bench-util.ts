@@ -3,7 +3,9 @@
  * blocking the event loop, number formatting and Markdown tables.
  */
 import { spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
+import { dirname, join, relative } from 'node:path';
 
 /** Milliseconds since `start` (a `process.hrtime.bigint()` value). */
 export function msSince(start: bigint): number {
@@ -71,4 +73,25 @@ export function exitOnInterrupt(): void {
 
 export function log(line: string): void {
   process.stderr.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+}
+
+/**
+ * Transpiles the project's TypeScript under `dirs` (relative to the repository root) to
+ * CommonJS in `outDir`, so a bench child process runs plain compiled JavaScript (no ts-node or
+ * TypeScript in its heap). Run the result with NODE_PATH set to the repository's node_modules.
+ */
+export function transpileForChild(root: string, dirs: readonly string[], outDir: string): void {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ts = require('typescript') as typeof import('typescript');
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  for (const file of dirs.flatMap((d) => walk(join(root, d)))) {
+    const out = ts.transpileModule(readFileSync(file, 'utf8'), {
+      fileName: file,
+      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true, resolveJsonModule: true },
+    });
+    const target = join(outDir, relative(root, file)).replace(/\.ts$/, '.js');
+    mkdirSync(dirname(target), { recursive: true });
+    writeFileSync(target, out.outputText);
+  }
 }

@@ -1,22 +1,27 @@
 /**
  * One pgincr capture run for the benches: runCapture (pgoutput) or runRawCapture (decoder_raw:
- * pg_recvlogical + post-processing) into a chain folder, its heartbeats tracked, peak RSS
- * sampled while it runs (for decoder_raw also pg_recvlogical's peak RSS and CPU time).
+ * pg_recvlogical + post-processing) into a chain folder, in a child process running compiled
+ * JavaScript (bench/capture-child.ts), so its peak RSS (ru_maxrss) and CPU time are the
+ * capture's own; its heartbeats tracked (for decoder_raw also pg_recvlogical's peak RSS and CPU).
  */
-import { execFile } from 'node:child_process';
+import { execFile, fork, type ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { initDdlParser } from '../src/core/ddl/extract';
-import { parseLsn, type Lsn } from '../src/core/lsn';
-import { runCapture, type CaptureResult } from '../src/capture/capture-engine';
-import { runRawCapture } from '../src/capture/raw/raw-capture';
-import { createCaptureDeps } from '../src/capture/capture-deps';
-import type { HeartbeatDetails } from '../src/capture/capture-types';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { formatLsn, parseLsn, type Lsn } from '../src/core/lsn';
+import type { CaptureResult } from '../src/capture/capture-engine';
 import type { PgCluster } from '../test/helpers/pg-cluster';
+import { log, msSince, transpileForChild } from './bench-util';
+import type { ChildMessage, ChildOptions } from './capture-child';
 
 export interface CaptureHandle {
   /** Latest heartbeat: durable LSN, transactions written. */
   readonly last: { lsn: Lsn; txns: number };
+  /** The child's peak RSS (ru_maxrss), known once it is done. */
   readonly peakRss: number;
+  /** The child's CPU time (user + system, all its threads), known once it is done. */
+  readonly cpuMs: number;
   /** decoder_raw: pg_recvlogical's peak RSS and CPU time (sampled every 250 ms). */
   readonly recvlogical: RecvlogicalUsage;
   readonly done: Promise<CaptureResult>;
@@ -61,46 +66,79 @@ function recvlogicalSampler(slot: string): { usage: RecvlogicalUsage; stop(): vo
   return { usage, stop: () => clearInterval(timer) };
 }
 
+const ROOT = resolve(__dirname, '..');
+let childScript: string | undefined;
+
+/** The compiled child script (transpiled once per bench process, outside any timing). */
+function compiledChild(): string {
+  if (!childScript) {
+    const t = process.hrtime.bigint();
+    const out = mkdtempSync(join(tmpdir(), 'pgincr-bench-js-'));
+    process.once('exit', () => rmSync(out, { recursive: true, force: true }));
+    transpileForChild(ROOT, ['src', 'bench'], out);
+    childScript = join(out, 'bench', 'capture-child.js');
+    log(`capture child compiled to JavaScript in ${(msSince(t) / 1000).toFixed(1)} s (${out})`);
+  }
+  return childScript;
+}
+
 export async function startCaptureRun(o: CaptureRunOptions): Promise<CaptureHandle> {
-  await initDdlParser(); // once per process; outside the timed part
-  const controller = new AbortController();
   const state = { lsn: 0n, txns: 0 };
-  let peakRss = process.memoryUsage().rss;
-  const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }, 20);
-  const deps = createCaptureDeps({ profile: o.pg.profile(o.db), chainDir: o.chainDir });
+  const usage = { peakRss: 0, cpuMs: 0 };
+  const child: ChildProcess = fork(compiledChild(), [], {
+    // PGINCR_BENCH_CHILD_NODE_ARGS profiles the child, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'.
+    execArgv: (process.env.PGINCR_BENCH_CHILD_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    env: { ...process.env, NODE_PATH: join(ROOT, 'node_modules'), NODE_OPTIONS: '' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const raw = o.decoder === 'decoder_raw';
   const recv = raw ? recvlogicalSampler(o.slot) : null;
-  const run: typeof runCapture = raw ? (d, i, c) => runRawCapture(d, i, c, { profile: o.pg.profile(o.db), chainDir: o.chainDir }) : runCapture;
-  const done = run(deps, {
-    slot: o.slot, publication: o.publication, lastDurableLsn: o.baseLsn,
-    segmentMaxBytes: 64 * 1024 * 1024, segmentMaxAgeMs: 15 * 60_000, runForMs: 24 * 3600_000,
-    heartbeatEveryMs: 50, statusEveryMs: 10_000, sequenceEveryMs: 0, idleMessageEveryMs: 0,
-    sealOnExit: o.seal, compress: o.compress, ddlInFunction: 'fail',
-  }, {
-    heartbeat: (d: HeartbeatDetails) => {
-      state.lsn = parseLsn(d.lastDurableLsn);
-      state.txns = d.txns;
-    },
-    signal: controller.signal,
-    rotateRequested: () => false,
-    now: () => Date.now(),
-  }).finally(() => {
-    clearInterval(sampler);
-    recv?.stop();
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  let ready: () => void = () => undefined;
+  const started = new Promise<void>((res) => (ready = res));
+  const done = new Promise<CaptureResult>((res, rej) => {
+    let result: CaptureResult | undefined;
+    let failure: Error | undefined;
+    child.on('message', (m: ChildMessage) => {
+      if (m.type === 'ready') ready();
+      else if (m.type === 'heartbeat') {
+        state.lsn = parseLsn(m.lsn);
+        state.txns = m.txns;
+      } else if (m.type === 'done') {
+        result = m.result;
+        usage.peakRss = m.maxRssBytes;
+        usage.cpuMs = m.cpuMs;
+        const mib = (n: number) => (n / 1024 / 1024).toFixed(0);
+        const p = m.memory;
+        log(`capture child: peak RSS ${mib(m.maxRssBytes)} MiB (at start ${mib(p.rssBefore)}); peaks: V8 heap ${mib(p.heapTotal)} (used ${mib(p.heapUsed)}), external ${mib(p.external)}, array buffers ${mib(p.arrayBuffers)} MiB`);
+      } else if (m.type === 'failed') failure = new Error(`capture child failed: ${m.error}`);
+    });
+    child.on('error', rej);
+    child.on('exit', (code) => {
+      recv?.stop();
+      ready();
+      if (result) res(result);
+      else rej(failure ?? new Error(`capture child exited with code ${code} before reporting a result`));
+    });
   });
   done.catch(() => undefined); // observed by stop() or by the caller's polling
+  const options: ChildOptions = {
+    profile: o.pg.profile(o.db), slot: o.slot, publication: o.publication, chainDir: o.chainDir,
+    baseLsn: formatLsn(o.baseLsn), compress: o.compress, seal: o.seal, decoder: o.decoder ?? 'pgoutput',
+  };
+  child.send({ type: 'start', options });
+  await started;
   return {
     last: state,
     get peakRss() {
-      return peakRss;
+      return usage.peakRss;
+    },
+    get cpuMs() {
+      return usage.cpuMs;
     },
     recvlogical: recv?.usage ?? { peakRss: 0, cpuMs: 0 },
     done,
     stop: async () => {
-      controller.abort();
+      if (child.connected) child.send({ type: 'stop' });
       return done;
     },
   };

@@ -2,10 +2,12 @@
  * The real dependencies of the capture engine: the source connections of a profile, the
  * chain folder's segment writer and its catalog.
  */
+import { basename } from 'node:path';
 import type { Profile } from '../config';
+import { parseChainDirName } from '../core/repository/paths';
 import { addSegment, emptyCatalog } from '../core/catalog/catalog';
 import { findResumePoint, SegmentWriter } from '../adapters/fs/segment-writer';
-import { updateCatalog } from '../adapters/fs/catalog-store';
+import { recordUnlistedSegments, updateCatalog } from '../adapters/fs/catalog-store';
 import { openSourceSession } from './source-session';
 import type { CaptureDeps, CaptureLog } from './capture-types';
 
@@ -23,11 +25,24 @@ export function createCaptureDeps(options: CaptureDepsOptions): CaptureDeps {
   const { chainDir } = options;
   return {
     openSource: (input) => openSourceSession(options.profile, input.slot, options.env),
-    resumePoint: async () => (await findResumePoint(chainDir))?.lsn ?? null,
+    resumePoint: async () => {
+      // First the catalog catches up with the files: a crash after a seal's rename, before its
+      // catalog entry, left a sealed segment the catalog does not list.
+      const added = await recordUnlistedSegments(chainDir, () => emptyCatalogFor(chainDir));
+      if (added.length > 0) options.log?.warn({ files: added }, 'sealed segments missing from the catalog were recorded');
+      return (await findResumePoint(chainDir))?.lsn ?? null;
+    },
     openWriter: (header, startLsn) => SegmentWriter.open(chainDir, header, startLsn, { flushBytes: options.flushBytes }),
     recordSegment: async (header, sealed) => {
       await updateCatalog(chainDir, (catalog) => addSegment(catalog ?? emptyCatalog(header.systemIdentifier, header.database), sealed));
     },
     log: options.log,
   };
+}
+
+/** An empty catalog named after the chain folder (`<system_identifier>-<dbname>`). */
+function emptyCatalogFor(chainDir: string) {
+  const names = parseChainDirName(basename(chainDir));
+  if (!names) throw new Error(`${chainDir}: not a chain folder (<system_identifier>-<dbname>)`);
+  return emptyCatalog(names.systemIdentifier, names.database);
 }

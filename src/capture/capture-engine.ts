@@ -11,6 +11,10 @@
  * - Whole transactions in commit order; rotation only between transactions.
  * Heartbeats, status updates, sequence recording and idle messages run on timers, never driven
  * by message flow.
+ *
+ * Speed: received messages are parsed, rendered and buffered synchronously, a batch at a time
+ * (a promise only where I/O is needed), and the group-commit fsync runs while the next
+ * transactions are rendered; its end LSN is acknowledged only once the fsync completed.
  */
 import { basename } from 'node:path';
 import { commitTimeToIso, parsePgoutput } from '../core/decoding/pgoutput';
@@ -19,7 +23,7 @@ import type { CaptureContext } from '../core/sql/capture-tables';
 import type { PgoutputMessage } from '../core/decoding/model';
 import { formatLsn, maxLsn, type Lsn } from '../core/lsn';
 import { shouldRotate, type RotateReason } from '../core/segment/rotation';
-import { startReplication, type ReplicationStream } from '../adapters/pg/replication-stream';
+import { startReplication, type ReplicationMessage, type ReplicationStream } from '../adapters/pg/replication-stream';
 import type { SegmentWriter } from '../adapters/fs/segment-writer';
 import { ConfigError, PgincrError } from '../errors';
 import { renderChange } from './change-renderer';
@@ -34,6 +38,15 @@ export type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps } from '.
 const ROTATION_WAIT_MS = 10_000;
 /** How often the loop wakes without messages to look at the clock (stop, rotation, run time). */
 const POLL_MS = 200;
+
+/** Messages handled synchronously before the loop yields to the event loop (socket reads). */
+const YIELD_EVERY = 32;
+
+/**
+ * Received bytes waiting to be handled before the socket is paused: enough to keep streaming
+ * through an fsync, small enough to keep memory flat (TCP then pushes back on the walsender).
+ */
+const STREAM_HIGH_WATER = 1024 * 1024;
 
 /** Group commit: at most this many transactions written between two fsyncs. */
 const GROUP_COMMIT_MAX = 1000;
@@ -60,8 +73,11 @@ class CaptureRun {
   private txn: OpenTxn | null = null;
   /** End LSN of the last transaction handed to the writer, fsynced or not (group commit). */
   private written: Lsn;
-  /** Transactions committed to the file since the last fsync. */
+  /** Transactions handed to the writer and not covered by an fsync started since. */
   private unsynced = 0;
+  /** The fsync running in the background (see syncInBackground), and how it failed. */
+  private syncing: Promise<void> | null = null;
+  private syncFailure: { error: unknown } | null = null;
   /** End LSN of the last transaction fsynced (or of the segment chain's resume point). */
   private durable: Lsn;
   /** What we acknowledge: `durable`, or a keepalive's walEnd while nothing is pending. */
@@ -115,17 +131,38 @@ class CaptureRun {
     return this.control.signal.aborted || (!this.txn && this.control.now() - this.started >= this.input.runForMs);
   }
 
-  /** The main loop: returns when the run time is up or the signal aborted. */
+  /**
+   * The main loop: returns when the run time is up or the signal aborted. Queued messages are
+   * handled synchronously (no promise per change); it awaits only to wait for data or for I/O
+   * (file writes, fsync, catalog lookups), which is also when timers and the socket get their turn.
+   */
   async loop(): Promise<void> {
+    let handled = 0;
     while (!this.shouldStop()) {
-      const msg = await this.stream.nextWithin(POLL_MS);
+      let msg = this.stream.poll();
+      if (msg !== undefined && ++handled >= YIELD_EVERY) {
+        // Let the socket be read while we work: the walsender blocks once the socket buffer is
+        // full, so without this it would stand still for as long as we render a batch.
+        handled = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
+      if (msg === undefined) msg = await this.stream.nextWithin(POLL_MS);
       if (msg === null) {
         throw new PgincrError('stream_ended', `slot ${this.input.slot}: the server ended the replication stream at ${formatLsn(this.confirmed)}`);
       }
-      if (msg?.kind === 'xlog') await this.onMessage(parsePgoutput(msg.payload));
-      else if (msg?.kind === 'keepalive') await this.onKeepalive(msg.walEnd, msg.replyRequested);
+      if (msg !== undefined) {
+        const io = this.handle(msg);
+        if (io) await io;
+      }
+      if (this.syncFailure) throw this.syncFailure.error;
       if (!this.txn) await this.maybeRotate();
     }
+  }
+
+  /** One message; returns a promise only when it needs I/O (await it before the next message). */
+  private handle(msg: ReplicationMessage): Promise<void> | undefined {
+    if (msg.kind === 'keepalive') return this.onKeepalive(msg.walEnd, msg.replyRequested);
+    return this.onMessage(parsePgoutput(msg.payload));
   }
 
   /**
@@ -139,8 +176,7 @@ class CaptureRun {
     while ((this.txn || !this.positionsWritten()) && this.control.now() < deadline && !this.control.signal.aborted) {
       const msg = await this.stream.nextWithin(POLL_MS);
       if (msg === null) break;
-      if (msg?.kind === 'xlog') await this.onMessage(parsePgoutput(msg.payload));
-      else if (msg?.kind === 'keepalive') await this.onKeepalive(msg.walEnd, msg.replyRequested);
+      if (msg !== undefined) await this.handle(msg);
     }
   }
 
@@ -162,7 +198,7 @@ class CaptureRun {
     } else if (replyRequested) this.sendStatus();
   }
 
-  private async onMessage(m: PgoutputMessage): Promise<void> {
+  private onMessage(m: PgoutputMessage): Promise<void> | undefined {
     switch (m.tag) {
       case 'begin':
         if (this.txn) throw new PgincrError('protocol', `begin of xid ${m.xid} inside open xid ${this.txn.xid}`);
@@ -171,8 +207,7 @@ class CaptureRun {
         this.context.ordinals.reset();
         return;
       case 'relation':
-        await this.relations.remember(m);
-        return;
+        return this.relations.remember(m).then(() => undefined);
       case 'insert':
       case 'update':
       case 'delete':
@@ -185,47 +220,54 @@ class CaptureRun {
     }
   }
 
-  private async onChange(m: Parameters<typeof renderChange>[0]): Promise<void> {
+  /** Renders and buffers one change; a promise only when the write buffer is full. */
+  private onChange(m: Parameters<typeof renderChange>[0]): Promise<void> | undefined {
     const txn = this.txn;
     if (!txn) throw new PgincrError('protocol', `${m.tag} outside a transaction`);
-    if (txn.skip) return;
+    if (txn.skip) return undefined;
     const sql = renderChange(m, this.relations, this.context);
-    if (sql === null) return;
+    if (sql === null) return undefined;
+    let full = false;
     if (!txn.begun) {
-      await this.writer.beginTransaction({ xid: txn.xid, commitLsn: txn.commitLsn, commitTime: txn.commitTime });
+      full = this.writer.bufferBegin({ xid: txn.xid, commitLsn: txn.commitLsn, commitTime: txn.commitTime });
       txn.begun = true;
       txn.startBytes = this.writer.stats().bytes;
     }
-    await this.writer.writeStatement(sql);
+    full = this.writer.bufferStatement(sql) || full;
     txn.changes += 1;
+    return full ? this.writer.writeBuffer() : undefined;
   }
 
-  private async onCommit(commitLsn: Lsn, endLsn: Lsn): Promise<void> {
+  private onCommit(commitLsn: Lsn, endLsn: Lsn): Promise<void> | undefined {
     const txn = this.txn;
     if (!txn || txn.commitLsn !== commitLsn) {
       throw new PgincrError('protocol', `commit at ${formatLsn(commitLsn)} does not match the open transaction`);
     }
     if (this.positions?.xid === txn.xid) this.positions.written = true;
+    this.txn = null;
     if (txn.begun) {
       // Group commit: while more messages are already waiting, write without fsync; the fsync
-      // comes when the queue runs dry, before any acknowledgement, or every GROUP_COMMIT_MAX.
-      const sync = !this.stream.hasQueued() || this.unsynced + 1 >= GROUP_COMMIT_MAX;
-      this.written = await this.writer.commitTransaction({ xid: txn.xid, endLsn }, { sync });
-      if (sync) this.markSynced();
-      else this.unsynced += 1;
+      // (syncWritten, which then acknowledges) comes when the queue runs dry, before any other
+      // acknowledgement, or every GROUP_COMMIT_MAX transactions.
+      const full = this.writer.bufferCommit({ xid: txn.xid, endLsn });
+      this.written = endLsn;
+      this.unsynced += 1;
       this.result.transactions += 1;
       this.result.changes += txn.changes;
       this.result.bytes += this.writer.stats().bytes - txn.startBytes;
-    } else if (!txn.skip) {
+      if (!this.stream.hasQueued() || this.unsynced >= GROUP_COMMIT_MAX) return this.syncInBackground();
+      return full ? this.writer.writeBuffer() : undefined;
+    }
+    if (!txn.skip) {
       // Nothing to write (only pgincr bookkeeping): nothing before endLsn remains to be written.
       this.written = maxLsn(this.written, endLsn);
-      if (this.unsynced === 0) this.durable = maxLsn(this.durable, endLsn);
+      if (this.unsynced === 0 && !this.syncing) this.durable = maxLsn(this.durable, endLsn);
     }
-    this.txn = null;
     if (this.durable > this.confirmed) {
       this.confirmed = this.durable;
       this.sendStatus();
     }
+    return undefined;
   }
 
   private markSynced(): void {
@@ -233,11 +275,42 @@ class CaptureRun {
     this.durable = maxLsn(this.durable, this.written);
   }
 
-  /** Fsyncs what group commit left unsynced; only then may it be acknowledged. */
+  /** Fsyncs what group commit left unsynced (after one in flight); only then may it be acknowledged. */
   private async syncWritten(): Promise<void> {
+    if (this.syncing) await this.syncing;
+    if (this.syncFailure) throw this.syncFailure.error;
     if (this.unsynced === 0) return;
     await this.writer.sync();
     this.markSynced();
+    this.acknowledgeDurable();
+  }
+
+  /**
+   * Group commit without stopping: starts the fsync of everything written so far and returns,
+   * so rendering goes on while the disk works. What it covers (the end LSN written when it
+   * started; the writer hands those bytes to the file before the fsync) becomes durable, and is
+   * acknowledged, only once it completes. With one already running, waits for it first.
+   */
+  private syncInBackground(): Promise<void> | undefined {
+    if (this.syncing) return this.syncing.then(() => void this.syncInBackground());
+    if (this.unsynced === 0) return undefined;
+    const upTo = this.written;
+    this.unsynced = 0;
+    this.syncing = this.writer.sync().then(
+      () => {
+        this.syncing = null;
+        this.durable = maxLsn(this.durable, upTo);
+        this.acknowledgeDurable();
+      },
+      (error: unknown) => {
+        this.syncing = null;
+        this.syncFailure ??= { error };
+      },
+    );
+    return undefined;
+  }
+
+  private acknowledgeDurable(): void {
     if (this.durable > this.confirmed) {
       this.confirmed = this.durable;
       this.sendStatus();
@@ -274,6 +347,7 @@ class CaptureRun {
 
   /** On the way out: cut a transaction in progress (never half-written), then seal or keep. */
   async finish(seal: boolean): Promise<CaptureResult> {
+    await this.syncing; // never truncate under an fsync in flight
     if (this.txn?.begun) await this.writer.abortTransaction();
     this.txn = null;
     await this.syncWritten();
@@ -282,7 +356,8 @@ class CaptureRun {
     return { lastDurableLsn: formatLsn(this.confirmed), ...this.result };
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.syncing;
     return this.writer.close();
   }
 }
@@ -309,7 +384,7 @@ export async function runCapture(deps: CaptureDeps, input: CaptureInput, control
     const resumeLsn = maxLsn(writer.durableLsn, input.lastDurableLsn ?? 0n);
     deps.log?.info({ slot: input.slot, resumeLsn: formatLsn(resumeLsn), segment: writer.resume.path, cutBytes: writer.resume.cutBytes }, 'capture starting');
     const stream = await startReplication(source.replication, {
-      slot: input.slot, startLsn: resumeLsn, publication: input.publication, messages: true,
+      slot: input.slot, startLsn: resumeLsn, publication: input.publication, messages: true, highWaterBytes: STREAM_HIGH_WATER,
     });
     cleanups.unshift(() => stream.stop());
     run = new CaptureRun(deps, input, control, source, writer, stream, new RelationCache(source.factsLookup), resumeLsn);

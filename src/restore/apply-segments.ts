@@ -15,11 +15,14 @@
  * The connection runs with `session_replication_role = replica` (triggers and foreign keys
  * do not fire: their effects are already in the stream, as with logical replication).
  *
- * Runs of one-row INSERTs within a source transaction are sent as multi-row INSERTs
- * (`core/restore/merge-inserts.ts`: same rows, same order, DDL untouched), unless a trigger or
- * rule could fire on them (`replica` role only, and no ENABLE ALWAYS/REPLICA INSERT trigger or
- * rule in the target: those would see one statement instead of several). A transaction holding
- * DDL is sent as written and ends its batch, and the target is checked again after it.
+ * Under the `replica` role, each batch's one-row changes are sent as a few set-based statements
+ * (`core/restore/merge-changes.ts`: multi-row INSERTs, `UPDATE … FROM (VALUES …)`, `DELETE …
+ * IN (…)`) on tables where nothing can tell the difference (no trigger or rule that fires, keyed
+ * by a unique identity; the target's catalog says, `table-shapes.ts`); the batch then commits the
+ * same state as the statements as written, or, should the merged form fail, is applied as written.
+ * Other tables' consecutive INSERTs are still merged in order when no INSERT trigger or rule can
+ * fire anywhere in the target. A transaction holding DDL is sent as written and ends its batch,
+ * and the target's catalog is read again after it.
  */
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
@@ -29,7 +32,7 @@ import type { Profile } from '../config';
 import { connectProfile } from '../adapters/pg/connect';
 import { formatLsn } from '../core/lsn';
 import type { ScanResult, ScannedTransaction } from '../core/segment/format';
-import { verifySegmentFile } from '../adapters/fs/segment-files';
+import { verifySegment } from '../core/segment/scan';
 import { SegmentCorruptError } from '../errors';
 import {
   ensureOrigin, advanceOrigin, originName, originProgress, restoreApplicationName, setupOriginSession, dropOrigin, endStaleSessions,
@@ -37,7 +40,9 @@ import {
 import { decoderFor, type SegmentDecoder } from './text-decoding';
 import { stopDecider, type StopTarget } from './stop-target';
 import { applyBatch, type BatchItem } from './apply-batch';
-import { mergeInserts } from '../core/restore/merge-inserts';
+import { batchTables, parseBatch, rewriteBatch } from '../core/restore/merge-changes';
+import { TableShapes } from './table-shapes';
+import { InFlight } from './in-flight';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -68,7 +73,7 @@ export interface ApplyOptions {
   batchTransactions?: number;
   /** `replica` (default) keeps triggers and foreign keys from firing on replayed rows. */
   sessionReplicationRole?: 'replica' | 'origin';
-  /** Merge one-row INSERT runs into multi-row INSERTs where exact (default true; see the module comment). */
+  /** Merge one-row changes into set-based statements where exact (default true; see the module comment). */
   mergeInserts?: boolean;
   /** Called after each batch (awaited: a heartbeat or a test hook may be async). */
   onProgress?: (p: ApplyProgress) => void | Promise<void>;
@@ -83,6 +88,9 @@ export interface ApplyResult {
   lastCommitTime: string | null;
   /** The stop target was seen (always true for `latest` once every segment is applied). */
   reachedTarget: boolean;
+  /** Batches committed in their merged form, and merged batches that failed and were applied as written. */
+  mergedBatches: number;
+  mergeFallbacks: number;
 }
 
 interface VerifiedSegment {
@@ -92,7 +100,13 @@ interface VerifiedSegment {
 
 /** Reads a segment file's bytes, uncompressing `.gz`. */
 export async function readSegmentBytes(path: string): Promise<Buffer> {
-  const raw = await readFile(path);
+  let raw: Buffer;
+  try {
+    raw = await readFile(path);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') throw error;
+    throw new SegmentCorruptError(`${path}: cannot be read (${(error as Error).message})`, { cause: error });
+  }
   if (!path.endsWith('.gz')) return raw;
   try {
     return await gunzipAsync(raw);
@@ -104,10 +118,18 @@ export async function readSegmentBytes(path: string): Promise<Buffer> {
   }
 }
 
-/** Verifies every segment (streamed, bounded memory) before anything is applied; throws the first problem. */
+/**
+ * Verifies every segment (footer, counts, body checksum) before anything is applied; throws the
+ * first problem. One segment in memory at a time (a segment is bounded by rotation, and the
+ * applier holds one anyway), its body hashed once.
+ */
 export async function verifySegments(paths: readonly string[]): Promise<VerifiedSegment[]> {
   const out: VerifiedSegment[] = [];
-  for (const path of paths) out.push({ path, scan: (await verifySegmentFile(path)).scan });
+  for (const path of paths) {
+    const checked = verifySegment(await readSegmentBytes(path), path);
+    if (!checked.ok) throw checked.error;
+    out.push({ path, scan: checked.scan });
+  }
   return out;
 }
 
@@ -174,14 +196,20 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
   const mergeWanted = opts.mergeInserts !== false && opts.sessionReplicationRole !== 'origin';
   const result: ApplyResult = {
     appliedTransactions: 0, skippedTransactions: 0, batches: 0, lastEndLsn: null, lastCommitTime: null,
-    reachedTarget: false,
+    reachedTarget: false, mergedBatches: 0, mergeFallbacks: 0,
   };
+  const shapes = new TableShapes();
   const started = Date.now();
   let bytesBefore = 0;
+  let sessionSettings: string | null = null;
   let bytesSkipped = 0;
+  // One batch may be in flight on the server while the next is read, decoded and merged here;
+  // the connection is used for anything else only after `settle`.
+  const inflight = new InFlight();
+  const settle = () => inflight.settle();
   try {
     const progress = (await originProgress(client, name)) ?? 0n;
-    let merging = mergeWanted && !(await insertTriggersFire(client));
+    let insertRuns = mergeWanted && !(await insertTriggersFire(client));
     let stop = false;
     for (let i = 0; i < verified.length && !stop; i++) {
       const { path, scan } = verified[i] as VerifiedSegment;
@@ -190,28 +218,59 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
         throw new SegmentCorruptError(`${path}: changed while the restore ran (${scan.length} bytes verified, ${bytes.length} now) at offset 0`);
       }
       const decode = decoderFor(scan.header.encoding, path);
-      await client.query(headerSettings(bytes, scan.headerLength));
+      // The same settings as the segment before, with no DDL since: nothing to set, and the batch
+      // still in flight need not be waited for.
+      const settings = headerSettings(bytes, scan.headerLength);
+      if (settings !== sessionSettings) {
+        await settle();
+        await client.query(settings);
+        sessionSettings = settings;
+      }
+      const segmentStart = bytesBefore;
       let batch: BatchItem[] = [];
       let batchBytes = 0;
-      const flush = async (doneBytes: number): Promise<void> => {
-        if (batch.length > 0) {
-          opts.signal?.throwIfAborted();
-          await applyBatch(client, path, batch);
-          const last = batch[batch.length - 1] as BatchItem;
-          result.appliedTransactions += batch.length;
-          result.batches += 1;
-          result.lastEndLsn = formatLsn(last.txn.endLsn);
-          result.lastCommitTime = last.txn.commitTime;
-          batch = [];
-          batchBytes = 0;
-        }
-        const done = bytesBefore + doneBytes;
+      const report = async (doneBytes: number): Promise<void> => {
+        const done = segmentStart + doneBytes;
         const rate = (done - bytesSkipped) / Math.max(1, Date.now() - started);
         await opts.onProgress?.({
           segment: path, segmentIndex: i, segmentCount: verified.length, bytesDone: done, bytesTotal,
           appliedTransactions: result.appliedTransactions, lastEndLsn: result.lastEndLsn,
           etaSeconds: result.appliedTransactions > 0 && rate > 0 ? Math.round((bytesTotal - done) / rate / 1000) : null,
         });
+      };
+      const apply = async (items: BatchItem[], merged: string | undefined, doneBytes: number): Promise<void> => {
+        const outcome = await applyBatch(client, path, items, merged);
+        if (outcome === 'merged') result.mergedBatches += 1;
+        else if (merged !== undefined) result.mergeFallbacks += 1;
+        const last = items[items.length - 1] as BatchItem;
+        result.appliedTransactions += items.length;
+        result.batches += 1;
+        result.lastEndLsn = formatLsn(last.txn.endLsn);
+        result.lastCommitTime = last.txn.commitTime;
+        await report(doneBytes);
+      };
+      const flush = async (doneBytes: number): Promise<void> => {
+        if (batch.length === 0) {
+          inflight.then(() => report(doneBytes));
+          return;
+        }
+        const items = batch;
+        batch = [];
+        batchBytes = 0;
+        const ddl = items.some((b) => b.ddl);
+        const merged = mergeWanted ? await mergedSql(client, shapes, items, insertRuns, settle) : undefined;
+        await settle();
+        opts.signal?.throwIfAborted();
+        if (!ddl) {
+          inflight.then(() => apply(items, merged, doneBytes));
+          return;
+        }
+        await apply(items, merged, doneBytes);
+        // The catalog changed: read it again before merging anything after this batch, and set the
+        // next segment's settings again whatever they are.
+        shapes.clear();
+        sessionSettings = null;
+        insertRuns = mergeWanted && !(await insertTriggersFire(client));
       };
       for (const txn of scan.transactions) {
         const decision = decide(txn);
@@ -225,11 +284,10 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
         } else {
           const body = transactionBody(bytes, txn);
           const sql = decodeBody(decode, body, txn);
-          const ddl = mergeWanted && holdsDdl(sql);
-          batch.push({ txn, sql: merging && !ddl ? mergeInserts(sql) : sql });
+          const ddl = holdsDdl(sql);
+          batch.push({ txn, sql, ddl });
           batchBytes += body.length;
           if (ddl || batchBytes >= maxBytes || batch.length >= maxTxns) await flush(txn.byteEnd);
-          if (ddl) merging = !(await insertTriggersFire(client));
         }
         if (decision === 'apply-and-stop') {
           stop = true;
@@ -240,13 +298,28 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
       bytesBefore += scan.length;
       if (stop) result.reachedTarget = true;
     }
+    await settle();
     if (opts.stopAt.kind === 'latest') result.reachedTarget = true;
     // Make the final progress durable before reporting it (synchronous_commit is off).
     await originProgress(client, name);
     return result;
   } finally {
+    await inflight.drain();
     await client.end().catch(() => undefined);
   }
+}
+
+/** The batch's merged SQL (core/restore/merge-changes.ts), reading shapes of tables not seen since the last DDL. */
+async function mergedSql(
+  client: Client, shapes: TableShapes, batch: readonly BatchItem[], insertRuns: boolean, idle: () => Promise<void>,
+): Promise<string> {
+  const lines = parseBatch(batch.map((b) => ({ sql: b.sql, verbatim: b.ddl })));
+  const tables = batchTables(lines);
+  if (shapes.missing(tables)) {
+    await idle(); // never a catalog query inside a batch that is still running
+    await shapes.load(client, tables);
+  }
+  return rewriteBatch(lines, (table) => shapes.get(table), { insertRuns });
 }
 
 function decodeBody(decode: SegmentDecoder, body: Buffer, txn: ScannedTransaction): string {

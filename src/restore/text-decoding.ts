@@ -6,6 +6,7 @@
  * windows-1252). SQL_ASCII has no defined encoding: its bytes are taken as UTF-8 when they
  * are valid UTF-8, and refused otherwise (`psql -f` replays such a segment byte for byte).
  */
+import { isUtf8 } from 'node:buffer';
 import { SegmentCorruptError } from '../errors';
 
 const WHATWG_LABELS: Record<string, string> = {
@@ -34,17 +35,27 @@ export function decoderFor(encoding: string, file: string): SegmentDecoder {
       hint: 'replay this segment with psql (docs/restore.md), which sends its bytes unchanged',
     });
   }
-  const decoder = new TextDecoder(label, { fatal: true });
+  const invalid = (where: string, cause?: unknown) =>
+    new SegmentCorruptError(`${file}: ${where}: bytes are not valid ${encoding}`, {
+      cause,
+      hint: name === 'SQL_ASCII'
+        ? 'a SQL_ASCII source holds bytes of no declared encoding: replay it with psql (docs/restore.md)'
+        : 'the segment is damaged or its header names the wrong encoding',
+    });
+  if (label === 'utf-8') {
+    // Strict validation, then Node's own decoder: several times faster than TextDecoder; a leading
+    // U+FEFF is kept, as the bytes say (TextDecoder would drop it by default).
+    return (bytes, where) => {
+      if (!isUtf8(bytes)) throw invalid(where);
+      return bytes.toString('utf8');
+    };
+  }
+  const decoder = new TextDecoder(label, { fatal: true, ignoreBOM: true });
   return (bytes, where) => {
     try {
       return decoder.decode(bytes);
     } catch (cause) {
-      throw new SegmentCorruptError(`${file}: ${where}: bytes are not valid ${encoding}`, {
-        cause,
-        hint: name === 'SQL_ASCII'
-          ? 'a SQL_ASCII source holds bytes of no declared encoding: replay it with psql (docs/restore.md)'
-          : 'the segment is damaged or its header names the wrong encoding',
-      });
+      throw invalid(where, cause);
     }
   };
 }

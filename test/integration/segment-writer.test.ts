@@ -149,6 +149,43 @@ describe('SegmentWriter', () => {
     expect(scan.transactions.map((t) => t.xid)).toEqual([1, 3]);
   });
 
+  it('group commit: buffered transactions survive an abort of the next one and seal verifiably', async () => {
+    // flushBytes large enough that the committed transactions stay in the buffer (sync: false).
+    const w = await SegmentWriter.open(chain, fields, 0x1000n, { flushBytes: 1 << 20 });
+    const headerBytes = w.stats().bytes;
+    let end = 0x1000n;
+    for (const xid of [1, 2]) {
+      expect(w.bufferBegin({ xid, commitLsn: end + 0x10n, commitTime: time(xid) })).toBe(false);
+      expect(w.bufferStatement(`INSERT INTO public.t VALUES ('${xid}');`)).toBe(false);
+      end += 0x100n;
+      expect(w.bufferCommit({ xid, endLsn: end })).toBe(false);
+    }
+    expect((await stat(partialPath(chain, 0x1000n))).size).toBe(headerBytes); // nothing written yet
+    const committed = w.stats().bytes;
+    w.bufferBegin({ xid: 3, commitLsn: end + 0x10n, commitTime: time(3) });
+    w.bufferStatement(`INSERT INTO public.t VALUES ('3');`);
+    expect(() => w.bufferStatement('CREATE FUNCTION f() AS $$\nCOMMIT; -- xid 5\n$$;')).toThrow(/looks like a segment marker/);
+    expect(() => w.bufferStatement('BEGIN; -- xid 9 commit_lsn 0/1')).toThrow(/looks like a segment marker/);
+    await w.abortTransaction();
+    expect(w.stats().bytes).toBe(committed);
+    expect(await w.sync()).toBe(end);
+    expect((await stat(partialPath(chain, 0x1000n))).size).toBe(committed);
+    // A transaction bigger than the buffer, aborted after part of it reached the file.
+    const small = await SegmentWriter.open(join(root, 'other'), fields, 0x1000n, { flushBytes: 64 });
+    await writeTxns(small, 0x1000n, 1, 1);
+    const before = small.stats().bytes;
+    small.bufferBegin({ xid: 2, commitLsn: 0x1110n, commitTime: time(2) });
+    for (let i = 0; i < 10; i++) if (small.bufferStatement(`INSERT INTO public.t VALUES ('${i}');`)) await small.writeBuffer();
+    expect((await stat(partialPath(join(root, 'other'), 0x1000n))).size).toBeGreaterThan(before);
+    await small.abortTransaction();
+    await writeTxns(small, 0x1100n, 3, 1);
+    for (const [writer, dir, xids] of [[w, chain, [1, 2]], [small, join(root, 'other'), [1, 3]]] as const) {
+      const entry = (await writer.seal({ compress: 'none' })) as SegmentEntry;
+      const { scan } = await verifySegmentFile(join(dir, entry.file)); // body SHA-256 checked
+      expect(scan.transactions.map((t) => t.xid)).toEqual(xids);
+    }
+  });
+
   it('does not seal an empty segment', async () => {
     const w = await SegmentWriter.open(chain, fields, 0x1000n);
     expect(await w.seal({ compress: 'gzip' })).toBeNull();

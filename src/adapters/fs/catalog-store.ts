@@ -169,6 +169,30 @@ export async function describeSegment(chain: string, file: string): Promise<Segm
 }
 
 /**
+ * Adds to the catalog every sealed segment file it does not list (by exact file name). A crash
+ * between a seal's rename and its catalog entry leaves such a file: it is durable and valid, and
+ * without its entry a restore plan would see a gap. The capture calls this before resuming.
+ * Returns the files added.
+ */
+export async function recordUnlistedSegments(chain: string, init: () => Catalog): Promise<string[]> {
+  const sealed = await listSealedSegments(chain);
+  const listed = new Set((await loadCatalog(chain))?.segments.map((s) => s.file) ?? []);
+  if (sealed.every((s) => listed.has(s.file))) return []; // the usual case: no lock, no rewrite
+  const added: string[] = [];
+  await updateCatalog(chain, async (current) => {
+    let catalog = current ?? init();
+    const inCatalog = new Set(catalog.segments.map((s) => s.file));
+    for (const s of sealed) {
+      if (inCatalog.has(s.file)) continue;
+      catalog = addSegment(catalog, await describeSegment(chain, s.file));
+      added.push(s.file);
+    }
+    return catalog;
+  });
+  return added;
+}
+
+/**
  * Rebuilds the catalog of a chain folder from the files alone. Verifications are history, not
  * files: they are carried over from the existing catalog when it is readable.
  */

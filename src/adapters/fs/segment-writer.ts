@@ -5,6 +5,11 @@
  * SHA-256 (computed while writing, recomputed from the file on resume), rename into
  * `segments/<date>/`, optional gzip. Memory stays bounded: statements are buffered up to
  * `flushBytes`, then written, so a 1 GB transaction never sits in memory.
+ *
+ * Speed (the capture writes every change through here): statements are copied into one
+ * reusable buffer, which is written with one `write` and hashed with one hash update per
+ * `flushBytes` (or per fsync), not per statement. The `buffer*` methods are the synchronous
+ * forms the capture engine uses to work through a received batch without a promise per change.
  */
 import type { Hash } from 'node:crypto';
 import { createHash } from 'node:crypto';
@@ -47,14 +52,38 @@ export interface SegmentWriterOptions {
 }
 
 interface OpenTxn extends BeginMeta {
+  /** File offset of the transaction's first byte. */
   start: number;
-  hashAtStart: Hash;
+  /**
+   * The hash of every byte before `start`, taken when a write first reaches into the
+   * transaction (until then the hash has not seen its bytes, so abort needs nothing).
+   */
+  hashAtStart: Hash | null;
   changes: number;
 }
 
+/**
+ * Cheap pre-check for `containsMarker`: a marker needs a line start other than the final
+ * newline, and every marker prefix starts with `B`, `C` or `-`.
+ */
+function mayContainMarker(statement: string): boolean {
+  const first = statement.charCodeAt(0);
+  if (first === 0x42 /* B */ || first === 0x43 /* C */ || first === 0x2d /* - */) return true;
+  const nl = statement.indexOf('\n');
+  return nl >= 0 && nl < statement.length - 1;
+}
+
+/** Smallest write buffer (tests use tiny `flushBytes`). */
+const MIN_BUFFER = 64 * 1024;
+
 export class SegmentWriter {
-  private pending: Buffer[] = [];
+  /** Bytes not yet written to the file: `buf[0, pendingBytes)`, at file offset `position`. */
+  private buf: Buffer;
   private pendingBytes = 0;
+  /** `buf[0, hashedBytes)` is already in the hash (see `hashPending`). */
+  private hashedBytes = 0;
+  /** The other buffer of the pair (the one being written while appends go on). */
+  private spare: Buffer | null = null;
   private txn: OpenTxn | null = null;
   private closed = false;
 
@@ -71,7 +100,14 @@ export class SegmentWriter {
     private readonly openedAtMs: number,
     private readonly flushBytes: number,
     readonly resume: ResumeInfo,
-  ) {}
+  ) {
+    this.buf = Buffer.allocUnsafe(SegmentWriter.bufferSize(flushBytes));
+  }
+
+  /** Room for `flushBytes` plus one typical statement, so most appends never reallocate. */
+  private static bufferSize(flushBytes: number): number {
+    return Math.max(MIN_BUFFER, flushBytes + flushBytes / 4);
+  }
 
   /**
    * Opens the chain's partial segment: resumes the existing one (its header, not `startLsn`,
@@ -159,24 +195,37 @@ export class SegmentWriter {
 
   /** Starts a transaction; refuses one already written (`alreadyWritten`) or while one is open. */
   async beginTransaction(meta: BeginMeta): Promise<void> {
+    if (this.bufferBegin(meta)) await this.writeBuffer();
+  }
+
+  /**
+   * {@link beginTransaction}, buffered: returns true when the buffer is full and
+   * {@link writeBuffer} must be awaited before the next call.
+   */
+  bufferBegin(meta: BeginMeta): boolean {
     this.assertOpen();
     if (this.txn) throw new Error(`${this.path}: begin of xid ${meta.xid} while xid ${this.txn.xid} is open`);
     if (this.alreadyWritten(meta.commitLsn)) {
       throw new Error(`${this.path}: xid ${meta.xid} commit_lsn ${formatLsn(meta.commitLsn)} is before ${formatLsn(this.lastEndLsn)}, already written`);
     }
     const commitTime = normalizeTime(meta.commitTime);
-    this.txn = { ...meta, commitTime, start: this.position + this.pendingBytes, hashAtStart: this.hash.copy(), changes: 0 };
-    await this.append(renderBegin({ ...meta, commitTime }));
+    this.txn = { ...meta, commitTime, start: this.position + this.pendingBytes, hashAtStart: null, changes: 0 };
+    return this.put(renderBegin({ ...meta, commitTime }));
   }
 
   /** Appends one rendered statement (a byte string; a final `\n` is added when missing). */
   async writeStatement(statement: string): Promise<void> {
+    if (this.bufferStatement(statement)) await this.writeBuffer();
+  }
+
+  /** {@link writeStatement}, buffered: true when {@link writeBuffer} must be awaited next. */
+  bufferStatement(statement: string): boolean {
     if (!this.txn) throw new Error(`${this.path}: statement outside a transaction`);
-    if (containsMarker(statement)) {
+    if (mayContainMarker(statement) && containsMarker(statement)) {
       throw new Error(`${this.path}: xid ${this.txn.xid}: a statement contains a line that looks like a segment marker`);
     }
     this.txn.changes += 1;
-    await this.append(statement.endsWith('\n') ? statement : `${statement}\n`);
+    return this.put(statement.endsWith('\n') ? statement : `${statement}\n`);
   }
 
   /**
@@ -188,32 +237,56 @@ export class SegmentWriter {
    * before acknowledging it to the server).
    */
   async commitTransaction(meta: { xid: number; endLsn: Lsn; changes?: number }, options: { sync?: boolean } = {}): Promise<Lsn> {
+    const txn = this.checkCommit(meta);
+    const changes = meta.changes ?? txn.changes;
+    const full = this.put(renderCommit({ xid: meta.xid, endLsn: meta.endLsn, changes }));
+    // The transaction counts as committed only once it is on disk (a failed fsync leaves it open).
+    if (options.sync !== false) await this.sync();
+    else if (full) await this.writeBuffer();
+    this.committed(txn, meta.endLsn, changes);
+    return meta.endLsn;
+  }
+
+  /**
+   * {@link commitTransaction} with `sync: false`, buffered: the COMMIT line may stay in memory
+   * until {@link writeBuffer} or {@link sync}; the end LSN is durable only after `sync`.
+   * Returns true when the buffer is full and {@link writeBuffer} must be awaited next.
+   */
+  bufferCommit(meta: { xid: number; endLsn: Lsn; changes?: number }): boolean {
+    const txn = this.checkCommit(meta);
+    const changes = meta.changes ?? txn.changes;
+    const full = this.put(renderCommit({ xid: meta.xid, endLsn: meta.endLsn, changes }));
+    this.committed(txn, meta.endLsn, changes);
+    return full;
+  }
+
+  private checkCommit(meta: { xid: number; endLsn: Lsn }): OpenTxn {
     const txn = this.txn;
     if (!txn) throw new Error(`${this.path}: commit of xid ${meta.xid} without a transaction`);
     if (txn.xid !== meta.xid) throw new Error(`${this.path}: commit of xid ${meta.xid} but xid ${txn.xid} is open`);
     if (meta.endLsn <= txn.commitLsn) {
       throw new Error(`${this.path}: xid ${meta.xid} end_lsn ${formatLsn(meta.endLsn)} is not after commit_lsn ${formatLsn(txn.commitLsn)}`);
     }
-    const changes = meta.changes ?? txn.changes;
-    await this.append(renderCommit({ xid: meta.xid, endLsn: meta.endLsn, changes }));
-    // Always hand the bytes to the OS: the write buffer then only ever holds the open transaction,
-    // which abortTransaction may drop.
-    await this.flush();
-    if (options.sync !== false) await this.handle.datasync();
+    return txn;
+  }
+
+  private committed(txn: OpenTxn, endLsn: Lsn, changes: number): void {
     this.txn = null;
     this.counts.transactions += 1;
     this.counts.changes += changes;
     this.counts.firstCommitTime ??= txn.commitTime;
     this.counts.lastCommitTime = txn.commitTime;
     this.lastCommitLsn = txn.commitLsn;
-    this.lastEndLsn = meta.endLsn;
-    return meta.endLsn;
+    this.lastEndLsn = endLsn;
   }
 
-  /** Makes every committed transaction durable (after group commits); returns the last end LSN. */
+  /**
+   * Makes every committed transaction durable (after group commits); returns the last end LSN.
+   * The bytes of an open transaction may be written too (abort truncates them away).
+   */
   async sync(): Promise<Lsn> {
     this.assertOpen();
-    await this.flush();
+    await this.writeBuffer();
     await this.handle.datasync();
     return this.lastEndLsn;
   }
@@ -222,15 +295,21 @@ export class SegmentWriter {
   async abortTransaction(): Promise<void> {
     const txn = this.txn;
     if (!txn) return;
-    this.pending = [];
-    this.pendingBytes = 0;
-    if (this.position > txn.start) {
-      await this.handle.truncate(txn.start);
-      await this.handle.datasync();
-    }
-    this.position = Math.min(this.position, txn.start);
-    this.hash = txn.hashAtStart;
     this.txn = null;
+    if (txn.start >= this.position) {
+      // Still all in the buffer (and not yet in the hash): forget it, keep what precedes it.
+      this.pendingBytes = txn.start - this.position;
+      this.hashedBytes = Math.min(this.hashedBytes, this.pendingBytes);
+      if (txn.hashAtStart) this.hash = txn.hashAtStart;
+      return;
+    }
+    // Partly written to the file (a write reached into it, so hashAtStart was taken).
+    this.pendingBytes = 0;
+    this.hashedBytes = 0;
+    await this.handle.truncate(txn.start);
+    await this.handle.datasync();
+    this.position = txn.start;
+    if (txn.hashAtStart) this.hash = txn.hashAtStart;
   }
 
   /** Bytes, whole transactions and changes so far, when the segment was opened, the durable end LSN. */
@@ -255,10 +334,11 @@ export class SegmentWriter {
     if (this.txn) throw new Error(`${this.path}: seal while xid ${this.txn.xid} is open`);
     const { transactions, changes, firstCommitTime, lastCommitTime } = this.counts;
     if (transactions === 0 || !firstCommitTime || !lastCommitTime) return null;
-    await this.append('\n');
+    this.put('\n');
+    this.hashPending(this.pendingBytes);
     const bodySha256 = this.hash.copy().digest('hex');
-    await this.append(renderFooter({ transactions, changes, lastEndLsn: this.lastEndLsn, bodySha256 }));
-    await this.flush();
+    this.put(renderFooter({ transactions, changes, lastEndLsn: this.lastEndLsn, bodySha256 }));
+    await this.writeBuffer();
     await this.handle.datasync();
     await this.handle.close();
     this.closed = true;
@@ -289,10 +369,14 @@ export class SegmentWriter {
     return { file, ...entry, bytes: gz.bytes, sha256: gz.sha256, compressed: true, sha256Uncompressed };
   }
 
-  /** Closes the file without sealing; the partial stays for the next `open` to resume. */
+  /**
+   * Closes the file without sealing; the partial stays for the next `open` to resume. Committed
+   * transactions still buffered are written (not fsynced: they were never reported durable).
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.abortTransaction();
+    await this.writeBuffer();
     await this.handle.close();
     this.closed = true;
   }
@@ -301,24 +385,58 @@ export class SegmentWriter {
     if (this.closed) throw new Error(`${this.path}: segment writer is closed`);
   }
 
-  private async append(text: string): Promise<void> {
-    const buf = Buffer.from(text, 'latin1');
-    this.hash.update(buf);
-    this.pending.push(buf);
-    this.pendingBytes += buf.length;
-    if (this.pendingBytes >= this.flushBytes) await this.flush();
+  /** Copies a byte string into the buffer; true when it reached `flushBytes`. */
+  private put(text: string): boolean {
+    const n = text.length; // a byte string: one char per byte
+    if (this.pendingBytes + n > this.buf.length) this.grow(this.pendingBytes + n);
+    this.buf.write(text, this.pendingBytes, n, 'latin1');
+    this.pendingBytes += n;
+    return this.pendingBytes >= this.flushBytes;
   }
 
-  private async flush(): Promise<void> {
-    if (this.pendingBytes === 0) return;
-    const buf = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending, this.pendingBytes);
-    this.pending = [];
+  /** A larger buffer, for a statement bigger than the buffer (shrunk again by the next write). */
+  private grow(needed: number): void {
+    const bigger = Buffer.allocUnsafe(Math.max(needed, this.buf.length * 2));
+    this.buf.copy(bigger, 0, 0, this.pendingBytes);
+    this.buf = bigger;
+  }
+
+  /**
+   * Feeds `buf[hashedBytes, upTo)` to the hash. When that crosses the start of the open
+   * transaction, the hash is first copied there, so an abort can go back to it.
+   */
+  private hashPending(upTo: number): void {
+    const txn = this.txn;
+    if (txn && txn.hashAtStart === null) {
+      const startInBuffer = txn.start - this.position;
+      if (startInBuffer >= this.hashedBytes && startInBuffer <= upTo) {
+        this.hash.update(this.buf.subarray(this.hashedBytes, startInBuffer));
+        txn.hashAtStart = this.hash.copy();
+        this.hashedBytes = startInBuffer;
+      }
+    }
+    if (upTo > this.hashedBytes) this.hash.update(this.buf.subarray(this.hashedBytes, upTo));
+    this.hashedBytes = upTo;
+  }
+
+  /** Writes the buffered bytes to the file (no fsync). Await it before the next `buffer*` call. */
+  async writeBuffer(): Promise<void> {
+    const n = this.pendingBytes;
+    if (n === 0) return;
+    this.hashPending(n);
+    const out = this.buf;
+    const at = this.position;
+    // Book the bytes as written before awaiting, and give new appends a fresh buffer.
+    this.position += n;
     this.pendingBytes = 0;
+    this.hashedBytes = 0;
+    this.buf = out.length > SegmentWriter.bufferSize(this.flushBytes) ? Buffer.allocUnsafe(SegmentWriter.bufferSize(this.flushBytes)) : this.spare ?? Buffer.allocUnsafe(out.length);
+    this.spare = null;
     let written = 0;
-    while (written < buf.length) {
-      const { bytesWritten } = await this.handle.write(buf, written, buf.length - written, this.position + written);
+    while (written < n) {
+      const { bytesWritten } = await this.handle.write(out, written, n - written, at + written);
       written += bytesWritten;
     }
-    this.position += buf.length;
+    if (out.length === this.buf.length) this.spare = out;
   }
 }

@@ -235,22 +235,33 @@ export class ReplicationStream {
     return this.queue.length > this.head;
   }
 
+  /**
+   * The next message without waiting: a queued message, `null` once the stream has ended,
+   * `undefined` when nothing is queued yet; throws the mapped error. Lets the consumer work
+   * through a received batch synchronously (no promise per message).
+   */
+  poll(): ReplicationMessage | null | undefined {
+    if (this.head < this.queue.length) {
+      const msg = this.queue[this.head]!;
+      this.queue[this.head++] = undefined;
+      if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      if (msg.kind === 'xlog') this.queuedBytes -= msg.payload.length;
+      if (this.paused && this.queuedBytes <= this.highWater / 2) this.resumeSocket();
+      return msg;
+    }
+    if (this.failure) throw this.failure;
+    if (this.ended) return null;
+    return undefined;
+  }
+
   /** The next message in order, or `null` once the stream has ended; throws the mapped error. */
   async next(): Promise<ReplicationMessage | null> {
     for (;;) {
-      const msg = this.head < this.queue.length ? this.queue[this.head] : undefined;
-      if (msg) {
-        this.queue[this.head++] = undefined;
-        if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
-          this.queue = this.queue.slice(this.head);
-          this.head = 0;
-        }
-        if (msg.kind === 'xlog') this.queuedBytes -= msg.payload.length;
-        if (this.paused && this.queuedBytes <= this.highWater / 2) this.resumeSocket();
-        return msg;
-      }
-      if (this.failure) throw this.failure;
-      if (this.ended) return null;
+      const msg = this.poll();
+      if (msg !== undefined) return msg;
       await new Promise<void>((resolve) => (this.wake = resolve));
     }
   }

@@ -9,9 +9,20 @@ import type { PgoutputMessage, RelationColumn, ReplicaIdentity, Tuple, TupleValu
 
 class Reader {
   pos = 0;
+  private text: string | undefined;
   constructor(readonly buf: Buffer, readonly kind: string) {}
 
-  private need(n: number): void {
+  /**
+   * `buf[start, end)` as a byte string. The whole payload is decoded once and values are cut
+   * from it: one call into C++ per message instead of one per column (byte offsets are char
+   * offsets in latin1).
+   */
+  latin1(start: number, end: number): string {
+    this.text ??= this.buf.toString('latin1');
+    return this.text.substring(start, end);
+  }
+
+  need(n: number): void {
     if (this.pos + n > this.buf.length) {
       throw new DecodeError(
         `truncated pgoutput ${this.kind} message: need ${n} bytes at offset ${this.pos}, payload has ${this.buf.length}`,
@@ -20,7 +31,7 @@ class Reader {
   }
   u8(): number {
     this.need(1);
-    return this.buf.readUInt8(this.pos++);
+    return this.buf[this.pos++]!;
   }
   i16(): number {
     this.need(2);
@@ -71,19 +82,29 @@ class Reader {
   }
 }
 
+/** Shared values for the two kinds without data (never mutated). */
+const NULL_VALUE: TupleValue = Object.freeze({ kind: 'null' });
+const UNCHANGED_VALUE: TupleValue = Object.freeze({ kind: 'unchanged' });
+
+/** TupleData: the hottest loop of the capture (once per column of every row), so bytes are read in place. */
 function tuple(r: Reader): Tuple {
   const n = r.i16();
-  const values: TupleValue[] = [];
+  const values: TupleValue[] = new Array<TupleValue>(n);
   for (let i = 0; i < n; i++) {
-    const kind = String.fromCharCode(r.u8());
-    if (kind === 'n') values.push({ kind: 'null' });
-    else if (kind === 'u') values.push({ kind: 'unchanged' });
-    else if (kind === 't') values.push({ kind: 'text', value: r.bytes(r.i32()).toString('latin1') });
-    else if (kind === 'b') {
+    const kind = r.u8();
+    if (kind === 0x74 /* t */) {
+      const len = r.i32();
+      if (len < 0) throw new DecodeError(`pgoutput ${r.kind} message has a negative value length ${len} (column ${i + 1})`);
+      r.need(len);
+      values[i] = { kind: 'text', value: r.latin1(r.pos, r.pos + len) };
+      r.pos += len;
+    } else if (kind === 0x6e /* n */) values[i] = NULL_VALUE;
+    else if (kind === 0x75 /* u */) values[i] = UNCHANGED_VALUE;
+    else if (kind === 0x62 /* b */) {
       throw new DecodeError(`pgoutput ${r.kind} message has binary tuple data (column ${i + 1})`, {
         hint: 'start replication without the binary option: pgincr renders the text form',
       });
-    } else throw new DecodeError(`pgoutput ${r.kind} message has unknown tuple data kind ${JSON.stringify(kind)} (column ${i + 1})`);
+    } else throw new DecodeError(`pgoutput ${r.kind} message has unknown tuple data kind ${JSON.stringify(String.fromCharCode(kind))} (column ${i + 1})`);
   }
   return values;
 }

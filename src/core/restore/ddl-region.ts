@@ -1,6 +1,6 @@
 /**
  * Where a DDL block of a transaction body ends, for code that rewrites the renderer's one-line
- * statements and must never touch a line of DDL (`merge-inserts.ts`).
+ * statements and must never touch a line of DDL (`merge-changes.ts`).
  *
  * The capture renders a `pgincr.ddl_history` row (src/core/sql/capture-tables.ts) as:
  * ```

@@ -51,7 +51,10 @@ export function qualifiedName(schema: string, table: string): string {
  * so no raw line break ever appears inside a literal (segment markers are whole lines).
  */
 export function quoteLiteral(value: string): string {
-  if (!/[\r\n]/.test(value)) return `'${value.replace(/'/g, "''")}'`;
+  // Runs once per captured value: the common case (no quote, no line break) is a plain wrap.
+  if (value.indexOf('\n') < 0 && value.indexOf('\r') < 0) {
+    return value.indexOf("'") < 0 ? `'${value}'` : `'${value.replace(/'/g, "''")}'`;
+  }
   const escaped = value.replace(/[\\'\r\n]/g, (c) => (c === '\\' ? '\\\\' : c === "'" ? "''" : c === '\n' ? '\\n' : '\\r'));
   return `E'${escaped}'`;
 }

@@ -11,6 +11,10 @@
  *   exactly one row affected even among identical duplicates, via
  *   `ctid = (SELECT ctid FROM ONLY t WHERE … LIMIT 1)`.
  * UPDATE and DELETE use `ONLY` so rows of inheritance children are never touched.
+ *
+ * Speed: everything that depends only on the relation (quoted names, which columns are written,
+ * the INSERT prefix) is computed once per RelationInfo object and kept in a WeakMap, so a change
+ * costs one literal per value and a few concatenations.
  */
 import type { RelationMessage, Tuple, TupleValue } from '../decoding/model';
 import { qualifiedName, quoteIdent, quoteLiteral } from './quote';
@@ -37,27 +41,70 @@ export interface TruncateOptions {
   restartIdentity: boolean;
 }
 
-function tableName(rel: RelationInfo): string {
-  return qualifiedName(rel.schema, rel.table);
+/** What rendering needs of a relation, derived once (RelationInfo objects are not mutated). */
+interface Plan {
+  name: string;
+  /** `ONLY name`, or `name` for a partitioned root. */
+  target: string;
+  quoted: string[];
+  generated: boolean[];
+  identityAlways: boolean[];
+  /** `INSERT INTO t (a, b)[ OVERRIDING SYSTEM VALUE] VALUES (`, or null when no column is writable. */
+  insertPrefix: string | null;
+  /** Column indexes an INSERT writes (not generated). */
+  insertColumns: number[];
+  /** Column indexes of the replica identity (DEFAULT/INDEX). */
+  keyColumns: number[];
+  /** The column of the no-op `SET c = c` (neither generated nor identity ALWAYS), or -1. */
+  noopColumn: number;
 }
 
-function target(rel: RelationInfo): string {
-  return rel.partitioned ? tableName(rel) : `ONLY ${tableName(rel)}`;
+const plans = new WeakMap<RelationInfo, Plan>();
+
+function buildPlan(rel: RelationInfo): Plan {
+  const name = qualifiedName(rel.schema, rel.table);
+  const quoted = rel.columns.map((c) => quoteIdent(c.name));
+  const generated = rel.columns.map((c) => rel.generated.has(c.name));
+  const identityAlways = rel.columns.map((c) => rel.identityAlways.has(c.name));
+  const insertColumns: number[] = [];
+  const keyColumns: number[] = [];
+  let overriding = false;
+  let noopColumn = -1;
+  rel.columns.forEach((c, i) => {
+    if (c.isKey) keyColumns.push(i);
+    if (generated[i]) return;
+    insertColumns.push(i);
+    if (identityAlways[i]) overriding = true;
+    else if (noopColumn < 0) noopColumn = i;
+  });
+  const over = overriding ? ' OVERRIDING SYSTEM VALUE' : '';
+  const insertPrefix = insertColumns.length === 0 ? null : `INSERT INTO ${name} (${insertColumns.map((i) => quoted[i]).join(', ')})${over} VALUES (`;
+  const target = rel.partitioned ? name : `ONLY ${name}`;
+  return { name, target, quoted, generated, identityAlways, insertPrefix, insertColumns, keyColumns, noopColumn };
 }
 
-function checkArity(rel: RelationInfo, tuple: Tuple, what: string): void {
+function planOf(rel: RelationInfo): Plan {
+  let plan = plans.get(rel);
+  if (!plan) {
+    plan = buildPlan(rel);
+    plans.set(rel, plan);
+  }
+  return plan;
+}
+
+function checkArity(rel: RelationInfo, plan: Plan, tuple: Tuple, what: string): void {
   if (tuple.length !== rel.columns.length) {
     throw new RenderError(
-      `${what} tuple for ${tableName(rel)} has ${tuple.length} values but the relation has ${rel.columns.length} columns`,
+      `${what} tuple for ${plan.name} has ${tuple.length} values but the relation has ${rel.columns.length} columns`,
       { hint: 'the relation message and the row disagree: the decoder state is out of sync with the stream' },
     );
   }
 }
 
-function literal(v: TupleValue, rel: RelationInfo, column: string): string {
-  if (v.kind === 'null') return 'NULL';
+function literal(v: TupleValue, plan: Plan, i: number): string {
   if (v.kind === 'text') return quoteLiteral(v.value);
-  throw new RenderError(`unchanged toast value for column ${quoteIdent(column)} of ${tableName(rel)} where a value is needed`, {
+  if (v.kind === 'null') return 'NULL';
+  throw new RenderError(`unchanged toast value for column ${plan.quoted[i]} of ${plan.name} where a value is needed`, {
     hint: 'set REPLICA IDENTITY FULL on the table, or include the column in its replica identity',
   });
 }
@@ -69,76 +116,78 @@ function sameValue(a: TupleValue, b: TupleValue): boolean {
 
 /** `INSERT INTO t (cols) [OVERRIDING SYSTEM VALUE] VALUES (…);` (generated columns left out). */
 export function renderInsert(rel: RelationInfo, tuple: Tuple): string {
-  checkArity(rel, tuple, 'insert');
-  const cols: string[] = [];
-  const vals: string[] = [];
-  let overriding = false;
-  rel.columns.forEach((c, i) => {
-    if (rel.generated.has(c.name)) return;
-    cols.push(quoteIdent(c.name));
-    vals.push(literal(tuple[i]!, rel, c.name));
-    if (rel.identityAlways.has(c.name)) overriding = true;
-  });
-  if (cols.length === 0) return `INSERT INTO ${tableName(rel)} DEFAULT VALUES;\n`;
-  const over = overriding ? ' OVERRIDING SYSTEM VALUE' : '';
-  return `INSERT INTO ${tableName(rel)} (${cols.join(', ')})${over} VALUES (${vals.join(', ')});\n`;
+  const plan = planOf(rel);
+  checkArity(rel, plan, tuple, 'insert');
+  if (plan.insertPrefix === null) return `INSERT INTO ${plan.name} DEFAULT VALUES;\n`;
+  const cols = plan.insertColumns;
+  let sql = plan.insertPrefix;
+  for (let k = 0; k < cols.length; k++) {
+    const i = cols[k]!;
+    sql += (k === 0 ? '' : ', ') + literal(tuple[i]!, plan, i);
+  }
+  return `${sql});\n`;
 }
 
 interface RowMatch {
   /** The WHERE clause, without the keyword. */
   where: string;
-  /** Values the row is known to hold before the change (per column index), to skip no-op SETs. */
-  known: Map<number, TupleValue>;
+  /** The old values the match is built on: the key columns (`key`), or every sent column (`full`). */
+  source: Tuple;
+  full: boolean;
 }
 
-function keyMatch(rel: RelationInfo, source: Tuple, what: string): RowMatch {
-  const known = new Map<number, TupleValue>();
-  const conds: string[] = [];
-  rel.columns.forEach((c, i) => {
-    if (!c.isKey) return;
-    const v = source[i]!;
-    known.set(i, v);
-    conds.push(v.kind === 'null' ? `${quoteIdent(c.name)} IS NULL` : `${quoteIdent(c.name)} = ${literal(v, rel, c.name)}`);
-  });
-  if (conds.length === 0) {
-    throw new RenderError(`${what} on ${tableName(rel)} has no replica identity columns`, {
+/** The value a column is known to hold before the change, if the match says. */
+function knownBefore(match: RowMatch, plan: Plan, i: number, rel: RelationInfo): TupleValue | undefined {
+  const v = match.source[i]!;
+  if (match.full) return v.kind === 'unchanged' ? undefined : v;
+  return rel.columns[i]!.isKey ? v : undefined;
+}
+
+function keyMatch(rel: RelationInfo, plan: Plan, source: Tuple, what: string): RowMatch {
+  const keys = plan.keyColumns;
+  if (keys.length === 0) {
+    throw new RenderError(`${what} on ${plan.name} has no replica identity columns`, {
       hint: 'give the table a primary key, REPLICA IDENTITY USING INDEX, or REPLICA IDENTITY FULL',
     });
   }
-  return { where: conds.join(' AND '), known };
+  let where = '';
+  for (let k = 0; k < keys.length; k++) {
+    const i = keys[k]!;
+    const v = source[i]!;
+    where += (k === 0 ? '' : ' AND ') + (v.kind === 'null' ? `${plan.quoted[i]} IS NULL` : `${plan.quoted[i]} = ${literal(v, plan, i)}`);
+  }
+  return { where, source, full: false };
 }
 
-function fullMatch(rel: RelationInfo, old: Tuple): RowMatch {
-  const known = new Map<number, TupleValue>();
+function fullMatch(rel: RelationInfo, plan: Plan, old: Tuple): RowMatch {
   const conds: string[] = [];
-  rel.columns.forEach((c, i) => {
+  for (let i = 0; i < old.length; i++) {
     const v = old[i]!;
-    if (v.kind === 'unchanged') return;
-    known.set(i, v);
-    const col = quoteIdent(c.name);
+    if (v.kind === 'unchanged') continue;
+    const col = plan.quoted[i]!;
     conds.push(v.kind === 'null' ? `${col} IS NULL` : `format('%s', ${col}) = ${quoteLiteral(v.value)}`);
-  });
+  }
   const where = conds.length > 0 ? conds.join(' AND ') : 'true';
   const row = rel.partitioned ? '(tableoid, ctid)' : 'ctid';
-  return { where: `${row} = (SELECT ${row === 'ctid' ? 'ctid' : 'tableoid, ctid'} FROM ${target(rel)} WHERE ${where} LIMIT 1)`, known };
+  return { where: `${row} = (SELECT ${row === 'ctid' ? 'ctid' : 'tableoid, ctid'} FROM ${plan.target} WHERE ${where} LIMIT 1)`, source: old, full: true };
 }
 
-function rowMatch(rel: RelationInfo, what: string, newTuple: Tuple | undefined, old: OldTuple | undefined): RowMatch {
-  if (old) checkArity(rel, old.tuple, `${what} old`);
+function rowMatch(rel: RelationInfo, plan: Plan, what: string, newTuple: Tuple | undefined, old: OldTuple | undefined): RowMatch {
+  if (old) checkArity(rel, plan, old.tuple, `${what} old`);
   switch (rel.replicaIdentity) {
     case 'f':
       if (old?.kind !== 'old') {
-        throw new RenderError(`${what} on ${tableName(rel)} (replica identity full) came without the old row`);
+        throw new RenderError(`${what} on ${plan.name} (replica identity full) came without the old row`);
       }
-      return fullMatch(rel, old.tuple);
+      return fullMatch(rel, plan, old.tuple);
     case 'd':
     case 'i': {
       const source = old?.tuple ?? newTuple;
-      if (!source) throw new RenderError(`${what} on ${tableName(rel)} came without the old key`);
-      return keyMatch(rel, source, what);
+      if (!source) throw new RenderError(`${what} on ${plan.name} came without the old key`);
+      return keyMatch(rel, plan, source, what);
     }
     case 'n':
-      throw new RenderError(`${what} on ${tableName(rel)}, which has replica identity nothing`, {
+      throw new RenderError(`${what} on ${plan.name}, which has replica identity nothing`, {
         hint: 'give the table a primary key, REPLICA IDENTITY USING INDEX, or REPLICA IDENTITY FULL',
       });
   }
@@ -149,41 +198,43 @@ function rowMatch(rel: RelationInfo, what: string, newTuple: Tuple | undefined, 
  * TOAST values, generated columns, identity ALWAYS columns and columns known to keep their value.
  */
 export function renderUpdate(rel: RelationInfo, newTuple: Tuple, old?: OldTuple): string {
-  checkArity(rel, newTuple, 'update new');
-  const match = rowMatch(rel, 'update', newTuple, old);
-  const sets: string[] = [];
-  rel.columns.forEach((c, i) => {
+  const plan = planOf(rel);
+  checkArity(rel, plan, newTuple, 'update new');
+  const match = rowMatch(rel, plan, 'update', newTuple, old);
+  let sets = '';
+  for (let i = 0; i < newTuple.length; i++) {
     const v = newTuple[i]!;
-    const before = match.known.get(i);
-    if (v.kind === 'unchanged' || rel.generated.has(c.name)) return;
-    if (before && sameValue(before, v)) return;
-    if (rel.identityAlways.has(c.name)) {
-      if (before === undefined) return; // not known to change
+    if (v.kind === 'unchanged' || plan.generated[i]) continue;
+    const before = knownBefore(match, plan, i, rel);
+    if (before && sameValue(before, v)) continue;
+    if (plan.identityAlways[i]) {
+      if (before === undefined) continue; // not known to change
       throw new RenderError(
-        `update on ${tableName(rel)} changes identity column ${quoteIdent(c.name)} (generated always) from ${literal(before, rel, c.name)} to ${literal(v, rel, c.name)}`,
+        `update on ${plan.name} changes identity column ${plan.quoted[i]} (generated always) from ${literal(before, plan, i)} to ${literal(v, plan, i)}`,
         { hint: 'an identity GENERATED ALWAYS column can only be set to DEFAULT by UPDATE; use GENERATED BY DEFAULT' },
       );
     }
-    sets.push(`${quoteIdent(c.name)} = ${literal(v, rel, c.name)}`);
-  });
-  if (sets.length === 0) {
-    // The row keeps every value we can write: a no-op assignment keeps one statement per change.
-    const c = rel.columns.find((col) => !rel.generated.has(col.name) && !rel.identityAlways.has(col.name));
-    if (!c) return `-- update on ${tableName(rel)} writes no column\n`;
-    sets.push(`${quoteIdent(c.name)} = ${quoteIdent(c.name)}`);
+    sets += `${sets === '' ? '' : ', '}${plan.quoted[i]} = ${literal(v, plan, i)}`;
   }
-  return `UPDATE ${target(rel)} SET ${sets.join(', ')} WHERE ${match.where};\n`;
+  if (sets === '') {
+    // The row keeps every value we can write: a no-op assignment keeps one statement per change.
+    if (plan.noopColumn < 0) return `-- update on ${plan.name} writes no column\n`;
+    const c = plan.quoted[plan.noopColumn]!;
+    sets = `${c} = ${c}`;
+  }
+  return `UPDATE ${plan.target} SET ${sets} WHERE ${match.where};\n`;
 }
 
 /** `DELETE FROM ONLY t WHERE …;` on the replica identity (see the module comment). */
 export function renderDelete(rel: RelationInfo, old: OldTuple): string {
-  const match = rowMatch(rel, 'delete', undefined, old);
-  return `DELETE FROM ${target(rel)} WHERE ${match.where};\n`;
+  const plan = planOf(rel);
+  const match = rowMatch(rel, plan, 'delete', undefined, old);
+  return `DELETE FROM ${plan.target} WHERE ${match.where};\n`;
 }
 
 /** `TRUNCATE ONLY a, ONLY b [RESTART IDENTITY] [CASCADE];` (each table named with ONLY). */
 export function renderTruncate(rels: readonly RelationInfo[], options: TruncateOptions): string {
   if (rels.length === 0) throw new RenderError('truncate message names no relation');
-  const names = rels.map((r) => target(r)).join(', ');
+  const names = rels.map((r) => planOf(r).target).join(', ');
   return `TRUNCATE ${names}${options.restartIdentity ? ' RESTART IDENTITY' : ''}${options.cascade ? ' CASCADE' : ''};\n`;
 }

@@ -155,6 +155,22 @@ describe('parsePgoutput', () => {
     const long = Buffer.concat([new Msg('Y').u32(1).str('s').str('t').build(), Buffer.from([0])]);
     expect(() => parsePgoutput(long)).toThrow(/1 trailing bytes/);
     expect(() => parsePgoutput(new Msg('I').u32(1).byte('X').build())).toThrow(/expected tuple marker 'N'/);
+    expect(() => parsePgoutput(new Msg('I').u32(1).byte('N').i16(1).byte('t').i32(-1).build())).toThrow(/negative value length -1 \(column 1\)/);
+    expect(() => parsePgoutput(new Msg('I').u32(1).byte('N').i16(1).byte('t').i32(5).raw(Buffer.from('abc')).build())).toThrow(
+      /truncated pgoutput insert message: need 5 bytes at offset 13, payload has 16/,
+    );
+  });
+
+  it('cuts every value of a row from one decoding of the payload, byte for byte', () => {
+    const bytes = Buffer.from([0x41, 0x00, 0xff, 0x0a, 0xc3, 0xa9]);
+    const msg = parsePgoutput(new Msg('I').u32(7).byte('N').tuple([bytes, 'x', '', null, bytes.subarray(4)]).build());
+    expect(msg).toEqual({
+      tag: 'insert', relationId: 7,
+      newTuple: [
+        { kind: 'text', value: bytes.toString('latin1') }, { kind: 'text', value: 'x' }, { kind: 'text', value: '' }, { kind: 'null' },
+        { kind: 'text', value: '\u00c3\u00a9' },
+      ],
+    });
   });
 });
 

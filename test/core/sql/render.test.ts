@@ -156,6 +156,19 @@ describe('renderUpdate / renderDelete: replica identity FULL', () => {
   });
 });
 
+describe('per-relation plans', () => {
+  it('renders a relation the same way every time, and a changed copy by its own facts', () => {
+    const r = rel([['id', true], ['v'], ['g']], { generated: new Set(['g']) });
+    for (let i = 0; i < 3; i++) {
+      expect(renderInsert(r, [t(String(i)), t('x'), t('y')])).toBe(`INSERT INTO public.t (id, v) VALUES ('${i}', 'x');\n`);
+    }
+    const changed = { ...r, generated: new Set<string>(), identityAlways: new Set(['id']), partitioned: true };
+    expect(renderInsert(changed, [t('1'), t('x'), t('y')])).toBe("INSERT INTO public.t (id, v, g) OVERRIDING SYSTEM VALUE VALUES ('1', 'x', 'y');\n");
+    expect(renderDelete(changed, { kind: 'key', tuple: [t('1'), NULL, NULL] })).toBe("DELETE FROM public.t WHERE id = '1';\n");
+    expect(renderDelete(r, { kind: 'key', tuple: [t('1'), NULL, NULL] })).toBe("DELETE FROM ONLY public.t WHERE id = '1';\n");
+  });
+});
+
 describe('renderTruncate', () => {
   it('names each table with ONLY, with RESTART IDENTITY and CASCADE as sent', () => {
     const a = rel([['x']]);

@@ -1,0 +1,85 @@
+/**
+ * Child process of the capture bench: runs one pgincr capture (runCapture, or runRawCapture
+ * for decoder_raw) so its memory and CPU are measured on their own, from compiled JavaScript
+ * (no ts-node, no test helpers in the heap). Talks to the parent over IPC:
+ *   parent → child: `{ type: 'start', options }`, then `{ type: 'stop' }`
+ *   child → parent: `{ type: 'heartbeat', lsn, txns }` (every 50 ms), then
+ *                   `{ type: 'done', result, maxRssBytes, cpuMs }` or `{ type: 'failed', error }`
+ */
+import { initDdlParser } from '../src/core/ddl/extract';
+import { parseLsn } from '../src/core/lsn';
+import { runCapture } from '../src/capture/capture-engine';
+import { runRawCapture } from '../src/capture/raw/raw-capture';
+import { createCaptureDeps } from '../src/capture/capture-deps';
+import type { HeartbeatDetails } from '../src/capture/capture-types';
+import type { Profile } from '../src/config';
+
+export interface ChildOptions {
+  profile: Profile;
+  slot: string;
+  publication: string;
+  chainDir: string;
+  /** The slot's starting point, as text (`0/16B3748`). */
+  baseLsn: string;
+  compress: 'gzip' | 'none';
+  seal: boolean;
+  decoder: 'pgoutput' | 'decoder_raw';
+}
+
+export type ChildMessage =
+  | { type: 'ready' }
+  | { type: 'heartbeat'; lsn: string; txns: number }
+  | { type: 'done'; result: Awaited<ReturnType<typeof runCapture>>; maxRssBytes: number; cpuMs: number; memory: MemoryPeaks }
+  | { type: 'failed'; error: string };
+
+/** Peaks of process.memoryUsage() fields, sampled with the heartbeats (where the RSS goes). */
+export type MemoryPeaks = { rssBefore: number; heapTotal: number; heapUsed: number; external: number; arrayBuffers: number };
+
+function send(msg: ChildMessage): void {
+  process.send?.(msg);
+}
+
+async function main(o: ChildOptions): Promise<void> {
+  await initDdlParser(); // outside the timed part
+  const controller = new AbortController();
+  process.on('message', (m: { type?: string }) => {
+    if (m.type === 'stop') controller.abort();
+  });
+  const deps = createCaptureDeps({ profile: o.profile, chainDir: o.chainDir });
+  const run: typeof runCapture = o.decoder === 'decoder_raw'
+    ? (d, i, c) => runRawCapture(d, i, c, { profile: o.profile, chainDir: o.chainDir })
+    : runCapture;
+  const memory: MemoryPeaks = { rssBefore: process.memoryUsage().rss, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+  const sample = () => {
+    const m = process.memoryUsage();
+    for (const k of ['heapTotal', 'heapUsed', 'external', 'arrayBuffers'] as const) memory[k] = Math.max(memory[k], m[k]);
+  };
+  const cpu = process.cpuUsage();
+  send({ type: 'ready' });
+  const result = await run(deps, {
+    slot: o.slot, publication: o.publication, lastDurableLsn: parseLsn(o.baseLsn),
+    segmentMaxBytes: 64 * 1024 * 1024, segmentMaxAgeMs: 15 * 60_000, runForMs: 24 * 3600_000,
+    heartbeatEveryMs: 50, statusEveryMs: 10_000, sequenceEveryMs: 0, idleMessageEveryMs: 0,
+    sealOnExit: o.seal, compress: o.compress, ddlInFunction: 'fail',
+  }, {
+    heartbeat: (d: HeartbeatDetails) => {
+      sample();
+      send({ type: 'heartbeat', lsn: d.lastDurableLsn, txns: d.txns });
+    },
+    signal: controller.signal,
+    rotateRequested: () => false,
+    now: () => Date.now(),
+  });
+  const used = process.cpuUsage(cpu);
+  send({ type: 'done', result, maxRssBytes: process.resourceUsage().maxRSS * 1024, cpuMs: (used.user + used.system) / 1000, memory });
+}
+
+process.once('message', (m: { type: string; options: ChildOptions }) => {
+  main(m.options).then(
+    () => process.disconnect?.(),
+    (err: unknown) => {
+      send({ type: 'failed', error: (err as Error).stack ?? String(err) });
+      process.disconnect?.();
+    },
+  );
+});
