@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import type { Profile } from '../config';
 import { parseChainDirName } from '../core/repository/paths';
 import { addSegment, emptyCatalog } from '../core/catalog/catalog';
-import { findResumePoint, SegmentWriter } from '../adapters/fs/segment-writer';
+import { compressSealedSegment, findResumePoint, SegmentWriter } from '../adapters/fs/segment-writer';
 import { recordUnlistedSegments, updateCatalog } from '../adapters/fs/catalog-store';
 import { openSourceSession } from './source-session';
 import type { CaptureDeps, CaptureLog } from './capture-types';
@@ -36,6 +36,7 @@ export function createCaptureDeps(options: CaptureDepsOptions): CaptureDeps {
     recordSegment: async (header, sealed) => {
       await updateCatalog(chainDir, (catalog) => addSegment(catalog ?? emptyCatalog(header.systemIdentifier, header.database), sealed));
     },
+    compressSegment: (sealed) => compressSealedSegment(chainDir, sealed),
     log: options.log,
   };
 }

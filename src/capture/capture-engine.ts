@@ -25,6 +25,7 @@ import { formatLsn, maxLsn, type Lsn } from '../core/lsn';
 import { shouldRotate, type RotateReason } from '../core/segment/rotation';
 import { startReplication, type ReplicationMessage, type ReplicationStream } from '../adapters/pg/replication-stream';
 import type { SegmentWriter } from '../adapters/fs/segment-writer';
+import type { SegmentEntry } from '../core/catalog/schema';
 import { ConfigError, PgincrError } from '../errors';
 import { renderChange } from './change-renderer';
 import { PeriodicTask } from './periodic';
@@ -87,6 +88,8 @@ class CaptureRun {
   private positions: { xid: number; written: boolean } | null = null;
   private readonly started: number;
   private readonly result = { segmentsSealed: 0, transactions: 0, changes: 0, bytes: 0 };
+  private compressing: Promise<void> = Promise.resolve();
+  private compressError: unknown = null;
   private readonly context: CaptureContext;
 
   constructor(
@@ -335,14 +338,41 @@ class CaptureRun {
   }
 
   async rotate(reason: RotateReason | 'stop'): Promise<void> {
+    await this.settleCompression(); // one segment compressing at a time: the backlog stays bounded
     await this.syncWritten();
     const end = this.writer.durableLsn;
-    const sealed = await this.writer.seal({ compress: this.input.compress });
+    const sealed = await this.writer.seal({ compress: 'none' });
     if (!sealed) return; // nothing in it: keep writing to it
-    await this.deps.recordSegment(this.source.header, sealed);
     this.result.segmentsSealed += 1;
     this.deps.log?.info({ reason, segment: sealed.file, endLsn: sealed.endLsn }, 'segment sealed');
+    if (this.input.compress === 'gzip') this.compressInBackground(sealed);
+    else await this.deps.recordSegment(this.source.header, sealed);
     if (reason !== 'stop') this.writer = await this.deps.openWriter(this.source.header, end);
+    else await this.settleCompression();
+  }
+
+  /**
+   * gzip, then the catalog entry, while the stream goes on: compressing a large segment took
+   * seconds during which nothing was read. Safe because the data is already durable (sealed and
+   * fsynced, and acknowledged only as such); until the entry is written a restore plan simply
+   * ends at the previous segment, and after a crash the capture's start records the file
+   * (recordUnlistedSegments), compressed or not.
+   */
+  private compressInBackground(sealed: SegmentEntry): void {
+    this.compressing = (async () => {
+      const compressed = await this.deps.compressSegment(sealed);
+      await this.deps.recordSegment(this.source.header, compressed);
+    })().catch((error: unknown) => {
+      this.compressError ??= error;
+    });
+  }
+
+  /** Waits for the segment being compressed and recorded; rethrows its failure. */
+  private async settleCompression(): Promise<void> {
+    await this.compressing;
+    const error = this.compressError;
+    this.compressError = null;
+    if (error) throw error;
   }
 
   /** On the way out: cut a transaction in progress (never half-written), then seal or keep. */
@@ -352,12 +382,14 @@ class CaptureRun {
     this.txn = null;
     await this.syncWritten();
     if (seal) await this.rotate('stop');
+    await this.settleCompression();
     await this.writer.close();
     return { lastDurableLsn: formatLsn(this.confirmed), ...this.result };
   }
 
   async close(): Promise<void> {
     await this.syncing;
+    await this.compressing; // never leave a compression running after the activity
     return this.writer.close();
   }
 }

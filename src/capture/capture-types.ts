@@ -84,5 +84,7 @@ export interface CaptureDeps {
   openWriter(header: Omit<SegmentHeader, 'startLsn'>, startLsn: Lsn): Promise<SegmentWriter>;
   /** Records a sealed segment in the catalog. */
   recordSegment(header: Omit<SegmentHeader, 'startLsn'>, sealed: SegmentEntry): Promise<void>;
+  /** gzips a sealed, uncompressed segment (compressSealedSegment); returns its new catalog entry. */
+  compressSegment(sealed: SegmentEntry): Promise<SegmentEntry>;
   log?: CaptureLog;
 }

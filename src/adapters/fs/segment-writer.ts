@@ -14,7 +14,7 @@
 import type { Hash } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { SegmentCorruptError } from '../../errors';
 import type { SegmentEntry } from '../../core/catalog/schema';
 import { formatLsn, type Lsn } from '../../core/lsn';
@@ -350,23 +350,19 @@ export class SegmentWriter {
     await rename(this.path, sealed);
     await fsyncDir(dirname(sealed));
     await fsyncDir(dirname(this.path));
-    const entry = {
+    const entry: SegmentEntry = {
+      file: segmentRelPath(date, this.startLsn, this.lastEndLsn, false),
       startLsn: formatLsn(this.startLsn),
       endLsn: formatLsn(this.lastEndLsn),
       firstCommitTime,
       lastCommitTime,
       transactions,
       changes,
+      bytes: bytesUncompressed,
+      sha256: sha256Uncompressed,
+      compressed: false,
     };
-    if (options.compress === 'none') {
-      const file = segmentRelPath(date, this.startLsn, this.lastEndLsn, false);
-      return { file, ...entry, bytes: bytesUncompressed, sha256: sha256Uncompressed, compressed: false };
-    }
-    const gz = await gzipFileAtomic(sealed);
-    await unlink(sealed);
-    await fsyncDir(dirname(sealed));
-    const file = segmentRelPath(date, this.startLsn, this.lastEndLsn, true);
-    return { file, ...entry, bytes: gz.bytes, sha256: gz.sha256, compressed: true, sha256Uncompressed };
+    return options.compress === 'none' ? entry : compressSealedSegment(this.chain, entry);
   }
 
   /**
@@ -439,4 +435,18 @@ export class SegmentWriter {
     }
     if (out.length === this.buf.length) this.spare = out;
   }
+}
+
+/**
+ * gzips a sealed, uncompressed segment: `x.sql.gz` written atomically, then `x.sql` removed.
+ * Returns its catalog entry. A crash in between leaves both files, and `open` removes the `.sql`
+ * (removeCompressedLeftovers); a crash before leaves a valid `.sql`.
+ */
+export async function compressSealedSegment(chain: string, sealed: SegmentEntry): Promise<SegmentEntry> {
+  if (sealed.compressed) return sealed;
+  const path = join(chain, sealed.file);
+  const gz = await gzipFileAtomic(path);
+  await unlink(path);
+  await fsyncDir(dirname(path));
+  return { ...sealed, file: `${sealed.file}.gz`, bytes: gz.bytes, sha256: gz.sha256, compressed: true, sha256Uncompressed: sealed.sha256 };
 }
