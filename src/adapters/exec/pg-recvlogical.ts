@@ -12,6 +12,7 @@
  *   SIGKILLs it after 5 s. A leftover that still holds the slot is terminated through the slot's
  *   active backend (found by its `application_name`) before each start;
  * - every stderr line is logged;
+ * - `pause`/`resume` suspend and continue it (SIGSTOP/SIGCONT), to bound the raw backlog;
  * - `rotate` moves the file to a new name and sends SIGHUP: pg_recvlogical fsyncs, closes, and
  *   opens the file name again; the new file appearing means the moved one is complete.
  * Connection settings travel as PG* variables; the session settings that shape the literals
@@ -119,6 +120,7 @@ export class RecvlogicalSupervisor {
   private stopping = false;
   private restarts = 0;
   private timer: NodeJS.Timeout | null = null;
+  private suspended: ResultPromise | null = null;
   private exited: Promise<void> = Promise.resolve();
   /** The last exit that was not asked for (for status and errors). */
   lastFailure: string | null = null;
@@ -133,6 +135,30 @@ export class RecvlogicalSupervisor {
 
   get running(): boolean {
     return this.child !== null;
+  }
+
+  /** Whether the process is suspended by {@link pause}. */
+  get paused(): boolean {
+    return this.suspended !== null;
+  }
+
+  /**
+   * Suspends the process (SIGSTOP): it stops reading, the server stops sending (the slot keeps
+   * the WAL). Cheaper than a restart, which re-decodes from the slot's restart_lsn. A pause
+   * longer than the server's wal_sender_timeout ends the connection; the process then exits
+   * after `resume` and is restarted as after any exit.
+   */
+  pause(): boolean {
+    if (!this.child || this.suspended) return false;
+    this.suspended = this.child;
+    this.child.kill('SIGSTOP');
+    return true;
+  }
+
+  /** Continues a process suspended by {@link pause}. */
+  resume(): void {
+    this.suspended?.kill('SIGCONT');
+    this.suspended = null;
   }
 
   private spawn(): void {
@@ -162,6 +188,7 @@ export class RecvlogicalSupervisor {
     });
     this.exited = child.then((r) => {
       process.removeListener('exit', killOnExit);
+      if (this.suspended === child) this.suspended = null;
       endWatchdog();
       this.child = null;
       if (this.stopping) return;
@@ -194,7 +221,7 @@ export class RecvlogicalSupervisor {
     while (Date.now() < deadline) {
       if (await exists(this.o.file)) return true;
       if (this.child !== child) return true; // it exited: the moved file is closed
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 5)); // it reopens within a millisecond or so; it keeps writing meanwhile
     }
     throw new Error(`pg_recvlogical (slot ${this.o.slot}) did not reopen ${this.o.file} within ${timeoutMs} ms after SIGHUP`);
   }
@@ -204,6 +231,7 @@ export class RecvlogicalSupervisor {
     this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.child?.kill('SIGTERM');
+    this.resume(); // a suspended process handles the SIGTERM once continued
     await this.exited;
   }
 }

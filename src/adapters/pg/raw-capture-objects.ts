@@ -5,7 +5,9 @@
  * - `pgincr.raw_truncates(xid, schema_name, table_name)`: one row per truncated table;
  * - the statement-level trigger `pgincr_raw_capture` (AFTER INSERT OR UPDATE OR DELETE OR
  *   TRUNCATE) on every captured table and on pgincr's own DDL/sequence tables, writing them;
- * - the event trigger `pgincr_raw_new_table` putting that trigger on every new table.
+ * - the event trigger `pgincr_raw_new_table` putting that trigger on every new table;
+ * - the event trigger `pgincr_raw_replica_identity` refusing DDL that leaves a captured table
+ *   without a usable replica identity (decoder_raw would drop its UPDATEs/DELETEs silently).
  * All idempotent, run with `pgincr.internal = on` so none of it is recorded as DDL.
  * Also: the probe for the decoder_raw plugin, the replica-identity check, and table facts.
  */
@@ -18,6 +20,11 @@ import { connectProfile } from './connect';
 import { CAPTURED_TABLE_FILTER, QUOTED_NAME } from './preflight-queries';
 
 export const RAW_TRIGGER = 'pgincr_raw_capture';
+
+/** A table (alias c) whose UPDATEs and DELETEs decoder_raw cannot write. */
+const UNUSABLE_IDENTITY = `c.relreplident = 'n'
+       OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
+       OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisreplident))`;
 
 const OBJECTS_SQL = `
 CREATE TABLE IF NOT EXISTS pgincr.raw_transactions (
@@ -71,8 +78,38 @@ BEGIN
 END
 $fn$;
 
+-- decoder_raw writes no UPDATE/DELETE for a table without a usable replica identity, silently.
+-- A DDL that would leave a captured table so (REPLICA IDENTITY NOTHING, DEFAULT without a
+-- primary key, dropping the primary key or the identity index) is refused. It fires after
+-- pgincr_ddl_command_end (event triggers fire in name order), which gives new tables one.
+CREATE OR REPLACE FUNCTION pgincr.raw_check_replica_identity() RETURNS event_trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  bad text;
+BEGIN
+  IF pg_catalog.current_setting('pgincr.internal', true) = 'on' THEN
+    RETURN;
+  END IF;
+  SELECT pg_catalog.string_agg(${QUOTED_NAME}, ', ' ORDER BY n.nspname, c.relname) INTO bad
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+  WHERE ${CAPTURED_TABLE_FILTER}
+    AND (${UNUSABLE_IDENTITY})
+    AND (TG_TAG = 'DROP INDEX' OR c.oid IN (
+      SELECT d.objid FROM pg_catalog.pg_event_trigger_ddl_commands() d WHERE d.classid = 'pg_catalog.pg_class'::regclass));
+  IF bad IS NOT NULL THEN
+    RAISE EXCEPTION 'pgincr: % would have no usable replica identity, and the decoder_raw capture would lose its UPDATEs and DELETEs', bad
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'keep a primary key, or use REPLICA IDENTITY FULL or USING INDEX (a unique index on NOT NULL columns)';
+  END IF;
+END
+$fn$;
+
 DO $do$
 BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = 'pgincr_raw_replica_identity') THEN
+    CREATE EVENT TRIGGER pgincr_raw_replica_identity ON ddl_command_end
+      WHEN TAG IN ('ALTER TABLE', 'DROP INDEX', 'CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+      EXECUTE FUNCTION pgincr.raw_check_replica_identity();
+  END IF;
   IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_event_trigger WHERE evtname = 'pgincr_raw_new_table') THEN
     CREATE EVENT TRIGGER pgincr_raw_new_table ON ddl_command_end
       WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
@@ -119,7 +156,8 @@ BEGIN
     EXECUTE pg_catalog.format('DROP TRIGGER ${RAW_TRIGGER} ON %s', r.rel);
   END LOOP;
   DROP EVENT TRIGGER IF EXISTS pgincr_raw_new_table;
-  DROP FUNCTION IF EXISTS pgincr.raw_on_new_table(), pgincr.raw_install_trigger(regclass), pgincr.raw_capture_trigger();
+  DROP EVENT TRIGGER IF EXISTS pgincr_raw_replica_identity;
+  DROP FUNCTION IF EXISTS pgincr.raw_check_replica_identity(), pgincr.raw_on_new_table(), pgincr.raw_install_trigger(regclass), pgincr.raw_capture_trigger();
   DROP TABLE IF EXISTS pgincr.raw_transactions, pgincr.raw_truncates;
 END
 $do$`);
@@ -139,9 +177,7 @@ SELECT ${QUOTED_NAME} AS name,
 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE ${CAPTURED_TABLE_FILTER}
   AND (NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = '${RAW_TRIGGER}')
-       OR c.relreplident = 'n'
-       OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary))
-       OR (c.relreplident = 'i' AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)))
+       OR ${UNUSABLE_IDENTITY})
 ORDER BY 1`);
   if (rows.length > 0) {
     throw new NotReadyError(`decoder_raw capture refused: ${rows.map((r) => `${r.name} (${r.problem})`).join(', ')}`, {
@@ -175,6 +211,26 @@ GROUP BY q.i, c.relreplident, c.relkind`, [names.map((n) => utf8(n.schema)), nam
       partitioned: r.relkind === 'p',
     });
   }
+  return out;
+}
+
+/** Whether the server records commit timestamps (`track_commit_timestamp`, set at server start). */
+export async function tracksCommitTimestamps(client: Client): Promise<boolean> {
+  const { rows } = await client.query<{ on: boolean }>(`SELECT pg_catalog.current_setting('track_commit_timestamp')::bool AS on`);
+  return rows[0]?.on === true;
+}
+
+/**
+ * The commit time of each transaction (32-bit xids of this epoch) as canonical UTC ISO text, from
+ * the server's commit timestamps: the time pgoutput reports too. An xid without one (committed
+ * before the setting was on) is left out.
+ */
+export async function commitTimestamps(client: Client, xids: readonly number[]): Promise<Map<number, string>> {
+  const { rows } = await client.query<{ xid: string; at: string | null }>(
+    `SELECT x AS xid, pg_catalog.to_char(pg_catalog.pg_xact_commit_timestamp(x::xid) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at
+     FROM pg_catalog.unnest($1::text[]) AS x`, [xids.map(String)]);
+  const out = new Map<number, string>();
+  for (const r of rows) if (r.at !== null) out.set(Number(r.xid), r.at);
   return out;
 }
 

@@ -120,3 +120,16 @@ export async function deleteProcessed(chain: string, files: readonly ClosedRawFi
   if (deleted > 0) await fsyncDir(rawDir(chain));
   return deleted;
 }
+
+/**
+ * Calls `scan` on the closed files' bytes, a chunk at a time; chunks overlap by `overlap` bytes
+ * so a short pattern across a chunk boundary is seen whole.
+ */
+export async function scanClosedRawFiles(chain: string, scan: (text: string) => void, chunkBytes = 4 * 1024 * 1024, overlap = 512): Promise<void> {
+  const files = await listClosedRawFiles(chain);
+  const ends = await pendingEnds(files);
+  const total = ends.at(-1) ?? 0;
+  for (let from = 0; from < total; from += chunkBytes) {
+    scan(await readPendingRange(files, ends, Math.max(0, from - overlap), chunkBytes + (from > 0 ? overlap : 0)));
+  }
+}

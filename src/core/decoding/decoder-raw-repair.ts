@@ -164,3 +164,21 @@ export function rawPositions(prevEnd: Lsn, firstWriteLsn: Lsn | null): { commitL
   const commitLsn = firstWriteLsn !== null && firstWriteLsn > floor ? firstWriteLsn : floor;
   return { commitLsn, endLsn: commitLsn + 1n };
 }
+
+/** A marker row as decoder_raw prints it (columns in table order; the xid and LSN are quoted text). */
+const MARKER_ROW = /INSERT INTO pgincr\.raw_transactions \(xid, lsn, at\) VALUES \('\d+', '([0-9A-F]+\/[0-9A-F]+)'/g;
+
+/**
+ * The lowest first-write LSN among the marker rows in a raw text (null when none). Every
+ * transaction in that text sits in the segments at or after its first-write LSN
+ * (`rawPositions`), so segments ending before it hold none of them. A user value that happens
+ * to contain a marker row only lowers the result (safe: more segments are looked at).
+ */
+export function lowestMarkerLsn(text: string): Lsn | null {
+  let low: Lsn | null = null;
+  for (const m of text.matchAll(MARKER_ROW)) {
+    const lsn = parseLsn(m[1] as string);
+    if (low === null || lsn < low) low = lsn;
+  }
+  return low;
+}

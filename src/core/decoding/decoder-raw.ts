@@ -42,6 +42,9 @@ export interface RawParseResult {
   tornTransactions: number;
 }
 
+const BARE_IDENTIFIER = /[a-z_][a-z0-9_$]*/y;
+const BARE_VALUE = /[A-Za-z0-9_.+-]+/y;
+
 /** A token of a statement: a quoted identifier or literal is kept with its quotes. */
 class Cursor {
   pos = 0;
@@ -89,7 +92,8 @@ class Cursor {
       }
       this.fail('unterminated quoted identifier');
     }
-    const m = /^[a-z_][a-z0-9_$]*/.exec(this.text.slice(this.pos));
+    BARE_IDENTIFIER.lastIndex = this.pos;
+    const m = BARE_IDENTIFIER.exec(this.text);
     if (!m) this.fail('expected an identifier');
     this.pos += m[0].length;
     return m[0];
@@ -105,19 +109,17 @@ class Cursor {
   /** A standard-conforming `'…'` body starting at `this.pos` (on the quote). */
   private quoted(): string {
     let out = '';
-    for (let i = this.pos + 1; i < this.text.length; i++) {
-      if (this.text[i] === "'") {
-        if (this.text[i + 1] === "'") {
-          out += "'";
-          i += 1;
-          continue;
-        }
-        this.pos = i + 1;
+    for (let i = this.pos + 1; ;) {
+      const q = this.text.indexOf("'", i);
+      if (q < 0) return this.fail('unterminated literal');
+      out += this.text.slice(i, q);
+      if (this.text[q + 1] !== "'") {
+        this.pos = q + 1;
         return out;
       }
-      out += this.text[i];
+      out += "'";
+      i = q + 2;
     }
-    return this.fail('unterminated literal');
   }
 
   /** A value as print_literal writes it, as its text output form (`true` → `t`, `B'101'` → `101`). */
@@ -129,7 +131,8 @@ class Cursor {
       this.pos += 1;
       return { kind: 'text', value: this.quoted() };
     }
-    const m = /^[A-Za-z0-9_.+-]+/.exec(this.text.slice(this.pos));
+    BARE_VALUE.lastIndex = this.pos;
+    const m = BARE_VALUE.exec(this.text);
     if (!m) this.fail('expected a value');
     this.pos += m[0].length;
     const word = m[0];
@@ -209,14 +212,18 @@ export function splitRawMessages(text: string): Array<{ text: string; end: numbe
   let start = 0;
   let quote: string | null = null;
   for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
     if (quote) {
-      if (ch === quote) {
-        if (text[i + 1] === quote) i += 1;
-        else quote = null;
+      // Inside a literal or quoted identifier: jump to its next quote (doubled ones stay inside).
+      const q = text.indexOf(quote, i);
+      if (q < 0) break;
+      if (text[q + 1] === quote) i = q + 1;
+      else {
+        i = q;
+        quote = null;
       }
       continue;
     }
+    const ch = text[i];
     if (ch === "'" || ch === '"') quote = ch;
     else if (ch === ';' && text[i + 1] === '\n') {
       out.push({ text: text.slice(start, i), end: i + 2 });
@@ -230,23 +237,41 @@ export function splitRawMessages(text: string): Array<{ text: string; end: numbe
 /**
  * Parses a raw file (a byte string) into whole transactions. A `BEGIN;` inside an open
  * transaction drops the open one (counted in `tornTransactions`: pg_recvlogical restarted and
- * the slot resends it whole); a statement outside a transaction is an error.
+ * the slot resends it whole); a statement outside a transaction is an error, except, with
+ * `remainderAllowed`, statements and a `COMMIT;` before the first `BEGIN;`: the rest of a
+ * transaction whose start was in a raw file already deleted, which is deleted only once that
+ * transaction is in a segment (a rotation can fall inside a transaction). They are skipped.
  */
-export function parseRawText(text: string): RawParseResult {
+export function parseRawText(text: string, options: { remainderAllowed?: boolean } = {}): RawParseResult {
   const transactions: RawTransaction[] = [];
   let open: RawStatement[] | null = null;
   let completeLength = 0;
   let tornTransactions = 0;
+  let remainder = options.remainderAllowed === true;
+  let remainderStatements = 0;
   for (const msg of splitRawMessages(text)) {
     const body = msg.text.replace(/^\n+/, '');
     if (body === 'BEGIN') {
+      if (remainder && remainderStatements > 0) {
+        throw new DecodeError(`decoder_raw: statements outside a transaction before offset ${msg.end}`, {
+          hint: 'pg_recvlogical must run with --option=include_transaction=on',
+        });
+      }
       if (open) tornTransactions += 1;
       open = [];
+      remainder = false;
     } else if (body === 'COMMIT') {
+      if (remainder) {
+        completeLength = msg.end;
+        remainder = false;
+        continue;
+      }
       if (!open) throw new DecodeError(`decoder_raw: COMMIT without BEGIN before offset ${msg.end}`);
       transactions.push({ statements: open, endOffset: msg.end });
       completeLength = msg.end;
       open = null;
+    } else if (remainder) {
+      remainderStatements += 1;
     } else {
       if (!open) {
         throw new DecodeError(`decoder_raw: statement outside a transaction before offset ${msg.end}`, {

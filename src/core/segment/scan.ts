@@ -20,6 +20,10 @@ import {
   type SegmentHeader,
 } from './grammar';
 
+/** First bytes of the marker and footer lines: any other line is a statement, never parsed. */
+const MARKER_FIRST_BYTES = new Set([BEGIN_PREFIX, COMMIT_PREFIX, FOOTER_PREFIX].map((p) => p.charCodeAt(0)));
+const NEWLINE = Buffer.from('\n');
+
 /** Longest line prefix kept in memory; every marker, header and footer line is shorter. */
 export const HEAD_MAX = 1024;
 
@@ -138,7 +142,20 @@ export class SegmentScanner {
     const start = this.lineStart;
     const end = this.offset;
     const long = this.lineHashed;
-    const text = Buffer.concat(this.head, this.headLength).toString('latin1');
+    const head = this.head.length === 1 ? (this.head[0] as Buffer) : Buffer.concat(this.head, this.headLength);
+    if (this.header !== null && !(head.length > 0 && MARKER_FIRST_BYTES.has(head[0] as number))) {
+      // A statement line (the bulk of a segment): hashed as bytes, never turned into a string.
+      if (!long) this.hash.update(head);
+      this.hash.update(NEWLINE);
+      this.head = [];
+      this.headLength = 0;
+      this.lineHashed = false;
+      this.lineStart = end;
+      if (this.footer) return this.issue(start, 'bytes after the footer');
+      if (!this.open && (long || head.length > 0)) this.issue(start, 'a line outside any transaction');
+      return;
+    }
+    const text = head.toString('latin1');
     const isFooter = !long && this.header !== null && this.open === null && text.startsWith(FOOTER_PREFIX);
     if (isFooter) this.actualBodySha256 = this.hash.copy().digest('hex');
     else {

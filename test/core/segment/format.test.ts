@@ -197,6 +197,14 @@ describe('verifySegment names the offset of the problem', () => {
     expect(problem(mutate('BEGIN; -- xid 1235 commit_lsn', 'BEGIN; -- xid 1235 commit_lsm'))).toMatch(/^seg.sql: malformed BEGIN marker at offset \d+$/);
   });
 
+  it('a statement line outside any transaction, and a whole line after the footer', () => {
+    const between = scan.transactions[0]!.byteEnd;
+    const outside = Buffer.concat([bytes.subarray(0, between), Buffer.from('DELETE FROM t;\n'), bytes.subarray(between)]);
+    expect(scanSegment(outside).issues).toContainEqual({ offset: between, problem: 'a line outside any transaction' });
+    const after = Buffer.concat([bytes, Buffer.from('INSERT INTO t VALUES (1);\n')]);
+    expect(scanSegment(after).issues).toContainEqual({ offset: bytes.length, problem: 'bytes after the footer' });
+  });
+
   it('an unreadable header', () => {
     const result = verifySegment(Buffer.from('hello\n'), 'x.sql');
     expect(result.ok).toBe(false);

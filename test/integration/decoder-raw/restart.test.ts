@@ -8,8 +8,7 @@ import { execFileSync } from 'node:child_process';
 import type { PgCluster } from '../../helpers/pg-cluster';
 import { pgincrTestEnv, waitFor, type PgincrTestEnv } from '../../helpers/pgincr-env';
 import { sealedSegmentText, stateOf } from '../../helpers/direct-pipeline';
-import { connectProfile } from '../../../src/adapters/pg/connect';
-import { decoderRawAvailable, ensureRawCaptureObjects } from '../../../src/adapters/pg/raw-capture-objects';
+import { decoderRawAvailable } from '../../../src/adapters/pg/raw-capture-objects';
 import { RECVLOGICAL_APP_NAME } from '../../../src/adapters/exec/pg-recvlogical';
 import { describeRaw, startRawCluster } from './raw-cluster';
 
@@ -40,8 +39,7 @@ describeRaw('decoder_raw capture: pg_recvlogical restarts', () => {
     env = pgincrTestEnv(pg, 'app', { capture: { slot: 'pgincr_restart', decoder: 'decoder_raw' } });
     await env.activities.installCaptureSchema({ profile: 'default' });
     await env.activities.fixReplicaIdentity({ profile: 'default' });
-    const client = await connectProfile(env.config.profiles.default!);
-    await ensureRawCaptureObjects(client).finally(() => client.end());
+    await env.activities.ensurePublication({ profile: 'default' }); // decoder_raw: its triggers
     const base = await env.activities.takeBase({ profile: 'default', temporarySlot: false });
     await env.activities.writeMetadata({ profile: 'default', baseId: base.baseId });
   });
@@ -86,8 +84,6 @@ describeRaw('decoder_raw capture: pg_recvlogical restarts', () => {
 
     const plan = await env.activities.planRestore({ profile: 'default', target: { kind: 'latest' } });
     await env.activities.createTargetDatabase({ profile: 'default', targetProfile: 'admin', targetDb: 'app_restored', restoreId: 'r1', encoding: plan.encoding });
-    // Stand-in for the trigger function the base dump references (see roundtrip.test.ts).
-    await pg.query(`CREATE SCHEMA pgincr; CREATE FUNCTION pgincr.raw_capture_trigger() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$`, [], 'app_restored');
     await env.activities.restoreBase({ targetProfile: 'admin', targetDb: 'app_restored', restoreId: 'r1', plan });
     await env.activities.applySegments({ targetProfile: 'admin', targetDb: 'app_restored', restoreId: 'r1', plan, target: { kind: 'latest' } });
     const [a, b] = await Promise.all([stateOf(pg, 'app'), stateOf(pg, 'app_restored')]);

@@ -2,10 +2,10 @@
  * The decoder_raw capture reads its pending raw files a window at a time: any byte range of
  * the files taken one after another (empty files, a range across files, past the end).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pendingEnds, readPendingRange } from '../../../src/capture/raw/raw-files';
+import { pendingEnds, readPendingRange, scanClosedRawFiles } from '../../../src/capture/raw/raw-files';
 
 describe('readPendingRange', () => {
   const dir = mkdtempSync(join(tmpdir(), 'pgincr-raw-files-'));
@@ -29,5 +29,20 @@ describe('readPendingRange', () => {
       }
     }
     expect(wrong).toEqual([]);
+  });
+});
+
+describe('scanClosedRawFiles', () => {
+  const chain = mkdtempSync(join(tmpdir(), 'pgincr-raw-scan-'));
+  afterAll(() => rmSync(chain, { recursive: true, force: true }));
+
+  it('sees every occurrence of a short pattern whole, also across chunk and file boundaries', async () => {
+    mkdirSync(join(chain, 'raw'));
+    const text = Array.from({ length: 200 }, (_, i) => `x${'.'.repeat(i % 37)}MARK${i};`).join('');
+    writeFileSync(join(chain, 'raw', '000000000001.raw'), text.slice(0, 1234));
+    writeFileSync(join(chain, 'raw', '000000000002.raw'), text.slice(1234));
+    const seen = new Set<string>();
+    await scanClosedRawFiles(chain, (t) => { for (const m of t.matchAll(/MARK\d+;/g)) seen.add(m[0]); }, 100, 16);
+    expect(seen.size).toBe(200);
   });
 });
