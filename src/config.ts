@@ -41,6 +41,8 @@ export const captureSchema = z
     /** Emit a pg_logical_emit_message this often so an idle database's slot keeps moving; 0 = off. */
     idleMessageInterval: duration.or(z.literal('0')).default('0'),
     compress: z.enum(['none', 'gzip']).default('gzip'),
+    /** decoder_raw only: raw pg_recvlogical output allowed on disk before it is paused (soft bound). */
+    rawBacklogMaxBytes: z.number().int().min(1024 * 1024).default(64 * 1024 * 1024),
     /** What to do with DDL run from inside a function (cannot be replayed as its statement). */
     ddlInFunction: z.enum(['fail', 'warn']).default('warn'),
   })

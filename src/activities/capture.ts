@@ -45,7 +45,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
       const poll = setInterval(() => void stat(rotateRequestPath(chain)).then(() => { rotate = true; }, () => undefined), 1000);
       // capture.decoder: decoder_raw runs pg_recvlogical and post-processes its files (same contract).
       const run: typeof runCapture = cfg.decoder === 'decoder_raw'
-        ? (d, i, c) => runRawCapture(d, i, c, { profile, chainDir: chain })
+        ? (d, i, c) => runRawCapture(d, i, c, { profile, chainDir: chain, rawBacklogMaxBytes: cfg.rawBacklogMaxBytes })
         : runCapture;
       const recorder = captureRecorder(deps.metrics, cfg.slot);
       try {

@@ -19,6 +19,7 @@ describe('config validation', () => {
     const c = parseConfig({ repository: '/backups' }, env);
     expect(c.capture.decoder).toBe('pgoutput');
     expect(c.capture.slot).toBe('pgincr');
+    expect(c.capture.rawBacklogMaxBytes).toBe(64 * 1024 * 1024);
     expect(c.schedules.fullBackup.cron).toBe('0 2 * * *');
     expect(c.retention).toEqual({ segmentsDays: 7, fullDays: 30, monthlyForMonths: 12 });
     expect(c.profiles.default).toEqual({});
@@ -34,6 +35,10 @@ describe('config validation', () => {
 
   it('names an out-of-range number', () => {
     expect(problems({ repository: '/b', profiles: { main: { port: 70000 } } })).toMatch(/profiles\.main\.port: /);
+  });
+
+  it('bounds the decoder_raw backlog at 1 MiB or more', () => {
+    expect(problems({ repository: '/b', capture: { rawBacklogMaxBytes: 1000 } })).toMatch(/capture\.rawBacklogMaxBytes: /);
   });
 
   it('names an unknown key (typos do not pass silently)', () => {
