@@ -51,6 +51,13 @@ const STREAM_HIGH_WATER = 1024 * 1024;
 
 /** Group commit: at most this many transactions written between two fsyncs. */
 const GROUP_COMMIT_MAX = 1000;
+/**
+ * Group-commit fsyncs start at least this far apart: under a steady trickle of small
+ * transactions (an OLTP source), back-to-back fsyncs of ours competed with the server's own WAL
+ * fsyncs on the same disk and cut its TPS. It only delays acknowledgements (never beyond what
+ * is fsynced), by at most this.
+ */
+const SYNC_MIN_GAP_MS = 50;
 
 interface OpenTxn {
   /** Segment bytes when the transaction began (for the bytes counter). */
@@ -79,6 +86,8 @@ class CaptureRun {
   /** The fsync running in the background (see syncInBackground), and how it failed. */
   private syncing: Promise<void> | null = null;
   private syncFailure: { error: unknown } | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private lastSyncStartMs = 0;
   /** End LSN of the last transaction fsynced (or of the segment chain's resume point). */
   private durable: Lsn;
   /** What we acknowledge: `durable`, or a keepalive's walEnd while nothing is pending. */
@@ -280,7 +289,7 @@ class CaptureRun {
 
   /** Fsyncs what group commit left unsynced (after one in flight); only then may it be acknowledged. */
   private async syncWritten(): Promise<void> {
-    if (this.syncing) await this.syncing;
+    await this.quiesceSync();
     if (this.syncFailure) throw this.syncFailure.error;
     if (this.unsynced === 0) return;
     await this.writer.sync();
@@ -295,8 +304,24 @@ class CaptureRun {
    * acknowledged, only once it completes. With one already running, waits for it first.
    */
   private syncInBackground(): Promise<void> | undefined {
-    if (this.syncing) return this.syncing.then(() => void this.syncInBackground());
+    if (this.syncFailure) throw this.syncFailure.error; // never acknowledge past a failed fsync
     if (this.unsynced === 0) return undefined;
+    // Too much unsynced: wait for the fsync in flight (back-pressure), then start the next.
+    if (this.syncing && this.unsynced >= GROUP_COMMIT_MAX) return this.syncing.then(() => void this.syncInBackground());
+    if (this.syncing || this.syncTimer) return undefined; // the one running or due covers it
+    const wait = this.lastSyncStartMs + SYNC_MIN_GAP_MS - Date.now();
+    if (wait > 0) {
+      this.syncTimer = setTimeout(() => {
+        this.syncTimer = null;
+        try {
+          void this.syncInBackground();
+        } catch {
+          // the failure is kept in syncFailure and thrown by the loop's next sync
+        }
+      }, wait);
+      return undefined;
+    }
+    this.lastSyncStartMs = Date.now();
     const upTo = this.written;
     this.unsynced = 0;
     this.syncing = this.writer.sync().then(
@@ -304,6 +329,7 @@ class CaptureRun {
         this.syncing = null;
         this.durable = maxLsn(this.durable, upTo);
         this.acknowledgeDurable();
+        if (this.unsynced > 0) void this.syncInBackground(); // what was written meanwhile
       },
       (error: unknown) => {
         this.syncing = null;
@@ -311,6 +337,20 @@ class CaptureRun {
       },
     );
     return undefined;
+  }
+
+  /** Until no fsync runs or is due (one finishing may start the next, for what it did not cover). */
+  private async quiesceSync(): Promise<void> {
+    for (;;) {
+      this.cancelSyncTimer();
+      if (!this.syncing) return;
+      await this.syncing;
+    }
+  }
+
+  private cancelSyncTimer(): void {
+    if (this.syncTimer) clearTimeout(this.syncTimer);
+    this.syncTimer = null;
   }
 
   private acknowledgeDurable(): void {
@@ -377,7 +417,7 @@ class CaptureRun {
 
   /** On the way out: cut a transaction in progress (never half-written), then seal or keep. */
   async finish(seal: boolean): Promise<CaptureResult> {
-    await this.syncing; // never truncate under an fsync in flight
+    await this.quiesceSync(); // never truncate under an fsync in flight
     if (this.txn?.begun) await this.writer.abortTransaction();
     this.txn = null;
     await this.syncWritten();
@@ -388,7 +428,7 @@ class CaptureRun {
   }
 
   async close(): Promise<void> {
-    await this.syncing;
+    await this.quiesceSync();
     await this.compressing; // never leave a compression running after the activity
     return this.writer.close();
   }

@@ -84,6 +84,7 @@ export class SegmentWriter {
   private hashedBytes = 0;
   /** The other buffer of the pair (the one being written while appends go on). */
   private spare: Buffer | null = null;
+  private readonly writesInFlight = new Set<Promise<void>>();
   private txn: OpenTxn | null = null;
   private closed = false;
 
@@ -287,6 +288,8 @@ export class SegmentWriter {
   async sync(): Promise<Lsn> {
     this.assertOpen();
     await this.writeBuffer();
+    // Writes started earlier (the capture loop's, while this fsync was due) land before it.
+    await Promise.all(this.writesInFlight);
     await this.handle.datasync();
     return this.lastEndLsn;
   }
@@ -428,12 +431,22 @@ export class SegmentWriter {
     this.hashedBytes = 0;
     this.buf = out.length > SegmentWriter.bufferSize(this.flushBytes) ? Buffer.allocUnsafe(SegmentWriter.bufferSize(this.flushBytes)) : this.spare ?? Buffer.allocUnsafe(out.length);
     this.spare = null;
+    const write = this.writeOut(out, n, at);
+    this.writesInFlight.add(write);
+    try {
+      await write;
+    } finally {
+      this.writesInFlight.delete(write);
+    }
+    if (out.length === this.buf.length) this.spare = out;
+  }
+
+  private async writeOut(out: Buffer, n: number, at: number): Promise<void> {
     let written = 0;
     while (written < n) {
       const { bytesWritten } = await this.handle.write(out, written, n - written, at + written);
       written += bytesWritten;
     }
-    if (out.length === this.buf.length) this.spare = out;
   }
 }
 
