@@ -201,7 +201,14 @@ class CaptureRun {
   }
 
   private async onKeepalive(walEnd: Lsn, replyRequested: boolean): Promise<void> {
-    await this.syncWritten();
+    if (this.unsynced > 0 || this.syncing || this.syncTimer) {
+      // Written, not yet fsynced: the group commit running or due acknowledges it. (An fsync
+      // here, per keepalive, came after every small transaction: back to back under OLTP load.)
+      await this.syncInBackground();
+      if (replyRequested) this.sendStatus();
+      return;
+    }
+    if (this.syncFailure) throw this.syncFailure.error;
     // Everything before this keepalive has been consumed (the queue is ordered); with no
     // transaction open, nothing at or before walEnd remains to be written.
     if (!this.txn && walEnd > this.confirmed) {

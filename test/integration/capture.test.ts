@@ -325,3 +325,46 @@ test('idle messages: with nothing written anywhere, the slot still moves (pg_log
   const result = await run.done;
   expect(result.transactions).toBe(0);
 });
+
+test('a failed fsync stops the capture; nothing past the last good fsync is acknowledged', async () => {
+  const base = await setupSource('src5', 's5');
+  const chain = chainDir();
+  const deps = createCaptureDeps({ profile: pg.profile('src5'), chainDir: chain, flushBytes: 4096 });
+  // Fault injection at the file: the first group-commit fsync (the one running in the
+  // background while the stream goes on) fails with EIO, the others succeed; a later success
+  // must not acknowledge what the failed one should have made durable.
+  let failed = false;
+  let lastGood: Lsn = 0n;
+  const openWriter = deps.openWriter;
+  deps.openWriter = async (header, startLsn) => {
+    const writer = await openWriter(header, startLsn);
+    const sync = writer.sync.bind(writer);
+    writer.sync = async () => {
+      const covers = writer.stats().lastEndLsn; // everything committed so far is in this fsync
+      if (!failed && /syncInBackground/.test(new Error().stack ?? '')) {
+        failed = true;
+        throw Object.assign(new Error('EIO: i/o error, fsync (injected)'), { code: 'EIO' });
+      }
+      const lsn = await sync();
+      if (!failed) lastGood = covers;
+      return lsn;
+    };
+    return writer;
+  };
+  let failure: unknown = null;
+  const done = runCapture(deps, captureInput('s5', { lastDurableLsn: base }), {
+    heartbeat: () => undefined, signal: new AbortController().signal, rotateRequested: () => false, now: () => Date.now(),
+  }).catch((error: unknown) => void (failure = error));
+  let n = 0;
+  await until('the capture to fail on fsync', async () => {
+    if (failure === null) await pg.query(`INSERT INTO log (n) VALUES ($1)`, [--n], 'src5');
+    return failure !== null;
+  });
+  await done;
+  expect(String(failure)).toMatch(/EIO/);
+  expect(failed).toBe(true);
+  // The first transaction the failed fsync should have made durable was never acknowledged.
+  const firstUnsafe = committedTxns(chain).map((t) => t.endLsn).find((end) => end > lastGood);
+  expect(firstUnsafe).toBeDefined();
+  expect(await confirmedFlush('s5', 'src5')).toBeLessThan(firstUnsafe!);
+});
