@@ -9,6 +9,8 @@ import { parseConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createActivities } from '../../src/activities';
 import type { PgCluster } from './pg-cluster';
+import type { TemporalTestContext } from './temporal';
+import type { SetupResult } from '../../src/workflows/setup';
 
 export interface PgincrTestEnv {
   config: Config;
@@ -43,4 +45,13 @@ export async function waitFor(what: string, probe: () => Promise<boolean>, timeo
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** Runs setupWorkflow (no capture started) for `profile` on the test's task queue; returns its result. */
+export async function runSetupWorkflow(temporal: TemporalTestContext, options: { profile?: string; label?: string } = {}): Promise<SetupResult> {
+  return (await temporal.client.workflow.execute('setupWorkflow', {
+    taskQueue: temporal.taskQueue,
+    workflowId: temporal.workflowId(options.label ?? 'setup'),
+    args: [{ profile: options.profile ?? 'default', startCapture: false }],
+  })) as SetupResult;
 }

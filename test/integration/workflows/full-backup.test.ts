@@ -14,12 +14,11 @@ import { join } from 'node:path';
 import { WorkflowFailedError } from '@temporalio/client';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { setupTemporal } from '../../helpers/temporal';
-import { pgincrTestEnv, waitFor, type PgincrTestEnv } from '../../helpers/pgincr-env';
+import { pgincrTestEnv, waitFor, type PgincrTestEnv, runSetupWorkflow } from '../../helpers/pgincr-env';
 import { BASE_DATA, MIXED_SCHEMA, runStatements, tableSums } from '../../helpers/workload';
 import { LOAD_TABLE, baseFolders, chainOf, readCatalog, startLoad, waitSlotCaughtUp } from '../../helpers/backup-fixture';
 import { createActivities, type ActivityDeps } from '../../../src/activities';
 import { createLogger } from '../../../src/logger';
-import type { SetupResult } from '../../../src/workflows/setup';
 import type { RestoreReport } from '../../../src/workflows/restore';
 import type { FullBackupResult } from '../../../src/workflows/backups';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
@@ -58,9 +57,7 @@ describe('full backup aligned with a running capture', () => {
   it('takes a new base under load; both bases restore exactly', async () => {
     await temporal.run(async () => {
       const { client, taskQueue } = temporal;
-      const setup = (await client.workflow.execute('setupWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('setup'), args: [{ profile: 'default', startCapture: false }],
-      })) as SetupResult;
+      const setup = await runSetupWorkflow(temporal);
       expect(setup.base).toBeDefined();
       oldBase = setup.base as { baseId: string; lsn: string };
       chain = chainOf(env.repository);

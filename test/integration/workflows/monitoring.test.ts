@@ -14,13 +14,12 @@ import { execa } from 'execa';
 import { ActivityFailure, ApplicationFailure, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { setupTemporal, temporalAddress, TEST_NAMESPACE } from '../../helpers/temporal';
-import { pgincrTestEnv, waitFor, type PgincrTestEnv } from '../../helpers/pgincr-env';
+import { pgincrTestEnv, waitFor, type PgincrTestEnv, runSetupWorkflow } from '../../helpers/pgincr-env';
 import { createActivities } from '../../../src/activities';
 import { createLogger } from '../../../src/logger';
 import { workflowIds } from '../../../src/constants';
 import { createMetrics, startMetricsServer, type MetricsServer, type PgincrMetrics } from '../../../src/monitor/metrics';
 import { pauseSignal, resumeSignal, stopSignal } from '../../../src/workflows/signals';
-import type { SetupResult } from '../../../src/workflows/setup';
 import type { HealthResult } from '../../../src/activities/types';
 
 jest.setTimeout(240_000);
@@ -104,9 +103,7 @@ describe('monitoring through Temporal with the real capture', () => {
   it('goes WARNING → CRITICAL while the capture is paused and back to OK when it resumes; metrics and Nagios codes follow', async () => {
     await temporal.run(async () => {
       const { client, taskQueue } = temporal;
-      const setup = (await client.workflow.execute('setupWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('setup'), args: [{ profile: 'default', startCapture: false }],
-      })) as SetupResult;
+      const setup = await runSetupWorkflow(temporal);
       expect(setup.status).toBe('set up');
       const capture = await client.workflow.start('captureWorkflow', { taskQueue, workflowId: captureId, args: [{ profile: 'default', runForMs: 120_000 }] });
       try {

@@ -12,10 +12,9 @@ import { WorkflowFailedError } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { setupTemporal } from '../../helpers/temporal';
-import { pgincrTestEnv, type PgincrTestEnv } from '../../helpers/pgincr-env';
+import { pgincrTestEnv, type PgincrTestEnv, runSetupWorkflow } from '../../helpers/pgincr-env';
 import { runStatements, tableSums } from '../../helpers/workload';
 import { chainOf, readCatalog, waitSlotCaughtUp } from '../../helpers/backup-fixture';
-import type { SetupResult } from '../../../src/workflows/setup';
 import type { RestoreReport } from '../../../src/workflows/restore';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
 import type { SegmentEntry } from '../../../src/core/catalog/schema';
@@ -42,9 +41,7 @@ describe('restoreWorkflow refuses a damaged repository or a bad target, before t
     source = pgincrTestEnv(pg, 'app', { capture: CAPTURE });
     await temporal.run(async () => {
       const { client, taskQueue } = temporal;
-      const setup = (await client.workflow.execute('setupWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('setup'), args: [{ profile: 'default', startCapture: false }],
-      })) as SetupResult;
+      const setup = await runSetupWorkflow(temporal);
       expect(setup.status).toBe('set up');
       const capture = await client.workflow.start('captureWorkflow', {
         taskQueue, workflowId: temporal.workflowId('capture'), args: [{ profile: 'default', runForMs: 4000 }],

@@ -5,9 +5,8 @@
  */
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { setupTemporal } from '../../helpers/temporal';
-import { pgincrTestEnv, waitFor, type PgincrTestEnv } from '../../helpers/pgincr-env';
+import { pgincrTestEnv, waitFor, type PgincrTestEnv, runSetupWorkflow } from '../../helpers/pgincr-env';
 import { AFTER_P, BASE_DATA, CHANGES, MIXED_SCHEMA, runStatements, sequenceValues, tableSums } from '../../helpers/workload';
-import type { SetupResult } from '../../../src/workflows/setup';
 import type { RestoreReport } from '../../../src/workflows/restore';
 import type { CaptureStatus } from '../../../src/workflows/signals';
 import { stopSignal } from '../../../src/workflows/signals';
@@ -33,16 +32,12 @@ describe('round trip through Temporal: setup → capture → restore equals the 
   it('restores base + segments to exactly the source state', async () => {
     await temporal.run(async () => {
       const { client, taskQueue } = temporal;
-      const setup = (await client.workflow.execute('setupWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('setup'), args: [{ profile: 'default', startCapture: false }],
-      })) as SetupResult;
+      const setup = await runSetupWorkflow(temporal);
       expect(setup.status).toBe('set up');
       expect(setup.base?.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
 
       // A second setup changes nothing.
-      const again = (await client.workflow.execute('setupWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('setup-again'), args: [{ profile: 'default', startCapture: false }],
-      })) as SetupResult;
+      const again = await runSetupWorkflow(temporal, { label: 'setup-again' });
       expect(again.status).toBe('already set up');
 
       const capture = await client.workflow.start('captureWorkflow', {

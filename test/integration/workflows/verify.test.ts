@@ -8,10 +8,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { setupTemporal, temporalAddress } from '../../helpers/temporal';
-import { pgincrTestEnv, type PgincrTestEnv } from '../../helpers/pgincr-env';
+import { pgincrTestEnv, type PgincrTestEnv, runSetupWorkflow } from '../../helpers/pgincr-env';
 import { BASE_DATA, MIXED_SCHEMA, runStatements } from '../../helpers/workload';
 import { LOAD_TABLE, chainOf, readCatalog, startLoad, waitSlotCaughtUp, type Load } from '../../helpers/backup-fixture';
-import type { SetupResult } from '../../../src/workflows/setup';
 import type { VerifyReport } from '../../../src/workflows/verify';
 import type { FullBackupResult } from '../../../src/workflows/backups';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
@@ -53,9 +52,7 @@ describe('verify workflow', () => {
       const verify = (label: string, checkpoint: boolean) => client.workflow.execute('verifyWorkflow', {
         taskQueue, workflowId: temporal.workflowId(label), args: [{ profile: 'default', checkpoint, targetProfile: 'admin' }],
       }) as Promise<VerifyReport>;
-      const setup = (await client.workflow.execute('setupWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('setup'), args: [{ profile: 'default', startCapture: false }],
-      })) as SetupResult;
+      const setup = await runSetupWorkflow(temporal);
       const first = setup.base!;
       const chain = chainOf(env.repository);
       const capture = await client.workflow.start('captureWorkflow', {
