@@ -49,11 +49,4 @@ export async function captureUntilConfirmed(pg: PgCluster, chain: DirectChain, d
 }
 
 /** Runs statements one by one (each its own transaction, as psql does), in one session. */
-export async function runStatements(pg: PgCluster, db: string, statements: readonly string[]): Promise<void> {
-  const c = await pg.connect(db);
-  try {
-    for (const s of statements) await c.query(s);
-  } finally {
-    await c.end();
-  }
-}
+export { runStatements } from '../../helpers/workload';
