@@ -7,12 +7,16 @@
  *                   `{ type: 'done', result, maxRssBytes, cpuMs }` or `{ type: 'failed', error }`
  */
 import { initDdlParser } from '../src/core/ddl/extract';
-import { parseLsn } from '../src/core/lsn';
+import { formatLsn, parseLsn } from '../src/core/lsn';
 import { runCapture } from '../src/capture/capture-engine';
 import { runRawCapture } from '../src/capture/raw/raw-capture';
 import { createCaptureDeps } from '../src/capture/capture-deps';
 import type { HeartbeatDetails } from '../src/capture/capture-types';
 import type { Profile } from '../src/config';
+import { connectProfile } from '../src/adapters/pg/connect';
+import { pinSessionSettings, replicationSessionOptions } from '../src/adapters/pg/replication-session';
+import { startReplication } from '../src/adapters/pg/replication-stream';
+import type { ClientConfig } from 'pg';
 
 export interface ChildOptions {
   profile: Profile;
@@ -23,7 +27,8 @@ export interface ChildOptions {
   baseLsn: string;
   compress: 'gzip' | 'none';
   seal: boolean;
-  decoder: 'pgoutput' | 'decoder_raw';
+  /** `discard`: the protocol ceiling, a client that receives and acknowledges, writes nothing. */
+  decoder: 'pgoutput' | 'decoder_raw' | 'discard';
 }
 
 export type ChildMessage =
@@ -37,6 +42,47 @@ export type MemoryPeaks = { rssBefore: number; heapTotal: number; heapUsed: numb
 
 function send(msg: ChildMessage): void {
   process.send?.(msg);
+}
+
+/**
+ * The ceiling any client of the streaming protocol reaches on this machine: the same walsender
+ * session (pinned settings, pgoutput, same options), every message received and counted, the
+ * position acknowledged at every commit; nothing parsed beyond the first byte, nothing written.
+ */
+async function discard(o: ChildOptions, signal: AbortSignal, heartbeat: (lsn: bigint, txns: number) => void): Promise<Awaited<ReturnType<typeof runCapture>>> {
+  const client = await connectProfile(o.profile, { replication: 'database', options: replicationSessionOptions() } as Partial<ClientConfig>);
+  try {
+    await pinSessionSettings(client, String(Object.values((await client.query('SHOW server_encoding')).rows[0] ?? {})[0]));
+    const stream = await startReplication(client, { slot: o.slot, startLsn: parseLsn(o.baseLsn), publication: o.publication, messages: true, highWaterBytes: 1024 * 1024 });
+    let txns = 0;
+    let changes = 0;
+    let lsn = 0n;
+    const timer = setInterval(() => heartbeat(lsn, txns), 50);
+    try {
+      while (!signal.aborted) {
+        const msg = stream.poll() ?? (await stream.nextWithin(200));
+        if (msg === null) break;
+        if (msg === undefined) continue;
+        if (msg.kind === 'keepalive') {
+          if (msg.replyRequested) stream.sendStatus({ write: lsn, flush: lsn, apply: lsn });
+          continue;
+        }
+        const tag = msg.payload[0];
+        if (tag === 0x49 || tag === 0x55 || tag === 0x44) changes++;
+        else if (tag === 0x43 /* C */) {
+          txns++;
+          lsn = msg.payload.readBigUInt64BE(10); // end LSN
+          stream.sendStatus({ write: lsn, flush: lsn, apply: lsn });
+        }
+      }
+    } finally {
+      clearInterval(timer);
+      await stream.stop();
+    }
+    return { lastDurableLsn: '0/0', segmentsSealed: 0, transactions: txns, changes, bytes: 0 };
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 async function main(o: ChildOptions): Promise<void> {
@@ -56,7 +102,12 @@ async function main(o: ChildOptions): Promise<void> {
   };
   const cpu = process.cpuUsage();
   send({ type: 'ready' });
-  const result = await run(deps, {
+  const result = o.decoder === 'discard'
+    ? await discard(o, controller.signal, (lsn, txns) => {
+      sample();
+      send({ type: 'heartbeat', lsn: formatLsn(lsn), txns });
+    })
+    : await run(deps, {
     slot: o.slot, publication: o.publication, lastDurableLsn: parseLsn(o.baseLsn),
     segmentMaxBytes: 64 * 1024 * 1024, segmentMaxAgeMs: 15 * 60_000, runForMs: 24 * 3600_000,
     heartbeatEveryMs: 50, statusEveryMs: 10_000, sequenceEveryMs: 0, idleMessageEveryMs: 0,

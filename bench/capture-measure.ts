@@ -15,7 +15,7 @@ import { fmtInt, log, msSince, waitUntil } from './bench-util';
 import { startCaptureRun, type RecvlogicalUsage } from './capture-run';
 
 export interface CaptureMeasure {
-  decoder: 'pgoutput' | 'decoder_raw';
+  decoder: 'pgoutput' | 'decoder_raw' | 'discard';
   captureMs: number;
   /** When the last workload transaction was durable in a segment. */
   drainMs: number;
@@ -37,7 +37,7 @@ export interface MeasureOptions {
   pg: PgCluster;
   db: string;
   slot: string;
-  decoder: 'pgoutput' | 'decoder_raw';
+  decoder: 'pgoutput' | 'decoder_raw' | 'discard';
   baseLsn: Lsn;
   compress: 'gzip' | 'none';
   /** The workload's transactions (the capture is done when it has written them all). */

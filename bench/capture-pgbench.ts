@@ -1,7 +1,9 @@
 /**
- * pgbench with and without pgincr capture streaming, alternating off, on, off, on, … on the
- * same database and slot. Before an "on" round the capture first drains what the previous
- * "off" round left in the slot (untimed), so each "on" round decodes only its own changes.
+ * pgbench with and without pgincr capture streaming, alternating off, on, ceiling, off, on, …
+ * on the same database. Before an "on" round the capture first drains what the previous rounds
+ * left in the slot (untimed), so each "on" round decodes only its own changes. A "ceiling" round
+ * streams a twin slot with pg_recvlogical into /dev/null instead: what any client of the
+ * walsender costs the source, the floor for pgincr's overhead.
  * With decoder_raw: its own database (`pgb_raw`) with the pgincr triggers on the pgbench tables
  * (they run in the "off" rounds too: that is decoder_raw's cost on the source), a decoder_raw
  * slot and the raw capture. "Caught up" there means confirmed by pg_recvlogical (fsynced in the
@@ -15,6 +17,7 @@ import { ensureRawCaptureObjects } from '../src/adapters/pg/raw-capture-objects'
 import type { PgCluster } from '../test/helpers/pg-cluster';
 import { log, msSince, run, waitUntil } from './bench-util';
 import { confirmedFlush, createSlot, currentLsn, startCaptureRun } from './capture-run';
+import { startRecvlogicalDiscard } from './capture-ceiling';
 
 export interface PgbenchOptions {
   rounds: number;
@@ -27,6 +30,8 @@ export interface PgbenchOptions {
 
 export interface PgbenchRound {
   capture: boolean;
+  /** pg_recvlogical streaming into /dev/null instead (pgoutput only): the protocol's own cost. */
+  ceiling?: boolean;
   tps: number;
 }
 
@@ -35,6 +40,9 @@ export interface PgbenchSummary {
   on: PgbenchRound[];
   offMean: number;
   onMean: number;
+  /** pgoutput: rounds with pg_recvlogical streaming the slot into /dev/null (no pgincr). */
+  ceiling: PgbenchRound[];
+  ceilingMean: number;
   capturedChanges: number;
   /** Longest time the capture needed, after pgbench ended, to confirm everything. */
   maxCatchUpMs: number;
@@ -73,13 +81,32 @@ export async function pgbenchRounds(pg: PgCluster, o: PgbenchOptions): Promise<P
     await c.end();
   }
   const baseLsn = await createSlot(pg, DB, SLOT, raw ? 'decoder_raw' : 'pgoutput');
+  const CEILING_SLOT = 'recvlogical_pgb';
+  if (!raw) await createSlot(pg, DB, CEILING_SLOT);
+  // pgoutput: off, pgincr on, pg_recvlogical → /dev/null; decoder_raw: off, on.
+  const kinds: Array<'off' | 'on' | 'ceiling'> = raw ? ['off', 'on'] : ['off', 'on', 'ceiling'];
   const chainDir = mkdtempSync(join(tmpdir(), 'pgincr-bench-pgb-'));
   const rounds: PgbenchRound[] = [];
   let capturedChanges = 0;
   let maxCatchUpMs = 0;
   try {
-    for (let i = 0; i < o.rounds * 2; i++) {
-      const capture = i % 2 === 1;
+    for (let i = 0; i < o.rounds * kinds.length; i++) {
+      const kind = kinds[i % kinds.length]!;
+      const capture = kind === 'on';
+      if (kind === 'ceiling') {
+        const stream = startRecvlogicalDiscard({ pg, db: DB, slot: CEILING_SLOT });
+        try {
+          const drained = await caughtUp(pg, DB, CEILING_SLOT);
+          await waitUntil('pg_recvlogical to drain the previous rounds', drained, 10 * 60_000, 100);
+          log(`pgbench round ${i + 1}/${o.rounds * kinds.length}: pg_recvlogical → /dev/null, ${o.seconds} s`);
+          const tps = tpsOf(await run('pgbench', ['-c', String(o.clients), '-j', String(Math.min(o.clients, 2)), '-T', String(o.seconds)], env));
+          rounds.push({ capture: false, ceiling: true, tps });
+          log(`  tps ${tps.toFixed(1)}`);
+        } finally {
+          await stream.stop();
+        }
+        continue;
+      }
       const handle = capture
         ? await startCaptureRun({ pg, db: DB, slot: SLOT, publication: 'pub', chainDir, baseLsn, compress: o.compress, seal: false, decoder: o.decoder })
         : null;
@@ -92,7 +119,7 @@ export async function pgbenchRounds(pg: PgCluster, o: PgbenchOptions): Promise<P
         const drained = await caughtUp(pg, DB, SLOT);
         await waitUntil('capture to drain the previous round', async () => (check(), drained()), 10 * 60_000, 100);
       }
-      log(`pgbench round ${i + 1}/${o.rounds * 2}: ${o.decoder} capture ${capture ? 'on' : 'off'}, ${o.seconds} s`);
+      log(`pgbench round ${i + 1}/${o.rounds * kinds.length}: ${o.decoder} capture ${capture ? 'on' : 'off'}, ${o.seconds} s`);
       const out = await run('pgbench', ['-c', String(o.clients), '-j', String(Math.min(o.clients, 2)), '-T', String(o.seconds)], env);
       const tps = tpsOf(out);
       rounds.push({ capture, tps });
@@ -108,10 +135,11 @@ export async function pgbenchRounds(pg: PgCluster, o: PgbenchOptions): Promise<P
     }
   } finally {
     rmSync(chainDir, { recursive: true, force: true });
-    await pg.query('SELECT pg_drop_replication_slot($1)', [SLOT], DB).catch(() => undefined);
+    for (const slot of [SLOT, CEILING_SLOT]) await pg.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot], DB).catch(() => undefined);
   }
-  const off = rounds.filter((r) => !r.capture);
+  const off = rounds.filter((r) => !r.capture && !r.ceiling);
   const on = rounds.filter((r) => r.capture);
-  const mean = (xs: PgbenchRound[]) => xs.reduce((n, r) => n + r.tps, 0) / xs.length;
-  return { off, on, offMean: mean(off), onMean: mean(on), capturedChanges, maxCatchUpMs };
+  const ceiling = rounds.filter((r) => r.ceiling);
+  const mean = (xs: PgbenchRound[]) => (xs.length === 0 ? 0 : xs.reduce((n, r) => n + r.tps, 0) / xs.length);
+  return { off, on, offMean: mean(off), onMean: mean(on), ceiling, ceilingMean: mean(ceiling), capturedChanges, maxCatchUpMs };
 }

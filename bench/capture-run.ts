@@ -39,7 +39,7 @@ export interface CaptureRunOptions {
   baseLsn: Lsn;
   compress: 'gzip' | 'none';
   seal: boolean;
-  decoder?: 'pgoutput' | 'decoder_raw';
+  decoder?: 'pgoutput' | 'decoder_raw' | 'discard';
 }
 
 export interface RecvlogicalUsage {

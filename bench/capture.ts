@@ -14,8 +14,12 @@
  *    workload, two decoder_raw slots are created at the same point too; one is peeked, the
  *    other drained by pgincr's raw capture (runRawCapture: pg_recvlogical + post-processing)
  *    after the pgoutput capture, on the same workload; its numbers print beside pgoutput's.
- * 2. pgbench with and without capture streaming, alternating off/on, and the TPS ratio (with
- *    decoder_raw: again on a second database with its triggers and a decoder_raw capture).
+ *    Two protocol ceilings drain twin slots too: pg_recvlogical (C) into /dev/null, and a Node
+ *    client on our receive path that counts and acknowledges every message and writes nothing.
+ *    No client of the walsender can drain faster than these on the same machine.
+ * 2. pgbench with and without capture streaming, alternating off/on/ceiling (pg_recvlogical into
+ *    /dev/null), and the TPS ratios (with decoder_raw: again on a second database with its
+ *    triggers and a decoder_raw capture).
  *
  *   npm run bench:capture
  *   npm run bench:capture -- --scale 0.1 --pgbench-seconds 10
@@ -33,6 +37,7 @@ import {
 } from './bench-util';
 import { createSlot, currentLsn } from './capture-run';
 import { measureCapture, type CaptureMeasure } from './capture-measure';
+import { measureRecvlogicalCeiling, type CeilingMeasure } from './capture-ceiling';
 import { pgbenchRounds, type PgbenchSummary } from './capture-pgbench';
 
 const { values: args } = parseArgs({
@@ -121,6 +126,10 @@ async function decoderRawUsable(pg: PgCluster, db: string): Promise<{ available:
 
 interface CaptureSummary {
   peek: Peek[];
+  /** The protocol ceiling: a client that receives and acknowledges, nothing more. */
+  discard: CaptureMeasure;
+  /** The same ceiling with PostgreSQL's own C client. */
+  recvlogical: CeilingMeasure;
   pgoutput: CaptureMeasure;
   raw: CaptureMeasure | null;
   rawPeek: Peek | null;
@@ -142,6 +151,8 @@ async function captureBench(pg: PgCluster, rawDecoder: boolean): Promise<Capture
   // Every slot at the same point, before the workload.
   const baseLsn = await createSlot(pg, db, 'pgincr');
   await createSlot(pg, db, 'twin');
+  const discardBaseLsn = await createSlot(pg, db, 'discard');
+  await createSlot(pg, db, 'recvlogical');
   const rawBaseLsn = rawDecoder ? await createSlot(pg, db, 'pgincr_raw', 'decoder_raw') : null;
   if (rawDecoder) await createSlot(pg, db, 'twin_raw', 'decoder_raw');
 
@@ -167,6 +178,10 @@ async function captureBench(pg: PgCluster, rawDecoder: boolean): Promise<Capture
   try {
     const expected = peek[0]!.changes - markerRows;
     const commits = peek[0]!.commits;
+    const discard = await measureCapture({ pg, db, slot: 'discard', decoder: 'discard', baseLsn: discardBaseLsn, compress: COMPRESS, commits, target });
+    if (discard.changes !== peek[0]!.changes) throw new Error(`the discarding client received ${discard.changes} changes, the server decoded ${peek[0]!.changes}`);
+    const recvlogical = await measureRecvlogicalCeiling({ pg, db, slot: 'recvlogical', target });
+    log(`pg_recvlogical (pgoutput → /dev/null): every change sent in ${recvlogical.ms.toFixed(0)} ms`);
     const pgoutput = await measureCapture({ pg, db, slot: 'pgincr', decoder: 'pgoutput', baseLsn, compress: COMPRESS, commits, target });
     if (pgoutput.changes !== expected) throw new Error(`capture wrote ${pgoutput.changes} changes, the server decoded ${expected}`);
     peek.push(await peekTwin(pg, db));
@@ -176,7 +191,7 @@ async function captureBench(pg: PgCluster, rawDecoder: boolean): Promise<Capture
       raw = await measureCapture({ pg, db, slot: 'pgincr_raw', decoder: 'decoder_raw', baseLsn: rawBaseLsn, compress: COMPRESS, commits });
       if (raw.changes !== expected) throw new Error(`decoder_raw capture wrote ${raw.changes} changes, pgoutput ${expected}`);
     }
-    return { peek, pgoutput, raw, rawPeek };
+    return { peek, discard, recvlogical, pgoutput, raw, rawPeek };
   } finally {
     await pg.query(`SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE database = $1`, [db]);
   }
@@ -205,6 +220,7 @@ function pgbenchRows(pgb: PgbenchSummary, label: string, baselineTps: number): s
   return [
     [`pgbench TPS, ${raw ? 'decoder_raw triggers, ' : ''}capture off (${pgb.off.length} runs)`, pgb.off.map((x) => x.tps.toFixed(0)).join(' / '), `mean ${pgb.offMean.toFixed(0)}`, raw ? fmtRatio(pgb.offMean / baselineTps) : 'baseline'],
     [`pgbench TPS, ${label} capture on (${pgb.on.length} runs)`, pgb.on.map((x) => x.tps.toFixed(0)).join(' / '), `mean ${pgb.onMean.toFixed(0)}`, fmtRatio(pgb.onMean / baselineTps)],
+    ...(pgb.ceiling.length > 0 ? [[`pgbench TPS, pg_recvlogical streaming into /dev/null (${pgb.ceiling.length} runs, protocol ceiling)`, pgb.ceiling.map((x) => x.tps.toFixed(0)).join(' / '), `mean ${pgb.ceilingMean.toFixed(0)}`, fmtRatio(pgb.ceilingMean / baselineTps)]] : []),
     [`${label} capture in the on rounds`, `${fmtInt(pgb.capturedChanges)} changes written`, `after pgbench ended, caught up within ${(pgb.maxCatchUpMs / 1000).toFixed(1)} s`, ''],
   ];
 }
@@ -216,8 +232,16 @@ function report(s: CaptureSummary, pgb: PgbenchSummary | null, rawPgb: PgbenchSu
   const rows: string[][] = [
     ['server-side pgoutput decode (peek, mean of 2)', `${fmtInt(baseRate)} changes/s`, `${s.peek.map((p) => (p.ms / 1000).toFixed(1)).join(' / ')} s`, 'baseline'],
   ];
+  const ceiling = perSecond(s.discard.changes, s.discard.drainMs);
+  const cRate = perSecond(changes, s.recvlogical.ms);
+  const perChange = (ms: number) => `${((ms * 1000) / changes).toFixed(1)} µs/change`;
+  rows.push(
+    ['protocol ceiling, C: pg_recvlogical streams the slot into /dev/null', `${fmtInt(cRate)} changes/s`, `walsender ${perChange(s.recvlogical.walsenderCpuMs)}, client ${perChange(s.recvlogical.clientCpuMs)}`, fmtRatio(cRate / baseRate)],
+    ['protocol ceiling, Node: our receive path, every message counted and acknowledged, nothing written', `${fmtInt(ceiling)} changes/s`, `walsender ${perChange(s.discard.walsenderCpuMs)}, client ${perChange(s.discard.cpuMs)}`, fmtRatio(ceiling / baseRate)],
+  );
   if (s.rawPeek) rows.push(['server-side decoder_raw decode (peek)', `${fmtInt(perSecond(changes, s.rawPeek.ms))} changes/s`, `${(s.rawPeek.ms / 1000).toFixed(1)} s`, fmtRatio(peekMs / s.rawPeek.ms)]);
   rows.push(...captureRows(s.pgoutput, baseRate, 'pgoutput (stream, render, fsync per commit, seal)'));
+  rows.push(['pgincr capture (drained) vs the protocol ceilings', `${fmtRatio(perSecond(changes, s.pgoutput.drainMs) / cRate)} of C`, `${fmtRatio(perSecond(changes, s.pgoutput.drainMs) / ceiling)} of Node`, '']);
   if (s.raw) {
     rows.push(...captureRows(s.raw, baseRate, 'decoder_raw (pg_recvlogical, 2 s rotation, parse, repair, render, seal)'));
     rows.push(['decoder_raw capture vs pgoutput capture', `${fmtRatio(s.pgoutput.captureMs / s.raw.captureMs)} the rate`, `peak RSS ${fmtRatio((s.raw.peakRss + s.raw.recvlogical.peakRss) / s.pgoutput.peakRss)} (with pg_recvlogical)`, '']);
