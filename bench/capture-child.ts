@@ -6,6 +6,7 @@
  *   child → parent: `{ type: 'heartbeat', lsn, txns }` (every 50 ms), then
  *                   `{ type: 'done', result, maxRssBytes, cpuMs }` or `{ type: 'failed', error }`
  */
+import { readFileSync } from 'node:fs';
 import { initDdlParser } from '../src/core/ddl/extract';
 import { formatLsn, parseLsn } from '../src/core/lsn';
 import { runCapture } from '../src/capture/capture-engine';
@@ -85,6 +86,17 @@ async function discard(o: ChildOptions, signal: AbortSignal, heartbeat: (lsn: bi
   }
 }
 
+/** cutime + cstime of this process (its waited-for children), in ms (Linux /proc, USER_HZ 100). */
+function childrenCpuMs(): number {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+    return ((Number(f[13]) + Number(f[14])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 async function main(o: ChildOptions): Promise<void> {
   await initDdlParser(); // outside the timed part
   const controller = new AbortController();
@@ -122,7 +134,9 @@ async function main(o: ChildOptions): Promise<void> {
     now: () => Date.now(),
   });
   const used = process.cpuUsage(cpu);
-  send({ type: 'done', result, maxRssBytes: process.resourceUsage().maxRSS * 1024, cpuMs: (used.user + used.system) / 1000, memory });
+  // Plus the CPU of its finished children (the gzip processes of sealed segments).
+  const cpuMs = (used.user + used.system) / 1000 + childrenCpuMs();
+  send({ type: 'done', result, maxRssBytes: process.resourceUsage().maxRSS * 1024, cpuMs, memory });
 }
 
 process.once('message', (m: { type: string; options: ChildOptions }) => {

@@ -207,7 +207,7 @@ function captureRows(m: CaptureMeasure, baseRate: number, label: string): string
   ];
   if (m.decoder === 'decoder_raw') rows.push(['pg_recvlogical peak RSS', fmtMiB(m.recvlogical.peakRss), `CPU ${(m.recvlogical.cpuMs / 1000).toFixed(1)} s`, '']);
   rows.push(
-    [`capture CPU time, ${m.decoder} (child process, all threads)`, `${((m.cpuMs * 1000) / m.changes).toFixed(1)} µs/change`, `${(m.cpuMs / 1000).toFixed(1)} s`, ''],
+    [`capture CPU time, ${m.decoder} (child process, all threads, and its children: gzip${m.decoder === 'decoder_raw' ? ', pg_recvlogical' : ''})`, `${((m.cpuMs * 1000) / m.changes).toFixed(1)} µs/change`, `${(m.cpuMs / 1000).toFixed(1)} s`, ''],
     [`walsender CPU time while draining, ${m.decoder}`, `${((m.walsenderCpuMs * 1000) / m.changes).toFixed(1)} µs/change`, `${(m.walsenderCpuMs / 1000).toFixed(1)} s of ${(m.drainMs / 1000).toFixed(1)} s`, ''],
     [`bytes per change, plain SQL, ${m.decoder}`, (m.plainBytes / m.changes).toFixed(1), fmtMiB(m.plainBytes), ''],
   );

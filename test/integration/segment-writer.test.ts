@@ -214,6 +214,22 @@ describe('SegmentWriter', () => {
     await next.close();
   });
 
+  it('gzips with in-process zlib where no gzip program exists, to the same content', async () => {
+    const path = process.env.PATH;
+    process.env.PATH = '/nonexistent';
+    try {
+      const w = await SegmentWriter.open(chain, fields, 0x1000n);
+      await writeTxns(w, 0x1000n, 1, 2);
+      const entry = (await w.seal({ compress: 'gzip' })) as SegmentEntry;
+      const gz = await readFile(join(chain, entry.file));
+      expect(entry.sha256).toBe(createHash('sha256').update(gz).digest('hex'));
+      expect(entry.sha256Uncompressed).toBe(createHash('sha256').update(gunzipSync(gz)).digest('hex'));
+      await verifySegmentFile(join(chain, entry.file));
+    } finally {
+      process.env.PATH = path;
+    }
+  });
+
   it('names the offset of a damaged sealed segment', async () => {
     const w = await SegmentWriter.open(chain, fields, 0x1000n);
     await writeTxns(w, 0x1000n, 1, 2);
