@@ -28,6 +28,8 @@ import type { SegmentWriter } from '../adapters/fs/segment-writer';
 import type { SegmentEntry } from '../core/catalog/schema';
 import { ConfigError, PgincrError } from '../errors';
 import { renderChange } from './change-renderer';
+import { isCaptureTable } from '../core/sql/capture-tables';
+import { RowRenderer } from '../core/sql/render-row-bytes';
 import { PeriodicTask } from './periodic';
 import { RelationCache } from './relation-cache';
 import { recordSequencePositions, recordSequencePositionsXid, emitIdleMessage } from './sequence-recorder';
@@ -70,6 +72,9 @@ interface OpenTxn {
   changes: number;
 }
 
+/** onRowChange's answer when the fast path declines a message. */
+const DECLINED = Symbol('declined');
+
 interface PendingRotation {
   reason: RotateReason;
   /** Rotate once the sequence positions recorded for it are written (or at this deadline). */
@@ -100,6 +105,7 @@ class CaptureRun {
   private compressing: Promise<void> = Promise.resolve();
   private compressError: unknown = null;
   private readonly context: CaptureContext;
+  private readonly rows = new RowRenderer();
 
   constructor(
     private readonly deps: CaptureDeps,
@@ -114,6 +120,7 @@ class CaptureRun {
     this.context = {
       ordinals: new DdlOrdinals(), ddlInFunction: input.ddlInFunction, encoding: source.header.encoding,
       onWarning: (message: string) => deps.log?.warn({ slot: input.slot }, message),
+      onSchemaRenamed: (from: string, to: string) => relations.renameSchema(from, to),
     };
     this.durable = writer.durableLsn;
     this.written = this.durable;
@@ -174,7 +181,27 @@ class CaptureRun {
   /** One message; returns a promise only when it needs I/O (await it before the next message). */
   private handle(msg: ReplicationMessage): Promise<void> | undefined {
     if (msg.kind === 'keepalive') return this.onKeepalive(msg.walEnd, msg.replyRequested);
-    return this.onMessage(parsePgoutput(msg.payload));
+    const p = msg.payload;
+    const tag = p[0];
+    if ((tag === 0x49 /* I */ || tag === 0x55 /* U */ || tag === 0x44 /* D */) && this.txn && p.length >= 6) {
+      const io = this.onRowChange(this.txn, p);
+      if (io !== DECLINED) return io;
+    }
+    return this.onMessage(parsePgoutput(p));
+  }
+
+  /**
+   * The fast path for INSERT/UPDATE/DELETE: rendered from the payload's bytes into the segment
+   * (RowRenderer). What it declines takes the reference path (parsePgoutput + renderChange).
+   */
+  private onRowChange(txn: OpenTxn, payload: Buffer): Promise<void> | undefined | typeof DECLINED {
+    const rel = this.relations.get(payload.readUInt32BE(1));
+    if (isCaptureTable(rel)) return DECLINED;
+    if (txn.skip) return undefined;
+    const length = this.rows.render(payload, rel);
+    if (length < 0) return DECLINED;
+    const full = this.bufferBeginOnce(txn);
+    return this.countChange(txn, this.writer.bufferStatementBytes(this.rows.bytes, length) || full);
   }
 
   /**
@@ -243,18 +270,29 @@ class CaptureRun {
   private onChange(m: Parameters<typeof renderChange>[0]): Promise<void> | undefined {
     const txn = this.txn;
     if (!txn) throw new PgincrError('protocol', `${m.tag} outside a transaction`);
-    if (txn.skip) return undefined;
+    if (txn.skip) {
+      // Already written, but a schema rename in it must still rename the cached relations.
+      if (m.tag === 'insert' && isCaptureTable(this.relations.get(m.relationId))) renderChange(m, this.relations, this.context);
+      return undefined;
+    }
     const sql = renderChange(m, this.relations, this.context);
     if (sql === null) return undefined;
-    let full = false;
-    if (!txn.begun) {
-      full = this.writer.bufferBegin({ xid: txn.xid, commitLsn: txn.commitLsn, commitTime: txn.commitTime });
-      txn.begun = true;
-      txn.startBytes = this.writer.stats().bytes;
-    }
-    full = this.writer.bufferStatement(sql) || full;
+    const full = this.bufferBeginOnce(txn);
+    return this.countChange(txn, this.writer.bufferStatement(sql) || full);
+  }
+
+  /** The BEGIN line, before the transaction's first statement; true when the buffer is full. */
+  private bufferBeginOnce(txn: OpenTxn): boolean {
+    if (txn.begun) return false;
+    const full = this.writer.bufferBegin({ xid: txn.xid, commitLsn: txn.commitLsn, commitTime: txn.commitTime });
+    txn.begun = true;
+    txn.startBytes = this.writer.stats().bytes;
+    return full;
+  }
+
+  private countChange(txn: OpenTxn, bufferFull: boolean): Promise<void> | undefined {
     txn.changes += 1;
-    return full ? this.writer.writeBuffer() : undefined;
+    return bufferFull ? this.writer.writeBuffer() : undefined;
   }
 
   private onCommit(commitLsn: Lsn, endLsn: Lsn): Promise<void> | undefined {

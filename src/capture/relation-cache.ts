@@ -60,6 +60,18 @@ export class RelationCache {
     return info;
   }
 
+  /**
+   * `ALTER SCHEMA from RENAME TO to` seen in the stream: pgoutput sends no new Relation message
+   * for the schema's tables (their relcache entries are not invalidated), so later changes would
+   * be written with the old schema name. The cached relations move to the new name (as new
+   * objects: rendering plans are cached per object).
+   */
+  renameSchema(from: string, to: string): void {
+    for (const [id, info] of this.relations) {
+      if (info.schema === from) this.relations.set(id, { ...info, schema: to });
+    }
+  }
+
   /** The relation a change refers to; pgoutput always sends it first, so absence is a bug. */
   get(relationId: number): RelationInfo {
     const info = this.relations.get(relationId);

@@ -172,3 +172,28 @@ test('CREATE TABLE AS, SELECT INTO, temporary tables and marker-like DDL text re
   const call = 'SELECT marker_fn() AS r';
   expect(await pg.query(call, [], 'ddldst')).toEqual(await pg.query(call, [], 'ddlsrc'));
 });
+
+test('ALTER SCHEMA … RENAME: later changes name the new schema (pgoutput sends no new Relation message)', async () => {
+  const base = await setupSource('rensrc', 'ren_slot');
+  const chain = join(tempDir('pgincr-chain-'), '7000000000000000002-rensrc');
+  const c = await pg.connect('rensrc');
+  try {
+    await c.query(`CREATE SCHEMA s0; CREATE TABLE s0.t (id int PRIMARY KEY, v text)`);
+    await c.query(`INSERT INTO s0.t VALUES (1, 'before'), (2, 'before')`); // Relation message sent as s0.t
+    await c.query('ALTER SCHEMA s0 RENAME TO "S 1"');
+    await c.query(`INSERT INTO "S 1".t VALUES (3, 'after')`);
+    await c.query(`UPDATE "S 1".t SET v = 'updated' WHERE id = 1`);
+    await c.query(`BEGIN; DELETE FROM "S 1".t WHERE id = 2; ALTER SCHEMA "S 1" RENAME TO s2; INSERT INTO s2.t VALUES (4, 'same txn'); COMMIT`);
+  } finally {
+    await c.end();
+  }
+  await captureAll('rensrc', 'ren_slot', chain, base);
+  const text = segmentTexts(chain).join('');
+  expect(text).toContain(`INSERT INTO "S 1".t (id, v) VALUES ('3', 'after');`);
+  expect(text).toContain(`UPDATE ONLY "S 1".t SET v = 'updated' WHERE id = '1';`);
+  expect(text).toContain(`DELETE FROM ONLY "S 1".t WHERE id = '2';`);
+  expect(text).toContain(`INSERT INTO s2.t (id, v) VALUES ('4', 'same txn');`);
+  await replay(chain, 'rendst');
+  const rows = (db: string) => pg.query(`SELECT id, v FROM s2.t ORDER BY id`, [], db);
+  expect(await rows('rendst')).toEqual(await rows('rensrc'));
+});

@@ -230,6 +230,20 @@ export class SegmentWriter {
   }
 
   /**
+   * {@link bufferStatement} for a statement already in bytes: `bytes[0, length)`, one line
+   * ending with `\n` that starts with INSERT, UPDATE or DELETE and holds no other line break
+   * (RowRenderer's output), so it can hold no segment marker.
+   */
+  bufferStatementBytes(bytes: Buffer, length: number): boolean {
+    if (!this.txn) throw new Error(`${this.path}: statement outside a transaction`);
+    this.txn.changes += 1;
+    if (this.pendingBytes + length > this.buf.length) this.grow(this.pendingBytes + length);
+    bytes.copy(this.buf, this.pendingBytes, 0, length);
+    this.pendingBytes += length;
+    return this.pendingBytes >= this.flushBytes;
+  }
+
+  /**
    * Writes the COMMIT line and fdatasyncs; returns the new durable end LSN, only once it is on
    * disk. `changes` defaults to the number of statements written.
    *

@@ -39,8 +39,12 @@ export interface DdlInput {
 }
 
 export type DdlExtraction =
-  /** The statement to replay (byte string, no trailing semicolon). */
-  | { kind: 'statement'; text: string; rewritten: boolean }
+  /**
+   * The statement to replay (byte string, no trailing semicolon). `schemaRename`: it is
+   * `ALTER SCHEMA from RENAME TO to` (byte strings), which pgoutput does not follow with new
+   * Relation messages for the schema's tables: the capture renames them itself.
+   */
+  | { kind: 'statement'; text: string; rewritten: boolean; schemaRename?: { from: string; to: string } }
   /** The DDL ran inside a function/DO/procedure: the query holds no matching statement. */
   | { kind: 'in-function'; commandTag: string; query: string }
   /** A temporary object: it does not outlive the source session, so it is not replayed. */
@@ -99,7 +103,11 @@ export function extractDdl(input: DdlInput): DdlExtraction {
   if (plan.kind === 'temporary') return { kind: 'temporary', text: original };
   if (plan.kind === 'unreplayable') return { kind: 'unreplayable', reason: plan.reason, commandTag, query };
   const text = src.toBytes(applyEdits(src, start, end, plan.edits));
-  return { kind: 'statement', text, rewritten: plan.edits.length > 0 };
+  const rename = (chosen.node as { RenameStmt?: { renameType?: string; subname?: string; newname?: string } }).RenameStmt;
+  const schemaRename = rename?.renameType === 'OBJECT_SCHEMA' && rename.subname !== undefined && rename.newname !== undefined
+    ? { from: src.toBytes(rename.subname), to: src.toBytes(rename.newname) }
+    : undefined;
+  return { kind: 'statement', text, rewritten: plan.edits.length > 0, ...(schemaRename && { schemaRename }) };
 }
 
 /**

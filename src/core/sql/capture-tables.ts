@@ -35,6 +35,8 @@ export interface CaptureContext {
   encoding?: string;
   /** Told about what a replay cannot reproduce (the SQL gets a warning comment too), e.g. to log it. */
   onWarning?: (message: string) => void;
+  /** Told about `ALTER SCHEMA from RENAME TO to` (byte strings) as it is rendered, in stream order. */
+  onSchemaRenamed?: (from: string, to: string) => void;
 }
 
 /**
@@ -199,6 +201,7 @@ export function renderDdlHistoryRow(row: DdlHistoryRow, ctx: CaptureContext): st
   const found = extractDdl({ query: row.query, commandTag: row.commandTag, ordinal, encoding: ctx.encoding });
   switch (found.kind) {
     case 'statement': {
+      if (found.schemaRename) ctx.onSchemaRenamed?.(found.schemaRename.from, found.schemaRename.to);
       const around = settingsAround(row.settings ?? []);
       const plainStrings = row.settings?.find((s) => s.name === 'standard_conforming_strings')?.value !== 'off';
       return (

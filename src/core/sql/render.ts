@@ -42,7 +42,7 @@ export interface TruncateOptions {
 }
 
 /** What rendering needs of a relation, derived once (RelationInfo objects are not mutated). */
-interface Plan {
+export interface Plan {
   name: string;
   /** `ONLY name`, or `name` for a partitioned root. */
   target: string;
@@ -83,7 +83,7 @@ function buildPlan(rel: RelationInfo): Plan {
   return { name, target, quoted, generated, identityAlways, insertPrefix, insertColumns, keyColumns, noopColumn };
 }
 
-function planOf(rel: RelationInfo): Plan {
+export function planOf(rel: RelationInfo): Plan {
   let plan = plans.get(rel);
   if (!plan) {
     plan = buildPlan(rel);
