@@ -198,10 +198,15 @@ class CaptureRun {
     const rel = this.relations.get(payload.readUInt32BE(1));
     if (isCaptureTable(rel)) return DECLINED;
     if (txn.skip) return undefined;
-    const length = this.rows.render(payload, rel);
-    if (length < 0) return DECLINED;
+    const bound = this.rows.bound(payload, rel);
+    if (bound < 0) return DECLINED;
+    // BEGIN first: should the renderer decline, the reference path writes the statement after it.
     const full = this.bufferBeginOnce(txn);
-    return this.countChange(txn, this.writer.bufferStatementBytes(this.rows.bytes, length) || full);
+    const rows = this.rows;
+    const statementFull = this.writer.bufferStatementInPlace(bound, (buf, at) => rows.renderInto(payload, rel, buf, at));
+    if (statementFull === null) return full ? this.writer.writeBuffer().then(() => this.onMessage(parsePgoutput(payload))) : DECLINED;
+    txn.changes += 1;
+    return statementFull || full ? this.writer.writeBuffer() : undefined;
   }
 
   /**

@@ -230,17 +230,21 @@ export class SegmentWriter {
   }
 
   /**
-   * {@link bufferStatement} for a statement already in bytes: `bytes[0, length)`, one line
-   * ending with `\n` that starts with INSERT, UPDATE or DELETE and holds no other line break
-   * (RowRenderer's output), so it can hold no segment marker.
+   * {@link bufferStatement} rendered in place: `render(buf, at)` writes the statement into the
+   * write buffer from `at` (at most `maxBytes`) and returns its end, or -1 to write nothing (the
+   * bytes it put past `at` are then ignored). The statement must be one line ending with `\n`
+   * that starts with INSERT, UPDATE or DELETE (RowRenderer's output): it holds no segment
+   * marker. Returns null when `render` declined, else true when {@link writeBuffer} must be
+   * awaited next.
    */
-  bufferStatementBytes(bytes: Buffer, length: number): boolean {
+  bufferStatementInPlace(maxBytes: number, render: (buf: Buffer, at: number) => number): boolean | null {
     if (!this.txn) throw new Error(`${this.path}: statement outside a transaction`);
+    if (this.pendingBytes + maxBytes > this.buf.length) this.grow(this.pendingBytes + maxBytes);
+    const end = render(this.buf, this.pendingBytes);
+    if (end < 0) return null;
     this.txn.changes += 1;
-    if (this.pendingBytes + length > this.buf.length) this.grow(this.pendingBytes + length);
-    bytes.copy(this.buf, this.pendingBytes, 0, length);
-    this.pendingBytes += length;
-    return this.pendingBytes >= this.flushBytes;
+    this.pendingBytes = end;
+    return end >= this.flushBytes;
   }
 
   /**

@@ -37,6 +37,8 @@ interface BytePlan {
   /** `"c" = "c"` (the no-op assignment), or null. */
   noop: Buffer | null;
   isKey: boolean[];
+  /** Bytes of every name and fixed part a statement of this relation can hold (for the bound). */
+  fixedBytes: number;
 }
 
 const bytePlans = new WeakMap<RelationInfo, BytePlan>();
@@ -47,7 +49,7 @@ function buildBytePlan(rel: RelationInfo): BytePlan {
   const plan = planOf(rel);
   const names = [plan.name, ...plan.quoted];
   const usable = (rel.replicaIdentity === 'd' || rel.replicaIdentity === 'i') && !names.some((n) => /[\r\n]/.test(n));
-  return {
+  const bp: BytePlan = {
     plan,
     usable,
     insertPrefix: plan.insertPrefix === null ? null : latin1(plan.insertPrefix),
@@ -57,7 +59,13 @@ function buildBytePlan(rel: RelationInfo): BytePlan {
     deletePrefix: latin1(`DELETE FROM ${plan.target} WHERE `),
     noop: plan.noopColumn < 0 ? null : latin1(`${plan.quoted[plan.noopColumn]} = ${plan.quoted[plan.noopColumn]}`),
     isKey: rel.columns.map((c) => c.isKey),
+    fixedBytes: 0,
   };
+  // Each column's names may be written twice (SET and WHERE), with ` AND ` or `, ` and E''.
+  let n = (bp.insertPrefix?.length ?? 0) + bp.updatePrefix.length + bp.deletePrefix.length + (bp.noop?.length ?? 0) + 64;
+  for (let i = 0; i < bp.assign.length; i++) n += 2 * (bp.assign[i]!.length + bp.isNull[i]!.length) + 32;
+  bp.fixedBytes = n;
+  return bp;
 }
 
 function bytePlanOf(rel: RelationInfo): BytePlan {
@@ -87,31 +95,37 @@ class TupleSpans {
 
 const DECLINE = -1;
 
-/** The statement text of one message, in a reusable buffer; see the module comment. */
+/** Renders row changes as SQL bytes; see the module comment. */
 export class RowRenderer {
-  private out = Buffer.allocUnsafe(64 * 1024);
+  /** The buffer being written (the caller's, during renderInto). */
+  private out: Buffer = Buffer.allocUnsafe(0);
   private at = 0;
+  private scratch: Buffer = Buffer.allocUnsafe(64 * 1024);
   private readonly newRow = new TupleSpans();
   private readonly oldRow = new TupleSpans();
 
-  /** The rendered statement: `bytes.subarray(0, length)` after a `render` that returned `length`. */
-  get bytes(): Buffer {
-    return this.out;
+  /**
+   * The most bytes `renderInto` can write for this payload, or -1 when it will decline
+   * whatever the payload holds (the relation's identity or names).
+   */
+  bound(payload: Buffer, rel: RelationInfo): number {
+    const bp = bytePlanOf(rel);
+    // Every value byte escaped (x2), each value written twice (SET and WHERE): x4.
+    return bp.usable ? bp.fixedBytes + 4 * payload.length : DECLINE;
   }
 
   /**
    * Renders one pgoutput `I`/`U`/`D` payload for `rel` (the relation its id names) into
-   * `bytes`, ending with `;\n`. Returns the length, or -1 when it declines (see the module
-   * comment): the caller then renders the message the reference way.
+   * `out` from `at`, ending with `;\n`; `out` must have `bound()` bytes of room there. Returns
+   * the end offset, or -1 when it declines (see the module comment): the caller then renders
+   * the message the reference way, and ignores what was written past `at`.
    */
-  render(payload: Buffer, rel: RelationInfo): number {
+  renderInto(payload: Buffer, rel: RelationInfo, out: Buffer, at: number): number {
     const bp = bytePlanOf(rel);
     if (!bp.usable) return DECLINE;
+    this.out = out;
+    this.at = at;
     const ncols = rel.columns.length;
-    // More than the worst case (every value byte escaped, each value and name written twice),
-    // so no write below can run past the end (typed-array writes there would be dropped).
-    this.reserve(bp.updatePrefix.length + bp.deletePrefix.length + 4 * payload.length + 2 * this.namesLength(bp) + ncols * 16 + 256);
-    this.at = 0;
     switch (payload[0]) {
       case 0x49: // I
         return this.insert(payload, bp, ncols);
@@ -124,14 +138,17 @@ export class RowRenderer {
     }
   }
 
-  private namesLength(bp: BytePlan): number {
-    let n = bp.insertPrefix?.length ?? 0;
-    for (let i = 0; i < bp.assign.length; i++) n += bp.assign[i]!.length + bp.isNull[i]!.length + 8; // ` AND `, `, `
-    return n + (bp.noop?.length ?? 0);
+  /** {@link renderInto} a buffer of its own: the statement is `bytes.subarray(0, length)`; -1 when declined. */
+  render(payload: Buffer, rel: RelationInfo): number {
+    const bound = this.bound(payload, rel);
+    if (bound < 0) return DECLINE;
+    if (this.scratch.length < bound) this.scratch = Buffer.allocUnsafe(bound);
+    return this.renderInto(payload, rel, this.scratch, 0);
   }
 
-  private reserve(n: number): void {
-    if (this.out.length < n) this.out = Buffer.allocUnsafe(Math.max(n, this.out.length * 2));
+  /** The buffer of the last {@link render}. */
+  get bytes(): Buffer {
+    return this.scratch;
   }
 
   private insert(p: Buffer, bp: BytePlan, ncols: number): number {
@@ -228,52 +245,51 @@ export class RowRenderer {
     }
     const start = row.start[i]!;
     const end = start + row.len[i]!;
-    let lineBreak = false;
-    for (let j = start; j < end; j++) {
-      const b = p[j];
-      if (b === LF || b === CR) {
-        lineBreak = true;
-        break;
-      }
-    }
     const out = this.out;
+    // One pass, quotes doubled; a line break (rare) sends it back to write the E'' form.
     let at = this.at;
-    if (!lineBreak) {
-      out[at++] = QUOTE;
-      let from = start;
-      for (let q = p.indexOf(QUOTE, from); q >= 0 && q < end; q = p.indexOf(QUOTE, from)) {
-        at += p.copy(out, at, from, q + 1);
-        out[at++] = QUOTE;
-        from = q + 1;
-      }
-      at += p.copy(out, at, from, end);
-      out[at++] = QUOTE;
-    } else {
-      out[at++] = 0x45; // E
-      out[at++] = QUOTE;
-      for (let j = start; j < end; j++) {
-        const b = p[j]!;
-        if (b === BACKSLASH) {
-          out[at++] = BACKSLASH;
-          out[at++] = BACKSLASH;
-        } else if (b === QUOTE) {
-          out[at++] = QUOTE;
-          out[at++] = QUOTE;
-        } else if (b === LF) {
-          out[at++] = BACKSLASH;
-          out[at++] = 0x6e; // n
-        } else if (b === CR) {
-          out[at++] = BACKSLASH;
-          out[at++] = 0x72; // r
-        } else out[at++] = b;
-      }
-      out[at++] = QUOTE;
+    out[at++] = QUOTE;
+    let j = start;
+    for (; j < end; j++) {
+      const b = p[j]!;
+      if (b === LF || b === CR) break;
+      out[at++] = b;
+      if (b === QUOTE) out[at++] = QUOTE;
     }
+    if (j === end) {
+      out[at++] = QUOTE;
+      this.at = at;
+      return;
+    }
+    at = this.at;
+    out[at++] = 0x45; // E
+    out[at++] = QUOTE;
+    for (j = start; j < end; j++) {
+      const b = p[j]!;
+      if (b === BACKSLASH) {
+        out[at++] = BACKSLASH;
+        out[at++] = BACKSLASH;
+      } else if (b === QUOTE) {
+        out[at++] = QUOTE;
+        out[at++] = QUOTE;
+      } else if (b === LF) {
+        out[at++] = BACKSLASH;
+        out[at++] = 0x6e; // n
+      } else if (b === CR) {
+        out[at++] = BACKSLASH;
+        out[at++] = 0x72; // r
+      } else out[at++] = b;
+    }
+    out[at++] = QUOTE;
     this.at = at;
   }
 
+  /** Copies a (short) name or keyword: a loop beats Buffer#copy's per-call setup at these sizes. */
   private put(b: Buffer): void {
-    this.at += b.copy(this.out, this.at);
+    const out = this.out;
+    let at = this.at;
+    for (let k = 0; k < b.length; k++) out[at++] = b[k]!;
+    this.at = at;
   }
 
   private ascii2(a: number, b: number): void {
