@@ -1,7 +1,7 @@
 /**
  * The receive stage against a real walsender: START_REPLICATION, XLogData/keepalive parsing,
  * pinned session settings (exact floats, LATIN1 bytes), acknowledgement is ours alone,
- * backpressure, error mapping.
+ * backpressure, error mapping (at start and mid-stream), a clean connection after stop().
  */
 import type { Client } from 'pg';
 import { startCluster, type PgCluster } from '../helpers/pg-cluster';
@@ -65,7 +65,9 @@ test('parses XLogData and keepalive, builds a 34-byte status update', () => {
   w.writeBigUInt64BE(0x1_00000020n, 9);
   w.writeBigInt64BE(42n, 17);
   w.write('abc', 25, 'latin1');
-  expect(parseCopyData(w)).toEqual({ kind: 'xlog', walStart: 0x1_00000010n, walEnd: 0x1_00000020n, sendTime: 42n, payload: Buffer.from('abc') });
+  const x = parseCopyData(w);
+  // The header is read on demand; the payload is a view of the frame.
+  expect(x.kind === 'xlog' && [x.walStart, x.walEnd, x.sendTime, x.payload]).toEqual([0x1_00000010n, 0x1_00000020n, 42n, Buffer.from('abc')]);
   const k = Buffer.alloc(18);
   k[0] = 0x6b;
   k.writeBigUInt64BE(77n, 1);
@@ -155,4 +157,55 @@ test('errors are mapped: missing slot, missing publication', async () => {
   });
   await expect(failure).rejects.toMatchObject({ name: 'PublicationMissingError' });
   await c2.end().catch(() => undefined);
+});
+
+/** Reads until the stream fails (returns the error) or ends (returns null). */
+async function untilFailure(stream: ReplicationStream): Promise<unknown> {
+  try {
+    for (;;) if ((await stream.next()) === null) return null;
+  } catch (err) {
+    return err;
+  }
+}
+
+test('an ErrorResponse mid-stream is surfaced mapped: the publication dropped while streaming', async () => {
+  await pg.query('CREATE PUBLICATION p_drop FOR ALL TABLES');
+  await createSlot('s_drop', 'postgres');
+  await pg.query(`INSERT INTO t (id) VALUES (20000)`);
+  const client = await replicationClient('postgres', 'UTF8');
+  const stream = await startReplication(client, { slot: 's_drop', startLsn: 0n, publication: 'p_drop' });
+  expect(commits(await collect(stream, (m) => commits(m) >= 1))).toBe(1);
+  // pgoutput reloads its publications at the next change and finds this one gone: ERROR.
+  await pg.query('DROP PUBLICATION p_drop');
+  await pg.query(`INSERT INTO t (id) VALUES (20001)`);
+  expect(await untilFailure(stream)).toMatchObject({ name: 'PublicationMissingError', message: expect.stringContaining('slot s_drop') });
+  await client.end().catch(() => undefined);
+});
+
+test('the walsender terminated mid-stream: its FATAL error surfaces, not a clean end', async () => {
+  await createSlot('s_term', 'postgres');
+  await pg.query(`INSERT INTO t (id) VALUES (20002)`);
+  const client = await replicationClient('postgres', 'UTF8');
+  const stream = await startReplication(client, { slot: 's_term', startLsn: 0n, publication: 'p' });
+  expect(commits(await collect(stream, (m) => commits(m) >= 1))).toBe(1);
+  const rows = await pg.query<{ t: boolean }>('SELECT pg_terminate_backend(active_pid) AS t FROM pg_replication_slots WHERE slot_name = $1', ['s_term']);
+  expect(rows[0]?.t).toBe(true);
+  expect(await untilFailure(stream)).toMatchObject({ code: '57P01' }); // admin_shutdown
+  await client.end().catch(() => undefined);
+});
+
+test('stop() mid-stream leaves a clean connection: pg has the socket back', async () => {
+  await createSlot('s_stop', 'postgres');
+  await pg.query(`INSERT INTO t (id, s) SELECT g, repeat('y', 2000) FROM generate_series(30000, 33999) g`);
+  const client = await replicationClient('postgres', 'UTF8');
+  // Small high-water mark: the socket pauses and resumes as we read; megabytes are in flight when we stop.
+  const stream = await startReplication(client, { slot: 's_stop', startLsn: 0n, publication: 'p', highWaterBytes: 16 * 1024 });
+  const some = await collect(stream, (m) => m.filter((x) => x.tag === 'insert').length >= 100);
+  expect(commits(some)).toBe(0);
+  expect(await stream.stop()).toBe(true);
+  expect(await stream.next()).toBeNull();
+  // The same connection answers commands again (pg's parser is in step with the server).
+  expect((await client.query('IDENTIFY_SYSTEM')).rows).toHaveLength(1);
+  expect((await client.query('SELECT count(*)::int AS n FROM t WHERE id >= 30000')).rows).toEqual([{ n: 4000 }]);
+  await client.end();
 });

@@ -2,28 +2,50 @@
  * The receive stage: a logical replication stream on plain `pg` (no pg-logical-replication: it
  * acknowledges received positions on a timer, which would lose data).
  *
- * - `startReplication` issues START_REPLICATION on a connected `replication: 'database'` client
- *   and resolves once the server answers CopyBothResponse (or rejects with a mapped error).
+ * - `startReplication` issues START_REPLICATION on a connected, idle `replication: 'database'`
+ *   client and resolves once the server answers CopyBothResponse (or rejects with a mapped error).
  * - `next()` yields XLogData and keepalive messages in order; `null` once the stream ended.
  * - Backpressure: messages wait in a small queue; when it holds more than `highWaterBytes`,
  *   the socket is paused until the consumer drains it, so a huge transaction is never buffered
  *   in memory (TCP pushes back on the walsender).
  * - `sendStatus` sends a standby status update. The caller reports ITS durable position (the
  *   end LSN of the last fsynced transaction), never what was merely received.
+ *
+ * Demux (why: pg's generic path cost more per message than the walsender spends producing it —
+ * a parsed message object, a buffer slice, two EventEmitter emits, a payload copy): just before
+ * START_REPLICATION is sent, the stream takes pg's 'data' listener off the socket and frames the
+ * backend protocol itself (`BackendFrameDemux`). CopyData frames are parsed in place and
+ * queued; every other frame (CopyBothResponse, ErrorResponse, NoticeResponse, CopyDone,
+ * CommandComplete, ReadyForQuery) is handed byte-exact to pg's listener, synchronously and in
+ * arrival order, so pg still completes or fails the command (errors keep their mapping,
+ * `stop()`'s CopyDone handshake still ends it) and pg has seen CopyBothResponse before the
+ * first XLogData is queued. Taking over is safe then because the client is idle: the last
+ * command ended with ReadyForQuery, so pg's parser holds no partial frame. When the stream
+ * ends, undispatched bytes go to pg and its listener gets the socket back.
+ *
+ * Zero copy: an XLogData payload is a view of the socket read it arrived in. Node gives every
+ * read of a net/tls socket a fresh ArrayBuffer (stream_base.cc EmitToJSStreamListener; only the
+ * `onread: { buffer }` socket option reuses memory, and pg does not set it), so the view stays
+ * valid while queued. A frame split across reads is reassembled into its own buffer. The XLogData
+ * header (walStart, walEnd, sendTime) is read only when asked.
  */
 import type { Client } from 'pg';
 import type { Lsn } from '../../core/lsn';
 import { formatLsn } from '../../core/lsn';
 import { DecoderMissingError, PgincrError, PublicationMissingError, SlotMissingError } from '../../errors';
 
-/** One WAL data message ('w'): `payload` is one pgoutput message. */
+/**
+ * One WAL data message ('w'): `payload` is one pgoutput message, a view into the socket read it
+ * arrived in (not a copy). The header fields are read from the frame only when asked: nothing on
+ * the hot path needs them, and each costs a BigInt.
+ */
 export interface XLogData {
-  kind: 'xlog';
-  walStart: Lsn;
-  walEnd: Lsn;
+  readonly kind: 'xlog';
+  readonly walStart: Lsn;
+  readonly walEnd: Lsn;
   /** Microseconds since 2000-01-01 UTC (server clock). */
-  sendTime: bigint;
-  payload: Buffer;
+  readonly sendTime: bigint;
+  readonly payload: Buffer;
 }
 
 /** A primary keepalive ('k'). */
@@ -58,25 +80,172 @@ export interface StandbyStatus {
 /** Microseconds between 1970-01-01 and 2000-01-01 (the PostgreSQL epoch). */
 const PG_EPOCH_OFFSET_US = 946_684_800_000_000n;
 
-/** Parses one CopyData payload of the streaming replication protocol. */
-export function parseCopyData(chunk: Buffer): ReplicationMessage {
-  const tag = chunk[0];
+/** XLogData: 'w', walStart, walEnd, sendTime, then the payload. */
+const XLOG_HEADER_BYTES = 25;
+
+/** An XLogData whose header stays in its frame until asked for. */
+class LazyXLogData implements XLogData {
+  readonly kind = 'xlog' as const;
+  constructor(
+    private readonly frame: Buffer,
+    private readonly at: number,
+    readonly payload: Buffer,
+  ) {}
+  get walStart(): Lsn {
+    return this.frame.readBigUInt64BE(this.at + 1);
+  }
+  get walEnd(): Lsn {
+    return this.frame.readBigUInt64BE(this.at + 9);
+  }
+  get sendTime(): bigint {
+    return this.frame.readBigInt64BE(this.at + 17);
+  }
+}
+
+/**
+ * Parses the CopyData payload `frame[start, end)` of the streaming replication protocol. An
+ * XLogData's payload is a view of `frame`: the caller must not reuse `frame`'s memory.
+ */
+function parseCopyDataAt(frame: Buffer, start: number, end: number): ReplicationMessage {
+  const length = end - start;
+  const tag = length > 0 ? frame[start] : undefined; // an empty CopyData has no type byte
   if (tag === 0x77 /* w */) {
-    if (chunk.length < 25) throw new PgincrError('protocol', `replication: XLogData of ${chunk.length} bytes (< 25)`);
-    return {
-      kind: 'xlog',
-      walStart: chunk.readBigUInt64BE(1),
-      walEnd: chunk.readBigUInt64BE(9),
-      sendTime: chunk.readBigInt64BE(17),
-      // Copied: pg-protocol reuses its receive buffer, and we hold messages in a queue.
-      payload: Buffer.from(chunk.subarray(25)),
-    };
+    if (length < XLOG_HEADER_BYTES) throw new PgincrError('protocol', `replication: XLogData of ${length} bytes (< 25)`);
+    return new LazyXLogData(frame, start, frame.subarray(start + XLOG_HEADER_BYTES, end));
   }
   if (tag === 0x6b /* k */) {
-    if (chunk.length < 18) throw new PgincrError('protocol', `replication: keepalive of ${chunk.length} bytes (< 18)`);
-    return { kind: 'keepalive', walEnd: chunk.readBigUInt64BE(1), sendTime: chunk.readBigInt64BE(9), replyRequested: chunk[17] === 1 };
+    if (length < 18) throw new PgincrError('protocol', `replication: keepalive of ${length} bytes (< 18)`);
+    return { kind: 'keepalive', walEnd: frame.readBigUInt64BE(start + 1), sendTime: frame.readBigInt64BE(start + 9), replyRequested: frame[start + 17] === 1 };
   }
   throw new PgincrError('protocol', `replication: unknown CopyData message type 0x${(tag ?? 0).toString(16)}`);
+}
+
+/** Parses one CopyData payload of the streaming replication protocol (the payload is a view of `chunk`). */
+export function parseCopyData(chunk: Buffer): ReplicationMessage {
+  return parseCopyDataAt(chunk, 0, chunk.length);
+}
+
+/** Backend message header: type byte + int32 length (which counts itself, not the type byte). */
+const FRAME_HEADER_BYTES = 5;
+const COPY_DATA = 0x64; // 'd'
+
+/**
+ * Frames the backend protocol on raw socket reads: every CopyData ('d') frame goes to
+ * `onCopyData(chunk, start, end)` (its payload, in place), every other frame goes byte-exact to
+ * `forward` (runs of them in one call), all strictly in arrival order and synchronously, so
+ * whoever sees `forward` has seen every frame before the next CopyData is handed over.
+ * A frame split across reads is reassembled into its own buffer (the only copy made).
+ * `passThrough()` hands every byte not yet dispatched, and all later ones, to `forward`.
+ * Pure: no I/O, driven by `push`.
+ */
+export class BackendFrameDemux {
+  /** Header bytes of a frame cut before its length was complete. */
+  private readonly header = Buffer.alloc(FRAME_HEADER_BYTES);
+  private headerFilled = 0;
+  /** A frame whose length is known, being filled from the following reads. */
+  private frame: Buffer | undefined;
+  private frameFilled = 0;
+  private bypass = false;
+
+  constructor(
+    private readonly onCopyData: (chunk: Buffer, start: number, end: number) => void,
+    private readonly forward: (bytes: Buffer) => void,
+  ) {}
+
+  /** True while part of a frame waits for the next read. */
+  hasPartial(): boolean {
+    return this.headerFilled > 0 || this.frame !== undefined;
+  }
+
+  /** From now on every byte goes to `forward`, starting with a pending partial frame. */
+  passThrough(): void {
+    if (this.bypass) return;
+    this.bypass = true;
+    if (this.headerFilled > 0) this.forward(Buffer.from(this.header.subarray(0, this.headerFilled)));
+    else if (this.frame) this.forward(this.frame.subarray(0, this.frameFilled));
+    this.headerFilled = 0;
+    this.frame = undefined;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.bypass) {
+      this.forward(chunk);
+      return;
+    }
+    const len = chunk.length;
+    let off = 0;
+    if (this.headerFilled > 0) {
+      const n = Math.min(FRAME_HEADER_BYTES - this.headerFilled, len);
+      chunk.copy(this.header, this.headerFilled, 0, n);
+      this.headerFilled += n;
+      off = n;
+      if (this.headerFilled < FRAME_HEADER_BYTES) return;
+      this.headerFilled = 0;
+      this.frame = newFrame(this.header, 0);
+      this.header.copy(this.frame, 0);
+      this.frameFilled = FRAME_HEADER_BYTES;
+    }
+    if (this.frame) {
+      const frame = this.frame;
+      const n = Math.min(frame.length - this.frameFilled, len - off);
+      chunk.copy(frame, this.frameFilled, off, off + n);
+      this.frameFilled += n;
+      off += n;
+      if (this.frameFilled < frame.length) return;
+      this.frame = undefined;
+      if (frame[0] === COPY_DATA) this.onCopyData(frame, FRAME_HEADER_BYTES, frame.length);
+      else this.forward(frame);
+      if (this.bypass) return this.forwardRest(chunk, off);
+    }
+    // Whole frames in this read: CopyData handed over in place, runs of others forwarded as one slice.
+    let others = -1;
+    while (len - off >= FRAME_HEADER_BYTES) {
+      const end = off + 1 + frameLength(chunk, off);
+      if (end > len) break;
+      if (chunk[off] === COPY_DATA) {
+        if (others >= 0) {
+          this.forward(chunk.subarray(others, off));
+          others = -1;
+          if (this.bypass) return this.forwardRest(chunk, off);
+        }
+        this.onCopyData(chunk, off + FRAME_HEADER_BYTES, end);
+        if (this.bypass) return this.forwardRest(chunk, end);
+      } else if (others < 0) {
+        others = off;
+      }
+      off = end;
+    }
+    if (others >= 0) {
+      this.forward(chunk.subarray(others, off));
+      if (this.bypass) return this.forwardRest(chunk, off);
+    }
+    if (off === len) return;
+    // A frame cut by the end of this read: keep its bytes (copied: the rest comes in later reads).
+    if (len - off < FRAME_HEADER_BYTES) {
+      chunk.copy(this.header, 0, off, len);
+      this.headerFilled = len - off;
+    } else {
+      this.frame = newFrame(chunk, off);
+      this.frameFilled = chunk.copy(this.frame, 0, off, len);
+    }
+  }
+
+  private forwardRest(chunk: Buffer, off: number): void {
+    if (off < chunk.length) this.forward(chunk.subarray(off));
+  }
+}
+
+/** The int32 length of the frame at `off`, validated (it counts its own 4 bytes). */
+function frameLength(buf: Buffer, off: number): number {
+  const length = buf.readInt32BE(off + 1);
+  if (length < 4) {
+    throw new PgincrError('protocol', `replication: backend message 0x${buf[off]!.toString(16)} with length ${length} (< 4): the stream is out of step`);
+  }
+  return length;
+}
+
+function newFrame(headerBytes: Buffer, off: number): Buffer {
+  return Buffer.allocUnsafe(1 + frameLength(headerBytes, off));
 }
 
 /** Builds the 34-byte standby status update ('r'). */
@@ -148,60 +317,112 @@ export function mapReplicationError(err: unknown, slot: string, publication: str
   return err instanceof Error ? err : new Error(message);
 }
 
+/** The socket's 'data' listener(s) pg installed (its protocol parser). */
+type DataListener = (chunk: Buffer) => void;
+
 /** An open replication stream. Not reusable after `stop()` or an error. */
 export class ReplicationStream {
-  private queue: Array<ReplicationMessage | undefined> = [];
+  /** Received messages not yet polled: a ring (power-of-two capacity) from `head`, `count` long. */
+  private ring: Array<ReplicationMessage | undefined> = new Array<ReplicationMessage | undefined>(1024).fill(undefined);
   private head = 0;
+  private count = 0;
   private queuedBytes = 0;
   private paused = false;
+  /** stop() was called: what still arrives is dropped (and never pauses the socket). */
+  private stopping = false;
   private ended = false;
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
   private readonly highWater: number;
+  private readonly socket: ReplicationConnection['stream'];
   private readonly detach: () => void;
   /** Settles when START_REPLICATION's command completes (stream over). */
   readonly done: Promise<void>;
 
+  /**
+   * Takes over the socket (see the demux in the file header), then calls `sendCommand`, which
+   * must send START_REPLICATION on the idle `client` and settle when that command completes.
+   */
   constructor(
     private readonly client: Client,
     private readonly opts: StartReplicationOptions,
-    commandDone: Promise<unknown>,
+    sendCommand: () => Promise<unknown>,
   ) {
     this.highWater = opts.highWaterBytes ?? 4 * 1024 * 1024;
-    const connection = replicationConnection(client);
-    const onCopyData = (msg: { chunk: Buffer }) => this.push(msg.chunk);
+    const socket = (this.socket = replicationConnection(client).stream);
+    const pgListeners = socket.listeners('data') as DataListener[];
+    const demux = new BackendFrameDemux(
+      (chunk, start, end) => this.push(chunk, start, end),
+      (bytes) => {
+        for (const listener of pgListeners) listener.call(socket, bytes);
+      },
+    );
+    const onData = (chunk: Buffer) => {
+      try {
+        demux.push(chunk);
+      } catch (err) {
+        // Framing lost: nothing more on this connection can be trusted.
+        this.fail(err);
+        socket.destroy();
+      }
+    };
+    // Ours first, then theirs off: the socket keeps a 'data' listener throughout (stays flowing).
+    socket.on('data', onData);
+    for (const listener of pgListeners) socket.removeListener('data', listener);
     const onError = (err: unknown) => this.fail(err);
     const onEnd = () => this.finish();
-    connection.on('copyData', onCopyData);
     client.on('error', onError);
     client.on('end', onEnd);
     this.detach = () => {
-      connection.removeListener('copyData', onCopyData);
+      // Bytes not yet dispatched (the rest of the current read, a partial frame) go to pg, then
+      // pg's parser gets the socket back: the connection can be reused or ended cleanly.
+      demux.passThrough();
+      socket.removeListener('data', onData);
+      for (const listener of pgListeners) socket.on('data', listener);
       client.removeListener('error', onError);
       client.removeListener('end', onEnd);
     };
-    this.done = commandDone.then(
+    this.done = sendCommand().then(
       () => this.finish(),
       (err: unknown) => this.fail(err),
     );
   }
 
-  private push(chunk: Buffer): void {
-    if (this.ended) return;
+  private push(chunk: Buffer, start: number, end: number): void {
+    if (this.ended || this.stopping) return;
     let msg: ReplicationMessage;
     try {
-      msg = parseCopyData(chunk);
+      msg = parseCopyDataAt(chunk, start, end);
     } catch (err) {
       this.fail(err);
       return;
     }
-    this.queue.push(msg);
-    this.queuedBytes += msg.kind === 'xlog' ? msg.payload.length : 0;
-    if (!this.paused && this.queuedBytes > this.highWater) {
-      this.paused = true;
-      replicationConnection(this.client).stream.pause();
+    if (this.count === this.ring.length) this.grow();
+    this.ring[(this.head + this.count) & (this.ring.length - 1)] = msg;
+    this.count++;
+    if (msg.kind === 'xlog') {
+      this.queuedBytes += msg.payload.length;
+      if (!this.paused && this.queuedBytes > this.highWater) {
+        this.paused = true;
+        this.socket.pause();
+      }
     }
-    this.notify();
+    if (this.wake) this.notify();
+  }
+
+  private grow(): void {
+    const old = this.ring;
+    const ring = new Array<ReplicationMessage | undefined>(old.length * 2).fill(undefined);
+    for (let i = 0; i < this.count; i++) ring[i] = old[(this.head + i) & (old.length - 1)];
+    this.ring = ring;
+    this.head = 0;
+  }
+
+  private clearQueue(): void {
+    this.ring.fill(undefined);
+    this.head = 0;
+    this.count = 0;
+    this.queuedBytes = 0;
   }
 
   private notify(): void {
@@ -227,12 +448,12 @@ export class ReplicationStream {
   private resumeSocket(): void {
     if (this.paused) {
       this.paused = false;
-      replicationConnection(this.client).stream.resume();
+      this.socket.resume();
     }
   }
 
   hasQueued(): boolean {
-    return this.queue.length > this.head;
+    return this.count > 0;
   }
 
   /**
@@ -241,15 +462,15 @@ export class ReplicationStream {
    * through a received batch synchronously (no promise per message).
    */
   poll(): ReplicationMessage | null | undefined {
-    if (this.head < this.queue.length) {
-      const msg = this.queue[this.head]!;
-      this.queue[this.head++] = undefined;
-      if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
+    if (this.count > 0) {
+      const msg = this.ring[this.head]!;
+      this.ring[this.head] = undefined;
+      this.head = (this.head + 1) & (this.ring.length - 1);
+      this.count--;
+      if (msg.kind === 'xlog') {
+        this.queuedBytes -= msg.payload.length;
+        if (this.paused && this.queuedBytes <= this.highWater / 2) this.resumeSocket();
       }
-      if (msg.kind === 'xlog') this.queuedBytes -= msg.payload.length;
-      if (this.paused && this.queuedBytes <= this.highWater / 2) this.resumeSocket();
       return msg;
     }
     if (this.failure) throw this.failure;
@@ -271,7 +492,7 @@ export class ReplicationStream {
    * caller run timers while the server is busy decoding and sends nothing).
    */
   async nextWithin(ms: number): Promise<ReplicationMessage | null | undefined> {
-    if (this.queue.length > this.head || this.failure || this.ended) return this.next();
+    if (this.count > 0 || this.failure || this.ended) return this.next();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => {
@@ -282,7 +503,7 @@ export class ReplicationStream {
     const arrived = new Promise<void>((resolve) => (this.wake = resolve));
     await Promise.race([arrived, timeout]);
     clearTimeout(timer);
-    if (this.queue.length > this.head || this.failure || this.ended) return this.next();
+    if (this.count > 0 || this.failure || this.ended) return this.next();
     return undefined;
   }
 
@@ -299,9 +520,8 @@ export class ReplicationStream {
    */
   async stop(graceMs = 5000): Promise<boolean> {
     if (this.ended) return !this.failure;
-    this.queue = [];
-    this.head = 0;
-    this.queuedBytes = 0;
+    this.stopping = true;
+    this.clearQueue();
     this.resumeSocket();
     try {
       replicationConnection(this.client).endCopyFrom();
@@ -318,12 +538,18 @@ export class ReplicationStream {
 }
 
 interface ReplicationConnection {
-  on(event: 'copyData', listener: (msg: { chunk: Buffer }) => void): void;
   once(event: 'replicationStart', listener: () => void): void;
   removeListener(event: string, listener: (...args: never[]) => void): void;
   sendCopyFromChunk(chunk: Buffer): void;
   endCopyFrom(): void;
-  stream: { pause(): void; resume(): void };
+  stream: {
+    pause(): void;
+    resume(): void;
+    destroy(): void;
+    listeners(event: 'data'): unknown[];
+    on(event: 'data', listener: DataListener): void;
+    removeListener(event: 'data', listener: DataListener): void;
+  };
 }
 
 /** pg's internal Connection (not in its public typings, but stable since pg 7). */
@@ -332,18 +558,27 @@ function replicationConnection(client: Client): ReplicationConnection {
 }
 
 /**
- * Starts logical replication on a connected `replication: 'database'` client. Resolves when
- * the server accepted (CopyBothResponse); rejects with SlotMissingError,
+ * Starts logical replication on a connected, idle `replication: 'database'` client. Resolves
+ * when the server accepted (CopyBothResponse); rejects with SlotMissingError,
  * PublicationMissingError, DecoderMissingError or the server's error.
  */
 export async function startReplication(client: Client, opts: StartReplicationOptions): Promise<ReplicationStream> {
+  // The demux starts framing at the next byte: pg's parser must hold no partial frame, which
+  // is so once the last command ended with ReadyForQuery and nothing else is in flight.
+  const idle = client as unknown as { readyForQuery?: boolean; _queryQueue?: unknown[] };
+  if (idle.readyForQuery !== true || (idle._queryQueue?.length ?? 0) > 0) {
+    throw new PgincrError('protocol', `slot ${opts.slot}: START_REPLICATION needs an idle connection (a query is still in flight)`, {
+      hint: 'await every query on the replication connection before starting replication',
+    });
+  }
   const connection = replicationConnection(client);
-  const started = new Promise<void>((resolve) => connection.once('replicationStart', () => resolve()));
-  const command = client.query(startReplicationCommand(opts));
-  // The stream listens for copyData from now on, before any can arrive (same tick).
-  const stream = new ReplicationStream(client, opts, command);
+  let onStart: () => void = () => undefined;
+  const started = new Promise<void>((resolve) => connection.once('replicationStart', (onStart = () => resolve())));
+  // The stream owns the socket before the command is sent, so it sees every byte of the answer.
+  const stream = new ReplicationStream(client, opts, () => client.query(startReplicationCommand(opts)));
   const outcome = await Promise.race([started.then(() => 'started' as const), stream.done.then(() => 'done' as const)]);
   if (outcome === 'done') {
+    connection.removeListener('replicationStart', onStart);
     const first = await stream.next().then(
       () => undefined,
       (err: unknown) => err,
