@@ -207,12 +207,32 @@ export function parsePgoutput(buf: Buffer): PgoutputMessage {
 
 /** 2000-01-01 00:00:00 UTC in Unix milliseconds: the PostgreSQL epoch. */
 const PG_EPOCH_MS = 946_684_800_000n;
+const PG_EPOCH_MS_NUMBER = 946_684_800_000;
+
+/**
+ * The date and time (to the second) of the last commit time formatted: a stream's commit times
+ * share their second, and formatting a Date costs more than the rest of a BEGIN line.
+ */
+const lastSecond = { secs: Number.NaN, iso: '' };
 
 /**
  * Formats a commit time (microseconds since 2000-01-01 UTC) as PostgreSQL prints a timestamptz
  * with TimeZone UTC, always with six fractional digits: `2026-11-27 14:00:00.123456+00`.
  */
 export function commitTimeToIso(micros: bigint): string {
+  const us = Number(micros);
+  if (!Number.isSafeInteger(us)) return commitTimeToIsoExact(micros); // beyond ±285 years of 2000
+  const secs = Math.floor(us / 1_000_000);
+  if (secs !== lastSecond.secs) {
+    const iso = new Date(PG_EPOCH_MS_NUMBER + secs * 1000).toISOString(); // 2026-11-27T14:00:00.000Z
+    lastSecond.secs = secs;
+    lastSecond.iso = `${iso.slice(0, 10)} ${iso.slice(11, 19)}.`;
+  }
+  return `${lastSecond.iso}${String(us - secs * 1_000_000).padStart(6, '0')}+00`;
+}
+
+/** {@link commitTimeToIso} in bigint arithmetic, for any value. */
+export function commitTimeToIsoExact(micros: bigint): string {
   let secs = micros / 1_000_000n;
   if (micros < 0n && micros % 1_000_000n !== 0n) secs -= 1n; // floor, not truncate
   const frac = micros - secs * 1_000_000n;

@@ -1,5 +1,6 @@
 import { DecodeError } from '../../../src/core/decoding/decode-error';
-import { commitTimeToIso, parsePgoutput } from '../../../src/core/decoding/pgoutput';
+import fc from 'fast-check';
+import { commitTimeToIso, commitTimeToIsoExact, parsePgoutput } from '../../../src/core/decoding/pgoutput';
 
 /** Builds pgoutput payloads the way the walsender writes them (network byte order). */
 class Msg {
@@ -181,5 +182,14 @@ describe('commitTimeToIso', () => {
     const micros = (BigInt(Date.UTC(2026, 10, 27, 14, 0, 0)) - 946_684_800_000n) * 1000n + 123_456n;
     expect(commitTimeToIso(micros)).toBe('2026-11-27 14:00:00.123456+00');
     expect(commitTimeToIso(-1n)).toBe('1999-12-31 23:59:59.999999+00');
+  });
+
+  it('equals the exact bigint form for any time, including repeated seconds (its cache) and far times', () => {
+    const second = 848_152_800_000_000n;
+    const near = fc.bigInt({ min: second - 5_000_000n, max: second + 5_000_000n });
+    const any = fc.bigInt({ min: -(2n ** 56n), max: 2n ** 56n });
+    fc.assert(fc.property(fc.array(fc.oneof(near, any), { minLength: 1, maxLength: 20 }), (times) => {
+      for (const t of times) expect(commitTimeToIso(t)).toBe(commitTimeToIsoExact(t));
+    }), { numRuns: 300 });
   });
 });
