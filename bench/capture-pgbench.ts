@@ -1,6 +1,6 @@
 /**
- * pgbench with and without pgincr capture streaming, alternating off, on, ceiling, off, on, …
- * on the same database. Before an "on" round the capture first drains what the previous rounds
+ * pgbench with and without pgincr capture streaming, alternating off, on, ceiling, ceiling, on,
+ * off, … on the same database. Before an "on" round the capture first drains what the previous rounds
  * left in the slot (untimed), so each "on" round decodes only its own changes. A "ceiling" round
  * streams a twin slot with pg_recvlogical into /dev/null instead: what any client of the
  * walsender costs the source, the floor for pgincr's overhead.
@@ -90,8 +90,10 @@ export async function pgbenchRounds(pg: PgCluster, o: PgbenchOptions): Promise<P
   let capturedChanges = 0;
   let maxCatchUpMs = 0;
   try {
-    for (let i = 0; i < o.rounds * kinds.length; i++) {
-      const kind = kinds[i % kinds.length]!;
+    // Rounds in ABC CBA order: a drift over the run (caches warming, tables growing) cancels out.
+    const order = Array.from({ length: o.rounds }, (_, r) => (r % 2 === 0 ? kinds : [...kinds].reverse())).flat();
+    for (let i = 0; i < order.length; i++) {
+      const kind = order[i]!;
       const capture = kind === 'on';
       if (kind === 'ceiling') {
         const stream = startRecvlogicalDiscard({ pg, db: DB, slot: CEILING_SLOT });
