@@ -133,6 +133,7 @@ export async function pgbenchRounds(pg: PgCluster, o: PgbenchOptions): Promise<P
         maxCatchUpMs = Math.max(maxCatchUpMs, msSince(t));
         const result = await handle.stop();
         capturedChanges += result.changes;
+        log(`  capture: ${result.transactions} transactions, ${result.changes} changes, CPU ${(handle.cpuMs / 1000).toFixed(1)} s (${((handle.cpuMs * 1000) / Math.max(1, result.transactions)).toFixed(0)} µs per transaction, start-up included)`);
       }
     }
   } finally {

@@ -98,6 +98,8 @@ class CaptureRun {
   /** What we acknowledge: `durable`, or a keepalive's walEnd while nothing is pending. */
   private confirmed: Lsn;
   private pending: PendingRotation | null = null;
+  /** A rotation reason rotationDue found, not yet acted on. */
+  private dueReason: RotateReason | null = null;
   /** The xid of the last sequence-position recording waited for, and whether its commit was written. */
   private positions: { xid: number; written: boolean } | null = null;
   private readonly started: number;
@@ -174,7 +176,7 @@ class CaptureRun {
         if (io) await io;
       }
       if (this.syncFailure) throw this.syncFailure.error;
-      if (!this.txn) await this.maybeRotate();
+      if (!this.txn && this.rotationDue()) await this.maybeRotate();
     }
   }
 
@@ -410,15 +412,26 @@ class CaptureRun {
     }
   }
 
+  /**
+   * Whether maybeRotate has anything to do: checked after every transaction, so without a
+   * promise. A reason found is kept for maybeRotate (a rotate request is consumed by asking).
+   */
+  private rotationDue(): boolean {
+    if (this.pending || this.dueReason) return true;
+    const stats = this.writer.stats();
+    this.dueReason = shouldRotate(
+      { bytes: stats.bytes, transactions: stats.transactions, openedAtMs: stats.openedAtMs, nowMs: this.control.now(), requested: this.control.rotateRequested() },
+      { maxBytes: this.input.segmentMaxBytes, maxAgeMs: this.input.segmentMaxAgeMs },
+    );
+    return this.dueReason !== null;
+  }
+
   private async maybeRotate(): Promise<void> {
     const now = this.control.now();
     if (!this.pending) {
-      const stats = this.writer.stats();
-      const reason = shouldRotate(
-        { bytes: stats.bytes, transactions: stats.transactions, openedAtMs: stats.openedAtMs, nowMs: now, requested: this.control.rotateRequested() },
-        { maxBytes: this.input.segmentMaxBytes, maxAgeMs: this.input.segmentMaxAgeMs },
-      );
-      if (!reason) return;
+      if (!this.rotationDue()) return;
+      const reason = this.dueReason!;
+      this.dueReason = null;
       if (this.input.sequenceEveryMs > 0) await this.recordPositions();
       this.pending = { reason, deadlineMs: now + ROTATION_WAIT_MS };
     }

@@ -14,8 +14,17 @@ export function parseLsn(text: string): Lsn {
   return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
 }
 
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 /** Formats as PostgreSQL does (`0/16B3748`), upper-case hex, no padding. */
 export function formatLsn(lsn: Lsn): string {
+  // Every BEGIN and COMMIT line formats two: number arithmetic where it is exact (below 2^53,
+  // 8 PiB of WAL), bigint beyond.
+  if (lsn >= 0n && lsn <= MAX_SAFE) {
+    const n = Number(lsn);
+    const hi = Math.floor(n / 4_294_967_296);
+    return `${hi.toString(16).toUpperCase()}/${(n - hi * 4_294_967_296).toString(16).toUpperCase()}`;
+  }
   const hi = lsn >> 32n;
   const lo = lsn & 0xffffffffn;
   return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`;

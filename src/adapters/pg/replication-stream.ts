@@ -334,6 +334,9 @@ export class ReplicationStream {
   private failure: Error | undefined;
   private wake: (() => void) | undefined;
   private readonly highWater: number;
+  /** nextWithin's timer (see there). */
+  private waitTimer: NodeJS.Timeout | undefined;
+  private waitTimerMs = 0;
   private readonly socket: ReplicationConnection['stream'];
   private readonly detach: () => void;
   /** Settles when START_REPLICATION's command completes (stream over). */
@@ -437,6 +440,8 @@ export class ReplicationStream {
   }
 
   private finish(): void {
+    if (this.waitTimer) clearTimeout(this.waitTimer);
+    this.waitTimer = undefined;
     if (!this.ended) {
       this.ended = true;
       this.detach();
@@ -492,19 +497,16 @@ export class ReplicationStream {
    * caller run timers while the server is busy decoding and sends nothing).
    */
   async nextWithin(ms: number): Promise<ReplicationMessage | null | undefined> {
-    if (this.count > 0 || this.failure || this.ended) return this.next();
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<undefined>((resolve) => {
-      timer = setTimeout(() => {
-        this.notify();
-        resolve(undefined);
-      }, ms);
-    });
-    const arrived = new Promise<void>((resolve) => (this.wake = resolve));
-    await Promise.race([arrived, timeout]);
-    clearTimeout(timer);
-    if (this.count > 0 || this.failure || this.ended) return this.next();
-    return undefined;
+    if (this.count > 0 || this.failure || this.ended) return this.poll();
+    // One timer for every wait, re-armed with refresh(): under a trickle of small transactions
+    // the consumer waits once per socket read, and a new timer and race per wait showed up.
+    if (this.waitTimer === undefined || this.waitTimerMs !== ms) {
+      if (this.waitTimer) clearTimeout(this.waitTimer);
+      this.waitTimer = setTimeout(() => this.notify(), ms).unref();
+      this.waitTimerMs = ms;
+    } else this.waitTimer.refresh();
+    await new Promise<void>((resolve) => (this.wake = resolve));
+    return this.poll();
   }
 
   /** Sends a standby status update. `flush` must be a durable position. */

@@ -5,7 +5,7 @@
  */
 import type { Lsn } from '../lsn';
 import { DecodeError } from './decode-error';
-import type { PgoutputMessage, RelationColumn, ReplicaIdentity, Tuple, TupleValue } from './model';
+import type { PgoutputMessage, RelationColumn, ReplicaIdentity, Tuple, TupleValue, UpdateMessage } from './model';
 
 class Reader {
   pos = 0;
@@ -154,7 +154,10 @@ const DECODERS: Record<string, Decoder> = {
     if (marker === 'K' || marker === 'O') marker = String.fromCharCode(r.u8());
     expectTupleMarker(r, marker.charCodeAt(0), 'N');
     const newTuple = tuple(r);
-    return { tag: 'update', relationId, newTuple, ...(keyTuple && { keyTuple }), ...(oldTuple && { oldTuple }) };
+    const msg: UpdateMessage = { tag: 'update', relationId, newTuple };
+    if (keyTuple) msg.keyTuple = keyTuple;
+    if (oldTuple) msg.oldTuple = oldTuple;
+    return msg;
   },
   D: (r) => {
     const relationId = r.u32();
