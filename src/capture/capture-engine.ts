@@ -51,6 +51,12 @@ const YIELD_EVERY = 32;
  */
 const STREAM_HIGH_WATER = 1024 * 1024;
 
+/**
+ * Under a trickle of small transactions, read the stream at most this often (see the stream's
+ * readBatchMs): fewer reads and wake-ups per transaction, at most this much later.
+ */
+const READ_BATCH_MS = 10;
+
 /** Group commit: at most this many transactions written between two fsyncs. */
 const GROUP_COMMIT_MAX = 1000;
 /**
@@ -519,7 +525,7 @@ export async function runCapture(deps: CaptureDeps, input: CaptureInput, control
     const resumeLsn = maxLsn(writer.durableLsn, input.lastDurableLsn ?? 0n);
     deps.log?.info({ slot: input.slot, resumeLsn: formatLsn(resumeLsn), segment: writer.resume.path, cutBytes: writer.resume.cutBytes }, 'capture starting');
     const stream = await startReplication(source.replication, {
-      slot: input.slot, startLsn: resumeLsn, publication: input.publication, messages: true, highWaterBytes: STREAM_HIGH_WATER,
+      slot: input.slot, startLsn: resumeLsn, publication: input.publication, messages: true, highWaterBytes: STREAM_HIGH_WATER, readBatchMs: READ_BATCH_MS,
     });
     cleanups.unshift(() => stream.stop());
     run = new CaptureRun(deps, input, control, source, writer, stream, new RelationCache(source.factsLookup), resumeLsn);

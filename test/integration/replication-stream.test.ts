@@ -209,3 +209,30 @@ test('stop() mid-stream leaves a clean connection: pg has the socket back', asyn
   expect((await client.query('SELECT count(*)::int AS n FROM t WHERE id >= 30000')).rows).toEqual([{ n: 4000 }]);
   await client.end();
 });
+
+test('read batching: a trickle arrives whole and in order, a bulk transaction is not held back, stop() while resting is clean', async () => {
+  await createSlot('s_batch', 'postgres');
+  const client = await replicationClient('postgres', 'UTF8');
+  // A long rest makes the test sharp: every message must still arrive, and in commit order.
+  const stream = await startReplication(client, { slot: 's_batch', startLsn: 0n, publication: 'p', readBatchMs: 200, highWaterBytes: 64 * 1024 });
+  const source = await pg.connect('postgres');
+  try {
+    for (let i = 0; i < 40; i++) await source.query('INSERT INTO t (id, s) VALUES ($1, $2)', [50_000 + i, `trickle ${i}`]);
+    const trickle = await collect(stream, (m) => commits(m) >= 40);
+    const ids = trickle.flatMap((m) => (m.tag === 'insert' && m.newTuple[0]!.kind === 'text' ? [Number(m.newTuple[0]!.value)] : []));
+    expect(ids).toEqual(Array.from({ length: 40 }, (_, i) => 50_000 + i));
+    // Then a bulk transaction (8 MB): far above a trickle, so it streams through. Were every
+    // read followed by a 200 ms rest, its 128+ reads would take over 25 s.
+    await source.query(`INSERT INTO t (id, s) SELECT g, repeat('z', 2000) FROM generate_series(60000, 63999) g`);
+    const bulk = await collect(stream, (m) => commits(m) >= 1, 15_000);
+    expect(bulk.filter((m) => m.tag === 'insert')).toHaveLength(4000);
+    // One more small transaction puts the socket to rest; stop() right then still ends cleanly.
+    await source.query('INSERT INTO t (id, s) VALUES (64000, $1)', ['last']);
+    await collect(stream, (m) => commits(m) >= 1);
+    expect(await stream.stop()).toBe(true);
+    expect((await client.query('IDENTIFY_SYSTEM')).rows).toHaveLength(1);
+  } finally {
+    await source.end();
+    await client.end();
+  }
+});

@@ -68,6 +68,8 @@ export interface StartReplicationOptions {
   messages?: boolean;
   /** Pause the socket when this many payload bytes wait unconsumed (default 4 MiB). */
   highWaterBytes?: number;
+  /** Under a trickle (< 64 KiB per this many ms), read at most this often (default 0: always at once). */
+  readBatchMs?: number;
 }
 
 export interface StandbyStatus {
@@ -79,6 +81,9 @@ export interface StandbyStatus {
 
 /** Microseconds between 1970-01-01 and 2000-01-01 (the PostgreSQL epoch). */
 const PG_EPOCH_OFFSET_US = 946_684_800_000_000n;
+
+/** Bytes per read-batching window below which the stream is a trickle (see afterRead). */
+const TRICKLE_BYTES = 64 * 1024;
 
 /** XLogData: 'w', walStart, walEnd, sendTime, then the payload. */
 const XLOG_HEADER_BYTES = 25;
@@ -337,6 +342,10 @@ export class ReplicationStream {
   /** nextWithin's timer (see there). */
   private waitTimer: NodeJS.Timeout | undefined;
   private waitTimerMs = 0;
+  /** Set while the socket rests (see afterRead). */
+  private batchTimer: NodeJS.Timeout | undefined;
+  private windowStart = 0;
+  private windowBytes = 0;
   private readonly socket: ReplicationConnection['stream'];
   private readonly detach: () => void;
   /** Settles when START_REPLICATION's command completes (stream over). */
@@ -360,6 +369,7 @@ export class ReplicationStream {
         for (const listener of pgListeners) listener.call(socket, bytes);
       },
     );
+    const batchMs = opts.readBatchMs ?? 0;
     const onData = (chunk: Buffer) => {
       try {
         demux.push(chunk);
@@ -367,7 +377,9 @@ export class ReplicationStream {
         // Framing lost: nothing more on this connection can be trusted.
         this.fail(err);
         socket.destroy();
+        return;
       }
+      if (batchMs > 0) this.afterRead(chunk.length, batchMs);
     };
     // Ours first, then theirs off: the socket keeps a 'data' listener throughout (stays flowing).
     socket.on('data', onData);
@@ -440,6 +452,7 @@ export class ReplicationStream {
   }
 
   private finish(): void {
+    this.endBatchPause();
     if (this.waitTimer) clearTimeout(this.waitTimer);
     this.waitTimer = undefined;
     if (!this.ended) {
@@ -450,10 +463,43 @@ export class ReplicationStream {
     this.notify();
   }
 
+  /**
+   * Read batching for a trickle: when less than TRICKLE_BYTES arrived over the last `ms`, the
+   * socket rests for `ms` and the kernel collects what follows, so many small transactions
+   * cost one read and one wake-up instead of one each (under an OLTP load, that per-message
+   * overhead took more of the source's CPU than the walsender's own work). A stream busier
+   * than that is never paused: it would only make the walsender wait on a full socket.
+   */
+  private afterRead(bytes: number, ms: number): void {
+    const now = performance.now();
+    this.windowBytes += bytes;
+    if (now - this.windowStart < ms) return;
+    const trickle = this.windowBytes < TRICKLE_BYTES;
+    this.windowStart = now;
+    this.windowBytes = 0;
+    if (trickle) this.pauseForBatch(ms);
+  }
+
+  private pauseForBatch(ms: number): void {
+    if (this.batchTimer || this.ended || this.stopping) return;
+    if (!this.paused) this.socket.pause();
+    this.batchTimer = setTimeout(() => {
+      this.batchTimer = undefined;
+      if (!this.paused && !this.ended) this.socket.resume();
+    }, ms);
+  }
+
+  private endBatchPause(): void {
+    if (!this.batchTimer) return;
+    clearTimeout(this.batchTimer);
+    this.batchTimer = undefined;
+    if (!this.paused) this.socket.resume();
+  }
+
   private resumeSocket(): void {
     if (this.paused) {
       this.paused = false;
-      this.socket.resume();
+      if (!this.batchTimer) this.socket.resume();
     }
   }
 
@@ -524,6 +570,7 @@ export class ReplicationStream {
     if (this.ended) return !this.failure;
     this.stopping = true;
     this.clearQueue();
+    this.endBatchPause();
     this.resumeSocket();
     try {
       replicationConnection(this.client).endCopyFrom();
