@@ -468,13 +468,16 @@ export class ReplicationStream {
    * socket rests for `ms` and the kernel collects what follows, so many small transactions
    * cost one read and one wake-up instead of one each (under an OLTP load, that per-message
    * overhead took more of the source's CPU than the walsender's own work). A stream busier
-   * than that is never paused: it would only make the walsender wait on a full socket.
+   * than that, or one the consumer is behind on, is never paused: it would only make the
+   * walsender wait on a full socket.
    */
   private afterRead(bytes: number, ms: number): void {
     const now = performance.now();
     this.windowBytes += bytes;
     if (now - this.windowStart < ms) return;
-    const trickle = this.windowBytes < TRICKLE_BYTES;
+    // A trickle only if the consumer kept up (all that waits came with this read) and the
+    // socket was not held back by the high-water mark: a slow window of our own is no trickle.
+    const trickle = this.windowBytes < TRICKLE_BYTES && this.queuedBytes <= bytes && !this.paused;
     this.windowStart = now;
     this.windowBytes = 0;
     if (trickle) this.pauseForBatch(ms);
@@ -499,6 +502,8 @@ export class ReplicationStream {
   private resumeSocket(): void {
     if (this.paused) {
       this.paused = false;
+      this.windowStart = performance.now(); // the time held back is not the source's
+      this.windowBytes = 0;
       if (!this.batchTimer) this.socket.resume();
     }
   }
