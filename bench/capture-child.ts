@@ -7,6 +7,7 @@
  *                   `{ type: 'done', result, maxRssBytes, cpuMs }` or `{ type: 'failed', error }`
  */
 import { readFileSync } from 'node:fs';
+import { tuneHeapForCapture } from '../src/heap-tuning';
 import { initDdlParser } from '../src/core/ddl/extract';
 import { formatLsn, parseLsn } from '../src/core/lsn';
 import { runCapture } from '../src/capture/capture-engine';
@@ -98,6 +99,7 @@ function childrenCpuMs(): number {
 }
 
 async function main(o: ChildOptions): Promise<void> {
+  tuneHeapForCapture(); // as the worker does
   await initDdlParser(); // outside the timed part
   const controller = new AbortController();
   process.on('message', (m: { type?: string }) => {

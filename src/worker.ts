@@ -2,6 +2,7 @@
  * The composition root of a worker: config → pino → activities → Temporal Runtime logger →
  * Worker. The only place that wires dependencies together.
  */
+import { tuneHeapForCapture } from './heap-tuning';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import type { Config } from './config';
 import type { Logger } from './logger';
@@ -59,6 +60,7 @@ export interface WorkerOptions {
 
 /** A worker on `config.temporal`; it does not serve metrics (see serveMetrics), so several can share a process. */
 export async function createWorker(config: Config, logger: Logger, options: WorkerOptions = {}): Promise<Worker> {
+  tuneHeapForCapture(); // the capture activity runs in this process
   installRuntimeLogger(logger);
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   return Worker.create({
