@@ -208,13 +208,13 @@ class CaptureRun {
     if (txn.skip) return undefined;
     const bound = this.rows.bound(payload, rel);
     if (bound < 0) return DECLINED;
-    // BEGIN first: should the renderer decline, the reference path writes the statement after it.
+    // BEGIN first: should the renderer decline, the reference path writes the statement after
+    // it (and its own buffer check sees a buffer the BEGIN filled).
     const full = this.bufferBeginOnce(txn);
     const rows = this.rows;
     const statementFull = this.writer.bufferStatementInPlace(bound, (buf, at) => rows.renderInto(payload, rel, buf, at));
-    if (statementFull === null) return full ? this.writer.writeBuffer().then(() => this.onMessage(parsePgoutput(payload))) : DECLINED;
-    txn.changes += 1;
-    return statementFull || full ? this.writer.writeBuffer() : undefined;
+    if (statementFull === null) return DECLINED;
+    return this.countChange(txn, statementFull || full);
   }
 
   /**
