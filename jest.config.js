@@ -1,5 +1,5 @@
 // CommonJS jest on Node 20 with execa 9 (ESM-only): transform execa and its ESM dependencies.
-// See ../shared/research/temporal-and-tooling.md §4 for why each entry is here.
+// Each entry is an ESM-only package that execa 9 pulls in; ts-jest compiles them to CommonJS.
 const esmOnly = ['execa', '@sindresorhus/merge-streams', '@sec-ant/readable-stream', 'figures', 'get-stream',
   'human-signals', 'is-plain-obj', 'is-stream', 'is-unicode-supported', 'npm-run-path', 'path-key', 'parse-ms',
   'pretty-ms', 'strip-final-newline', 'unicorn-magic', 'yoctocolors'];

@@ -2,7 +2,7 @@
  * The capture engine: receive → decode → render → segment writer, as one long-running call
  * (the Temporal activity `captureChanges` wraps it).
  *
- * The invariants it keeps (DESIGN.md 2–4):
+ * The invariants it keeps (docs/design.md invariants 2–4):
  * - The flush position sent to the server is the end LSN of the last transaction fsynced in a
  *   segment; while idle (no transaction open, everything received written) it may be the
  *   keepalive's walEnd: nothing before it remains to be written.

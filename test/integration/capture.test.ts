@@ -1,8 +1,8 @@
 /**
  * The capture engine against a real cluster: a mixed workload streamed into segments, which
  * verify on their own and replay with psql into an identical copy; acknowledgements never pass
- * what is written (invariant 2); a crash, a torn partial and a rewound slot write no
- * transaction twice and lose none (invariant 3); an idle database's slot keeps moving.
+ * what is written (docs/design.md invariant 2); a crash, a torn partial and a rewound slot write no
+ * transaction twice and lose none (docs/design.md invariant 3); an idle database's slot keeps moving.
  */
 import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -252,7 +252,7 @@ test('a mixed workload: verified, contiguous segments that replay to an identica
   const txns = committedTxns(chain);
   expect(new Set(txns.map((t) => t.xid)).size).toBe(txns.length);
   expect(result.transactions).toBe(txns.length);
-  // Invariant 2: a transaction whose end LSN was acknowledged was in the files at that moment.
+  // docs/design.md invariant 2: a transaction whose end LSN was acknowledged was in the files at that moment.
   const endOf = new Map(txns.map((t) => [t.xid, t.endLsn]));
   for (const s of samples) {
     for (const [xid, end] of endOf) if (end <= s.confirmed) expect(s.xids.has(xid) ? xid : `xid ${xid} acked before written`).toBe(xid);

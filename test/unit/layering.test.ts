@@ -1,5 +1,5 @@
 /**
- * The house layering rules (STYLE.md 2 and 3), checked on the source text: the pure core
+ * The house layering rules (docs/architecture.md, "Layers"), checked on the source text: the pure core
  * imports no I/O, and workflow code imports only what the Temporal sandbox allows.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';

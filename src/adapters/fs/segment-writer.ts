@@ -1,7 +1,8 @@
 /**
  * The capture's segment writer. Appends whole transactions to `segments/partial/<start16>.sql.partial`,
- * fsyncs at every COMMIT and only then reports the new durable end LSN (invariant 2), resumes a
- * partial after a crash by cutting its torn tail (invariant 3), and seals: footer with the body
+ * makes them durable by group commit (one fsync covers every transaction written before it; see
+ * "The acknowledgement rule" in docs/design.md) and only then reports the new durable end LSN
+ * (invariant 2), resumes a partial after a crash by cutting its torn tail (invariant 3), and seals: footer with the body
  * SHA-256 (computed while writing, recomputed from the file on resume), rename into
  * `segments/<date>/`, optional gzip. Memory stays bounded: statements are buffered up to
  * `flushBytes`, then written, so a 1 GB transaction never sits in memory.
@@ -189,7 +190,7 @@ export class SegmentWriter {
     return this.lastEndLsn;
   }
 
-  /** True when a transaction with this commit LSN is already in the files (dedupe, invariant 3). */
+  /** True when a transaction with this commit LSN is already in the files (dedupe, docs/design.md invariant 3). */
   alreadyWritten(commitLsn: Lsn): boolean {
     return commitLsn < this.lastEndLsn;
   }

@@ -5,7 +5,7 @@
  * suspended, into the same segments as the pgoutput capture writes:
  * parse → repair (core/decoding/decoder-raw*) → segment writer → catalog.
  *
- * What it keeps (DESIGN.md invariants, with decoder_raw's limits; docs/decoders.md):
+ * What it keeps (docs/design.md invariants, with decoder_raw's limits; docs/decoders.md):
  * - Durability: pg_recvlogical confirms to the server only what it has fsynced in its raw file;
  *   a raw file is deleted only after its transactions are fsynced in a segment.
  * - Exactly once: a transaction is identified by its xid (from its `pgincr.raw_transactions`

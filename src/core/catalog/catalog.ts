@@ -3,7 +3,7 @@
  * that records a file twice (a retry) leaves one entry. Lists stay sorted: bases and
  * checkpoints by LSN, segments by start LSN, verifications by time of addition.
  *
- * Chain rule (invariant 1): a segment starts where the previous one ended, and the first
+ * Chain rule (docs/design.md invariant 1): a segment starts where the previous one ended, and the first
  * segment a base needs (the first one ending after the base LSN) starts at or before it.
  */
 import { formatLsn, parseLsn, type Lsn } from '../lsn';

@@ -1,7 +1,7 @@
 /**
  * Restore planning: which base, which segments in which order, where to stop. Pure: it reads
  * the catalog only, so it plans from what was recorded (sealed segments), not from the open
- * `.partial`. The applier replays every transaction with commit LSN > base LSN (invariant 1)
+ * `.partial`. The applier replays every transaction with commit LSN > base LSN (docs/design.md invariant 1)
  * and stops at `stopAt`; for a time or xid target the planner knows only each segment's commit
  * time range, so it includes enough segments and the applier finds the exact stop.
  */
