@@ -3,8 +3,24 @@
  * non-retryable error naming the field). Inputs name a connection profile, never credentials.
  */
 import { z } from 'zod';
+import { normalizeTime } from '../core/segment/commit-time';
 
-const profile = z.string().regex(/^[A-Za-z0-9_-]+$/, 'a profile name from the worker configuration').default('default');
+const profileName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'a profile name from the worker configuration');
+const profile = profileName.default('default');
+/** Unset means "the source profile" (an optional of `profile` would take its default instead). */
+const otherProfile = profileName.optional();
+/**
+ * A point in time with a zone, as PostgreSQL prints a timestamptz or as ISO 8601; carried on as
+ * the canonical UTC form (`2026-11-27T14:00:00.123456Z`, microseconds kept).
+ */
+const instant = z.string().transform((text, ctx) => {
+  try {
+    return normalizeTime(text);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+    return z.NEVER;
+  }
+});
 const lsnText = z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'an LSN like 0/16B3748');
 
 export const preflightInput = z.object({ profile }).strict();
@@ -37,7 +53,7 @@ export type CaptureInput = z.input<typeof captureInput>;
 export const restoreTarget = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('latest') }).strict(),
   z.object({ kind: z.literal('lsn'), lsn: lsnText, inclusive: z.boolean().default(true) }).strict(),
-  z.object({ kind: z.literal('time'), time: z.string().datetime({ offset: true }), inclusive: z.boolean().default(true) }).strict(),
+  z.object({ kind: z.literal('time'), time: instant, inclusive: z.boolean().default(true) }).strict(),
   z.object({ kind: z.literal('xid'), xid: z.number().int().min(1), inclusive: z.boolean().default(true) }).strict(),
 ]);
 export type RestoreTarget = z.output<typeof restoreTarget>;
@@ -46,7 +62,7 @@ export const restoreInput = z
   .object({
     /** The source chain: the profile whose database was backed up. */
     profile,
-    targetProfile: profile.optional(),
+    targetProfile: otherProfile,
     targetDb: z.string().min(1).max(63),
     target: restoreTarget.default({ kind: 'latest' }),
     fromBase: z.string().optional(),
@@ -62,7 +78,7 @@ export type RestoreInput = z.input<typeof restoreInput>;
 export const verifyInput = z
   .object({
     profile,
-    targetProfile: profile.optional(),
+    targetProfile: otherProfile,
     /** Take a fresh checkpoint (temporary slot + snapshot checksums) and verify up to it. */
     checkpoint: z.boolean().default(false),
   })

@@ -7,10 +7,23 @@ import { createActivities } from '../../activities';
 import type { RestoreInput } from '../../workflows/inputs';
 import type { RestoreReport } from '../../workflows/restore';
 import type { VerifyReport } from '../../workflows/verify';
+import { normalizeTime } from '../../core/segment/commit-time';
+
+/** The target as the report echoes it: a time is the instant used, in UTC. */
+function describeTarget(target: RestoreReport['target']): string {
+  const bound = 'inclusive' in target ? (target.inclusive ? '<=' : '<') : '';
+  switch (target.kind) {
+    case 'latest': return 'latest';
+    case 'time': return `commit time ${bound} ${target.time} (UTC)`;
+    case 'lsn': return `commit lsn ${bound} ${target.lsn}`;
+    case 'xid': return `${target.inclusive ? 'through' : 'before'} xid ${target.xid}`;
+  }
+}
 
 function targetFrom(opts: { toTime?: string; toLsn?: string; toXid?: string; exclusive?: boolean }): RestoreInput['target'] {
   const inclusive = !opts.exclusive;
-  if (opts.toTime) return { kind: 'time', time: opts.toTime, inclusive };
+  // Checked here too, so a time without a zone fails before any workflow starts (same rule).
+  if (opts.toTime) return { kind: 'time', time: normalizeTime(opts.toTime), inclusive };
   if (opts.toLsn) return { kind: 'lsn', lsn: opts.toLsn, inclusive };
   if (opts.toXid) return { kind: 'xid', xid: Number(opts.toXid), inclusive };
   return { kind: 'latest' };
@@ -22,7 +35,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .description('restore into a NEW database: to the latest state or a point in time, then verify')
     .requiredOption('--target-db <name>', 'the new database (never overwritten)')
     .option('--target-profile <name>', 'where to create it (default: the source profile)')
-    .option('--to-time <iso>', 'stop at this commit time')
+    .option('--to-time <timestamptz>', "stop at this commit time, with its zone: '2026-11-27 14:00:00.123456+00', 2026-11-27T16:00:00+02:00")
     .option('--to-lsn <lsn>', 'stop at this commit LSN')
     .option('--to-xid <xid>', 'stop at this transaction')
     .option('--exclusive', 'stop just before the target instead of after it')
@@ -70,6 +83,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
       c.print(
         [
           `restored ${report.targetDb} from base ${report.plan.baseId} (${report.plan.baseLsn}) + ${report.apply.appliedTransactions} transactions to ${report.apply.lastEndLsn}${report.apply.lastCommitTime ? ` (${report.apply.lastCommitTime})` : ''}`,
+          `target: ${describeTarget(report.target)}`,
           verdict,
           table(['STEP', 'MS'], report.steps.map((s) => [s.name, s.ms])),
         ].join('\n'),

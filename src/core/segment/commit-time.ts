@@ -7,22 +7,29 @@
  */
 
 const ISO_TIME =
-  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)$/i;
+  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?\s*(Z|UTC|[+-]\d{2}(?::?\d{2}(?::?\d{2})?)?)$/i;
+
+/** The same shape without a zone: refused, with a hint (its meaning depends on a zone we cannot know). */
+const NO_ZONE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$/i;
 
 const PG_TIME = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})\.(\d{6})\+00$/;
 
-function offsetMinutes(offset: string): number {
-  if (offset.toUpperCase() === 'Z') return 0;
+/** `Z`, `UTC`, `+05`, `+05:30`, `-0530`, `+00:53:28` (PostgreSQL prints seconds for old local mean times). */
+function offsetSeconds(offset: string): number {
+  if (/^(z|utc)$/i.test(offset)) return 0;
   const sign = offset.startsWith('-') ? -1 : 1;
-  const digits = offset.slice(1).replace(':', '');
+  const digits = offset.slice(1).replace(/:/g, '');
   const hours = Number(digits.slice(0, 2));
   const minutes = digits.length > 2 ? Number(digits.slice(2, 4)) : 0;
-  return sign * (hours * 60 + minutes);
+  const seconds = digits.length > 4 ? Number(digits.slice(4, 6)) : 0;
+  return sign * (hours * 3600 + minutes * 60 + seconds);
 }
 
 /**
- * Normalizes an ISO-8601 time with an explicit offset (`Z`, `+02`, `+02:00`, `-0530`) into the
- * canonical `YYYY-MM-DDTHH:MM:SS.ffffffZ`. Fractions beyond microseconds are truncated.
+ * Normalizes a time with an explicit offset into the canonical `YYYY-MM-DDTHH:MM:SS.ffffffZ`:
+ * ISO 8601 and PostgreSQL's own timestamptz output (`2026-11-27 14:00:00.123456+00`), date and
+ * time separated by `T` or a space, the zone as `Z`, `UTC`, `+02`, `+02:00`, `-0530` or
+ * `+00:53:28`. Fractions beyond microseconds are truncated.
  * A time without an offset is refused: its meaning would depend on a time zone we cannot know.
  */
 export function normalizeTime(text: string): string {
@@ -56,11 +63,14 @@ function fastNormalize(text: string): string | null {
 export function normalizeTimeSlow(text: string): string {
   const m = ISO_TIME.exec(text.trim());
   if (!m) {
-    throw new Error(`invalid time ${JSON.stringify(text)}: expected ISO 8601 with an offset, like 2026-11-27T14:00:00Z`);
+    const hint = NO_ZONE.test(text.trim())
+      ? `this time has no time zone; add one, like '${text.trim()}+00' for UTC (or +02, +05:30, Z)`
+      : `write it as PostgreSQL prints a timestamptz, like '2026-11-27 14:00:00+00' or 2026-11-27T14:00:00.123456Z`;
+    throw new Error(`invalid time ${JSON.stringify(text)}: expected a date and time with an offset\nhint: ${hint}`);
   }
   const [, y, mo, d, h, mi, s, frac, off] = m as unknown as string[];
   const ms = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s ?? '0'));
-  const shifted = new Date(ms - offsetMinutes(off as string) * 60_000);
+  const shifted = new Date(ms - offsetSeconds(off as string) * 1000);
   if (Number.isNaN(shifted.getTime())) throw new Error(`invalid time ${JSON.stringify(text)}`);
   const seconds = shifted.toISOString().slice(0, 19);
   const micros = (frac ?? '').padEnd(6, '0').slice(0, 6);

@@ -36,3 +36,20 @@ describe('normalizeTime', () => {
     expect(normalizeTime('2026-02-30T00:00:00.000000Z')).toBe('2026-03-02T00:00:00.000000Z');
   });
 });
+
+describe('normalizeTime: the forms PostgreSQL prints and DBAs write', () => {
+  it.each([
+    ['2026-11-27 14:00:00+00', '2026-11-27T14:00:00.000000Z'],
+    ['2026-11-27 14:00:00 UTC', '2026-11-27T14:00:00.000000Z'],
+    ['2026-11-27 19:30:00.000001+05:30', '2026-11-27T14:00:00.000001Z'],
+    ['2026-11-27 09:00:00-05', '2026-11-27T14:00:00.000000Z'],
+    ['1890-01-01 00:53:28+00:53:28', '1890-01-01T00:00:00.000000Z'],
+  ])('%s is %s', (text, canonical) => {
+    expect(normalizeTime(text)).toBe(canonical);
+  });
+
+  it('says what is missing when the zone is', () => {
+    expect(() => normalizeTime('2026-11-27T14:00:00.123')).toThrow(/hint: this time has no time zone; add one, like '2026-11-27T14:00:00.123\+00'/);
+    expect(() => normalizeTime('yesterday')).toThrow(/hint: write it as PostgreSQL prints a timestamptz/);
+  });
+});
