@@ -115,6 +115,8 @@ export const configSchema = z
     alerts: alertsSchema.default(alertsSchema.parse({})),
     temporal: temporalSchema.default(temporalSchema.parse({})),
     metricsPort: z.number().int().min(0).max(65535).default(9464),
+    /** The address the metrics server listens on; `0.0.0.0` or `::` for every interface. */
+    metricsHost: z.string().min(1).default('127.0.0.1'),
   })
   .strict();
 

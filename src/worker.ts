@@ -35,14 +35,16 @@ export function processMetrics(): PgincrMetrics {
 }
 
 /**
- * Serves `GET /metrics` of the process's metrics on `config.metricsPort` (0 = no server). A port
+ * Serves `GET /metrics` of the process's metrics on `config.metricsHost` (127.0.0.1 by default),
+ * port `config.metricsPort` (0 = no server). A port
  * that cannot be bound is logged, not fatal: the worker's backups matter more than its metrics.
  */
 export async function serveMetrics(config: Config, logger: Logger, metrics: PgincrMetrics = processMetrics()): Promise<MetricsServer | undefined> {
   if (config.metricsPort === 0) return undefined;
   try {
-    const server = await startMetricsServer(config.metricsPort, metrics.registry);
-    logger.info({ port: server.port }, `metrics on http://0.0.0.0:${server.port}/metrics`);
+    const server = await startMetricsServer(config.metricsPort, metrics.registry, config.metricsHost);
+    const shown = server.host.includes(':') ? `[${server.host}]` : server.host;
+    logger.info({ host: server.host, port: server.port }, `metrics on http://${shown}:${server.port}/metrics`);
     return server;
   } catch (err) {
     logger.error({ port: config.metricsPort, err: (err as Error).message }, `metrics server not started on port ${config.metricsPort}: ${(err as Error).message}`);

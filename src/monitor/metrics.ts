@@ -96,11 +96,16 @@ export function updateFromHealth(m: PgincrMetrics, report: HealthReport): void {
 
 export interface MetricsServer {
   port: number;
+  /** The address it listens on (`127.0.0.1` unless configured otherwise). */
+  host: string;
   close(): Promise<void>;
 }
 
-/** Serves `GET /metrics` from `registry` (port 0 picks a free port; see `.port`). */
-export function startMetricsServer(port: number, registry: Registry, host = '0.0.0.0'): Promise<MetricsServer> {
+/**
+ * Serves `GET /metrics` from `registry` (port 0 picks a free port; see `.port`), on the loopback
+ * address unless `host` says otherwise: the metrics name slots, databases and LSNs.
+ */
+export function startMetricsServer(port: number, registry: Registry, host = '127.0.0.1'): Promise<MetricsServer> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: try GET /metrics\n');
@@ -115,8 +120,10 @@ export function startMetricsServer(port: number, registry: Registry, host = '0.0
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
+      const address = server.address() as AddressInfo;
       resolve({
-        port: (server.address() as AddressInfo).port,
+        port: address.port,
+        host: address.address,
         close: () => new Promise<void>((done, fail) => {
           server.close((error) => (error ? fail(error) : done()));
           server.closeAllConnections();
