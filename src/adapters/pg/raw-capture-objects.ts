@@ -8,7 +8,10 @@
  * - the event trigger `pgincr_raw_new_table` putting that trigger on every new table;
  * - the event trigger `pgincr_raw_replica_identity` refusing DDL that leaves a captured table
  *   without a usable replica identity (decoder_raw would drop its UPDATEs/DELETEs silently).
- * All idempotent, run with `pgincr.internal = on` so none of it is recorded as DDL.
+ * All idempotent, run with the internal switch on (setInternal) so none of it is recorded as DDL.
+ * Every function runs as its owner (SECURITY DEFINER) with `search_path = pg_catalog, pg_temp`,
+ * EXECUTE revoked from PUBLIC: the per-table trigger writes pgincr's tables for any role that
+ * changes a captured table, without that role having any privilege on schema pgincr.
  * Also: the probe for the decoder_raw plugin, the replica-identity check, and table facts.
  */
 import type { Client } from 'pg';
@@ -17,6 +20,7 @@ import type { RawTableFacts } from '../../core/decoding/decoder-raw-repair';
 import type { ReplicaIdentity } from '../../core/decoding/model';
 import { NotReadyError } from '../../errors';
 import { connectProfile } from './connect';
+import { setInternal } from './migrations';
 import { CAPTURED_TABLE_FILTER, QUOTED_NAME } from './preflight-queries';
 
 export const RAW_TRIGGER = 'pgincr_raw_capture';
@@ -32,7 +36,8 @@ CREATE TABLE IF NOT EXISTS pgincr.raw_transactions (
 CREATE TABLE IF NOT EXISTS pgincr.raw_truncates (
   xid xid8 NOT NULL, schema_name text NOT NULL, table_name text NOT NULL);
 
-CREATE OR REPLACE FUNCTION pgincr.raw_capture_trigger() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION pgincr.raw_capture_trigger() RETURNS trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   x text := pg_catalog.pg_current_xact_id()::text;
 BEGIN
@@ -49,7 +54,8 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION pgincr.raw_install_trigger(rel regclass) RETURNS boolean LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION pgincr.raw_install_trigger(rel regclass) RETURNS boolean LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 BEGIN
   IF EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgrelid = rel AND tgname = '${RAW_TRIGGER}') THEN
     RETURN false;
@@ -60,9 +66,11 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION pgincr.raw_on_new_table() RETURNS event_trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION pgincr.raw_on_new_table() RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   r record;
+  previous text := COALESCE(pg_catalog.current_setting('pgincr.internal', true), '');
 BEGIN
   FOR r IN
     SELECT c.oid FROM pg_catalog.pg_event_trigger_ddl_commands() d
@@ -71,9 +79,9 @@ BEGIN
     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND c.relkind IN ('r', 'p')
       AND c.relpersistence = 'p' AND n.nspname <> 'pgincr'
   LOOP
-    PERFORM pg_catalog.set_config('pgincr.internal', 'on', true);
+    PERFORM pg_catalog.set_config('pgincr.internal', pgincr.internal_token(), true);
     PERFORM pgincr.raw_install_trigger(r.oid);
-    PERFORM pg_catalog.set_config('pgincr.internal', 'off', true);
+    PERFORM pg_catalog.set_config('pgincr.internal', previous, true);
   END LOOP;
 END
 $fn$;
@@ -82,11 +90,12 @@ $fn$;
 -- A DDL that would leave a captured table so (REPLICA IDENTITY NOTHING, DEFAULT without a
 -- primary key, dropping the primary key or the identity index) is refused. It fires after
 -- pgincr_ddl_command_end (event triggers fire in name order), which gives new tables one.
-CREATE OR REPLACE FUNCTION pgincr.raw_check_replica_identity() RETURNS event_trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION pgincr.raw_check_replica_identity() RETURNS event_trigger LANGUAGE plpgsql
+SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   bad text;
 BEGIN
-  IF pg_catalog.current_setting('pgincr.internal', true) = 'on' THEN
+  IF pgincr.internal_on() THEN
     RETURN;
   END IF;
   SELECT pg_catalog.string_agg(${QUOTED_NAME}, ', ' ORDER BY n.nspname, c.relname) INTO bad
@@ -102,6 +111,10 @@ BEGIN
   END IF;
 END
 $fn$;
+
+REVOKE ALL ON pgincr.raw_transactions, pgincr.raw_truncates FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgincr.raw_capture_trigger(), pgincr.raw_install_trigger(regclass), pgincr.raw_on_new_table(),
+  pgincr.raw_check_replica_identity() FROM PUBLIC;
 
 DO $do$
 BEGIN
@@ -130,7 +143,7 @@ WHERE (${CAPTURED_TABLE_FILTER.replace("c.relkind = 'r'", "c.relkind IN ('r', 'p
 export async function ensureRawCaptureObjects(client: Client): Promise<string[]> {
   await client.query('BEGIN');
   try {
-    await client.query(`SELECT pg_catalog.set_config('pgincr.internal', 'on', true)`);
+    await setInternal(client);
     await client.query(OBJECTS_SQL);
     const { rows } = await client.query<{ rel: string }>(TABLES_SQL);
     const added: string[] = [];
@@ -148,10 +161,20 @@ export async function ensureRawCaptureObjects(client: Client): Promise<string[]>
 
 /** Removes the decoder_raw objects (triggers, event trigger, functions, tables). */
 export async function dropRawCaptureObjects(client: Client): Promise<void> {
-  await client.query(`DO $do$
+  await client.query('BEGIN');
+  try {
+    await setInternal(client);
+    await client.query(DROP_SQL);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
+}
+
+const DROP_SQL = `DO $do$
 DECLARE r record;
 BEGIN
-  PERFORM pg_catalog.set_config('pgincr.internal', 'on', true);
   FOR r IN SELECT tgrelid::regclass AS rel FROM pg_catalog.pg_trigger WHERE tgname = '${RAW_TRIGGER}' LOOP
     EXECUTE pg_catalog.format('DROP TRIGGER ${RAW_TRIGGER} ON %s', r.rel);
   END LOOP;
@@ -160,8 +183,7 @@ BEGIN
   DROP FUNCTION IF EXISTS pgincr.raw_check_replica_identity(), pgincr.raw_on_new_table(), pgincr.raw_install_trigger(regclass), pgincr.raw_capture_trigger();
   DROP TABLE IF EXISTS pgincr.raw_transactions, pgincr.raw_truncates;
 END
-$do$`);
-}
+$do$`;
 
 /**
  * Refuses to capture with decoder_raw while a captured table lacks what the capture needs:
