@@ -108,8 +108,12 @@ export function monitorActivities(deps: ActivityDeps): MonitorActivities & CliOn
         '',
         table(['SEGMENT', 'START', 'END', 'TXNS', 'LAST COMMIT'], catalog.segments.map((s) => [s.file, s.startLsn, s.endLsn, s.transactions, s.lastCommitTime])),
         '',
-        `restorable: ${JSON.stringify(window)}`,
-        gaps.length ? `GAPS: ${gaps.map((g) => JSON.stringify(g)).join('; ')}` : 'no gaps',
+        window.earliest && window.latest
+          ? `restorable: from ${window.earliest.time} (${window.earliest.lsn}) to ${window.latest.time} (${window.latest.lsn})`
+          : 'restorable: nothing yet (no base)',
+        table(['FROM BASE', 'FROM LSN', 'TO LSN', 'TO TIME', 'CHAIN'], window.ranges.map((r) => [
+          r.baseId, r.fromLsn, r.toLsn, r.toTime, r.broken ? `${r.broken.kind} ${r.broken.fromLsn} → ${r.broken.toLsn} before ${r.broken.before}` : 'whole'])),
+        gaps.length ? `GAPS: ${gaps.map((g) => `${g.kind} from ${g.fromLsn} to ${g.toLsn}, after ${g.after}, before ${g.before}`).join('; ')}` : 'no gaps',
       ];
       return { text: lines.join('\n'), data: { chain, catalog, window, gaps } };
     },

@@ -22,8 +22,11 @@ export interface RestoreReport {
 export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport> {
   const input = parseInput(restoreInput, raw, 'restoreWorkflow');
   const targetProfile = input.targetProfile ?? input.profile;
-  // Stable across retries and continue-as-new: derived from the workflow run's own id.
-  const restoreId = workflowInfo().workflowId.replace(/[^A-Za-z0-9_]/g, '_').slice(-40) || uuid4().replace(/-/g, '');
+  // One restore, one identity: stable across activity retries and continue-as-new (the first
+  // run's id), new for every restore started, even to the same database name, so a new restore
+  // never mistakes another restore's database or progress for its own.
+  const info = workflowInfo();
+  const restoreId = `${info.workflowId.replace(/[^A-Za-z0-9_]/g, '_').slice(-20)}_${(info.firstExecutionRunId || uuid4()).replace(/-/g, '')}`;
   const progress: RestoreProgress = { step: 'plan', steps: [] };
   setHandler(restoreProgressQuery, () => progress);
 
