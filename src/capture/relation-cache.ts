@@ -1,13 +1,16 @@
 /**
  * Relations seen in the stream (pgoutput sends a Relation message before the first change of
  * a relation in a session, and again whenever it changed), enriched with what pgoutput does not
- * say and the renderer needs: identity ALWAYS columns, generated columns, partitioned tables.
+ * say and the renderer needs: identity ALWAYS columns, generated columns, partitioned tables,
+ * and, under REPLICA IDENTITY FULL, how column types that are not built in compare (column-types.ts).
  * Those facts are read from the catalog on a normal connection, with names compared as byte
  * strings (hex of the stored bytes), so non-UTF8 databases match exactly.
  */
 import type { Client } from 'pg';
 import type { RelationMessage } from '../core/decoding/model';
 import type { RelationInfo } from '../core/sql/render';
+import type { MatchType } from '../core/sql/full-match';
+import { lookupMatchTypes } from './column-types';
 import { PgincrError } from '../errors';
 
 /** What the catalog says about a relation, names as byte strings. */
@@ -15,9 +18,11 @@ export interface RelationFacts {
   identityAlways: Set<string>;
   generated: Set<string>;
   partitioned: boolean;
+  /** FULL identity only: the typed equality of the message's column types that are not built in. */
+  matchTypes?: ReadonlyMap<number, MatchType | null>;
 }
 
-export type RelationFactsLookup = (relationId: number) => Promise<RelationFacts>;
+export type RelationFactsLookup = (relationId: number, full?: { typeOids: readonly number[] }) => Promise<RelationFacts>;
 
 const FACTS_SQL = `
 SELECT encode(convert_to(a.attname::text, pg_catalog.getdatabaseencoding()), 'hex') AS name_hex,
@@ -29,7 +34,7 @@ SELECT encode(convert_to(a.attname::text, pg_catalog.getdatabaseencoding()), 'he
 
 /** Reads the facts of one relation; an unknown (since dropped) relation has none. */
 export function catalogFactsLookup(client: Client): RelationFactsLookup {
-  return async (relationId) => {
+  return async (relationId, full) => {
     const { rows } = await client.query<{ name_hex: string | null; attidentity: string | null; attgenerated: string | null; relkind: string }>(
       FACTS_SQL,
       [relationId],
@@ -41,6 +46,7 @@ export function catalogFactsLookup(client: Client): RelationFactsLookup {
       if (r.attidentity === 'a') facts.identityAlways.add(name);
       if (r.attgenerated === 's') facts.generated.add(name);
     }
+    if (full) facts.matchTypes = await lookupMatchTypes(client, full.typeOids);
     return facts;
   };
 }
@@ -53,9 +59,12 @@ export class RelationCache {
 
   /** Stores (or replaces) a relation from its Relation message, enriched from the catalog. */
   async remember(msg: RelationMessage): Promise<RelationInfo> {
-    const facts = await this.lookup(msg.relationId);
+    const full = msg.replicaIdentity === 'f' ? { typeOids: msg.columns.map((c) => c.typeOid) } : undefined;
+    const facts = await this.lookup(msg.relationId, full);
     const { tag: _tag, ...rest } = msg;
-    const info: RelationInfo = { ...rest, identityAlways: facts.identityAlways, generated: facts.generated, partitioned: facts.partitioned };
+    const info: RelationInfo = {
+      ...rest, identityAlways: facts.identityAlways, generated: facts.generated, partitioned: facts.partitioned, matchTypes: facts.matchTypes,
+    };
     this.relations.set(msg.relationId, info);
     return info;
   }

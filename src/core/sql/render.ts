@@ -6,9 +6,11 @@
  * UTC, extra_float_digits 3, bytea_output hex). NULL is `NULL`; an unchanged TOAST value is
  * never written. Rows are found by the replica identity:
  * - DEFAULT / INDEX: `key = '…'` on the identity columns (old key if sent, else the new row's);
- * - FULL: every old column compared by its exact text form, `format('%s', col) = '…'` (not
- *   `col::text`, which differs from the output function for boolean, char(n) and inet), and
- *   exactly one row affected even among identical duplicates, via
+ * - FULL: every old column compared so that an index can answer and the match stays that of its
+ *   exact text form (`full-match.ts`: `col = '…'::type`, with `format('%s', col) = '…'` as a
+ *   recheck where `=` is looser than identity, or that text comparison alone for types without an
+ *   equality; `format`, not `col::text`, which differs from the output function for boolean,
+ *   char(n) and inet), and exactly one row affected even among identical duplicates, via
  *   `ctid = (SELECT ctid FROM ONLY t WHERE … LIMIT 1)`.
  * UPDATE and DELETE use `ONLY` so rows of inheritance children are never touched.
  *
@@ -17,6 +19,7 @@
  * costs one literal per value and a few concatenations.
  */
 import type { RelationMessage, Tuple, TupleValue } from '../decoding/model';
+import { fullCondition, matchTypeFor, type MatchType } from './full-match';
 import { qualifiedName, quoteIdent, quoteLiteral } from './quote';
 import { RenderError } from './render-error';
 
@@ -28,6 +31,8 @@ export type RelationInfo = Omit<RelationMessage, 'tag'> & {
   generated: ReadonlySet<string>;
   /** A partitioned table (publish_via_partition_root): no ONLY, rows found by (tableoid, ctid). */
   partitioned?: boolean;
+  /** What the catalog said of column types that are not built in (full-match.ts); absent: compared by text. */
+  matchTypes?: ReadonlyMap<number, MatchType | null>;
 };
 
 /** The old row of an UPDATE/DELETE: the key columns only (`K`) or the whole row under FULL (`O`). */
@@ -57,6 +62,8 @@ export interface Plan {
   keyColumns: number[];
   /** The column of the no-op `SET c = c` (neither generated nor identity ALWAYS), or -1. */
   noopColumn: number;
+  /** Per column, the typed equality of a FULL match, or null for a text comparison (full-match.ts). */
+  matchTypes: Array<MatchType | null>;
 }
 
 const plans = new WeakMap<RelationInfo, Plan>();
@@ -80,7 +87,8 @@ function buildPlan(rel: RelationInfo): Plan {
   const over = overriding ? ' OVERRIDING SYSTEM VALUE' : '';
   const insertPrefix = insertColumns.length === 0 ? null : `INSERT INTO ${name} (${insertColumns.map((i) => quoted[i]).join(', ')})${over} VALUES (`;
   const target = rel.partitioned ? name : `ONLY ${name}`;
-  return { name, target, quoted, generated, identityAlways, insertPrefix, insertColumns, keyColumns, noopColumn };
+  const matchTypes = rel.columns.map((c) => matchTypeFor(c.typeOid, rel.matchTypes));
+  return { name, target, quoted, generated, identityAlways, insertPrefix, insertColumns, keyColumns, noopColumn, matchTypes };
 }
 
 export function planOf(rel: RelationInfo): Plan {
@@ -164,8 +172,7 @@ function fullMatch(rel: RelationInfo, plan: Plan, old: Tuple): RowMatch {
   for (let i = 0; i < old.length; i++) {
     const v = old[i]!;
     if (v.kind === 'unchanged') continue;
-    const col = plan.quoted[i]!;
-    conds.push(v.kind === 'null' ? `${col} IS NULL` : `format('%s', ${col}) = ${quoteLiteral(v.value)}`);
+    conds.push(fullCondition(plan.quoted[i]!, v, plan.matchTypes[i]!));
   }
   const where = conds.length > 0 ? conds.join(' AND ') : 'true';
   const row = rel.partitioned ? '(tableoid, ctid)' : 'ctid';

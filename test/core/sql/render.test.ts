@@ -131,16 +131,35 @@ describe('renderUpdate / renderDelete: replica identity DEFAULT and INDEX', () =
 
 describe('renderUpdate / renderDelete: replica identity FULL', () => {
   const r = rel([['a', true], ['b', true], ['c', true]], { replicaIdentity: 'f' });
+  const typed = (oids: number[], extra: Partial<RelationInfo> = {}): RelationInfo => ({
+    ...r, columns: r.columns.map((c, i) => ({ ...c, typeOid: oids[i]! })), ...extra,
+  });
 
-  it('finds exactly one row by the exact text of every old column, IS NULL for nulls', () => {
+  it('finds exactly one row by typed equality, IS NULL for nulls, text rechecked where = is looser than the text', () => {
     expect(renderDelete(r, { kind: 'old', tuple: [t('1'), NULL, t('x\ny')] })).toBe(
-      "DELETE FROM ONLY public.t WHERE ctid = (SELECT ctid FROM ONLY public.t WHERE format('%s', a) = '1' AND b IS NULL AND format('%s', c) = E'x\\ny' LIMIT 1);\n",
+      "DELETE FROM ONLY public.t WHERE ctid = (SELECT ctid FROM ONLY public.t WHERE a = '1'::text AND format('%s', a) = '1' AND b IS NULL AND c = E'x\\ny'::text AND format('%s', c) = E'x\\ny' LIMIT 1);\n",
+    );
+    // integer: = is "same text", no recheck; numeric: 1.0 = 1.00, rechecked; json: no equality, text only
+    expect(renderDelete(typed([23, 1700, 114]), { kind: 'old', tuple: [t('7'), t('1.0'), t('{"k": 1}')] })).toBe(
+      "DELETE FROM ONLY public.t WHERE ctid = (SELECT ctid FROM ONLY public.t WHERE a = '7'::integer AND b = '1.0'::numeric AND format('%s', b) = '1.0' AND format('%s', c) = '{\"k\": 1}' LIMIT 1);\n",
+    );
+  });
+
+  it('types that are not built in: as the catalog said, else by text', () => {
+    const mood = { cast: 'public.mood', exact: true };
+    const rt = typed([16385, 16390, 2950], { matchTypes: new Map([[16385, mood], [16390, null]]) });
+    expect(renderDelete(rt, { kind: 'old', tuple: [t('sad'), t('x'), t('a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11')] })).toBe(
+      "DELETE FROM ONLY public.t WHERE ctid = (SELECT ctid FROM ONLY public.t WHERE a = 'sad'::public.mood AND format('%s', b) = 'x' AND c = 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid LIMIT 1);\n",
+    );
+    // a built-in type without an equality entry (regclass) and an unknown OID: text
+    expect(renderDelete(typed([2205, 16399, 0]), { kind: 'old', tuple: [t('t'), t('x'), t('y')] })).toBe(
+      "DELETE FROM ONLY public.t WHERE ctid = (SELECT ctid FROM ONLY public.t WHERE format('%s', a) = 't' AND format('%s', b) = 'x' AND format('%s', c) = 'y' LIMIT 1);\n",
     );
   });
 
   it('sets only the columns that changed, skips unchanged toast in SET and WHERE', () => {
-    expect(renderUpdate(r, [t('1'), t('2'), U], { kind: 'old', tuple: [t('1'), NULL, U] })).toBe(
-      "UPDATE ONLY public.t SET b = '2' WHERE ctid = (SELECT ctid FROM ONLY public.t WHERE format('%s', a) = '1' AND b IS NULL LIMIT 1);\n",
+    expect(renderUpdate(typed([23, 23, 23]), [t('1'), t('2'), U], { kind: 'old', tuple: [t('1'), NULL, U] })).toBe(
+      "UPDATE ONLY public.t SET b = '2' WHERE ctid = (SELECT ctid FROM ONLY public.t WHERE a = '1'::integer AND b IS NULL LIMIT 1);\n",
     );
   });
 
