@@ -16,6 +16,7 @@ import { readBaseMetadata } from './base-files';
 import { checkBaseFiles, checkChainFolder, checkSegmentFiles } from '../restore/check-plan';
 import { createTargetDatabase, dropOwnTargetDatabase } from '../restore/create-target';
 import { restoreGlobals } from '../restore/restore-globals';
+import { checkDdlRoles, rolesOfLines } from '../restore/check-roles';
 import { restoreBase } from '../restore/restore-base';
 import { applySegments, finishRestore } from '../restore/apply-segments';
 import { fixSequences } from '../restore/sequences';
@@ -46,7 +47,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
   const profileOf = (name: string) => profileByName(deps.config, name);
 
   return {
-    async planRestore({ profile, target, fromBase }) {
+    async planRestore({ profile, target, fromBase, targetProfile, restoreGlobals: withGlobals, noOwner }) {
       const chain = await chainDirFor(deps, profile);
       await checkChainFolder(deps.config.repository, chain);
       const catalog = await catalogOf(chain);
@@ -54,9 +55,18 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       const metadata = await readBaseMetadata(join(chain, plan.base.dir));
       // Every file the restore needs is checked before the target is touched (issue 6).
       await checkBaseFiles(chain, plan.base, metadata?.dumpFile ?? 'dump.sql.gz');
+      const roleLines = new Set<string>();
       const segments = await checkSegmentFiles(chain, plan.segments, plan.base.lsn,
-        (done) => heartbeat({ step: 'plan', verified: done, of: plan.segments.length }));
+        (done) => heartbeat({ step: 'plan', verified: done, of: plan.segments.length }), roleLines);
       const server = metadata?.server as { encoding?: string } | undefined;
+      const ddlRoles = rolesOfLines(roleLines, server?.encoding ?? 'UTF8', chain);
+      // DDL replays as the role that ran it: those roles must be there (or come with the globals) before anything is created.
+      if (targetProfile !== undefined && !noOwner) {
+        await checkDdlRoles({
+          profile: profileOf(targetProfile), profileName: targetProfile, roles: ddlRoles,
+          ...(withGlobals ? { globalsFile: join(chain, 'base', plan.base.id, 'globals.sql') } : {}),
+        });
+      }
       const expected = target.kind === 'lsn' ? checksumsAt(catalog, target.lsn) : undefined;
       const result: RestorePlanResult = {
         chainDir: chain,
@@ -64,6 +74,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
         baseLsn: plan.base.lsn,
         segments,
         encoding: server?.encoding ?? 'UTF8',
+        ddlRoles,
         ...(expected ? { expectedChecksumsFile: join(chain, expected) } : {}),
       };
       deps.logger.info({ chain, base: result.baseId, segments: result.segments.length, target }, 'restore planned');
@@ -80,7 +91,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       return restoreGlobals(profileOf(targetProfile), globals, cancellationSignal());
     },
 
-    async restoreBase({ targetProfile, targetDb, restoreId, plan }) {
+    async restoreBase({ targetProfile, targetDb, restoreId, plan, noOwner }) {
       const dir = join(plan.chainDir, 'base', plan.baseId);
       const metadata = await readBaseMetadata(dir);
       const format = metadata?.dumpFormat ?? 'plain';
@@ -93,6 +104,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
           baseLsn: plan.baseLsn,
           dump: format === 'directory' ? { format, path, jobs: deps.config.setup.dumpJobs } : { format: 'plain', path },
           signal: cancellationSignal(),
+          ...(noOwner ? { noOwner } : {}),
         });
         return { skipped: r.skipped };
       } finally {
@@ -100,13 +112,14 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       }
     },
 
-    async applySegments({ targetProfile, targetDb, restoreId, plan, target }) {
+    async applySegments({ targetProfile, targetDb, restoreId, plan, target, noOwner }) {
       const r = await applySegments({
         profile: onDb(profileOf(targetProfile), targetDb),
         restoreId,
         segments: plan.segments,
         stopAt: target,
         startLsn: plan.baseLsn,
+        ...(noOwner ? { noOwner } : {}),
         onProgress: (p) => {
           heartbeat({ ...p, transactions: p.appliedTransactions, lsn: p.lastEndLsn });
           recordRestoreProgress(deps.metrics, targetDb, p);

@@ -60,6 +60,8 @@ export interface RestorePlanResult {
   segments: string[];
   expectedChecksumsFile?: string;
   encoding: string;
+  /** The roles the planned segments' DDL runs as (`SET ROLE` lines), sorted. */
+  ddlRoles?: string[];
 }
 
 export interface ApplyResult {
@@ -117,11 +119,12 @@ export interface PgincrActivities {
   writeMarker(input: { profile: string; kind: MarkerKind; lsn: string; note: string }): Promise<{ written: boolean; lsn: string | null }>;
   waitForSegmentCoverage(input: { profile: string; lsn: string; timeoutMs: number }): Promise<SegmentCoverage>;
   // restore
-  planRestore(input: { profile: string; target: RestoreTarget; fromBase?: string }): Promise<RestorePlanResult>;
+  /** With `targetProfile`, also refuses DDL roles missing there (unless `noOwner`; globals.sql counts when `restoreGlobals`). */
+  planRestore(input: { profile: string; target: RestoreTarget; fromBase?: string; targetProfile?: string; restoreGlobals?: boolean; noOwner?: boolean }): Promise<RestorePlanResult>;
   createTargetDatabase(input: { profile: string; targetProfile: string; targetDb: string; restoreId: string; encoding: string }): Promise<{ created: boolean }>;
   restoreGlobals(input: { profile: string; targetProfile: string; plan: RestorePlanResult }): Promise<{ notes: string[] }>;
-  restoreBase(input: { targetProfile: string; targetDb: string; restoreId: string; plan: RestorePlanResult }): Promise<{ skipped: boolean }>;
-  applySegments(input: { targetProfile: string; targetDb: string; restoreId: string; plan: RestorePlanResult; target: RestoreTarget }): Promise<ApplyResult>;
+  restoreBase(input: { targetProfile: string; targetDb: string; restoreId: string; plan: RestorePlanResult; noOwner?: boolean }): Promise<{ skipped: boolean }>;
+  applySegments(input: { targetProfile: string; targetDb: string; restoreId: string; plan: RestorePlanResult; target: RestoreTarget; noOwner?: boolean }): Promise<ApplyResult>;
   fixSequences(input: { targetProfile: string; targetDb: string }): Promise<{ adjusted: number }>;
   verifyTarget(input: { profile: string; targetProfile: string; targetDb: string; checksumsFile?: string }): Promise<VerifyResult>;
   finishRestore(input: { targetProfile: string; targetDb: string; restoreId: string; dropDatabase: boolean }): Promise<void>;

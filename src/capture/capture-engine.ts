@@ -19,7 +19,8 @@
 import { basename } from 'node:path';
 import { commitTimeToIso, parsePgoutput } from '../core/decoding/pgoutput';
 import { DdlOrdinals, initDdlParser } from '../core/ddl/extract';
-import type { CaptureContext } from '../core/sql/capture-tables';
+import { isSignedTable, type RefusedRow, type VerifyingCaptureContext } from '../core/sql/capture-row-verify';
+import { requireCaptureKey } from '../adapters/pg/capture-key';
 import type { PgoutputMessage } from '../core/decoding/model';
 import { formatLsn, maxLsn, type Lsn } from '../core/lsn';
 import { shouldRotate, type RotateReason } from '../core/segment/rotation';
@@ -109,10 +110,10 @@ class CaptureRun {
   /** The xid of the last sequence-position recording waited for, and whether its commit was written. */
   private positions: { xid: number; written: boolean } | null = null;
   private readonly started: number;
-  private readonly result = { segmentsSealed: 0, transactions: 0, changes: 0, bytes: 0 };
+  private readonly result = { segmentsSealed: 0, transactions: 0, changes: 0, bytes: 0, refusedRows: 0 };
   private compressing: Promise<void> = Promise.resolve();
   private compressError: unknown = null;
-  private readonly context: CaptureContext;
+  private readonly context: VerifyingCaptureContext & { trust: NonNullable<VerifyingCaptureContext['trust']> };
   private readonly rows = new RowRenderer();
 
   constructor(
@@ -129,6 +130,7 @@ class CaptureRun {
       ordinals: new DdlOrdinals(), ddlInFunction: input.ddlInFunction, encoding: source.header.encoding,
       onWarning: (message: string) => deps.log?.warn({ slot: input.slot }, message),
       onSchemaRenamed: (from: string, to: string) => relations.renameSchema(from, to),
+      trust: { onRefused: (row) => this.onRefused(row) },
     };
     this.durable = writer.durableLsn;
     this.written = this.durable;
@@ -142,7 +144,27 @@ class CaptureRun {
       segment: basename(this.writer.resume.path),
       bytes: this.result.bytes,
       txns: this.result.transactions,
+      refusedRows: this.result.refusedRows,
     };
+  }
+
+  /** A capture-table row without a valid signature (docs/security.md): logged and counted, not replayed. */
+  private onRefused(row: RefusedRow): void {
+    const txn = this.txn;
+    if (txn?.skip) return; // already written (and reported) before a rewind
+    this.result.refusedRows += 1;
+    const log = this.deps.log;
+    (log?.error ?? log?.warn)?.call(log, {
+      table: `pgincr.${row.table}`, rowId: row.id, xid: txn?.xid, lsn: txn ? formatLsn(txn.commitLsn) : null, reason: row.reason,
+    }, `capture: REFUSED a pgincr.${row.table} row (id ${row.id}, xid ${txn?.xid ?? '?'}, commit LSN ${txn ? formatLsn(txn.commitLsn) : '?'}): ${row.reason}; ` +
+      'it was not written by pgincr\'s triggers and is not replayed. ' +
+      'hint: find who wrote it (only superusers and the owner of schema pgincr can); if the DDL did run, apply it by hand after a restore or take a full backup (pgincr backup full)');
+  }
+
+  /** Loads the source's key the first time a signed capture table shows up (before any of its rows). */
+  private async loadKeyFor(rel: Parameters<typeof isSignedTable>[0]): Promise<void> {
+    if (this.context.trust.key || !isSignedTable(rel)) return;
+    this.context.trust.key = await requireCaptureKey(this.source.client);
   }
 
   sendStatus(replyRequested = false): void {
@@ -266,7 +288,7 @@ class CaptureRun {
         this.context.ordinals.reset();
         return;
       case 'relation':
-        return this.relations.remember(m).then(() => undefined);
+        return this.relations.remember(m).then((rel) => this.loadKeyFor(rel));
       case 'insert':
       case 'update':
       case 'delete':

@@ -38,6 +38,8 @@ export interface HeartbeatDetails {
   segment: string;
   bytes: number;
   txns: number;
+  /** Capture-table rows refused in this run (docs/security.md). */
+  refusedRows?: number;
 }
 
 export interface CaptureControl {
@@ -55,6 +57,8 @@ export interface CaptureResult {
   transactions: number;
   changes: number;
   bytes: number;
+  /** Capture-table rows refused for a missing or wrong signature (docs/security.md). */
+  refusedRows?: number;
 }
 
 /** The connections to the source for one run. */
@@ -71,6 +75,7 @@ export interface SourceSession {
 export interface CaptureLog {
   info(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
+  error?(obj: object, msg: string): void;
 }
 
 export interface CaptureDeps {

@@ -1,11 +1,13 @@
 /**
  * The render stage of the capture: one decoded change → the SQL text to write (or nothing).
  * Rows of pgincr's own tables are not data: `pgincr.ddl_history` rows become the DDL itself and
- * `pgincr.sequence_positions` rows become `setval` lines (by the capture-table renderer); any
+ * `pgincr.sequence_positions` rows become `setval` lines (by the capture-table renderer, behind
+ * the signature check of capture-row-verify.ts); any
  * other change to a `pgincr.*` table is not rendered.
  */
 import type { DeleteMessage, InsertMessage, TruncateMessage, UpdateMessage } from '../core/decoding/model';
-import { isCaptureTable, renderCaptureChange, type CaptureContext } from '../core/sql/capture-tables';
+import { isCaptureTable } from '../core/sql/capture-tables';
+import { renderVerifiedCaptureChange, type VerifyingCaptureContext } from '../core/sql/capture-row-verify';
 import { renderDelete, renderInsert, renderTruncate, renderUpdate, type OldTuple } from '../core/sql/render';
 import { qualifiedName } from '../core/sql/quote';
 import { RenderError } from '../core/sql/render-error';
@@ -23,7 +25,7 @@ function oldTuple(msg: UpdateMessage | DeleteMessage): OldTuple | undefined {
 export function renderChange(
   msg: ChangeMessage,
   relations: RelationCache,
-  context: CaptureContext,
+  context: VerifyingCaptureContext,
 ): string | null {
   if (msg.tag === 'truncate') {
     const rels = msg.relationIds.map((id) => relations.get(id)).filter((r) => !isCaptureTable(r));
@@ -32,7 +34,7 @@ export function renderChange(
   const rel = relations.get(msg.relationId);
   if (isCaptureTable(rel)) {
     if (msg.tag !== 'insert') return null;
-    return renderCaptureChange({ kind: 'insert', rel, tuple: msg.newTuple }, context) || null;
+    return renderVerifiedCaptureChange({ kind: 'insert', rel, tuple: msg.newTuple }, context) || null;
   }
   switch (msg.tag) {
     case 'insert':

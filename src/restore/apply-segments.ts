@@ -42,6 +42,7 @@ import { stopDecider, type StopTarget } from './stop-target';
 import { applyBatch, type BatchItem } from './apply-batch';
 import { batchTables, parseBatch, rewriteBatch } from '../core/restore/merge-changes';
 import { TableShapes } from './table-shapes';
+import { withoutRoleSwitches } from '../core/restore/ddl-region';
 import { InFlight } from './in-flight';
 
 const gunzipAsync = promisify(gunzip);
@@ -73,6 +74,11 @@ export interface ApplyOptions {
   batchTransactions?: number;
   /** `replica` (default) keeps triggers and foreign keys from firing on replayed rows. */
   sessionReplicationRole?: 'replica' | 'origin';
+  /**
+   * Replay DDL as the restoring role (`pgincr restore --no-owner`): the `SET ROLE` / `RESET ROLE`
+   * lines around each DDL statement are left out (core/restore/ddl-region.ts withoutRoleSwitches).
+   */
+  noOwner?: boolean;
   /** Merge one-row changes into set-based statements where exact (default true; see the module comment). */
   mergeInserts?: boolean;
   /** Called after each batch (awaited: a heartbeat or a test hook may be async). */
@@ -283,8 +289,9 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
           bytesSkipped += txn.byteEnd - txn.byteStart;
         } else {
           const body = transactionBody(bytes, txn);
-          const sql = decodeBody(decode, body, txn);
-          const ddl = holdsDdl(sql);
+          const decoded = decodeBody(decode, body, txn);
+          const ddl = holdsDdl(decoded);
+          const sql = ddl && opts.noOwner ? withoutRoleSwitches(decoded) : decoded;
           batch.push({ txn, sql, ddl });
           batchBytes += body.length;
           if (ddl || batchBytes >= maxBytes || batch.length >= maxTxns) await flush(txn.byteEnd);

@@ -92,10 +92,10 @@ function wholeUpTo(entry: SegmentEntry, baseLsn: string): string {
 /**
  * Verifies every planned segment in order; returns their absolute paths. Throws PlanError for
  * a missing file (a gap from its start to its end LSN) and SegmentCorruptError (file, offset)
- * for a damaged, truncated or mismatching one.
+ * for a damaged, truncated or mismatching one. `roleLines` gets the segments' `SET ROLE` lines.
  */
 export async function checkSegmentFiles(
-  chain: string, segments: readonly SegmentEntry[], baseLsn: string, onProgress?: (done: number) => void,
+  chain: string, segments: readonly SegmentEntry[], baseLsn: string, onProgress?: (done: number) => void, roleLines?: Set<string>,
 ): Promise<string[]> {
   const paths: string[] = [];
   for (const [i, entry] of segments.entries()) {
@@ -123,6 +123,7 @@ export async function checkSegmentFiles(
       throw damaged(`${path} holds ${formatLsn(start)} to ${end === undefined ? '?' : formatLsn(end)}, not what the catalog recorded (at offset 0)`);
     }
     paths.push(path);
+    for (const line of scan.roleLines) roleLines?.add(line);
     onProgress?.(i + 1);
   }
   return paths;

@@ -15,12 +15,13 @@
  */
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Client } from 'pg';
 import type { Profile } from '../config';
 import { childEnv, connectProfile, resolveProfile } from '../adapters/pg/connect';
 import { CommandFailedError } from '../errors';
+import { NoOwnerFilter } from '../core/restore/no-owner-filter';
 import { advanceOrigin, ensureOrigin, originName, originProgress } from './origin';
 
 export type BaseDump =
@@ -34,6 +35,12 @@ export interface RestoreBaseOptions {
   /** The base's consistent LSN: the origin's progress after the base. */
   baseLsn: string;
   dump: BaseDump;
+  /**
+   * Load without the dump's ownership changes (`pgincr restore --no-owner`): every object belongs
+   * to the restoring role. `pg_restore --no-owner` for a directory dump; a plain script goes
+   * through {@link NoOwnerFilter}.
+   */
+  noOwner?: boolean;
   signal?: AbortSignal;
 }
 
@@ -52,9 +59,11 @@ interface Source {
   kill(): void;
 }
 
-function fileSource(path: string): Source {
+function fileSource(path: string, noOwner = false): Source {
   const file = createReadStream(path);
-  const stream = path.endsWith('.gz') ? file.pipe(createGunzip()) : file;
+  const plain = path.endsWith('.gz') ? file.pipe(createGunzip()) : file;
+  const stream = noOwner ? plain.pipe(noOwnerTransform()) : plain;
+  if (noOwner) plain.on('error', (error: Error) => stream.destroy(error));
   const done = new Promise<void>((resolve, reject) => {
     file.on('error', reject);
     stream.on('error', reject);
@@ -63,8 +72,21 @@ function fileSource(path: string): Source {
   return { stream, done, kill: () => file.destroy() };
 }
 
-function pgRestoreScriptSource(dir: string, env: Record<string, string>): Source {
-  const child = spawn('pg_restore', ['-f', '-', dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** A stream transform of a plain pg_dump script through {@link NoOwnerFilter} (bytes as latin1). */
+function noOwnerTransform(): Transform {
+  const filter = new NoOwnerFilter();
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      done(null, Buffer.from(filter.push(chunk.toString('latin1')), 'latin1'));
+    },
+    flush(done) {
+      done(null, Buffer.from(filter.end(), 'latin1'));
+    },
+  });
+}
+
+function pgRestoreScriptSource(dir: string, env: Record<string, string>, noOwner = false): Source {
+  const child = spawn('pg_restore', [...(noOwner ? ['--no-owner'] : []), '-f', '-', dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-STDERR_TAIL)));
   const done = new Promise<void>((resolve, reject) => {
@@ -165,12 +187,13 @@ export async function restoreBase(o: RestoreBaseOptions): Promise<RestoreBaseRes
     if (o.dump.format === 'directory' && jobs > 1) {
       const clean = (await hasUserObjects(client)) ? ['--clean', '--if-exists'] : [];
       const dbname = resolveProfile(o.profile).dbname;
-      await runPgRestore(env, ['-j', String(jobs), '--exit-on-error', ...clean, '-d', dbname, o.dump.path], o.signal);
+      const noOwner = o.noOwner ? ['--no-owner'] : [];
+      await runPgRestore(env, ['-j', String(jobs), '--exit-on-error', ...noOwner, ...clean, '-d', dbname, o.dump.path], o.signal);
       await ensureOrigin(client, name);
       await advanceOrigin(client, name, o.baseLsn);
       return { skipped: false, originLsn: o.baseLsn };
     }
-    const source = o.dump.format === 'plain' ? fileSource(o.dump.path) : pgRestoreScriptSource(o.dump.path, env);
+    const source = o.dump.format === 'plain' ? fileSource(o.dump.path, o.noOwner) : pgRestoreScriptSource(o.dump.path, env, o.noOwner);
     await psqlFromSource(env, source, 'BEGIN;\n', () => originEpilogue(name, o.baseLsn), o.signal);
     return { skipped: false, originLsn: o.baseLsn };
   } finally {

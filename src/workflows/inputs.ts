@@ -67,6 +67,11 @@ export const restoreInput = z
     target: restoreTarget.default({ kind: 'latest' }),
     fromBase: z.string().optional(),
     restoreGlobals: z.boolean().default(false),
+    /**
+     * Like pg_restore --no-owner: replay DDL as the restoring role instead of the role that ran it,
+     * and load the base without its ownership changes (objects belong to the restoring role).
+     */
+    noOwner: z.boolean().default(false),
     /** Drop the target database at the end (verification runs). */
     dropAfter: z.boolean().default(false),
     /** Compare with recorded checksums when the target is a recorded checkpoint. */

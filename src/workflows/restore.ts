@@ -39,13 +39,18 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
   }
 
   // The plan verifies every file it needs (long: that reads every planned segment).
-  const plan = await step('plan', () => long.planRestore({ profile: input.profile, target: input.target, fromBase: input.fromBase }));
+  // ... and that every role the DDL replays as exists in the target (or comes with the globals), unless noOwner.
+  const plan = await step('plan', () => long.planRestore({
+    profile: input.profile, target: input.target, fromBase: input.fromBase,
+    targetProfile, restoreGlobals: input.restoreGlobals, noOwner: input.noOwner,
+  }));
   await step('create database', () =>
     quick.createTargetDatabase({ profile: input.profile, targetProfile, targetDb: input.targetDb, restoreId, encoding: plan.encoding }));
   if (input.restoreGlobals) await step('globals', () => quick.restoreGlobals({ profile: input.profile, targetProfile, plan }));
-  await step('base', () => long.restoreBase({ targetProfile, targetDb: input.targetDb, restoreId, plan }));
+  const noOwner = input.noOwner ? { noOwner: true } : {};
+  await step('base', () => long.restoreBase({ targetProfile, targetDb: input.targetDb, restoreId, plan, ...noOwner }));
   const apply = await step('segments', () =>
-    long.applySegments({ targetProfile, targetDb: input.targetDb, restoreId, plan, target: input.target }));
+    long.applySegments({ targetProfile, targetDb: input.targetDb, restoreId, plan, target: input.target, ...noOwner }));
   if (input.target.kind !== 'latest' && !apply.reachedTarget) {
     throw ApplicationFailure.nonRetryable(
       `the restore target was not reached: the chain ends at ${apply.lastEndLsn} (${apply.lastCommitTime ?? 'no transactions'})`,

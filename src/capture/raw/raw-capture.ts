@@ -21,7 +21,9 @@ import { basename } from 'node:path';
 import { DdlOrdinals, initDdlParser } from '../../core/ddl/extract';
 import { parseRawText, type RawStatement, type RawTransaction } from '../../core/decoding/decoder-raw';
 import { lowestMarkerLsn, rawPositions, repairRawTransaction, type RawTableFacts, type RepairedTransaction } from '../../core/decoding/decoder-raw-repair';
-import { isCaptureTable, type CaptureContext } from '../../core/sql/capture-tables';
+import { isCaptureTable } from '../../core/sql/capture-tables';
+import type { RefusedRow, VerifyingCaptureContext } from '../../core/sql/capture-row-verify';
+import { requireCaptureKey } from '../../adapters/pg/capture-key';
 import { qualifiedName } from '../../core/sql/quote';
 import { formatLsn, maxLsn, parseLsn, type Lsn } from '../../core/lsn';
 import { shouldRotate } from '../../core/segment/rotation';
@@ -64,10 +66,10 @@ const WINDOW_BYTES = 4 * 1024 * 1024;
 class RawRun {
   private readonly recent = new Set<number>();
   private readonly facts = new Map<string, RawTableFacts | undefined>();
-  private readonly context: CaptureContext;
+  private readonly context: VerifyingCaptureContext & { trust: NonNullable<VerifyingCaptureContext['trust']> };
   /** `track_commit_timestamp` of the source (read once per run). */
   private trackCommitTimestamp: boolean | undefined;
-  readonly result = { segmentsSealed: 0, transactions: 0, changes: 0, bytes: 0, skipped: 0, suspensions: 0 };
+  readonly result = { segmentsSealed: 0, transactions: 0, changes: 0, bytes: 0, skipped: 0, suspensions: 0, refusedRows: 0 };
   sawSequencePositions = false;
   /**
    * Where the last pass stopped in the first raw file it kept: the bytes before it are in
@@ -89,7 +91,18 @@ class RawRun {
     this.context = {
       ordinals: new DdlOrdinals(), ddlInFunction: input.ddlInFunction, encoding: source.header.encoding,
       onWarning: (message: string) => deps.log?.warn({ slot: input.slot }, message),
+      trust: { onRefused: (row) => this.onRefused(row) },
     };
+  }
+
+  /** A capture-table row without a valid signature (docs/security.md): logged and counted, not replayed. */
+  private onRefused(row: RefusedRow): void {
+    this.result.refusedRows += 1;
+    const log = this.deps.log;
+    (log?.error ?? log?.warn)?.call(log, { slot: this.input.slot, table: `pgincr.${row.table}`, rowId: row.id, xid: row.xid, reason: row.reason },
+      `capture (decoder_raw): REFUSED a pgincr.${row.table} row (id ${row.id}, xid ${row.xid}): ${row.reason}; ` +
+      'it was not written by pgincr\'s triggers and is not replayed. ' +
+      'hint: find who wrote it (only superusers and the owner of schema pgincr can); if the DDL did run, apply it by hand after a restore or take a full backup (pgincr backup full)');
   }
 
   /**
@@ -123,7 +136,7 @@ class RawRun {
   }
 
   heartbeatDetails() {
-    return { lastDurableLsn: formatLsn(this.writer.durableLsn), segment: basename(this.writer.resume.path), bytes: this.result.bytes, txns: this.result.transactions };
+    return { lastDurableLsn: formatLsn(this.writer.durableLsn), segment: basename(this.writer.resume.path), bytes: this.result.bytes, txns: this.result.transactions, refusedRows: this.result.refusedRows };
   }
 
   private async lookupFacts(statements: readonly RawStatement[]): Promise<void> {
@@ -179,6 +192,10 @@ class RawRun {
     const inBatch = new Set<number>();
     for (const txn of transactions) {
       await this.lookupFacts(txn.statements);
+      if (!this.context.trust.key && txn.statements.some((s) => s.schema === 'pgincr' && (s.table === 'ddl_history' || s.table === 'sequence_positions')
+        && s.kind === 'insert' && s.values.some((v) => v.column === 'sig'))) {
+        this.context.trust.key = await requireCaptureKey(this.source.client);
+      }
       this.context.ordinals.reset();
       const rep = repairRawTransaction(txn, (schema, table) => this.facts.get(factsKey(schema, table)), this.context);
       if (txn.statements.some((s) => s.schema === 'pgincr' && s.table === 'sequence_positions')) this.sawSequencePositions = true;

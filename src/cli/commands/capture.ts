@@ -67,6 +67,8 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
             `  segment       ${String(live?.segment ?? '-')}`,
             `  transactions  ${status.transactions} (this run: ${String(live?.txns ?? '-')})`,
             `  sealed        ${status.segmentsSealed} segments, iterations ${status.iterations}`,
+            // capture-table rows without a valid signature, not replayed (docs/security.md)
+            ...(Number(live?.refusedRows ?? 0) > 0 ? [`  REFUSED rows  ${String(live?.refusedRows)} this run (see the capture log and docs/security.md)`] : []),
           ].join('\n'),
           result,
         );

@@ -41,7 +41,8 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .option('--exclusive', 'stop just before the target instead of after it')
     .option('--from-base <id>', 'start from this base instead of the newest suitable one')
     .option('--globals', 'also restore roles and tablespaces')
-    .action(async (opts: { targetDb: string; targetProfile?: string; toTime?: string; toLsn?: string; toXid?: string; exclusive?: boolean; fromBase?: string; globals?: boolean }) => {
+    .option('--no-owner', 'replay DDL as the restoring role and load the base without ownership changes (like pg_restore --no-owner)')
+    .action(async (opts: { targetDb: string; targetProfile?: string; toTime?: string; toLsn?: string; toXid?: string; exclusive?: boolean; fromBase?: string; globals?: boolean; owner?: boolean }) => {
       const c = ctx();
       const input: RestoreInput = {
         profile: c.profile,
@@ -50,6 +51,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
         target: targetFrom(opts),
         fromBase: opts.fromBase,
         restoreGlobals: Boolean(opts.globals),
+        ...(opts.owner === false ? { noOwner: true } : {}),
       };
       const workflowId = workflowIds.restore(opts.targetDb);
       const report = await c.withTemporal(async (client) => {

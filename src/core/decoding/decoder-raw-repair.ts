@@ -17,7 +17,8 @@
  * (DateStyle ISO, TimeZone UTC, …) in the pg_recvlogical session, as the segment header does.
  */
 import { parseLsn, type Lsn } from '../lsn';
-import { isCaptureTable, renderCaptureChange, type CaptureContext } from '../sql/capture-tables';
+import { isCaptureTable } from '../sql/capture-tables';
+import { renderVerifiedCaptureChange, type VerifyingCaptureContext } from '../sql/capture-row-verify';
 import { renderDelete, renderInsert, renderTruncate, renderUpdate, type RelationInfo } from '../sql/render';
 import { qualifiedName } from '../sql/quote';
 import { RenderError } from '../sql/render-error';
@@ -99,10 +100,10 @@ export function renderRawChange(s: RawStatement, lookup: RawFactsLookup): string
   return renderUpdate(r, tupleOf(names, s.set, { kind: 'unchanged' }), { kind: full ? 'old' : 'key', tuple: old });
 }
 
-function captureRow(s: RawStatement & { kind: 'insert' }, ctx: CaptureContext): string {
+function captureRow(s: RawStatement & { kind: 'insert' }, ctx: VerifyingCaptureContext): string {
   const names = s.values.map((v) => v.column);
   const r = rel(s.schema, s.table, names, undefined, new Set());
-  return renderCaptureChange({ kind: 'insert', rel: r, tuple: tupleOf(names, s.values, { kind: 'null' }) }, ctx);
+  return renderVerifiedCaptureChange({ kind: 'insert', rel: r, tuple: tupleOf(names, s.values, { kind: 'null' }) }, ctx);
 }
 
 function isoTime(text: string | null): string | null {
@@ -114,7 +115,7 @@ function isoTime(text: string | null): string | null {
  * Repairs one decoder_raw transaction (see the module comment). `ctx.ordinals` must be reset by
  * the caller for each transaction, as for pgoutput.
  */
-export function repairRawTransaction(txn: RawTransaction, lookup: RawFactsLookup, ctx: CaptureContext): RepairedTransaction {
+export function repairRawTransaction(txn: RawTransaction, lookup: RawFactsLookup, ctx: VerifyingCaptureContext): RepairedTransaction {
   const out: RepairedTransaction = { xid: null, firstWriteLsn: null, time: null, statements: [] };
   let truncates: RelationInfo[] = [];
   const flushTruncates = () => {

@@ -8,11 +8,13 @@
  * [-- WARNING pgincr: …]                                    (zero or more)
  * -- not replayed: …                                        (comment-only form; the block ends here)
  *   or
+ * [SET ROLE "<role>";]                                      (the role that ran it; src/core/sql/role-switch.ts)
  * SELECT pg_catalog.set_config('search_path', '<path>', true);
  * [SELECT pg_catalog.set_config('<guc>', '<value>', true)[, …];]
  * <the DDL statement: any number of lines, e.g. a function body>;
  * [SELECT pg_catalog.set_config('<guc>', '<reset>', true)[, …];]
  * SELECT pg_catalog.set_config('search_path', '', true);
+ * [RESET ROLE;]                                             (exactly when the block has SET ROLE)
  * ```
  * The DDL statement is found with a PostgreSQL-lexer-aware scan (quotes, `E''` escapes, quoted
  * identifiers, dollar quotes, nested block comments, `--` comments, parentheses, as psql splits
@@ -21,7 +23,9 @@
  * to the end of the body.
  */
 
-/** The line that ends every replayed DDL block. */
+import { RESET_ROLE_LINE, isRoleSwitchLine, parseSetRoleLine } from '../sql/role-switch';
+
+/** The line that ends every replayed DDL block (then `RESET ROLE;` when it began with `SET ROLE`). */
 export const DDL_BLOCK_END = "SELECT pg_catalog.set_config('search_path', '', true);";
 
 const DDL_HEADER = '-- ddl: ';
@@ -37,7 +41,7 @@ export function isDdlHeader(line: string): boolean {
 
 type Mode = 'code' | 'single' | 'escape' | 'double' | 'dollar' | 'block';
 
-interface Statement {
+export interface Statement {
   line: number;
   col: number;
   endLine: number;
@@ -53,7 +57,7 @@ const DOLLAR_TAG = /^\$(?:[A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/;
  * first token position and its `;`. It returns false to stop. `atomic` is set by a bare word
  * ATOMIC (a `BEGIN ATOMIC` body).
  */
-class StatementScanner {
+export class StatementScanner {
   private mode: Mode = 'code';
   private tag = '';
   private depth = 0;
@@ -62,6 +66,11 @@ class StatementScanner {
   atomic = false;
 
   constructor(private readonly onStatement: (s: Statement) => boolean) {}
+
+  /** Between statements: not inside a literal, identifier, comment or an unfinished statement. */
+  get idle(): boolean {
+    return this.mode === 'code' && this.start === null && this.parens === 0;
+  }
 
   /** Scans one line (without its newline); false when `onStatement` asked to stop. */
   scan(text: string, line: number): boolean {
@@ -183,7 +192,9 @@ export function ddlRegionEnd(lines: readonly string[], start: number): number {
   while (j < lines.length && (lines[j] as string).startsWith(WARNING)) j++;
   if (j >= lines.length) return lines.length;
   if ((lines[j] as string).startsWith(NOT_REPLAYED)) return j + 1;
-  if (!SEARCH_PATH_LINE.test(lines[j] as string)) return lines.length;
+  const asRole = parseSetRoleLine(lines[j] as string) !== null;
+  if (asRole) j++;
+  if (j >= lines.length || !SEARCH_PATH_LINE.test(lines[j] as string)) return lines.length;
   const first = j;
   let ddlSeen = false;
   let end = -1;
@@ -193,6 +204,8 @@ export function ddlRegionEnd(lines: readonly string[], start: number): number {
     if (s.line === first) return whole; // the search_path line, whole (else unsure: stop)
     if (whole && ddlSeen && text === DDL_BLOCK_END) {
       end = s.line + 1;
+      // a SET ROLE block ends with its RESET ROLE line; without it the shape is not ours: unsure
+      if (asRole) end = lines[end] === RESET_ROLE_LINE ? end + 1 : -1;
       return false;
     }
     if (whole && text.startsWith(SETTINGS)) return true;
@@ -204,4 +217,23 @@ export function ddlRegionEnd(lines: readonly string[], start: number): number {
     if (!scanner.scan(lines[k] as string, k)) break;
   }
   return end < 0 || scanner.atomic ? lines.length : end;
+}
+
+/**
+ * `sql` without its role switches (`pgincr restore --no-owner`): every line that is a whole
+ * top-level statement `SET ROLE "<role>";` or `RESET ROLE;` (src/core/sql/role-switch.ts),
+ * found with the lexer-aware scan, so the same text inside a function body, a literal or a
+ * comment is kept. The rest of the text is returned unchanged.
+ */
+export function withoutRoleSwitches(sql: string): string {
+  if (!sql.includes('ROLE')) return sql;
+  const lines = sql.split('\n');
+  const drop = new Set<number>();
+  const scanner = new StatementScanner((s) => {
+    const text = lines[s.line] as string;
+    if (s.line === s.endLine && s.col === 0 && s.endCol === text.length - 1 && isRoleSwitchLine(text)) drop.add(s.line);
+    return true;
+  });
+  for (let k = 0; k < lines.length; k++) scanner.scan(lines[k] as string, k);
+  return drop.size === 0 ? sql : lines.filter((_l, k) => !drop.has(k)).join('\n');
 }

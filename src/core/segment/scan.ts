@@ -23,6 +23,7 @@ import {
 /** First bytes of the marker and footer lines: any other line is a statement, never parsed. */
 const MARKER_FIRST_BYTES = new Set([BEGIN_PREFIX, COMMIT_PREFIX, FOOTER_PREFIX].map((p) => p.charCodeAt(0)));
 const NEWLINE = Buffer.from('\n');
+const SET_ROLE = Buffer.from('SET ROLE ');
 
 /** Longest line prefix kept in memory; every marker, header and footer line is shorter. */
 export const HEAD_MAX = 1024;
@@ -59,6 +60,11 @@ export interface ScanResult {
   /** Total bytes scanned. */
   length: number;
   issues: ScanIssue[];
+  /**
+   * Every distinct `SET ROLE …;` line inside a transaction, as written (byte strings): the roles
+   * replayed DDL switches to (src/core/sql/role-switch.ts), for the restore's check of the target.
+   */
+  roleLines: string[];
 }
 
 type OpenTxn = BeginMeta & { byteStart: number };
@@ -81,6 +87,7 @@ export class SegmentScanner {
   private actualBodySha256: string | null = null;
   private completeLength = 0;
   private issues: ScanIssue[] = [];
+  private roleLines = new Set<string>();
 
   constructor(private readonly name = 'segment') {}
 
@@ -111,6 +118,7 @@ export class SegmentScanner {
       completeLength: this.completeLength,
       length: this.offset,
       issues: this.issues,
+      roleLines: [...this.roleLines],
     };
   }
 
@@ -147,6 +155,9 @@ export class SegmentScanner {
       // A statement line (the bulk of a segment): hashed as bytes, never turned into a string.
       if (!long) this.hash.update(head);
       this.hash.update(NEWLINE);
+      if (!long && head[0] === 0x53 && this.open && head.length > SET_ROLE.length && head.subarray(0, SET_ROLE.length).equals(SET_ROLE)) {
+        this.roleLines.add(head.toString('latin1'));
+      }
       this.head = [];
       this.headLength = 0;
       this.lineHashed = false;

@@ -16,6 +16,7 @@ import { containsMarker } from '../segment/grammar';
 import { commentText, qualifiedName, quoteLiteral } from './quote';
 import type { RelationInfo } from './render';
 import { RenderError } from './render-error';
+import { RESET_ROLE_LINE, setRoleLine } from './role-switch';
 import { parseTextArray } from './text-array';
 
 /** The schema of pgincr's capture tables in the source database. */
@@ -172,10 +173,13 @@ function rewriteWarning(row: DdlHistoryRow, ctx: CaptureContext): string {
  * The SQL for one ddl_history row:
  * ```
  * -- ddl: CREATE TABLE public.t role alice at 2026-11-27 14:00:00.123456+00
+ * SET ROLE "alice";
  * SELECT pg_catalog.set_config('search_path', '"$user", public', true);
  * CREATE TABLE t (id int);
  * SELECT pg_catalog.set_config('search_path', '', true);
+ * RESET ROLE;
  * ```
+ * The statement runs as the role that ran it (`role_name`, see `role-switch.ts`).
  * From schema version 4 the DDL session's settings that differ from the segment's are set the
  * same way ({@link settingsAround}); with `standard_conforming_strings` off the statement goes
  * through {@link executeInDoBlock}, so it is read with that setting in effect (a query string is
@@ -204,13 +208,17 @@ export function renderDdlHistoryRow(row: DdlHistoryRow, ctx: CaptureContext): st
       if (found.schemaRename) ctx.onSchemaRenamed?.(found.schemaRename.from, found.schemaRename.to);
       const around = settingsAround(row.settings ?? []);
       const plainStrings = row.settings?.find((s) => s.name === 'standard_conforming_strings')?.value !== 'off';
+      // As the role that ran it (role-switch.ts); a row without a role (none is written so) runs as the restoring role.
+      const asRole = row.roleName !== '';
       return (
         header +
+        (asRole ? `${setRoleLine(row.roleName)}\n` : '') +
         `SELECT pg_catalog.set_config('search_path', ${quoteLiteral(row.searchPath)}, true);\n` +
         around.before +
         `${containsMarker(found.text) || !plainStrings ? executeInDoBlock(found.text) : found.text};\n` +
         around.after +
-        `SELECT pg_catalog.set_config('search_path', '', true);\n`
+        `SELECT pg_catalog.set_config('search_path', '', true);\n` +
+        (asRole ? `${RESET_ROLE_LINE}\n` : '')
       );
     }
     case 'temporary':

@@ -38,9 +38,11 @@ describe('ddl_history rows', () => {
     expect(sql).toBe(
       [
         '-- ddl: CREATE TABLE public.t role alice at 2026-11-27 14:00:00.123456+00',
+        'SET ROLE "alice";',
         "SELECT pg_catalog.set_config('search_path', '\"$user\", public', true);",
         'CREATE TABLE t (id int);',
         "SELECT pg_catalog.set_config('search_path', '', true);",
+        'RESET ROLE;',
         '',
       ].join('\n'),
     );
@@ -118,7 +120,7 @@ describe('ddl_history rows of schema version 2 (phase, statement_ordinal)', () =
     const fn = "CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$\nSELECT '\nBEGIN; -- xid 1 commit_lsn 0/1 committed x\nCOMMIT; -- xid 1 '\n$$";
     const sql = render(row2('CREATE FUNCTION', '{public.f()}', `${fn};`, 'end', '0'));
     expect(containsMarker(sql)).toBe(false);
-    expect(sql.split('\n')[2]).toBe(
+    expect(sql.split('\n')[3]).toBe(
       "DO $pgincr$ BEGIN EXECUTE E'CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$\\nSELECT ''\\nBEGIN; -- xid 1 commit_lsn 0/1 committed x\\nCOMMIT; -- xid 1 ''\\n$$'; END $pgincr$;",
     );
     expect(executeInDoBlock('SELECT $pgincr$x$pgincr$')).toBe("DO $pgincr1$ BEGIN EXECUTE E'SELECT $pgincr$x$pgincr$'; END $pgincr1$");
@@ -144,11 +146,13 @@ describe('ddl_history rows of schema version 4 (session settings, volatile rewri
     expect(render(row4(q))).toBe(
       [
         '-- ddl: ALTER TABLE public.z role alice at 2026-11-27 14:00:00.123456+00',
+        'SET ROLE "alice";',
         "SELECT pg_catalog.set_config('search_path', '\"$user\", public', true);",
         "SELECT pg_catalog.set_config('TimeZone', 'America/New_York', true), pg_catalog.set_config('DateStyle', 'ISO, MDY', true);",
         `${q};`,
         "SELECT pg_catalog.set_config('TimeZone', 'UTC', true), pg_catalog.set_config('DateStyle', 'ISO, YMD', true);",
         "SELECT pg_catalog.set_config('search_path', '', true);",
+        'RESET ROLE;',
         '',
       ].join('\n'),
     );
@@ -156,7 +160,7 @@ describe('ddl_history rows of schema version 4 (session settings, volatile rewri
 
   it('write no settings line when the session had the segment values', () => {
     const same = { ...source, timezone: 'UTC', datestyle: 'ISO, YMD', extra_float_digits: '3' };
-    expect(render(row4('ALTER TABLE z ADD COLUMN c int', same)).split('\n')).toHaveLength(5);
+    expect(render(row4('ALTER TABLE z ADD COLUMN c int', same)).split('\n')).toHaveLength(7);
     expect(settingsAround([{ name: 'extra_float_digits', value: '0' }]).before).toBe("SELECT pg_catalog.set_config('extra_float_digits', '0', true);\n");
     expect(settingsAround([{ name: 'unknown_setting', value: 'x' }])).toEqual({ before: '', after: '' });
   });
@@ -170,7 +174,7 @@ describe('ddl_history rows of schema version 4 (session settings, volatile rewri
   it('with standard_conforming_strings off, run the statement through EXECUTE so it is read with it off', () => {
     const off = { ...source, timezone: 'UTC', datestyle: 'ISO, YMD', standard_conforming_strings: 'off' };
     const sql = render(row4("ALTER TABLE z ADD COLUMN s text DEFAULT 'a\\nb'", off));
-    expect(sql.split('\n').slice(2, 5)).toEqual([
+    expect(sql.split('\n').slice(3, 6)).toEqual([
       "SELECT pg_catalog.set_config('standard_conforming_strings', 'off', true);",
       "DO $pgincr$ BEGIN EXECUTE E'ALTER TABLE z ADD COLUMN s text DEFAULT ''a\\\\nb'''; END $pgincr$;",
       "SELECT pg_catalog.set_config('standard_conforming_strings', 'on', true);",
@@ -188,7 +192,7 @@ describe('ddl_history rows of schema version 4 (session settings, volatile rewri
       '-- WARNING pgincr: ALTER TABLE at 2026-11-27 14:00:00.123456+00 filled public.z (u) from a volatile default or an identity; a rewrite is not in the stream, so replay computes OTHER values:',
     );
     expect(lines[2]).toMatch(/^-- WARNING pgincr: these columns differ from the source until the next full backup \(pgincr backup full\)$/);
-    expect(lines[5]).toBe('ALTER TABLE z ADD COLUMN u uuid DEFAULT gen_random_uuid();');
+    expect(lines[6]).toBe('ALTER TABLE z ADD COLUMN u uuid DEFAULT gen_random_uuid();');
     expect(warnings).toEqual([expect.stringMatching(/filled public\.z \(u\) from a volatile default .*pgincr backup full/)]);
     expect(render(row4('ALTER TABLE z ADD COLUMN k int DEFAULT 1'), c)).not.toContain('WARNING');
   });
