@@ -6,6 +6,7 @@ import { tuneHeapForCapture } from './heap-tuning';
 import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from '@temporalio/worker';
 import type { Config } from './config';
 import type { Logger } from './logger';
+import { serializeErrorFields } from './log-error';
 import { createActivities } from './activities';
 import { createMetrics, startMetricsServer, type MetricsServer, type PgincrMetrics } from './monitor/metrics';
 
@@ -21,7 +22,10 @@ export function installRuntimeLogger(logger: Logger): void {
   };
   Runtime.install({
     logger: new DefaultLogger(process.env.PGINCR_SDK_LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN', ({ level, message, meta }: { level: LogLevel; message: string; meta?: LogMetadata }) => {
-      sdkLog[levels[level]](meta ?? {}, message);
+      // Errors under any key (the SDK uses `error`) serialized with their reason; the task
+      // token (it can complete the activity) is left out.
+      const { taskToken: _token, ...rest } = (meta ?? {}) as LogMetadata & { taskToken?: unknown };
+      sdkLog[levels[level]](serializeErrorFields(rest), message);
     }),
   });
 }
