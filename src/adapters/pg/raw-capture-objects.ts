@@ -41,9 +41,10 @@ SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   x text := pg_catalog.pg_current_xact_id()::text;
 BEGIN
-  -- once per transaction (the setting is transaction-local and undone with a rolled-back savepoint)
-  IF pg_catalog.current_setting('pgincr.raw_xid', true) IS DISTINCT FROM x THEN
-    PERFORM pg_catalog.set_config('pgincr.raw_xid', x, true);
+  -- once per transaction (the setting is transaction-local and undone with a rolled-back savepoint;
+  -- sealed, so that a role cannot set it to its own xid and leave its transaction unmarked)
+  IF pgincr.unseal('pgincr.raw_xid') IS DISTINCT FROM x THEN
+    PERFORM pgincr.set_sealed('pgincr.raw_xid', x);
     INSERT INTO pgincr.raw_transactions (xid, lsn, at)
     VALUES (x::xid8, pg_catalog.pg_current_wal_insert_lsn(), pg_catalog.clock_timestamp());
   END IF;

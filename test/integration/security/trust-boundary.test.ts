@@ -187,11 +187,13 @@ test('every function of the capture schema has a fixed search_path and nothing i
     await mallory.query(`DELETE FROM public.t WHERE id = 2`);
     await mallory.query(`CREATE TABLE public.m (id int PRIMARY KEY)`);
     await mallory.query(`INSERT INTO public.m VALUES (1)`);
+    // The once-per-transaction flag cannot be forged to leave a transaction unmarked.
+    await mallory.query(`BEGIN; SELECT set_config('pgincr.raw_xid', pg_current_xact_id()::text, true); INSERT INTO public.t VALUES (3, 'x'); COMMIT`);
   } finally {
     await mallory.end();
   }
   const raw = await pg.query<{ n: string }>(`SELECT count(*)::text AS n FROM pgincr.raw_transactions`, [], 'sec_fn');
-  expect(Number(raw[0]?.n)).toBe(5); // 4 DML transactions, and the CREATE TABLE's ddl_history row
+  expect(Number(raw[0]?.n)).toBe(6); // 5 DML transactions, and the CREATE TABLE's ddl_history row
   const trig = await pg.query(`SELECT 1 FROM pg_trigger WHERE tgrelid = 'public.m'::regclass AND tgname = 'pgincr_raw_capture'`, [], 'sec_fn');
   expect(trig).toHaveLength(1);
   const ddl = await pg.query<{ role_name: string; command_tag: string }>(

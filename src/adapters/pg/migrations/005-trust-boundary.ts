@@ -87,7 +87,6 @@ BEGIN
 END
 $fn$;
 
-SELECT pg_catalog.set_config('pgincr.internal', pgincr.internal_token(), true);
 
 -- Sealed transaction-local settings: '<mac>:<value>'.
 CREATE FUNCTION pgincr.set_sealed(name text, value text) RETURNS void LANGUAGE plpgsql VOLATILE ${FIXED} AS $fn$
@@ -164,7 +163,6 @@ CREATE UNLOGGED TABLE pgincr.firing_ordinals (
   n int NOT NULL,
   PRIMARY KEY (xid, statement_key, verb)
 );
-REVOKE ALL ON pgincr.firing_ordinals FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION pgincr.next_firing_ordinal(tag text) RETURNS int LANGUAGE plpgsql ${FIXED} AS $fn$
 DECLARE
@@ -309,6 +307,10 @@ BEGIN
   PERFORM pgincr.ddl_command_end_impl(TG_TAG, pg_catalog.current_setting('search_path'));
 END
 $fn$;
+
+-- From here the triggers honour only the token (until here the runner's 'on' kept the
+-- triggers of migration 4 quiet; nothing but pgincr's own objects was changed in between).
+SELECT pg_catalog.set_config('pgincr.internal', pgincr.internal_token(), true);
 
 CREATE OR REPLACE FUNCTION pgincr.on_sql_drop() RETURNS event_trigger LANGUAGE plpgsql ${FIXED} AS $fn$
 DECLARE
