@@ -8,13 +8,24 @@
  * in the text (see DdlOrdinals). When the text holds no such statement, the DDL ran inside a
  * function, DO block or procedure, and only the outer call is known: `in-function`.
  *
+ * The text is split as the server split it: with `standard_conforming_strings` as the row
+ * recorded it (off: backslashes escape inside plain `'…'`, see string-modes.ts). The recorded
+ * value is the one at the firing; the server read the whole query string with the value at its
+ * start. They differ only when a statement of the string changed the setting, so when the two
+ * readings pick different statements (or the statement's constants read differently), the
+ * statements that could have run before it are checked: if one may have changed the setting
+ * (SET/RESET of it, DISCARD, a transaction command, anything that runs user code), or the
+ * statement itself calls a function or runs a query, which statement ran is not known and the
+ * row is `unreplayable`, never guessed.
+ *
  * Texts are byte strings in, byte strings out; libpg-query reports UTF-8 byte offsets, mapped
  * through SourceText.
  */
-import { loadModule, parseSync, scanSync, type ScanToken } from 'libpg-query';
+import { loadModule, parseSync, scanSync, type Node, type ScanToken } from 'libpg-query';
 import { planRewrite, type Edit } from './rewrite';
 import { SourceText } from './source-text';
-import { isEventTriggerDdl, statementVerb, tagVerb } from './statement-kinds';
+import { firingMayChangeStringSetting, isEventTriggerDdl, mayChangeStringSetting, statementVerb, tagVerb } from './statement-kinds';
+import { dependsOnStringSetting, scannerText } from './string-modes';
 
 let loaded: Promise<void> | undefined;
 let ready = false;
@@ -36,6 +47,8 @@ export interface DdlInput {
   ordinal: number;
   /** Server encoding (default UTF8). */
   encoding?: string;
+  /** The session's `standard_conforming_strings` at the firing (default true: on). */
+  standardConformingStrings?: boolean;
 }
 
 export type DdlExtraction =
@@ -71,30 +84,84 @@ function applyEdits(src: SourceText, start: number, end: number, edits: Edit[]):
   return out + slice(pos, end);
 }
 
+interface Split {
+  stmts: Array<{ node: Node; start: number; end: number }>;
+  tokens: ScanToken[];
+}
+
+interface Chosen {
+  node: Node;
+  toks: ScanToken[];
+  /** Its index among all statements of the split. */
+  index: number;
+}
+
+/** The statements and tokens of the query as the server reads it with the setting; a reason when it cannot. */
+function splitQuery(src: SourceText, standardConformingStrings: boolean): Split | string {
+  const text = scannerText(src.text, standardConformingStrings);
+  if (text === null) return `query does not lex with standard_conforming_strings ${standardConformingStrings ? 'on' : 'off'}`;
+  try {
+    const stmts = (parseSync(text).stmts ?? []).flatMap((raw) => {
+      if (!raw.stmt) return [];
+      const start = raw.stmt_location ?? 0;
+      return [{ node: raw.stmt, start, end: raw.stmt_len ? start + raw.stmt_len : src.byteLength }];
+    });
+    return { stmts, tokens: scanSync(text).tokens };
+  } catch (err) {
+    return `query does not parse: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+/** The `ordinal`-th DDL statement of the tag's verb, or undefined. */
+function pickStatement(split: Split, verb: string, ordinal: number): Chosen | undefined {
+  let n = 0;
+  for (const [index, s] of split.stmts.entries()) {
+    if (!isEventTriggerDdl(s.node)) continue;
+    const toks = statementTokens(split.tokens, s.start, s.end);
+    if (toks.length === 0 || statementVerb(s.node, toks[0]!.text) !== verb) continue;
+    if (n++ === ordinal) return { node: s.node, toks, index };
+  }
+  return undefined;
+}
+
+const range = (c: Chosen) => [c.toks[0]!.start, c.toks[c.toks.length - 1]!.end] as const;
+
+/**
+ * Why the statement read with the recorded setting may not be the one that ran (see the module
+ * comment), or undefined when it is.
+ */
+function settingDoubt(src: SourceText, own: Chosen | undefined, scs: boolean, verb: string, ordinal: number): string | undefined {
+  const other = splitQuery(src, !scs);
+  if (typeof other === 'string') return undefined; // the server cannot have read it the other way
+  const alt = pickStatement(other, verb, ordinal);
+  const reads = (c: Chosen | undefined, setting: boolean) => {
+    if (!c) return false;
+    const [a, b] = range(c);
+    return dependsOnStringSetting(src.text, setting, src.index(a), src.index(b));
+  };
+  const sameRange = own && alt ? range(own).join() === range(alt).join() : own === alt;
+  if (sameRange && !reads(own, scs) && !reads(alt, !scs)) return undefined;
+  // Read the other way, the firing statement is `alt` (or, run inside a function, any of them).
+  const before = other.stmts.slice(0, alt ? alt.index : undefined);
+  if (!before.some((s) => mayChangeStringSetting(s.node)) && !(alt && firingMayChangeStringSetting(alt.node))) return undefined;
+  const setting = (on: boolean) => `standard_conforming_strings ${on ? 'on' : 'off'}`;
+  return `the query reads as other statements with ${setting(scs)} (recorded at the firing) and ${setting(!scs)}, ` +
+    'and a statement before it may have changed the setting: which one ran is not known';
+}
+
 /** Finds the statement a ddl_history row stands for; see the module comment. */
 export function extractDdl(input: DdlInput): DdlExtraction {
   if (!ready) throw new Error('ddl parser not loaded: await initDdlParser() first');
   const { query, commandTag, ordinal } = input;
+  const scs = input.standardConformingStrings ?? true;
   const src = new SourceText(query, input.encoding);
-  let stmts;
-  let tokens: ScanToken[];
-  try {
-    stmts = parseSync(src.text).stmts ?? [];
-    tokens = scanSync(src.text).tokens;
-  } catch (err) {
-    const reason = `query does not parse: ${err instanceof Error ? err.message : String(err)}`;
-    return { kind: 'unreplayable', reason, commandTag, query };
-  }
   const verb = tagVerb(commandTag);
-  const candidates = stmts.flatMap((raw) => {
-    if (!raw.stmt || !isEventTriggerDdl(raw.stmt)) return [];
-    const start = raw.stmt_location ?? 0;
-    const end = raw.stmt_len ? start + raw.stmt_len : src.byteLength;
-    const toks = statementTokens(tokens, start, end);
-    if (toks.length === 0 || statementVerb(raw.stmt, toks[0]!.text) !== verb) return [];
-    return [{ node: raw.stmt, toks }];
-  });
-  const chosen = candidates[ordinal];
+  const own = splitQuery(src, scs);
+  if (typeof own === 'string') return { kind: 'unreplayable', reason: own, commandTag, query };
+  const chosen = pickStatement(own, verb, ordinal);
+  // Without a backslash both settings read the text alike.
+  const doubt = src.text.includes('\\') ? settingDoubt(src, chosen, scs, verb, ordinal) : undefined;
+  if (doubt) return { kind: 'unreplayable', reason: doubt, commandTag, query };
   if (!chosen) return { kind: 'in-function', commandTag, query };
   const start = chosen.toks[0]!.start;
   const end = chosen.toks[chosen.toks.length - 1]!.end;

@@ -53,3 +53,44 @@ export function statementVerb(node: Node, firstKeyword: string): string {
 export function tagVerb(commandTag: string): string {
   return commandTag.trim().split(/\s+/)[0]!.toUpperCase();
 }
+
+/**
+ * Statements that cannot change the session's `standard_conforming_strings` while they run:
+ * DDL that only writes catalog entries (defaults, checks and bodies are stored, not evaluated)
+ * and a few utility commands. Anything else may run user code (functions, triggers, queries,
+ * extension scripts), which may call `set_config`.
+ */
+const INERT = new Set([
+  'ViewStmt', 'CreateFunctionStmt', 'AlterFunctionStmt', 'CommentStmt', 'GrantStmt', 'DropStmt', 'RenameStmt',
+  'AlterObjectSchemaStmt', 'AlterOwnerStmt', 'CreateSeqStmt', 'AlterSeqStmt', 'CreateSchemaStmt', 'CreateDomainStmt',
+  'DefineStmt', 'CompositeTypeStmt', 'CreateEnumStmt', 'CreateRangeStmt', 'AlterEnumStmt', 'CreateTrigStmt',
+  'CreatePolicyStmt', 'AlterPolicyStmt', 'RuleStmt', 'SecLabelStmt', 'AlterDefaultPrivilegesStmt', 'CreateStatsStmt',
+  'VariableShowStmt', 'ListenStmt', 'UnlistenStmt', 'PrepareStmt', 'DeallocateStmt',
+]);
+
+/**
+ * True unless the statement certainly leaves `standard_conforming_strings` as it was: SET or
+ * RESET of it (or RESET ALL), DISCARD, transaction commands (a COMMIT or ROLLBACK undoes a SET
+ * LOCAL), and everything outside {@link INERT}; CREATE TABLE only when it evaluates partition
+ * bounds.
+ */
+export function mayChangeStringSetting(node: Node): boolean {
+  const [type, f] = nodeType(node);
+  if (type === 'VariableSetStmt') return f.kind === 'VAR_RESET_ALL' || String(f.name ?? '').toLowerCase() === 'standard_conforming_strings';
+  if (type === 'CreateStmt') return f.partbound !== undefined;
+  return !INERT.has(type);
+}
+
+/** Statements that run a query or a script of their own. */
+const RUNS_QUERIES = new Set(['CreateTableAsStmt', 'RefreshMatViewStmt', 'CreateExtensionStmt', 'AlterExtensionStmt', 'SelectStmt']);
+
+/**
+ * Whether a DDL statement may change `standard_conforming_strings` while it runs, before its
+ * own `ddl_command_end` firing records the setting: when it calls a function in its text, or
+ * runs a query or script. (DDL that only evaluates what the catalog already holds, such as an
+ * index rebuild, is not counted: its text has nothing that reads differently.)
+ */
+export function firingMayChangeStringSetting(node: Node): boolean {
+  const [type] = nodeType(node);
+  return RUNS_QUERIES.has(type) || JSON.stringify(node).includes('"FuncCall"');
+}

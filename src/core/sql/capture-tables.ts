@@ -13,7 +13,7 @@ import { UnreplayableDdlError } from '../../errors';
 import { extractDdl, type DdlOrdinals } from '../ddl/extract';
 import type { Tuple } from '../decoding/model';
 import { containsMarker } from '../segment/grammar';
-import { commentText, qualifiedName, quoteLiteral } from './quote';
+import { commentText, qualifiedName, quoteLiteral, regclassText } from './quote';
 import type { RelationInfo } from './render';
 import { RenderError } from './render-error';
 import { RESET_ROLE_LINE, setRoleLine } from './role-switch';
@@ -202,12 +202,13 @@ export function renderDdlHistoryRow(row: DdlHistoryRow, ctx: CaptureContext): st
   if (row.objectIdentities.length > 0 && row.objectIdentities.every(isTempIdentity)) {
     return `${header}-- not replayed: temporary object\n`;
   }
-  const found = extractDdl({ query: row.query, commandTag: row.commandTag, ordinal, encoding: ctx.encoding });
+  // Split as the server read it: backslashes escape in plain '…' when the setting is off.
+  const plainStrings = row.settings?.find((s) => s.name === 'standard_conforming_strings')?.value !== 'off';
+  const found = extractDdl({ query: row.query, commandTag: row.commandTag, ordinal, encoding: ctx.encoding, standardConformingStrings: plainStrings });
   switch (found.kind) {
     case 'statement': {
       if (found.schemaRename) ctx.onSchemaRenamed?.(found.schemaRename.from, found.schemaRename.to);
       const around = settingsAround(row.settings ?? []);
-      const plainStrings = row.settings?.find((s) => s.name === 'standard_conforming_strings')?.value !== 'off';
       // As the role that ran it (role-switch.ts); a row without a role (none is written so) runs as the restoring role.
       const asRole = row.roleName !== '';
       return (
@@ -255,7 +256,7 @@ export function renderSequencePositions(positionsJson: string): string {
       if (typeof e.schema !== 'string' || typeof e.name !== 'string' || typeof last !== 'string' || !/^-?\d+$/.test(last) || typeof e.is_called !== 'boolean') {
         throw new RenderError(`bad sequence position entry ${JSON.stringify(e)}`);
       }
-      return `SELECT pg_catalog.setval(${quoteLiteral(qualifiedName(e.schema, e.name))}, ${last}, ${e.is_called});\n`;
+      return `SELECT pg_catalog.setval(${quoteLiteral(regclassText(e.schema, e.name))}, ${last}, ${e.is_called});\n`;
     })
     .join('');
 }

@@ -1,7 +1,7 @@
 /**
  * Quoting of identifiers and literals for the SQL that pgincr writes. Inputs and outputs are
- * byte strings (docs/architecture.md): quoting only touches the ASCII characters `"`, `'`, `\`,
- * CR and LF, so every server encoding passes through byte for byte.
+ * byte strings (docs/architecture.md): quoting only touches ASCII characters (`"`, `'`, `\`
+ * and control characters), so every server encoding passes through byte for byte.
  */
 
 /**
@@ -30,19 +30,44 @@ const NON_UNRESERVED_KEYWORDS = new Set([
 
 const PLAIN_IDENT = /^[a-z_][a-z0-9_]*$/;
 
+/** ASCII control characters (CR, LF, TAB, … and DEL): never written raw inside an identifier. */
+const CONTROL = /[\x00-\x1f\x7f]/;
+
 /**
  * Quotes an identifier as PostgreSQL's `quote_ident` does: left bare only when it is a plain
  * lower-case identifier and not a reserved (or column-name/type-function) keyword; otherwise
- * wrapped in double quotes with inner `"` doubled. Non-ASCII bytes are always quoted.
+ * wrapped in double quotes with inner `"` doubled. Non-ASCII bytes are always quoted, and stay
+ * raw bytes.
+ *
+ * A name holding an ASCII control character (CR, LF, any byte below 0x20, or 0x7f) is written
+ * as a Unicode-escape identifier instead, `U&"x\000Ay"`: each control character as `\` and
+ * four upper-case hex digits, `\` doubled, `"` doubled, every other byte raw. So no line break
+ * of a name ever reaches a segment line (segment markers are whole lines). Escapes below 0x80
+ * are accepted in every server encoding, and the default escape character `\` needs no UESCAPE.
  */
 export function quoteIdent(name: string): string {
   if (PLAIN_IDENT.test(name) && !NON_UNRESERVED_KEYWORDS.has(name)) return name;
-  return `"${name.replace(/"/g, '""')}"`;
+  if (!CONTROL.test(name)) return `"${name.replace(/"/g, '""')}"`;
+  const escaped = name.replace(/["\\\x00-\x1f\x7f]/g, (c) =>
+    c === '"' ? '""' : c === '\\' ? '\\\\' : `\\${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`,
+  );
+  return `U&"${escaped}"`;
 }
 
 /** `schema.table`, each part quoted as needed. An empty schema (pg_catalog in pgoutput) is left out. */
 export function qualifiedName(schema: string, table: string): string {
   return schema === '' ? quoteIdent(table) : `${quoteIdent(schema)}.${quoteIdent(table)}`;
+}
+
+/**
+ * `schema.name` as the text input of `regclass` reads it (`'public.t'::regclass`): each part
+ * bare when {@link quoteIdent} leaves it bare, else in double quotes with `"` doubled and every other byte raw (that input
+ * knows no `U&"…"` form). Put it in a literal with {@link quoteLiteral}, which writes CR and LF
+ * as escapes.
+ */
+export function regclassText(schema: string, name: string): string {
+  const part = (s: string) => (PLAIN_IDENT.test(s) && !NON_UNRESERVED_KEYWORDS.has(s) ? s : `"${s.replace(/"/g, '""')}"`);
+  return schema === '' ? part(name) : `${part(schema)}.${part(name)}`;
 }
 
 /**

@@ -7,9 +7,10 @@
  * It handles the common cases only and declines (returns -1) the rest, which then take the
  * reference path, errors included: replica identity FULL or NOTHING, unchanged TOAST values
  * where a value is needed, an UPDATE that writes no column or changes an identity ALWAYS
- * column, INSERT … DEFAULT VALUES, binary tuple data, any malformed or mismatched message, and
- * relations whose quoted names hold a line break (a statement must stay one line: segment
- * markers are whole lines, and literals are written so that they never hold one).
+ * column, INSERT … DEFAULT VALUES, binary tuple data, and any malformed or mismatched message.
+ * Names are the reference's quoted names (`quoteIdent`: a name with a control character is a
+ * `U&"…"` escape, so a statement stays one line; segment markers are whole lines). A quoted name
+ * holding a raw line break all the same is declined, as a guard.
  */
 import { planOf, type Plan, type RelationInfo } from './render';
 
@@ -25,7 +26,7 @@ const KIND_UNCHANGED = 0x75; // u
 /** The byte forms of a relation's plan (built once per RelationInfo, like the plan). */
 interface BytePlan {
   plan: Plan;
-  /** False when a name holds CR or LF, or the identity is not DEFAULT/INDEX: decline. */
+  /** False when a quoted name holds CR or LF (never, see quoteIdent), or the identity is not DEFAULT/INDEX: decline. */
   usable: boolean;
   insertPrefix: Buffer | null;
   /** `"col" = ` per column. */

@@ -1,0 +1,174 @@
+/**
+ * Statement splitting under both `standard_conforming_strings` settings. The property generates
+ * multi-statement query strings from known statements (quotes, backslashes, E'' strings, string
+ * continuations, dollar quotes, `--` and nested block comments between and inside statements),
+ * written as the server reads them with the given setting; the generator is the reference: each
+ * DDL statement must come back exactly, never another statement in its place.
+ */
+import fc from 'fast-check';
+import { extractDdl, initDdlParser } from '../../../src/core/ddl/extract';
+import { scannerText, stringConstants } from '../../../src/core/ddl/string-modes';
+
+const bytes = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+const utf8 = (s: string) => Buffer.from(s, 'latin1').toString('utf8');
+
+beforeAll(async () => {
+  await initDdlParser();
+});
+
+/** Content of a constant read with escapes (E'…', or '…' with the setting off): every `\` paired. */
+const escapedPiece = fc.constantFrom('a', '\\\\', "\\'", "''", ';', '--', '/*', '*/', '$$', '"', '\n', '\\n', ' ', 'é', '\\x41');
+/** Content of a plain '…' with the setting on: a backslash is an ordinary character. */
+const plainPiece = fc.constantFrom('a', '\\', "''", ';', '--', '/*', '*/', '$$', '"', '\n', ' ', '日');
+const commentPiece = fc.constantFrom('a', "'", '\\', ';', '$$', '"', "E'", ' ', 'ü');
+
+const content = (piece: fc.Arbitrary<string>) => fc.array(piece, { maxLength: 6 }).map((a) => a.join(''));
+
+/** A string constant valid with the setting, and its continuation across a line break sometimes. */
+function constant(scs: boolean): fc.Arbitrary<string> {
+  const plain = content(scs ? plainPiece : escapedPiece).map((c) => `'${c}'`);
+  const escape = content(escapedPiece).map((c) => `E'${c}'`);
+  const dollar = content(fc.constantFrom("'", '\\', ';', '$', '--', '*/', '/*', '"', ' ')).map((c) => `$q$${c}$q$`);
+  const single = fc.oneof(plain, escape, dollar);
+  // a continued part reads as its first part does (escapes after E'…')
+  const continued = fc.tuple(fc.boolean(), content(scs ? plainPiece : escapedPiece), content(escapedPiece), fc.constantFrom('\n', ' \n  ', ' -- c\n'))
+    .map(([e, a, b, g]) => (e ? `E'${b}'${g}'${b}'` : `'${a}'${g}'${a}'`));
+  return fc.oneof({ weight: 4, arbitrary: single }, { weight: 1, arbitrary: continued });
+}
+
+const lineComment = content(commentPiece).map((c) => `-- ${c}\n`);
+const blockComment = fc.tuple(content(commentPiece), content(commentPiece)).map(([a, b]) => `/* ${a} /* ${b} */ ${a} */`);
+const gap = fc.oneof({ weight: 3, arbitrary: fc.constant(' ') }, { weight: 1, arbitrary: fc.constantFrom('\n', ' \n') }, { weight: 1, arbitrary: lineComment }, { weight: 1, arbitrary: blockComment });
+
+interface Stmt {
+  text: string;
+  /** The event trigger's command tag, or null for a statement that is not DDL. */
+  tag: string | null;
+}
+
+function statement(scs: boolean, withDml: boolean): fc.Arbitrary<Stmt> {
+  const lit = constant(scs);
+  const ddl: Array<fc.Arbitrary<Stmt>> = [
+    fc.tuple(lit, fc.constantFrom(' ', ' /* x; */ ')).map(([l, g]) => ({ text: `CREATE TABLE t${g}(a text DEFAULT ${l})`, tag: 'CREATE TABLE' })),
+    lit.map((l) => ({ text: `COMMENT ON TABLE t IS ${l}`, tag: 'COMMENT' })),
+    lit.map((l) => ({ text: `CREATE FUNCTION f() RETURNS text LANGUAGE sql AS ${l}`, tag: 'CREATE FUNCTION' })),
+    fc.tuple(lit, gap).map(([l, g]) => ({ text: `CREATE VIEW v AS SELECT${g}${l} AS c`, tag: 'CREATE VIEW' })),
+  ];
+  const dml: Array<fc.Arbitrary<Stmt>> = [
+    lit.map((l) => ({ text: `SELECT ${l}`, tag: null })),
+    lit.map((l) => ({ text: `INSERT INTO t VALUES (${l})`, tag: null })),
+  ];
+  return fc.oneof(...ddl, ...(withDml ? dml : []));
+}
+
+/** A query string of statements, separated by `;` with comments and blanks around. */
+function query(scs: boolean, withDml: boolean): fc.Arbitrary<{ text: string; stmts: Stmt[] }> {
+  return fc.tuple(fc.array(fc.tuple(gap, statement(scs, withDml), fc.constantFrom(';', ';', ' ;', ';;')), { minLength: 1, maxLength: 5 }), fc.boolean())
+    .map(([parts, trailing]) => {
+      let text = parts.map(([g, s, sep]) => `${g}${s.text}${sep}`).join('');
+      if (!trailing) text = text.replace(/;+$/, '');
+      return { text, stmts: parts.map(([, s]) => s) };
+    });
+}
+
+/** Each DDL statement with its ordinal among the statements of its tag's verb. */
+function expected(stmts: Stmt[]): Array<{ tag: string; ordinal: number; text: string }> {
+  const seen = new Map<string, number>();
+  return stmts.flatMap((s) => {
+    if (!s.tag) return [];
+    const verb = s.tag.split(' ')[0]!;
+    const n = seen.get(verb) ?? 0;
+    seen.set(verb, n + 1);
+    return [{ tag: s.tag, ordinal: n, text: s.text }];
+  });
+}
+
+describe('statements split as the server splits them', () => {
+  for (const scs of [true, false]) {
+    it(`returns each DDL statement exactly (standard_conforming_strings ${scs ? 'on' : 'off'})`, () => {
+      fc.assert(
+        fc.property(query(scs, false), (q) => {
+          for (const e of expected(q.stmts)) {
+            const r = extractDdl({ query: bytes(q.text), commandTag: e.tag, ordinal: e.ordinal, standardConformingStrings: scs });
+            expect(r).toEqual({ kind: 'statement', text: bytes(e.text), rewritten: false });
+          }
+        }),
+        { numRuns: 200 },
+      );
+    });
+
+    it(`never puts another statement in a slot; with DML around, says when it cannot know (${scs ? 'on' : 'off'})`, () => {
+      let exact = 0;
+      let total = 0;
+      fc.assert(
+        fc.property(query(scs, true), (q) => {
+          for (const e of expected(q.stmts)) {
+            total++;
+            const r = extractDdl({ query: bytes(q.text), commandTag: e.tag, ordinal: e.ordinal, standardConformingStrings: scs });
+            if (r.kind === 'unreplayable') expect(r.reason).toMatch(/may have changed the setting: which one ran is not known/);
+            else {
+              expect(r).toEqual({ kind: 'statement', text: bytes(e.text), rewritten: false });
+              exact++;
+            }
+          }
+        }),
+        { numRuns: 200 },
+      );
+      expect(exact).toBeGreaterThan(total * 0.6); // not vacuous
+    });
+  }
+});
+
+describe('scannerText', () => {
+  it('makes each escaped quote of an escape-reading constant two quotes, keeping every offset', () => {
+    const q = "CREATE TABLE t1 (a text DEFAULT '\\'); CREATE FUNCTION public.evil() RETURNS int LANGUAGE sql AS $$ SELECT 42 $$; --')\n;";
+    const c = scannerText(q, false)!;
+    expect(c).toBe(q.replace("'\\'", "'''"));
+    expect(c.length).toBe(q.length);
+    expect(scannerText(q, true)).toBe(q);
+    expect(scannerText("SELECT E'\\\\', '\\\\'", false)).toBe("SELECT E'\\\\', '\\\\'"); // an escaped backslash, then the end
+  });
+
+  it('blanks a comment between the parts of a continued constant, byte for byte', () => {
+    expect(scannerText("SELECT 'a' -- ü\n'b'", true)).toBe("SELECT 'a'      \n'b'");
+    expect(scannerText("SELECT 'a'; -- c\n'b'", true)).toBe("SELECT 'a'; -- c\n'b'");
+  });
+
+  it('finds constants as the server lexes them: prefixes only at a token start, no escapes in B/X strings', () => {
+    const kinds = (t: string, scs: boolean) => stringConstants(t, scs)?.map((k) => [k.kind, t.slice(k.start, k.end)]);
+    expect(kinds("SELECT abe'x', 1e'y', 1e5'z', n'w', B'0\\', x'f'", false)).toEqual([
+      ['plain', "'x'"], ['escape', "e'y'"], ['plain', "'z'"], ['plain', "n'w'"], ['bits', "B'0\\'"], ['bits', "x'f'"],
+    ]);
+    expect(kinds("SELECT 'a\\' -- c\n  'b', \"q\\\"", true)).toEqual([['plain', "'a\\' -- c\n  'b'"]]);
+    expect(kinds("SELECT $a$ ' $b$ ' $a$, a$b$c, '$a$'", false)).toEqual([['plain', "'$a$'"]]);
+    expect(kinds("SELECT /* ' /* ' */ ' */ 'x'", false)).toEqual([['plain', "'x'"]]);
+    expect(stringConstants("SELECT U&'x'", false)).toBeNull(); // the server refuses it with the setting off
+    expect(stringConstants("SELECT 'x", false)).toBeNull();
+  });
+});
+
+describe('the recorded setting and the setting the server read the string with', () => {
+  const q = (s: string) => ({ query: bytes(s), commandTag: 'CREATE TABLE', ordinal: 0 });
+
+  it('splits the reproduced script as the server did with the setting off', () => {
+    const text = "CREATE TABLE t1 (a text DEFAULT '\\'); CREATE FUNCTION public.evil() RETURNS int LANGUAGE sql AS $$ SELECT 42 $$; --')\n;";
+    const r = extractDdl({ ...q(text), standardConformingStrings: false });
+    expect(r.kind === 'statement' && utf8(r.text)).toBe(text.slice(0, text.indexOf('\n'))); // one statement, to the `)` after `--'`
+    expect(extractDdl({ ...q(text), commandTag: 'CREATE FUNCTION', ordinal: 1, standardConformingStrings: false }).kind).toBe('in-function');
+    // read with the setting on, it is the short statement (and the function is a statement of its own)
+    const on = extractDdl(q(text));
+    expect(on.kind === 'statement' && on.text).toBe("CREATE TABLE t1 (a text DEFAULT '\\')");
+  });
+
+  it('refuses to guess when a SET in the same string may have changed the setting', () => {
+    const text = "SET standard_conforming_strings = off; CREATE TABLE t1 (a text DEFAULT '\\'); CREATE FUNCTION evil() RETURNS int LANGUAGE sql AS $$ SELECT 42 $$; --')";
+    const r = extractDdl({ ...q(text), standardConformingStrings: false });
+    expect(r).toMatchObject({ kind: 'unreplayable', reason: expect.stringMatching(/standard_conforming_strings off \(recorded at the firing\) and standard_conforming_strings on/) });
+    // a backslash in a plain constant reads differently: the same statement text is no proof either
+    const same = "SET standard_conforming_strings = off; CREATE TABLE t2 (a text DEFAULT 'a\\nb')";
+    expect(extractDdl({ ...q(same), standardConformingStrings: false }).kind).toBe('unreplayable');
+    // without a statement that may change it, the recorded setting is the one the string was read with
+    expect(extractDdl({ ...q("CREATE TABLE t2 (a text DEFAULT 'a\\nb')"), standardConformingStrings: false }).kind).toBe('statement');
+    expect(extractDdl({ ...q("SET search_path = x; CREATE TABLE t2 (a text DEFAULT 'a\\nb')"), standardConformingStrings: false }).kind).toBe('statement');
+  });
+});
