@@ -20,6 +20,7 @@ import { createGunzip } from 'node:zlib';
 import type { Client } from 'pg';
 import type { Profile } from '../config';
 import { childEnv, connectProfile, resolveProfile } from '../adapters/pg/connect';
+import { pgRestoreArgs } from '../core/commands/argv';
 import { CommandFailedError } from '../errors';
 import { NoOwnerFilter } from '../core/restore/no-owner-filter';
 import { advanceOrigin, ensureOrigin, originName, originProgress } from './origin';
@@ -185,10 +186,9 @@ export async function restoreBase(o: RestoreBaseOptions): Promise<RestoreBaseRes
     }
     const jobs = o.dump.format === 'directory' ? (o.dump.jobs ?? 1) : 1;
     if (o.dump.format === 'directory' && jobs > 1) {
-      const clean = (await hasUserObjects(client)) ? ['--clean', '--if-exists'] : [];
+      const clean = await hasUserObjects(client);
       const dbname = resolveProfile(o.profile).dbname;
-      const noOwner = o.noOwner ? ['--no-owner'] : [];
-      await runPgRestore(env, ['-j', String(jobs), '--exit-on-error', ...noOwner, ...clean, '-d', dbname, o.dump.path], o.signal);
+      await runPgRestore(env, [...(o.noOwner ? ['--no-owner'] : []), ...pgRestoreArgs({ dbname, archive: o.dump.path, jobs, clean })], o.signal);
       await ensureOrigin(client, name);
       await advanceOrigin(client, name, o.baseLsn);
       return { skipped: false, originLsn: o.baseLsn };

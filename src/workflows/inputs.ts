@@ -21,6 +21,23 @@ const instant = z.string().transform((text, ctx) => {
     return z.NEVER;
   }
 });
+/** Bytes of `text` in UTF-8 (no Buffer or TextEncoder needed in the workflow sandbox). */
+function utf8Bytes(text: string): number {
+  let n = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    n += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  }
+  return n;
+}
+/**
+ * A database name as PostgreSQL stores it: 1 to 63 bytes, no NUL. Any other character is fine
+ * (spaces, quotes, `=`, `postgresql://…`, a leading `-`): it reaches SQL as a quoted identifier
+ * and libpq and the client programs as data, never as a connection string or an option.
+ */
+const databaseName = z.string().min(1)
+  .refine((s) => !s.includes('\0'), 'a database name cannot contain a NUL character')
+  .refine((s) => utf8Bytes(s) <= 63, 'at most 63 bytes in UTF-8 (PostgreSQL would cut a longer name)');
 const lsnText = z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'an LSN like 0/16B3748');
 
 export const preflightInput = z.object({ profile }).strict();
@@ -63,7 +80,7 @@ export const restoreInput = z
     /** The source chain: the profile whose database was backed up. */
     profile,
     targetProfile: otherProfile,
-    targetDb: z.string().min(1).max(63),
+    targetDb: databaseName,
     target: restoreTarget.default({ kind: 'latest' }),
     fromBase: z.string().optional(),
     restoreGlobals: z.boolean().default(false),

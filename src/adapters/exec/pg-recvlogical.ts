@@ -25,6 +25,7 @@ import { execa, type ResultPromise } from 'execa';
 import type { Client } from 'pg';
 import type { Profile } from '../../config';
 import { replicationSessionOptions } from '../pg/replication-session';
+import { dbnameConninfo } from '../../core/commands/argv';
 import { childEnv } from '../pg/connect';
 import { toolPath } from './pg-tools';
 
@@ -53,12 +54,13 @@ export interface RecvlogicalOptions {
 }
 
 /**
- * pg_recvlogical's argument vector. It insists on --dbname; a bare database name there is a
- * conninfo of one keyword, so the other settings (and any password) stay in PG* variables.
+ * pg_recvlogical's argument vector. It insists on --dbname, which libpq would expand as a
+ * connection string: the name goes as the one-keyword conninfo `dbname='…'` (any name names
+ * only that database), so the other settings (and any password) stay in PG* variables.
  */
 export function recvlogicalArgs(o: Pick<RecvlogicalOptions, 'slot' | 'file' | 'fsyncIntervalS' | 'statusIntervalS'> & { dbname: string }): string[] {
   return [
-    '--start', `--dbname=${o.dbname}`, `--slot=${o.slot}`, '--plugin=decoder_raw', '--option=include_transaction=on',
+    '--start', `--dbname=${dbnameConninfo(o.dbname)}`, `--slot=${o.slot}`, '--plugin=decoder_raw', '--option=include_transaction=on',
     `--file=${o.file}`, `--fsync-interval=${o.fsyncIntervalS}`, `--status-interval=${o.statusIntervalS ?? 10}`, '--no-loop',
   ];
 }
@@ -169,7 +171,6 @@ export class RecvlogicalSupervisor {
       PGAPPNAME: RECVLOGICAL_APP_NAME,
     };
     const dbname = env.PGDATABASE ?? '';
-    if (/[\s=]/.test(dbname)) throw new Error(`database name ${JSON.stringify(dbname)}: pg_recvlogical would read it as a connection string`);
     const child = execa(toolPath('pg_recvlogical', this.o.env), recvlogicalArgs({ ...this.o, dbname }), {
       env, extendEnv: false, buffer: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe',
       // Our own exit hook instead of execa's `cleanup` (signal-exit), whose global emitter

@@ -1,7 +1,27 @@
 /**
  * Argument vectors for PostgreSQL's client programs. Connection settings and credentials never
  * appear here: they travel as PG* environment variables (`adapters/pg/connect.ts` childEnv).
+ *
+ * A database name is data, never syntax: libpq reads a `-d`/`--dbname`/`--database` value that
+ * contains `=` or starts with `postgresql://` as a whole connection string (host, port, …), so
+ * a name is only ever passed as the one-keyword connection string {@link dbnameConninfo}, always
+ * attached to its option (`--dbname=…`), so a leading `-` is never read as an option either.
+ * (PGDATABASE, which the programs read otherwise, is never expanded by libpq.)
  */
+
+import { ConfigError } from '../../errors';
+
+/**
+ * `dbname='…'`: a libpq connection string that sets only the database name, quoted so that any
+ * name (spaces, `=`, quotes, backslashes, `postgresql://…`, a leading `-`) names that database
+ * and nothing else; host, port and user still come from the PG* environment.
+ */
+export function dbnameConninfo(dbname: string): string {
+  if (dbname.includes('\0')) {
+    throw new ConfigError(`database name ${JSON.stringify(dbname)} contains a NUL byte`, { hint: 'PostgreSQL names cannot hold one; choose another name' });
+  }
+  return `dbname='${dbname.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
 
 export interface PgDumpOptions {
   /** The exported snapshot to dump in (`pg_dump --snapshot`). */
@@ -30,8 +50,21 @@ export function pgDumpArgs(o: PgDumpOptions): string[] {
 /** `pg_dumpall --globals-only` arguments (roles, memberships, tablespaces) to stdout. */
 export function pgDumpallGlobalsArgs(o: { database?: string; noRolePasswords: boolean }): string[] {
   const args = ['--globals-only', '--no-password'];
-  if (o.database) args.push(`--database=${o.database}`);
+  if (o.database) args.push(`--database=${dbnameConninfo(o.database)}`);
   if (o.noRolePasswords) args.push('--no-role-passwords');
+  return args;
+}
+
+/**
+ * `pg_restore` loading an archive into `dbname` (`--clean --if-exists` over a failed earlier
+ * load), with only the TOC entries of `listFile` (`--use-list`) when given.
+ */
+export function pgRestoreArgs(o: { dbname: string; archive: string; jobs?: number; clean?: boolean; listFile?: string }): string[] {
+  const args = ['--no-password', '--exit-on-error', `--dbname=${dbnameConninfo(o.dbname)}`];
+  if (o.jobs && o.jobs > 1) args.push(`--jobs=${o.jobs}`);
+  if (o.clean) args.push('--clean', '--if-exists');
+  if (o.listFile) args.push(`--use-list=${o.listFile}`);
+  args.push('--', o.archive);
   return args;
 }
 
