@@ -13,6 +13,7 @@ import { loadCatalog } from '../adapters/fs/catalog-store';
 import { connectProfile } from '../adapters/pg/connect';
 import { catalogPath } from '../core/repository/paths';
 import { queryMaxSlotWalKeepSize, querySlotStats } from '../adapters/pg/slot-stats';
+import { fullIdentityWithKey } from '../adapters/pg/preflight-queries';
 import { catalogFacts, type CatalogLike } from '../core/monitor/catalog-facts';
 import { evaluateHealth, type HealthObservations, type HealthReport, type HealthThresholds } from '../core/monitor/health';
 import { trackProgress } from '../core/monitor/progress';
@@ -81,10 +82,12 @@ async function observeSource(opts: HealthCheckOptions, obs: HealthObservations):
     );
     obs.slot = await querySlotStats(client, opts.slot);
     obs.maxSlotWalKeepSizeBytes = await queryMaxSlotWalKeepSize(client);
+    obs.fullIdentityWithKey = await fullIdentityWithKey(client);
   } catch (error) {
     obs.database = { reachable: false, error: describeError(error) };
     delete obs.slot;
     delete obs.maxSlotWalKeepSizeBytes;
+    delete obs.fullIdentityWithKey;
   } finally {
     await client?.end().catch(() => undefined);
   }

@@ -2,7 +2,7 @@
  * The facts preflight needs, one query each. Judging them is pure (`core/preflight/checks.ts`).
  */
 import type { Client } from 'pg';
-import { parseListSetting, type PreflightFacts, type PreflightOptions } from '../../core/preflight/checks';
+import { parseListSetting, type FullIdentityTable, type PreflightFacts, type PreflightOptions } from '../../core/preflight/checks';
 
 /** Captured tables: ordinary tables and partitions, permanent, outside system schemas and pgincr. */
 export const CAPTURED_TABLE_FILTER = `
@@ -38,6 +38,35 @@ export async function tablesWithoutIdentity(client: Client): Promise<string[]> {
      ORDER BY 1`,
   );
   return rows.map((r) => r.name);
+}
+
+/**
+ * The best index `REPLICA IDENTITY USING INDEX` can use on table `c` (unique, immediate, valid,
+ * not partial, no expressions, NOT NULL columns; fewest key columns first), quoted; the same
+ * choice as the capture schema's `pgincr.identity_index`, which preflight cannot assume exists.
+ */
+const USABLE_INDEX = `(SELECT '"' || replace(ic.relname, '"', '""') || '"'
+   FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+   WHERE i.indrelid = c.oid AND i.indisunique AND i.indimmediate AND i.indisvalid AND i.indislive
+     AND i.indpred IS NULL AND i.indexprs IS NULL
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.unnest(i.indkey::int2[]) AS k(attnum)
+                     JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum
+                     WHERE NOT a.attnotnull)
+   ORDER BY i.indnkeyatts, ic.relname LIMIT 1)`;
+
+/** Captured tables with REPLICA IDENTITY FULL that have a primary key or a usable unique index. */
+export async function fullIdentityWithKey(client: Client): Promise<FullIdentityTable[]> {
+  const { rows } = await client.query<{ name: string; has_pk: boolean; index: string | null }>(
+    `SELECT name, has_pk, index FROM (
+       SELECT ${QUOTED_NAME} AS name,
+              EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_pk,
+              ${USABLE_INDEX} AS index
+       FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       WHERE ${CAPTURED_TABLE_FILTER} AND c.relreplident = 'f') t
+     WHERE has_pk OR index IS NOT NULL
+     ORDER BY 1`,
+  );
+  return rows.map((r) => ({ table: r.name, index: r.has_pk ? null : r.index }));
 }
 
 export async function unloggedTables(client: Client): Promise<string[]> {
@@ -98,6 +127,7 @@ export async function gatherPreflightFacts(client: Client, options: PreflightOpt
     roleName: role.rolname,
     maxSlotWalKeepSize: s.max_slot_wal_keep_size ?? '-1',
     tablesWithoutIdentity: await tablesWithoutIdentity(client),
+    fullIdentityWithKey: await fullIdentityWithKey(client),
     unloggedTables: await unloggedTables(client),
     largeObjects: counts.los,
     outputPluginLibraries: s.output_plugin_libraries ?? null,

@@ -11,6 +11,7 @@
  * Byte counts are JS numbers (exact up to 8 PiB) and LSNs are text, so a report is plain JSON
  * and can travel as a Temporal payload.
  */
+import { fullIdentityWarning, type FullIdentityTable } from '../preflight/checks';
 import { formatBytes, formatDuration } from './health-format';
 import { slotFindings } from './slot-findings';
 
@@ -57,6 +58,8 @@ export interface HealthObservations {
   };
   catalogError?: string;
   repositoryDisk?: { usedPercent: number; totalBytes: number; freeBytes: number } | { error: string };
+  /** Captured tables with REPLICA IDENTITY FULL although they have a key; undefined = not observed. */
+  fullIdentityWithKey?: FullIdentityTable[];
   /** true/false from Temporal; 'unknown' when asked but Temporal could not say; undefined = not asked. */
   captureRunning?: boolean | 'unknown';
   /** What Temporal said about the capture workflow: its id, and its status or why it could not say. */
@@ -127,6 +130,7 @@ export function evaluateHealth(obs: HealthObservations, thresholds: HealthThresh
     findings.push({ check: 'database', severity: 'unknown', message: `cannot query the source database: ${obs.database.error}` });
   } else {
     findings.push(...slotFindings(obs, thresholds, nowMs));
+    findings.push(...identityFindings(obs));
   }
   findings.push(...captureFindings(obs));
   findings.push(...catalogFindings(obs, thresholds, nowMs));
@@ -142,6 +146,14 @@ export function evaluateHealth(obs: HealthObservations, thresholds: HealthThresh
     observations: obs,
     thresholds,
   };
+}
+
+function identityFindings(obs: HealthObservations): Finding[] {
+  if (!obs.fullIdentityWithKey) return [];
+  const full = fullIdentityWarning(obs.fullIdentityWithKey);
+  return [full
+    ? { check: 'replica identity', severity: 'warning', message: full.message, hint: full.hint, value: obs.fullIdentityWithKey.length }
+    : { check: 'replica identity', severity: 'ok', message: 'no table is REPLICA IDENTITY FULL while it has a key', value: 0 }];
 }
 
 function captureFindings(obs: HealthObservations): Finding[] {

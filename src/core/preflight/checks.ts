@@ -22,12 +22,22 @@ export interface PreflightFacts {
   roleName: string;
   maxSlotWalKeepSize: string;
   tablesWithoutIdentity: string[];
+  /** Tables with REPLICA IDENTITY FULL that have a primary key or a usable unique index. */
+  fullIdentityWithKey: FullIdentityTable[];
   unloggedTables: string[];
   largeObjects: number;
   /** `output_plugin_libraries` when the server has that setting (15.19+ builds), else null. */
   outputPluginLibraries: string | null;
   /** For decoder_raw: null = not checked, else whether loading the plugin worked (and why not). */
   decoderLoad: { ok: boolean; error?: string } | null;
+}
+
+/** A table that is REPLICA IDENTITY FULL although it has a key. */
+export interface FullIdentityTable {
+  /** `"schema"."table"` */
+  table: string;
+  /** The usable unique index (`"name"`) when there is no primary key; null: it has a primary key. */
+  index: string | null;
 }
 
 export interface PreflightOptions {
@@ -105,6 +115,10 @@ export function checkTables(f: PreflightFacts): Finding[] {
       `tables without primary key or replica identity (updates and deletes cannot be captured, and fail under a publication): ${f.tablesWithoutIdentity.join(', ')}`,
       'setup sets REPLICA IDENTITY USING INDEX or FULL on them (setup.fixReplicaIdentity), or add primary keys')
     : finding('replica identity', 'ok', 'every table has a primary key or a replica identity'));
+  const full = fullIdentityWarning(f.fullIdentityWithKey);
+  out.push(full
+    ? finding('replica identity full', 'warning', full.message, full.hint)
+    : finding('replica identity full', 'ok', 'no table is REPLICA IDENTITY FULL while it has a key'));
   out.push(f.unloggedTables.length
     ? finding('unlogged tables', 'warning', `UNLOGGED tables, whose changes cannot be captured: ${f.unloggedTables.join(', ')}`,
       'ALTER TABLE … SET LOGGED to back them up incrementally; otherwise only their definition is restored')
@@ -114,6 +128,24 @@ export function checkTables(f: PreflightFacts): Finding[] {
       'store the data in bytea columns to have it captured')
     : finding('large objects', 'ok', 'no large objects'));
   return out;
+}
+
+/**
+ * The warning for tables that are REPLICA IDENTITY FULL although they have a primary key or a
+ * usable unique index (set by a user, or before pgincr returned its own FULL to the key): what
+ * it costs, the tables, and the ALTERs that fix it. Shared by preflight and `pgincr check`.
+ */
+export function fullIdentityWarning(tables: readonly FullIdentityTable[]): { message: string; hint: string } | null {
+  if (tables.length === 0) return null;
+  const shown = tables.slice(0, 10);
+  const more = tables.length > shown.length ? ` and ${tables.length - shown.length} more` : '';
+  const named = shown.map((t) => `${t.table} (${t.index === null ? 'primary key' : `unique index ${t.index}`})`).join(', ');
+  const fixes = shown.map((t) => `ALTER TABLE ${t.table} REPLICA IDENTITY ${t.index === null ? 'DEFAULT' : `USING INDEX ${t.index}`};`).join(' ');
+  return {
+    message: `tables with REPLICA IDENTITY FULL although they have a key: every UPDATE and DELETE logs the whole old row ` +
+      `(more WAL and decoding on the source, and the restore matches rows by every column): ${named}${more}`,
+    hint: `${fixes}${more ? ' (and the same for the others)' : ''} — pgincr never changes an identity a user set`,
+  };
 }
 
 /** Splits a list setting as the server shows it (`a, "b c"`) into its elements. */

@@ -5,7 +5,7 @@ const facts = (over: Partial<PreflightFacts> = {}): PreflightFacts => ({
   serverVersionNum: 150020, serverVersion: '15.20', database: 'app', walLevel: 'logical',
   maxReplicationSlots: 10, usedReplicationSlots: 0, maxWalSenders: 10, usedWalSenders: 0, slot: null,
   superuser: true, replication: true, roleName: 'postgres', maxSlotWalKeepSize: '1024',
-  tablesWithoutIdentity: [], unloggedTables: [], largeObjects: 0, outputPluginLibraries: null, decoderLoad: null, ...over,
+  tablesWithoutIdentity: [], fullIdentityWithKey: [], unloggedTables: [], largeObjects: 0, outputPluginLibraries: null, decoderLoad: null, ...over,
 });
 const opts = { decoder: 'pgoutput' as const, slot: 'pgincr' };
 const statusOf = (findings: Finding[], check: string) => findings.find((f) => f.check === check)?.status;
@@ -63,6 +63,24 @@ describe('evaluatePreflight', () => {
     });
     expect(statusOf(evaluatePreflight(facts({ outputPluginLibraries: 'pgoutput' }), opts), 'output plugin')).toBe('ok');
     expect(statusOf(evaluatePreflight(facts({ decoderLoad: { ok: false, error: 'could not access file' } }), { decoder: 'decoder_raw' }), 'output plugin')).toBe('fail');
+  });
+
+  it('warns about FULL identities on tables with a key, naming each table and its ALTER', () => {
+    const f = evaluatePreflight(facts({
+      fullIdentityWithKey: [{ table: '"public"."pgbench_accounts"', index: null }, { table: '"Odd Schema"."Mixed Case"', index: '"Mixed Case_k_key"' }],
+    }), opts);
+    expect(f.find((x) => x.check === 'replica identity full')).toEqual({
+      check: 'replica identity full',
+      status: 'warning',
+      message: 'tables with REPLICA IDENTITY FULL although they have a key: every UPDATE and DELETE logs the whole old row ' +
+        '(more WAL and decoding on the source, and the restore matches rows by every column): ' +
+        '"public"."pgbench_accounts" (primary key), "Odd Schema"."Mixed Case" (unique index "Mixed Case_k_key")',
+      hint: 'ALTER TABLE "public"."pgbench_accounts" REPLICA IDENTITY DEFAULT; ' +
+        'ALTER TABLE "Odd Schema"."Mixed Case" REPLICA IDENTITY USING INDEX "Mixed Case_k_key"; — pgincr never changes an identity a user set',
+    });
+    expect(buildReport(evaluatePreflight(facts({ fullIdentityWithKey: [{ table: '"public"."t"', index: null }] }), opts)).exitCode).toBe(1);
+    const many = Array.from({ length: 12 }, (_, i) => ({ table: `"public"."t${i}"`, index: null }));
+    expect(evaluatePreflight(facts({ fullIdentityWithKey: many }), opts).find((x) => x.check === 'replica identity full')?.message).toMatch(/"public"\."t9" \(primary key\) and 2 more$/);
   });
 
   it('reads list settings as the server shows them', () => {
