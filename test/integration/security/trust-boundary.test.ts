@@ -10,6 +10,7 @@ import { ensureRawCaptureObjects } from '../../../src/adapters/pg/raw-capture-ob
 import { DDL_HISTORY_SIGNED_COLUMNS, rowSignature } from '../../../src/core/sql/capture-row-signature';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { pgincrTestEnv } from '../../helpers/pgincr-env';
+import { GOLDEN_KEY, GOLDEN_SIGNATURE, GOLDEN_VALUES } from '../../helpers/signature-golden';
 import {
   captureAndStop, expectRestoreEqualsSource, sealedSegmentText, setUpChain, tearDownChain,
 } from '../../helpers/direct-pipeline';
@@ -99,6 +100,12 @@ test('forged, hidden and misplaced DDL: refused or recorded as it ran; the resto
     const recorded = await pg.query<{ role_name: string; session_user_name: string; query: string }>(
       `SELECT role_name, session_user_name, query FROM pgincr.ddl_history WHERE query LIKE '%hidden%' ORDER BY id`, [], 'sec_src');
     expect(recorded.map((r) => [r.role_name, r.session_user_name])).toEqual([['creator', 'creator'], ['creator', 'creator']]);
+    // The golden vector of the unit test, computed by the SQL side.
+    const fields = GOLDEN_VALUES.map((_, i) => `pgincr.canonical_field($${i + 2})`).join(' || ');
+    const golden = await pg.query<{ sig: string }>(
+      `SELECT encode(sha256($1::bytea || sha256($1::bytea || ${fields})), 'hex') AS sig`,
+      [GOLDEN_KEY, ...GOLDEN_VALUES.map((v) => (v === null ? null : Buffer.from(v, 'latin1').toString('utf8')))], 'sec_src');
+    expect(golden).toEqual([{ sig: GOLDEN_SIGNATURE }]);
 
     await captureAndStop(pg, chain);
     const text = sealedSegmentText(chain);
