@@ -1,5 +1,5 @@
 import {
-  CancellationScope, condition, continueAsNew, isCancellation, setHandler, workflowInfo, allHandlersFinished,
+  CancellationScope, condition, continueAsNew, isCancellation, patched, setHandler, workflowInfo, allHandlersFinished,
 } from '@temporalio/workflow';
 import { capture, quick } from './activity-options';
 import { captureInput, type CaptureInput } from './inputs';
@@ -8,8 +8,9 @@ import { captureStatusQuery, pauseSignal, resumeSignal, rotateSignal, stopSignal
 
 /**
  * Continuous capture: run the streaming activity for a bounded time, loop, and continue-as-new
- * with the durable LSN to keep history small. Signals: rotate, pause, resume, stop (stop seals
- * the current segment). Query: status.
+ * with the durable LSN to keep history small. Signals act within seconds while the activity
+ * runs: rotate writes the request file the activity polls, pause and stop cancel the activity
+ * (stop then seals the current segment), resume starts the next run. Query: status.
  */
 export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus> {
   const input = parseInput(captureInput, raw, 'captureWorkflow');
@@ -24,7 +25,17 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
   let pendingRotation = false;
 
   setHandler(captureStatusQuery, () => status);
-  setHandler(rotateSignal, () => { pendingRotation = true; });
+  setHandler(rotateSignal, async () => {
+    // At once, while the capture activity runs: it polls the request file every second and
+    // seals at its next rotation check. The file is durable: a request made while no activity
+    // runs (paused, between runs, retrying) is taken by the next one. (Histories recorded before
+    // this change took the request before the next activity run instead.)
+    if (!patched('rotate-at-signal')) {
+      pendingRotation = true;
+      return;
+    }
+    await quick.requestRotation({ profile: input.profile });
+  });
   setHandler(pauseSignal, () => {
     if (status.state === 'running') { status.state = 'paused'; scope?.cancel(); }
   });
