@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { PgincrActivities, RestorePlanResult } from './types';
+import type { DatabaseGrant, PgincrActivities, RestorePlanResult } from './types';
 import { cancellationSignal, chainDirFor, heartbeat, profileByName, withTimerHeartbeat, type ActivityDeps } from './context';
 import type { Profile } from '../config';
 
@@ -58,12 +58,14 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       const roleLines = new Set<string>();
       const segments = await checkSegmentFiles(chain, plan.segments, plan.base.lsn,
         (done) => heartbeat({ step: 'plan', verified: done, of: plan.segments.length }), roleLines);
-      const server = metadata?.server as { encoding?: string } | undefined;
+      const server = metadata?.server as { encoding?: string; owner?: string; grants?: DatabaseGrant[] } | undefined;
       const ddlRoles = rolesOfLines(roleLines, server?.encoding ?? 'UTF8', chain);
+      // The new database gets the source database's owner and grants (DDL run by its owner needs them).
+      const databaseRoles = [...(server?.owner ? [server.owner] : []), ...(server?.grants ?? []).map((g) => g.grantee)];
       // DDL replays as the role that ran it: those roles must be there (or come with the globals) before anything is created.
       if (targetProfile !== undefined && !noOwner) {
         await checkDdlRoles({
-          profile: profileOf(targetProfile), profileName: targetProfile, roles: ddlRoles,
+          profile: profileOf(targetProfile), profileName: targetProfile, roles: [...new Set([...ddlRoles, ...databaseRoles])],
           ...(withGlobals ? { globalsFile: join(chain, 'base', plan.base.id, 'globals.sql') } : {}),
         });
       }
@@ -75,14 +77,18 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
         segments,
         encoding: server?.encoding ?? 'UTF8',
         ddlRoles,
+        ...(server?.owner ? { databaseOwner: server.owner } : {}),
+        ...(server?.grants?.length ? { databaseGrants: server.grants } : {}),
         ...(expected ? { expectedChecksumsFile: join(chain, expected) } : {}),
       };
       deps.logger.info({ chain, base: result.baseId, segments: result.segments.length, target }, 'restore planned');
       return result;
     },
 
-    async createTargetDatabase({ targetProfile, targetDb, restoreId, encoding }) {
-      const r = await createTargetDatabase(profileOf(targetProfile), targetDb, { restoreId, encoding, template0: true });
+    async createTargetDatabase({ targetProfile, targetDb, restoreId, encoding, owner, grants }) {
+      const r = await createTargetDatabase(profileOf(targetProfile), targetDb, {
+        restoreId, encoding, template0: true, ...(owner ? { owner } : {}), ...(grants ? { grants } : {}),
+      });
       return { created: r.created };
     },
 

@@ -62,6 +62,15 @@ export interface RestorePlanResult {
   encoding: string;
   /** The roles the planned segments' DDL runs as (`SET ROLE` lines), sorted. */
   ddlRoles?: string[];
+  /** The source database's owner and the privileges granted on it (base metadata; absent in older bases). */
+  databaseOwner?: string;
+  databaseGrants?: DatabaseGrant[];
+}
+
+export interface DatabaseGrant {
+  grantee: string;
+  privilege: string;
+  grantable: boolean;
 }
 
 export interface ApplyResult {
@@ -121,7 +130,8 @@ export interface PgincrActivities {
   // restore
   /** With `targetProfile`, also refuses DDL roles missing there (unless `noOwner`; globals.sql counts when `restoreGlobals`). */
   planRestore(input: { profile: string; target: RestoreTarget; fromBase?: string; targetProfile?: string; restoreGlobals?: boolean; noOwner?: boolean }): Promise<RestorePlanResult>;
-  createTargetDatabase(input: { profile: string; targetProfile: string; targetDb: string; restoreId: string; encoding: string }): Promise<{ created: boolean }>;
+  /** `owner`/`grants`: the source database's (plan), unless the restore is noOwner. */
+  createTargetDatabase(input: { profile: string; targetProfile: string; targetDb: string; restoreId: string; encoding: string; owner?: string; grants?: DatabaseGrant[] }): Promise<{ created: boolean }>;
   restoreGlobals(input: { profile: string; targetProfile: string; plan: RestorePlanResult }): Promise<{ notes: string[] }>;
   restoreBase(input: { targetProfile: string; targetDb: string; restoreId: string; plan: RestorePlanResult; noOwner?: boolean }): Promise<{ skipped: boolean }>;
   applySegments(input: { targetProfile: string; targetDb: string; restoreId: string; plan: RestorePlanResult; target: RestoreTarget; noOwner?: boolean }): Promise<ApplyResult>;

@@ -58,7 +58,7 @@ export interface DdlRolesCheck {
   profile: Profile;
   /** Its profile name, for the message. */
   profileName: string;
-  /** The roles the planned segments' DDL runs as. */
+  /** The roles the planned segments' DDL runs as, and the source database's owner and grantees. */
   roles: readonly string[];
   /** The base's globals.sql when the restore's globals step will apply it. */
   globalsFile?: string;
@@ -74,7 +74,7 @@ export async function checkDdlRoles(c: DdlRolesCheck): Promise<void> {
     ? `${missing.length === 1 ? 'it is' : 'they are'} not in the base's globals.sql either (created after the base?): create ${missing.length === 1 ? 'it' : 'them'} in the target cluster (CREATE ROLE …, or psql -f a newer globals backup)`
     : 'restore the roles first: pgincr restore --globals (restoreGlobals: true) applies the base\'s globals.sql, or create them yourself (CREATE ROLE …)';
   throw new PlanError(
-    `the segments replay DDL as ${missing.length === 1 ? 'a role' : 'roles'} that the target cluster (profile ${c.profileName}) does not have: ${names}; nothing was restored`,
+    `the restore needs ${missing.length === 1 ? 'a role' : 'roles'} that the target cluster (profile ${c.profileName}) does not have: ${names} (the segments replay DDL as the role that ran it, and the new database gets the source database's owner and grants); nothing was restored`,
     { hint: `${create}; or restore with --no-owner (noOwner: true) to replay every DDL statement as the restoring role and load the base without its ownership changes, as pg_restore --no-owner does` },
   );
 }

@@ -22,6 +22,8 @@ export interface TargetDatabaseOptions {
   /** Copy template0 (required when encoding or locale differ from template1's). Default true. */
   template0?: boolean;
   owner?: string;
+  /** Privileges on the database to grant once it is created (the source database's, base metadata). */
+  grants?: ReadonlyArray<{ grantee: string; privilege: string; grantable: boolean }>;
 }
 
 export interface CreateTargetResult {
@@ -86,6 +88,10 @@ export async function createTargetDatabase(profile: Profile, name: string, optio
       });
     }
     if (!staged.exists) await client.query(createStatement(client, tmp, options));
+    for (const g of options.grants ?? []) {
+      if (!/^(CREATE|CONNECT|TEMPORARY)$/.test(g.privilege)) continue;
+      await client.query(`GRANT ${g.privilege} ON DATABASE ${client.escapeIdentifier(tmp)} TO ${client.escapeIdentifier(g.grantee)}${g.grantable ? ' WITH GRANT OPTION' : ''}`);
+    }
     await client.query(`COMMENT ON DATABASE ${client.escapeIdentifier(tmp)} IS ${client.escapeLiteral(marker)}`);
     await client.query(`ALTER DATABASE ${client.escapeIdentifier(tmp)} RENAME TO ${client.escapeIdentifier(name)}`);
     return { database: name, created: true };

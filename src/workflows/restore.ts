@@ -45,7 +45,12 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
     targetProfile, restoreGlobals: input.restoreGlobals, noOwner: input.noOwner,
   }));
   await step('create database', () =>
-    quick.createTargetDatabase({ profile: input.profile, targetProfile, targetDb: input.targetDb, restoreId, encoding: plan.encoding }));
+    quick.createTargetDatabase({
+      profile: input.profile, targetProfile, targetDb: input.targetDb, restoreId, encoding: plan.encoding,
+      // owned and granted as the source database was, unless noOwner (then by the restoring role)
+      ...(!input.noOwner && plan.databaseOwner ? { owner: plan.databaseOwner } : {}),
+      ...(!input.noOwner && plan.databaseGrants ? { grants: plan.databaseGrants } : {}),
+    }));
   if (input.restoreGlobals) await step('globals', () => quick.restoreGlobals({ profile: input.profile, targetProfile, plan }));
   const noOwner = input.noOwner ? { noOwner: true } : {};
   await step('base', () => long.restoreBase({ targetProfile, targetDb: input.targetDb, restoreId, plan, ...noOwner }));

@@ -24,6 +24,9 @@ export interface ServerMetadata extends ServerIdentity {
   extensions: { name: string; version: string; schema: string }[];
   types: { schema: string; name: string; kind: string; labels?: string[] }[];
   settings: Record<string, string>;
+  /** The database's owner and the privileges granted on it to roles (not PUBLIC): a restore gives the new database the same. */
+  owner?: string;
+  grants?: { grantee: string; privilege: string; grantable: boolean }[];
 }
 
 const LITERAL_SETTINGS = [
@@ -63,6 +66,10 @@ export async function serverMetadata(client: Client): Promise<ServerMetadata> {
        AND NOT (t.typtype = 'b' AND t.typelem <> 0 AND t.typlen = -1 AND EXISTS (SELECT 1 FROM pg_catalog.pg_type e WHERE e.oid = t.typelem AND e.typarray = t.oid))
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend dep WHERE dep.classid = 'pg_catalog.pg_type'::regclass AND dep.objid = t.oid AND dep.deptype = 'e')
      ORDER BY 1, 2`);
+  const { rows: grants } = await client.query<{ grantee: string; privilege: string; grantable: boolean }>(
+    `SELECT pg_catalog.pg_get_userbyid(a.grantee) AS grantee, a.privilege_type AS privilege, a.is_grantable AS grantable
+       FROM pg_catalog.pg_database d, pg_catalog.aclexplode(d.datacl) a
+      WHERE d.datname = pg_catalog.current_database() AND a.grantee <> 0 AND a.grantee <> d.datdba ORDER BY 1, 2`);
   const { rows: settings } = await client.query<{ name: string; setting: string }>(
     'SELECT name, current_setting(name) AS setting FROM pg_catalog.pg_settings WHERE name = ANY($1) ORDER BY name', [LITERAL_SETTINGS]);
   return {
@@ -78,5 +85,7 @@ export async function serverMetadata(client: Client): Promise<ServerMetadata> {
     extensions,
     types: types.map((t) => ({ schema: t.schema, name: t.name, kind: TYPE_KIND[t.typtype] ?? t.typtype, ...(t.labels ? { labels: t.labels } : {}) })),
     settings: Object.fromEntries(settings.map((s) => [s.name, s.setting])),
+    ...(d.datdba !== null && d.datdba !== undefined ? { owner: (await client.query<{ owner: string }>('SELECT pg_catalog.pg_get_userbyid($1::oid) AS owner', [d.datdba])).rows[0]!.owner } : {}),
+    grants,
   };
 }
