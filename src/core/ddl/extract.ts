@@ -106,7 +106,9 @@ function splitQuery(src: SourceText, standardConformingStrings: boolean): Split 
       const start = raw.stmt_location ?? 0;
       return [{ node: raw.stmt, start, end: raw.stmt_len ? start + raw.stmt_len : src.byteLength }];
     });
-    return { stmts, tokens: scanSync(text).tokens };
+    // libpg-query's scanner output (JSON) breaks on raw control characters in token texts; they
+    // stand only inside quotes and comments (or are blanks: \f, \v), where a blank lexes alike.
+    return { stmts, tokens: scanSync(text.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, ' ')).tokens };
   } catch (err) {
     return `query does not parse: ${err instanceof Error ? err.message : String(err)}`;
   }

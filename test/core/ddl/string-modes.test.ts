@@ -147,6 +147,14 @@ describe('scannerText', () => {
   });
 });
 
+describe('control characters', () => {
+  it('in quoted names and literals do not stop the split', () => {
+    const q = `CREATE TABLE "a\u0001b\u001f" (x int DEFAULT '\u0002'); CREATE TABLE "\u000bc" ()`;
+    const r = extractDdl({ query: bytes(q), commandTag: 'CREATE TABLE', ordinal: 1 });
+    expect(r).toEqual({ kind: 'statement', text: 'CREATE TABLE "\u000bc" ()', rewritten: false });
+  });
+});
+
 describe('the recorded setting and the setting the server read the string with', () => {
   const q = (s: string) => ({ query: bytes(s), commandTag: 'CREATE TABLE', ordinal: 0 });
 
