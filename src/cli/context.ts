@@ -3,10 +3,11 @@
  * logger, output in human or JSON form, and starting a workflow and waiting for its result.
  */
 import type { Client, WorkflowStartOptions } from '@temporalio/client';
-import { WorkflowFailedError } from '@temporalio/client';
-import { loadConfig, type Config } from '../config';
-import { createLogger, type Logger } from '../logger';
-import { connectTemporal, closeTemporal } from '../client';
+import type { Config } from '../config';
+import type { Logger } from '../logger';
+
+// Heavy modules (the Temporal client, pg, the activities) are loaded when a command needs them,
+// not at start-up, so `pgincr --help` and `pgincr check` start fast.
 
 export interface GlobalOptions {
   config?: string;
@@ -21,14 +22,14 @@ export class CliContext {
   constructor(readonly options: GlobalOptions) {}
 
   get config(): Config {
-    this.cachedConfig ??= loadConfig(this.options.config);
+    this.cachedConfig ??= (require('../config') as typeof import('../config')).loadConfig(this.options.config);
     return this.cachedConfig;
   }
   get profile(): string {
     return this.options.profile ?? this.config.defaultProfile;
   }
   get logger(): Logger {
-    this.cachedLogger ??= createLogger();
+    this.cachedLogger ??= (require('../logger') as typeof import('../logger')).createLogger();
     return this.cachedLogger;
   }
 
@@ -36,7 +37,14 @@ export class CliContext {
     process.stdout.write(this.options.json ? `${JSON.stringify(json, null, 2)}\n` : `${human}\n`);
   }
 
+  /** The activities, run here in the CLI's process (checks, listings, admin commands). */
+  async activities(): Promise<ReturnType<typeof import('../activities').createActivities>> {
+    const { createActivities } = require('../activities') as typeof import('../activities');
+    return createActivities({ config: this.config, logger: this.logger });
+  }
+
   async withTemporal<T>(run: (client: Client) => Promise<T>): Promise<T> {
+    const { connectTemporal, closeTemporal } = require('../client') as typeof import('../client');
     const client = await connectTemporal(this.config);
     try {
       return await run(client);
@@ -68,6 +76,7 @@ export class CliContext {
 }
 
 export function describeWorkflowFailure(type: string, workflowId: string, err: unknown): string {
+  const { WorkflowFailedError } = require('@temporalio/client') as typeof import('@temporalio/client');
   if (err instanceof WorkflowFailedError) {
     let cause: unknown = err.cause;
     const messages: string[] = [];

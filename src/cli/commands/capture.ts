@@ -1,8 +1,10 @@
 import type { Command } from 'commander';
-import { WorkflowExecutionAlreadyStartedError } from '@temporalio/client';
 import type { ContextFactory } from './index';
 import { workflowIds } from '../../constants';
-import { captureStatusQuery, pauseSignal, resumeSignal, rotateSignal, stopSignal, type CaptureStatus } from '../../workflows/signals';
+import type { CaptureStatus } from '../../workflows/signals';
+
+// Loaded when a command runs (start-up speed): the signal definitions pull in the workflow SDK.
+const signals = () => require('../../workflows/signals') as typeof import('../../workflows/signals');
 
 export function registerCapture(program: Command, ctx: ContextFactory): void {
   const capture = program.command('capture').description('the continuous capture workflow');
@@ -22,6 +24,7 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
           });
           c.print(`capture started: workflow id ${handle.workflowId}`, { workflowId: handle.workflowId });
         } catch (err) {
+          const { WorkflowExecutionAlreadyStartedError } = require('@temporalio/client') as typeof import('@temporalio/client');
           if (err instanceof WorkflowExecutionAlreadyStartedError) {
             process.exitCode = 1;
             c.print(`a capture is already running for slot ${c.config.capture.slot}: workflow id ${idOf(c)}`, { workflowId: idOf(c), alreadyRunning: true });
@@ -32,27 +35,30 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
       });
     });
 
-  const signalCommand = (name: string, description: string, signal: typeof stopSignal | typeof rotateSignal | typeof pauseSignal | typeof resumeSignal) =>
+  type SignalName = 'stopSignal' | 'rotateSignal' | 'pauseSignal' | 'resumeSignal';
+  const signalCommand = (name: string, description: string, signalName: SignalName) =>
     capture
       .command(name)
       .description(description)
       .action(async () => {
         const c = ctx();
+        const signal = signals()[signalName];
         await c.withTemporal(async (client) => {
-          await client.workflow.getHandle(idOf(c)).signal(signal as typeof stopSignal);
+          await client.workflow.getHandle(idOf(c)).signal(signal);
           c.print(`${name}: signalled ${idOf(c)}`, { workflowId: idOf(c), signal: name });
         });
       });
-  signalCommand('stop', 'seal the current segment and stop', stopSignal);
-  signalCommand('rotate', 'seal the current segment now and open a new one', rotateSignal);
-  signalCommand('pause', 'stop streaming (the slot retains WAL meanwhile)', pauseSignal);
-  signalCommand('resume', 'resume streaming after pause', resumeSignal);
+  signalCommand('stop', 'seal the current segment and stop', 'stopSignal');
+  signalCommand('rotate', 'seal the current segment now and open a new one', 'rotateSignal');
+  signalCommand('pause', 'stop streaming (the slot retains WAL meanwhile)', 'pauseSignal');
+  signalCommand('resume', 'resume streaming after pause', 'resumeSignal');
 
   capture
     .command('status')
     .description('state, durable LSN, counters, and the running activity heartbeat')
     .action(async () => {
       const c = ctx();
+      const { captureStatusQuery } = signals();
       await c.withTemporal(async (client) => {
         const handle = client.workflow.getHandle(idOf(c));
         const status = await handle.query(captureStatusQuery);

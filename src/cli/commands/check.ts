@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { ContextFactory } from './index';
-import { createActivities } from '../../activities';
 
 export function registerCheck(program: Command, ctx: ContextFactory): void {
   program
@@ -17,7 +16,7 @@ export function registerCheck(program: Command, ctx: ContextFactory): void {
         process.exitCode = 3;
         return;
       }
-      const result = await createActivities({ config: c.config, logger: c.logger }).runCheck({ profile: c.profile, nagios: Boolean(opts.nagios) });
+      const result = await (await c.activities()).runCheck({ profile: c.profile, nagios: Boolean(opts.nagios) });
       c.print(result.text, result.report);
       process.exitCode = result.report.exitCode;
     });

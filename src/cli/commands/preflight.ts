@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import type { ContextFactory } from './index';
 import { table } from '../context';
 import { workflowIds } from '../../constants';
-import { createActivities } from '../../activities';
 import type { PreflightResult } from '../../activities/types';
 
 export function formatPreflight(report: PreflightResult): string {
@@ -19,7 +18,7 @@ export function registerPreflight(program: Command, ctx: ContextFactory): void {
     .action(async (opts: { direct?: boolean }) => {
       const c = ctx();
       const report = opts.direct
-        ? await createActivities({ config: c.config, logger: c.logger }).preflight({ profile: c.profile })
+        ? await (await c.activities()).preflight({ profile: c.profile })
         : await c.runWorkflow<PreflightResult>('preflightWorkflow', `${workflowIds.preflight(c.profile)}-${Date.now()}`, [{ profile: c.profile }]);
       if (!report) return;
       c.print(formatPreflight(report), report);

@@ -1,9 +1,7 @@
 import type { Command } from 'commander';
-import { SingleBar, Presets } from 'cli-progress';
 import type { ContextFactory } from './index';
 import { table, describeWorkflowFailure } from '../context';
 import { workflowIds } from '../../constants';
-import { createActivities } from '../../activities';
 import type { RestoreInput } from '../../workflows/inputs';
 import type { RestoreReport } from '../../workflows/restore';
 import type { VerifyReport } from '../../workflows/verify';
@@ -60,6 +58,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
           c.print(`started restoreWorkflow: workflow id ${workflowId}`, { workflowId });
           return undefined;
         }
+        const { SingleBar, Presets } = require('cli-progress') as typeof import('cli-progress');
         const bar = !c.options.json && process.stderr.isTTY ? new SingleBar({ format: 'restore {step} |{bar}| {value}/{total} txns  {lsn}' }, Presets.shades_classic) : undefined;
         bar?.start(1, 0, { step: 'plan', lsn: '' });
         const timer = setInterval(() => {
@@ -113,7 +112,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .description('chains, bases, segments, restorable window')
     .action(async () => {
       const c = ctx();
-      const listing = await createActivities({ config: c.config, logger: c.logger }).listRepository({ profile: c.profile });
+      const listing = await (await c.activities()).listRepository({ profile: c.profile });
       c.print(listing.text, listing.data);
     });
 
@@ -124,7 +123,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .description('rebuild the catalog from the files alone')
     .action(async () => {
       const c = ctx();
-      const result = await createActivities({ config: c.config, logger: c.logger }).rebuildCatalog({ profile: c.profile });
+      const result = await (await c.activities()).rebuildCatalog({ profile: c.profile });
       c.print(`catalog rebuilt: ${result.bases} bases, ${result.segments} segments`, result);
     });
 }

@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import type { ContextFactory } from './index';
-import { createWorker, serveMetrics } from '../../worker';
-import { runDev } from '../dev';
 
 export function registerRuntime(program: Command, ctx: ContextFactory): void {
   program
@@ -9,6 +7,7 @@ export function registerRuntime(program: Command, ctx: ContextFactory): void {
     .description('run a worker for a Temporal cluster ($TEMPORAL_ADDRESS or temporal.address); serves GET /metrics on metricsPort (0 = off)')
     .action(async () => {
       const c = ctx();
+      const { createWorker, serveMetrics } = require('../../worker') as typeof import('../../worker');
       const worker = await createWorker(c.config, c.logger);
       const metrics = await serveMetrics(c.config, c.logger);
       c.logger.info({ address: c.config.temporal.address, taskQueue: c.config.temporal.taskQueue, metricsPort: metrics?.port ?? null }, 'worker started');
@@ -26,6 +25,7 @@ export function registerRuntime(program: Command, ctx: ContextFactory): void {
     .option('--port <port>', 'Temporal frontend port', '7233')
     .option('--exit-after-preflight', 'stop after the first preflight (smoke tests)')
     .action(async (opts: { uiPort: string; port: string; exitAfterPreflight?: boolean }) => {
+      const { runDev } = require('../dev') as typeof import('../dev');
       await runDev(ctx().options, { uiPort: Number(opts.uiPort), port: Number(opts.port), exitAfterPreflight: Boolean(opts.exitAfterPreflight) });
     });
 }

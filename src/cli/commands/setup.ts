@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { ContextFactory } from './index';
 import { workflowIds } from '../../constants';
-import { createActivities } from '../../activities';
 import type { SetupResult } from '../../workflows/setup';
 
 export function registerSetup(program: Command, ctx: ContextFactory): void {
@@ -31,7 +30,7 @@ export function registerSetup(program: Command, ctx: ContextFactory): void {
     .requiredOption('--confirm <database>', 'the database name, to confirm')
     .action(async (opts: { confirm: string }) => {
       const c = ctx();
-      const result = await createActivities({ config: c.config, logger: c.logger }).uninstall({ profile: c.profile, confirm: opts.confirm });
+      const result = await (await c.activities()).uninstall({ profile: c.profile, confirm: opts.confirm });
       c.print(`removed from ${opts.confirm}: ${result.removed.join(', ') || 'nothing (already clean)'}`, result);
     });
 }

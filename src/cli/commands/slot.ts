@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { ContextFactory } from './index';
-import { createActivities } from '../../activities';
 
 export function registerSlot(program: Command, ctx: ContextFactory): void {
   const slot = program.command('slot').description('emergency slot administration (breaks the backup chain)');
@@ -10,7 +9,7 @@ export function registerSlot(program: Command, ctx: ContextFactory): void {
     .requiredOption('--confirm <slot>', 'repeat the slot name')
     .action(async (name: string, opts: { confirm: string }) => {
       const c = ctx();
-      await createActivities({ config: c.config, logger: c.logger }).slotDrop({ profile: c.profile, slot: name, confirm: opts.confirm });
+      await (await c.activities()).slotDrop({ profile: c.profile, slot: name, confirm: opts.confirm });
       c.print(`slot ${name} dropped. the backup chain is broken: run pgincr setup --new-chain`, { dropped: name });
     });
   slot
@@ -19,7 +18,7 @@ export function registerSlot(program: Command, ctx: ContextFactory): void {
     .requiredOption('--confirm <slot>', 'repeat the slot name')
     .action(async (name: string, lsn: string, opts: { confirm: string }) => {
       const c = ctx();
-      const r = await createActivities({ config: c.config, logger: c.logger }).slotAdvance({ profile: c.profile, slot: name, lsn, confirm: opts.confirm });
+      const r = await (await c.activities()).slotAdvance({ profile: c.profile, slot: name, lsn, confirm: opts.confirm });
       c.print(`slot ${name} advanced to ${r.lsn}. changes before it are not in the backup: take a full backup now`, r);
     });
 }
