@@ -1,5 +1,5 @@
 import {
-  CancellationScope, condition, continueAsNew, isCancellation, patched, setHandler, workflowInfo, allHandlersFinished,
+  CancellationScope, condition, continueAsNew, isCancellation, log, patched, setHandler, workflowInfo, allHandlersFinished,
 } from '@temporalio/workflow';
 import { capture, quick } from './activity-options';
 import { captureInput, type CaptureInput } from './inputs';
@@ -34,7 +34,13 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
       pendingRotation = true;
       return;
     }
-    await quick.requestRotation({ profile: input.profile });
+    try {
+      await quick.requestRotation({ profile: input.profile });
+    } catch (err) {
+      // A failed request must not end the capture: ask again before the next run.
+      log.warn('rotate request failed; asking again before the next capture run', { error: err instanceof Error ? err.message : String(err) });
+      pendingRotation = true;
+    }
   });
   setHandler(pauseSignal, () => {
     if (status.state === 'running') { status.state = 'paused'; scope?.cancel(); }
