@@ -15,7 +15,7 @@ export interface RestoreReport {
 }
 
 /**
- * The restore runbook as steps: plan → create the new database → (globals) → base → segments up
+ * The restore runbook as steps: plan → (globals) → create the new database → base → segments up
  * to the target → sequences → verify → report. Each step is an idempotent activity; segment
  * progress commits with the data (replication origin), so a retry resumes exactly.
  */
@@ -44,6 +44,8 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
     profile: input.profile, target: input.target, fromBase: input.fromBase,
     targetProfile, restoreGlobals: input.restoreGlobals, noOwner: input.noOwner,
   }));
+  // Roles first: the new database is created owned by the source database's owner.
+  if (input.restoreGlobals) await step('globals', () => quick.restoreGlobals({ profile: input.profile, targetProfile, plan }));
   await step('create database', () =>
     quick.createTargetDatabase({
       profile: input.profile, targetProfile, targetDb: input.targetDb, restoreId, encoding: plan.encoding,
@@ -51,7 +53,6 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
       ...(!input.noOwner && plan.databaseOwner ? { owner: plan.databaseOwner } : {}),
       ...(!input.noOwner && plan.databaseGrants ? { grants: plan.databaseGrants } : {}),
     }));
-  if (input.restoreGlobals) await step('globals', () => quick.restoreGlobals({ profile: input.profile, targetProfile, plan }));
   const noOwner = input.noOwner ? { noOwner: true } : {};
   await step('base', () => long.restoreBase({ targetProfile, targetDb: input.targetDb, restoreId, plan, ...noOwner }));
   const apply = await step('segments', () =>
