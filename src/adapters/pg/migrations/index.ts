@@ -13,6 +13,7 @@ import * as m002 from './002-ddl-phases';
 import * as m003 from './003-markers';
 import * as m004 from './004-ddl-session-settings';
 import * as m005 from './005-trust-boundary';
+import * as m006 from './006-replica-identity-follows-schema';
 
 export interface Migration {
   version: number;
@@ -20,7 +21,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006];
 /** The schema version this build installs. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
