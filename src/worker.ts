@@ -51,7 +51,7 @@ export async function serveMetrics(config: Config, logger: Logger, metrics: Pgin
     logger.info({ host: server.host, port: server.port }, `metrics on http://${shown}:${server.port}/metrics`);
     return server;
   } catch (err) {
-    logger.error({ port: config.metricsPort, err: (err as Error).message }, `metrics server not started on port ${config.metricsPort}: ${(err as Error).message}`);
+    logger.error({ port: config.metricsPort, err }, `metrics server not started on port ${config.metricsPort}: ${(err as Error).message}`);
     return undefined;
   }
 }

@@ -68,7 +68,7 @@ export async function chainDirFor(deps: ActivityDeps, profile: string): Promise<
     const suffix = dbname ? chainDirName('0', dbname).replace(/^0/, '') : undefined;
     const matches = suffix ? entries.filter((e) => e.endsWith(suffix) && /^\d+-/.test(e)) : [];
     if (matches.length === 1 && matches[0]) {
-      deps.logger.warn({ profile, chain: matches[0], err: (err as Error).message }, 'source unreachable: using the repository chain of its database');
+      deps.logger.warn({ profile, chain: matches[0], err }, 'source unreachable: using the repository chain of its database');
       return join(deps.config.repository, matches[0]);
     }
     throw new ConfigError(`cannot find the backup chain of profile ${profile}: ${(err as Error).message}`, {

@@ -173,7 +173,7 @@ async function dropUnfinishedSlot(deps: SetupDeps, profileName: string, slot: st
     });
     deps.logger.info({ slot }, 'base failed: dropped the slot created for it');
   } catch (err) {
-    deps.logger.warn({ slot, err: (err as Error).message }, 'base failed and its slot could not be dropped; the next setup drops it');
+    deps.logger.warn({ slot, err }, 'base failed and its slot could not be dropped; the next setup drops it');
   }
 }
 
