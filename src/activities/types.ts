@@ -51,6 +51,8 @@ export interface CaptureRunResult {
   transactions: number;
   changes: number;
   bytes: number;
+  /** Capture-table rows refused for a missing or wrong signature (docs/security.md). */
+  refusedRows?: number;
 }
 
 export interface RestorePlanResult {

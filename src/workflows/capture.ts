@@ -75,6 +75,7 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
       status.changes += result.changes;
       status.bytes += result.bytes;
       status.segmentsSealed += result.segmentsSealed;
+      if (result.refusedRows) status.refusedRows = (status.refusedRows ?? 0) + result.refusedRows;
     } catch (err) {
       if (!isCancellation(err)) throw err;
     } finally {
@@ -101,6 +102,7 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
   status.transactions += last.transactions;
   status.changes += last.changes;
   status.segmentsSealed += last.segmentsSealed;
+  if (last.refusedRows) status.refusedRows = (status.refusedRows ?? 0) + last.refusedRows;
   await quick.sealCurrentSegment({ profile: input.profile });
   status.state = 'stopped';
   return status;

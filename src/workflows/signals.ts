@@ -9,6 +9,8 @@ export interface CaptureStatus {
   bytes: number;
   segmentsSealed: number;
   lastRunEndedAt: string | null;
+  /** Capture-table rows refused for a missing or wrong signature in this execution (docs/security.md). */
+  refusedRows?: number;
 }
 
 export const rotateSignal = defineSignal('rotate');

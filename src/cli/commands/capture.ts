@@ -74,7 +74,8 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
             `  transactions  ${status.transactions} (this run: ${String(live?.txns ?? '-')})`,
             `  sealed        ${status.segmentsSealed} segments, iterations ${status.iterations}`,
             // capture-table rows without a valid signature, not replayed (docs/security.md)
-            ...(Number(live?.refusedRows ?? 0) > 0 ? [`  REFUSED rows  ${String(live?.refusedRows)} this run (see the capture log and docs/security.md)`] : []),
+            ...(Number(live?.refusedRows ?? 0) + (status.refusedRows ?? 0) > 0
+              ? [`  REFUSED rows  ${status.refusedRows ?? 0} (this run: ${String(live?.refusedRows ?? 0)}); see the capture log and docs/security.md`] : []),
           ].join('\n'),
           result,
         );
