@@ -90,13 +90,93 @@ function isConnectionError(error: unknown): boolean {
   return code === undefined || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
 }
 
+/** The fields of node-postgres's DatabaseError this module reads (never `detail`, `where` or the query). */
+interface ServerError {
+  message?: string;
+  code?: string;
+  position?: string;
+  schema?: string;
+  table?: string;
+  constraint?: string;
+}
+
+/**
+ * SQLSTATE classes whose primary message names objects (relations, constraints, columns,
+ * roles, types) and never row values: PostgreSQL puts those in `detail` ("Key (id)=(…)",
+ * "Failing row contains (…)"), which is never carried. Messages of other classes may quote a
+ * value (22P02 `invalid input syntax for type integer: "…"`, a trigger's RAISE text).
+ */
+const MESSAGE_NAMES_OBJECTS_ONLY = new Set(['08', '0A', '23', '25', '28', '2B', '3D', '3F', '40', '42', '53', '54', '55', '57', '58']);
+
+const CONDITION_NAMES: Record<string, string> = {
+  '23502': 'not_null_violation', '23503': 'foreign_key_violation', '23505': 'unique_violation', '23514': 'check_violation',
+  '23P01': 'exclusion_violation', '22001': 'string_data_right_truncation', '22003': 'numeric_value_out_of_range',
+  '22P02': 'invalid_text_representation', '22007': 'invalid_datetime_format', '22008': 'datetime_field_overflow',
+  '42601': 'syntax_error', '42P01': 'undefined_table', '42703': 'undefined_column', '42704': 'undefined_object',
+  '42501': 'insufficient_privilege', 'P0001': 'raise_exception',
+};
+
+/** The server's message as far as it cannot hold row values. */
+function messageWithoutValues(e: ServerError, error: unknown): string {
+  if (!e.code) return e.message ?? String(error); // a client-side or connection error: no row in it
+  const kind = CONDITION_NAMES[e.code] ? ` (${CONDITION_NAMES[e.code]})` : '';
+  const quotedOut = (m: string) => m.replace(/"[\s\S]*"/, '"…"');
+  if (e.code === '42601' || e.code.startsWith('22')) return `${e.code}${kind} ${quotedOut(e.message ?? '')}`;
+  if (MESSAGE_NAMES_OBJECTS_ONLY.has(e.code.slice(0, 2))) return `${e.code}${kind} ${e.message ?? ''}`;
+  return `${e.code}${kind} (the server's message is left out: it may quote row values)`;
+}
+
+/** Qualified names as the renderer writes them (`public.t`, `"Odd"."T"`, `U&"…"`). */
+const NAME = String.raw`(?:(?:U&)?"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_$]*)`;
+const DML = new RegExp(String.raw`^(INSERT INTO|UPDATE|DELETE FROM) (${NAME}\.${NAME}|${NAME})[ (]`);
+
+/** The tables the transaction's row statements write (in order, once each). */
+function dmlTables(sql: string): string[] {
+  const tables = new Set<string>();
+  for (const line of sql.split('\n')) {
+    const m = DML.exec(line);
+    if (m) tables.add(m[2]!);
+  }
+  return [...tables];
+}
+
+/** What failed, named without row values: the table(s), and where in the statement. */
+function failedObject(item: BatchItem, e: ServerError): string {
+  let table: string | undefined = e.table ? (e.schema ? `${e.schema}.${e.table}` : e.table) : undefined;
+  let near = '';
+  if (e.position) {
+    const chars = Array.from(item.sql);
+    const at = Math.min(chars.length, Math.max(0, Number(e.position) - 1));
+    let start = at;
+    while (start > 0 && chars[start - 1] !== '\n') start--;
+    let end = at;
+    while (end < chars.length && chars[end] !== '\n') end++;
+    const m = DML.exec(chars.slice(start, end).join('') + ' ');
+    if (m) table ??= m[2]!;
+    // A row statement's text is row values; other statements (DDL) are shown around the error.
+    else near = ` near ${JSON.stringify(excerpt(item.sql, Number(e.position)))}`;
+  }
+  if (table) return ` on table ${table}${near}`;
+  const tables = dmlTables(item.sql);
+  if (tables.length === 0) return near;
+  const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? `, … (${tables.length} tables)` : '');
+  return ` in a transaction writing ${tables.length === 1 ? 'table' : 'tables'} ${shown}${near}`;
+}
+
+/**
+ * The error for a source transaction the target refused. It goes into the workflow's history
+ * and the logs, so it names the file, xid, LSNs, table, constraint and SQLSTATE but carries no
+ * row values: not the server's `detail` (key and row values), not the statement text of a row
+ * change, not the server's message where it may quote a value, and not the pg error as `cause`.
+ */
 function wrap(file: string, item: BatchItem, error: unknown): Error {
-  const e = error as { message?: string; code?: string; position?: string };
-  const where = e.position ? ` near ${JSON.stringify(excerpt(item.sql, Number(e.position)))}` : '';
-  return new ApplyFailedError(`${describe(file, item.txn)}: ${e.code ? `${e.code} ` : ''}${e.message ?? String(error)}${where}`, {
-    cause: error,
+  const e = error as ServerError;
+  const message = messageWithoutValues(e, error);
+  const constraint = e.constraint && !message.includes(`"${e.constraint}"`) ? ` (constraint ${e.constraint})` : '';
+  return new ApplyFailedError(`${describe(file, item.txn)}${failedObject(item, e)}: ${message}${constraint}`, {
     sqlState: e.code,
-    hint: 'nothing of this transaction was applied; fix the cause in the target (e.g. a missing role or extension) and retry: the restore resumes here',
+    hint: 'nothing of this transaction was applied; fix the cause in the target (e.g. a missing role or extension) and retry: the restore resumes here. '
+      + "The rows involved are not shown here; the target server's log has the failing statement",
   });
 }
 
