@@ -7,9 +7,16 @@
  * - schema, table, column, type and sequence names holding a line break followed by a
  *   transaction marker (`COMMIT; -- xid …`, `BEGIN; -- xid …`) and other control characters:
  *   the capture never stops on them, and the restore equals the source.
- * Both fail on the code before identifiers were written as `U&"…"` and before DDL was split
- * with the session's setting.
+ * - generated multi-statement query strings run on the server under both settings: the DDL the
+ *   server ran (its ddl_history rows) is the generator's, and each row's statement, cut out with
+ *   the recorded setting, is the statement the generator wrote (the server is the reference).
+ * The first two fail on the code before identifiers were written as `U&"…"` and before DDL was
+ * split with the session's setting; the third for the setting off.
  */
+import fc from 'fast-check';
+import { migrate } from '../../../src/adapters/pg/migrations';
+import { extractDdl, initDdlParser } from '../../../src/core/ddl/extract';
+import { expectedDdl, queryText } from '../../helpers/ddl-text';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { captureAndStop, expectRestoreEqualsSource, sealedSegmentText, setUpChain, tearDownChain, type DirectChain } from '../../helpers/direct-pipeline';
 
@@ -111,5 +118,51 @@ test('names with line breaks before transaction markers and other control charac
     expect((await rows('ctlnames')).length).toBe(3);
   } finally {
     await tearDownChain(pg, chain, 'ctlnames_r');
+  }
+});
+
+test('generated query strings: the statement cut out of each ddl_history row is the one the server ran', async () => {
+  await initDdlParser();
+  await pg.createDatabase('split');
+  const c = await pg.connect('split');
+  const bytes = (x: string) => Buffer.from(x, 'utf8').toString('latin1');
+  try {
+    await migrate(c);
+    await c.query('CREATE TABLE base (a text)');
+    await c.query("SET check_function_bodies = off; SET client_min_messages = 'error'");
+    for (const scs of [true, false]) {
+      await c.query(`SET standard_conforming_strings = ${scs ? 'on' : 'off'}`);
+      let exact = 0;
+      await fc.assert(
+        fc.asyncProperty(queryText(scs, true), async (q) => {
+          await c.query('BEGIN');
+          try {
+            const last = (await c.query<{ last: string }>('SELECT coalesce(max(id), 0)::text AS last FROM pgincr.ddl_history')).rows[0]!.last;
+            await c.query(q.text);
+            const { rows } = await c.query<{ tag: string; query: string; ordinal: number; scs: string }>(
+              `SELECT command_tag AS tag, convert_to(query, 'UTF8') AS query, statement_ordinal AS ordinal, standard_conforming_strings AS scs
+                 FROM pgincr.ddl_history WHERE id > $1 AND query = $2 ORDER BY id`, [last, q.text]);
+            const want = expectedDdl(q.stmts);
+            expect(rows.map((r) => r.tag)).toEqual(want.map((w) => w.tag)); // the server split it as the generator did
+            for (const [i, r] of rows.entries()) {
+              const text = (r.query as unknown as Buffer).toString('latin1');
+              const input = { query: text, commandTag: r.tag, ordinal: r.ordinal, standardConformingStrings: r.scs !== 'off' };
+              const got = extractDdl(input);
+              if (got.kind === 'unreplayable') expect(got.reason).toMatch(/which one ran is not known/);
+              else {
+                expect(got).toEqual({ kind: 'statement', text: bytes(want[i]!.text), rewritten: false });
+                exact++;
+              }
+            }
+          } finally {
+            await c.query('ROLLBACK');
+          }
+        }),
+        { numRuns: 60 },
+      );
+      expect(exact).toBeGreaterThan(30);
+    }
+  } finally {
+    await c.end();
   }
 });
