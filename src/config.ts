@@ -85,6 +85,8 @@ export const alertsSchema = z
     restartLagEmergencyBytes: z.number().int().min(0).default(10 * 1024 ** 3),
     restartLagWarningBytes: z.number().int().min(0).default(256 * 1024 ** 2),
     noProgressEmergency: duration.default('24h'),
+    /** A capture whose activity keeps failing without progress is CRITICAL after this long. */
+    captureFailingCritical: duration.default('2m'),
     repositoryDiskWarningPercent: z.number().min(1).max(100).default(80),
     webhookUrl: z.string().url().optional(),
     autoDropSlot: z.boolean().default(false),

@@ -3,6 +3,8 @@
  * Messages are lowercase, facts first (slot, LSN, file, SQLSTATE), then `hint:` lines saying
  * what to do. Names listed in NON_RETRYABLE are given to Temporal as nonRetryableErrorTypes.
  */
+import { NON_RETRYABLE_ERROR_TYPES } from './core/error-types';
+
 export class PgincrError extends Error {
   readonly code: string;
   readonly hint: string | undefined;
@@ -48,17 +50,12 @@ export const UnreplayableDdlError = defineError('UnreplayableDdlError', 'unrepla
 /** An external command (pg_dump, psql…) failed; retryable by default. */
 export const CommandFailedError = defineError('CommandFailedError', 'command_failed');
 
-export const NON_RETRYABLE = [
-  'ConfigError',
-  'NotReadyError',
-  'SlotMissingError',
-  'PublicationMissingError',
-  'DecoderMissingError',
-  'SegmentCorruptError',
-  'PlanError',
-  'TargetExistsError',
-  'VerifyFailedError',
-  'UnreplayableDdlError',
-  'DecodeError',
-  'RenderError',
-] as const;
+/**
+ * A statement that would break the segment format (a line that reads as a transaction marker or
+ * footer): writing it would corrupt the chain, and rendering it again gives the same bytes.
+ */
+export const SegmentFormatError = defineError('SegmentFormatError', 'segment_format');
+
+/** The names given to Temporal as nonRetryableErrorTypes: one list (src/core/error-types.ts). */
+export const NON_RETRYABLE = NON_RETRYABLE_ERROR_TYPES;
+export { classifyFailure, isTransientSqlstate, type FailureClass } from './core/error-types';

@@ -5,9 +5,9 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CaptureRunInput, CaptureRunResult, PgincrActivities } from './types';
-import { cancellationSignal, chainDirFor, heartbeat, lastHeartbeat, profileByName, type ActivityDeps } from './context';
+import { activityContext, cancellationSignal, chainDirFor, heartbeat, lastHeartbeat, profileByName, type ActivityDeps } from './context';
 import { durationMs } from '../config';
-import { parseLsn } from '../core/lsn';
+import { formatLsn, parseLsn } from '../core/lsn';
 import { runCapture } from '../capture/capture-engine';
 import { runRawCapture } from '../capture/raw/raw-capture';
 import { createCaptureDeps } from '../capture/capture-deps';
@@ -18,6 +18,7 @@ import { SegmentWriter } from '../adapters/fs/segment-writer';
 import { findPartial, scanSegmentFile } from '../adapters/fs/segment-files';
 import { addSegment, emptyCatalog } from '../core/catalog/catalog';
 import { updateCatalog } from '../adapters/fs/catalog-store';
+import { clearCaptureFailure, describeFailure, loadCaptureFailure, recordCaptureFailure } from '../monitor/capture-failures';
 
 /** The control file a running capture polls for "rotate now". */
 export const rotateRequestPath = (chain: string) => join(chain, 'control', 'rotate-request');
@@ -48,13 +49,27 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
         ? (d, i, c) => runRawCapture(d, i, c, { profile, chainDir: chain, rawBacklogMaxBytes: cfg.rawBacklogMaxBytes })
         : runCapture;
       const recorder = captureRecorder(deps.metrics, cfg.slot);
+      // Failures are recorded in the repository (monitor/capture.json) for `check` and alerts;
+      // the first heartbeat past a recorded failure's durable LSN clears it.
+      const started = await startLsn(chain, input);
+      let durable = started !== undefined ? formatLsn(started) : undefined;
+      let failedAt = await loadCaptureFailure(chain, cfg.slot).then((f) => (f ? parseLsn(f.durableLsn ?? '0/0') : undefined), () => undefined);
+      const noteProgress = (lsn: string) => {
+        durable = lsn;
+        if (failedAt === undefined || !lsn || parseLsn(lsn) <= failedAt) return;
+        failedAt = undefined;
+        void clearCaptureFailure(chain, cfg.slot).then(
+          (cleared) => { if (cleared) log.info({ event: 'pgincr.capture.recovered', since: cleared.since, lsn }, `capture made progress again (${lsn}) after failing since ${cleared.since}`); },
+          (error: unknown) => log.warn({ err: error }, 'cannot clear the capture failure record'),
+        );
+      };
       try {
         const result = await run(
           createCaptureDeps({ profile, chainDir: chain, log }),
           {
             slot: cfg.slot,
             publication: cfg.publication,
-            lastDurableLsn: await startLsn(chain, input),
+            lastDurableLsn: started,
             segmentMaxBytes: cfg.segmentMaxBytes,
             segmentMaxAgeMs: durationMs(cfg.segmentMaxAge),
             runForMs: input.runForMs ?? durationMs(cfg.activityRunTime),
@@ -69,6 +84,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
             heartbeat: (details) => {
               heartbeat(details);
               recorder.heartbeat(details);
+              noteProgress(details.lastDurableLsn);
             },
             signal: cancellationSignal() ?? new AbortController().signal,
             rotateRequested: () => {
@@ -81,7 +97,17 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
           },
         );
         recorder.finished(result);
+        noteProgress(result.lastDurableLsn);
         return result;
+      } catch (error) {
+        if (!cancellationSignal()?.aborted) {
+          const facts = describeFailure(error);
+          recorder.failed(facts.errorType);
+          await recordCaptureFailure(chain, cfg.slot, error, { ...(durable ? { durableLsn: durable } : {}), attempt: activityContext()?.info.attempt }).catch(
+            (e: unknown) => log.warn({ err: e }, 'cannot record the capture failure'),
+          );
+        }
+        throw error;
       } finally {
         clearInterval(poll);
       }

@@ -8,7 +8,8 @@ import type { HealthResult, PgincrActivities } from './types';
 import { activityClient, chainDirFor, profileByName, type ActivityDeps } from './context';
 import { durationMs } from '../config';
 import { runHealthCheck } from '../monitor/check';
-import { emitReportAlerts } from '../monitor/alerts';
+import { emitIncidentAlerts, emitReportAlerts, type OpenIncident } from '../monitor/alerts';
+import { loadIncidents, saveIncidents } from '../monitor/progress-state';
 import { askCaptureState } from '../monitor/capture-state';
 import { updateFromHealth } from '../monitor/metrics';
 import { maybeAutoDrop, dropSlot, advanceSlot } from '../monitor/slot-admin';
@@ -35,7 +36,7 @@ export function monitorActivities(deps: ActivityDeps): MonitorActivities & CliOn
   const { config } = deps;
 
   /** One check; the capture workflow's state comes from Temporal (the worker's client inside an activity). */
-  async function check(profile: string): Promise<HealthReport> {
+  async function check(profile: string): Promise<{ report: HealthReport; chain: string }> {
     const chain = await chainDirFor(deps, profile).catch(() => join(config.repository, 'unknown'));
     const client = activityClient();
     const capture = await askCaptureState(config, profile, client ? { client } : {});
@@ -49,19 +50,23 @@ export function monitorActivities(deps: ActivityDeps): MonitorActivities & CliOn
       segmentAgeWarningMs: 4 * durationMs(config.capture.segmentMaxAge),
     });
     if (deps.metrics) updateFromHealth(deps.metrics, report);
-    return report;
+    return { report, chain };
   }
 
   return {
     async healthCheck({ profile }): Promise<HealthResult> {
-      const report = await check(profile);
-      emitReportAlerts(deps.logger, report, { webhookUrl: config.alerts.webhookUrl, slot: config.capture.slot });
+      const { report, chain } = await check(profile);
+      const alertOpts = { webhookUrl: config.alerts.webhookUrl, slot: config.capture.slot };
+      emitReportAlerts(deps.logger, report, alertOpts);
+      // A stuck capture pages once when it begins and once when it is over, not at every check.
+      const incidents = emitIncidentAlerts(deps.logger, report, await loadIncidents<OpenIncident>(chain), alertOpts);
+      if (incidents.emitted.length) await saveIncidents(chain, incidents.open).catch((error: unknown) => deps.logger.warn({ err: error }, 'cannot save the open incidents'));
       await maybeAutoDrop(report, { alerts: config.alerts, profile: profileByName(config, profile) }, deps.logger);
       return { status: report.status, exitCode: report.exitCode, findings: report.findings.map((f) => ({ check: f.check, severity: f.severity, message: f.message })) };
     },
 
     async runCheck({ profile, nagios }) {
-      const report = await check(profile);
+      const { report } = await check(profile);
       return { report, text: (nagios ? formatNagios(report) : formatHuman(report)).join('\n') };
     },
 

@@ -4,6 +4,7 @@
  * count), the restore's progress, and full backup / verification timestamps.
  */
 import type { HeartbeatDetails } from '../capture/capture-types';
+import { parseLsn } from '../core/lsn';
 import { lsnGaugeValue, type PgincrMetrics } from './metrics';
 
 export interface CaptureRecorder {
@@ -11,6 +12,8 @@ export interface CaptureRecorder {
   heartbeat(details: HeartbeatDetails): void;
   /** The run's result: the last counters, and the row changes (not in heartbeats). */
   finished(result: { lastDurableLsn: string; transactions: number; bytes: number; changes: number }): void;
+  /** A failed attempt: counted by the error's type (its name). */
+  failed(errorType: string): void;
 }
 
 /** Records one capture run for `slot`; a no-op without metrics. */
@@ -19,7 +22,12 @@ export function captureRecorder(metrics: PgincrMetrics | undefined, slot: string
   let bytes = 0;
   const advance = (lsn: string, t: number, b: number) => {
     if (!metrics) return;
-    if (lsn) metrics.captureLsn.set({ slot }, lsnGaugeValue(lsn));
+    if (lsn) {
+      metrics.captureLsn.set({ slot }, lsnGaugeValue(lsn));
+      const seen = metrics.captureDurable.get(slot);
+      const at = parseLsn(lsn);
+      if (!seen || at > seen.lsn) metrics.captureDurable.set(slot, { lsn: at, atMs: Date.now() });
+    }
     if (t > txns) metrics.captureTransactionsTotal.inc({ slot }, t - txns);
     if (b > bytes) metrics.captureBytesTotal.inc({ slot }, b - bytes);
     txns = Math.max(txns, t);
@@ -31,6 +39,7 @@ export function captureRecorder(metrics: PgincrMetrics | undefined, slot: string
       advance(r.lastDurableLsn, r.transactions, r.bytes);
       if (metrics && r.changes > 0) metrics.captureChangesTotal.inc({ slot }, r.changes);
     },
+    failed: (errorType) => metrics?.captureFailuresTotal.inc({ slot, error_type: errorType }),
   };
 }
 

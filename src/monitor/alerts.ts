@@ -25,7 +25,8 @@ export interface AlertOptions {
 /** The JSON body POSTed to the webhook. */
 export interface AlertPayload {
   source: 'pgincr';
-  event: 'alert';
+  /** `alert` for a problem, `recovered` when an incident (below) is over. */
+  event: 'alert' | 'recovered';
   slot: string | undefined;
   check: string;
   severity: Finding['severity'];
@@ -72,10 +73,10 @@ async function postWithRetry(url: string, payload: AlertPayload, opts: AlertOpti
 }
 
 /** Logs one finding at its severity and starts the webhook POST in the background. */
-export function emitAlert(logger: AlertLogger, finding: Finding, opts: AlertOptions = {}, nowMs = Date.now()): EmittedAlert {
+export function emitAlert(logger: AlertLogger, finding: Finding, opts: AlertOptions = {}, nowMs = Date.now(), event: AlertPayload['event'] = 'alert'): EmittedAlert {
   const payload: AlertPayload = {
     source: 'pgincr',
-    event: 'alert',
+    event,
     slot: opts.slot,
     check: finding.check,
     severity: finding.severity,
@@ -84,7 +85,7 @@ export function emitAlert(logger: AlertLogger, finding: Finding, opts: AlertOpti
     ...(finding.hint ? { hint: finding.hint } : {}),
     at: new Date(nowMs).toISOString(),
   };
-  const fields = { event: 'pgincr.alert', slot: opts.slot, check: finding.check, severity: finding.severity, value: finding.value, hint: finding.hint };
+  const fields = { event: event === 'alert' ? 'pgincr.alert' : 'pgincr.alert.recovered', slot: opts.slot, check: finding.check, severity: finding.severity, value: finding.value, hint: finding.hint };
   switch (finding.severity) {
     case 'ok':
       logger.info(fields, finding.message);
@@ -102,10 +103,54 @@ export function emitAlert(logger: AlertLogger, finding: Finding, opts: AlertOpti
   return { payload, delivered };
 }
 
+/**
+ * Checks alerted once per incident instead of at every check: when the finding turns into a
+ * problem, and once more (`event: "recovered"`, severity ok) when it is over. A stuck capture
+ * stays a problem at every check for as long as it fails; one page is what on-call needs.
+ */
+export const INCIDENT_CHECKS: ReadonlySet<string> = new Set(['capture.failing']);
+
+/** An incident alerted and not yet over, by check (kept between checks in monitor/incidents.json). */
+export interface OpenIncident {
+  since: string;
+  severity: Finding['severity'];
+  message: string;
+}
+
 /** Emits an alert for every problem in a report; returns them (await `delivered` if needed). */
 export function emitReportAlerts(logger: AlertLogger, report: HealthReport, opts: AlertOptions = {}): EmittedAlert[] {
   const now = Date.parse(report.checkedAt);
   return report.findings
-    .filter((f) => f.severity !== 'ok')
+    .filter((f) => f.severity !== 'ok' && !INCIDENT_CHECKS.has(f.check))
     .map((f) => emitAlert(logger, f, { slot: report.slotName, ...opts }, now));
+}
+
+/**
+ * The incident checks of a report against the incidents already open: alerts the ones that
+ * begin, and the end of the ones that are over; returns those alerts and the incidents open now.
+ */
+export function emitIncidentAlerts(
+  logger: AlertLogger,
+  report: HealthReport,
+  open: Record<string, OpenIncident>,
+  opts: AlertOptions = {},
+): { emitted: EmittedAlert[]; open: Record<string, OpenIncident> } {
+  const now = Date.parse(report.checkedAt);
+  const emitted: EmittedAlert[] = [];
+  const next: Record<string, OpenIncident> = {};
+  for (const check of INCIDENT_CHECKS) {
+    const finding = report.findings.find((f) => f.check === check);
+    const was = open[check];
+    if (finding && finding.severity !== 'ok') {
+      if (was) next[check] = was;
+      else {
+        emitted.push(emitAlert(logger, finding, { slot: report.slotName, ...opts }, now));
+        next[check] = { since: report.checkedAt, severity: finding.severity, message: finding.message };
+      }
+    } else if (was) {
+      const message = `recovered after ${Math.round((now - Date.parse(was.since)) / 1000)}s: ${finding ? finding.message : 'no longer reported'} (was: ${was.message})`;
+      emitted.push(emitAlert(logger, { check, severity: 'ok', message }, { slot: report.slotName, ...opts }, now, 'recovered'));
+    }
+  }
+  return { emitted, open: next };
 }

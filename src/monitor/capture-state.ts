@@ -16,6 +16,27 @@ import { describeError } from './check';
 export interface CaptureWorkflowState {
   captureRunning: NonNullable<HealthObservations['captureRunning']>;
   captureWorkflow: NonNullable<HealthObservations['captureWorkflow']>;
+  /** The pending capture activity's attempt and last failure (a running workflow only). */
+  captureActivity?: NonNullable<HealthObservations['captureActivity']>;
+}
+
+interface RawFailure {
+  message?: string | null;
+  applicationFailureInfo?: { type?: string | null } | null;
+  timeoutFailureInfo?: { timeoutType?: unknown } | null;
+  canceledFailureInfo?: unknown;
+}
+
+/** The pending activity's attempt and last failure, as Temporal's describe() gives them. */
+export function pendingCaptureActivity(raw: { pendingActivities?: { attempt?: number | null; lastFailure?: RawFailure | null }[] | null }): CaptureWorkflowState['captureActivity'] {
+  const pending = raw.pendingActivities?.[0];
+  if (!pending) return undefined;
+  const f = pending.lastFailure;
+  const type = f?.applicationFailureInfo?.type || (f?.timeoutFailureInfo ? 'TimeoutFailure' : f?.canceledFailureInfo ? 'CancelledFailure' : 'Failure');
+  return {
+    attempt: pending.attempt ?? 1,
+    ...(f ? { lastFailure: { type, message: (f.message ?? '').split('\n')[0] ?? '' } } : {}),
+  };
 }
 
 /** Describes the capture workflow of `profile` with `client` (at most `timeoutMs`). */
@@ -24,7 +45,8 @@ export async function captureWorkflowState(client: Client, config: Config, profi
   try {
     const description = await client.withDeadline(Date.now() + timeoutMs, () => client.workflow.getHandle(id).describe());
     const status = description.status.name;
-    return { captureRunning: status === 'RUNNING', captureWorkflow: { id, status } };
+    const activity = status === 'RUNNING' ? pendingCaptureActivity(description.raw) : undefined;
+    return { captureRunning: status === 'RUNNING', captureWorkflow: { id, status }, ...(activity ? { captureActivity: activity } : {}) };
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return { captureRunning: false, captureWorkflow: { id, status: 'not found' } };
     return { captureRunning: 'unknown', captureWorkflow: { id, error: describeError(error) } };

@@ -18,6 +18,7 @@ import { catalogFacts, type CatalogLike } from '../core/monitor/catalog-facts';
 import { evaluateHealth, type HealthObservations, type HealthReport, type HealthThresholds } from '../core/monitor/health';
 import { trackProgress } from '../core/monitor/progress';
 import { loadMonitorState, saveMonitorState } from './progress-state';
+import { loadCaptureFailure } from './capture-failures';
 
 export type AlertsConfig = z.infer<typeof alertsSchema>;
 
@@ -31,6 +32,8 @@ export interface HealthCheckOptions {
   captureRunning?: boolean | 'unknown';
   /** What Temporal said about the capture workflow (id, status or error), for the finding's message. */
   captureWorkflow?: HealthObservations['captureWorkflow'];
+  /** Temporal's pending capture activity: attempt and last failure (when asked and it runs). */
+  captureActivity?: HealthObservations['captureActivity'];
   /** The oldest a last full backup may be (e.g. twice the full backup schedule's interval). */
   maxBaseAgeMs?: number;
   /** Warn when no segment was sealed for this long while the capture is behind. */
@@ -49,6 +52,7 @@ export function thresholdsFromConfig(alerts: AlertsConfig, extra: { maxBaseAgeMs
     restartLagCriticalBytes: alerts.restartLagCriticalBytes,
     restartLagEmergencyBytes: alerts.restartLagEmergencyBytes,
     noProgressEmergencyMs: durationMs(alerts.noProgressEmergency),
+    captureFailingCriticalMs: durationMs(alerts.captureFailingCritical),
     repositoryDiskWarningPercent: alerts.repositoryDiskWarningPercent,
     ...(extra.maxBaseAgeMs !== undefined ? { maxBaseAgeMs: extra.maxBaseAgeMs } : {}),
     ...(extra.segmentAgeWarningMs !== undefined ? { segmentAgeWarningMs: extra.segmentAgeWarningMs } : {}),
@@ -136,6 +140,9 @@ export async function runHealthCheck(opts: HealthCheckOptions): Promise<HealthRe
   const obs: HealthObservations = { slotName: opts.slot, database: { reachable: true } };
   if (opts.captureRunning !== undefined) obs.captureRunning = opts.captureRunning;
   if (opts.captureWorkflow !== undefined) obs.captureWorkflow = opts.captureWorkflow;
+  if (opts.captureActivity !== undefined) obs.captureActivity = opts.captureActivity;
+  // The capture's failure record: written by the capture activity, read without Temporal.
+  obs.captureFailure = await loadCaptureFailure(opts.chainDir, opts.slot);
   await observeSource(opts, obs);
   const nowMs = now();
   await observeProgress(opts, obs, nowMs);

@@ -30,6 +30,12 @@ export interface PgincrMetrics {
   lastVerifyOk: Gauge<'slot'>;
   restoreProgressLsn: Gauge<'restore'>;
   restoreProgressTransactions: Gauge<'restore'>;
+  /** Failed capture attempts by the error's name (its Temporal failure type). */
+  captureFailuresTotal: Counter<'slot' | 'error_type'>;
+  /** Seconds since the capture's durable LSN last moved, computed at each scrape from `captureDurable`. */
+  captureSecondsSinceDurableCommit: Gauge<'slot'>;
+  /** Per slot: the newest durable LSN this process saw and when it first saw it. */
+  captureDurable: Map<string, { lsn: bigint; atMs: number }>;
 }
 
 const WAL_STATUSES = ['reserved', 'extended', 'unreserved', 'lost', 'missing'] as const;
@@ -40,8 +46,23 @@ export function createMetrics(registry: Registry = new Registry()): PgincrMetric
   const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     new Gauge<L>({ name, help, labelNames, registers: [registry] });
   const counter = (name: string, help: string) => new Counter<'slot'>({ name, help, labelNames: ['slot'], registers: [registry] });
+  const captureDurable = new Map<string, { lsn: bigint; atMs: number }>();
   return {
     registry,
+    captureFailuresTotal: new Counter<'slot' | 'error_type'>({
+      name: 'pgincr_capture_failures_total', help: 'Failed capture activity attempts, by the error\'s type', labelNames: ['slot', 'error_type'], registers: [registry],
+    }),
+    captureDurable,
+    captureSecondsSinceDurableCommit: new Gauge<'slot'>({
+      name: 'pgincr_capture_seconds_since_durable_commit',
+      help: 'Seconds since the capture last made a position durable (its durable LSN moved), as seen by this worker',
+      labelNames: ['slot'],
+      registers: [registry],
+      collect() {
+        const now = Date.now();
+        for (const [slot, { atMs }] of captureDurable) this.set({ slot }, Math.max(0, (now - atMs) / 1000));
+      },
+    }),
     slotRestartLagBytes: gauge('pgincr_slot_restart_lag_bytes', 'WAL the slot keeps on the source: current LSN - restart_lsn', ['slot']),
     slotConfirmedFlushLagBytes: gauge('pgincr_slot_confirmed_flush_lag_bytes', 'How far the capture is behind: current LSN - confirmed_flush_lsn', ['slot']),
     slotSafeWalSizeBytes: gauge('pgincr_slot_safe_wal_size_bytes', 'WAL that can be written before the slot is invalidated (absent when unlimited)', ['slot']),

@@ -34,3 +34,23 @@ export async function saveMonitorState(chainDir: string, state: MonitorState): P
   await ensureDir(join(chainDir, 'monitor'));
   await writeFileAtomic(monitorStatePath(chainDir), `${JSON.stringify(state, null, 2)}\n`);
 }
+
+/** Incidents alerted and not over yet (src/monitor/alerts.ts INCIDENT_CHECKS), `<chainDir>/monitor/incidents.json`. */
+export function incidentsPath(chainDir: string): string {
+  return join(chainDir, 'monitor', 'incidents.json');
+}
+
+export async function loadIncidents<T>(chainDir: string): Promise<Record<string, T>> {
+  try {
+    const raw = JSON.parse(await readFile(incidentsPath(chainDir), 'utf8')) as { version?: number; open?: Record<string, T> };
+    if (raw.version === 1 && raw.open && typeof raw.open === 'object') return raw.open;
+  } catch {
+    // none open (or the file was removed: an open incident is then alerted once more)
+  }
+  return {};
+}
+
+export async function saveIncidents(chainDir: string, open: Record<string, unknown>): Promise<void> {
+  await ensureDir(join(chainDir, 'monitor'));
+  await writeFileAtomic(incidentsPath(chainDir), `${JSON.stringify({ version: 1, open }, null, 2)}\n`);
+}

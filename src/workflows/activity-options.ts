@@ -1,15 +1,12 @@
 /**
  * Activities grouped by timeout/retry class: one proxyActivities call per class.
- * Non-retryable error names come from src/errors.ts (copied here: workflows import no Node code).
+ * Non-retryable error names: the one list in src/core/error-types.ts (also behind src/errors.ts).
  */
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type { PgincrActivities } from '../activities/types';
+import { NON_RETRYABLE_ERROR_TYPES } from '../core/error-types';
 
-const nonRetryableErrorTypes = [
-  'ConfigError', 'NotReadyError', 'SlotMissingError', 'PublicationMissingError', 'DecoderMissingError',
-  'SegmentCorruptError', 'PlanError', 'TargetExistsError', 'VerifyFailedError', 'UnreplayableDdlError',
-  'DecodeError', 'RenderError',
-];
+export const nonRetryableErrorTypes: string[] = [...NON_RETRYABLE_ERROR_TYPES];
 
 /** Catalog reads, small DDL, checks: seconds. */
 export const quick = proxyActivities<PgincrActivities>({

@@ -16,7 +16,7 @@ import type { Hash } from 'node:crypto';
 import { createHash } from 'node:crypto';
 import { open, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { SegmentCorruptError } from '../../errors';
+import { SegmentCorruptError, SegmentFormatError } from '../../errors';
 import type { SegmentEntry } from '../../core/catalog/schema';
 import { formatLsn, type Lsn } from '../../core/lsn';
 import { partialDir, partialPath, segmentDateDir, segmentPath, segmentRelPath } from '../../core/repository/paths';
@@ -225,7 +225,10 @@ export class SegmentWriter {
   bufferStatement(statement: string): boolean {
     if (!this.txn) throw new Error(`${this.path}: statement outside a transaction`);
     if (mayContainMarker(statement) && containsMarker(statement)) {
-      throw new Error(`${this.path}: xid ${this.txn.xid}: a statement contains a line that looks like a segment marker`);
+      throw new SegmentFormatError(`${this.path}: xid ${this.txn.xid}: a statement contains a line that looks like a segment marker; nothing of the transaction was written`, {
+        hint: 'a name or value holding a line break reached the segment unescaped (a pgincr bug: report it); retrying renders the same statement, so the capture stops here. '
+          + 'Upgrade pgincr and run `pgincr capture start` (the slot still holds the transaction), or `pgincr setup --new-chain` to start a new chain after it',
+      });
     }
     this.txn.changes += 1;
     return this.put(statement.endsWith('\n') ? statement : `${statement}\n`);

@@ -14,6 +14,7 @@
 import { fullIdentityWarning, type FullIdentityTable } from '../preflight/checks';
 import { formatBytes, formatDuration } from './health-format';
 import { slotFindings } from './slot-findings';
+import { captureFailureFindings, type CaptureActivityObservation, type CaptureFailureFacts } from './capture-failure';
 
 export { formatHuman, formatNagios, formatBytes, formatDuration } from './health-format';
 
@@ -64,6 +65,10 @@ export interface HealthObservations {
   captureRunning?: boolean | 'unknown';
   /** What Temporal said about the capture workflow: its id, and its status or why it could not say. */
   captureWorkflow?: { id: string; status?: string; error?: string };
+  /** The capture's failure record (the repository's monitor/capture.json): null = none; undefined = not read. */
+  captureFailure?: CaptureFailureFacts | null;
+  /** Temporal's view of the capture's pending activity (attempt, last failure), when asked and running. */
+  captureActivity?: CaptureActivityObservation;
 }
 
 export interface HealthThresholds {
@@ -79,6 +84,8 @@ export interface HealthThresholds {
   maxBaseAgeMs?: number;
   /** Warn when the newest sealed segment is older than this while the capture is behind. */
   segmentAgeWarningMs?: number;
+  /** A capture failing without progress for this long is critical (default 2 minutes). */
+  captureFailingCriticalMs?: number;
 }
 
 export interface Finding {
@@ -133,6 +140,7 @@ export function evaluateHealth(obs: HealthObservations, thresholds: HealthThresh
     findings.push(...identityFindings(obs));
   }
   findings.push(...captureFindings(obs));
+  findings.push(...captureFailureFindings(obs.captureFailure, obs.captureActivity, thresholds.captureFailingCriticalMs ?? 120_000, nowMs));
   findings.push(...catalogFindings(obs, thresholds, nowMs));
   findings.push(...diskFindings(obs, thresholds));
   for (const f of findings) if (f.severity === 'emergency' && !f.hint) f.hint = emergencyHint(obs.slotName);

@@ -1,0 +1,105 @@
+/**
+ * The `capture.failing` check: a capture whose activity keeps failing without moving its durable
+ * position is CRITICAL once it has done so for `captureFailingCriticalMs` (alerts.captureFailingCritical,
+ * default 2 minutes), naming the last failure; a failure a retry cannot fix is CRITICAL at once.
+ * Below that it is reported (OK: a short connection loss heals by itself). Pure.
+ */
+import { formatDuration } from './health-format';
+
+/** One failing streak of the capture (the repository's monitor/capture.json). */
+export interface CaptureFailureFacts {
+  /** The error's name (Temporal's failure type), e.g. `SlotMissingError`, `Error`. */
+  errorType: string;
+  /** The first line of its message (no row values, no hint). */
+  message: string;
+  sqlstate?: string;
+  /** A failure Temporal does not retry: the capture workflow stops. */
+  nonRetryable: boolean;
+  /** A lost or refused connection, a server shutting down or starting. */
+  transient: boolean;
+  /** First failure since the durable position last moved (ISO). */
+  since: string;
+  /** Latest failure (ISO). */
+  lastAt: string;
+  /** Failed attempts since `since`. */
+  failures: number;
+  /** Temporal's attempt number of the latest one. */
+  attempt?: number;
+  /** What was durable when it failed. */
+  durableLsn?: string;
+}
+
+/** What Temporal says about the capture's pending activity (describe()): retries and their last failure. */
+export interface CaptureActivityObservation {
+  attempt: number;
+  lastFailure?: { type: string; message: string };
+}
+
+export interface CaptureFailureFinding {
+  check: 'capture.failing';
+  severity: 'ok' | 'critical';
+  message: string;
+  value?: number;
+  hint?: string;
+}
+
+/** `ErrorType: message (SQLSTATE x)`. */
+export function describeCaptureFailure(f: Pick<CaptureFailureFacts, 'errorType' | 'message' | 'sqlstate'>): string {
+  const state = f.sqlstate && !f.message.includes(f.sqlstate) ? ` (SQLSTATE ${f.sqlstate})` : '';
+  return `${f.errorType}: ${f.message}${state}`;
+}
+
+/**
+ * The finding from the failure record (`failure`: null = none recorded; undefined = not
+ * observed) and, when Temporal answered, the pending activity's attempt and last failure.
+ */
+export function captureFailureFindings(
+  failure: CaptureFailureFacts | null | undefined,
+  activity: CaptureActivityObservation | undefined,
+  criticalAfterMs: number,
+  nowMs: number,
+): CaptureFailureFinding[] {
+  const attempt = activity && activity.attempt > 1 ? activity.attempt : undefined;
+  if (!failure) {
+    if (failure === undefined && !attempt) return [];
+    if (attempt && activity?.lastFailure) {
+      // Temporal retries but the repository holds no record (e.g. the worker died mid-run).
+      return [{
+        check: 'capture.failing',
+        severity: 'ok',
+        message: `capture activity on attempt ${attempt} after ${activity.lastFailure.type}: ${activity.lastFailure.message.split('\n')[0]}`,
+      }];
+    }
+    return [{ check: 'capture.failing', severity: 'ok', message: 'no capture failure since the last progress', value: 0 }];
+  }
+  const forMs = Math.max(0, nowMs - Date.parse(failure.since));
+  const what = describeCaptureFailure(failure);
+  const tries = `${failure.failures} failed attempt${failure.failures === 1 ? '' : 's'}${attempt ?? failure.attempt ? `, attempt ${attempt ?? failure.attempt}` : ''}`;
+  const at = failure.durableLsn ? ` at ${failure.durableLsn}` : '';
+  if (failure.nonRetryable) {
+    return [{
+      check: 'capture.failing',
+      severity: 'critical',
+      message: `capture stopped${at} on an error a retry cannot fix: ${what}`,
+      value: Math.round(forMs / 1000),
+      hint: 'the capture workflow has failed; fix what the error names (see its hint in the worker log or `pgincr capture status`), then `pgincr capture start`',
+    }];
+  }
+  if (forMs >= criticalAfterMs) {
+    return [{
+      check: 'capture.failing',
+      severity: 'critical',
+      message: `capture has made no progress${at} for ${formatDuration(forMs)} (${tries}): last failure ${what}`,
+      value: Math.round(forMs / 1000),
+      hint: failure.transient
+        ? 'the source is unreachable or restarting: check that it is up and reachable from the worker'
+        : 'the capture retries with backoff and fails the same way: read the worker log for this error and fix its cause',
+    }];
+  }
+  return [{
+    check: 'capture.failing',
+    severity: 'ok',
+    message: `capture retrying after ${formatDuration(forMs)} (${tries}): last failure ${what}; critical after ${formatDuration(criticalAfterMs)}`,
+    value: Math.round(forMs / 1000),
+  }];
+}
