@@ -194,18 +194,23 @@ test('every function of the capture schema has a fixed search_path and nothing i
     await mallory.query(`DELETE FROM public.t WHERE id = 2`);
     await mallory.query(`CREATE TABLE public.m (id int PRIMARY KEY)`);
     await mallory.query(`INSERT INTO public.m VALUES (1)`);
+    // Objects passed from sql_drop to ddl_command_end cannot be injected through the setting.
+    await mallory.query(`BEGIN; SELECT set_config('pgincr.dropped', '[{"type":"table","identity":"public.victim","kind":"other"}]', true);
+      CREATE TABLE public.m2 (id int PRIMARY KEY); COMMIT`);
     // The once-per-transaction flag cannot be forged to leave a transaction unmarked.
     await mallory.query(`BEGIN; SELECT set_config('pgincr.raw_xid', pg_current_xact_id()::text, true); INSERT INTO public.t VALUES (3, 'x'); COMMIT`);
   } finally {
     await mallory.end();
   }
   const raw = await pg.query<{ n: string }>(`SELECT count(*)::text AS n FROM pgincr.raw_transactions`, [], 'sec_fn');
-  expect(Number(raw[0]?.n)).toBe(6); // 5 DML transactions, and the CREATE TABLE's ddl_history row
+  expect(Number(raw[0]?.n)).toBe(7); // 5 DML transactions, and the two CREATE TABLEs' ddl_history rows
   const trig = await pg.query(`SELECT 1 FROM pg_trigger WHERE tgrelid = 'public.m'::regclass AND tgname = 'pgincr_raw_capture'`, [], 'sec_fn');
   expect(trig).toHaveLength(1);
   const ddl = await pg.query<{ role_name: string; command_tag: string }>(
     `SELECT role_name, command_tag FROM pgincr.ddl_history WHERE query LIKE '%public.m %' ORDER BY id`, [], 'sec_fn');
   expect(ddl).toEqual([{ role_name: 'mallory', command_tag: 'CREATE TABLE' }]);
+  const m2 = await pg.query<{ ids: string }>(`SELECT object_identities::text AS ids FROM pgincr.ddl_history WHERE query LIKE '%public.m2 %'`, [], 'sec_fn');
+  expect(m2).toEqual([{ ids: '{public.m2,public.m2_pkey}' }]); // not public.victim
 });
 
 test("setup refuses a pgincr schema created beforehand by the database's owner (not a superuser)", async () => {
