@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { runPreflight } from '../../src/activities/preflight';
 import { runHealthCheck } from '../../src/monitor/check';
 import { fixReplicaIdentity } from '../../src/adapters/pg/replica-identity';
+import { migrate, MIGRATIONS } from '../../src/adapters/pg/migrations';
 import { parseConfig } from '../../src/config';
 import { startCluster, type PgCluster } from '../helpers/pg-cluster';
 import { captureAndStop, expectRestoreEqualsSource, setUpChain, tearDownChain, type DirectChain } from '../helpers/direct-pipeline';
@@ -143,6 +144,30 @@ describe('replica identity follows the schema', () => {
       expect(identity).toMatchObject({ severity: 'warning', value: 2, hint: expect.stringContaining('ALTER TABLE "public"."user_full" REPLICA IDENTITY DEFAULT;') });
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an upgrade from schema version 5: a table the old guard made FULL follows its key at the next setup; a user\'s FULL stays', async () => {
+    await pg.createDatabase('ri_upgrade');
+    const c = await pg.connect('ri_upgrade');
+    try {
+      await migrate(c, MIGRATIONS.filter((m) => m.version <= 5));
+      await c.query('CREATE TABLE public.old_guarded (id int, v text)');
+      await c.query('ALTER TABLE public.old_guarded ADD PRIMARY KEY (id)');
+      await c.query('CREATE TABLE public.users_full (id int PRIMARY KEY)');
+      await c.query('ALTER TABLE public.users_full REPLICA IDENTITY FULL');
+      const idents = async () => (await c.query<{ relname: string; relreplident: string }>(
+        "SELECT relname, relreplident FROM pg_class WHERE relname IN ('old_guarded', 'users_full') ORDER BY 1")).rows;
+      expect(await idents()).toEqual([{ relname: 'old_guarded', relreplident: 'f' }, { relname: 'users_full', relreplident: 'f' }]);
+      await migrate(c);
+      expect(await fixReplicaIdentity(c, { apply: true })).toEqual([
+        { table: '"public"."old_guarded"', action: 'primary key', changed: true },
+        { table: '"public"."users_full"', action: 'full', changed: false },
+      ]);
+      expect(await idents()).toEqual([{ relname: 'old_guarded', relreplident: 'd' }, { relname: 'users_full', relreplident: 'f' }]);
+    } finally {
+      await c.end();
+      await pg.query('DROP DATABASE ri_upgrade');
     }
   });
 

@@ -20,6 +20,10 @@
  *   a second time by the trigger) and is recorded in ddl_history, in the transaction of the DDL
  *   that caused it: the restore replays it at its place in the stream. A failed ALTER is
  *   reported (`would fail`, the error), not raised.
+ * - Upgrades: a table the new-table guard of migrations 1-5 set (its ALTER recorded in the
+ *   CREATE's transaction, in the guard's own words, no later `REPLICA IDENTITY` DDL naming it)
+ *   and still so is entered in managed_identity; setup's next pass (right after the migration)
+ *   then gives it its key's DEFAULT if it has one.
  * - `pgincr.guard_replica_identity(tag)`, called at the end of the `ddl_command_end` trigger:
  *   applies that rule to the tables the firing touched (CREATE TABLE [AS], SELECT INTO, ALTER
  *   TABLE, CREATE/ALTER INDEX; the leaf partitions of a partitioned table), and, for a DROP
@@ -40,6 +44,24 @@ CREATE TABLE pgincr.managed_identity (
   set_at timestamptz NOT NULL DEFAULT pg_catalog.clock_timestamp()
 );
 REVOKE ALL ON pgincr.managed_identity FROM PUBLIC;
+
+INSERT INTO pgincr.managed_identity (relid, identity, table_name, index_name)
+SELECT DISTINCT ON (c.oid) c.oid, c.relreplident, h.object_identities[1],
+       (SELECT ic.relname FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+         WHERE i.indrelid = c.oid AND i.indisreplident)
+  FROM pgincr.ddl_history h
+  JOIN pg_catalog.pg_class c ON c.oid = pg_catalog.to_regclass(h.object_identities[1])
+ WHERE h.command_tag = 'ALTER TABLE' AND h.phase = 'end' AND pg_catalog.cardinality(h.object_identities) = 1
+   AND ((c.relreplident = 'f' AND h.query = 'ALTER TABLE ' || h.object_identities[1] || ' REPLICA IDENTITY FULL;')
+        OR (c.relreplident = 'i' AND h.query = 'ALTER TABLE ' || h.object_identities[1] || ' REPLICA IDENTITY USING INDEX '
+              || (SELECT pg_catalog.quote_ident(ic.relname) FROM pg_catalog.pg_index i JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+                   WHERE i.indrelid = c.oid AND i.indisreplident) || ';'))
+   AND EXISTS (SELECT 1 FROM pgincr.ddl_history cr
+                WHERE cr.xid = h.xid AND cr.id < h.id AND cr.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO')
+                  AND h.object_identities[1] = ANY (cr.object_identities))
+   AND NOT EXISTS (SELECT 1 FROM pgincr.ddl_history l
+                    WHERE l.id > h.id AND h.object_identities[1] = ANY (l.object_identities) AND l.query ~* 'replica\s+identity')
+ ORDER BY c.oid, h.id DESC;
 
 CREATE FUNCTION pgincr.follow_replica_identity(rel oid, apply boolean)
 RETURNS TABLE (action text, changed boolean, error text)
