@@ -20,7 +20,7 @@ import type { RawTableFacts } from '../../core/decoding/decoder-raw-repair';
 import type { ReplicaIdentity } from '../../core/decoding/model';
 import { NotReadyError } from '../../errors';
 import { connectProfile } from './connect';
-import { setInternal } from './migrations';
+import { setInternal } from './internal-switch';
 import { CAPTURED_TABLE_FILTER, QUOTED_NAME } from './preflight-queries';
 
 export const RAW_TRIGGER = 'pgincr_raw_capture';

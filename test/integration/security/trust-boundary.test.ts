@@ -244,3 +244,25 @@ test("setup refuses a pgincr schema created beforehand by the database's owner (
     await c.end();
   }
 });
+
+test('an upgrade from schema version 4 locks down an existing install and its decoder_raw objects', async () => {
+  await pg.createDatabase('sec_upgrade');
+  const c = await pg.connect('sec_upgrade');
+  try {
+    expect((await migrate(c, MIGRATIONS.slice(0, 4))).applied).toEqual([1, 2, 3, 4]);
+    // The version-4 form of decoder_raw's per-table trigger function: the invoker's rights.
+    await c.query(`SELECT set_config('pgincr.internal', 'on', false)`);
+    await c.query(`CREATE FUNCTION pgincr.raw_capture_trigger() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RETURN NULL; END $f$`);
+    await c.query(`RESET pgincr.internal`);
+    expect(await pg.query(`SELECT has_table_privilege('mallory', 'pgincr.ddl_history', 'INSERT') AS p`, [], 'sec_upgrade')).toEqual([{ p: true }]);
+    expect((await migrate(c)).applied).toEqual(MIGRATIONS.slice(4).map((m) => m.version));
+  } finally {
+    await c.end();
+  }
+  expect(await pg.query(`SELECT has_table_privilege('mallory', 'pgincr.ddl_history', 'INSERT') AS p`, [], 'sec_upgrade')).toEqual([{ p: false }]);
+  const fn = await pg.query<{ prosecdef: boolean; proconfig: string[] }>(
+    `SELECT prosecdef, proconfig FROM pg_proc WHERE oid = 'pgincr.raw_capture_trigger()'::regprocedure`, [], 'sec_upgrade');
+  expect(fn).toEqual([{ prosecdef: true, proconfig: ['search_path=pg_catalog, pg_temp'] }]);
+  // Nothing of the upgrade itself was recorded as DDL.
+  expect(await pg.query(`SELECT command_tag FROM pgincr.ddl_history`, [], 'sec_upgrade')).toEqual([]);
+});

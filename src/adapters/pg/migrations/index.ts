@@ -8,6 +8,8 @@
  */
 import type { Client } from 'pg';
 import { NotReadyError } from '../../../errors';
+import { setInternal } from '../internal-switch';
+import { ensureRawCaptureObjects } from '../raw-capture-objects';
 import * as m001 from './001-capture-schema';
 import * as m002 from './002-ddl-phases';
 import * as m003 from './003-markers';
@@ -53,17 +55,7 @@ async function inTransaction<T>(client: Client, fn: () => Promise<T>): Promise<T
   }
 }
 
-/**
- * Turns recording off for the rest of the current transaction (pgincr's own DDL): sets
- * `pgincr.internal` to `pgincr.internal_token()` (schema version 5: a value only the schema's
- * owner can compute), or to `on` for an older schema.
- */
-export async function setInternal(client: Client): Promise<void> {
-  const { rows } = await client.query<{ has: boolean }>(
-    "SELECT pg_catalog.to_regprocedure('pgincr.internal_token()') IS NOT NULL AS has");
-  if (rows[0]?.has) await client.query("SELECT pg_catalog.set_config('pgincr.internal', pgincr.internal_token(), true)");
-  else await client.query("SELECT pg_catalog.set_config('pgincr.internal', 'on', true)");
-}
+export { setInternal };
 
 /**
  * Refuses (NotReadyError, not retryable) a `pgincr` schema, or an object in it, owned by a role
@@ -115,6 +107,13 @@ export async function migrate(client: Client, migrations: readonly Migration[] =
       return false;
     });
     if (!done) applied.push(m.version);
+  }
+  if (applied.length > 0 && applied[0] !== 1) {
+    // An upgrade: decoder_raw objects installed by an older version are replaced by their
+    // current form now (from version 5 they must run as their owner: PUBLIC has no USAGE on the
+    // schema any more, and 'on' no longer switches recording off).
+    const raw = await client.query<{ has: boolean }>("SELECT pg_catalog.to_regprocedure('pgincr.raw_capture_trigger()') IS NOT NULL AS has");
+    if (raw.rows[0]?.has) await ensureRawCaptureObjects(client);
   }
   return { version: await installedVersion(client) ?? 0, applied };
 }
