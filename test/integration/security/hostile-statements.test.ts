@@ -26,14 +26,15 @@ let pg: PgCluster;
 
 beforeAll(async () => {
   pg = await startCluster();
+  await pg.query('CREATE ROLE mallory LOGIN'); // no privileges beyond what each test grants
 });
 afterAll(async () => {
   await pg?.stop();
 });
 
-/** Runs each string as one simple-protocol query, in order, on one session. */
-async function run(db: string, queries: string[]): Promise<void> {
-  const c = await pg.connect(db);
+/** Runs each string as one simple-protocol query, in order, on one session (of `user`). */
+async function run(db: string, queries: string[], user?: string): Promise<void> {
+  const c = await pg.connect(db, user ? { user } : {});
   try {
     for (const q of queries) await c.query(q);
   } finally {
@@ -41,8 +42,8 @@ async function run(db: string, queries: string[]): Promise<void> {
   }
 }
 
-test('DDL under standard_conforming_strings = off replays as the statement the server ran', async () => {
-  const chain: DirectChain = await setUpChain(pg, 'scsoff', 'CREATE TABLE keep (id int PRIMARY KEY)');
+test('DDL sent by an ordinary role under standard_conforming_strings = off replays as the statement the server ran', async () => {
+  const chain: DirectChain = await setUpChain(pg, 'scsoff', 'CREATE TABLE keep (id int PRIMARY KEY); GRANT CREATE ON SCHEMA public TO mallory');
   // As psql sends the script: the SET, then everything up to the `;` that ends a statement with
   // the setting off (the `\'` does not end the string), then the last line.
   const script = [
@@ -51,7 +52,7 @@ test('DDL under standard_conforming_strings = off replays as the statement the s
     'CREATE TABLE t2 (b int)',
     "INSERT INTO t1 DEFAULT VALUES; INSERT INTO t1 VALUES ('x\\\\y\\'z')",
   ];
-  await run('scsoff', script);
+  await run('scsoff', script, 'mallory'); // an ordinary role
   const longDefault = "'); CREATE FUNCTION public.evil() RETURNS int LANGUAGE sql AS $$ SELECT 42 $$; --";
   const defaultOf = async (db: string) =>
     (await pg.query<{ d: string }>("SELECT pg_get_expr(adbin, adrelid) AS d FROM pg_attrdef WHERE adrelid = 'public.t1'::regclass", [], db))[0]?.d;
