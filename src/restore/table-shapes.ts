@@ -1,8 +1,9 @@
 /**
  * The target catalog's facts that exact merging needs (core/restore/merge-changes.ts): per
  * table, its live non-generated columns with the type a literal is cast to, whether it is quiet
- * (nothing but the statement can act on a change under `session_replication_role = replica`) and
- * its identity key when rows may be told apart by their key literals. Read once per table and
+ * (nothing but the statement can act on a change under `session_replication_role = replica`),
+ * its identity key when rows may be told apart by their key literals, and the key FULL identity
+ * changes are merged by (its identity key, else its primary key, else another unique index). Read once per table and
  * again after every batch that held DDL (`clear`). The query runs on the applier's own session, so
  * `format_type` names types as the merged statements, run under the same search_path, resolve them.
  */
@@ -36,7 +37,21 @@ SELECT n.nspname AS schema, c.relname AS table,
      LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation
     WHERE i.indrelid = c.oid AND k.ord <= i.indnkeyatts
       AND i.indisunique AND i.indimmediate AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL
-      AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))) AS key
+      AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))) AS key,
+  (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(a.attname, a.atttypid::pg_catalog.int8) ORDER BY k.ord)
+     FROM (SELECT u.indexrelid, u.indkey, u.indnkeyatts FROM pg_catalog.pg_index u
+            WHERE u.indrelid = c.oid AND u.indisunique AND u.indimmediate AND u.indisvalid AND u.indpred IS NULL AND u.indexprs IS NULL
+              AND NOT EXISTS (
+                SELECT 1 FROM pg_catalog.unnest(u.indkey::pg_catalog.int2[]) WITH ORDINALITY AS uk(attnum, ord)
+                  JOIN pg_catalog.pg_attribute ua ON ua.attrelid = u.indrelid AND ua.attnum = uk.attnum
+                  LEFT JOIN pg_catalog.pg_collation uc ON uc.oid = ua.attcollation
+                 WHERE uk.ord <= u.indnkeyatts
+                   AND NOT (ua.attnotnull AND ua.atttypid = ANY ($3::pg_catalog.oid[]) AND (ua.attcollation = 0 OR uc.collisdeterministic)))
+            ORDER BY ((c.relreplident = 'd' AND u.indisprimary) OR (c.relreplident = 'i' AND u.indisreplident)) DESC, u.indisprimary DESC, u.indexrelid
+            LIMIT 1) i
+     CROSS JOIN LATERAL pg_catalog.unnest(i.indkey::pg_catalog.int2[]) WITH ORDINALITY AS k(attnum, ord)
+     JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum
+    WHERE k.ord <= i.indnkeyatts) AS full_key
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) AS w(s, t) ON n.nspname = w.s AND c.relname = w.t`;
@@ -47,6 +62,7 @@ interface ShapeRow {
   quiet: boolean;
   columns: [string, string][] | null;
   key: [string, boolean][] | null;
+  full_key: [string, number][] | null;
 }
 
 /** Table shapes by the table's name as written in statements (`public.items`), cached. */
@@ -85,5 +101,11 @@ function shapeOf(row: ShapeRow): TableShape {
   const columns = new Map(row.columns ?? []);
   const keyRows = row.key ?? [];
   const keyed = row.quiet && keyRows.length > 0 && keyRows.every(([name, fits]) => fits && columns.has(name));
-  return { columns, quiet: row.quiet, key: keyed ? keyRows.map(([name]) => name) : null };
+  const key = keyed ? keyRows.map(([name]) => name) : null;
+  // The identity key when keyed (it is then the best unique index the query picks first), else another.
+  const fullRows = row.quiet ? (row.full_key ?? []) : [];
+  const fullKey = fullRows.length > 0 && fullRows.every(([name]) => columns.has(name))
+    ? { columns: fullRows.map(([name]) => name), typeOids: fullRows.map(([, oid]) => Number(oid)) }
+    : null;
+  return { columns, quiet: row.quiet, key, fullKey };
 }

@@ -5,10 +5,20 @@
  * and an enum) and random UPDATEs/DELETEs of one physical row on the source are captured from real
  * pgoutput payloads (relation facts and column types read from the catalog as the capture does),
  * rendered in the typed form and in the text-only form, replayed into two copies, and all three
- * tables compared row for row.
+ * tables compared row for row. Then the applier: FULL changes on a table whose target has a
+ * primary key are merged by that key (core/restore/merge-changes.ts, 5) and must reach the same
+ * state as the lines as written, for the typed form and for older segments' text form.
  */
 import fc from 'fast-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Client } from 'pg';
+import { parseLsn } from '../../src/core/lsn';
+import { batchTables, parseBatch, rewriteBatch } from '../../src/core/restore/merge-changes';
+import { applySegments, finishRestore } from '../../src/restore/apply-segments';
+import { TableShapes } from '../../src/restore/table-shapes';
+import { Recorder } from '../helpers/restore-fixture';
 import { parsePgoutput } from '../../src/core/decoding/pgoutput';
 import { renderDelete, renderInsert, renderUpdate, type RelationInfo } from '../../src/core/sql/render';
 import { RelationCache, catalogFactsLookup } from '../../src/capture/relation-cache';
@@ -52,8 +62,8 @@ const opArb = fc.oneof(
 
 const lit = (v: string | null) => (v === null ? 'NULL' : `'${v.replace(/'/g, "''")}'`);
 
-/** Captured changes rendered twice: as the capture renders them now, and with every column compared by text. */
-async function capture(client: Client, cache: RelationCache): Promise<{ typed: string; text: string }> {
+/** Captured transactions rendered twice: as the capture renders them now, and with every column compared by text. */
+async function captureTxns(client: Client, cache: RelationCache): Promise<{ typed: string[][]; text: string[][] }> {
   const { rows } = await client.query<{ data: Buffer }>(
     "SELECT data FROM pg_logical_slot_get_binary_changes('s', NULL, NULL, 'proto_version', '1', 'publication_names', 'pub')",
   );
@@ -63,23 +73,33 @@ async function capture(client: Client, cache: RelationCache): Promise<{ typed: s
     if (!t) textOnly.set(r, (t = { ...r, columns: r.columns.map((c) => ({ ...c, typeOid: 0 })) }));
     return t;
   };
-  let typed = HEADER;
-  let text = HEADER;
+  const typed: string[][] = [];
+  const text: string[][] = [];
   for (const { data } of rows) {
     const msg = parsePgoutput(data);
-    if (msg.tag === 'relation') await cache.remember(msg);
+    if (msg.tag === 'begin') {
+      typed.push([]);
+      text.push([]);
+    } else if (msg.tag === 'relation') await cache.remember(msg);
     else if (msg.tag === 'insert') {
-      const sql = renderInsert(cache.get(msg.relationId), msg.newTuple);
-      typed += sql;
-      text += sql;
+      const sql = renderInsert(cache.get(msg.relationId), msg.newTuple).trimEnd();
+      typed.at(-1)!.push(sql);
+      text.at(-1)!.push(sql);
     } else if (msg.tag === 'update' || msg.tag === 'delete') {
       const rel = cache.get(msg.relationId);
       const old = { kind: 'old' as const, tuple: msg.oldTuple! };
-      typed += msg.tag === 'update' ? renderUpdate(rel, msg.newTuple, old) : renderDelete(rel, old);
-      text += msg.tag === 'update' ? renderUpdate(asText(rel), msg.newTuple, old) : renderDelete(asText(rel), old);
+      typed.at(-1)!.push((msg.tag === 'update' ? renderUpdate(rel, msg.newTuple, old) : renderDelete(rel, old)).trimEnd());
+      text.at(-1)!.push((msg.tag === 'update' ? renderUpdate(asText(rel), msg.newTuple, old) : renderDelete(asText(rel), old)).trimEnd());
     }
   }
-  return { typed, text };
+  return { typed: typed.filter((t) => t.length > 0), text: text.filter((t) => t.length > 0) };
+}
+
+/** The captured changes as one script each (header first). */
+async function capture(client: Client, cache: RelationCache): Promise<{ typed: string; text: string }> {
+  const { typed, text } = await captureTxns(client, cache);
+  const script = (txns: string[][]) => `${HEADER}${txns.flat().map((l) => `${l}\n`).join('')}`;
+  return { typed: script(typed), text: script(text) };
 }
 
 async function rowsOf(client: Client, table: string): Promise<string[]> {
@@ -93,7 +113,7 @@ describe('REPLICA IDENTITY FULL: the typed form chooses the row the text form ch
   let cache: RelationCache;
   beforeAll(async () => {
     pg = await startCluster();
-    for (const db of ['src', 'typed', 'text']) {
+    for (const db of ['src', 'typed', 'text', 'merged', 'plain', 'old']) {
       await pg.createDatabase(db);
       pg.psql(['-q'], db, TYPES);
       clients[db] = await pg.connect(db);
@@ -160,5 +180,81 @@ describe('REPLICA IDENTITY FULL: the typed form chooses the row the text form ch
       INSERT INTO public.shape SELECT i, i, i, 'x', 'A', 'x', '{}', 'sad', 1 FROM generate_series(1, 20000) i; ANALYZE public.shape;`);
     const { rows } = await target.query<{ 'QUERY PLAN': string }>(`${HEADER}EXPLAIN ${del}`.split('\n').pop()!);
     expect(rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index (Only )?Scan using shape_a/);
+  });
+
+  const KEYED = "id int PRIMARY KEY, n numeric, x float8, t text, c public.citext, j json";
+  const keyedValue = (column: number, pick: number) => COLUMNS[[1, 2, 3, 4, 6][column]!]![2][pick % COLUMNS[[1, 2, 3, 4, 6][column]!]![2].length]!;
+  const keyedOp = fc.record({ kind: fc.constantFrom('insert', 'update', 'update', 'delete', 'rekey'), id: fc.integer({ min: 1, max: 4 }), to: fc.integer({ min: 1, max: 4 }), column: fc.nat(4), pick: fc.nat(), txn: fc.boolean() });
+
+  let keyedRun = 0;
+  it('the applier merges FULL changes by the target\'s primary key and reaches the state of the lines as written (typed and older text form)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(keyedOp, { minLength: 1, maxLength: 16 }), async (ops) => {
+        const table = `k${keyedRun++}`;
+        const ddl = `CREATE TABLE public.${table} (${KEYED}); ALTER TABLE public.${table} REPLICA IDENTITY FULL;`;
+        for (const c of Object.values(clients)) await c.query(ddl);
+        const src = clients.src!;
+        const present = new Set<number>();
+        await src.query('BEGIN');
+        for (const op of ops) {
+          const values = [0, 1, 2, 3, 4].map((c) => lit(keyedValue(c, op.pick + c)));
+          if (op.kind === 'insert' && !present.has(op.id)) {
+            await src.query(`INSERT INTO public.${table} VALUES (${op.id}, ${values.join(', ')})`);
+            present.add(op.id);
+          } else if (op.kind === 'update' && present.has(op.id)) {
+            await src.query(`UPDATE public.${table} SET ${['n', 'x', 't', 'c', 'j'][op.column]} = ${values[op.column]} WHERE id = ${op.id}`);
+          } else if (op.kind === 'delete' && present.has(op.id)) {
+            await src.query(`DELETE FROM public.${table} WHERE id = ${op.id}`);
+            present.delete(op.id);
+          } else if (op.kind === 'rekey' && present.has(op.id) && !present.has(op.to)) {
+            await src.query(`UPDATE public.${table} SET id = ${op.to} WHERE id = ${op.id}`);
+            present.delete(op.id);
+            present.add(op.to);
+          }
+          if (op.txn) {
+            await src.query('COMMIT');
+            await src.query('BEGIN');
+          }
+        }
+        await src.query('COMMIT');
+        const { typed, text } = await captureTxns(src, cache);
+        const expected = await rowsOf(src, table);
+        const dir = mkdtempSync(join(tmpdir(), 'pgincr-full-merge-'));
+        try {
+          for (const [db, txns, mergeInserts] of [['merged', typed, true], ['plain', typed, false], ['old', text, true]] as const) {
+            const recorder = new Recorder(null as never, join(dir, db), parseLsn('0/3000000'));
+            for (const t of txns) recorder.record(t);
+            if (txns.length > 0) recorder.cut(false);
+            await applySegments({
+              profile: pg.profile(db), restoreId: `${db}_${table}`, segments: recorder.segments.map((x) => x.path), stopAt: { kind: 'latest' },
+              startLsn: '0/3000000', mergeInserts,
+            });
+            await finishRestore(pg.profile(db), `${db}_${table}`);
+            expect([db, await rowsOf(clients[db]!, table)]).toEqual([db, expected]);
+          }
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('on a keyed target, the merged batch holds no row lookup by ctid: every FULL change is joined on the key', async () => {
+    const src = clients.src!;
+    await src.query(`CREATE TABLE public.kk (${KEYED}); ALTER TABLE public.kk REPLICA IDENTITY FULL;
+      INSERT INTO public.kk SELECT i, 1.0, -0, 'x', 'A', '{}' FROM generate_series(1, 5) i;
+      UPDATE public.kk SET n = 2 WHERE id < 4; DELETE FROM public.kk WHERE id = 5;`);
+    await clients.merged!.query(`CREATE TABLE public.kk (${KEYED})`);
+    const { typed, text } = await captureTxns(src, cache);
+    const shapes = new TableShapes();
+    for (const txns of [typed, text]) {
+      const lines = parseBatch(txns.map((t) => ({ sql: t.map((l) => `${l}\n`).join('') })));
+      await shapes.load(clients.merged!, batchTables(lines));
+      const sql = rewriteBatch(lines, (t) => shapes.get(t));
+      expect(sql).not.toContain('ctid');
+      expect(sql.split('\n').filter((l) => l.startsWith('UPDATE ONLY public.kk AS t SET n = v.s0 FROM (VALUES '))).toHaveLength(1);
+      expect(sql.split('\n').filter((l) => l.startsWith('DELETE FROM ONLY public.kk AS t USING (VALUES '))).toHaveLength(1);
+    }
   });
 });

@@ -8,12 +8,16 @@
  * - `UPDATE ONLY <s>.<t> SET <c> = <v>, … WHERE <k> = <v>[ AND <k> = <v>]…;`
  * - `DELETE FROM ONLY <s>.<t> WHERE <k> = <v>[ AND <k> = <v>]…;`
  *
+ * - REPLICA IDENTITY FULL (render.ts, full-match.ts; also the text-only form of older segments):
+ *   `UPDATE ONLY <s>.<t> SET … WHERE ctid = (SELECT ctid FROM ONLY <s>.<t> WHERE <cond>[ AND <cond>]… LIMIT 1);`
+ *   and `DELETE FROM ONLY <s>.<t> WHERE ctid = (…);`, each `<cond>` one of `<c> IS NULL`,
+ *   `<c> = <v>::<type>`, `<c> = <v>::<type> AND format('%s', <c>) = <v>`, `format('%s', <c>) = <v>`.
+ *
  * Each name is `quoteIdent` output (`[a-z_][a-z0-9_]*` or `"…"` with `""`), each value `NULL`
  * (never in WHERE) or `quoteLiteral` output (`'…'` with `''`, or `E'…'` whose only escapes are
- * `''`, `\\`, `\n`, `\r`). So the FULL identity forms (`IS NULL`, `format('%s', c) = …`, `ctid =
- * (SELECT …)`), the no-op `SET c = c`, unqualified or partitioned (no `ONLY`) targets and every
- * statement of another kind are not changes here. Literals never hold a raw line break
- * (quoteLiteral), so outside DDL blocks a body line is one whole statement.
+ * `''`, `\\`, `\n`, `\r`). So the no-op `SET c = c`, unqualified or partitioned (no `ONLY`)
+ * targets and every statement of another kind are not changes here. Literals never hold a raw
+ * line break (quoteLiteral), so outside DDL blocks a body line is one whole statement.
  */
 
 /** One parsed change; names and values as written (quoted identifiers, literals). */
@@ -32,14 +36,25 @@ export interface InsertChange {
   row: string;
 }
 
+/** One condition of a FULL identity match, as written. */
+export interface FullCondition {
+  /** `<c> = <v>::<type>`: the type as written, else null. */
+  typed: string | null;
+  /** `format('%s', <c>) = <v>` (alone or as the typed form's recheck). */
+  text: boolean;
+}
+
 export interface UpdateChange {
   kind: 'update';
   line: string;
   table: string;
   setColumns: string[];
   setValues: string[];
+  /** The WHERE columns and literals: the key's, or under FULL every condition's (`NULL` for IS NULL). */
   keyColumns: string[];
   keyValues: string[];
+  /** FULL identity: the form of each condition (same order as keyColumns). */
+  full?: FullCondition[];
   /** Table, SET columns and WHERE columns as written: changes of one shape merge together. */
   shape: string;
 }
@@ -50,6 +65,7 @@ export interface DeleteChange {
   table: string;
   keyColumns: string[];
   keyValues: string[];
+  full?: FullCondition[];
   shape: string;
 }
 
@@ -223,6 +239,89 @@ class InsertParser {
   }
 }
 
+/** A cast's type name from `p` (names, quoted names, dots, spaces, `[]`) up to ` AND ` or ` LIMIT 1)`: its end, or -1. */
+function typeName(c: Cursor, p: number): number {
+  const s = c.s;
+  let i = p;
+  while (i < s.length) {
+    const ch = s.charCodeAt(i);
+    if (ch === DQUOTE) {
+      const e = c.ident(i);
+      if (e < 0) return -1;
+      i = e;
+      continue;
+    }
+    if (ch === 32 && (s.startsWith(' AND ', i) || s.startsWith(' LIMIT 1)', i))) break;
+    if (!((ch >= A && ch <= Z) || (ch >= ZERO && ch <= NINE) || ch === UNDERSCORE || ch === 32 || ch === 46 || ch === 91 || ch === 93)) return -1;
+    i++;
+  }
+  return i > p ? i : -1;
+}
+
+/**
+ * `WHERE ctid = (SELECT ctid FROM ONLY <table> WHERE <cond>[ AND <cond>]… LIMIT 1);` to the end of
+ * the line (module comment); false unless exactly that, with distinct columns.
+ */
+function whereFull(c: Cursor, p: number, table: string, change: UpdateChange | DeleteChange): boolean {
+  const s = c.s;
+  p = c.lit(p, ` WHERE ctid = (SELECT ctid FROM ONLY ${table} WHERE `);
+  if (p < 0) return false;
+  const full: FullCondition[] = [];
+  for (;;) {
+    let col: string;
+    let value: string;
+    let typed: string | null = null;
+    let text = false;
+    if (s.startsWith("format('%s', ", p)) {
+      const e = c.ident(p + 13);
+      const v = e < 0 ? -1 : c.lit(e, ') = ');
+      const ve = v < 0 ? -1 : c.value(v);
+      if (ve < 0 || s.startsWith('NULL', v)) return false;
+      col = s.slice(p + 13, e);
+      value = s.slice(v, ve);
+      text = true;
+      p = ve;
+    } else {
+      const e = c.ident(p);
+      if (e < 0) return false;
+      col = s.slice(p, e);
+      if (s.startsWith(' IS NULL', e)) {
+        value = 'NULL';
+        p = e + 8;
+      } else {
+        const v = c.lit(e, ' = ');
+        const ve = v < 0 ? -1 : c.value(v);
+        const t = ve < 0 || s.startsWith('NULL', v) ? -1 : c.lit(ve, '::');
+        const te = t < 0 ? -1 : typeName(c, t);
+        if (te < 0) return false;
+        value = s.slice(v, ve);
+        typed = s.slice(t, te);
+        p = te;
+        const recheck = ` AND format('%s', ${col}) = ${value}`;
+        if (s.startsWith(recheck, p) && (s.startsWith(' AND ', p + recheck.length) || s.startsWith(' LIMIT 1)', p + recheck.length))) {
+          text = true;
+          p += recheck.length;
+        }
+      }
+    }
+    if (change.keyColumns.includes(col)) return false;
+    change.keyColumns.push(col);
+    change.keyValues.push(value);
+    full.push({ typed, text });
+    if (s.startsWith(' AND ', p)) p += 5;
+    else break;
+  }
+  change.full = full;
+  return p + 10 === s.length && s.startsWith(' LIMIT 1);', p);
+}
+
+/** The shape of a FULL change's conditions: columns and forms, not values. */
+function fullShape(change: UpdateChange | DeleteChange): string {
+  return (change.full as FullCondition[])
+    .map((f, i) => `${change.keyColumns[i] as string}${change.keyValues[i] === 'NULL' ? ' null' : `${f.typed === null ? '' : `::${f.typed}`}${f.text ? ' text' : ''}`}`)
+    .join(',');
+}
+
 function parseUpdate(line: string): UpdateChange | null {
   const c = new Cursor(line);
   const t = target(c, 12); // after 'UPDATE ONLY '
@@ -231,8 +330,14 @@ function parseUpdate(line: string): UpdateChange | null {
   if (p < 0) return null;
   const u: UpdateChange = { kind: 'update', line, table: line.slice(12, t), setColumns: [], setValues: [], keyColumns: [], keyValues: [], shape: '' };
   const e = assignments(c, p, ', ', u.setColumns, u.setValues);
-  if (e < 0 || !whereKey(c, e, u.keyColumns, u.keyValues)) return null;
-  u.shape = `${u.table} ${u.setColumns.join(',')} ${u.keyColumns.join(',')}`;
+  if (e < 0) return null;
+  if (whereKey(c, e, u.keyColumns, u.keyValues)) u.shape = `${u.table} ${u.setColumns.join(',')} ${u.keyColumns.join(',')}`;
+  else {
+    u.keyColumns = [];
+    u.keyValues = [];
+    if (!whereFull(c, e, u.table, u)) return null;
+    u.shape = `${u.table} ${u.setColumns.join(',')} full ${fullShape(u)}`;
+  }
   return u;
 }
 
@@ -241,8 +346,13 @@ function parseDelete(line: string): DeleteChange | null {
   const t = target(c, 17); // after 'DELETE FROM ONLY '
   if (t < 0) return null;
   const d: DeleteChange = { kind: 'delete', line, table: line.slice(17, t), keyColumns: [], keyValues: [], shape: '' };
-  if (!whereKey(c, t, d.keyColumns, d.keyValues)) return null;
-  d.shape = `${d.table} ${d.keyColumns.join(',')}`;
+  if (whereKey(c, t, d.keyColumns, d.keyValues)) d.shape = `${d.table} ${d.keyColumns.join(',')}`;
+  else {
+    d.keyColumns = [];
+    d.keyValues = [];
+    if (!whereFull(c, t, d.table, d)) return null;
+    d.shape = `${d.table} full ${fullShape(d)}`;
+  }
   return d;
 }
 

@@ -39,11 +39,30 @@
  *    without typmod (as an untyped literal's input is; assignment then applies the typmod as it
  *    does for the original), interval with its typmod (its input reads the typmod).
  *
+ * 5. REPLICA IDENTITY FULL changes (`ctid = (SELECT ctid … WHERE <conditions on every old column>
+ *    LIMIT 1)`, change-lines.ts) take part on a quiet table whose target has a *full key*: its
+ *    identity key when keyed (1), else its primary key or another immediate, non-partial unique
+ *    index on plain NOT NULL columns of the types of (1). Such a change needs every key column
+ *    among its conditions with a value (not IS NULL) compared by text, or by the typed form with
+ *    the very type the target's column has. Its merged form (merge-sql.ts) joins the target on the
+ *    key, `t.k = '<v>'::<type>`, and keeps every condition of the line as written (typed and text
+ *    alike) on the joined row. Why it changes the same row as the line:
+ *    - the line's conditions hold for a row only if the join does: a key column's text condition
+ *      says the value prints as `<v>`, and a value of these types reads its own output back as an
+ *      equal value, so `k = '<v>'::<type>`; a typed condition with the column's own type is the join;
+ *    - the key is unique and its values are not NULL, so at most one row joins: the one row the
+ *      line's `LIMIT 1` can choose, or none (then neither form changes anything).
+ *    So the change's effect is a function of the one row with its key, as in 2, and rounds (3)
+ *    apply unchanged; the table's INSERTs are keyed by the full key too, so a FULL change comes in a
+ *    round after the INSERT of its key. A FULL change is never folded into a pending INSERT of its
+ *    key (the INSERT's literals need not print as the old row's): it takes the next round.
+ *
  * This module plans which changes go into which statement; `merge-sql.ts` writes the SQL.
  */
 import { ChangeLineParser, rowValue, rowValues, splitTable, unquoteIdent, type ChangeLine, type DeleteChange, type InsertChange, type UpdateChange } from './change-lines';
 import { ddlRegionEnd, isDdlHeader } from './ddl-region';
 import { renderSteps } from './merge-sql';
+import { BUILTIN_MATCH_TYPES } from '../sql/full-match';
 
 /** Limits of one merged statement. */
 export interface MergeLimits {
@@ -63,6 +82,8 @@ export interface TableShape {
   quiet: boolean;
   /** The identity key's columns when the table is keyed (module comment, 1), else null. */
   key: readonly string[] | null;
+  /** The key FULL identity changes are merged by (module comment, 5): columns and their type OIDs; absent: none. */
+  fullKey?: { columns: readonly string[]; typeOids: readonly number[] } | null;
 }
 
 /** One source transaction's body; `verbatim` ones (e.g. holding DDL) are never rewritten. */
@@ -83,8 +104,8 @@ export type BatchLine = ChangeLine | { kind: 'text'; text: string };
 export type Step =
   | { kind: 'text'; text: string }
   | { kind: 'insert'; changes: InsertChange[] }
-  | { kind: 'update'; changes: UpdateChange[]; types: readonly string[] }
-  | { kind: 'delete'; changes: DeleteChange[]; types: readonly string[] };
+  | { kind: 'update'; changes: UpdateChange[]; types: readonly string[]; keyAt?: readonly number[] }
+  | { kind: 'delete'; changes: DeleteChange[]; types: readonly string[]; keyAt?: readonly number[] };
 
 /** Splits bodies into lines, changes parsed; DDL blocks and verbatim bodies are single text items. */
 export function parseBatch(bodies: readonly BatchBody[]): BatchLine[] {
@@ -170,7 +191,8 @@ export function planBatch(lines: readonly BatchLine[], shapeOf: (table: string) 
     let keys = last.get(change.table);
     if (!keys) last.set(change.table, (keys = new Map()));
     const prev = keys.get(key);
-    if (prev && prev.insertAt >= 0 && change.kind !== 'insert') {
+    // A FULL change is not folded (module comment, 5): it takes the round after the INSERT's.
+    if (prev && prev.insertAt >= 0 && change.kind !== 'insert' && !change.full) {
       // Folded into the row's pending INSERT (module comment, 3): the DELETE drops it, the UPDATE rewrites it.
       const round = rounds[prev.round] as Array<ChangeLine | null>;
       if (change.kind === 'delete') {
@@ -247,8 +269,11 @@ class Plans {
       // Every non-generated column named once: no default is evaluated.
       const cols = change.columns;
       if (cols.length !== shape.columns.size || new Set(cols).size !== cols.length || !cols.every((c) => shape.columns.has(c))) return null;
-      return { keyAt: shape.key === null ? null : shape.key.map((k) => cols.indexOf(k)), types: [], setAt: [] };
+      // Keyed by the key its UPDATEs/DELETEs are merged by, so that they follow it in a later round.
+      const key = shape.key ?? shape.fullKey?.columns ?? null;
+      return { keyAt: key === null ? null : key.map((k) => cols.indexOf(k)), types: [], setAt: [] };
     }
+    if (change.full) return fullPlan(change, shape);
     if (shape.key === null) return null;
     const keyCols = change.keyColumns.map(unquoteIdent);
     const keyAt = shape.key.map((k) => keyCols.indexOf(k));
@@ -258,6 +283,24 @@ class Plans {
     if (setCols.some((c) => !shape.columns.has(c) || key.includes(c)) || new Set(setCols).size !== setCols.length) return null;
     return { keyAt, types: [...keyCols, ...setCols].map((c) => shape.columns.get(c) as string), setAt: setCols };
   }
+}
+
+/** The plan of a FULL identity UPDATE/DELETE (module comment, 5), or null when it stays in place. */
+function fullPlan(change: UpdateChange | DeleteChange, shape: TableShape): Plan | null {
+  const key = shape.fullKey;
+  const full = change.full;
+  if (!key || !full) return null;
+  const conds = change.keyColumns.map(unquoteIdent);
+  const keyAt = key.columns.map((k) => conds.indexOf(k));
+  for (let i = 0; i < keyAt.length; i++) {
+    const at = keyAt[i] as number;
+    if (at < 0 || change.keyValues[at] === 'NULL') return null;
+    const cond = full[at] as { typed: string | null; text: boolean };
+    if (!cond.text && BUILTIN_MATCH_TYPES.get(key.typeOids[i] as number)?.cast !== cond.typed) return null;
+  }
+  const setCols = change.kind === 'update' ? change.setColumns.map(unquoteIdent) : [];
+  if (setCols.some((c) => !shape.columns.has(c) || key.columns.includes(c)) || new Set(setCols).size !== setCols.length) return null;
+  return { keyAt, types: [...key.columns, ...setCols].map((c) => shape.columns.get(c) as string), setAt: setCols };
 }
 
 /** Cuts rounds and insert runs into statements within the row and size limits. */
@@ -279,12 +322,12 @@ class Chunker {
       else push(inserts, change.head, change);
     }
     for (const group of deletes.values()) {
-      const types = (plans.plan(group[0] as DeleteChange) as Plan).types;
-      this.chunks(group, (changes) => this.steps.push({ kind: 'delete', changes, types }));
+      const { types, keyAt } = plans.plan(group[0] as DeleteChange) as Plan;
+      this.chunks(group, (changes) => this.steps.push({ kind: 'delete', changes, types, keyAt: keyAt ?? undefined }));
     }
     for (const group of updates.values()) {
-      const types = (plans.plan(group[0] as UpdateChange) as Plan).types;
-      this.chunks(group, (changes) => this.steps.push({ kind: 'update', changes, types }));
+      const { types, keyAt } = plans.plan(group[0] as UpdateChange) as Plan;
+      this.chunks(group, (changes) => this.steps.push({ kind: 'update', changes, types, keyAt: keyAt ?? undefined }));
     }
     for (const group of inserts.values()) this.inserts(group);
   }

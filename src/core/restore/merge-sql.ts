@@ -10,8 +10,13 @@
  *   (its input function reads it, as for an untyped literal). Keys are distinct in a step, so a
  *   row joins at most one VALUES row. The IN list only lets the planner use the key's index.
  * - DELETE: `DELETE FROM ONLY t WHERE k IN (<k>::T, …);` (one key column) or `… USING (VALUES …)`.
+ * - FULL identity UPDATE/DELETE (merge-changes.ts, 5), also a single one: the same statements with
+ *   the target joined on its full key (`t.k = v.k0`, key literals cast to the column's type) and
+ *   every condition of the line kept on the joined row, its literals from VALUES: `t.c IS NULL`,
+ *   `t.c = v.oN` (VALUES holding `<v>::<type>` as written), `format('%s', t.c) = v.pN` (VALUES
+ *   holding the literal as text, as an untyped literal compared with text is read).
  */
-import type { DeleteChange, InsertChange, UpdateChange } from './change-lines';
+import type { DeleteChange, FullCondition, InsertChange, UpdateChange } from './change-lines';
 import type { Step } from './merge-changes';
 
 /** The statements of the steps, one per line, each line ending with `\n`. */
@@ -25,6 +30,7 @@ function renderStep(step: Step): string {
   if (step.kind === 'text') return step.text;
   const first = step.changes[0];
   if (!first) return '';
+  if (step.kind !== 'insert' && step.keyAt && (first as UpdateChange | DeleteChange).full) return fullSql(step.kind, step.changes, step.types, step.keyAt);
   if (step.changes.length === 1) return first.line;
   switch (step.kind) {
     case 'insert': {
@@ -67,4 +73,48 @@ function keyList(changes: readonly (UpdateChange | DeleteChange)[], type: string
 
 function row(values: readonly string[], types: readonly string[]): string {
   return `(${values.map((v, i) => `${v}::${types[i] as string}`).join(', ')})`;
+}
+
+/** A FULL identity step (see the module comment); `keyAt`: the key columns' positions among the conditions. */
+function fullSql(kind: 'update' | 'delete', changes: readonly (UpdateChange | DeleteChange)[], types: readonly string[], keyAt: readonly number[]): string {
+  const first = changes[0] as UpdateChange | DeleteChange;
+  const full = first.full as FullCondition[];
+  const names: string[] = keyAt.map((_, i) => `k${i}`);
+  const where: string[] = keyAt.map((at, i) => `t.${first.keyColumns[at] as string} = v.k${i}`);
+  full.forEach((f, i) => {
+    const col = `t.${first.keyColumns[i] as string}`;
+    if (first.keyValues[i] === 'NULL') {
+      where.push(`${col} IS NULL`);
+      return;
+    }
+    if (f.typed !== null) {
+      names.push(`o${i}`);
+      where.push(`${col} = v.o${i}`);
+    }
+    if (f.text) {
+      names.push(`p${i}`);
+      where.push(`format('%s', ${col}) = v.p${i}`);
+    }
+  });
+  const sets = kind === 'update' ? (first as UpdateChange).setColumns : [];
+  sets.forEach((_, i) => names.push(`s${i}`));
+  const rows = changes.map((c) => {
+    const values = keyAt.map((at, i) => `${c.keyValues[at] as string}::${types[i] as string}`);
+    (c.full as FullCondition[]).forEach((f, i) => {
+      const v = c.keyValues[i] as string;
+      if (v === 'NULL') return;
+      if (f.typed !== null) values.push(`${v}::${f.typed}`);
+      if (f.text) values.push(v);
+    });
+    if (kind === 'update') (c as UpdateChange).setValues.forEach((v, i) => values.push(`${v}::${types[keyAt.length + i] as string}`));
+    return `(${values.join(', ')})`;
+  });
+  if (keyAt.length === 1) {
+    const k = `t.${first.keyColumns[keyAt[0] as number] as string}`;
+    where.push(`${k} IN (${changes.map((c) => `${c.keyValues[keyAt[0] as number] as string}::${types[0] as string}`).join(', ')})`);
+  }
+  const from = `(VALUES ${rows.join(', ')}) AS v(${names.join(', ')})`;
+  if (kind === 'delete') return `DELETE FROM ONLY ${first.table} AS t USING ${from} WHERE ${where.join(' AND ')};`;
+  const set = sets.map((c, i) => `${c} = v.s${i}`).join(', ');
+  return `UPDATE ONLY ${first.table} AS t SET ${set} FROM ${from} WHERE ${where.join(' AND ')};`;
 }

@@ -26,6 +26,7 @@ const full = rel('public', 'dup', ['x', 'y'], [], { replicaIdentity: 'f' });
 const loud = rel('public', 'loud', ['id', 'v'], ['id']);
 const odd = rel('we"ird', 'a. b (', ['id', 'select'], ['id']);
 const t2 = rel('public', 't2', ['id', 'name'], ['id']);
+const fullKeyed = rel('public', 'fk', ['id', 'n', 'j'], [], { replicaIdentity: 'f' });
 
 const SHAPES = new Map<string, TableShape>([
   ['public.items', { quiet: true, key: ['id'], columns: new Map([['id', 'bigint'], ['name', 'text'], ['qty', 'integer']]) }],
@@ -34,6 +35,7 @@ const SHAPES = new Map<string, TableShape>([
   ['public.loud', { quiet: false, key: ['id'], columns: new Map([['id', 'integer'], ['v', 'text']]) }],
   ['"we""ird"."a. b ("', { quiet: true, key: ['id'], columns: new Map([['id', 'integer'], ['select', 'text']]) }],
   ['public.t2', { quiet: true, key: ['id'], columns: new Map([['id', 'integer'], ['name', 'text']]) }],
+  ['public.fk', { quiet: true, key: null, fullKey: { columns: ['id'], typeOids: [23] }, columns: new Map([['id', 'integer'], ['n', 'numeric'], ['j', 'json']]) }],
 ]);
 const shapeOf = (t: string) => SHAPES.get(t);
 
@@ -55,7 +57,10 @@ describe('parseChangeLine', () => {
   });
 
   it.each([
-    ['FULL identity', line(renderDelete(full, { kind: 'old', tuple: row('a', 'b') }))],
+    ['FULL identity without conditions', 'DELETE FROM ONLY public.dup WHERE ctid = (SELECT ctid FROM ONLY public.dup WHERE true LIMIT 1);'],
+    ['FULL identity, another table inside', "DELETE FROM ONLY public.dup WHERE ctid = (SELECT ctid FROM ONLY public.items WHERE x = '1'::integer LIMIT 1);"],
+    ['FULL identity, a column twice', "DELETE FROM ONLY public.dup WHERE ctid = (SELECT ctid FROM ONLY public.dup WHERE x IS NULL AND format('%s', x) = 'a' LIMIT 1);"],
+    ['FULL identity, = NULL', "DELETE FROM ONLY public.dup WHERE ctid = (SELECT ctid FROM ONLY public.dup WHERE x = NULL::integer LIMIT 1);"],
     ['IS NULL key', "DELETE FROM ONLY public.items WHERE id IS NULL;"],
     ['= NULL key', "UPDATE ONLY public.items SET name = 'x' WHERE id = NULL;"],
     ['no-op SET', "UPDATE ONLY public.items SET name = name WHERE id = '1';"],
@@ -71,6 +76,21 @@ describe('parseChangeLine', () => {
     ['OR in WHERE', "DELETE FROM ONLY public.items WHERE id = '1' OR id = '2';"],
   ])('is null for %s', (_what, text) => {
     expect(parseChangeLine(text)).toBeNull();
+  });
+
+  it('reads FULL identity lines: typed, typed with a text recheck, text alone (older segments too), IS NULL', () => {
+    const typed = { ...fullKeyed, columns: fullKeyed.columns.map((c, i) => ({ ...c, typeOid: [23, 1700, 114][i]! })) };
+    const u = parseChangeLine(line(renderUpdate(typed, row('1', '2.50', null), { kind: 'old', tuple: row('1', '1.0', '{"a": 1}') })));
+    expect(u).toMatchObject({
+      kind: 'update', table: 'public.fk', setColumns: ['n', 'j'], setValues: ["'2.50'", 'NULL'], keyColumns: ['id', 'n', 'j'], keyValues: ["'1'", "'1.0'", '\'{"a": 1}\''],
+      full: [{ typed: 'integer', text: false }, { typed: 'numeric', text: true }, { typed: null, text: true }],
+    });
+    const old = "DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE format('%s', id) = '1' AND n IS NULL AND format('%s', j) = 'x' LIMIT 1);";
+    expect(parseChangeLine(old)).toMatchObject({
+      kind: 'delete', keyColumns: ['id', 'n', 'j'], keyValues: ["'1'", 'NULL', "'x'"], full: [{ typed: null, text: true }, { typed: null, text: false }, { typed: null, text: true }],
+    });
+    const types = parseChangeLine("DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE id = '1'::double precision AND n = '{a}'::\"My S\".\"t AND x\"[] LIMIT 1);");
+    expect(types).toMatchObject({ full: [{ typed: 'double precision', text: false }, { typed: '"My S"."t AND x"[]', text: false }] });
   });
 
   it('reuses a head for the next line only when that line really starts with it', () => {
@@ -135,6 +155,33 @@ describe('rewriteBatch: golden cases', () => {
     const partial = "INSERT INTO public.items (id, name) VALUES ('1', 'a');";
     expect(rewrite([partial, ins(items, '2', 'b', '2'), ins(items, '3', 'c', '3')])).toEqual([
       partial, "INSERT INTO public.items (id, name, qty) VALUES ('2', 'b', '2'), ('3', 'c', '3');",
+    ]);
+  });
+
+  it('FULL identity changes on a target with a key: joined on the key, every condition of the line kept', () => {
+    const typed = { ...fullKeyed, columns: fullKeyed.columns.map((c, i) => ({ ...c, typeOid: [23, 1700, 114][i]! })) };
+    const u = (id: string, n: string) => line(renderUpdate(typed, row(id, n, 'x'), { kind: 'old', tuple: row(id, '1.0', 'x') }));
+    const d = (id: string) => line(renderDelete(typed, { kind: 'old', tuple: row(id, null, 'x') }));
+    expect(rewrite([u('1', '2'), u('2', '3'), d('3'), u('1', '4')])).toEqual([
+      "DELETE FROM ONLY public.fk AS t USING (VALUES ('3'::integer, '3'::integer, 'x')) AS v(k0, o0, p2) WHERE t.id = v.k0 AND t.id = v.o0 AND t.n IS NULL AND format('%s', t.j) = v.p2 AND t.id IN ('3'::integer);",
+      "UPDATE ONLY public.fk AS t SET n = v.s0 FROM (VALUES ('1'::integer, '1'::integer, '1.0'::numeric, '1.0', 'x', '2'::numeric), ('2'::integer, '2'::integer, '1.0'::numeric, '1.0', 'x', '3'::numeric)) AS v(k0, o0, o1, p1, p2, s0)"
+        + " WHERE t.id = v.k0 AND t.id = v.o0 AND t.n = v.o1 AND format('%s', t.n) = v.p1 AND format('%s', t.j) = v.p2 AND t.id IN ('1'::integer, '2'::integer);",
+      "UPDATE ONLY public.fk AS t SET n = v.s0 FROM (VALUES ('1'::integer, '1'::integer, '1.0'::numeric, '1.0', 'x', '4'::numeric)) AS v(k0, o0, o1, p1, p2, s0)"
+        + " WHERE t.id = v.k0 AND t.id = v.o0 AND t.n = v.o1 AND format('%s', t.n) = v.p1 AND format('%s', t.j) = v.p2 AND t.id IN ('1'::integer);",
+    ]);
+    // older segments' text form, merged alike; a NULL key value, a key typed as another type and a pending INSERT of the key stay as written
+    const old = "DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE format('%s', id) = '5' AND n IS NULL AND format('%s', j) = 'x' LIMIT 1);";
+    expect(rewrite([old])).toEqual([
+      "DELETE FROM ONLY public.fk AS t USING (VALUES ('5'::integer, '5', 'x')) AS v(k0, p0, p2) WHERE t.id = v.k0 AND format('%s', t.id) = v.p0 AND t.n IS NULL AND format('%s', t.j) = v.p2 AND t.id IN ('5'::integer);",
+    ]);
+    const nullKey = "DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE id IS NULL LIMIT 1);";
+    const otherType = "DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE id = '5'::bigint LIMIT 1);";
+    expect(rewrite([nullKey, otherType])).toEqual([nullKey, otherType]);
+    // after the INSERT of its key: not folded into it, applied in the next round
+    const insert = ins(fullKeyed, '7', '1.0', 'x');
+    expect(rewrite([insert, d('7')])).toEqual([
+      insert,
+      "DELETE FROM ONLY public.fk AS t USING (VALUES ('7'::integer, '7'::integer, 'x')) AS v(k0, o0, p2) WHERE t.id = v.k0 AND t.id = v.o0 AND t.n IS NULL AND format('%s', t.j) = v.p2 AND t.id IN ('7'::integer);",
     ]);
   });
 
