@@ -27,8 +27,10 @@
  * - `pgincr.guard_replica_identity(tag)`, called at the end of the `ddl_command_end` trigger:
  *   applies that rule to the tables the firing touched (CREATE TABLE [AS], SELECT INTO, ALTER
  *   TABLE, CREATE/ALTER INDEX; the leaf partitions of a partitioned table), and, for a DROP
- *   (whose objects are gone by then: an index does not name its table any more), to every
- *   managed table and every table whose identity index is gone. A user's own
+ *   that can take a key or an index away (DROP INDEX, and those that cascade to one: DROP TYPE,
+ *   SCHEMA, OWNED, EXTENSION, …; the objects are gone by then, an index no longer names its
+ *   table), to every managed table and every table whose identity index is gone. Every DROP
+ *   removes the managed_identity rows of dropped tables. A user's own
  *   `ALTER TABLE … REPLICA IDENTITY` (the statement text names it) removes the tables it alters
  *   from managed_identity and they are not touched.
  */
@@ -166,6 +168,11 @@ CREATE OR REPLACE FUNCTION pgincr.guard_replica_identity(tag text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
   dropping boolean := tag LIKE 'DROP %';
+  -- a DROP that can take away another table's key or identity index (by CASCADE, too)
+  dropping_keys boolean := tag LIKE 'DROP %' AND tag NOT IN (
+    'DROP TABLE', 'DROP VIEW', 'DROP MATERIALIZED VIEW', 'DROP SEQUENCE', 'DROP FUNCTION', 'DROP PROCEDURE',
+    'DROP ROUTINE', 'DROP AGGREGATE', 'DROP TRIGGER', 'DROP POLICY', 'DROP RULE', 'DROP FOREIGN TABLE',
+    'DROP STATISTICS', 'DROP PUBLICATION', 'DROP SUBSCRIPTION', 'DROP EVENT TRIGGER');
   user_choice boolean;
   r record;
   f record;
@@ -192,10 +199,10 @@ BEGIN
     UNION -- a partitioned table's leaves (pg_partition_tree gives no rows for a table outside a partition tree)
     SELECT p.relid FROM direct, pg_catalog.pg_partition_tree(direct.relid) p WHERE direct.relid IS NOT NULL AND p.isleaf
     UNION
-    SELECT m.relid FROM pgincr.managed_identity m WHERE dropping
+    SELECT m.relid FROM pgincr.managed_identity m WHERE dropping_keys
     UNION
     SELECT c.oid FROM pg_catalog.pg_class c
-     WHERE dropping AND c.relkind = 'r' AND c.relreplident = 'i'
+     WHERE dropping_keys AND c.relkind = 'r' AND c.relreplident = 'i'
        AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisreplident)
   LOOP
     IF user_choice THEN
