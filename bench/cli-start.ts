@@ -1,0 +1,61 @@
+/**
+ * How fast `bin/pgincr` starts (issue 15: `--help` and `check --nagios` under 0.5 s), against a
+ * baseline measured in the same run: a bare `node -e 0` start. `check --nagios` runs against a
+ * throwaway cluster with a repository, so it connects and runs every check (the slot does not
+ * exist there, so it reports CRITICAL; the time is the point).
+ *
+ *   npm run bench:cli -- [--runs 10]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startCluster } from '../test/helpers/pg-cluster';
+import { fmtRatio, loadNote, log, markdownTable } from './bench-util';
+
+const ROOT = resolve(__dirname, '..');
+const BIN = join(ROOT, 'bin/pgincr');
+
+/** Wall-clock milliseconds of `runs` sequential starts (exit code ignored: check exits 2 here). */
+function time(file: string, args: string[], env: NodeJS.ProcessEnv, runs: number): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = process.hrtime.bigint();
+    spawnSync(file, args, { env, stdio: 'ignore' });
+    out.push(Number(process.hrtime.bigint() - t) / 1e6);
+  }
+  return out.sort((a, b) => a - b);
+}
+
+const median = (xs: number[]) => xs[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { runs: { type: 'string', default: '10' } } });
+  const runs = Number(values.runs);
+  execFileSync(join(ROOT, 'scripts/build'), ['--if-stale'], { stdio: 'inherit' });
+  const pg = await startCluster();
+  const dir = mkdtempSync(join(tmpdir(), 'pgincr-bench-cli-'));
+  try {
+    const config = join(dir, 'pgincr.json');
+    writeFileSync(config, JSON.stringify({ repository: dir, profiles: { app: pg.profile('postgres') }, defaultProfile: 'app' }));
+    const env = { ...process.env };
+    const cases: Array<[string, string, string[]]> = [
+      ['node -e 0 (baseline)', process.execPath, ['-e', '0']],
+      ['pgincr --help', BIN, ['--help']],
+      ['pgincr check --nagios', BIN, ['check', '--nagios', '--config', config]],
+    ];
+    time(BIN, ['--help'], env, 1); // warm the file cache
+    const rows = cases.map(([name, file, args]) => ({ name, ms: time(file, args, env, runs) }));
+    const base = median(rows[0]!.ms);
+    log(`${runs} runs each; ${loadNote()}`);
+    console.log(markdownTable(['command', 'median ms', 'min–max ms', 'ratio to bare node'], rows.map((r) => [
+      r.name, median(r.ms).toFixed(0), `${r.ms[0]!.toFixed(0)}–${r.ms.at(-1)!.toFixed(0)}`, fmtRatio(median(r.ms) / base),
+    ])));
+  } finally {
+    await pg.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+void main();
