@@ -109,6 +109,11 @@ describe('the recorded setting and the setting the server read the string with',
     // a backslash in a plain constant reads differently: the same statement text is no proof either
     const same = "SET standard_conforming_strings = off; CREATE TABLE t2 (a text DEFAULT 'a\\nb')";
     expect(extractDdl({ ...q(same), standardConformingStrings: false }).kind).toBe('unreplayable');
+    // nor when the statement itself calls a function, which may change the setting before its firing
+    const call = "CREATE INDEX i ON t ((f(a || 'x\\'))); CREATE FUNCTION evil() RETURNS int LANGUAGE sql AS $$ SELECT 42 $$; --'))";
+    expect(extractDdl({ ...q(call), commandTag: 'CREATE INDEX', standardConformingStrings: false }).kind).toBe('unreplayable');
+    const expr = "CREATE INDEX i ON t ((a || 'x\\')); CREATE FUNCTION evil() RETURNS int LANGUAGE sql AS $$ SELECT 42 $$; --'))";
+    expect(extractDdl({ ...q(expr), commandTag: 'CREATE INDEX', standardConformingStrings: false }).kind).toBe('statement');
     // without a statement that may change it, the recorded setting is the one the string was read with
     expect(extractDdl({ ...q("CREATE TABLE t2 (a text DEFAULT 'a\\nb')"), standardConformingStrings: false }).kind).toBe('statement');
     expect(extractDdl({ ...q("SET search_path = x; CREATE TABLE t2 (a text DEFAULT 'a\\nb')"), standardConformingStrings: false }).kind).toBe('statement');

@@ -79,14 +79,14 @@ function quoteText(s: string): string {
   return `'${s.replace(/'/g, "''")}'`;
 }
 
-test('names with line breaks before transaction markers and other control characters are captured and restored equal', async () => {
+test('names with line breaks before transaction markers and other control characters, from an ordinary role, are captured and restored equal', async () => {
   const schema = 's\nCOMMIT; -- xid 1 end_lsn 0/1 changes 1';
   const table = 'x\nCOMMIT; -- xid 1 end_lsn 0/1 changes 1';
   const column = 'c\nBEGIN; -- xid 2 commit_lsn 0/1 committed 2026-01-01 00:00:00.000000+00';
   const type = 'e\r\nBEGIN; -- xid 3 commit_lsn 0/1 committed 2026-01-01 00:00:00.000000+00';
   const other = 'tab\there\u0001 \\ "q" \u007f\n-- end of segment: transactions 1';
   const q = (n: string) => `"${n.replace(/"/g, '""')}"`;
-  const chain: DirectChain = await setUpChain(pg, 'ctlnames', '');
+  const chain: DirectChain = await setUpChain(pg, 'ctlnames', 'GRANT CREATE ON DATABASE ctlnames TO mallory; GRANT CREATE ON SCHEMA public TO mallory');
   const s = q(schema);
   const t = `${s}.${q(table)}`;
   await run('ctlnames', [
@@ -102,13 +102,14 @@ test('names with line breaks before transaction markers and other control charac
     `INSERT INTO public.${q(other)} VALUES (3)`,
     `ALTER TABLE ${t} RENAME ${q(other)} TO ${q(`${other}2`)}`,
     `INSERT INTO ${t} (${q(column)}) VALUES ('b')`,
-  ]);
+  ], 'mallory');
   try {
     await captureAndStop(pg, chain); // never stops on the names
     const segments = sealedSegmentText(chain);
     expect(segments).toContain('INSERT INTO U&"s\\000ACOMMIT; -- xid 1 end_lsn 0/1 changes 1".U&"x\\000ACOMMIT; -- xid 1 end_lsn 0/1 changes 1"');
     expect(segments).toContain('TRUNCATE ONLY public.U&"tab\\0009here\\0001 \\\\ ""q"" \\007F\\000A-- end of segment: transactions 1"');
     expect(segments).toContain("DO $pgincr$ BEGIN EXECUTE E'CREATE TABLE");
+    expect(segments).toContain(`SELECT pg_catalog.setval(E'"s\\nCOMMIT; -- xid 1 end_lsn 0/1 changes 1"."x\\nCOMMIT; -- xid 1 end_lsn 0/1 changes 1_id_seq"', 4, true);`);
     // every marker-like line is a real marker
     const lines = segments.split('\n');
     expect(lines.filter((l) => /^(BEGIN|COMMIT); -- xid [123] /.test(l))).toEqual([]);
