@@ -148,7 +148,7 @@ function settingDoubt(src: SourceText, own: Chosen | undefined, scs: boolean, ve
   if (!before.some((s) => mayChangeStringSetting(s.node)) && !(alt && firingMayChangeStringSetting(alt.node))) return undefined;
   const setting = (on: boolean) => `standard_conforming_strings ${on ? 'on' : 'off'}`;
   return `the query reads as other statements with ${setting(scs)} (recorded at the firing) and ${setting(!scs)}, ` +
-    'and a statement before it may have changed the setting: which one ran is not known';
+    'and a statement before it (or the statement itself, calling a function) may have changed the setting: which one ran is not known';
 }
 
 /** Finds the statement a ddl_history row stands for; see the module comment. */
