@@ -90,7 +90,10 @@ export async function restoreChain(chain: DirectChain, targetDb: string): Promis
   const restoreId = `r_${targetDb}`;
   const target = { kind: 'latest' as const };
   const plan = await a.planRestore({ profile: 'default', target });
-  await a.createTargetDatabase({ profile: 'default', targetProfile: 'admin', targetDb, restoreId, encoding: plan.encoding });
+  await a.createTargetDatabase({
+    profile: 'default', targetProfile: 'admin', targetDb, restoreId, encoding: plan.encoding,
+    ...(plan.databaseOwner ? { owner: plan.databaseOwner } : {}), ...(plan.databaseGrants ? { grants: plan.databaseGrants } : {}),
+  });
   await a.restoreBase({ targetProfile: 'admin', targetDb, restoreId, plan });
   const applied = await a.applySegments({ targetProfile: 'admin', targetDb, restoreId, plan, target });
   await a.fixSequences({ targetProfile: 'admin', targetDb });
@@ -101,7 +104,8 @@ export async function restoreChain(chain: DirectChain, targetDb: string): Promis
 /**
  * `pg_dump --schema-only` without pgincr's own objects (schema, event triggers, publication)
  * and without comment lines, blank lines (pg_dump's TOC comments carry nothing else) and the
- * per-run \restrict keys.
+ * per-run \restrict keys. Owners (`ALTER … OWNER TO`) and privileges (GRANT/REVOKE, ALTER
+ * DEFAULT PRIVILEGES) are part of it, and so are the database's own owner and ACL (a last line).
  */
 export function schemaDump(pg: PgCluster, db: string): string {
   const text = execFileSync('pg_dump', ['--schema-only', '--exclude-schema=pgincr', '--no-publications', '--no-subscriptions', db], {
@@ -109,8 +113,12 @@ export function schemaDump(pg: PgCluster, db: string): string {
   });
   const filter = new EventTriggerFilter();
   const filtered = filter.push(text) + filter.end();
+  const database = execFileSync('psql', ['-X', '-A', '-t', '-c',
+    "SELECT 'database owner ' || pg_get_userbyid(datdba) || ' acl ' || coalesce(datacl::text, 'default') FROM pg_database WHERE datname = current_database()"], {
+    encoding: 'latin1', env: { ...process.env, ...pg.env(db) },
+  }).trim();
   // \restrict / \unrestrict carry a random key per run (pg_dump 15.14+).
-  return filtered.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--') && !/^\\(un)?restrict /.test(l)).join('\n');
+  return [...filtered.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--') && !/^\\(un)?restrict /.test(l)), database].join('\n');
 }
 
 /** Table checksums and sequence states of a live database. */

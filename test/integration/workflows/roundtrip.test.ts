@@ -7,11 +7,30 @@ import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { setupTemporal } from '../../helpers/temporal';
 import { pgincrTestEnv, waitFor, type PgincrTestEnv, runSetupWorkflow } from '../../helpers/pgincr-env';
 import { AFTER_P, BASE_DATA, CHANGES, MIXED_SCHEMA, runStatements, sequenceValues, tableSums } from '../../helpers/workload';
+import { schemaDump } from '../../helpers/direct-pipeline';
 import type { RestoreReport } from '../../../src/workflows/restore';
 import type { CaptureStatus } from '../../../src/workflows/signals';
 import { stopSignal } from '../../../src/workflows/signals';
 
 jest.setTimeout(300_000);
+
+/**
+ * A second role in the stream: it owns a table and a SECURITY DEFINER function, sets default
+ * privileges and grants to a third role; the superuser grants it CREATE and grants on its own
+ * table. Replayed as the superuser, owners and privileges would differ from the source.
+ */
+const ROLE_CHANGES = [
+  'GRANT CREATE ON SCHEMA public TO rt_owner',
+  `BEGIN; SET ROLE rt_owner;
+   CREATE TABLE public.owned (id int PRIMARY KEY, v text);
+   CREATE FUNCTION public.owned_count() RETURNS bigint LANGUAGE sql SECURITY DEFINER AS 'SELECT count(*) FROM public.owned';
+   ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO rt_reader;
+   GRANT SELECT, INSERT ON public.owned TO rt_reader;
+   INSERT INTO public.owned VALUES (1, 'by rt_owner');
+   RESET ROLE; COMMIT`,
+  'SET ROLE rt_owner; CREATE TABLE public.owned_later (id int PRIMARY KEY); RESET ROLE',
+  'GRANT SELECT ON public.orders TO rt_reader',
+];
 
 describe('round trip through Temporal: setup → capture → restore equals the source', () => {
   let pg: PgCluster;
@@ -20,6 +39,7 @@ describe('round trip through Temporal: setup → capture → restore equals the 
 
   beforeAll(async () => {
     pg = await startCluster();
+    await pg.query('CREATE ROLE rt_owner; CREATE ROLE rt_reader');
     await pg.createDatabase('app');
     await runStatements(pg, 'app', [MIXED_SCHEMA, BASE_DATA]);
     env = pgincrTestEnv(pg, 'app');
@@ -44,6 +64,7 @@ describe('round trip through Temporal: setup → capture → restore equals the 
         taskQueue, workflowId: temporal.workflowId('capture'), args: [{ profile: 'default', runForMs: 4000 }],
       });
       await runStatements(pg, 'app', CHANGES);
+      await runStatements(pg, 'app', ROLE_CHANGES);
       // A point in time P, recorded on the source: its state, a WAL position, a time, an xid.
       const client1 = await pg.connect('app');
       await client1.query('BEGIN');
@@ -68,10 +89,15 @@ describe('round trip through Temporal: setup → capture → restore equals the 
       const source = await tableSums(pg, 'app');
       const sourceSequences = await sequenceValues(pg, 'app');
       const report = (await client.workflow.execute('restoreWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('restore'), args: [{ profile: 'default', targetProfile: 'admin', targetDb: 'app_restored' }],
+        taskQueue, workflowId: temporal.workflowId('restore'),
+        args: [{ profile: 'default', targetProfile: 'admin', targetDb: 'app_restored', restoreGlobals: true }],
       })) as RestoreReport;
       expect(report.apply.appliedTransactions).toBeGreaterThanOrEqual(CHANGES.length - 2);
       expect(await tableSums(pg, 'app_restored')).toEqual(source);
+      // The schema with owners and privileges (ROLE_CHANGES) equals the source's.
+      const restoredSchema = schemaDump(pg, 'app_restored');
+      expect(restoredSchema).toContain('ALTER FUNCTION public.owned_count() OWNER TO rt_owner;');
+      expect(restoredSchema).toEqual(schemaDump(pg, 'app'));
       const restoredSequences = await sequenceValues(pg, 'app_restored');
       for (const [name, value] of Object.entries(sourceSequences)) {
         expect(BigInt(restoredSequences[name] ?? '0')).toBeGreaterThanOrEqual(BigInt(value));
