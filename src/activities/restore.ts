@@ -2,6 +2,7 @@
  * The restore and verification activities: each step idempotent, its progress in the target
  * database (replication origin) or in the repository, so a retry resumes exactly.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatabaseGrant, PgincrActivities, RestorePlanResult } from './types';
@@ -22,7 +23,7 @@ import { applySegments, finishRestore } from '../restore/apply-segments';
 import { fixSequences } from '../restore/sequences';
 import { takeCheckpoint, verifyTarget } from '../restore/verify';
 import { databaseChecksums } from '../adapters/pg/checksums';
-import { checkpointRelPath } from '../core/repository/paths';
+import { BASE_FILES, checkpointRelPath } from '../core/repository/paths';
 import { parseLsn } from '../core/lsn';
 import { recordRestoreProgress, recordVerification } from '../monitor/activity-metrics';
 
@@ -42,6 +43,12 @@ function checksumsAt(catalog: Catalog, lsn: string): string | undefined {
 }
 
 const onDb = (profile: Profile, dbname: string): Profile => ({ ...profile, dbname });
+
+/** A directory base's restore list (pgincr's entries left out), when it has one (older bases do not). */
+const directoryList = (baseDir: string): { listPath?: string } => {
+  const listPath = join(baseDir, BASE_FILES.dumpList);
+  return existsSync(listPath) ? { listPath } : {};
+};
 
 export function restoreActivities(deps: ActivityDeps): RestoreActivities {
   const profileOf = (name: string) => profileByName(deps.config, name);
@@ -108,7 +115,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
           profile: onDb(profileOf(targetProfile), targetDb),
           restoreId,
           baseLsn: plan.baseLsn,
-          dump: format === 'directory' ? { format, path, jobs: deps.config.setup.dumpJobs } : { format: 'plain', path },
+          dump: format === 'directory' ? { format, path, jobs: deps.config.setup.dumpJobs, ...directoryList(dir) } : { format: 'plain', path },
           signal: cancellationSignal(),
           ...(noOwner ? { noOwner } : {}),
         });

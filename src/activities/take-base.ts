@@ -89,7 +89,7 @@ async function buildBase(deps: SetupDeps, input: TakeBaseInput, created: Created
   const dumpFile = format === 'plain' ? BASE_FILES.dumpPlain : BASE_FILES.dumpDirectory;
   const dump = await runPgDump({
     profile, snapshot: created.snapshotName, format, jobs: deps.config.setup.dumpJobs, outPath: join(tmp, dumpFile),
-    excludeSchema: ['pgincr'],
+    excludeSchema: ['pgincr'], listPath: join(tmp, BASE_FILES.dumpList),
     ...(input.signal ? { signal: input.signal } : {}),
     onProgress: (p) => input.onProgress?.({ phase: 'dump', bytes: p.bytes }),
   });
@@ -180,7 +180,7 @@ async function dropUnfinishedSlot(deps: SetupDeps, profileName: string, slot: st
 function readme(id: string, m: BaseMetadata, s: ServerMetadata): string {
   const dump = m.dumpFormat === 'plain'
     ? `gunzip -c ${m.dumpFile} | psql -X -v ON_ERROR_STOP=1 -d NEWDB`
-    : `pg_restore -l ${m.dumpFile} | grep -v 'EVENT TRIGGER - pgincr_' > list.txt && pg_restore -L list.txt -d NEWDB ${m.dumpFile}`;
+    : `pg_restore -L ${BASE_FILES.dumpList} -d NEWDB ${m.dumpFile}    # ${BASE_FILES.dumpList}: every entry but pgincr's own triggers`;
   const locale = s.localeProvider === 'icu' ? `--locale-provider=icu --icu-locale=${s.iculocale ?? ''}` : `--lc-collate='${s.collate}' --lc-ctype='${s.ctype}'`;
   return `pgincr base backup ${id}
 

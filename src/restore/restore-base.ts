@@ -20,14 +20,15 @@ import { createGunzip } from 'node:zlib';
 import type { Client } from 'pg';
 import type { Profile } from '../config';
 import { childEnv, connectProfile, resolveProfile } from '../adapters/pg/connect';
-import { pgRestoreArgs } from '../core/commands/argv';
+import { pgRestoreArgs, pgRestoreScriptArgs } from '../core/commands/argv';
 import { CommandFailedError } from '../errors';
 import { NoOwnerFilter } from '../core/restore/no-owner-filter';
 import { advanceOrigin, ensureOrigin, originName, originProgress } from './origin';
 
 export type BaseDump =
   | { format: 'plain'; path: string }
-  | { format: 'directory'; path: string; jobs?: number };
+  /** `listPath`: the base's dump.list for `pg_restore --use-list` (every entry but pgincr's own). */
+  | { format: 'directory'; path: string; jobs?: number; listPath?: string };
 
 export interface RestoreBaseOptions {
   /** The target database (profile.dbname is the restored database). */
@@ -86,8 +87,9 @@ function noOwnerTransform(): Transform {
   });
 }
 
-function pgRestoreScriptSource(dir: string, env: Record<string, string>, noOwner = false): Source {
-  const child = spawn('pg_restore', [...(noOwner ? ['--no-owner'] : []), '-f', '-', dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+function pgRestoreScriptSource(dir: string, listFile: string | undefined, env: Record<string, string>, noOwner = false): Source {
+  const args = [...(noOwner ? ['--no-owner'] : []), ...pgRestoreScriptArgs({ archive: dir, ...(listFile ? { listFile } : {}) })];
+  const child = spawn('pg_restore', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-STDERR_TAIL)));
   const done = new Promise<void>((resolve, reject) => {
@@ -188,12 +190,12 @@ export async function restoreBase(o: RestoreBaseOptions): Promise<RestoreBaseRes
     if (o.dump.format === 'directory' && jobs > 1) {
       const clean = await hasUserObjects(client);
       const dbname = resolveProfile(o.profile).dbname;
-      await runPgRestore(env, [...(o.noOwner ? ['--no-owner'] : []), ...pgRestoreArgs({ dbname, archive: o.dump.path, jobs, clean })], o.signal);
+      await runPgRestore(env, [...(o.noOwner ? ['--no-owner'] : []), ...pgRestoreArgs({ dbname, archive: o.dump.path, jobs, clean, ...(o.dump.listPath ? { listFile: o.dump.listPath } : {}) })], o.signal);
       await ensureOrigin(client, name);
       await advanceOrigin(client, name, o.baseLsn);
       return { skipped: false, originLsn: o.baseLsn };
     }
-    const source = o.dump.format === 'plain' ? fileSource(o.dump.path, o.noOwner) : pgRestoreScriptSource(o.dump.path, env, o.noOwner);
+    const source = o.dump.format === 'plain' ? fileSource(o.dump.path, o.noOwner) : pgRestoreScriptSource(o.dump.path, o.dump.listPath, env, o.noOwner);
     await psqlFromSource(env, source, 'BEGIN;\n', () => originEpilogue(name, o.baseLsn), o.signal);
     return { skipped: false, originLsn: o.baseLsn };
   } finally {

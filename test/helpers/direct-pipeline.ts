@@ -10,7 +10,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { databaseChecksums } from '../../src/adapters/pg/checksums';
-import { EventTriggerFilter } from '../../src/core/commands/dump-filter';
+import { EventTriggerFilter } from './dump-text-filter';
 import type { ApplyResult, BaseResult } from '../../src/activities/types';
 import type { PgCluster } from './pg-cluster';
 import { pgincrTestEnv, waitFor, type PgincrTestEnv } from './pgincr-env';

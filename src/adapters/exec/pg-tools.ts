@@ -12,8 +12,10 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { execa } from 'execa';
 import type { Profile } from '../../config';
-import { pgDumpArgs, pgDumpallGlobalsArgs, parseToolMajor, psqlFileArgs } from '../../core/commands/argv';
-import { EventTriggerFilter } from '../../core/commands/dump-filter';
+import { pgDumpArgs, pgDumpallGlobalsArgs, parseToolMajor, pgRestoreListArgs, pgRestoreScriptArgs, psqlFileArgs } from '../../core/commands/argv';
+import { filterTocList } from '../../core/commands/dump-filter';
+import { BASE_FILES } from '../../core/repository/paths';
+import { writeFileAtomic } from '../fs/atomic-write';
 import { CommandFailedError, NotReadyError } from '../../errors';
 import { childEnv, connectProfile } from '../pg/connect';
 
@@ -126,6 +128,8 @@ export interface PgDumpInput {
   jobs?: number;
   /** `…/dump.sql.gz` (plain) or `…/dump.dir` (directory). */
   outPath: string;
+  /** Directory format: where the restore list goes (`…/dump.list`, for `pg_restore --use-list`). */
+  listPath?: string;
   excludeSchema?: string[];
   signal?: AbortSignal;
   onProgress?: Progress;
@@ -135,40 +139,94 @@ export interface PgDumpResult {
   path: string;
   /** Uncompressed bytes of the script (plain format). */
   bytes: number;
+  /** TOC entries left out: pgincr's event and table triggers, and what depends on them. */
   droppedEventTriggers: number;
   /** SHA-256 of the compressed file (plain format). */
   sha256?: string;
+  /** The restore list written (directory format). */
+  listPath?: string;
 }
 
 /**
- * Dumps the database (in the given snapshot). Plain format is gzip-compressed with pgincr's
- * event triggers filtered out; the directory format keeps them in its TOC (exclude at restore).
+ * The catalog keys (`<catalog oid> <oid>`, as the TOC names objects) of the triggers and event
+ * triggers whose function is in the `pgincr` schema, as of the dump's snapshot.
+ */
+export async function pgincrTriggerKeys(profile: Profile, snapshot?: string): Promise<Set<string>> {
+  if (snapshot !== undefined && !/^[0-9A-Fa-f-]+$/.test(snapshot)) throw new Error(`invalid snapshot name ${JSON.stringify(snapshot)}`);
+  const client = await connectProfile(profile);
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    if (snapshot) await client.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
+    const { rows } = await client.query<{ key: string }>(
+      `SELECT 'pg_catalog.pg_event_trigger'::pg_catalog.regclass::pg_catalog.oid || ' ' || e.oid AS key
+         FROM pg_catalog.pg_event_trigger e JOIN pg_catalog.pg_proc p ON p.oid = e.evtfoid
+         JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'pgincr'
+       UNION ALL
+       SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass::pg_catalog.oid || ' ' || t.oid
+         FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+         JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'pgincr' AND NOT t.tgisinternal`);
+    await client.query('COMMIT');
+    return new Set(rows.map((r) => r.key));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Reads an archive's TOC and writes the list without pgincr's entries (see core/commands/dump-filter). */
+async function writeRestoreList(input: PgDumpInput, archive: string, listPath: string): Promise<number> {
+  const chunks: Buffer[] = [];
+  await run({
+    profile: input.profile, program: 'pg_restore', args: pgRestoreListArgs(archive),
+    ...(input.signal ? { signal: input.signal } : {}),
+    stdout: async (stdout) => { for await (const c of stdout) chunks.push(c as Buffer); },
+  });
+  const drop = await pgincrTriggerKeys(input.profile, input.snapshot);
+  const filtered = filterTocList(Buffer.concat(chunks).toString('latin1'), drop);
+  await writeFileAtomic(listPath, Buffer.from(filtered.list, 'latin1'));
+  return filtered.dropped.length;
+}
+
+/**
+ * Dumps the database (in the given snapshot) without the `pgincr` schema and without pgincr's
+ * triggers, chosen on the archive's table of contents (core/commands/dump-filter.ts).
+ * - plain: pg_dump writes an uncompressed custom-format archive next to the output (it needs
+ *   about the database's size on disk while the base is taken), pg_restore turns the listed
+ *   entries into the SQL script, which is gzip-compressed into `dump.sql.gz`; the archive goes.
+ * - directory: the archive is the base; `listPath` gets the list for `pg_restore --use-list`.
  */
 export async function runPgDump(input: PgDumpInput): Promise<PgDumpResult> {
   await checkPgDumpVersion(input.profile);
   const tmp = `${input.outPath}.tmp`;
   await rm(tmp, { recursive: true, force: true });
-  const args = pgDumpArgs({
-    format: input.format,
-    excludeSchemas: input.excludeSchema ?? ['pgincr'],
-    ...(input.snapshot ? { snapshot: input.snapshot } : {}),
-    ...(input.jobs ? { jobs: input.jobs } : {}),
-    ...(input.format === 'directory' ? { outPath: tmp } : {}),
-  });
+  const excludeSchemas = input.excludeSchema ?? ['pgincr'];
+  const signal = input.signal ? { signal: input.signal } : {};
+  const snapshot = input.snapshot ? { snapshot: input.snapshot } : {};
   const total = { bytes: 0 };
-  const filter = new EventTriggerFilter();
-  const hash = createHash('sha256');
-  const common = { profile: input.profile, program: 'pg_dump', args, ...(input.signal ? { signal: input.signal } : {}) };
-  if (input.format === 'plain') {
+  if (input.format === 'directory') {
+    const args = pgDumpArgs({ format: 'directory', excludeSchemas, outPath: tmp, ...snapshot, ...(input.jobs ? { jobs: input.jobs } : {}) });
+    await run({ profile: input.profile, program: 'pg_dump', args, ...signal });
+    const listPath = input.listPath ?? join(dirname(input.outPath), BASE_FILES.dumpList);
+    const dropped = await writeRestoreList(input, tmp, listPath);
+    await rename(tmp, input.outPath);
+    await fsyncPath(dirname(input.outPath));
+    return { path: input.outPath, bytes: 0, droppedEventTriggers: dropped, listPath };
+  }
+  const archive = `${input.outPath}.archive.tmp`;
+  const listFile = `${input.outPath}.list.tmp`;
+  try {
     await run({
-      ...common,
+      profile: input.profile, program: 'pg_dump', ...signal,
+      args: pgDumpArgs({ format: 'custom', excludeSchemas, outPath: archive, compress: 0, ...snapshot }),
+    });
+    const dropped = await writeRestoreList(input, archive, listFile);
+    const hash = createHash('sha256');
+    await run({
+      profile: input.profile, program: 'pg_restore', args: pgRestoreScriptArgs({ archive, listFile }), ...signal,
       stdout: (stdout) => pipeline(
         stdout,
         counter(input.onProgress, total),
-        new Transform({
-          transform(chunk: Buffer, _e, done) { done(null, Buffer.from(filter.push(chunk.toString('latin1')), 'latin1')); },
-          flush(done) { done(null, Buffer.from(filter.end(), 'latin1')); },
-        }),
         createGzip(),
         new Transform({
           transform(chunk: Buffer, _e, done) {
@@ -180,18 +238,14 @@ export async function runPgDump(input: PgDumpInput): Promise<PgDumpResult> {
       ),
     });
     await fsyncPath(tmp);
-  } else {
-    await run(common);
+    await rename(tmp, input.outPath);
+    await fsyncPath(dirname(input.outPath));
+    input.onProgress?.({ bytes: total.bytes });
+    return { path: input.outPath, bytes: total.bytes, droppedEventTriggers: dropped, sha256: hash.digest('hex') };
+  } finally {
+    await rm(archive, { force: true });
+    await rm(listFile, { force: true });
   }
-  await rename(tmp, input.outPath);
-  await fsyncPath(dirname(input.outPath));
-  input.onProgress?.({ bytes: total.bytes });
-  return {
-    path: input.outPath,
-    bytes: total.bytes,
-    droppedEventTriggers: filter.dropped,
-    ...(input.format === 'plain' ? { sha256: hash.digest('hex') } : {}),
-  };
 }
 
 /** `pg_dumpall --globals-only` into `outPath` (plain SQL). */

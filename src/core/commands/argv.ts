@@ -26,12 +26,14 @@ export function dbnameConninfo(dbname: string): string {
 export interface PgDumpOptions {
   /** The exported snapshot to dump in (`pg_dump --snapshot`). */
   snapshot?: string;
-  format: 'plain' | 'directory';
+  format: 'plain' | 'directory' | 'custom';
   /** Parallel jobs (directory format only). */
   jobs?: number;
-  /** Output folder for the directory format; the plain format writes to stdout. */
+  /** Output folder (directory) or file (custom); the plain format writes to stdout. */
   outPath?: string;
   excludeSchemas: string[];
+  /** `--compress` level (custom and directory formats). */
+  compress?: number;
 }
 
 /** `pg_dump` arguments: large objects included, never prompts for a password. */
@@ -44,6 +46,11 @@ export function pgDumpArgs(o: PgDumpOptions): string[] {
     args.push(`--file=${o.outPath}`);
     if (o.jobs && o.jobs > 1) args.push(`--jobs=${o.jobs}`);
   }
+  if (o.format === 'custom') {
+    if (!o.outPath) throw new Error('pg_dump custom format needs an output file');
+    args.push(`--file=${o.outPath}`);
+  }
+  if (o.compress !== undefined && o.format !== 'plain') args.push(`--compress=${o.compress}`);
   return args;
 }
 
@@ -66,6 +73,16 @@ export function pgRestoreArgs(o: { dbname: string; archive: string; jobs?: numbe
   if (o.listFile) args.push(`--use-list=${o.listFile}`);
   args.push('--', o.archive);
   return args;
+}
+
+/** `pg_restore --list --verbose`: an archive's table of contents with each entry's dependencies. */
+export function pgRestoreListArgs(archive: string): string[] {
+  return ['--list', '--verbose', '--', archive];
+}
+
+/** `pg_restore` writing the SQL script of an archive's entries in `listFile` to stdout. */
+export function pgRestoreScriptArgs(o: { archive: string; listFile?: string }): string[] {
+  return ['--file=-', ...(o.listFile ? [`--use-list=${o.listFile}`] : []), '--', o.archive];
 }
 
 /** `psql` replaying a script file, stopping at the first error, ignoring ~/.psqlrc. */

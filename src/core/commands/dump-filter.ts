@@ -1,79 +1,77 @@
 /**
- * Removes pgincr's own event triggers from a plain-format pg_dump script, as a stream.
+ * Which entries of a base dump's archive are restored: all but pgincr's own. The filter works on
+ * the archive's table of contents (`pg_restore --list --verbose`), never on the text of a dump,
+ * so no name, comment or function body of the user's can make it keep or drop anything else.
  *
- * pg_dump dumps event triggers even with `--exclude-schema=pgincr`, and their function lives in
- * the excluded schema, so `CREATE EVENT TRIGGER pgincr_…` would fail a replay under
- * ON_ERROR_STOP. pg_dump writes each object as a section that starts with the header
- * `--` / `-- Name: <name>; Type: <type>; …` / `--`; a section of a `pgincr_*` event trigger
- * (its CREATE, its ALTER … OWNER TO, and a COMMENT on it) is dropped up to the next header;
- * so is a section of a table trigger named `pgincr_*` (decoder_raw mode).
- * Lines inside COPY data are passed through untouched. Text is a byte string (latin1).
+ * pg_dump leaves out the `pgincr` schema (`--exclude-schema=pgincr`) but still dumps event
+ * triggers (they belong to no schema) and table triggers (decoder_raw mode's, on the user's
+ * tables) whose functions live in that schema; restored, they would fail under ON_ERROR_STOP or
+ * run code that is not there. Those objects are picked by their catalog identity (`pg_event_trigger`
+ * / `pg_trigger` oid, read in the dump's own snapshot: triggers whose function is in `pgincr`),
+ * never by name: a user's event trigger `pgincr_user` is kept. Entries that depend on a dropped
+ * entry (its COMMENT, SECURITY LABEL) are dropped with it.
+ *
+ * The list that `pg_restore --use-list` reads back is the listing itself with the dropped
+ * entries' lines commented out (`;` first), so the order and every other entry are unchanged.
  */
 
-const SKIP_HEADER = /^-- Name: (EVENT TRIGGER )?pgincr_[^;]*; Type: (EVENT TRIGGER|COMMENT|SECURITY LABEL);/;
-/** decoder_raw mode's per-table triggers (`<table> pgincr_raw_capture`), whose function is in pgincr. */
-const SKIP_TABLE_TRIGGER = /^-- Name: .* pgincr_[a-z_]+; Type: TRIGGER;/;
-const HEADER = /^-- (Name|Data for Name|TOC entry|PostgreSQL database dump)/;
+/** A catalog object as the TOC names it: `<catalog table oid> <object oid>`. */
+export type CatalogKey = `${number} ${number}`;
 
-export class EventTriggerFilter {
-  private rest = '';
-  private inCopy = false;
-  private skipping = false;
-  /** A `--` line held back until the next line shows whether it opens a dropped section. */
-  private held: string | null = null;
-  /** How many sections were dropped. */
-  dropped = 0;
+interface TocEntry {
+  id: number;
+  key: string;
+  line: number;
+  dependsOn: number[];
+}
 
-  /** Feeds a chunk; returns what can be written so far. */
-  push(chunk: string): string {
-    const text = this.rest + chunk;
-    const last = text.lastIndexOf('\n');
-    if (last < 0) {
-      this.rest = text;
-      return '';
+const ENTRY = /^(\d+); (\d+) (\d+) /;
+const DEPENDS = /^;\tdepends on:((?: \d+)*)\s*$/;
+
+/** The entries of a `pg_restore --list --verbose` listing, with their dependencies. */
+export function parseTocList(listing: string): TocEntry[] {
+  const entries: TocEntry[] = [];
+  const lines = listing.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    const m = ENTRY.exec(line);
+    if (m) {
+      entries.push({ id: Number(m[1]), key: `${m[2]} ${m[3]}`, line: i, dependsOn: [] });
+      continue;
     }
-    this.rest = text.slice(last + 1);
-    let out = '';
-    for (const line of text.slice(0, last).split('\n')) out += this.line(line);
-    return out;
+    // pg_restore prints an entry's dependencies on the line after it.
+    const d = DEPENDS.exec(line);
+    const last = entries[entries.length - 1];
+    if (d && last) last.dependsOn.push(...d[1]!.trim().split(/\s+/).filter(Boolean).map(Number));
   }
+  return entries;
+}
 
-  /** Flushes the end of the script (a last line without a newline). */
-  end(): string {
-    let out = this.rest ? this.lineNoNewline(this.rest) : '';
-    if (this.held !== null && !this.skipping) out = `${this.held}\n${out}`;
-    this.held = null;
-    this.rest = '';
-    return out;
-  }
+export interface FilteredToc {
+  /** The list for `pg_restore --use-list`. */
+  list: string;
+  /** Dump ids of the entries left out. */
+  dropped: number[];
+}
 
-  private lineNoNewline(line: string): string {
-    const out = this.line(line);
-    return out.endsWith('\n') ? out.slice(0, -1) : out;
-  }
-
-  private line(line: string): string {
-    if (this.inCopy) {
-      if (line === '\\.') this.inCopy = false;
-      return this.skipping ? '' : `${line}\n`;
-    }
-    if (line === '--') {
-      const flushed = this.held !== null && !this.skipping ? `${this.held}\n` : '';
-      this.held = line;
-      return flushed;
-    }
-    const held = this.held;
-    this.held = null;
-    if (held !== null && HEADER.test(line)) {
-      if (SKIP_HEADER.test(line) || SKIP_TABLE_TRIGGER.test(line)) {
-        this.skipping = true;
-        this.dropped++;
-        return '';
+/**
+ * Comments out the entries of the objects in `drop` (by catalog key) and, transitively, every
+ * entry that depends on one of them.
+ */
+export function filterTocList(listing: string, drop: ReadonlySet<string>): FilteredToc {
+  const entries = parseTocList(listing);
+  const dropped = new Set<number>();
+  for (const e of entries) if (drop.has(e.key)) dropped.add(e.id);
+  for (let changed = dropped.size > 0; changed;) {
+    changed = false;
+    for (const e of entries) {
+      if (!dropped.has(e.id) && e.dependsOn.some((id) => dropped.has(id))) {
+        dropped.add(e.id);
+        changed = true;
       }
-      this.skipping = false;
     }
-    if (this.skipping) return '';
-    if (/^COPY .* FROM stdin;$/.test(line)) this.inCopy = true;
-    return `${held !== null ? `${held}\n` : ''}${line}\n`;
   }
+  const lines = listing.split('\n');
+  for (const e of entries) if (dropped.has(e.id)) lines[e.line] = `; pgincr leaves out: ${lines[e.line]}`;
+  return { list: lines.join('\n'), dropped: [...dropped].sort((a, b) => a - b) };
 }

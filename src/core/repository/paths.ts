@@ -30,6 +30,8 @@ export const CATALOG_FILE = 'catalog/catalog.json';
 export const BASE_FILES = {
   dumpPlain: 'dump.sql.gz',
   dumpDirectory: 'dump.dir',
+  /** Directory format: the archive's restore list without pgincr's entries (`pg_restore -L`). */
+  dumpList: 'dump.list',
   globals: 'globals.sql',
   metadata: 'metadata.json',
   checksums: 'checksums.json',
