@@ -53,6 +53,8 @@ export function classifyFailure(error: unknown, depth = 0): FailureClass {
   const e = error as ErrorLike;
   if (typeof e.name === 'string' && (NON_RETRYABLE_ERROR_TYPES as readonly string[]).includes(e.name)) return 'permanent';
   if (typeof e.code === 'string' && (TRANSIENT_ERRNOS.has(e.code) || isTransientSqlstate(e.code))) return 'transient';
+  // a Unix socket path without a server behind it: the server is down
+  if (e.code === 'ENOENT' && (error as { syscall?: unknown }).syscall === 'connect') return 'transient';
   if (typeof e.message === 'string' && /^Connection terminated( unexpectedly)?$|^connect ECONNREFUSED /.test(e.message)) return 'transient';
   if (Array.isArray(e.errors)) {
     for (const inner of e.errors) if (classifyFailure(inner, depth + 1) === 'transient') return 'transient';

@@ -36,6 +36,8 @@ describe('non-retryable error classes', () => {
   it('classifies lost connections and server restarts as transient, the rest as other', () => {
     for (const code of ['08006', '08001', '08P01', '57P01', '57P02', '57P03']) expect([code, classifyFailure(pgError(code))]).toEqual([code, 'transient']);
     for (const code of ['ECONNREFUSED', 'ECONNRESET']) expect([code, classifyFailure(Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code }))]).toEqual([code, 'transient']);
+    expect(classifyFailure(Object.assign(new Error('connect ENOENT /tmp/s/.s.PGSQL.5432'), { code: 'ENOENT', syscall: 'connect' }))).toBe('transient');
+    expect(classifyFailure(Object.assign(new Error('ENOENT: no such file or directory, open /repo/x'), { code: 'ENOENT', syscall: 'open' }))).toBe('other');
     expect(classifyFailure(new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:5432'), { code: 'ECONNREFUSED' })]))).toBe('transient');
     expect(classifyFailure(new Error('replication stream failed', { cause: pgError('57P01', 'terminating connection due to administrator command') }))).toBe('transient');
     expect(classifyFailure(new Error('Connection terminated unexpectedly'))).toBe('transient');

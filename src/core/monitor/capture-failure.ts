@@ -4,7 +4,7 @@
  * default 2 minutes), naming the last failure; a failure a retry cannot fix is CRITICAL at once.
  * Below that it is reported (OK: a short connection loss heals by itself). Pure.
  */
-import { formatDuration } from './health-format';
+import { formatBytes, formatDuration } from './health-format';
 
 /** One failing streak of the capture (the repository's monitor/capture.json). */
 export interface CaptureFailureFacts {
@@ -102,4 +102,33 @@ export function captureFailureFindings(
     message: `capture retrying after ${formatDuration(forMs)} (${tries}): last failure ${what}; critical after ${formatDuration(criticalAfterMs)}`,
     value: Math.round(forMs / 1000),
   }];
+}
+
+/** How far a restore to "latest" reaches and what it cannot include (src/monitor/chain-reach.ts observes it). */
+export interface ChainReach {
+  /** The last LSN the planned segments reach (the base's when there are none). */
+  lsn: string;
+  /** The commit time of the last transaction they hold (the base's time when there are none). */
+  commitTime: string | null;
+  capture: 'running' | 'failing' | 'stopped' | 'unknown';
+  /** One line on the capture: the workflow's status, or the failure and since when. */
+  captureDetail: string;
+  failure?: CaptureFailureFacts;
+  /** pg_current_wal_lsn() on the source when the plan was made, and the bytes past `lsn`. */
+  sourceWalLsn?: string;
+  behindBytes?: number;
+  /** True when the source holds changes the restore does not include, or may (capture not running, failing). */
+  behind: boolean;
+}
+
+/** The report's lines about it (the CLI prints them after the restore summary). */
+export function describeReach(r: ChainReach): string[] {
+  const lines = [`chain reaches ${r.lsn}${r.commitTime ? ` (last commit ${r.commitTime})` : ''}: this restore includes nothing after it`];
+  if (r.capture !== 'running') lines.push(`WARNING: ${r.captureDetail}: changes made on the source since are not in any segment yet`);
+  else lines.push(r.captureDetail);
+  if (r.sourceWalLsn && r.behindBytes !== undefined && r.behindBytes > 0) {
+    lines.push(`the source's WAL was at ${r.sourceWalLsn}, ${formatBytes(r.behindBytes)} past the chain's end: transactions committed there are not in this restore`
+      + (r.capture === 'running' ? ' (they are in the open segment; `pgincr capture rotate` seals it)' : ''));
+  }
+  return lines;
 }

@@ -131,6 +131,17 @@ describe('evaluateHealth', () => {
     expect(evaluateHealth(healthy({ ...down, maxSlotWalKeepSizeBytes: undefined, catalog: { ...healthy().catalog!, lastBaseAtMs: NOW - 100 * HOUR } }), thresholds, NOW).status).toBe('unknown');
   });
 
+  it('a FULL replica identity on a table with a key is a warning naming the table and the fix; absent when not observed', () => {
+    const report = evaluateHealth(healthy({ fullIdentityWithKey: [{ table: '"public"."t"', index: null }] }), thresholds, NOW);
+    expect(report.status).toBe('warning');
+    expect(report.findings.find((f) => f.check === 'replica identity')).toMatchObject({
+      severity: 'warning', value: 1, message: expect.stringContaining('"public"."t" (primary key)'),
+      hint: expect.stringContaining('ALTER TABLE "public"."t" REPLICA IDENTITY DEFAULT;'),
+    });
+    expect(severityOf(healthy({ fullIdentityWithKey: [] }), 'replica identity')).toBe('ok');
+    expect(severityOf(healthy(), 'replica identity')).toBeUndefined();
+  });
+
   it('max_slot_wal_keep_size = -1 is a warning', () => {
     expect(severityOf(healthy({ maxSlotWalKeepSizeBytes: -1, slot: slot({ safeWalSizeBytes: null }) }), 'server.max_slot_wal_keep_size')).toBe('warning');
   });
