@@ -58,22 +58,35 @@ INSERT INTO pgincr.secret (key)
 SELECT pg_catalog.sha256(pg_catalog.convert_to(pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text
        || pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text, 'UTF8'));
 
--- hex(sha256(key || sha256(key || data)))
-CREATE FUNCTION pgincr.mac(data bytea) RETURNS text LANGUAGE sql STABLE ${FIXED} AS $fn$
-  SELECT pg_catalog.encode(pg_catalog.sha256(s.key OPERATOR(pg_catalog.||) pg_catalog.sha256(s.key OPERATOR(pg_catalog.||) data)), 'hex')
-  FROM pgincr.secret s
+-- hex(sha256(key || sha256(key || data))). Functions here are plpgsql rather than sql: a sql
+-- function that cannot be inlined (SECURITY DEFINER, SET) is planned again at every call.
+CREATE FUNCTION pgincr.mac(data bytea) RETURNS text LANGUAGE plpgsql STABLE ${FIXED} AS $fn$
+DECLARE
+  k bytea;
+BEGIN
+  SELECT s.key INTO k FROM pgincr.secret s;
+  RETURN pg_catalog.encode(pg_catalog.sha256(k OPERATOR(pg_catalog.||) pg_catalog.sha256(k OPERATOR(pg_catalog.||) data)), 'hex');
+END
 $fn$;
 
 -- One field of a canonical form: '<byte length>:<bytes>' in the database encoding, '-' for NULL.
-CREATE FUNCTION pgincr.canonical_field(v text) RETURNS bytea LANGUAGE sql STABLE ${FIXED} AS $fn$
-  SELECT CASE WHEN v IS NULL THEN '\x2d'::bytea
-         ELSE pg_catalog.convert_to(pg_catalog.octet_length(pg_catalog.convert_to(v, pg_catalog.getdatabaseencoding()))::text || ':', 'UTF8')
-              OPERATOR(pg_catalog.||) pg_catalog.convert_to(v, pg_catalog.getdatabaseencoding()) END
+CREATE FUNCTION pgincr.canonical_field(v text) RETURNS bytea LANGUAGE plpgsql STABLE ${FIXED} AS $fn$
+DECLARE
+  b bytea;
+BEGIN
+  IF v IS NULL THEN
+    RETURN '\x2d'::bytea;
+  END IF;
+  b := pg_catalog.convert_to(v, pg_catalog.getdatabaseencoding());
+  RETURN pg_catalog.convert_to(pg_catalog.length(b)::text || ':', 'UTF8') OPERATOR(pg_catalog.||) b;
+END
 $fn$;
 
 -- The token that switches recording off in pgincr's own sessions: bound to this transaction.
-CREATE FUNCTION pgincr.internal_token() RETURNS text LANGUAGE sql VOLATILE ${FIXED} AS $fn$
-  SELECT pgincr.mac(pg_catalog.convert_to('internal:' || pg_catalog.pg_current_xact_id()::text, 'UTF8'))
+CREATE FUNCTION pgincr.internal_token() RETURNS text LANGUAGE plpgsql VOLATILE ${FIXED} AS $fn$
+BEGIN
+  RETURN pgincr.mac(pg_catalog.convert_to('internal:' || pg_catalog.pg_current_xact_id()::text, 'UTF8'));
+END
 $fn$;
 
 CREATE FUNCTION pgincr.internal_on() RETURNS boolean LANGUAGE plpgsql VOLATILE ${FIXED} AS $fn$
@@ -119,8 +132,24 @@ $fn$;
 ALTER TABLE pgincr.ddl_history ADD COLUMN session_user_name text, ADD COLUMN sig text;
 ALTER TABLE pgincr.sequence_positions ADD COLUMN sig text;
 
-CREATE FUNCTION pgincr.ddl_history_canonical(r pgincr.ddl_history) RETURNS bytea LANGUAGE sql STABLE ${FIXED} AS $fn$
-  SELECT ${DDL_SIGNED_FIELDS.map((f) => `pgincr.canonical_field(r.${f}::text)`).join('\n      OPERATOR(pg_catalog.||) ')}
+-- canonical_field of each signed field, concatenated (inline: a call per field costs more).
+CREATE FUNCTION pgincr.ddl_history_canonical(r pgincr.ddl_history) RETURNS bytea LANGUAGE plpgsql STABLE ${FIXED} AS $fn$
+DECLARE
+  enc name := pg_catalog.getdatabaseencoding();
+  acc bytea := ''::bytea;
+  v text;
+  b bytea;
+BEGIN
+  FOREACH v IN ARRAY ARRAY[${DDL_SIGNED_FIELDS.map((f) => `r.${f}::text`).join(', ')}] LOOP
+    IF v IS NULL THEN
+      acc := acc OPERATOR(pg_catalog.||) '\x2d'::bytea;
+    ELSE
+      b := pg_catalog.convert_to(v, enc);
+      acc := acc OPERATOR(pg_catalog.||) pg_catalog.convert_to(pg_catalog.length(b)::text || ':', 'UTF8') OPERATOR(pg_catalog.||) b;
+    END IF;
+  END LOOP;
+  RETURN acc;
+END
 $fn$;
 
 CREATE OR REPLACE FUNCTION pgincr.stamp_ddl_history() RETURNS trigger LANGUAGE plpgsql ${FIXED} AS $fn$
@@ -142,17 +171,21 @@ CREATE TRIGGER stamp BEFORE INSERT ON pgincr.sequence_positions
   FOR EACH ROW EXECUTE FUNCTION pgincr.stamp_sequence_positions();
 
 -- The role that ran the DDL: SET ROLE's, else the session user (current_user here is the owner).
-CREATE FUNCTION pgincr.ddl_role() RETURNS text LANGUAGE sql STABLE ${FIXED} AS $fn$
-  SELECT COALESCE(NULLIF(pg_catalog.current_setting('role'), 'none'), SESSION_USER::text)
+CREATE FUNCTION pgincr.ddl_role() RETURNS text LANGUAGE plpgsql STABLE ${FIXED} AS $fn$
+BEGIN
+  RETURN COALESCE(NULLIF(pg_catalog.current_setting('role'), 'none'), SESSION_USER::text);
+END
 $fn$;
 
 -- The writer: one ddl_history row for the DDL running now (the stamp trigger adds xid and sig).
 CREATE FUNCTION pgincr.write_ddl_row(tag text, types text[], identities text[], query text, caller_search_path text,
-                                     phase text, ordinal int, rewrites text[]) RETURNS void LANGUAGE sql VOLATILE ${FIXED} AS $fn$
+                                     phase text, ordinal int, rewrites text[]) RETURNS void LANGUAGE plpgsql VOLATILE ${FIXED} AS $fn$
+BEGIN
   INSERT INTO pgincr.ddl_history (xid, occurred_at, role_name, session_user_name, search_path, command_tag, object_types,
                                   object_identities, query, schema_version, phase, statement_ordinal, volatile_rewrites, ${COLUMNS})
   VALUES (0, pg_catalog.clock_timestamp(), pgincr.ddl_role(), SESSION_USER, caller_search_path, tag, types,
-          identities, query, 5, phase, ordinal, rewrites, ${VALUES})
+          identities, query, 5, phase, ordinal, rewrites, ${VALUES});
+END
 $fn$;
 
 -- Firing ordinals: the n-th (from 0) firing of the tag's verb within the current client statement.
@@ -175,7 +208,7 @@ BEGIN
   VALUES (x, stmt, pg_catalog.lower(pg_catalog.split_part(tag, ' ', 1)), 0)
   ON CONFLICT (xid, statement_key, verb) DO UPDATE SET n = f.n + 1
   RETURNING f.n INTO n;
-  IF n = 0 THEN -- rows of finished transactions (older than every running one)
+  IF n = 0 AND pg_catalog.right(x::text, 1) = '0' THEN -- now and then: rows of finished transactions (older than every running one)
     DELETE FROM pgincr.firing_ordinals WHERE ctid IN (
       SELECT ctid FROM pgincr.firing_ordinals
        WHERE xid < pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot())
