@@ -6,7 +6,8 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatabaseGrant, PgincrActivities, RestorePlanResult } from './types';
-import { cancellationSignal, chainDirFor, heartbeat, profileByName, withTimerHeartbeat, type ActivityDeps } from './context';
+import { activityClient, cancellationSignal, chainDirFor, heartbeat, profileByName, withTimerHeartbeat, type ActivityDeps } from './context';
+import { chainReach } from '../monitor/chain-reach';
 import type { Profile } from '../config';
 
 import { planRestore } from '../core/restore/plan';
@@ -88,6 +89,15 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
         ...(server?.grants?.length ? { databaseGrants: server.grants } : {}),
         ...(expected ? { expectedChecksumsFile: join(chain, expected) } : {}),
       };
+      // "latest" is the end of the sealed segments: say how far that is and whether the capture is failing or behind.
+      if (target.kind === 'latest') {
+        const last = plan.segments.at(-1);
+        result.reach = await chainReach({
+          config: deps.config, profileName: profile, profile: profileOf(profile), chainDir: chain,
+          end: last ? { lsn: last.endLsn, commitTime: last.lastCommitTime } : { lsn: plan.base.lsn, commitTime: plan.base.takenAt },
+          ...(activityClient() ? { client: activityClient()! } : {}),
+        });
+      }
       deps.logger.info({ chain, base: result.baseId, segments: result.segments.length, target }, 'restore planned');
       return result;
     },

@@ -64,6 +64,8 @@ export interface RestorePlanResult {
   encoding: string;
   /** The roles the planned segments' DDL runs as (`SET ROLE` lines), sorted. */
   ddlRoles?: string[];
+  /** Restore to latest: how far the chain reaches and the capture's state then (src/monitor/chain-reach.ts). */
+  reach?: import('../core/monitor/capture-failure').ChainReach;
   /** The source database's owner and the privileges granted on it (base metadata; absent in older bases). */
   databaseOwner?: string;
   databaseGrants?: DatabaseGrant[];

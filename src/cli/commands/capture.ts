@@ -65,7 +65,20 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
         const description = await handle.describe();
         const raw = description.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
         const live = raw ? (JSON.parse(Buffer.from(raw).toString('utf8')) as Record<string, unknown>) : null;
-        const result: CaptureStatus & { live: unknown } = { ...status, live };
+        // The last failure: the repository's record (since when, how often) and Temporal's retry attempt.
+        const { pendingCaptureActivity } = require('../../monitor/capture-state') as typeof import('../../monitor/capture-state');
+        const { loadCaptureFailure } = require('../../monitor/capture-failures') as typeof import('../../monitor/capture-failures');
+        const { chainDirFor } = require('../../activities/context') as typeof import('../../activities/context');
+        const { describeCaptureFailure } = require('../../core/monitor/capture-failure') as typeof import('../../core/monitor/capture-failure');
+        const activity = pendingCaptureActivity(description.raw);
+        const failure = await chainDirFor({ config: c.config, logger: c.logger }, c.profile)
+          .then((chain) => loadCaptureFailure(chain, c.config.capture.slot), () => null);
+        const lastFailure = failure
+          ? `${describeCaptureFailure(failure)} (failing since ${failure.since}, ${failure.failures} failed attempt${failure.failures === 1 ? '' : 's'}${failure.durableLsn ? ` at ${failure.durableLsn}` : ''}${activity && activity.attempt > 1 ? `, now attempt ${activity.attempt}` : ''})`
+          : activity?.lastFailure ? `${activity.lastFailure.type}: ${activity.lastFailure.message} (attempt ${activity.attempt})` : '-';
+        const result: CaptureStatus & { live: unknown; lastFailure: unknown; activityAttempt: number | null } = {
+          ...status, live, lastFailure: failure ?? activity?.lastFailure ?? null, activityAttempt: activity?.attempt ?? null,
+        };
         c.print(
           [
             `capture ${idOf(c)}: ${status.state}`,
@@ -73,6 +86,7 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
             `  segment       ${String(live?.segment ?? '-')}`,
             `  transactions  ${status.transactions} (this run: ${String(live?.txns ?? '-')})`,
             `  sealed        ${status.segmentsSealed} segments, iterations ${status.iterations}`,
+            `  last failure  ${lastFailure}`,
             // capture-table rows without a valid signature, not replayed (docs/security.md)
             ...(Number(live?.refusedRows ?? 0) + (status.refusedRows ?? 0) > 0
               ? [`  REFUSED rows  ${status.refusedRows ?? 0} (this run: ${String(live?.refusedRows ?? 0)}); see the capture log and docs/security.md`] : []),

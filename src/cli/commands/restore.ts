@@ -6,6 +6,7 @@ import type { RestoreInput } from '../../workflows/inputs';
 import type { RestoreReport } from '../../workflows/restore';
 import type { VerifyReport } from '../../workflows/verify';
 import { normalizeTime } from '../../core/segment/commit-time';
+import { describeReach } from '../../core/monitor/capture-failure';
 
 /** The target as the report echoes it: a time is the instant used, in UTC. */
 function describeTarget(target: RestoreReport['target']): string {
@@ -85,6 +86,8 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
         [
           `restored ${report.targetDb} from base ${report.plan.baseId} (${report.plan.baseLsn}) + ${report.apply.appliedTransactions} transactions to ${report.apply.lastEndLsn}${report.apply.lastCommitTime ? ` (${report.apply.lastCommitTime})` : ''}`,
           `target: ${describeTarget(report.target)}`,
+          // to latest: how far the chain reaches, and whether the capture is failing or behind
+          ...(report.plan.reach ? describeReach(report.plan.reach) : []),
           verdict,
           table(['STEP', 'MS'], report.steps.map((s) => [s.name, s.ms])),
         ].join('\n'),
