@@ -9,6 +9,8 @@
  *   options: --rows-per-txn 10  --txns-per-segment 2000  --batch-transactions N  --batch-bytes N
  *            --fast-server (fsync and synchronous_commit off; default: a durable server)
  *            --sweep 1,10,100,1000 (batch sizes tried with --profile)
+ *            --cases all|synthetic  --pgbench-scale 5  --pgbench-seconds 20  --full-rows 100000  --full-txns 3000
+ *            (the real-workload cases of restore-cases.ts: pgbench after setup, a FULL-identity table)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -25,6 +27,7 @@ import { TableShapes } from '../src/restore/table-shapes';
 import { batchTables, parseBatch, rewriteBatch } from '../src/core/restore/merge-changes';
 import { exitOnInterrupt, fmtInt, fmtRatio, loadNote, log, markdownTable, msSince, perSecond } from './bench-util';
 import { generateSegments, RESTORE_SCHEMA, type WorkloadCounts } from './restore-workload';
+import { fullTableCase, pgbenchCase } from './restore-cases';
 
 const { values: args } = parseArgs({
   options: {
@@ -37,6 +40,11 @@ const { values: args } = parseArgs({
     profile: { type: 'boolean', default: false },
     sweep: { type: 'string', default: '1,10,100,1000,5000' },
     repeat: { type: 'string', default: '1' },
+    cases: { type: 'string', default: 'all' },
+    'pgbench-scale': { type: 'string', default: '5' },
+    'pgbench-seconds': { type: 'string', default: '20' },
+    'full-rows': { type: 'string', default: '100000' },
+    'full-txns': { type: 'string', default: '3000' },
   },
 });
 
@@ -188,6 +196,19 @@ async function main(): Promise<void> {
     ];
     if (args.profile) {
       out.push('', markdownTable(['applier profile', 'time', 'rate'], await profile(pg, paths, counts)));
+    }
+    if (args.cases === 'all') {
+      const pgb = await pgbenchCase(pg, Number(args['pgbench-scale']), Number(args['pgbench-seconds']));
+      const full = await fullTableCase(pg, Number(args['full-rows']), Number(args['full-txns']));
+      out.push(
+        '',
+        '## Real workloads, decoded and rendered as the capture does; every target ends equal to the source (ratio: rows/s over the source\'s own)',
+        '',
+        markdownTable(['replay', 'rows/s', 'time', 'ratio'], [...pgb.rows, ...full.rows]),
+        '',
+        `targets: applier ${fmtRatio(rateA / rateP)} of psql -f (≥ 10x); pgbench FULL restore ${fmtRatio(pgb.ratios.pgbenchFullVsDefault!)} of the DEFAULT one's speed (≥ 0.5x);`
+          + ` applier over the source's own rate: pgbench ${fmtRatio(pgb.ratios.pgbenchFullVsSource!)}, FULL table with key ${fmtRatio(full.ratios.fullKeyVsSource!)}, without ${fmtRatio(full.ratios.fullNoKeyVsSource!)} (≥ 0.25x); ${loadNote()}`,
+      );
     }
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
