@@ -5,8 +5,9 @@
  * trigger `pgincr_audit`) and a function whose body holds text shaped like pg_dump's section
  * headers are all kept, and the base restores (plain and directory formats).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { pgincrTestEnv, type PgincrTestEnv } from '../../helpers/pgincr-env';
@@ -103,6 +104,17 @@ describe('base dump: pgincr objects left out by catalog identity, user objects k
       const db = `dir_dst_${jobs}`;
       await createTargetDatabase(pg.profile(), db, { restoreId: db });
       await restoreBase({ profile: pg.profile(db), restoreId: db, baseLsn: lsn, dump: { ...dump, jobs } as BaseDump });
+      await expectUserObjectsOnly(db);
+    }
+    // By hand, as written: docs/restore.md's command, and the base's README.txt's in its folder.
+    const doc = /`(pg_restore -j 4 --exit-on-error -L [^`]*)`/.exec(readFileSync(join(__dirname, '../../../docs/restore.md'), 'utf8'))?.[1];
+    expect(doc).toBeDefined();
+    const readme = /^ {2}(pg_restore -L .*NEWDB.*)$/m.exec(readFileSync(join(dir, 'README.txt'), 'utf8'))?.[1];
+    expect(readme).toBeDefined();
+    const env = { ...process.env, ...pg.env(), CHAIN: dirname(dirname(dir)), BASE: basename(dir) };
+    for (const [db, command] of [['dir_doc', doc!], ['dir_readme', readme!.replace('NEWDB', 'dir_readme')]] as const) {
+      await pg.createDatabase(db);
+      execFileSync('bash', ['-e', '-c', command], { env: { ...env, DB: db }, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
       await expectUserObjectsOnly(db);
     }
   });
