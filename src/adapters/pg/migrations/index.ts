@@ -100,6 +100,7 @@ export async function migrate(client: Client, migrations: readonly Migration[] =
       await checkSchemaOwnership(client);
       await setInternal(client);
       await client.query(BOOTSTRAP);
+      await checkSchemaOwnership(client); // again: a schema created since the first check was kept by IF NOT EXISTS
       const { rowCount } = await client.query('SELECT 1 FROM pgincr.schema_version WHERE version = $1', [m.version]);
       if (rowCount) return true;
       await client.query(m.sql);
