@@ -42,7 +42,11 @@ export function rolesCreatedBy(globalsSql: string): string[] {
 /** Of `roles`, those that do not exist in the cluster of `profile`. */
 export async function rolesMissingIn(profile: Profile, roles: readonly string[]): Promise<string[]> {
   if (roles.length === 0) return [];
-  const client = await connectProfile(profile);
+  // Roles are the cluster's: any database will do (the profile's may be the one to be restored).
+  const client = await connectProfile(profile).catch((error: { code?: string }) => {
+    if (error.code !== '3D000' || profile.dbname === 'postgres') throw error;
+    return connectProfile({ ...profile, dbname: 'postgres' });
+  });
   try {
     const r = await client.query<{ role: string }>(
       'SELECT r AS role FROM unnest($1::text[]) AS r WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) ORDER BY 1',
