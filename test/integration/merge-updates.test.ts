@@ -51,7 +51,8 @@ const items = rel('items', ITEM_COLS, ['id'], { generated: new Set(['twice']) })
 const items2 = rel('items', [...ITEM_COLS, 'extra'], ['id'], { generated: new Set(['twice']) });
 const pair = rel('pair', ['a', 'b', 'v'], ['a', 'b']);
 const uniq = rel('uniq', ['id', 'email'], ['id']);
-const full = rel('full_rows', ['x', 'y'], [], { replicaIdentity: 'f' });
+const fullRel = rel('full_rows', ['x', 'y'], [], { replicaIdentity: 'f' });
+const full: RelationInfo = { ...fullRel, columns: fullRel.columns.map((c) => (c.name === 'y' ? { ...c, typeOid: 23 } : c)) }; // y int
 const audited = rel('audited', ['id', 'v'], ['id']);
 
 const v = (x: string | null): TupleValue => (x === null ? { kind: 'null' } : { kind: 'text', value: x });
