@@ -18,7 +18,8 @@
  * Under the `replica` role, each batch's one-row changes are sent as a few set-based statements
  * (`core/restore/merge-changes.ts`: multi-row INSERTs, `UPDATE … FROM (VALUES …)`, `DELETE …
  * IN (…)`) on tables where nothing can tell the difference (no trigger or rule that fires, keyed
- * by a unique identity; the target's catalog says, `table-shapes.ts`); the batch then commits the
+ * by a unique identity, or for REPLICA IDENTITY FULL changes by a primary key or unique index of
+ * the target; the target's catalog says, `table-shapes.ts`); the batch then commits the
  * same state as the statements as written, or, should the merged form fail, is applied as written.
  * Other tables' consecutive INSERTs are still merged in order when no INSERT trigger or rule can
  * fire anywhere in the target. A transaction holding DDL is sent as written and ends its batch,
