@@ -9,7 +9,7 @@ import { DDL_SIGNED_FIELDS } from '../../../src/adapters/pg/migrations/005-trust
 import { ensureRawCaptureObjects } from '../../../src/adapters/pg/raw-capture-objects';
 import { DDL_HISTORY_SIGNED_COLUMNS, rowSignature } from '../../../src/core/sql/capture-row-signature';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { pgincrTestEnv } from '../../helpers/pgincr-env';
+import { pgincrTestEnv, waitFor } from '../../helpers/pgincr-env';
 import { GOLDEN_KEY, GOLDEN_SIGNATURE, GOLDEN_VALUES } from '../../helpers/signature-golden';
 import {
   captureAndStop, expectRestoreEqualsSource, sealedSegmentText, setUpChain, tearDownChain,
@@ -107,6 +107,17 @@ test('forged, hidden and misplaced DDL: refused or recorded as it ran; the resto
       [GOLDEN_KEY, ...GOLDEN_VALUES.map((v) => (v === null ? null : Buffer.from(v, 'latin1').toString('utf8')))], 'sec_src');
     expect(golden).toEqual([{ sig: GOLDEN_SIGNATURE }]);
 
+    // The capture runs count what they refused (the capture workflow's status adds them up).
+    const [{ lsn }] = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn', [], 'sec_src')) as [{ lsn: string }];
+    let refusedRows = 0;
+    await waitFor(`slot ${chain.slot} to confirm ${lsn}`, async () => {
+      const r = await chain.env.activities.captureChanges({ profile: 'default', runForMs: 700, ...(chain.lastDurableLsn ? { lastDurableLsn: chain.lastDurableLsn } : {}) });
+      chain.lastDurableLsn = r.lastDurableLsn;
+      refusedRows += r.refusedRows ?? 0;
+      const [c] = await pg.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [lsn, chain.slot], 'sec_src');
+      return c?.ok === true;
+    }, 60_000, 0);
+    expect(refusedRows).toBe(3);
     await captureAndStop(pg, chain);
     const text = sealedSegmentText(chain);
     expect(text).not.toMatch(/pwn/);
