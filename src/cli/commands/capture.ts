@@ -75,7 +75,7 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
           .then((chain) => loadCaptureFailure(chain, c.config.capture.slot), () => null);
         const lastFailure = failure
           ? `${describeCaptureFailure(failure)} (failing since ${failure.since}, ${failure.failures} failed attempt${failure.failures === 1 ? '' : 's'}${failure.durableLsn ? ` at ${failure.durableLsn}` : ''}${activity && activity.attempt > 1 ? `, now attempt ${activity.attempt}` : ''})`
-          : activity?.lastFailure ? `${activity.lastFailure.type}: ${activity.lastFailure.message} (attempt ${activity.attempt})` : '-';
+          : activity?.lastFailure ? `- (the running attempt ${activity.attempt} came after ${activity.lastFailure.type}: ${activity.lastFailure.message})` : '-';
         const result: CaptureStatus & { live: unknown; lastFailure: unknown; activityAttempt: number | null } = {
           ...status, live, lastFailure: failure ?? activity?.lastFailure ?? null, activityAttempt: activity?.attempt ?? null,
         };

@@ -62,8 +62,9 @@ export function captureFailureFindings(
   const attempt = activity && activity.attempt > 1 ? activity.attempt : undefined;
   if (!failure) {
     if (failure === undefined && !attempt) return [];
-    if (attempt && activity?.lastFailure) {
-      // Temporal retries but the repository holds no record (e.g. the worker died mid-run).
+    if (failure === undefined && attempt && activity?.lastFailure) {
+      // No record read, but Temporal retries. (With a record that says "none", the running
+      // attempt has made progress: Temporal keeps the last failure until the activity ends.)
       return [{
         check: 'capture.failing',
         severity: 'ok',

@@ -59,6 +59,10 @@ describe('the capture.failing finding', () => {
   it('is OK while retrying, CRITICAL once failing for captureFailingCritical, naming the last failure', () => {
     expect(captureFailureFindings(null, undefined, 120_000, T0)).toEqual([{ check: 'capture.failing', severity: 'ok', message: 'no capture failure since the last progress', value: 0 }]);
     expect(captureFailureFindings(undefined, undefined, 120_000, T0)).toEqual([]);
+    // Temporal keeps an attempt's last failure while the next attempt runs: the record (none) wins.
+    const retried = { attempt: 6, lastFailure: { type: 'Error', message: 'connect ECONNREFUSED' } };
+    expect(captureFailureFindings(null, retried, 120_000, T0)[0]).toMatchObject({ severity: 'ok', message: 'no capture failure since the last progress' });
+    expect(captureFailureFindings(undefined, retried, 120_000, T0)[0]).toMatchObject({ severity: 'ok', message: 'capture activity on attempt 6 after Error: connect ECONNREFUSED' });
     const early = captureFailureFindings(failing(), { attempt: 7 }, 120_000, T0 + 119_000)[0]!;
     expect(early).toMatchObject({ severity: 'ok', value: 119 });
     expect(early.message).toBe('capture retrying after 1m 59s (6 failed attempts, attempt 7): last failure Error: connect ECONNREFUSED 127.0.0.1:5999; critical after 2m 0s');
