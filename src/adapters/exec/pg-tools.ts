@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Transform } from 'node:stream';
+import { PassThrough, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { execa } from 'execa';
@@ -174,26 +174,74 @@ export async function pgincrTriggerKeys(profile: Profile, snapshot?: string): Pr
   }
 }
 
-/** Reads an archive's TOC and writes the list without pgincr's entries (see core/commands/dump-filter). */
-async function writeRestoreList(input: PgDumpInput, archive: string, listPath: string): Promise<number> {
+/** Writes the restore list: the TOC listing without pgincr's entries (see core/commands/dump-filter). */
+async function writeRestoreList(input: PgDumpInput, listing: string, listPath: string): Promise<number> {
+  const drop = await pgincrTriggerKeys(input.profile, input.snapshot);
+  const filtered = filterTocList(listing, drop);
+  await writeFileAtomic(listPath, Buffer.from(filtered.list, 'latin1'));
+  return filtered.dropped.length;
+}
+
+/** `pg_restore --list --verbose` of an archive file. */
+async function listArchive(input: PgDumpInput, archive: string): Promise<string> {
   const chunks: Buffer[] = [];
   await run({
     profile: input.profile, program: 'pg_restore', args: pgRestoreListArgs(archive),
     ...(input.signal ? { signal: input.signal } : {}),
     stdout: async (stdout) => { for await (const c of stdout) chunks.push(c as Buffer); },
   });
-  const drop = await pgincrTriggerKeys(input.profile, input.snapshot);
-  const filtered = filterTocList(Buffer.concat(chunks).toString('latin1'), drop);
-  await writeFileAtomic(listPath, Buffer.from(filtered.list, 'latin1'));
-  return filtered.dropped.length;
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+/** More than this held back while pg_restore reads the TOC means something is wrong: stop reading. */
+const TOC_HOLD_MAX = 256 * 1024 * 1024;
+
+/**
+ * Reads the start of a custom-format archive stream until `pg_restore --list` (fed the same
+ * bytes) has printed its table of contents; pg_restore stops after the TOC, which pg_dump writes
+ * first. Returns the listing and the bytes read so far; `stream` is left paused after them.
+ */
+async function readTocFromStream(input: PgDumpInput, stream: NodeJS.ReadableStream): Promise<{ listing: string; head: Buffer[]; ended: boolean }> {
+  const lister = execa(toolPath('pg_restore'), pgRestoreListArgs(), {
+    env: childEnv(input.profile), extendEnv: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false, encoding: 'buffer',
+    ...(input.signal ? { cancelSignal: input.signal } : {}), forceKillAfterDelay: KILL_AFTER_MS,
+  });
+  lister.stdin?.on('error', () => undefined); // EPIPE: it stops reading after the TOC
+  const head: Buffer[] = [];
+  let held = 0;
+  let ended = false;
+  const onData = (chunk: Buffer) => {
+    head.push(chunk);
+    held += chunk.length;
+    if (held > TOC_HOLD_MAX) stream.pause();
+    if (lister.stdin?.writable) lister.stdin.write(chunk);
+  };
+  const onEnd = () => {
+    ended = true;
+    lister.stdin?.end();
+  };
+  stream.on('data', onData);
+  stream.once('end', onEnd);
+  const result = await lister;
+  stream.pause();
+  stream.removeListener('data', onData);
+  stream.removeListener('end', onEnd);
+  if (result.exitCode !== 0) {
+    const stderr = Buffer.from(result.stderr ?? new Uint8Array()).toString('utf8').trim().slice(-STDERR_TAIL);
+    throw new CommandFailedError(`pg_restore --list failed${result.exitCode !== undefined ? ` with exit code ${result.exitCode}` : ''}: ${stderr}`, {
+      hint: 'the command was: pg_dump --format=custom … | pg_restore --list --verbose',
+    });
+  }
+  return { listing: Buffer.from(result.stdout ?? new Uint8Array()).toString('latin1'), head, ended };
 }
 
 /**
  * Dumps the database (in the given snapshot) without the `pgincr` schema and without pgincr's
  * triggers, chosen on the archive's table of contents (core/commands/dump-filter.ts).
- * - plain: pg_dump writes an uncompressed custom-format archive next to the output (it needs
- *   about the database's size on disk while the base is taken), pg_restore turns the listed
- *   entries into the SQL script, which is gzip-compressed into `dump.sql.gz`; the archive goes.
+ * - plain: `pg_dump --format=custom --compress=0` is streamed (no file) into
+ *   `pg_restore --list` until its table of contents is known, then into
+ *   `pg_restore --use-list=<list> --file=-`, whose SQL script is gzip-compressed into
+ *   `dump.sql.gz`: all three run at once, as the plain pg_dump did.
  * - directory: the archive is the base; `listPath` gets the list for `pg_restore --use-list`.
  */
 export async function runPgDump(input: PgDumpInput): Promise<PgDumpResult> {
@@ -208,34 +256,41 @@ export async function runPgDump(input: PgDumpInput): Promise<PgDumpResult> {
     const args = pgDumpArgs({ format: 'directory', excludeSchemas, outPath: tmp, ...snapshot, ...(input.jobs ? { jobs: input.jobs } : {}) });
     await run({ profile: input.profile, program: 'pg_dump', args, ...signal });
     const listPath = input.listPath ?? join(dirname(input.outPath), BASE_FILES.dumpList);
-    const dropped = await writeRestoreList(input, tmp, listPath);
+    const dropped = await writeRestoreList(input, await listArchive(input, tmp), listPath);
     await rename(tmp, input.outPath);
     await fsyncPath(dirname(input.outPath));
     return { path: input.outPath, bytes: 0, droppedEventTriggers: dropped, listPath };
   }
-  const archive = `${input.outPath}.archive.tmp`;
   const listFile = `${input.outPath}.list.tmp`;
+  const hash = createHash('sha256');
+  let dropped = 0;
   try {
     await run({
       profile: input.profile, program: 'pg_dump', ...signal,
-      args: pgDumpArgs({ format: 'custom', excludeSchemas, outPath: archive, compress: 0, ...snapshot }),
-    });
-    const dropped = await writeRestoreList(input, archive, listFile);
-    const hash = createHash('sha256');
-    await run({
-      profile: input.profile, program: 'pg_restore', args: pgRestoreScriptArgs({ archive, listFile }), ...signal,
-      stdout: (stdout) => pipeline(
-        stdout,
-        counter(input.onProgress, total),
-        createGzip(),
-        new Transform({
-          transform(chunk: Buffer, _e, done) {
-            hash.update(chunk);
-            done(null, chunk);
-          },
-        }),
-        createWriteStream(tmp, { mode: 0o600 }),
-      ),
+      args: pgDumpArgs({ format: 'custom', excludeSchemas, compress: 0, ...snapshot }),
+      stdout: async (archive) => {
+        const toc = await readTocFromStream(input, archive);
+        dropped = await writeRestoreList(input, toc.listing, listFile);
+        const feed = new PassThrough();
+        const restoring = run({
+          profile: input.profile, program: 'pg_restore', args: pgRestoreScriptArgs({ listFile }), stdin: feed, ...signal,
+          stdout: (script) => pipeline(
+            script,
+            counter(input.onProgress, total),
+            createGzip(),
+            new Transform({
+              transform(chunk: Buffer, _e, done) {
+                hash.update(chunk);
+                done(null, chunk);
+              },
+            }),
+            createWriteStream(tmp, { mode: 0o600 }),
+          ),
+        });
+        for (const chunk of toc.head) feed.write(chunk);
+        const feeding = toc.ended ? Promise.resolve(feed.end()).then(() => undefined) : pipeline(archive, feed);
+        await Promise.all([feeding, restoring]);
+      },
     });
     await fsyncPath(tmp);
     await rename(tmp, input.outPath);
@@ -243,7 +298,6 @@ export async function runPgDump(input: PgDumpInput): Promise<PgDumpResult> {
     input.onProgress?.({ bytes: total.bytes });
     return { path: input.outPath, bytes: total.bytes, droppedEventTriggers: dropped, sha256: hash.digest('hex') };
   } finally {
-    await rm(archive, { force: true });
     await rm(listFile, { force: true });
   }
 }

@@ -29,7 +29,7 @@ export interface PgDumpOptions {
   format: 'plain' | 'directory' | 'custom';
   /** Parallel jobs (directory format only). */
   jobs?: number;
-  /** Output folder (directory) or file (custom); the plain format writes to stdout. */
+  /** Output folder (directory) or file (custom; stdout without it); the plain format writes to stdout. */
   outPath?: string;
   excludeSchemas: string[];
   /** `--compress` level (custom and directory formats). */
@@ -46,10 +46,7 @@ export function pgDumpArgs(o: PgDumpOptions): string[] {
     args.push(`--file=${o.outPath}`);
     if (o.jobs && o.jobs > 1) args.push(`--jobs=${o.jobs}`);
   }
-  if (o.format === 'custom') {
-    if (!o.outPath) throw new Error('pg_dump custom format needs an output file');
-    args.push(`--file=${o.outPath}`);
-  }
+  if (o.format === 'custom' && o.outPath) args.push(`--file=${o.outPath}`);
   if (o.compress !== undefined && o.format !== 'plain') args.push(`--compress=${o.compress}`);
   return args;
 }
@@ -75,14 +72,17 @@ export function pgRestoreArgs(o: { dbname: string; archive: string; jobs?: numbe
   return args;
 }
 
-/** `pg_restore --list --verbose`: an archive's table of contents with each entry's dependencies. */
-export function pgRestoreListArgs(archive: string): string[] {
-  return ['--list', '--verbose', '--', archive];
+/**
+ * `pg_restore --list --verbose`: an archive's table of contents with each entry's dependencies
+ * (a custom-format archive on stdin when `archive` is not given).
+ */
+export function pgRestoreListArgs(archive?: string): string[] {
+  return ['--list', '--verbose', ...(archive ? ['--', archive] : [])];
 }
 
-/** `pg_restore` writing the SQL script of an archive's entries in `listFile` to stdout. */
-export function pgRestoreScriptArgs(o: { archive: string; listFile?: string }): string[] {
-  return ['--file=-', ...(o.listFile ? [`--use-list=${o.listFile}`] : []), '--', o.archive];
+/** `pg_restore` writing the SQL script of an archive's entries in `listFile` to stdout (archive: stdin when not given). */
+export function pgRestoreScriptArgs(o: { archive?: string; listFile?: string }): string[] {
+  return ['--file=-', ...(o.listFile ? [`--use-list=${o.listFile}`] : []), ...(o.archive ? ['--', o.archive] : [])];
 }
 
 /** `psql` replaying a script file, stopping at the first error, ignoring ~/.psqlrc. */

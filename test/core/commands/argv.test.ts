@@ -10,9 +10,13 @@ describe('argv builders', () => {
     expect(pgDumpArgs({ format: 'directory', jobs: 4, outPath: '/r/dump.dir', excludeSchemas: [] }))
       .toEqual(['--format=directory', '--no-password', '--blobs', '--file=/r/dump.dir', '--jobs=4']);
     expect(() => pgDumpArgs({ format: 'directory', excludeSchemas: [] })).toThrow('output folder');
+    expect(pgDumpArgs({ format: 'custom', snapshot: 'S-1', compress: 0, excludeSchemas: ['pgincr'] }))
+      .toEqual(['--format=custom', '--no-password', '--blobs', '--snapshot=S-1', '--exclude-schema=pgincr', '--compress=0']);
     expect(pgDumpArgs({ format: 'custom', snapshot: 'S-1', outPath: '/r/a.tmp', compress: 0, excludeSchemas: ['pgincr'] }))
       .toEqual(['--format=custom', '--no-password', '--blobs', '--snapshot=S-1', '--exclude-schema=pgincr', '--file=/r/a.tmp', '--compress=0']);
     expect(pgRestoreListArgs('/r/a.tmp')).toEqual(['--list', '--verbose', '--', '/r/a.tmp']);
+    expect(pgRestoreListArgs()).toEqual(['--list', '--verbose']);
+    expect(pgRestoreScriptArgs({ listFile: '/r/l' })).toEqual(['--file=-', '--use-list=/r/l']);
     expect(pgRestoreScriptArgs({ archive: '/r/a.tmp', listFile: '/r/l' })).toEqual(['--file=-', '--use-list=/r/l', '--', '/r/a.tmp']);
     expect(pgDumpallGlobalsArgs({ noRolePasswords: true, database: 'app' })).toEqual(['--globals-only', '--no-password', "--database=dbname='app'", '--no-role-passwords']);
     expect(psqlFileArgs('-')).toEqual(['-X', '--no-password', '-v', 'ON_ERROR_STOP=1', '-q', '-f', '-']);
