@@ -86,6 +86,8 @@ test('forged, hidden and misplaced DDL: refused or recorded as it ran; the resto
         VALUES (now(), '[{"schema":"public","name":"s","last_value":"999","is_called":true}]')`);
       await su.query('COMMIT');
       await su.query(`SELECT nextval('public.s')`);
+      // The role in effect is recorded, not pgincr's owner (the trigger functions run as it).
+      await su.query(`SET ROLE creator; CREATE TABLE public.as_creator (id int PRIMARY KEY); RESET ROLE`);
     } finally {
       await su.end();
     }
@@ -100,6 +102,8 @@ test('forged, hidden and misplaced DDL: refused or recorded as it ran; the resto
     const recorded = await pg.query<{ role_name: string; session_user_name: string; query: string }>(
       `SELECT role_name, session_user_name, query FROM pgincr.ddl_history WHERE query LIKE '%hidden%' ORDER BY id`, [], 'sec_src');
     expect(recorded.map((r) => [r.role_name, r.session_user_name])).toEqual([['creator', 'creator'], ['creator', 'creator']]);
+    expect(await pg.query(`SELECT role_name, session_user_name FROM pgincr.ddl_history WHERE query LIKE '%as_creator%'`, [], 'sec_src'))
+      .toEqual([{ role_name: 'creator', session_user_name: pg.user }]);
     // The golden vector of the unit test, computed by the SQL side.
     const fields = GOLDEN_VALUES.map((_, i) => `pgincr.canonical_field($${i + 2})`).join(' || ');
     const golden = await pg.query<{ sig: string }>(
