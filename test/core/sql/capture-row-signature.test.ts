@@ -1,5 +1,8 @@
 import { canonicalForm, rowSignature, signatureValid } from '../../../src/core/sql/capture-row-signature';
-import { checkCaptureRow, refusedComment } from '../../../src/core/sql/capture-row-verify';
+import { checkCaptureRow, refusedComment, type RefusedRow, type VerifyingCaptureContext } from '../../../src/core/sql/capture-row-verify';
+import { parseRawText } from '../../../src/core/decoding/decoder-raw';
+import { repairRawTransaction } from '../../../src/core/decoding/decoder-raw-repair';
+import { DdlOrdinals } from '../../../src/core/ddl/extract';
 import type { RelationInfo } from '../../../src/core/sql/render';
 import type { Tuple } from '../../../src/core/decoding/model';
 import { GOLDEN_CANONICAL, GOLDEN_KEY, GOLDEN_SIGNATURE, GOLDEN_VALUES } from '../../helpers/signature-golden';
@@ -45,5 +48,23 @@ describe('checkCaptureRow', () => {
 
   it('renders rows of a table without a sig column (written before capture schema version 5)', () => {
     expect(checkCaptureRow(rel(['id', 'recorded_at', 'positions']), tuple(['7', '2026-01-01', positions]), GOLDEN_KEY)).toBeNull();
+  });
+});
+
+describe('decoder_raw capture rows behind the check', () => {
+  it('renders a signed sequence_positions row, refuses an altered one', () => {
+    const positions = '[{"name": "s", "schema": "public", "is_called": true, "last_value": "42"}]';
+    const sig = rowSignature(GOLDEN_KEY, [positions]);
+    const row = (id: number, p: string) =>
+      `INSERT INTO pgincr.sequence_positions (id, recorded_at, positions, sig) VALUES (${id}, '2026-11-27 16:00:00+00', '${p}', '${sig}');\n`;
+    const raw = `BEGIN;\nINSERT INTO pgincr.raw_transactions (xid, lsn, at) VALUES ('746', '0/1A2B3C0', '2026-11-27 16:00:00.123456+00');\n` +
+      `${row(1, positions)}${row(2, positions.replace('42', '999'))}COMMIT;\n`;
+    const refused: RefusedRow[] = [];
+    const ctx: VerifyingCaptureContext = { ordinals: new DdlOrdinals(), ddlInFunction: 'fail', trust: { key: GOLDEN_KEY, onRefused: (r) => refused.push(r) } };
+    const [txn] = parseRawText(raw).transactions.map((t) => repairRawTransaction(t, () => undefined, ctx));
+    expect(txn?.statements).toHaveLength(2);
+    expect(txn?.statements[0]).toMatch(/^SELECT pg_catalog\.setval\(.*, 42, true\);\n$/);
+    expect(txn?.statements[1]).toBe("-- pgincr: REFUSED pgincr.sequence_positions row id 2 xid ?: wrong signature, not written by pgincr's triggers; not replayed\n");
+    expect(refused).toEqual([{ table: 'sequence_positions', id: '2', xid: '?', reason: 'wrong signature' }]);
   });
 });
