@@ -113,16 +113,19 @@ describe('a failing capture', () => {
         const nagios = await cli('check', '--nagios');
         expect(nagios.exitCode).toBe(2);
         const first = nagios.stdout.split('\n')[0]!;
-        expect(first).toMatch(/^PGINCR CRITICAL - .*capture has made no progress at \d+\/[0-9A-F]+ for \d+s \(\d+ failed attempts(, attempt \d+)?\): last failure \w+: /);
+        // the attempt number comes from Temporal's describe() of the pending activity
+        expect(first).toMatch(/^PGINCR CRITICAL - .*capture has made no progress at \d+\/[0-9A-F]+ for \d+s \(\d+ failed attempts, attempt \d+\): last failure \w+: /);
         expect(first).toContain(failure.message.slice(0, 30));
 
         const status = await cli('capture', 'status');
-        expect(status.stdout).toMatch(new RegExp(`last failure  ${failure.errorType}: .*\\(failing since ${failure.since}, \\d+ failed attempts at `));
+        expect(status.stdout).toMatch(new RegExp(`last failure  ${failure.errorType}: .*\\(failing since ${failure.since}, \\d+ failed attempts at \\S+, now attempt \\d+\\)`));
 
         await healthCheck();
         await healthCheck();
         await waitFor('the incident alert', async () => failingAlerts().length >= 1, 10_000);
         expect(failingAlerts()).toEqual([expect.objectContaining({ event: 'alert', severity: 'critical', slot, message: expect.stringContaining('capture has made no progress') })]);
+        const since = /^pgincr_capture_seconds_since_durable_commit\{slot="[^"]+"\} (\S+)$/m.exec(await metrics.registry.metrics());
+        expect(Number(since?.[1])).toBeGreaterThanOrEqual(3);
         const counted = await failuresCounted();
         expect(counted.reduce((n, [, v]) => n + v, 0)).toBeGreaterThanOrEqual(2);
 
