@@ -21,6 +21,7 @@ import type { Client } from 'pg';
 import type { Profile } from '../config';
 import { childEnv, connectProfile, resolveProfile } from '../adapters/pg/connect';
 import { pgRestoreArgs, pgRestoreScriptArgs } from '../core/commands/argv';
+import { stderrWithoutRowValues } from '../core/commands/server-messages';
 import { CommandFailedError } from '../errors';
 import { NoOwnerFilter } from '../core/restore/no-owner-filter';
 import { advanceOrigin, ensureOrigin, originName, originProgress } from './origin';
@@ -95,7 +96,7 @@ function pgRestoreScriptSource(dir: string, listFile: string | undefined, env: R
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new CommandFailedError(`pg_restore -f - ${dir} failed (exit ${code}): ${stderr.trim()}`)));
+      code === 0 ? resolve() : reject(new CommandFailedError(`pg_restore -f - ${dir} failed (exit ${code}): ${stderrWithoutRowValues(stderr)}`)));
   });
   return { stream: child.stdout, done, kill: () => child.kill('SIGKILL') };
 }
@@ -118,7 +119,7 @@ function psqlFromSource(env: Record<string, string>, source: Source, prelude: st
     psql.on('close', (code, sig) => {
       if (failure) return reject(failure);
       if (code === 0) return resolve();
-      reject(new CommandFailedError(`psql failed loading the base (exit ${code ?? sig}): ${stderr.trim()}`, {
+      reject(new CommandFailedError(`psql failed loading the base (exit ${code ?? sig}): ${stderrWithoutRowValues(stderr)}`, {
         hint: 'nothing was committed; fix the cause (e.g. a missing role: restore globals first) and retry',
       }));
     });
@@ -170,7 +171,7 @@ function runPgRestore(env: Record<string, string>, args: string[], signal?: Abor
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-STDERR_TAIL)));
     child.on('error', reject);
     child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new CommandFailedError(`pg_restore ${args.join(' ')} failed (exit ${code}): ${stderr.trim()}`)));
+      code === 0 ? resolve() : reject(new CommandFailedError(`pg_restore ${args.join(' ')} failed (exit ${code}): ${stderrWithoutRowValues(stderr)}`)));
   });
 }
 

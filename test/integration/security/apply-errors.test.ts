@@ -4,14 +4,16 @@
  * row values, neither in its message nor anywhere in the failure Temporal records (causes and
  * stack traces included).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { DefaultFailureConverter, defaultPayloadConverter } from '@temporalio/common';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { Recorder } from '../../helpers/restore-fixture';
 import { formatLsn, parseLsn } from '../../../src/core/lsn';
 import { applySegments } from '../../../src/restore/apply-segments';
+import { restoreBase } from '../../../src/restore/restore-base';
 
 jest.setTimeout(300_000);
 
@@ -91,6 +93,20 @@ describe('apply errors carry no row values', () => {
     expect(error.message).toContain('public.pins');
     expect(error.message).toContain('22P02');
     expect(recorded(error)).not.toContain('SECRET-8812');
+  });
+
+  it('a base that fails to load names the constraint, not the rows', async () => {
+    const dump = join(dir, 'dup.sql.gz');
+    writeFileSync(dump, gzipSync([
+      'CREATE TABLE public.tokens (token text PRIMARY KEY, id int);',
+      'COPY public.tokens (token, id) FROM stdin;', 'tok-BASE-SECRET-1\t1', 'tok-BASE-SECRET-1\t2', '\\.', '',
+    ].join('\n')));
+    await pg.createDatabase('base_dup');
+    const error = await restoreBase({ profile: pg.profile('base_dup'), restoreId: 'bdup', baseLsn: formatLsn(BASE_LSN), dump: { format: 'plain', path: dump } })
+      .then(() => null, (err: unknown) => err as Error);
+    expect(error?.name).toBe('CommandFailedError');
+    expect(error!.message).toContain('violates unique constraint "tokens_pkey"');
+    expect(recorded(error!)).not.toContain('BASE-SECRET');
   });
 
   it("a trigger's message is left out (it may quote the row), the table is named", async () => {
