@@ -18,7 +18,7 @@ import { SegmentWriter } from '../adapters/fs/segment-writer';
 import { findPartial, scanSegmentFile } from '../adapters/fs/segment-files';
 import { addSegment, emptyCatalog } from '../core/catalog/catalog';
 import { updateCatalog } from '../adapters/fs/catalog-store';
-import { clearCaptureFailure, describeFailure, loadCaptureFailure, recordCaptureFailure } from '../monitor/capture-failures';
+import { clearCaptureFailure, describeFailure, loadCaptureFailure, recordCaptureFailure, unrecordedFailure } from '../monitor/capture-failures';
 
 /** The control file a running capture polls for "rotate now". */
 export const rotateRequestPath = (chain: string) => join(chain, 'control', 'rotate-request');
@@ -53,7 +53,14 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
       // the first heartbeat past a recorded failure's durable LSN clears it.
       const started = await startLsn(chain, input);
       let durable = started !== undefined ? formatLsn(started) : undefined;
-      let failedAt = await loadCaptureFailure(chain, cfg.slot).then((f) => (f ? parseLsn(f.durableLsn ?? '0/0') : undefined), () => undefined);
+      const attempt = activityContext()?.info.attempt ?? 1;
+      let recorded = await loadCaptureFailure(chain, cfg.slot).catch(() => null);
+      const missed = unrecordedFailure(attempt, recorded);
+      if (missed) {
+        recorded = await recordCaptureFailure(chain, cfg.slot, missed, { ...(durable ? { durableLsn: durable } : {}), attempt: attempt - 1 })
+          .catch(() => recorded);
+      }
+      let failedAt = recorded ? parseLsn(recorded.durableLsn ?? '0/0') : undefined;
       const noteProgress = (lsn: string) => {
         durable = lsn;
         if (failedAt === undefined || !lsn || parseLsn(lsn) <= failedAt) return;
@@ -103,7 +110,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
         if (!cancellationSignal()?.aborted) {
           const facts = describeFailure(error);
           recorder.failed(facts.errorType);
-          await recordCaptureFailure(chain, cfg.slot, error, { ...(durable ? { durableLsn: durable } : {}), attempt: activityContext()?.info.attempt }).catch(
+          await recordCaptureFailure(chain, cfg.slot, error, { ...(durable ? { durableLsn: durable } : {}), attempt }).catch(
             (e: unknown) => log.warn({ err: e }, 'cannot record the capture failure'),
           );
         }

@@ -104,3 +104,15 @@ export async function clearCaptureFailure(chainDir: string, slot: string, nowMs 
   await saveSlot(chainDir, slot, { failure: null, recoveredAt: new Date(nowMs).toISOString() });
   return previous;
 }
+
+/**
+ * A failed attempt the catch path could not record: attempt N > 1 runs, so attempt N-1 failed,
+ * but the record does not hold it (Temporal timed it out: the worker died, or hung past the
+ * heartbeat timeout). Returns the error to record at the start of attempt N, or null.
+ */
+export function unrecordedFailure(attempt: number, recorded: CaptureFailureFacts | null): Error | null {
+  if (attempt <= 1 || recorded?.attempt === attempt - 1) return null;
+  const error = new Error(`capture attempt ${attempt - 1} ended without reporting a result (heartbeat timeout: its worker died or hung)`);
+  error.name = 'ActivityTimeout';
+  return error;
+}

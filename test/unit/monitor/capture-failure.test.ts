@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { clearCaptureFailure, loadCaptureFailure, recordCaptureFailure } from '../../../src/monitor/capture-failures';
+import { clearCaptureFailure, loadCaptureFailure, recordCaptureFailure, unrecordedFailure } from '../../../src/monitor/capture-failures';
 import { captureFailureFindings, type CaptureFailureFacts } from '../../../src/core/monitor/capture-failure';
 import { evaluateHealth, formatNagios, type HealthThresholds } from '../../../src/core/monitor/health';
 import { emitIncidentAlerts, emitReportAlerts, type AlertPayload, type OpenIncident } from '../../../src/monitor/alerts';
@@ -47,6 +47,17 @@ describe('the capture failure record', () => {
     const f = await recordCaptureFailure(dir, 'pgincr', error, { nowMs: T0 });
     expect(f).toMatchObject({ errorType: 'SlotMissingError', sqlstate: '42704', nonRetryable: true, transient: false,
       message: 'replication slot is missing: slot pgincr: replication slot "pgincr" does not exist (SQLSTATE 42704)' });
+  });
+
+  it('an attempt after one that failed unrecorded (heartbeat timeout: the worker died) records that failure', async () => {
+    expect(unrecordedFailure(1, null)).toBeNull();
+    const recorded = await recordCaptureFailure(dir, 'pgincr', refused(), { durableLsn: '0/3000000', attempt: 3, nowMs: T0 });
+    expect(unrecordedFailure(4, recorded)).toBeNull();
+    const missed = unrecordedFailure(5, recorded)!;
+    expect([missed.name, missed.message]).toEqual(['ActivityTimeout', 'capture attempt 4 ended without reporting a result (heartbeat timeout: its worker died or hung)']);
+    expect(unrecordedFailure(2, null)?.name).toBe('ActivityTimeout');
+    const f = await recordCaptureFailure(dir, 'pgincr', missed, { durableLsn: '0/3000000', attempt: 4, nowMs: T0 + 30_000 });
+    expect(f).toMatchObject({ errorType: 'ActivityTimeout', since: new Date(T0).toISOString(), failures: 2, attempt: 4 });
   });
 });
 
