@@ -155,10 +155,11 @@ export async function pgbenchCase(pg: PgCluster, scale: number, seconds: number)
     log(`pgbench -i -s ${scale}`);
     await pg.createDatabase('pgb_init');
     await run('pgbench', ['-i', '-q', '-s', String(scale)], pg.env('pgb_init'));
-    for (const db of ['pgb_src', 'pgb_default', 'pgb_full', 'pgb_psql']) await pg.createDatabase(db, { template: 'pgb_init' });
+    const targets = ['pgb_default', 'pgb_full', 'pgb_full_2', 'pgb_default_2', 'pgb_psql'];
+    for (const db of ['pgb_src', ...targets]) await pg.createDatabase(db, { template: 'pgb_init' });
     // The source's identity stays FULL; the FULL targets get it too, as the base backup would carry it.
     const full = ['pgbench_accounts', 'pgbench_branches', 'pgbench_tellers', 'pgbench_history'].map((t) => `ALTER TABLE ${t} REPLICA IDENTITY FULL;`).join(' ');
-    for (const db of ['pgb_src', 'pgb_full', 'pgb_psql']) await pg.query(full, [], db);
+    for (const db of ['pgb_src', 'pgb_full', 'pgb_full_2', 'pgb_psql']) await pg.query(full, [], db);
     await startSlot(pg, 'pgb_src');
     log(`pgbench -c 4 -T ${seconds} (identity FULL)`);
     const t = process.hrtime.bigint();
@@ -175,17 +176,22 @@ export async function pgbenchCase(pg: PgCluster, scale: number, seconds: number)
     await pg.query("SELECT pg_drop_replication_slot('bench')", [], 'pgb_src');
     const expected = await tableSums(pg, 'pgb_src');
     log(`pgbench: ${fmtInt(decoded.changes)} row changes; applying`);
-    const defaultMs = await applier(pg, 'pgb_default', decoded.paths.default);
-    const fullMs = await applier(pg, 'pgb_full', decoded.paths.full);
+    // DEFAULT, FULL, FULL, DEFAULT: the faster of each pair (a shared machine's noise only slows).
+    const d1 = await applier(pg, 'pgb_default', decoded.paths.default);
+    const f1 = await applier(pg, 'pgb_full', decoded.paths.full);
+    const f2 = await applier(pg, 'pgb_full_2', decoded.paths.full);
+    const d2 = await applier(pg, 'pgb_default_2', decoded.paths.default);
+    log(`pgbench applier: DEFAULT ${d1.toFixed(0)}, ${d2.toFixed(0)} ms; FULL ${f1.toFixed(0)}, ${f2.toFixed(0)} ms`);
+    const [defaultMs, fullMs] = [Math.min(d1, d2), Math.min(f1, f2)];
     const psqlMs = psqlFiles(pg, 'pgb_psql', decoded.paths.full);
-    for (const db of ['pgb_default', 'pgb_full', 'pgb_psql']) await sameAs(pg, expected, db);
+    for (const db of targets) await sameAs(pg, expected, db);
     const rate = (ms: number) => perSecond(decoded.changes, ms);
     const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     return {
       rows: [
         [`source: pgbench -c 4 wrote ${fmtInt(decoded.changes)} row changes (scale ${scale}, identity FULL)`, fmtInt(rate(sourceMs)), secs(sourceMs), 'reference'],
-        ['applier, the same changes as a DEFAULT-identity capture writes them', fmtInt(rate(defaultMs)), secs(defaultMs), fmtRatio(sourceMs / defaultMs)],
-        ['applier, FULL-identity segments (merged by the target\'s primary keys)', fmtInt(rate(fullMs)), secs(fullMs), `${fmtRatio(sourceMs / fullMs)}; ${fmtRatio(defaultMs / fullMs)} of DEFAULT`],
+        ['applier, the same changes as a DEFAULT-identity capture writes them (faster of 2)', fmtInt(rate(defaultMs)), secs(defaultMs), fmtRatio(sourceMs / defaultMs)],
+        ['applier, FULL-identity segments, merged by the target\'s primary keys (faster of 2)', fmtInt(rate(fullMs)), secs(fullMs), `${fmtRatio(sourceMs / fullMs)}; ${fmtRatio(defaultMs / fullMs)} of DEFAULT`],
         ['`psql -f`, FULL-identity segments (typed equality, index scans)', fmtInt(rate(psqlMs)), secs(psqlMs), `${fmtRatio(sourceMs / psqlMs)}; applier ${fmtRatio(psqlMs / fullMs)}`],
       ],
       ratios: { pgbenchFullVsDefault: defaultMs / fullMs, pgbenchFullVsSource: sourceMs / fullMs },
