@@ -193,7 +193,7 @@ async function listArchive(input: PgDumpInput, archive: string): Promise<string>
   return Buffer.concat(chunks).toString('latin1');
 }
 
-/** More than this held back while pg_restore reads the TOC means something is wrong: stop reading. */
+/** More than this read before pg_restore has the TOC means something is wrong: stop, with an error. */
 const TOC_HOLD_MAX = 256 * 1024 * 1024;
 
 /**
@@ -210,10 +210,14 @@ async function readTocFromStream(input: PgDumpInput, stream: NodeJS.ReadableStre
   const head: Buffer[] = [];
   let held = 0;
   let ended = false;
+  let tooLong = false;
   const onData = (chunk: Buffer) => {
     head.push(chunk);
     held += chunk.length;
-    if (held > TOC_HOLD_MAX) stream.pause();
+    if (held > TOC_HOLD_MAX && !tooLong) {
+      tooLong = true;
+      lister.kill();
+    }
     if (lister.stdin?.writable) lister.stdin.write(chunk);
   };
   const onEnd = () => {
@@ -226,6 +230,11 @@ async function readTocFromStream(input: PgDumpInput, stream: NodeJS.ReadableStre
   stream.pause();
   stream.removeListener('data', onData);
   stream.removeListener('end', onEnd);
+  if (tooLong) {
+    throw new CommandFailedError(`pg_restore --list read more than ${TOC_HOLD_MAX} bytes of pg_dump's archive without finding the end of its table of contents`, {
+      hint: 'check that pg_dump and pg_restore come from the same PostgreSQL installation (PGINCR_PG_BIN)',
+    });
+  }
   if (result.exitCode !== 0) {
     const stderr = Buffer.from(result.stderr ?? new Uint8Array()).toString('utf8').trim().slice(-STDERR_TAIL);
     throw new CommandFailedError(`pg_restore --list failed${result.exitCode !== undefined ? ` with exit code ${result.exitCode}` : ''}: ${stderr}`, {
