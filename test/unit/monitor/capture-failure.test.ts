@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { clearCaptureFailure, loadCaptureFailure, recordCaptureFailure, unrecordedFailure } from '../../../src/monitor/capture-failures';
-import { captureFailureFindings, type CaptureFailureFacts } from '../../../src/core/monitor/capture-failure';
+import { captureFailureFindings, describeReach, type CaptureFailureFacts } from '../../../src/core/monitor/capture-failure';
 import { evaluateHealth, formatNagios, type HealthThresholds } from '../../../src/core/monitor/health';
 import { emitIncidentAlerts, emitReportAlerts, type AlertPayload, type OpenIncident } from '../../../src/monitor/alerts';
 import { SlotMissingError } from '../../../src/errors';
@@ -92,6 +92,25 @@ describe('the capture.failing finding', () => {
     const report = evaluateHealth({ slotName: 'pgincr', database: { reachable: false, error: 'connect ECONNREFUSED' }, captureFailure: failing() }, thresholds, T0 + 180_000);
     expect(report.exitCode).toBe(2);
     expect(formatNagios(report)[0]).toMatch(/^PGINCR CRITICAL - .*capture has made no progress at 0\/3000000 for 3m 0s \(6 failed attempts\): last failure Error: connect ECONNREFUSED/);
+  });
+});
+
+describe('what a restore to latest could not include', () => {
+  it('a running capture: the chain end and the WAL in the open segment', () => {
+    expect(describeReach({ lsn: '0/3000060', commitTime: '2026-12-06 09:00:00.000001+00', capture: 'running', captureDetail: 'capture workflow w is running',
+      sourceWalLsn: '0/3001060', behindBytes: 4096, behind: true })).toEqual([
+      'chain reaches 0/3000060 (last commit 2026-12-06 09:00:00.000001+00): this restore includes nothing after it',
+      'capture workflow w is running',
+      "the source's WAL was at 0/3001060, 4.0 KiB past the chain's end: transactions committed there are not in this restore (they are in the open segment; `pgincr capture rotate` seals it)",
+    ]);
+  });
+
+  it('a failing capture is a warning line', () => {
+    const lines = describeReach({ lsn: '0/3000060', commitTime: null, capture: 'failing', captureDetail: 'capture failing since 2026-12-06T09:00:00.000Z (3 failed attempts): Error: connect ECONNREFUSED', behind: true });
+    expect(lines).toEqual([
+      'chain reaches 0/3000060: this restore includes nothing after it',
+      'WARNING: capture failing since 2026-12-06T09:00:00.000Z (3 failed attempts): Error: connect ECONNREFUSED: changes made on the source since are not in any segment yet',
+    ]);
   });
 });
 
