@@ -98,6 +98,8 @@ interface ServerError {
   schema?: string;
   table?: string;
   constraint?: string;
+  /** Set on errors the server sent (node-postgres DatabaseError). */
+  severity?: string;
 }
 
 /**
@@ -118,7 +120,8 @@ const CONDITION_NAMES: Record<string, string> = {
 
 /** The server's message as far as it cannot hold row values. */
 function messageWithoutValues(e: ServerError, error: unknown): string {
-  if (!e.code) return e.message ?? String(error); // a client-side or connection error: no row in it
+  // Not the server's (a client-side or network error, e.g. ECONNRESET): no row in it.
+  if (!e.code || e.severity === undefined) return `${e.code ? `${e.code} ` : ''}${e.message ?? String(error)}`;
   const kind = CONDITION_NAMES[e.code] ? ` (${CONDITION_NAMES[e.code]})` : '';
   const quotedOut = (m: string) => m.replace(/"[\s\S]*"/, '"…"');
   if (e.code === '42601' || e.code.startsWith('22')) return `${e.code}${kind} ${quotedOut(e.message ?? '')}`;
