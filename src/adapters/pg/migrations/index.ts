@@ -16,6 +16,7 @@ import * as m003 from './003-markers';
 import * as m004 from './004-ddl-session-settings';
 import * as m005 from './005-trust-boundary';
 import * as m006 from './006-replica-identity-follows-schema';
+import * as m007 from './007-writers-only';
 
 export interface Migration {
   version: number;
@@ -23,7 +24,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007];
 /** The schema version this build installs. */
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
 
