@@ -236,7 +236,7 @@ describe('REPLICA IDENTITY FULL: the typed form chooses the row the text form ch
           rmSync(dir, { recursive: true, force: true });
         }
       }),
-      { numRuns: 25 },
+      { numRuns: 20 },
     );
   });
 
