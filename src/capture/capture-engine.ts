@@ -26,6 +26,7 @@ import { formatLsn, maxLsn, type Lsn } from '../core/lsn';
 import { shouldRotate, type RotateReason } from '../core/segment/rotation';
 import { startReplication, type ReplicationMessage, type ReplicationStream } from '../adapters/pg/replication-stream';
 import type { SegmentWriter } from '../adapters/fs/segment-writer';
+import { holdChainLock } from '../adapters/pg/chain-lock';
 import type { SegmentEntry } from '../core/catalog/schema';
 import { ConfigError, PgincrError } from '../errors';
 import { renderChange } from './change-renderer';
@@ -542,6 +543,7 @@ export async function runCapture(deps: CaptureDeps, input: CaptureInput, control
         hint: 'run pgincr setup first: it takes the base and records where capture starts',
       });
     }
+    await holdChainLock(source.client, input.slot); // before the open segment is touched (invariant 11)
     const writer = await deps.openWriter(source.header, chainEnd);
     cleanups.unshift(() => (run ?? writer).close());
     const resumeLsn = maxLsn(writer.durableLsn, input.lastDurableLsn ?? 0n);

@@ -368,3 +368,31 @@ test('a failed fsync stops the capture; nothing past the last good fsync is ackn
   expect(firstUnsafe).toBeDefined();
   expect(await confirmedFlush('s5', 'src5')).toBeLessThan(firstUnsafe!);
 });
+
+describe('one capture per chain', () => {
+  it('a second capture of the same slot fails fast with CaptureBusyError and never touches the open segment', async () => {
+    const db = 'busy_db';
+    const slot = 'busy_slot';
+    const baseLsn = await setupSource(db, slot);
+    const chain = chainDir();
+    const first = startRun(db, chain, captureInput(slot, { lastDurableLsn: baseLsn }));
+    await workload(db, 0, 5);
+    await until('the first capture to write its partial segment', async () => listDir(join(chain, 'segments/partial')).length === 1
+      && readFileSync(join(chain, 'segments/partial', listDir(join(chain, 'segments/partial'))[0]!)).length > 0);
+    const second = startRun(db, chain, captureInput(slot, { lastDurableLsn: baseLsn }));
+    await expect(second.done).rejects.toMatchObject({ name: 'CaptureBusyError', message: expect.stringContaining(`slot ${slot}: another capture holds this chain`) });
+    // The first capture carries on, and everything reaches the files exactly once.
+    await workload(db, 100, 5);
+    const target = await currentLsn(db);
+    await until('the first capture to confirm the workload', async () => (await confirmedFlush(slot, db)) >= target);
+    first.abort();
+    await first.done;
+    const files = readdirSync(join(chain, 'segments'), { recursive: true, encoding: 'utf8' }).filter((f) => /\.sql(\.partial)?$/.test(f));
+    const xids = files.flatMap((f) => [...readFileSync(join(chain, 'segments', f), 'latin1').matchAll(/^COMMIT; -- xid (\d+) /gm)].map((m) => m[1]));
+    expect(xids.length).toBeGreaterThanOrEqual(10);
+    expect(new Set(xids).size).toBe(xids.length);
+    // After the first one stops, a new capture takes the chain.
+    const third = startRun(db, chain, captureInput(slot, { lastDurableLsn: baseLsn, runForMs: 500 }));
+    await expect(third.done).resolves.toBeDefined();
+  });
+});
