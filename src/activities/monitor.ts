@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { HealthResult, PgincrActivities } from './types';
 import { activityClient, chainDirFor, profileByName, type ActivityDeps } from './context';
 import { durationMs } from '../config';
-import { runHealthCheck } from '../monitor/check';
+import { checkProfile } from '../monitor/check-profile';
 import { emitIncidentAlerts, emitReportAlerts, type OpenIncident } from '../monitor/alerts';
 import { loadIncidents, saveIncidents } from '../monitor/progress-state';
 import { askCaptureState } from '../monitor/capture-state';
@@ -37,18 +37,8 @@ export function monitorActivities(deps: ActivityDeps): MonitorActivities & CliOn
 
   /** One check; the capture workflow's state comes from Temporal (the worker's client inside an activity). */
   async function check(profile: string): Promise<{ report: HealthReport; chain: string }> {
-    const chain = await chainDirFor(deps, profile).catch(() => join(config.repository, 'unknown'));
     const client = activityClient();
-    const capture = await askCaptureState(config, profile, client ? { client } : {});
-    const report = await runHealthCheck({
-      profile: profileByName(config, profile),
-      slot: config.capture.slot,
-      chainDir: chain,
-      alerts: config.alerts,
-      ...capture,
-      maxBaseAgeMs: 2 * 86_400_000,
-      segmentAgeWarningMs: 4 * durationMs(config.capture.segmentMaxAge),
-    });
+    const { report, chain } = await checkProfile(config, deps.logger, profile, client ?? undefined);
     if (deps.metrics) updateFromHealth(deps.metrics, report);
     return { report, chain };
   }

@@ -10,10 +10,8 @@ import { migrate, uninstallSchema, type MigrateResult } from '../adapters/pg/mig
 import { ensureRawCaptureObjects } from '../adapters/pg/raw-capture-objects';
 import { dropPublication, ensurePublication as ensurePublicationSql } from '../adapters/pg/publication';
 import { fixReplicaIdentity as fixReplicaIdentitySql, type ReplicaIdentityRow } from '../adapters/pg/replica-identity';
-import { serverIdentity } from '../adapters/pg/server-info';
 import { dropSlot, slotInfo } from '../adapters/pg/slot';
 import { runPgDumpall } from '../adapters/exec/pg-tools';
-import { chainDir as chainDirPath } from '../core/repository/paths';
 import type { PreflightReport } from '../core/preflight/report';
 import { runPreflight } from './preflight';
 import { findBaseForSlot } from './base-files';
@@ -21,19 +19,9 @@ import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } f
 
 export type { ProfileInput, SetupDeps } from './setup-deps';
 
-export interface ChainInfo {
-  systemIdentifier: string;
-  database: string;
-  chainDir: string;
-}
+import { chainInfo, type ChainInfo } from './chain-dir';
 
-/** The chain folder of the profile's database: `<repository>/<system_identifier>-<dbname>`. */
-export async function chainInfo(deps: SetupDeps, input: ProfileInput): Promise<ChainInfo> {
-  return withProfileClient(deps, input.profile, async (client) => {
-    const id = await serverIdentity(client);
-    return { systemIdentifier: id.systemIdentifier, database: id.database, chainDir: chainDirPath(deps.config.repository, id.systemIdentifier, id.database) };
-  });
-}
+export { chainInfo, type ChainInfo };
 
 export async function preflightForSetup(deps: SetupDeps, input: ProfileInput): Promise<PreflightReport> {
   const profile = profileByName(deps.config, input.profile);

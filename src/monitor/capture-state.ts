@@ -6,10 +6,9 @@
  * blocking. Never throws.
  */
 import { connect } from 'node:net';
-import { Client, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { workflowIds } from '../constants';
-import { closeTemporal, connectTemporal } from '../client';
 import type { HealthObservations } from '../core/monitor/health';
 import { describeError } from './check';
 
@@ -48,6 +47,8 @@ export async function captureWorkflowState(client: Client, config: Config, profi
     const activity = status === 'RUNNING' ? pendingCaptureActivity(description.raw) : undefined;
     return { captureRunning: status === 'RUNNING', captureWorkflow: { id, status }, ...(activity ? { captureActivity: activity } : {}) };
   } catch (error) {
+    // Loaded here, not at start-up: `pgincr check` without a reachable Temporal never needs the SDK.
+    const { WorkflowNotFoundError } = require('@temporalio/client') as typeof import('@temporalio/client');
     if (error instanceof WorkflowNotFoundError) return { captureRunning: false, captureWorkflow: { id, status: 'not found' } };
     return { captureRunning: 'unknown', captureWorkflow: { id, error: describeError(error) } };
   }
@@ -64,6 +65,7 @@ export async function askCaptureState(config: Config, profile: string, opts: { c
   try {
     // A plain TCP probe first: a failed gRPC connect keeps the process alive for seconds after.
     await probeTcp(config.temporal.address, timeoutMs);
+    const { connectTemporal } = require('../client') as typeof import('../client');
     client = await connectTemporal(config, { connectTimeout: timeoutMs });
   } catch (error) {
     return { captureRunning: 'unknown', captureWorkflow: { id: workflowIds.capture(profile, config.capture.slot), error: describeError(error) } };
@@ -71,6 +73,7 @@ export async function askCaptureState(config: Config, profile: string, opts: { c
   try {
     return await captureWorkflowState(client, config, profile);
   } finally {
+    const { closeTemporal } = require('../client') as typeof import('../client');
     await closeTemporal(client).catch(() => undefined);
   }
 }

@@ -16,8 +16,11 @@ export function registerCheck(program: Command, ctx: ContextFactory): void {
         process.exitCode = 3;
         return;
       }
-      const result = await (await c.activities()).runCheck({ profile: c.profile, nagios: Boolean(opts.nagios) });
-      c.print(result.text, result.report);
-      process.exitCode = result.report.exitCode;
+      // Only the check itself is loaded (not the activities): `pgincr check` runs from cron and Nagios.
+      const { checkProfile } = require('../../monitor/check-profile') as typeof import('../../monitor/check-profile');
+      const { formatHuman, formatNagios } = require('../../core/monitor/health-format') as typeof import('../../core/monitor/health-format');
+      const { report } = await checkProfile(c.config, c.logger, c.profile);
+      c.print((opts.nagios ? formatNagios(report) : formatHuman(report)).join('\n'), report);
+      process.exitCode = report.exitCode;
     });
 }
