@@ -89,8 +89,9 @@ $fn$;
 
 -- decoder_raw writes no UPDATE/DELETE for a table without a usable replica identity, silently.
 -- A DDL that would leave a captured table so (REPLICA IDENTITY NOTHING, DEFAULT without a
--- primary key, dropping the primary key or the identity index) is refused. It fires after
--- pgincr_ddl_command_end (event triggers fire in name order), which gives new tables one.
+-- primary key) is refused. It fires after pgincr_ddl_command_end (event triggers fire in name
+-- order), whose replica-identity guard (capture schema 6) gives new keyless tables, and tables
+-- whose primary key or identity index was dropped, FULL first.
 CREATE OR REPLACE FUNCTION pgincr.raw_check_replica_identity() RETURNS event_trigger LANGUAGE plpgsql
 SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $fn$
 DECLARE
