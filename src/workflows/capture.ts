@@ -1,16 +1,20 @@
 import {
-  CancellationScope, condition, continueAsNew, isCancellation, log, patched, setHandler, workflowInfo, allHandlersFinished,
+  CancellationScope, condition, continueAsNew, isCancellation, log, patched, setCurrentDetails, setHandler, upsertMemo, workflowInfo,
+  allHandlersFinished,
 } from '@temporalio/workflow';
 import { capture, quick } from './activity-options';
 import { captureInput, type CaptureInput } from './inputs';
 import { parseInput } from './validate';
-import { captureStatusQuery, pauseSignal, resumeSignal, rotateSignal, stopSignal, type CaptureStatus } from './signals';
+import { captureStatusQuery, pauseSignal, resumeSignal, rotateSignal, stopSignal } from './signals';
+import { DURABLE_LSN_MEMO, type CaptureStatus } from './boundary';
 
 /**
  * Continuous capture: run the streaming activity for a bounded time, loop, and continue-as-new
  * with the durable LSN to keep history small. Signals act within seconds while the activity
  * runs: rotate writes the request file the activity polls, pause and stop cancel the activity
  * (stop then seals the current segment), resume starts the next run. Query: status.
+ * The UI shows the durable LSN: in the workflow's current details (live) and in its memo
+ * (`pgincrDurableLsn`, after every run; also what `describe()` and list filters return).
  */
 export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus> {
   const input = parseInput(captureInput, raw, 'captureWorkflow');
@@ -25,6 +29,21 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
   let pendingRotation = false;
 
   setHandler(captureStatusQuery, () => status);
+  // Shown by the UI on the workflow's page (not in history: free to change at any time).
+  const showDetails = () => setCurrentDetails(
+    `**${status.state}** · durable LSN ${status.lastDurableLsn ?? '(none yet)'} · ${status.transactions} transactions, `
+    + `${status.segmentsSealed} segments sealed in ${status.iterations} runs${status.lastRunEndedAt ? ` · last run ended ${status.lastRunEndedAt}` : ''}`,
+  );
+  let memoLsn: string | null | undefined = workflowInfo().memo?.[DURABLE_LSN_MEMO] as string | null | undefined;
+  const recordDurable = () => {
+    showDetails();
+    // A memo upsert is a history event: behind a patch, so captures running older code replay.
+    if (status.lastDurableLsn !== null && status.lastDurableLsn !== memoLsn && patched('capture-memo')) {
+      upsertMemo({ [DURABLE_LSN_MEMO]: status.lastDurableLsn });
+      memoLsn = status.lastDurableLsn;
+    }
+  };
+  showDetails();
   setHandler(rotateSignal, async () => {
     // At once, while the capture activity runs: it polls the request file every second and
     // seals at its next rotation check. The file is durable: a request made while no activity
@@ -43,10 +62,10 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
     }
   });
   setHandler(pauseSignal, () => {
-    if (status.state === 'running') { status.state = 'paused'; scope?.cancel(); }
+    if (status.state === 'running') { status.state = 'paused'; scope?.cancel(); showDetails(); }
   });
-  setHandler(resumeSignal, () => { if (status.state === 'paused') status.state = 'running'; });
-  setHandler(stopSignal, () => { status.state = 'stopping'; scope?.cancel(); });
+  setHandler(resumeSignal, () => { if (status.state === 'paused') { status.state = 'running'; showDetails(); } });
+  setHandler(stopSignal, () => { status.state = 'stopping'; scope?.cancel(); showDetails(); });
 
   const runsThisExecution = () => status.iterations - input.iterations;
   // Signal handlers change the state between awaits; read it through a function so the
@@ -83,8 +102,9 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
     }
     status.iterations += 1;
     status.lastRunEndedAt = new Date().toISOString();
+    recordDurable();
     if (input.maxIterations > 0 && status.iterations >= input.maxIterations) status.state = 'stopping';
-    if (state() !== 'stopping' && (workflowInfo().continueAsNewSuggested || runsThisExecution() >= 50)) {
+    if (state() !== 'stopping' && (workflowInfo().continueAsNewSuggested || runsThisExecution() >= input.runsPerExecution)) {
       await condition(allHandlersFinished);
       await continueAsNew<typeof captureWorkflow>({
         ...input,
@@ -105,5 +125,6 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
   if (last.refusedRows) status.refusedRows = (status.refusedRows ?? 0) + last.refusedRows;
   await quick.sealCurrentSegment({ profile: input.profile });
   status.state = 'stopped';
+  recordDurable();
   return status;
 }

@@ -63,6 +63,8 @@ export const captureInput = z
     maxIterations: z.number().int().min(0).default(0),
     /** Overrides the configured activity run time (tests use seconds). */
     runForMs: z.number().int().min(100).optional(),
+    /** Continue-as-new after this many runs (keeps history small; tests use 2). */
+    runsPerExecution: z.number().int().min(1).default(50),
   })
   .strict();
 export type CaptureInput = z.input<typeof captureInput>;

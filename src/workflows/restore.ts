@@ -1,8 +1,9 @@
-import { ApplicationFailure, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import { setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import { long, quick } from './activity-options';
 import { restoreInput, type RestoreInput, type RestoreTarget } from './inputs';
 import { parseInput } from './validate';
-import { restoreProgressQuery, type RestoreProgress } from './signals';
+import { restoreProgressQuery } from './signals';
+import { nonRetryable, type RestoreProgress } from './boundary';
 import type { ApplyResult, RestorePlanResult, VerifyResult } from '../activities/types';
 
 export interface RestoreReport {
@@ -58,7 +59,7 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
   const apply = await step('segments', () =>
     long.applySegments({ targetProfile, targetDb: input.targetDb, restoreId, plan, target: input.target, ...noOwner }));
   if (input.target.kind !== 'latest' && !apply.reachedTarget) {
-    throw ApplicationFailure.nonRetryable(
+    throw nonRetryable(
       `the restore target was not reached: the chain ends at ${apply.lastEndLsn} (${apply.lastCommitTime ?? 'no transactions'})`,
       'PlanError',
     );
@@ -69,7 +70,7 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
     verify = await step('verify', () =>
       long.verifyTarget({ profile: input.profile, targetProfile, targetDb: input.targetDb, checksumsFile: plan.expectedChecksumsFile }));
     if (verify.compared && !verify.ok) {
-      throw ApplicationFailure.nonRetryable(
+      throw nonRetryable(
         `restored database ${input.targetDb} differs from the source in: ${verify.mismatches.map((m) => m.table).join(', ')}`,
         'VerifyFailedError', verify,
       );

@@ -1,7 +1,9 @@
-import { ApplicationFailure, ParentClosePolicy, startChild, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
+import { ParentClosePolicy, startChild, workflowInfo, WorkflowIdReusePolicy } from '@temporalio/workflow';
 import { long, quick } from './activity-options';
 import { setupInput, type SetupInput } from './inputs';
 import { parseInput } from './validate';
+import { nonRetryable } from './boundary';
+import { workflowIds } from './ids';
 import type { BaseResult, PreflightResult } from '../activities/types';
 
 export interface SetupResult {
@@ -26,7 +28,7 @@ export async function setupWorkflow(raw: SetupInput): Promise<SetupResult> {
   if (!preflight.ready) {
     // Each failed check with its fix: the workflow's failure message is all a person may see.
     const failed = preflight.findings.filter((f) => f.status === 'fail').map((f) => (f.hint ? `${f.message} (hint: ${f.hint})` : f.message));
-    throw ApplicationFailure.nonRetryable(`not ready for setup: ${failed.join('; ')}`, 'NotReadyError', preflight);
+    throw nonRetryable(`not ready for setup: ${failed.join('; ')}`, 'NotReadyError', preflight);
   }
 
   let state = await quick.inspectSetup({ profile });
@@ -45,7 +47,7 @@ export async function setupWorkflow(raw: SetupInput): Promise<SetupResult> {
 
   let captureWorkflowId: string | undefined;
   if (input.startCapture) {
-    captureWorkflowId = `pgincr-capture-${profile}-${state.slot}`;
+    captureWorkflowId = workflowIds.capture(profile, state.slot);
     try {
       await startChild('captureWorkflow', {
         workflowId: captureWorkflowId,

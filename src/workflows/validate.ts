@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { nonRetryable } from './boundary';
 import type { z } from 'zod';
 
 /** Parses a workflow input; a bad input fails the workflow at once, naming each bad field. */
@@ -6,5 +6,5 @@ export function parseInput<S extends z.ZodTypeAny>(schema: S, raw: unknown, work
   const result = schema.safeParse(raw ?? {});
   if (result.success) return result.data;
   const problems = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`);
-  throw ApplicationFailure.nonRetryable(`${workflow} input is invalid: ${problems.join('; ')}`, 'ConfigError');
+  throw nonRetryable(`${workflow} input is invalid: ${problems.join('; ')}`, 'ConfigError');
 }

@@ -2,6 +2,7 @@ import { executeChild, workflowInfo } from '@temporalio/workflow';
 import { quick, long } from './activity-options';
 import { verifyInput, type VerifyInput } from './inputs';
 import { parseInput } from './validate';
+import { workflowIds } from './ids';
 import { ensureCoverage } from './coverage';
 import type { restoreWorkflow, RestoreReport } from './restore';
 
@@ -45,7 +46,7 @@ export async function verifyWorkflow(raw: VerifyInput): Promise<VerifyReport> {
   let message = 'verified';
   try {
     report = await executeChild<typeof restoreWorkflow>('restoreWorkflow', {
-      workflowId: `${workflowInfo().workflowId}-restore-${scratch}`,
+      workflowId: workflowIds.verifyRestore(workflowInfo().workflowId, scratch),
       args: [{
         profile: input.profile,
         targetProfile: input.targetProfile,
