@@ -21,9 +21,28 @@ export class CliContext {
   private cachedLogger: Logger | undefined;
   constructor(readonly options: GlobalOptions) {}
 
+  /** --config, $PGINCR_CONFIG, $PGINCR_REPOSITORY, else a running `pgincr dev`'s .pgincr/dev.json (src/cli/dev-state.ts). */
   get config(): Config {
-    this.cachedConfig ??= (require('../config') as typeof import('../config')).loadConfig(this.options.config);
+    this.cachedConfig ??= (require('./dev-state') as typeof import('./dev-state')).resolveCliConfig(this.options.config);
     return this.cachedConfig;
+  }
+
+  /**
+   * The config, or — when the only thing missing is a repository (no file, no
+   * $PGINCR_REPOSITORY, no dev.json) — the PG* environment's config with `repository: null`,
+   * so preflight can still check the database and report the repository as one of its lines.
+   */
+  configOrNoRepository(): { config: Config; repository: string | null } {
+    try {
+      return { config: this.config, repository: this.config.repository };
+    } catch (err) {
+      const env = process.env;
+      if (this.options.config || env.PGINCR_CONFIG || env.PGINCR_REPOSITORY) throw err;
+      const { parseConfig } = require('../config') as typeof import('../config');
+      // A placeholder the schema accepts; nothing reads or writes it (repository: null below).
+      this.cachedConfig = parseConfig({ repository: '(not configured)' }, env, 'environment');
+      return { config: this.cachedConfig, repository: null };
+    }
   }
   get profile(): string {
     return this.options.profile ?? this.config.defaultProfile;

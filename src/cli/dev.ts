@@ -2,6 +2,9 @@
  * `pgincr dev`: the embedded default. Starts the Temporal dev server (SQLite state and Web UI
  * under .pgincr/), a worker in this process, and runs preflight against the configured database —
  * or, when none is configured, against a demo cluster it creates under .pgincr/demo.
+ * While it runs, .pgincr/dev.json tells commands in a second terminal in the same folder where
+ * all of that is (src/cli/dev-state.ts); Ctrl-C stops the worker, the server and the demo
+ * cluster and removes the file.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve, join } from 'node:path';
@@ -17,6 +20,7 @@ import {
 import { createWorker, serveMetrics } from '../worker';
 import { CliContext, type GlobalOptions } from './context';
 import { formatPreflight } from './commands/preflight';
+import { devStatePath, removeDevState, writeDevState } from './dev-state';
 import type { PreflightResult } from '../activities/types';
 
 const STATE_DIR = resolve(process.env.PGINCR_STATE_DIR ?? '.pgincr');
@@ -63,11 +67,21 @@ async function ensureDemoCluster(): Promise<{ profile: { host: string; port: num
   return { profile, stop };
 }
 
+/**
+ * The PG* environment as an explicit profile, so a second terminal without those exports reaches
+ * the same database through dev.json. PGPASSWORD is never copied (use a pgpass file there).
+ */
+function pgEnvProfile(env: NodeJS.ProcessEnv): Record<string, string | number> {
+  const keys = { host: env.PGHOST, port: env.PGPORT ? Number(env.PGPORT) : undefined, dbname: env.PGDATABASE, user: env.PGUSER,
+    service: env.PGSERVICE, passfile: env.PGPASSFILE, sslmode: env.PGSSLMODE };
+  return Object.fromEntries(Object.entries(keys).filter(([, v]) => v !== undefined && v !== '')) as Record<string, string | number>;
+}
+
 async function resolveConfig(options: GlobalOptions): Promise<{ config: Config; demo?: () => void }> {
-  const repository = process.env.PGINCR_REPOSITORY ?? join(STATE_DIR, 'repository');
+  const repository = resolve(process.env.PGINCR_REPOSITORY ?? join(STATE_DIR, 'repository'));
   if (options.config ?? process.env.PGINCR_CONFIG) return { config: loadConfig(options.config) };
   if (process.env.PGHOST || process.env.PGDATABASE || process.env.PGSERVICE) {
-    return { config: parseConfig({ repository }, process.env, 'environment') };
+    return { config: parseConfig({ repository, profiles: { default: pgEnvProfile(process.env) } }, process.env, 'environment') };
   }
   const demo = await ensureDemoCluster();
   return { config: parseConfig({ repository, profiles: { default: demo.profile } }, process.env, 'demo'), demo: demo.stop };
@@ -90,21 +104,32 @@ export async function runDev(options: GlobalOptions, opts: { port: number; uiPor
   const worker = await createWorker(config, logger);
   const metrics = await serveMetrics(config, logger);
   const running = worker.run();
-  const stop = async () => {
-    worker.shutdown();
+  const devFile = devStatePath();
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => (stopping ??= (async () => {
+    removeDevState(devFile);
+    try {
+      worker.shutdown();
+    } catch {
+      // already stopped (its run failed): nothing to shut down
+    }
     await running.catch(() => undefined);
     await metrics?.close().catch(() => undefined);
     await server?.stop();
     demo?.();
-  };
+  })());
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
+  // However this process ends, a second terminal must not find a live-looking dev.json.
+  process.once('exit', () => removeDevState(devFile));
+  writeDevState(devFile, config);
 
   const profileName = options.profile ?? config.defaultProfile;
   process.stdout.write(
     `pgincr dev\n  Temporal:  ${config.temporal.address} (namespace ${config.temporal.namespace})\n` +
       `  Web UI:    ${server?.uiUrl ?? '(external cluster)'}\n  database:  ${demo ? `demo cluster in ${demoDir()} (database demo)` : `profile ${profileName}`}\n` +
-      `  repository: ${config.repository}\n  metrics:   ${metrics ? `http://127.0.0.1:${metrics.port}/metrics` : '(off)'}\n\n`,
+      `  repository: ${config.repository}\n  metrics:   ${metrics ? `http://127.0.0.1:${metrics.port}/metrics` : '(off)'}\n` +
+      `  dev.json:  ${devFile} (bin/pgincr in another terminal in this folder uses it; no exports needed)\n\n`,
   );
   const ctx = new CliContext({ ...options, json: false });
   Object.defineProperty(ctx, 'config', { value: config });
@@ -119,6 +144,6 @@ export async function runDev(options: GlobalOptions, opts: { port: number; uiPor
   try {
     await running;
   } finally {
-    await metrics?.close().catch(() => undefined);
+    await stop();
   }
 }
