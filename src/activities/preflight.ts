@@ -7,11 +7,13 @@ import { connectProfile, describeProfile } from '../adapters/pg/connect';
 import { gatherPreflightFacts } from '../adapters/pg/preflight-queries';
 import { evaluatePreflight, type PreflightOptions } from '../core/preflight/checks';
 import { buildReport, type Finding, type PreflightReport } from '../core/preflight/report';
+import { missingRepositoryFinding } from '../core/preflight/repository';
 import { pgDumpFinding, repositoryFinding } from './local-checks';
 
 /** Checks of the worker's machine, added to the server's: the repository folder, the local pg_dump. */
 export interface LocalPreflight {
-  repository?: string;
+  /** The repository folder to check; null: none is configured (a not-ready line, the rest still runs). */
+  repository?: string | null;
   pgDump?: boolean;
 }
 
@@ -31,7 +33,8 @@ function connectionHint(code: string | undefined): string {
 }
 
 export async function runPreflight(profile: Profile, options: PreflightOptions, local: LocalPreflight = {}): Promise<PreflightReport> {
-  const repository: Finding[] = local.repository !== undefined ? [await repositoryFinding(local.repository)] : [];
+  const repository: Finding[] = local.repository === null ? [missingRepositoryFinding()]
+    : local.repository !== undefined ? [await repositoryFinding(local.repository)] : [];
   let client;
   try {
     client = await connectProfile(profile, { connectionTimeoutMillis: 10_000 });

@@ -17,9 +17,21 @@ export function registerPreflight(program: Command, ctx: ContextFactory): void {
     .option('--direct', 'run the checks here, without Temporal (cron, CI)')
     .action(async (opts: { direct?: boolean }) => {
       const c = ctx();
-      const report = opts.direct
-        ? await (await c.activities()).preflight({ profile: c.profile })
-        : await c.runWorkflow<PreflightResult>('preflightWorkflow', `${workflowIds.preflight(c.profile)}-${Date.now()}`, [{ profile: c.profile }]);
+      // No repository configured: check the database here anyway and report the repository as
+      // a not-ready line (a worker started with this configuration could not run either).
+      const { config, repository } = c.configOrNoRepository();
+      let report: PreflightResult | undefined;
+      if (repository === null) {
+        const { runPreflight } = require('../../activities/preflight') as typeof import('../../activities/preflight');
+        const { profileByName } = require('../../activities/setup-deps') as typeof import('../../activities/setup-deps');
+        const r = await runPreflight(profileByName(config, c.profile), { decoder: config.capture.decoder, slot: config.capture.slot },
+          { repository: null, pgDump: true });
+        report = { profile: c.profile, ready: r.ready, exitCode: r.exitCode, findings: r.findings, server: r.server };
+      } else {
+        report = opts.direct
+          ? await (await c.activities()).preflight({ profile: c.profile })
+          : await c.runWorkflow<PreflightResult>('preflightWorkflow', `${workflowIds.preflight(c.profile)}-${Date.now()}`, [{ profile: c.profile }]);
+      }
       if (!report) return;
       c.print(formatPreflight(report), report);
       process.exitCode = report.exitCode;
