@@ -27,6 +27,16 @@ import { databaseChecksums } from '../adapters/pg/checksums';
 import { BASE_FILES, checkpointRelPath } from '../core/repository/paths';
 import { parseLsn } from '../core/lsn';
 import { recordRestoreProgress, recordVerification } from '../monitor/activity-metrics';
+import { lastCommitEnd, waitForSealed, type OpenSegmentOutcome } from '../restore/open-segment';
+import { findPartial } from '../adapters/fs/segment-files';
+import { connectProfile } from '../adapters/pg/connect';
+import { slotInfo } from '../adapters/pg/slot';
+import { rotateRequestPath } from './capture';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** How long a restore to latest waits for the capture to seal the open segment. */
+const LATEST_SEAL_TIMEOUT_MS = 90_000;
 
 type RestoreActivities = Pick<PgincrActivities,
   'planRestore' | 'createTargetDatabase' | 'restoreGlobals' | 'restoreBase' | 'applySegments' | 'fixSequences' |
@@ -54,10 +64,43 @@ const directoryList = (baseDir: string): { listPath?: string } => {
 export function restoreActivities(deps: ActivityDeps): RestoreActivities {
   const profileOf = (name: string) => profileByName(deps.config, name);
 
+  /** The open segment's last whole transaction, sealed by the running capture (null: no open transactions). */
+  async function sealOpenSegment(chain: string, profile: string): Promise<OpenSegmentOutcome | null> {
+    const partial = await findPartial(chain);
+    const end = partial ? await lastCommitEnd(partial.path) : null;
+    if (end === null) return null;
+    const outcome = await waitForSealed(parseLsn(end), {
+      requestRotation: async () => {
+        const path = rotateRequestPath(chain);
+        await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+        await writeFile(path, new Date().toISOString(), { mode: 0o600 });
+      },
+      sealedEnd: async () => {
+        const segments = (await loadCatalog(chain))?.segments ?? [];
+        return segments.reduce<bigint | null>((max, s) => (max === null || parseLsn(s.endLsn) > max ? parseLsn(s.endLsn) : max), null);
+      },
+      captureRunning: async () => {
+        const client = await connectProfile(profileOf(profile), { connectionTimeoutMillis: 5000 }).catch(() => null);
+        if (!client) return false;
+        try {
+          return (await slotInfo(client, deps.config.capture.slot))?.active === true;
+        } finally {
+          await client.end().catch(() => undefined);
+        }
+      },
+      heartbeat,
+      ...(cancellationSignal() ? { signal: cancellationSignal()! } : {}),
+    }, { timeoutMs: LATEST_SEAL_TIMEOUT_MS, inactiveGraceMs: 5000 });
+    deps.logger.info({ chain, openSegment: outcome }, outcome.sealed ? 'open segment sealed for a restore to latest' : 'open segment not sealed');
+    return outcome;
+  }
+
   return {
     async planRestore({ profile, target, fromBase, targetProfile, restoreGlobals: withGlobals, noOwner }) {
       const chain = await chainDirFor(deps, profile);
       await checkChainFolder(deps.config.repository, chain);
+      // Latest means latest: the open segment's whole transactions are sealed first (bounded wait).
+      const openSegment = target.kind === 'latest' ? await sealOpenSegment(chain, profile) : null;
       const catalog = await catalogOf(chain);
       const plan = planRestore(catalog, target, fromBase ? { fromBaseId: fromBase } : {});
       const metadata = await readBaseMetadata(join(chain, plan.base.dir));
@@ -97,6 +140,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
           end: last ? { lsn: last.endLsn, commitTime: last.lastCommitTime } : { lsn: plan.base.lsn, commitTime: plan.base.takenAt },
           ...(activityClient() ? { client: activityClient()! } : {}),
         });
+        if (openSegment) result.reach.openSegment = openSegment;
       }
       deps.logger.info({ chain, base: result.baseId, segments: result.segments.length, target }, 'restore planned');
       return result;

@@ -120,11 +120,19 @@ export interface ChainReach {
   behindBytes?: number;
   /** True when the source holds changes the restore does not include, or may (capture not running, failing). */
   behind: boolean;
+  /**
+   * The open segment when the restore started: the end LSN of its last whole transaction, and
+   * whether the capture sealed it in time (then the restore includes it). Absent: it held none.
+   */
+  openSegment?: { lsn: string; sealed: boolean; waitedMs: number; reason?: string };
 }
 
 /** The report's lines about it (the CLI prints them after the restore summary). */
 export function describeReach(r: ChainReach): string[] {
   const lines = [`chain reaches ${r.lsn}${r.commitTime ? ` (last commit ${r.commitTime})` : ''}: this restore includes nothing after it`];
+  const open = r.openSegment;
+  if (open?.sealed) lines.push(`open segment sealed for this restore (its transactions up to ${open.lsn} included; waited ${(open.waitedMs / 1000).toFixed(1)} s)`);
+  else if (open) lines.push(`WARNING: the open segment's transactions up to ${open.lsn} are not included: ${open.reason ?? 'not sealed'}`);
   if (r.capture !== 'running') lines.push(`WARNING: ${r.captureDetail}: changes made on the source since are not in any segment yet`);
   else lines.push(r.captureDetail);
   if (r.sourceWalLsn && r.behindBytes !== undefined && r.behindBytes > 0) {
