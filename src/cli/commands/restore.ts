@@ -111,6 +111,61 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     });
 
   program
+    .command('leftovers')
+    .description('databases and restore progress (replication origins) left by restores that failed or were terminated; --clean drops them')
+    .option('--target-profile <name>', 'the cluster the restores went to (default: the source profile)')
+    .option('--clean', 'drop those databases and origins (never a database without a failed restore\'s mark)')
+    .action(async (opts: { targetProfile?: string; clean?: boolean }) => {
+      const c = ctx();
+      const profileName = opts.targetProfile ?? c.profile;
+      const lo = require('../../restore/leftovers') as typeof import('../../restore/leftovers');
+      const { profileByName } = require('../../activities/setup-deps') as typeof import('../../activities/setup-deps');
+      const profile = profileByName(c.config, profileName);
+      const marks = await lo.findRestoreMarks(profile);
+      // A mark is a leftover only when Temporal confirms its restore run ended without completing:
+      // a running restore is in use, a completed one's database is the user's.
+      const judged = await c.withTemporal((client) => Promise.all(marks.map(async (m) => {
+        const run = lo.restoreRunOf(m.restoreId);
+        if (run) {
+          for await (const wf of client.workflow.list({ query: `RunId = '${run.runId}'` })) {
+            if (wf.type === 'restoreWorkflow' && lo.workflowIdTail(wf.workflowId) === run.workflowIdTail) {
+              return { marks: m, status: wf.status.name as string, workflowId: wf.workflowId, runId: run.runId };
+            }
+          }
+        }
+        return { marks: m, status: 'UNCONFIRMED', workflowId: null, runId: run?.runId ?? null };
+      })));
+      const ended = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED']);
+      const leftovers = judged.filter((j) => ended.has(j.status));
+      const running = judged.filter((j) => j.status === 'RUNNING').length;
+      const unconfirmed = judged.filter((j) => j.status === 'UNCONFIRMED').length;
+      const cleaned: { restoreId: string; databases: string[]; origin: string | null }[] = [];
+      if (opts.clean) {
+        for (const l of leftovers) cleaned.push({ restoreId: l.marks.restoreId, ...(await lo.cleanRestoreMarks(profile, l.marks)) });
+      }
+      const rows = leftovers.map((l) => [
+        `${l.workflowId} (run ${l.runId})`, l.status, l.marks.databases.join(', ') || '-', l.marks.origin ? `${l.marks.origin.name} at ${l.marks.origin.lsn}` : '-',
+      ]);
+      const lines = leftovers.length === 0
+        ? [`no leftovers of failed restores on profile ${profileName}`]
+        : [table(['RESTORE', 'STATUS', 'DATABASES', 'PROGRESS (ORIGIN)'], rows), '',
+          opts.clean
+            ? `removed: ${cleaned.flatMap((x) => [...x.databases.map((d) => `database ${d}`), ...(x.origin ? [`origin ${x.origin}`] : [])]).join(', ') || 'nothing'}`
+            : `${leftovers.length} failed restore(s) left these; \`pgincr leftovers --clean\` drops them`];
+      if (running) lines.push(`${running} restore(s) still running: not leftovers, not touched`);
+      if (unconfirmed) {
+        lines.push(`${unconfirmed} database(s)/origin(s) carry a restore mark that Temporal does not know (history expired, or another Temporal): not touched; drop them yourself if unused`);
+      }
+      c.print(lines.join('\n'), {
+        profile: profileName,
+        leftovers: leftovers.map((l) => ({ restoreId: l.marks.restoreId, workflowId: l.workflowId, runId: l.runId, status: l.status, databases: l.marks.databases, origin: l.marks.origin })),
+        ...(opts.clean ? { cleaned } : {}),
+        running,
+        unconfirmed,
+      });
+    });
+
+  program
     .command('list')
     .description('chains, bases, segments, restorable window')
     .action(async () => {
