@@ -11,6 +11,7 @@ import { Client, type ClientConfig } from 'pg';
 import {
   freePort, initCluster, localSuperuser, startServer, stopServer, type LocalClusterSpec,
 } from '../../src/adapters/pg/local-cluster';
+import { serverBinDir, type NewerMajor } from './pg-majors';
 
 export { freePort };
 
@@ -20,10 +21,14 @@ export interface ClusterOptions {
   /** initdb --encoding / --locale. */
   encoding?: string;
   locale?: string;
+  /** Server major: 15 (default, Debian) or a newer one from .tools/pg/<major> (see pg-majors.ts). */
+  major?: 15 | NewerMajor;
 }
 
 export interface PgCluster {
   dir: string;
+  /** The server's major version (psql and pg_dump are 15 whatever it is). */
+  major: number;
   port: number;
   socketDir: string;
   /** Superuser name (the OS user, trust auth). */
@@ -65,15 +70,18 @@ process.on('exit', () => {
 });
 
 export async function startCluster(options: ClusterOptions = {}): Promise<PgCluster> {
+  const binDir = options.major && options.major !== 15 ? serverBinDir(options.major) : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'pgincr-pg-'));
   const port = await freePort();
   const spec: LocalClusterSpec = {
     dir, port, settings: { ...TEST_SETTINGS, ...options.settings }, encoding: options.encoding, locale: options.locale,
+    binDir,
   };
   initCluster(spec);
   const user = localSuperuser();
   const cluster: PgCluster = {
     dir,
+    major: options.major ?? 15,
     port,
     socketDir: dir,
     user,

@@ -17,6 +17,8 @@ export interface LocalClusterSpec {
   settings?: Record<string, string | number>;
   encoding?: string;
   locale?: string;
+  /** Folder with initdb, pg_ctl and postgres (default PG_BIN: 15). Another major's server, same tools. */
+  binDir?: string;
 }
 
 export const LOGICAL_SETTINGS: Record<string, string | number> = {
@@ -56,7 +58,7 @@ export function initCluster(spec: LocalClusterSpec): void {
   chmodSync(spec.dir, 0o755);
   chownToServerUser(spec.dir);
   const data = dataDir(spec);
-  runAsServerUser(join(PG_BIN, 'initdb'), [
+  runAsServerUser(join(spec.binDir ?? PG_BIN, 'initdb'), [
     '-D', data, '-U', localSuperuser(), '--auth=trust', '--no-sync',
     `--encoding=${spec.encoding ?? 'UTF8'}`, `--locale=${spec.locale ?? 'C'}`,
   ]);
@@ -78,14 +80,14 @@ export function isInitialized(spec: LocalClusterSpec): boolean {
 }
 
 export function startServer(spec: LocalClusterSpec): void {
-  runAsServerUser(join(PG_BIN, 'pg_ctl'), ['-D', dataDir(spec), '-l', join(spec.dir, 'server.log'), '-w', '-t', '120', 'start']);
+  runAsServerUser(join(spec.binDir ?? PG_BIN, 'pg_ctl'), ['-D', dataDir(spec), '-l', join(spec.dir, 'server.log'), '-w', '-t', '120', 'start']);
 }
 
 export function stopServer(spec: LocalClusterSpec, mode: 'fast' | 'immediate' = 'fast'): void {
-  runAsServerUser(join(PG_BIN, 'pg_ctl'), ['-D', dataDir(spec), '-m', mode, '-w', '-t', '120', 'stop']);
+  runAsServerUser(join(spec.binDir ?? PG_BIN, 'pg_ctl'), ['-D', dataDir(spec), '-m', mode, '-w', '-t', '120', 'stop']);
 }
 
 export function isRunning(spec: LocalClusterSpec): boolean {
-  const [file, argv] = isRoot() ? ['runuser', ['-u', OS_USER, '--', join(PG_BIN, 'pg_ctl'), 'status', '-D', dataDir(spec)]] : [join(PG_BIN, 'pg_ctl'), ['status', '-D', dataDir(spec)]];
+  const [file, argv] = isRoot() ? ['runuser', ['-u', OS_USER, '--', join(spec.binDir ?? PG_BIN, 'pg_ctl'), 'status', '-D', dataDir(spec)]] : [join(spec.binDir ?? PG_BIN, 'pg_ctl'), ['status', '-D', dataDir(spec)]];
   return spawnSync(file, argv).status === 0;
 }
