@@ -78,11 +78,13 @@ export async function unloggedTables(client: Client): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
-async function slotFacts(client: Client, slot: string | undefined): Promise<PreflightFacts['slot']> {
+async function slotFacts(client: Client, slot: string | undefined, serverVersionNum: number): Promise<PreflightFacts['slot']> {
   if (!slot) return null;
-  const row = await one<{ plugin: string | null; database: string | null; slot_type: string } | undefined>(client,
-    'SELECT plugin, database, slot_type FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
-  return row ? { name: slot, plugin: row.plugin, database: row.database, slotType: row.slot_type } : null;
+  // pg_replication_slots.failover exists from PostgreSQL 17 (failover slots).
+  const failover = serverVersionNum >= 170000 ? 'failover' : 'NULL::boolean AS failover';
+  const row = await one<{ plugin: string | null; database: string | null; slot_type: string; failover: boolean | null } | undefined>(client,
+    `SELECT plugin, database, slot_type, ${failover} FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, [slot]);
+  return row ? { name: slot, plugin: row.plugin, database: row.database, slotType: row.slot_type, failover: row.failover } : null;
 }
 
 /**
@@ -121,7 +123,7 @@ export async function gatherPreflightFacts(client: Client, options: PreflightOpt
     usedReplicationSlots: counts.slots,
     maxWalSenders: Number(s.max_wal_senders),
     usedWalSenders: counts.senders,
-    slot: await slotFacts(client, options.slot),
+    slot: await slotFacts(client, options.slot, Number(s.server_version_num)),
     superuser: role.rolsuper,
     replication: role.rolreplication,
     roleName: role.rolname,

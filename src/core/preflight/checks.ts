@@ -16,7 +16,7 @@ export interface PreflightFacts {
   maxWalSenders: number;
   usedWalSenders: number;
   /** The configured capture slot, when it exists already. */
-  slot: { name: string; plugin: string | null; database: string | null; slotType: string } | null;
+  slot: { name: string; plugin: string | null; database: string | null; slotType: string; failover?: boolean | null } | null;
   superuser: boolean;
   replication: boolean;
   roleName: string;
@@ -47,14 +47,41 @@ export interface PreflightOptions {
 
 const MIN_VERSION_NUM = 130000;
 
+/**
+ * The server majors the test suite runs (capture from, restore onto; README "PostgreSQL
+ * majors"). Others at or above 13 are expected to work but unproven: a warning, not a failure.
+ */
+export const TESTED_MAJORS: readonly number[] = [15, 16, 17, 18];
+
 function finding(check: string, status: Finding['status'], message: string, hint?: string): Finding {
   return hint === undefined ? { check, status, message } : { check, status, message, hint };
 }
 
 export function checkVersion(f: PreflightFacts): Finding {
-  return f.serverVersionNum >= MIN_VERSION_NUM
-    ? finding('server version', 'ok', `PostgreSQL ${f.serverVersion}`)
-    : finding('server version', 'fail', `PostgreSQL ${f.serverVersion} is older than 13`, 'upgrade the server to PostgreSQL 13 or later');
+  if (f.serverVersionNum < MIN_VERSION_NUM) {
+    return finding('server version', 'fail', `PostgreSQL ${f.serverVersion} is older than 13`, 'upgrade the server to PostgreSQL 13 or later');
+  }
+  const major = Math.floor(f.serverVersionNum / 10000);
+  const tested = TESTED_MAJORS.join(', ');
+  return TESTED_MAJORS.includes(major)
+    ? finding('server version', 'ok', `PostgreSQL ${f.serverVersion}: major ${major} is tested (tested majors: ${tested})`)
+    : finding('server version', 'warning',
+      `PostgreSQL ${f.serverVersion}: major ${major} is not one of the majors pgincr is tested on (${tested}); capture and restore are expected to work but unproven`,
+      `run a restore and pgincr verify on this major before relying on it (docs/restore.md "PostgreSQL majors"), or use a tested major`);
+}
+
+/**
+ * Failover slots (PostgreSQL 17+): whether the capture slot is synchronized to standbys
+ * (sync_replication_slots), so a promoted standby has it and capture goes on there; without it
+ * a failover loses the slot and the chain needs a new base. Reported, not judged: null below 17
+ * or before the slot exists.
+ */
+export function checkFailoverSlot(f: PreflightFacts): Finding | null {
+  if (f.serverVersionNum < 170000 || !f.slot || f.slot.failover === undefined || f.slot.failover === null) return null;
+  return f.slot.failover
+    ? finding('failover slot', 'ok', `slot ${f.slot.name} is a failover slot: standbys with sync_replication_slots = on keep it, so capture can go on from a promoted standby`)
+    : finding('failover slot', 'ok', `slot ${f.slot.name} is not a failover slot: after a failover to a standby it is gone and the chain needs a new base `
+      + `(pgincr setup); ALTER_REPLICATION_SLOT ${f.slot.name} (FAILOVER true) on a replication connection makes it one`);
 }
 
 export function checkWalLevel(f: PreflightFacts): Finding {
@@ -178,6 +205,7 @@ export function evaluatePreflight(f: PreflightFacts, o: PreflightOptions): Findi
     checkWalLevel(f),
     ...checkPrivileges(f),
     ...checkSlots(f, o),
+    ...[checkFailoverSlot(f)].filter((x): x is Finding => x !== null),
     checkDecoder(f, o),
     checkWalKeep(f),
     ...checkTables(f),
