@@ -5,7 +5,8 @@
  * read is a fresh buffer.
  */
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
-import { BackendFrameDemux, parseCopyData } from '../../../src/adapters/pg/replication-stream';
+import { BackendFrameDemux } from '../../../src/adapters/pg/replication-frames';
+import { parseCopyData } from '../../../src/adapters/pg/replication-messages';
 
 function frame(type: string, body: Buffer): Buffer {
   const head = Buffer.alloc(5);
