@@ -4,7 +4,10 @@ import { setupInput, type SetupInput } from './inputs';
 import { parseInput } from './validate';
 import { nonRetryable } from './boundary';
 import { workflowIds } from './ids';
+import { chainName, childSearchAttributes, upsertChain } from './labels';
 import type { BaseResult, PreflightResult } from '../activities/types';
+
+const labels = (typedSearchAttributes: ReturnType<typeof childSearchAttributes>) => (typedSearchAttributes ? { typedSearchAttributes } : {});
 
 export interface SetupResult {
   status: 'set up' | 'already set up';
@@ -32,6 +35,7 @@ export async function setupWorkflow(raw: SetupInput): Promise<SetupResult> {
   }
 
   let state = await quick.inspectSetup({ profile });
+  upsertChain(chainName(state.chainDir)); // the chain's folder name, known from the source's identity
   if (state.alreadySetUp && !input.newChain) {
     return { status: 'already set up', chainDir: state.chainDir, preflight, replicaIdentity: [] };
   }
@@ -55,6 +59,8 @@ export async function setupWorkflow(raw: SetupInput): Promise<SetupResult> {
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
         taskQueue: workflowInfo().taskQueue,
+        staticSummary: `capture ${state.database} · slot ${state.slot} · profile ${profile}`,
+        ...labels(childSearchAttributes('capture', { chain: chainName(state.chainDir) })),
       });
     } catch (err) {
       // A capture already running for this slot is what we want.

@@ -3,6 +3,7 @@ import { quick, long } from './activity-options';
 import { verifyInput, type VerifyInput } from './inputs';
 import { parseInput } from './validate';
 import { workflowIds } from './ids';
+import { childSearchAttributes } from './labels';
 import { ensureCoverage } from './coverage';
 import type { restoreWorkflow, RestoreReport } from './restore';
 
@@ -42,11 +43,14 @@ export async function verifyWorkflow(raw: VerifyInput): Promise<VerifyReport> {
   }
   const scratch = `pgincr_verify_${workflowInfo().runId.replace(/-/g, '').slice(0, 12)}`;
   let report: RestoreReport | undefined;
+  const labels = childSearchAttributes('restore', { extraDatabases: [scratch] });
   let mismatches: string[] = [];
   let message = 'verified';
   try {
     report = await executeChild<typeof restoreWorkflow>('restoreWorkflow', {
       workflowId: workflowIds.verifyRestore(workflowInfo().workflowId, scratch),
+      staticSummary: `verification restore into ${scratch} · to commit lsn <= ${target.toLsn} · from base ${target.fromBase}`,
+      ...(labels ? { typedSearchAttributes: labels } : {}),
       args: [{
         profile: input.profile,
         targetProfile: input.targetProfile,

@@ -1,7 +1,7 @@
 /**
  * A local Temporal dev server (`temporal server start-dev`, Temporal CLI v1.5.1) as a child
  * process: used by `pgincr dev` (embedded default, SQLite file + Web UI) and by the integration
- * tests (headless, in-memory). Ports are free ones unless given; readiness means the frontend
+ * tests (headless, in-memory). It registers pgincr's search attributes (src/workflows/boundary.ts). Ports are free ones unless given; readiness means the frontend
  * answers DescribeNamespace for our namespace. The child never outlives this process: `stop()`
  * sends SIGTERM then SIGKILL after 10 s, and an exit/signal hook kills whatever is still running.
  */
@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { PgincrError } from '../../errors';
+import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../workflows/boundary';
 
 export type DevServerLogLevel = 'debug' | 'info' | 'warn' | 'error' | 'never';
 
@@ -188,6 +189,8 @@ function startArgs(o: DevServerOptions, ip: string, port: number, uiPort: number
     '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true'];
+  // pgincr's search attributes (database, chain, kind), so the UI's list filters on them.
+  for (const d of SEARCH_ATTRIBUTE_DEFINITIONS) args.push('--search-attribute', `${d.name}=${d.type}`);
   if (o.dbFile) args.push('--db-filename', o.dbFile);
   if (uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(uiPort));
