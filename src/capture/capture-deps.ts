@@ -1,6 +1,6 @@
 /**
  * The real dependencies of the capture engine: the source connections of a profile, the
- * chain folder's segment writer and its catalog.
+ * replication stream, the chain folder's segment writer and its catalog, the system clock.
  */
 import { basename } from 'node:path';
 import type { Profile } from '../config';
@@ -8,8 +8,18 @@ import { parseChainDirName } from '../core/repository/paths';
 import { addSegment, emptyCatalog } from '../core/catalog/catalog';
 import { compressSealedSegment, findResumePoint, SegmentWriter } from '../adapters/fs/segment-writer';
 import { recordUnlistedSegments, updateCatalog } from '../adapters/fs/catalog-store';
+import { startReplication } from '../adapters/pg/replication-stream';
 import { openSourceSession } from './source-session';
-import type { CaptureDeps, CaptureLog } from './capture-types';
+import type { CaptureClock, CaptureDeps, CaptureLog } from './capture-types';
+
+/** Wall-clock time and Node timers. */
+export const systemClock: CaptureClock = {
+  now: () => Date.now(),
+  setTimer: (ms, fn) => {
+    const timer = setTimeout(fn, ms);
+    return () => clearTimeout(timer);
+  },
+};
 
 export interface CaptureDepsOptions {
   profile: Profile;
@@ -25,6 +35,8 @@ export function createCaptureDeps(options: CaptureDepsOptions): CaptureDeps {
   const { chainDir } = options;
   return {
     openSource: (input) => openSourceSession(options.profile, input.slot, options.env),
+    openStream: startReplication,
+    clock: systemClock,
     resumePoint: async () => {
       // First the catalog catches up with the files: a crash after a seal's rename, before its
       // catalog entry, left a sealed segment the catalog does not list.
@@ -32,7 +44,7 @@ export function createCaptureDeps(options: CaptureDepsOptions): CaptureDeps {
       if (added.length > 0) options.log?.warn({ files: added }, 'sealed segments missing from the catalog were recorded');
       return (await findResumePoint(chainDir))?.lsn ?? null;
     },
-    openWriter: (header, startLsn) => SegmentWriter.open(chainDir, header, startLsn, { flushBytes: options.flushBytes }),
+    openWriter: (header, startLsn) => SegmentWriter.open(chainDir, header, startLsn, { flushBytes: options.flushBytes, nowMs: systemClock.now }),
     recordSegment: async (header, sealed) => {
       await updateCatalog(chainDir, (catalog) => addSegment(catalog ?? emptyCatalog(header.systemIdentifier, header.database), sealed));
     },

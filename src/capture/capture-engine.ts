@@ -15,6 +15,10 @@
  * Speed: received messages are parsed, rendered and buffered synchronously, a batch at a time
  * (a promise only where I/O is needed), and the group-commit fsync runs while the next
  * transactions are rendered; its end LSN is acknowledged only once the fsync completed.
+ *
+ * The acknowledgement policy (written → durable → acknowledged, group commit) is its own unit,
+ * group-commit.ts; the stream opener and the clock come with the dependencies (capture-deps.ts),
+ * so unit tests drive a run with a fake stream and an fsync that fails.
  */
 import { basename } from 'node:path';
 import { commitTimeToIso, parsePgoutput } from '../core/decoding/pgoutput';
@@ -24,7 +28,7 @@ import { requireCaptureKey } from '../adapters/pg/capture-key';
 import type { PgoutputMessage } from '../core/decoding/model';
 import { formatLsn, maxLsn, type Lsn } from '../core/lsn';
 import { shouldRotate, type RotateReason } from '../core/segment/rotation';
-import { startReplication, type ReplicationMessage, type ReplicationStream } from '../adapters/pg/replication-stream';
+import type { ReplicationMessage } from '../adapters/pg/replication-messages';
 import type { SegmentWriter } from '../adapters/fs/segment-writer';
 import { holdChainLock } from '../adapters/pg/chain-lock';
 import type { SegmentEntry } from '../core/catalog/schema';
@@ -35,7 +39,8 @@ import { RowRenderer } from '../core/sql/render-row-bytes';
 import { PeriodicTask } from './periodic';
 import { RelationCache } from './relation-cache';
 import { recordSequencePositions, recordSequencePositionsXid, emitIdleMessage } from './sequence-recorder';
-import type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps, SourceSession } from './capture-types';
+import { GroupCommit } from './group-commit';
+import type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps, CaptureClock, CaptureStream, SourceSession } from './capture-types';
 
 export type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps } from './capture-types';
 
@@ -59,16 +64,6 @@ const STREAM_HIGH_WATER = 1024 * 1024;
  */
 const READ_BATCH_MS = 10;
 
-/** Group commit: at most this many transactions written between two fsyncs. */
-const GROUP_COMMIT_MAX = 1000;
-/**
- * Group-commit fsyncs start at least this far apart: under a steady trickle of small
- * transactions (an OLTP source), back-to-back fsyncs of ours competed with the server's own WAL
- * fsyncs on the same disk and cut its TPS. It only delays acknowledgements (never beyond what
- * is fsynced), by at most this.
- */
-const SYNC_MIN_GAP_MS = 50;
-
 interface OpenTxn {
   /** Segment bytes when the transaction began (for the bytes counter). */
   startBytes: number;
@@ -89,22 +84,12 @@ interface PendingRotation {
   deadlineMs: number;
 }
 
-/** One run of the engine; see {@link runCapture}. */
-class CaptureRun {
+/** One run of the engine; see {@link runCapture}. Exported for unit tests (a fake stream). */
+export class CaptureRun {
   private txn: OpenTxn | null = null;
-  /** End LSN of the last transaction handed to the writer, fsynced or not (group commit). */
-  private written: Lsn;
-  /** Transactions handed to the writer and not covered by an fsync started since. */
-  private unsynced = 0;
-  /** The fsync running in the background (see syncInBackground), and how it failed. */
-  private syncing: Promise<void> | null = null;
-  private syncFailure: { error: unknown } | null = null;
-  private syncTimer: NodeJS.Timeout | null = null;
-  private lastSyncStartMs = 0;
-  /** End LSN of the last transaction fsynced (or of the segment chain's resume point). */
-  private durable: Lsn;
-  /** What we acknowledge: `durable`, or a keepalive's walEnd while nothing is pending. */
-  private confirmed: Lsn;
+  /** Written → durable → acknowledged (docs/design.md invariant 2). */
+  private readonly commits: GroupCommit;
+  private readonly clock: CaptureClock;
   private pending: PendingRotation | null = null;
   /** A rotation reason rotationDue found, not yet acted on. */
   private dueReason: RotateReason | null = null;
@@ -123,7 +108,7 @@ class CaptureRun {
     private readonly control: CaptureControl,
     private readonly source: SourceSession,
     private writer: SegmentWriter,
-    private readonly stream: ReplicationStream,
+    private readonly stream: CaptureStream,
     private readonly relations: RelationCache,
     resumeLsn: Lsn,
   ) {
@@ -133,15 +118,20 @@ class CaptureRun {
       onSchemaRenamed: (from: string, to: string) => relations.renameSchema(from, to),
       trust: { onRefused: (row) => this.onRefused(row) },
     };
-    this.durable = writer.durableLsn;
-    this.written = this.durable;
-    this.confirmed = maxLsn(this.durable, resumeLsn);
-    this.started = control.now();
+    this.clock = deps.clock;
+    this.commits = new GroupCommit({
+      fsync: () => this.writer.sync(), // the open segment's writer (rotation replaces it)
+      acknowledge: (lsn) => this.stream.sendStatus({ write: lsn, flush: lsn, apply: lsn }),
+      clock: deps.clock,
+      durableLsn: writer.durableLsn, // everything in the files is fsynced when the writer opens
+      confirmedLsn: resumeLsn,
+    });
+    this.started = this.clock.now();
   }
 
   heartbeatDetails() {
     return {
-      lastDurableLsn: formatLsn(this.confirmed),
+      lastDurableLsn: formatLsn(this.commits.confirmed),
       segment: basename(this.writer.resume.path),
       bytes: this.result.bytes,
       txns: this.result.transactions,
@@ -168,9 +158,9 @@ class CaptureRun {
     this.context.trust.key = await requireCaptureKey(this.source.client);
   }
 
-  sendStatus(replyRequested = false): void {
-    const lsn = this.confirmed;
-    this.stream.sendStatus({ write: lsn, flush: lsn, apply: lsn, replyRequested });
+  /** A standby status update with the acknowledged position (timers, start-up). */
+  sendStatus(): void {
+    this.commits.resend();
   }
 
   /**
@@ -178,7 +168,7 @@ class CaptureRun {
    * between transactions, or a transaction longer than the run time would never finish.
    */
   private shouldStop(): boolean {
-    return this.control.signal.aborted || (!this.txn && this.control.now() - this.started >= this.input.runForMs);
+    return this.control.signal.aborted || (!this.txn && this.clock.now() - this.started >= this.input.runForMs);
   }
 
   /**
@@ -198,13 +188,13 @@ class CaptureRun {
       }
       if (msg === undefined) msg = await this.stream.nextWithin(POLL_MS);
       if (msg === null) {
-        throw new PgincrError('stream_ended', `slot ${this.input.slot}: the server ended the replication stream at ${formatLsn(this.confirmed)}`);
+        throw new PgincrError('stream_ended', `slot ${this.input.slot}: the server ended the replication stream at ${formatLsn(this.commits.confirmed)}`);
       }
       if (msg !== undefined) {
         const io = this.handle(msg);
         if (io) await io;
       }
-      if (this.syncFailure) throw this.syncFailure.error;
+      this.commits.throwIfFailed();
       if (!this.txn && this.rotationDue()) await this.maybeRotate();
     }
   }
@@ -247,8 +237,8 @@ class CaptureRun {
   async drainSequencesForStop(): Promise<void> {
     if (this.input.sequenceEveryMs <= 0 || this.control.signal.aborted) return;
     await this.recordPositions();
-    const deadline = this.control.now() + ROTATION_WAIT_MS;
-    while ((this.txn || !this.positionsWritten()) && this.control.now() < deadline && !this.control.signal.aborted) {
+    const deadline = this.clock.now() + ROTATION_WAIT_MS;
+    while ((this.txn || !this.positionsWritten()) && this.clock.now() < deadline && !this.control.signal.aborted) {
       const msg = await this.stream.nextWithin(POLL_MS);
       if (msg === null) break;
       if (msg !== undefined) await this.handle(msg);
@@ -263,21 +253,8 @@ class CaptureRun {
     return this.positions === null || this.positions.written;
   }
 
-  private async onKeepalive(walEnd: Lsn, replyRequested: boolean): Promise<void> {
-    if (this.unsynced > 0 || this.syncing || this.syncTimer) {
-      // Written, not yet fsynced: the group commit running or due acknowledges it. (An fsync
-      // here, per keepalive, came after every small transaction: back to back under OLTP load.)
-      await this.syncInBackground();
-      if (replyRequested) this.sendStatus();
-      return;
-    }
-    if (this.syncFailure) throw this.syncFailure.error;
-    // Everything before this keepalive has been consumed (the queue is ordered); with no
-    // transaction open, nothing at or before walEnd remains to be written.
-    if (!this.txn && walEnd > this.confirmed) {
-      this.confirmed = walEnd;
-      this.sendStatus();
-    } else if (replyRequested) this.sendStatus();
+  private onKeepalive(walEnd: Lsn, replyRequested: boolean): Promise<void> {
+    return this.commits.keepalive(walEnd, !this.txn, replyRequested);
   }
 
   private onMessage(m: PgoutputMessage): Promise<void> | undefined {
@@ -340,105 +317,19 @@ class CaptureRun {
     this.txn = null;
     if (txn.begun) {
       // Group commit: while more messages are already waiting, write without fsync; the fsync
-      // (syncWritten, which then acknowledges) comes when the queue runs dry, before any other
-      // acknowledgement, or every GROUP_COMMIT_MAX transactions.
+      // (which then acknowledges) starts when the queue runs dry, or every maxUnsynced transactions.
       const full = this.writer.bufferCommit({ xid: txn.xid, endLsn });
-      this.written = endLsn;
-      this.unsynced += 1;
+      this.commits.wrote(endLsn);
       this.result.transactions += 1;
       this.result.changes += txn.changes;
       this.result.bytes += this.writer.stats().bytes - txn.startBytes;
-      if (!this.stream.hasQueued() || this.unsynced >= GROUP_COMMIT_MAX) return this.syncInBackground();
+      if (this.commits.due(this.stream.hasQueued())) return this.commits.syncInBackground();
       return full ? this.writer.writeBuffer() : undefined;
     }
-    if (!txn.skip) {
-      // Nothing to write (only pgincr bookkeeping): nothing before endLsn remains to be written.
-      this.written = maxLsn(this.written, endLsn);
-      if (this.unsynced === 0 && !this.syncing) this.durable = maxLsn(this.durable, endLsn);
-    }
-    if (this.durable > this.confirmed) {
-      this.confirmed = this.durable;
-      this.sendStatus();
-    }
+    // Nothing to write (only pgincr bookkeeping): nothing before endLsn remains to be written.
+    if (txn.skip) this.commits.skipped();
+    else this.commits.nothingToWrite(endLsn);
     return undefined;
-  }
-
-  private markSynced(): void {
-    this.unsynced = 0;
-    this.durable = maxLsn(this.durable, this.written);
-  }
-
-  /** Fsyncs what group commit left unsynced (after one in flight); only then may it be acknowledged. */
-  private async syncWritten(): Promise<void> {
-    await this.quiesceSync();
-    if (this.syncFailure) throw this.syncFailure.error;
-    if (this.unsynced === 0) return;
-    await this.writer.sync();
-    this.markSynced();
-    this.acknowledgeDurable();
-  }
-
-  /**
-   * Group commit without stopping: starts the fsync of everything written so far and returns,
-   * so rendering goes on while the disk works. What it covers (the end LSN written when it
-   * started; the writer hands those bytes to the file before the fsync) becomes durable, and is
-   * acknowledged, only once it completes. With one already running, waits for it first.
-   */
-  private syncInBackground(): Promise<void> | undefined {
-    if (this.syncFailure) throw this.syncFailure.error; // never acknowledge past a failed fsync
-    if (this.unsynced === 0) return undefined;
-    // Too much unsynced: wait for the fsync in flight (back-pressure), then start the next.
-    if (this.syncing && this.unsynced >= GROUP_COMMIT_MAX) return this.syncing.then(() => void this.syncInBackground());
-    if (this.syncing || this.syncTimer) return undefined; // the one running or due covers it
-    const wait = this.lastSyncStartMs + SYNC_MIN_GAP_MS - Date.now();
-    if (wait > 0) {
-      this.syncTimer = setTimeout(() => {
-        this.syncTimer = null;
-        try {
-          void this.syncInBackground();
-        } catch {
-          // the failure is kept in syncFailure and thrown by the loop's next sync
-        }
-      }, wait);
-      return undefined;
-    }
-    this.lastSyncStartMs = Date.now();
-    const upTo = this.written;
-    this.unsynced = 0;
-    this.syncing = this.writer.sync().then(
-      () => {
-        this.syncing = null;
-        this.durable = maxLsn(this.durable, upTo);
-        this.acknowledgeDurable();
-        if (this.unsynced > 0) void this.syncInBackground(); // what was written meanwhile
-      },
-      (error: unknown) => {
-        this.syncing = null;
-        this.syncFailure ??= { error };
-      },
-    );
-    return undefined;
-  }
-
-  /** Until no fsync runs or is due (one finishing may start the next, for what it did not cover). */
-  private async quiesceSync(): Promise<void> {
-    for (;;) {
-      this.cancelSyncTimer();
-      if (!this.syncing) return;
-      await this.syncing;
-    }
-  }
-
-  private cancelSyncTimer(): void {
-    if (this.syncTimer) clearTimeout(this.syncTimer);
-    this.syncTimer = null;
-  }
-
-  private acknowledgeDurable(): void {
-    if (this.durable > this.confirmed) {
-      this.confirmed = this.durable;
-      this.sendStatus();
-    }
   }
 
   /**
@@ -449,14 +340,14 @@ class CaptureRun {
     if (this.pending || this.dueReason) return true;
     const stats = this.writer.stats();
     this.dueReason = shouldRotate(
-      { bytes: stats.bytes, transactions: stats.transactions, openedAtMs: stats.openedAtMs, nowMs: this.control.now(), requested: this.control.rotateRequested() },
+      { bytes: stats.bytes, transactions: stats.transactions, openedAtMs: stats.openedAtMs, nowMs: this.clock.now(), requested: this.control.rotateRequested() },
       { maxBytes: this.input.segmentMaxBytes, maxAgeMs: this.input.segmentMaxAgeMs },
     );
     return this.dueReason !== null;
   }
 
   private async maybeRotate(): Promise<void> {
-    const now = this.control.now();
+    const now = this.clock.now();
     if (!this.pending) {
       if (!this.rotationDue()) return;
       const reason = this.dueReason!;
@@ -471,7 +362,7 @@ class CaptureRun {
 
   async rotate(reason: RotateReason | 'stop'): Promise<void> {
     await this.settleCompression(); // one segment compressing at a time: the backlog stays bounded
-    await this.syncWritten();
+    await this.commits.syncNow();
     const end = this.writer.durableLsn;
     const sealed = await this.writer.seal({ compress: 'none' });
     if (!sealed) return; // nothing in it: keep writing to it
@@ -509,18 +400,18 @@ class CaptureRun {
 
   /** On the way out: cut a transaction in progress (never half-written), then seal or keep. */
   async finish(seal: boolean): Promise<CaptureResult> {
-    await this.quiesceSync(); // never truncate under an fsync in flight
+    await this.commits.quiesce(); // never truncate under an fsync in flight
     if (this.txn?.begun) await this.writer.abortTransaction();
     this.txn = null;
-    await this.syncWritten();
+    await this.commits.syncNow();
     if (seal) await this.rotate('stop');
     await this.settleCompression();
     await this.writer.close();
-    return { lastDurableLsn: formatLsn(this.confirmed), ...this.result };
+    return { lastDurableLsn: formatLsn(this.commits.confirmed), ...this.result };
   }
 
   async close(): Promise<void> {
-    await this.quiesceSync();
+    await this.commits.quiesce();
     await this.compressing; // never leave a compression running after the activity
     return this.writer.close();
   }
@@ -548,7 +439,7 @@ export async function runCapture(deps: CaptureDeps, input: CaptureInput, control
     cleanups.unshift(() => (run ?? writer).close());
     const resumeLsn = maxLsn(writer.durableLsn, input.lastDurableLsn ?? 0n);
     deps.log?.info({ slot: input.slot, resumeLsn: formatLsn(resumeLsn), segment: writer.resume.path, cutBytes: writer.resume.cutBytes }, 'capture starting');
-    const stream = await startReplication(source.replication, {
+    const stream = await deps.openStream(source.replication, {
       slot: input.slot, startLsn: resumeLsn, publication: input.publication, messages: true, highWaterBytes: STREAM_HIGH_WATER, readBatchMs: READ_BATCH_MS,
     });
     cleanups.unshift(() => stream.stop());

@@ -8,6 +8,8 @@ import type { Lsn } from '../core/lsn';
 import type { SegmentEntry } from '../core/catalog/schema';
 import type { SegmentHeader } from '../core/segment/grammar';
 import type { SegmentWriter } from '../adapters/fs/segment-writer';
+import type { ReplicationMessage, StandbyStatus } from '../adapters/pg/replication-messages';
+import type { StartReplicationOptions } from '../adapters/pg/replication-command';
 import type { RelationFactsLookup } from './relation-cache';
 
 export interface CaptureInput {
@@ -78,8 +80,33 @@ export interface CaptureLog {
   error?(obj: object, msg: string): void;
 }
 
+/** Time for the engine: the run time, rotation ages and the group commit's fsync spacing. */
+export interface CaptureClock {
+  now(): number;
+  /** Calls `fn` once after `ms`; returns its cancel. */
+  setTimer(ms: number, fn: () => void): () => void;
+}
+
+/** What the engine uses of a replication stream (adapters/pg/replication-stream.ts; a fake in unit tests). */
+export interface CaptureStream {
+  /** A queued message, `null` once the stream ended, `undefined` when none is queued yet. */
+  poll(): ReplicationMessage | null | undefined;
+  /** Waits at most `ms` for the next message: `undefined` on timeout. */
+  nextWithin(ms: number): Promise<ReplicationMessage | null | undefined>;
+  hasQueued(): boolean;
+  /** A standby status update; `flush` must be durable (docs/design.md invariant 2). */
+  sendStatus(status: StandbyStatus): void;
+  stop(): Promise<unknown>;
+}
+
+/** Starts streaming the slot on the session's idle replication connection. */
+export type StreamOpener = (replication: Client, options: StartReplicationOptions) => Promise<CaptureStream>;
+
 export interface CaptureDeps {
   openSource(input: CaptureInput): Promise<SourceSession>;
+  /** Starts the replication stream (startReplication; a fake stream in unit tests). */
+  openStream: StreamOpener;
+  clock: CaptureClock;
   /** The end of the last whole transaction in the chain's files (findResumePoint); null when none. */
   resumePoint(): Promise<Lsn | null>;
   /**
