@@ -39,18 +39,19 @@ export function serverBinDir(major: NewerMajor): string {
  * left out.
  */
 export async function schemaFingerprint(pg: { query: (sql: string, params?: unknown[], db?: string) => Promise<Record<string, unknown>[]> }, db: string): Promise<Record<string, string[]>> {
-  const acl = (col: string, kind: string, owner: string) => `coalesce((SELECT string_agg(
-      coalesce(nullif(pg_get_userbyid(a.grantee), '-'), 'PUBLIC') || ':' || a.privilege_type || ':' || pg_get_userbyid(a.grantor) || ':' || a.is_grantable,
-      ',' ORDER BY 1) FROM aclexplode(coalesce(${col}, acldefault(${kind}, ${owner}))) a WHERE a.privilege_type <> 'MAINTAIN'), '')`;
+  const grantee = (oid: string) => `CASE WHEN ${oid} = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(${oid}) END`;
+  const acl = (col: string, kind: string, owner: string) => `coalesce((SELECT string_agg(x, ',' ORDER BY x) FROM (SELECT
+      ${grantee('a.grantee')} || ':' || a.privilege_type || ':' || pg_get_userbyid(a.grantor) || ':' || a.is_grantable AS x
+      FROM aclexplode(coalesce(${col}, acldefault(${kind}, ${owner}))) a WHERE a.privilege_type <> 'MAINTAIN') s), '')`;
   const userNs = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgincr', 'pg_toast') AND n.nspname NOT LIKE 'pg\\_%temp\\_%'`;
   const queries: Record<string, string> = {
     database: `SELECT pg_get_userbyid(datdba) || ' ' || ${acl('datacl', "'d'", 'datdba')} FROM pg_database WHERE datname = current_database()`,
     namespaces: `SELECT n.nspname || ' ' || pg_get_userbyid(n.nspowner) || ' ' || ${acl('n.nspacl', "'n'", 'n.nspowner')} FROM pg_namespace n WHERE ${userNs} ORDER BY 1`,
-    relations: `SELECT n.nspname || '.' || c.relname || ' ' || c.relkind || ' ' || pg_get_userbyid(c.relowner) || ' ident=' || c.relreplident
-        || ' persist=' || c.relpersistence || ' ' || ${acl('c.relacl', `(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::"char"`, 'c.relowner')}
+    relations: `SELECT n.nspname || '.' || c.relname || ' ' || c.relkind::text || ' ' || pg_get_userbyid(c.relowner) || ' ident=' || c.relreplident::text
+        || ' persist=' || c.relpersistence::text || ' ' || ${acl('c.relacl', `(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::"char"`, 'c.relowner')}
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${userNs} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c') ORDER BY 1`,
     columns: `SELECT n.nspname || '.' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' notnull=' || a.attnotnull
-        || ' identity=' || a.attidentity || ' generated=' || a.attgenerated || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+        || ' identity=' || a.attidentity::text || ' generated=' || a.attgenerated::text || ' default=' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
         || ' ' || ${acl('a.attacl', "'c'", 'c.relowner')}
       FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
       LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
@@ -68,16 +69,14 @@ export async function schemaFingerprint(pg: { query: (sql: string, params?: unkn
     functions: `SELECT n.nspname || '.' || p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ') ' || pg_get_function_result(p.oid)
         || ' ' || pg_get_userbyid(p.proowner) || ' secdef=' || p.prosecdef || ' ' || l.lanname || ' ' || md5(p.prosrc) || ' ' || ${acl('p.proacl', "'f'", 'p.proowner')}
       FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace JOIN pg_language l ON l.oid = p.prolang WHERE ${userNs} ORDER BY 1`,
-    types: `SELECT n.nspname || '.' || t.typname || ' ' || t.typtype || ' ' || pg_get_userbyid(t.typowner) || ' '
+    types: `SELECT n.nspname || '.' || t.typname || ' ' || t.typtype::text || ' ' || pg_get_userbyid(t.typowner) || ' '
         || coalesce((SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid), '')
         || ' ' || ${acl('t.typacl', "'T'", 't.typowner')}
       FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
       WHERE ${userNs} AND t.typtype IN ('e', 'd', 'c', 'r') AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c') ORDER BY 1`,
     sequences: `SELECT schemaname || '.' || sequencename || ' ' || data_type || ' ' || start_value || ' ' || increment_by || ' ' || max_value || ' ' || cycle
       FROM pg_sequences WHERE schemaname <> 'pgincr' ORDER BY 1`,
-    defaultPrivileges: `SELECT pg_get_userbyid(d.defaclrole) || ' ' || coalesce(n.nspname, '*') || ' ' || d.defaclobjtype || ' ' || (SELECT string_agg(
-        coalesce(nullif(pg_get_userbyid(a.grantee), '-'), 'PUBLIC') || ':' || a.privilege_type, ',' ORDER BY 1)
-        FROM aclexplode(d.defaclacl) a WHERE a.privilege_type <> 'MAINTAIN')
+    defaultPrivileges: `SELECT pg_get_userbyid(d.defaclrole) || ' ' || coalesce(n.nspname, '*') || ' ' || d.defaclobjtype::text || ' ' || ${acl('d.defaclacl', "'r'", 'd.defaclrole')}
       FROM pg_default_acl d LEFT JOIN pg_namespace n ON n.oid = d.defaclnamespace ORDER BY 1`,
     largeObjects: `SELECT m.oid::text || ' ' || pg_get_userbyid(m.lomowner) || ' ' || md5(lo_get(m.oid)) || ' ' || ${acl('m.lomacl', "'L'", 'm.lomowner')}
       FROM pg_largeobject_metadata m ORDER BY 1`,
