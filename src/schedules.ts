@@ -7,6 +7,8 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleHandle, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from './config';
 import { scheduleIds } from './constants';
+import { labelOptions, labelsFor, unregisteredSearchAttribute, unregisteredSearchAttributesMessage } from './client';
+import type { WorkflowKind } from './workflows/boundary';
 
 /** The action memo key holding the configured cron expression. */
 export const CRON_MEMO = 'pgincrCron';
@@ -29,8 +31,10 @@ function definitions(config: Config, profile: string): ScheduleDef[] {
   ];
 }
 
-function options(config: Config, def: ScheduleDef): ScheduleOptions {
+function options(config: Config, def: ScheduleDef, profile: string, labelled: boolean): ScheduleOptions {
   const sched = config.schedules[def.key];
+  // The runs carry the UI labels (search attributes unless the server lacks them, and a summary).
+  const labels = labelOptions(labelsFor(config, profile, def.name as WorkflowKind, `scheduled ${sched.cron}`));
   return {
     scheduleId: def.scheduleId,
     spec: { cronExpressions: [sched.cron] },
@@ -41,6 +45,8 @@ function options(config: Config, def: ScheduleDef): ScheduleOptions {
       taskQueue: config.temporal.taskQueue,
       workflowId: `${def.scheduleId}-run`,
       memo: { [CRON_MEMO]: sched.cron },
+      staticSummary: labels.staticSummary,
+      ...(labelled ? { typedSearchAttributes: labels.typedSearchAttributes } : {}),
     },
     policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 hour' },
     state: { paused: sched.paused, note: 'managed by pgincr schedules apply' },
@@ -53,10 +59,25 @@ export interface AppliedSchedule {
   cron: string;
 }
 
-export async function applySchedules(client: Client, config: Config, profile: string): Promise<AppliedSchedule[]> {
+export async function applySchedules(
+  client: Client, config: Config, profile: string,
+  warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
+): Promise<AppliedSchedule[]> {
+  try {
+    return await applyAll(client, config, profile, true);
+  } catch (err) {
+    // A server without pgincr's search attributes: the schedules still run, unlabelled.
+    const said = unregisteredSearchAttribute(err);
+    if (said === undefined) throw err;
+    warn(unregisteredSearchAttributesMessage(client.options.namespace, said));
+    return applyAll(client, config, profile, false);
+  }
+}
+
+async function applyAll(client: Client, config: Config, profile: string, labelled: boolean): Promise<AppliedSchedule[]> {
   const results: AppliedSchedule[] = [];
   for (const def of definitions(config, profile)) {
-    const opts = options(config, def);
+    const opts = options(config, def, profile, labelled);
     const cron = config.schedules[def.key].cron;
     try {
       await client.schedule.create(opts);
