@@ -185,7 +185,12 @@ export class SegmentWriter {
     return this.header.startLsn;
   }
 
-  /** End LSN of the last transaction made durable (the start LSN before the first). */
+  /**
+   * End LSN of the last transaction committed to this writer (the start LSN before the first).
+   * Durable only once {@link sync} has run since: true when the writer opens (a resumed partial
+   * is cut and fsynced) and after `sync`, which is when the capture reads it; between group
+   * commits it can be ahead of the disk (capture/group-commit.ts tracks what is durable).
+   */
   get durableLsn(): Lsn {
     return this.lastEndLsn;
   }
