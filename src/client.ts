@@ -4,7 +4,7 @@
  * Used by the CLI, the schedules and tests.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { Client, Connection, type WorkflowHandle, type WorkflowStartOptions } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandleWithFirstExecutionRunId, type WorkflowStartOptions } from '@temporalio/client';
 import type { Duration, SearchAttributePair } from '@temporalio/common';
 import type { Config } from './config';
 import { parseChainDirName } from './core/repository/paths';
@@ -114,7 +114,7 @@ export function unregisteredSearchAttributesMessage(namespace: string, said: str
 export async function startLabelled(
   client: Client, type: string, options: WorkflowStartOptions, labels: WorkflowLabels,
   warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
-): Promise<WorkflowHandle> {
+): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const labelled = labelOptions(labels);
   try {
     return await client.workflow.start(type, { ...options, ...labelled } as WorkflowStartOptions);

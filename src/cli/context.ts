@@ -75,12 +75,17 @@ export class CliContext {
   /** Starts a workflow; waits and returns its result unless --no-wait (then prints the id). */
   async runWorkflow<R>(type: string, workflowId: string, args: unknown[], extra: Partial<WorkflowStartOptions> = {}): Promise<R | undefined> {
     return this.withTemporal(async (client) => {
-      const handle = await client.workflow.start(type, {
+      // Labelled for the Temporal UI: search attributes (database, chain, kind) and a summary line.
+      const { labelsFor, startLabelled } = require('../client') as typeof import('../client');
+      const { workflowKinds } = require('../workflows/boundary') as typeof import('../workflows/boundary');
+      const profile = (args[0] as { profile?: unknown } | undefined)?.profile;
+      const labels = labelsFor(this.config, typeof profile === 'string' ? profile : this.profile, workflowKinds[type] ?? 'preflight');
+      const handle = await startLabelled(client, type, {
         taskQueue: this.config.temporal.taskQueue,
         workflowId,
         args,
         ...extra,
-      } as WorkflowStartOptions);
+      } as WorkflowStartOptions, labels);
       if (this.options.wait === false) {
         this.print(`started ${type}: workflow id ${handle.workflowId}`, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
         return undefined;

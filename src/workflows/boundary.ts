@@ -42,6 +42,19 @@ export function searchAttributeCommands(namespace: string): string[] {
 
 export type WorkflowKind = 'preflight' | 'setup' | 'capture' | 'full-backup' | 'globals-backup' | 'restore' | 'verify' | 'health-check' | 'retention';
 
+/** The kind of each workflow type (src/workflows/index.ts). */
+export const workflowKinds: Record<string, WorkflowKind> = {
+  preflightWorkflow: 'preflight',
+  setupWorkflow: 'setup',
+  captureWorkflow: 'capture',
+  fullBackupWorkflow: 'full-backup',
+  globalsBackupWorkflow: 'globals-backup',
+  restoreWorkflow: 'restore',
+  verifyWorkflow: 'verify',
+  healthCheckWorkflow: 'health-check',
+  retentionWorkflow: 'retention',
+};
+
 // ---- heartbeat details ----
 
 /** The capture activity's heartbeat: everything up to `lastDurableLsn` is in fsynced segments. */

@@ -17,11 +17,12 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
       const c = ctx();
       await c.withTemporal(async (client) => {
         try {
-          const handle = await client.workflow.start('captureWorkflow', {
+          const { labelsFor, startLabelled } = require('../../client') as typeof import('../../client');
+          const handle = await startLabelled(client, 'captureWorkflow', {
             taskQueue: c.config.temporal.taskQueue,
             workflowId: idOf(c),
             args: [{ profile: c.profile }],
-          });
+          }, labelsFor(c.config, c.profile, 'capture', `slot ${c.config.capture.slot} · profile ${c.profile}`));
           c.print(`capture started: workflow id ${handle.workflowId}`, { workflowId: handle.workflowId });
         } catch (err) {
           const { WorkflowExecutionAlreadyStartedError } = require('@temporalio/client') as typeof import('@temporalio/client');
@@ -61,10 +62,10 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
       const { captureStatusQuery } = signals();
       await c.withTemporal(async (client) => {
         const handle = client.workflow.getHandle(idOf(c));
-        const status = await handle.query(captureStatusQuery);
+        const { captureHeartbeat, captureStatus, decodeResult, pendingHeartbeat } = require('../../workflows/boundary') as typeof import('../../workflows/boundary');
+        const status = decodeResult(captureStatus, await handle.query(captureStatusQuery), `capture ${idOf(c)} status query`);
         const description = await handle.describe();
-        const raw = description.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
-        const live = raw ? (JSON.parse(Buffer.from(raw).toString('utf8')) as Record<string, unknown>) : null;
+        const live = pendingHeartbeat(description.raw, captureHeartbeat) ?? null;
         // The last failure: the repository's record (since when, how often) and Temporal's retry attempt.
         const { pendingCaptureActivity } = require('../../monitor/capture-state') as typeof import('../../monitor/capture-state');
         const { loadCaptureFailure } = require('../../monitor/capture-failures') as typeof import('../../monitor/capture-failures');

@@ -54,21 +54,29 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
       };
       const workflowId = workflowIds.restore(opts.targetDb);
       const report = await c.withTemporal(async (client) => {
-        const handle = await client.workflow.start('restoreWorkflow', { taskQueue: c.config.temporal.taskQueue, workflowId, args: [input] });
+        const { labelsFor, startLabelled } = require('../../client') as typeof import('../../client');
+        const labels = labelsFor(c.config, c.profile, 'restore', `into ${opts.targetDb} · to ${describeTarget(input.target as RestoreReport['target'])}`, [opts.targetDb]);
+        const handle = await startLabelled(client, 'restoreWorkflow', { taskQueue: c.config.temporal.taskQueue, workflowId, args: [input] }, labels);
         if (c.options.wait === false) {
           c.print(`started restoreWorkflow: workflow id ${workflowId}`, { workflowId });
           return undefined;
         }
         const { SingleBar, Presets } = require('cli-progress') as typeof import('cli-progress');
-        const bar = !c.options.json && process.stderr.isTTY ? new SingleBar({ format: 'restore {step} |{bar}| {value}/{total} txns  {lsn}' }, Presets.shades_classic) : undefined;
+        const bar = !c.options.json && process.stderr.isTTY ? new SingleBar({ format: 'restore {step} |{bar}| {percentage}%  {lsn}' }, Presets.shades_classic) : undefined;
         bar?.start(1, 0, { step: 'plan', lsn: '' });
         const timer = setInterval(() => {
           void handle.describe().then((d) => {
-            const raw = d.raw.pendingActivities?.[0]?.heartbeatDetails?.payloads?.[0]?.data;
-            if (!raw) return;
-            const p = JSON.parse(Buffer.from(raw).toString('utf8')) as { transactions?: number; totalTransactions?: number; lsn?: string };
-            bar?.setTotal(Math.max(1, p.totalTransactions ?? 1));
-            bar?.update(p.transactions ?? 0, { step: 'segments', lsn: p.lsn ?? '' });
+            const { pendingHeartbeat, restoreHeartbeat } = require('../../workflows/boundary') as typeof import('../../workflows/boundary');
+            const p = pendingHeartbeat(d.raw, restoreHeartbeat);
+            if (!p) return;
+            if ('verified' in p) {
+              bar?.setTotal(Math.max(1, p.of));
+              bar?.update(p.verified, { step: 'plan: files verified', lsn: '' });
+            } else if ('bytesDone' in p) {
+              // The applier's real totals: segment bytes done of all planned.
+              bar?.setTotal(Math.max(1, p.bytesTotal));
+              bar?.update(p.bytesDone, { step: `segments (${p.transactions} txns)`, lsn: p.lsn ?? '' });
+            }
           }).catch(() => undefined);
         }, 1000);
         try {
