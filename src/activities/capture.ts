@@ -11,7 +11,7 @@ import { formatLsn, parseLsn } from '../core/lsn';
 import { runCapture } from '../capture/capture-engine';
 import { runRawCapture } from '../capture/raw/raw-capture';
 import { createCaptureDeps } from '../capture/capture-deps';
-import type { HeartbeatDetails } from '../capture/capture-types';
+import { captureHeartbeat, decodeHeartbeat, type CaptureHeartbeat } from '../workflows/boundary';
 import { findBaseForSlot } from './base-files';
 import { captureRecorder } from '../monitor/activity-metrics';
 import { SegmentWriter } from '../adapters/fs/segment-writer';
@@ -29,7 +29,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
   const cfg = deps.config.capture;
 
   async function startLsn(chain: string, input: CaptureRunInput): Promise<bigint | undefined> {
-    const beat = lastHeartbeat<HeartbeatDetails>();
+    const beat = decodeHeartbeat(captureHeartbeat, lastHeartbeat<unknown>());
     const known = beat?.lastDurableLsn ?? input.lastDurableLsn;
     if (known) return parseLsn(known);
     const base = await findBaseForSlot(chain, cfg.slot);
@@ -89,7 +89,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
           },
           {
             heartbeat: (details) => {
-              heartbeat(details);
+              heartbeat(details satisfies CaptureHeartbeat); // the one heartbeat type (workflows/boundary.ts)
               recorder.heartbeat(details);
               noteProgress(details.lastDurableLsn);
             },
