@@ -137,7 +137,8 @@ export function describeReach(r: ChainReach): string[] {
   else lines.push(r.captureDetail);
   if (r.sourceWalLsn && r.behindBytes !== undefined && r.behindBytes > 0) {
     lines.push(`the source's WAL was at ${r.sourceWalLsn}, ${formatBytes(r.behindBytes)} past the chain's end: transactions committed there are not in this restore`
-      + (r.capture === 'running' ? ' (they are in the open segment; `pgincr capture rotate` seals it)' : ''));
+      + (open?.sealed ? ' (written after the open segment was sealed for this restore, or WAL without transactions)'
+        : r.capture === 'running' ? ' (they are in the open segment; `pgincr capture rotate` seals it)' : ''));
   }
   return lines;
 }

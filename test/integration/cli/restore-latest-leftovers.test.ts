@@ -110,7 +110,7 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
     expect({ code: latest.code, stderr: latest.stderr }).toMatchObject({ code: 0 });
     const [count] = await pg.query<{ n: string }>('SELECT count(*)::text AS n FROM items', [], 'app_latest');
     expect(count!.n).toBe('500');
-    expect(latest.stdout).toMatch(/restored app_latest from base \S+ \(\S+\) \+ \d+ transactions to [0-9A-F]+\/[0-9A-F]+ \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d/);
+    expect(latest.stdout).toMatch(/restored app_latest from base \S+ \(\S+\) \+ \d+ transactions to [0-9A-F]+\/[0-9A-F]+ \(\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d/);
     expect(latest.stdout).toMatch(/open segment sealed for this restore \(its transactions up to [0-9A-F]+\/[0-9A-F]+ included/);
     expect(latest.stdout).toMatch(/capture workflow \S+ is running/);
 
