@@ -150,6 +150,8 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
     // The completed restore's database is the user's: not a leftover.
     const source = await cli(['leftovers']);
     expect({ code: source.code, stdout: source.stdout }).toMatchObject({ code: 0, stdout: expect.stringContaining('no leftovers of failed restores on profile app') });
+    const readmeClean = await cli(['leftovers', '--clean']); // README's line, on the source's cluster: nothing to drop
+    expect({ code: readmeClean.code, stdout: readmeClean.stdout }).toMatchObject({ code: 0, stdout: expect.stringContaining('no leftovers of failed restores on profile app') });
 
     const clean = await cli(['leftovers', '--target-profile', 'other', '--clean']);
     expect({ code: clean.code, stderr: clean.stderr }).toMatchObject({ code: 0 });
