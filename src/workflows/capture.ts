@@ -1,5 +1,5 @@
 import {
-  CancellationScope, condition, continueAsNew, isCancellation, log, patched, setCurrentDetails, setHandler, upsertMemo, workflowInfo,
+  CancellationScope, condition, continueAsNew, isCancellation, log, makeContinueAsNewFunc, patched, setCurrentDetails, setHandler, upsertMemo, workflowInfo,
   allHandlersFinished,
 } from '@temporalio/workflow';
 import { capture, quick } from './activity-options';
@@ -106,7 +106,10 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
     if (input.maxIterations > 0 && status.iterations >= input.maxIterations) status.state = 'stopping';
     if (state() !== 'stopping' && (workflowInfo().continueAsNewSuggested || runsThisExecution() >= input.runsPerExecution)) {
       await condition(allHandlersFinished);
-      await continueAsNew<typeof captureWorkflow>({
+      // The memo (durable LSN) is not carried over by the server: pass it on.
+      const memo = workflowInfo().memo;
+      const next = memo && Object.keys(memo).length ? makeContinueAsNewFunc<typeof captureWorkflow>({ memo }) : continueAsNew<typeof captureWorkflow>;
+      await next({
         ...input,
         lastDurableLsn: status.lastDurableLsn ?? undefined,
         paused: state() === 'paused',
