@@ -199,9 +199,14 @@ const TOC_HOLD_MAX = 256 * 1024 * 1024;
 /**
  * Reads the start of a custom-format archive stream until `pg_restore --list` (fed the same
  * bytes) has printed its table of contents; pg_restore stops after the TOC, which pg_dump writes
- * first. Returns the listing and the bytes read so far; `stream` is left paused after them.
+ * first. Returns the listing, the bytes read so far, and `rest`: the remaining bytes, paused.
+ * `archive` (pg_dump's stdout) is piped into `rest` at once and never read directly: paused and
+ * left without a 'data' listener, the child's stdout still flowed, and its tail was lost (a
+ * small base failed in about one run of three with pg_restore's "could not read from input
+ * file: end of file"); nothing but this function touches `rest`.
  */
-async function readTocFromStream(input: PgDumpInput, stream: NodeJS.ReadableStream): Promise<{ listing: string; head: Buffer[]; ended: boolean }> {
+async function readTocFromStream(input: PgDumpInput, archive: NodeJS.ReadableStream): Promise<{ listing: string; head: Buffer[]; ended: boolean; rest: PassThrough }> {
+  const stream = archive.pipe(new PassThrough());
   const lister = execa(toolPath('pg_restore'), pgRestoreListArgs(), {
     env: childEnv(input.profile), extendEnv: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false, encoding: 'buffer',
     ...(input.signal ? { cancelSignal: input.signal } : {}), forceKillAfterDelay: KILL_AFTER_MS,
@@ -241,7 +246,7 @@ async function readTocFromStream(input: PgDumpInput, stream: NodeJS.ReadableStre
       hint: 'the command was: pg_dump --format=custom … | pg_restore --list --verbose',
     });
   }
-  return { listing: Buffer.from(result.stdout ?? new Uint8Array()).toString('latin1'), head, ended };
+  return { listing: Buffer.from(result.stdout ?? new Uint8Array()).toString('latin1'), head, ended, rest: stream };
 }
 
 /**
@@ -297,7 +302,8 @@ export async function runPgDump(input: PgDumpInput): Promise<PgDumpResult> {
           ),
         });
         for (const chunk of toc.head) feed.write(chunk);
-        const feeding = toc.ended ? Promise.resolve(feed.end()).then(() => undefined) : pipeline(archive, feed);
+        // `rest` may have ended (its 'end' emitted) since the TOC was read: then head is everything.
+        const feeding = toc.ended || toc.rest.readableEnded ? Promise.resolve(feed.end()).then(() => undefined) : pipeline(toc.rest, feed);
         await Promise.all([feeding, restoring]);
       },
     });
