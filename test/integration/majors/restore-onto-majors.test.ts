@@ -5,13 +5,18 @@
  * restored by the restore workflow onto 16, 17 and 18 in turn (the same activities and 15 client
  * tools as `pgincr restore --target-profile`), compared with the source (checksums, sequences,
  * the schema by catalog rows with owners and privileges), and verified (`verify`, base to base)
- * with the scratch database on that major.
+ * with the scratch database on that major; and the manual runbook of docs/restore.md, followed
+ * literally with psql 15 and zcat, gives the same database there.
  */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { setupTemporal } from '../../helpers/temporal';
 import { pgincrTestEnv, runSetupWorkflow, type PgincrTestEnv } from '../../helpers/pgincr-env';
 import { BASE_DATA, CHANGES, MIXED_SCHEMA, runStatements, sequenceValues, tableSums } from '../../helpers/workload';
-import { waitSlotCaughtUp } from '../../helpers/backup-fixture';
+import { chainOf, waitSlotCaughtUp } from '../../helpers/backup-fixture';
 import { NEWER_MAJORS, schemaFingerprint, type NewerMajor } from '../../helpers/pg-majors';
 import type { RestoreReport } from '../../../src/workflows/restore';
 import type { VerifyReport } from '../../../src/workflows/verify';
@@ -19,6 +24,12 @@ import type { FullBackupResult } from '../../../src/workflows/backups';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
 
 jest.setTimeout(300_000);
+
+/** The ```bash blocks of docs/restore.md, the manual runbook (psql 15, zcat, awk), in order. */
+function runbookBlocks(): string[] {
+  const text = readFileSync(join(__dirname, '../../../docs/restore.md'), 'utf8');
+  return [...text.matchAll(/^```bash\n([\s\S]*?)^```$/gm)].map((m) => m[1] as string);
+}
 
 /** Owners, SECURITY DEFINER, default privileges and grants, replayed from the stream. */
 const ROLE_CHANGES = [
@@ -140,5 +151,18 @@ describe('a backup taken on PostgreSQL 15 restores onto 16, 17 and 18', () => {
       const scratch = await target.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'pgincr_verify_%'");
       expect(scratch[0]!.n).toBe(0);
     }, { activities: env.activities });
+
+    // docs/restore.md by hand: every bash block, as written, against this major.
+    const work = mkdtempSync(join(tmpdir(), 'pgincr-runbook-'));
+    const chain = chainOf(env.repository);
+    const r = spawnSync('bash', ['-e', '-c', runbookBlocks().join('\n')], {
+      env: { ...process.env, ...target.env(), CHAIN: chain, BASE: firstBase, DB: 'by_hand', STOP_TIME: '', WORK: work }, encoding: 'utf8',
+    });
+    rmSync(work, { recursive: true, force: true });
+    expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ status: 0, stderr: '' });
+    expect(r.stdout).toContain('replayed segments/');
+    expect(await tableSums(target, 'by_hand')).toEqual(expected.tables);
+    expect(await sequenceValues(target, 'by_hand')).toEqual(expected.sequences);
+    expect(await schemaFingerprint(target, 'by_hand')).toEqual(expected.schema);
   });
 });
