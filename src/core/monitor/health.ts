@@ -237,10 +237,23 @@ function baseFinding(lastBaseAtMs: number | null, t: HealthThresholds, nowMs: nu
   };
 }
 
+const MiB = 1024 * 1024;
+
 function diskFindings(obs: HealthObservations, t: HealthThresholds): Finding[] {
   const disk = obs.repositoryDisk;
   if (!disk) return [];
   if ('error' in disk) return [{ check: 'repository.disk', severity: 'unknown', message: `cannot stat the repository: ${disk.error}` }];
+  // Out of space: the capture's next write (it buffers up to 1 MiB) fails with ENOSPC and it stops
+  // acknowledging (invariant 2); its failure record may not fit on the disk either, so say it here.
+  if (disk.freeBytes < Math.min(MiB, disk.totalBytes / 100)) {
+    return [{
+      check: 'repository.disk',
+      severity: 'critical',
+      message: `repository disk full (ENOSPC): ${formatBytes(disk.freeBytes)} free of ${formatBytes(disk.totalBytes)}; the capture cannot write segments and stops acknowledging, the slot keeps WAL on the source`,
+      value: Math.round(disk.usedPercent * 10) / 10,
+      hint: 'free space in the repository (or grow its file system); the capture resumes by itself, nothing is lost while the slot holds the WAL',
+    }];
+  }
   const full = disk.usedPercent > t.repositoryDiskWarningPercent;
   return [{
     check: 'repository.disk',

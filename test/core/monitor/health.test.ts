@@ -212,6 +212,18 @@ describe('evaluateHealth', () => {
     expect(severityOf(healthy({ repositoryDisk: { error: 'ENOENT' } }), 'repository.disk')).toBe('unknown');
   });
 
+  it('a repository disk with no room for the capture\'s next write is critical and names ENOSPC (issue 18, disk full)', () => {
+    const full = healthy({ repositoryDisk: { usedPercent: 100, totalBytes: 48 * 1024 * 1024, freeBytes: 4096 } });
+    const report = evaluateHealth(full, thresholds, NOW);
+    expect(severityOf(full, 'repository.disk')).toBe('critical');
+    expect(report.exitCode).toBe(2);
+    expect(formatNagios(report).join('\n')).toMatch(/repository disk full \(ENOSPC\): 4\.0 KiB free/);
+    // 1 MiB free on a large disk is still full; 2 MiB is a warning by percentage only.
+    const big = (freeBytes: number) => healthy({ repositoryDisk: { usedPercent: 99.9, totalBytes: 1024 * GiB, freeBytes } });
+    expect(severityOf(big(1024 * 1024 - 1), 'repository.disk')).toBe('critical');
+    expect(severityOf(big(2 * 1024 * 1024), 'repository.disk')).toBe('warning');
+  });
+
   it('a catalog that cannot be read is a warning', () => {
     expect(severityOf(healthy({ catalog: undefined, catalogError: 'no catalog at /r/catalog/catalog.json' }), 'catalog')).toBe('warning');
   });
