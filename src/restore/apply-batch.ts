@@ -12,6 +12,8 @@ import type { Client } from 'pg';
 import { formatLsn } from '../core/lsn';
 import type { ScannedTransaction } from '../core/segment/format';
 import { PgincrError } from '../errors';
+import type { MergedBatch } from '../core/restore/merge-sql';
+import { queryWithCopies } from './apply-copy';
 
 export interface BatchItem {
   txn: ScannedTransaction;
@@ -34,13 +36,15 @@ export class ApplyFailedError extends PgincrError {
   }
 }
 
-async function commitItems(client: Client, items: readonly BatchItem[], sql?: string): Promise<void> {
+async function commitItems(client: Client, items: readonly BatchItem[], merged?: MergedBatch): Promise<void> {
   const last = items[items.length - 1] as BatchItem;
   await client.query('BEGIN');
   try {
     // An xid for sure: a commit without one writes no commit record and would not move the origin.
     await client.query('SELECT pg_catalog.pg_current_xact_id()');
-    await client.query(sql ?? (items.length === 1 ? last.sql : items.map((i) => i.sql).join('')));
+    if (merged === undefined) await client.query(items.length === 1 ? last.sql : items.map((i) => i.sql).join(''));
+    else if (merged.copies.length === 0) await client.query(merged.sql);
+    else await queryWithCopies(client, merged.sql, merged.copies);
     await client.query('SELECT pg_catalog.pg_replication_origin_xact_setup($1::pg_lsn, $2::timestamptz)', [
       formatLsn(last.txn.endLsn),
       last.txn.commitTime,
@@ -60,7 +64,7 @@ function describe(file: string, txn: ScannedTransaction): string {
  * Applies a batch atomically (its `merged` SQL when given, else as written); on failure, as
  * written, then its transactions one by one.
  */
-export async function applyBatch(client: Client, file: string, items: readonly BatchItem[], merged?: string): Promise<BatchOutcome> {
+export async function applyBatch(client: Client, file: string, items: readonly BatchItem[], merged?: MergedBatch): Promise<BatchOutcome> {
   if (merged !== undefined) {
     try {
       await commitItems(client, items, merged);

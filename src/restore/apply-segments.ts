@@ -41,7 +41,8 @@ import {
 import { decoderFor, type SegmentDecoder } from './text-decoding';
 import { stopDecider, type StopTarget } from './stop-target';
 import { applyBatch, type BatchItem } from './apply-batch';
-import { batchTables, parseBatch, rewriteBatch } from '../core/restore/merge-changes';
+import { batchTables, mergeBatch, parseBatch } from '../core/restore/merge-changes';
+import type { MergedBatch } from '../core/restore/merge-sql';
 import { TableShapes } from './table-shapes';
 import { withoutRoleSwitches } from '../core/restore/ddl-region';
 import { InFlight } from './in-flight';
@@ -82,6 +83,8 @@ export interface ApplyOptions {
   noOwner?: boolean;
   /** Merge one-row changes into set-based statements where exact (default true; see the module comment). */
   mergeInserts?: boolean;
+  /** Send merged INSERTs as COPY where the target table allows it (default true; core/restore/copy-text.ts). */
+  copy?: boolean;
   /** Called after each batch (awaited: a heartbeat or a test hook may be async). */
   onProgress?: (p: ApplyProgress) => void | Promise<void>;
   signal?: AbortSignal;
@@ -245,7 +248,7 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
           etaSeconds: result.appliedTransactions > 0 && rate > 0 ? Math.round((bytesTotal - done) / rate / 1000) : null,
         });
       };
-      const apply = async (items: BatchItem[], merged: string | undefined, doneBytes: number): Promise<void> => {
+      const apply = async (items: BatchItem[], merged: MergedBatch | undefined, doneBytes: number): Promise<void> => {
         const outcome = await applyBatch(client, path, items, merged);
         if (outcome === 'merged') result.mergedBatches += 1;
         else if (merged !== undefined) result.mergeFallbacks += 1;
@@ -265,7 +268,7 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
         batch = [];
         batchBytes = 0;
         const ddl = items.some((b) => b.ddl);
-        const merged = mergeWanted ? await mergedSql(client, shapes, items, insertRuns, settle) : undefined;
+        const merged = mergeWanted ? await mergedSql(client, shapes, items, { insertRuns, copy: opts.copy !== false }, settle) : undefined;
         await settle();
         opts.signal?.throwIfAborted();
         if (!ddl) {
@@ -319,15 +322,15 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
 
 /** The batch's merged SQL (core/restore/merge-changes.ts), reading shapes of tables not seen since the last DDL. */
 async function mergedSql(
-  client: Client, shapes: TableShapes, batch: readonly BatchItem[], insertRuns: boolean, idle: () => Promise<void>,
-): Promise<string> {
+  client: Client, shapes: TableShapes, batch: readonly BatchItem[], options: { insertRuns: boolean; copy: boolean }, idle: () => Promise<void>,
+): Promise<MergedBatch> {
   const lines = parseBatch(batch.map((b) => ({ sql: b.sql, verbatim: b.ddl })));
   const tables = batchTables(lines);
   if (shapes.missing(tables)) {
     await idle(); // never a catalog query inside a batch that is still running
     await shapes.load(client, tables);
   }
-  return rewriteBatch(lines, (table) => shapes.get(table), { insertRuns });
+  return mergeBatch(lines, (table) => shapes.get(table), options);
 }
 
 function decodeBody(decode: SegmentDecoder, body: Buffer, txn: ScannedTransaction): string {

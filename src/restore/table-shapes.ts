@@ -17,12 +17,29 @@ import type { TableShape } from '../core/restore/merge-changes';
  */
 const KEY_TYPES = [16, 20, 21, 23, 25, 26, 1043, 1082, 1114, 1184, 2950];
 
+/**
+ * Built-in types whose input function, given a typmod, applies it exactly as their assignment
+ * length coercion does (so COPY, which passes the column's typmod to the input, stores what an
+ * INSERT of an untyped literal stores: input with typmod -1, then the coercion; copy-text.ts):
+ * bpchar, varchar, numeric, bit, varbit, time, timetz, timestamp, timestamptz, interval, and
+ * their arrays (array input hands the typmod to each element's input).
+ */
+const COPY_TYPMOD_TYPES = [1042, 1043, 1700, 1560, 1562, 1083, 1266, 1114, 1184, 1186, 1014, 1015, 1231, 1561, 1563, 1183, 1270, 1115, 1185, 1187];
+
 const SHAPES_SQL = `
 SELECT n.nspname AS schema, c.relname AS table,
   c.relkind = 'r' AND NOT c.relrowsecurity
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger g WHERE g.tgrelid = c.oid AND g.tgenabled IN ('A', 'R'))
     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite r WHERE r.ev_class = c.oid AND r.ev_enabled IN ('A', 'R') AND r.ev_type <> '1')
     AS quiet,
+  NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
+               LEFT JOIN pg_catalog.pg_type bt ON bt.oid = ty.typbasetype
+              WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+                AND NOT (a.atttypid = ANY ($4::pg_catalog.oid[])
+                  OR (a.atttypmod = -1 AND (ty.typtype <> 'd' OR ty.typbasetype = ANY ($4::pg_catalog.oid[])
+                                            OR (ty.typtypmod = -1 AND bt.typtype <> 'd'))))) AS copy,
+  EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a
+           WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attidentity = 'a') AS identity_always,
   (SELECT pg_catalog.json_agg(pg_catalog.json_build_array(a.attname,
             pg_catalog.format_type(a.atttypid, CASE WHEN a.atttypid = 'pg_catalog.interval'::pg_catalog.regtype THEN a.atttypmod ELSE -1 END))
           ORDER BY a.attnum)
@@ -60,6 +77,8 @@ interface ShapeRow {
   schema: string;
   table: string;
   quiet: boolean;
+  copy: boolean;
+  identity_always: boolean;
   columns: [string, string][] | null;
   key: [string, boolean][] | null;
   full_key: [string, number][] | null;
@@ -79,7 +98,7 @@ export class TableShapes {
   async load(client: Client, tables: ReadonlyMap<string, { schema: string; table: string }>): Promise<void> {
     const missing = [...tables].filter(([written]) => !this.cache.has(written));
     if (missing.length === 0) return;
-    const r = await client.query<ShapeRow>(SHAPES_SQL, [missing.map(([, t]) => t.schema), missing.map(([, t]) => t.table), KEY_TYPES]);
+    const r = await client.query<ShapeRow>(SHAPES_SQL, [missing.map(([, t]) => t.schema), missing.map(([, t]) => t.table), KEY_TYPES, COPY_TYPMOD_TYPES]);
     const found = new Map(r.rows.map((row) => [`${row.schema}\u0000${row.table}`, row]));
     for (const [written, t] of missing) {
       const row = found.get(`${t.schema}\u0000${t.table}`);
@@ -107,5 +126,5 @@ function shapeOf(row: ShapeRow): TableShape {
   const fullKey = fullRows.length > 0 && fullRows.every(([name]) => columns.has(name))
     ? { columns: fullRows.map(([name]) => name), typeOids: fullRows.map(([, oid]) => Number(oid)) }
     : null;
-  return { columns, quiet: row.quiet, key, fullKey };
+  return { columns, quiet: row.quiet, key, fullKey, copy: row.quiet && row.copy, identityAlways: row.identity_always };
 }

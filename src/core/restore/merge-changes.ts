@@ -57,11 +57,18 @@
  *    round after the INSERT of its key. A FULL change is never folded into a pending INSERT of its
  *    key (the INSERT's literals need not print as the old row's): it takes the next round.
  *
+ * 6. With `copy` (the applier's default), a merged INSERT step of a quiet table whose shape allows
+ *    it (`TableShape.copy`: no column typmod that COPY's input would read differently, and an
+ *    INSERT without `OVERRIDING SYSTEM VALUE` only where no identity column is GENERATED ALWAYS)
+ *    is sent as `COPY … FROM STDIN` with the same rows, in the same order; copy-text.ts argues
+ *    that each row stored is the one the INSERT stores.
+ *
  * This module plans which changes go into which statement; `merge-sql.ts` writes the SQL.
  */
 import { ChangeLineParser, rowValue, rowValues, splitTable, unquoteIdent, type ChangeLine, type DeleteChange, type InsertChange, type UpdateChange } from './change-lines';
 import { ddlRegionEnd, isDdlHeader } from './ddl-region';
-import { renderSteps } from './merge-sql';
+import { renderBatch, renderSteps, type MergedBatch } from './merge-sql';
+import { overridesIdentity } from './copy-text';
 import { BUILTIN_MATCH_TYPES } from '../sql/full-match';
 
 /** Limits of one merged statement. */
@@ -84,6 +91,13 @@ export interface TableShape {
   key: readonly string[] | null;
   /** The key FULL identity changes are merged by (module comment, 5): columns and their type OIDs; absent: none. */
   fullKey?: { columns: readonly string[]; typeOids: readonly number[] } | null;
+  /**
+   * Its INSERTs may be sent as COPY (module comment, 6; copy-text.ts): every column without a
+   * typmod or of a type whose input applies it as the assignment does. Absent: never.
+   */
+  copy?: boolean;
+  /** Some column is GENERATED ALWAYS AS IDENTITY (COPY then only for INSERTs that override it). */
+  identityAlways?: boolean;
 }
 
 /** One source transaction's body; `verbatim` ones (e.g. holding DDL) are never rewritten. */
@@ -103,7 +117,7 @@ export type BatchLine = ChangeLine | { kind: 'text'; text: string };
  */
 export type Step =
   | { kind: 'text'; text: string }
-  | { kind: 'insert'; changes: InsertChange[] }
+  | { kind: 'insert'; changes: InsertChange[]; copy?: boolean }
   | { kind: 'update'; changes: UpdateChange[]; types: readonly string[]; keyAt?: readonly number[] }
   | { kind: 'delete'; changes: DeleteChange[]; types: readonly string[]; keyAt?: readonly number[] };
 
@@ -148,13 +162,15 @@ export interface PlanOptions extends MergeLimits {
    * one statement instead of several).
    */
   insertRuns?: boolean;
+  /** Send merged INSERTs of tables that allow it as COPY (module comment, 6). */
+  copy?: boolean;
 }
 
 /** The batch as statements (module comment); applying them in order gives the state of the lines in order. */
 export function planBatch(lines: readonly BatchLine[], shapeOf: (table: string) => TableShape | undefined, options: PlanOptions = {}): Step[] {
   const steps: Step[] = [];
   const plans = new Plans(shapeOf);
-  const chunker = new Chunker(steps, options.maxRows ?? DEFAULT_MERGE_LIMITS.maxRows, options.maxChars ?? DEFAULT_MERGE_LIMITS.maxChars);
+  const chunker = new Chunker(steps, options.maxRows ?? DEFAULT_MERGE_LIMITS.maxRows, options.maxChars ?? DEFAULT_MERGE_LIMITS.maxChars, options.copy === true);
   let rounds: Array<Array<ChangeLine | null>> = [];
   // Per table, per key (its values as written): the round of the key's last change, and where that
   // change sits in its round when it is an INSERT (which a later UPDATE or DELETE folds into).
@@ -166,7 +182,7 @@ export function planBatch(lines: readonly BatchLine[], shapeOf: (table: string) 
     last.clear();
   };
   const flushRun = (): void => {
-    chunker.inserts(run);
+    if (run.length > 0) chunker.inserts(run, plans.plan(run[0] as InsertChange)?.copy === true);
     run = [];
   };
   for (const line of lines) {
@@ -230,6 +246,8 @@ interface Plan {
   types: string[];
   /** The SET columns' names, unquoted. */
   setAt: string[];
+  /** INSERTs of this head may go as COPY (module comment, 6). */
+  copy?: boolean;
 }
 
 /** Plans per INSERT head and UPDATE/DELETE shape, from the table shapes (module comment, 1 and 2). */
@@ -271,7 +289,8 @@ class Plans {
       if (cols.length !== shape.columns.size || new Set(cols).size !== cols.length || !cols.every((c) => shape.columns.has(c))) return null;
       // Keyed by the key its UPDATEs/DELETEs are merged by, so that they follow it in a later round.
       const key = shape.key ?? shape.fullKey?.columns ?? null;
-      return { keyAt: key === null ? null : key.map((k) => cols.indexOf(k)), types: [], setAt: [] };
+      const copy = shape.copy === true && (shape.identityAlways !== true || overridesIdentity(change.head));
+      return { keyAt: key === null ? null : key.map((k) => cols.indexOf(k)), types: [], setAt: [], copy };
     }
     if (change.full) return fullPlan(change, shape);
     if (shape.key === null) return null;
@@ -309,6 +328,7 @@ class Chunker {
     private readonly steps: Step[],
     private readonly maxRows: number,
     private readonly maxChars: number,
+    private readonly copy: boolean,
   ) {}
 
   /** One round: each key at most once, so any order is the same state; DELETEs, UPDATEs, INSERTs. */
@@ -329,20 +349,21 @@ class Chunker {
       const { types, keyAt } = plans.plan(group[0] as UpdateChange) as Plan;
       this.chunks(group, (changes) => this.steps.push({ kind: 'update', changes, types, keyAt: keyAt ?? undefined }));
     }
-    for (const group of inserts.values()) this.inserts(group);
+    for (const group of inserts.values()) this.inserts(group, (plans.plan(group[0] as InsertChange) as Plan).copy === true);
   }
 
-  /** INSERTs with one head, in order. */
-  inserts(group: readonly InsertChange[]): void {
-    this.chunks(group, (changes) => this.steps.push({ kind: 'insert', changes }));
+  /** INSERTs with one head, in order; as COPY when the plan allows it and COPY is wanted (one COPY takes any number of rows). */
+  inserts(group: readonly InsertChange[], copyable = false): void {
+    const copy = copyable && this.copy;
+    this.chunks(group, (changes) => this.steps.push(copy ? { kind: 'insert', changes, copy } : { kind: 'insert', changes }), copy ? Infinity : this.maxRows);
   }
 
-  private chunks<T extends ChangeLine>(group: readonly T[], emit: (changes: T[]) => void): void {
+  private chunks<T extends ChangeLine>(group: readonly T[], emit: (changes: T[]) => void, maxRows = this.maxRows): void {
     let start = 0;
     let chars = 0;
     for (let i = 0; i < group.length; i++) {
       const size = (group[i] as T).line.length;
-      if (i > start && (i - start >= this.maxRows || chars + size > this.maxChars)) {
+      if (i > start && (i - start >= maxRows || chars + size > this.maxChars)) {
         emit(group.slice(start, i));
         start = i;
         chars = 0;
@@ -361,5 +382,10 @@ function push<T>(map: Map<string, T[]>, key: string, value: T): void {
 
 /** The batch's SQL with the merges of the module comment; lines end with `\n`. */
 export function rewriteBatch(lines: readonly BatchLine[], shapeOf: (table: string) => TableShape | undefined, options: PlanOptions = {}): string {
-  return renderSteps(planBatch(lines, shapeOf, options));
+  return renderSteps(planBatch(lines, shapeOf, { ...options, copy: false }));
+}
+
+/** The batch's statements with the merges of the module comment, merged INSERTs as COPY where allowed (6), and the COPYs' data. */
+export function mergeBatch(lines: readonly BatchLine[], shapeOf: (table: string) => TableShape | undefined, options: PlanOptions = {}): MergedBatch {
+  return renderBatch(planBatch(lines, shapeOf, { copy: true, ...options }));
 }

@@ -15,15 +15,39 @@
  *   every condition of the line kept on the joined row, its literals from VALUES: `t.c IS NULL`,
  *   `t.c = v.oN` (VALUES holding `<v>::<type>` as written), `format('%s', t.c) = v.pN` (VALUES
  *   holding the literal as text, as an untyped literal compared with text is read).
+ * - COPY (merge-changes.ts, 6): `COPY t (<the INSERT's columns>) FROM STDIN;`, its rows in COPY
+ *   text format (copy-text.ts) carried beside the SQL.
  */
 import type { DeleteChange, FullCondition, InsertChange, UpdateChange } from './change-lines';
+import { copyLineParts, copyStatement } from './copy-text';
 import type { Step } from './merge-changes';
 
-/** The statements of the steps, one per line, each line ending with `\n`. */
+/** A rendered batch: its statements, and the data of each `COPY … FROM STDIN` among them, in order. */
+export interface MergedBatch {
+  sql: string;
+  copies: string[];
+}
+
+/** The statements of the steps, one per line, each line ending with `\n` (no COPY: copy steps are written as INSERTs). */
 export function renderSteps(steps: readonly Step[]): string {
   let out = '';
   for (const step of steps) out += `${renderStep(step)}\n`;
   return out;
+}
+
+/** The statements of the steps, copy steps as COPY with their data beside. */
+export function renderBatch(steps: readonly Step[]): MergedBatch {
+  let sql = '';
+  const copies: string[] = [];
+  for (const step of steps) {
+    if (step.kind === 'insert' && step.copy && step.changes.length > 0) {
+      sql += `${copyStatement(step.changes[0] as InsertChange)}\n`;
+      const parts: string[] = [];
+      for (const c of step.changes) copyLineParts(c.row, parts);
+      copies.push(parts.join(''));
+    } else sql += `${renderStep(step)}\n`;
+  }
+  return { sql, copies };
 }
 
 function renderStep(step: Step): string {
