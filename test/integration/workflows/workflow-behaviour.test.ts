@@ -8,12 +8,13 @@
  * to test/fixtures/histories/, which test/unit/workflows/replay.test.ts replays against the
  * current workflow code (docs/workflows.md, "Replay tests").
  */
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
-import { setupTemporal } from '../../helpers/temporal';
+import { setupTemporal, temporalAddress } from '../../helpers/temporal';
+import { findTemporalBinary } from '../../../src/adapters/temporal/dev-server';
 import { waitFor } from '../../helpers/pgincr-env';
 import { captureLsn, nonRetryableStub, stubActivities, type Stubs } from '../../fixtures/workflows/stub-activities';
 import { captureStatusQuery, pauseSignal, resumeSignal, rotateSignal, stopSignal } from '../../../src/workflows/signals';
@@ -44,9 +45,12 @@ describe('workflows on the real dev server with stub activities', () => {
       runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
     }
     for (const [i, runId] of runs.entries()) {
-      const history = await temporal.client.workflow.getHandle(handle.workflowId, runId).fetchHistory();
+      // The CLI's JSON is the standard history format (historyFromJSON reads it; so do the UI's downloads).
+      const json = execFileSync(findTemporalBinary(), ['workflow', 'show', '--address', temporalAddress(), '--namespace', temporal.env.namespace ?? 'default',
+        '-w', handle.workflowId, '-r', runId, '--output', 'json'], { maxBuffer: 64 << 20 }).toString('utf8');
       const file = join(HISTORIES, `${name}${runs.length > 1 ? `-run${i + 1}` : ''}.json`);
-      writeFileSync(file, `${JSON.stringify({ workflowId: handle.workflowId, history: JSON.parse(historyToJSON(history)) }, null, 1)}\n`);
+      // The workflow id rides along: replay needs it (a child's id derives from it), the format has no place for it.
+      writeFileSync(file, `${JSON.stringify({ workflowId: handle.workflowId, ...(JSON.parse(json) as object) }, null, 2)}\n`);
     }
   }
 
