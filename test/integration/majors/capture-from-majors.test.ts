@@ -37,11 +37,35 @@ const STREAM_EXTRAS = [
   `INSERT INTO public.ident_default (v) VALUES ('a'), ('b')`,
 ];
 
-/** 18 only: virtual generated columns (18's default kind), which pgoutput never sends. */
+/**
+ * 17+: a stored generated column's expression changed in place (SET EXPRESSION rewrites the
+ * table; the new values are computed again by the replayed DDL), and an identity column on a
+ * partitioned table.
+ */
+const STREAM_17 = [
+  'ALTER TABLE public.gen ALTER COLUMN twice SET EXPRESSION AS (a * 4)',
+  'UPDATE public.gen SET a = a + 1 WHERE id = 2',
+  `CREATE TABLE public.parted (id bigint GENERATED ALWAYS AS IDENTITY, k int NOT NULL, v text, PRIMARY KEY (id, k)) PARTITION BY RANGE (k)`,
+  'CREATE TABLE public.parted_1 PARTITION OF public.parted FOR VALUES FROM (0) TO (100)',
+  'CREATE TABLE public.parted_2 PARTITION OF public.parted FOR VALUES FROM (100) TO (200)',
+  `INSERT INTO public.parted (k, v) SELECT g, 'p' || g FROM generate_series(1, 199, 7) g`,
+  `UPDATE public.parted SET k = k + 100, v = v || ' moved' WHERE k < 30`,
+];
+
+/**
+ * 18 only: virtual generated columns (18's default kind), which pgoutput never sends, and a
+ * temporal primary key (WITHOUT OVERLAPS, on btree_gist created in the stream) whose rows are
+ * updated and deleted by that key.
+ */
 const STREAM_18 = [
   'ALTER TABLE public.gen ADD COLUMN thrice int GENERATED ALWAYS AS (a * 3) VIRTUAL',
   'INSERT INTO public.gen (id, a) VALUES (3, 30)',
   'UPDATE public.gen SET a = 12 WHERE id = 1',
+  'CREATE EXTENSION btree_gist', // the GiST operator class of item's int
+  `CREATE TABLE public.prices (item int, valid daterange, price numeric, PRIMARY KEY (item, valid WITHOUT OVERLAPS))`,
+  `INSERT INTO public.prices VALUES (1, '[2026-01-01,2026-02-01)', 10), (1, '[2026-02-01,2026-03-01)', 11), (2, '[2026-01-01,)', 5)`,
+  `UPDATE public.prices SET price = 12 WHERE item = 1 AND valid = '[2026-02-01,2026-03-01)'`,
+  `DELETE FROM public.prices WHERE item = 2`,
 ];
 
 /** Sealed segment files of a chain, in LSN order. */
@@ -131,7 +155,7 @@ describe('capture from PostgreSQL 16, 17 and 18', () => {
     const [{ lsn: startLsn }] = (await source.query<{ lsn: string }>(
       `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [slot], db)) as [{ lsn: string }];
 
-    await runStatements(source, db, [BASE_DATA, ...CHANGES, ...STREAM_EXTRAS, ...(major >= 18 ? STREAM_18 : [])]);
+    await runStatements(source, db, [BASE_DATA, ...CHANGES, ...STREAM_EXTRAS, ...(major >= 17 ? STREAM_17 : []), ...(major >= 18 ? STREAM_18 : [])]);
     const [{ lsn: endLsn }] = (await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn', [], db)) as [{ lsn: string }];
     let durable = startLsn;
     await waitFor(`slot ${slot} on PostgreSQL ${major} to confirm ${endLsn}`, async () => {
@@ -151,7 +175,11 @@ describe('capture from PostgreSQL 16, 17 and 18', () => {
       schema: await schemaFingerprint(source, db),
     };
     expect(expected.schema.functions!.join('\n')).toContain('public.owned_count() bigint rt_owner secdef=true');
-    if (major >= 18) expect(expected.schema.columns!.join('\n')).toContain('public.gen.thrice integer notnull=false identity= generated=v');
+    if (major >= 17) expect(expected.tables['"public"."parted_2"']).toMatchObject({ rows: '19' });
+    if (major >= 18) {
+      expect(expected.schema.columns!.join('\n')).toContain('public.gen.thrice integer notnull=false identity= generated=v');
+      expect(expected.tables['"public"."prices"']).toMatchObject({ rows: '2' });
+    }
 
     for (const target of targets) {
       const restored = `from${major}`;
