@@ -1,0 +1,144 @@
+/**
+ * Shared checks of the fault gauntlet (issue 18): what the segments hold against what the
+ * source committed, the durable end of a chain on disk, and one result line per run for the
+ * runner's table (`scripts/faults`, `npm run faults -- --runs N`).
+ *
+ * The source's committed set is read from the server, not from the client: every workload
+ * transaction inserts one crash_log row, so `crash_log.xmin` is the set of committed workload
+ * xids (a COMMIT whose reply the client lost is in it too). Each must be in exactly one BEGIN
+ * marker of the segments (invariants 1 and 3).
+ */
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, chmodSync, mkdirSync } from 'node:fs';
+import type { WorkflowHandle } from '@temporalio/client';
+import type { PgCluster } from '../../helpers/pg-cluster';
+import type { CrashRig } from '../crash/crash-rig';
+import { findPartial, listSealedSegments, scanSegmentFile, verifySegmentFile } from '../../../src/adapters/fs/segment-files';
+import { formatLsn, type Lsn } from '../../../src/core/lsn';
+
+export interface SegmentXids {
+  /** xid → how many BEGIN markers carry it (sealed segments and the partial). */
+  counts: Map<number, number>;
+  /** Sealed segments whose footer checksum, counts and end LSN verified. */
+  sealedVerified: number;
+}
+
+/**
+ * Every BEGIN xid in the chain's segments. Each sealed segment is verified as a restore would
+ * (footer body_sha256, counts, last_end_lsn): a sealed segment is never half-written.
+ */
+export async function segmentXids(chain: string): Promise<SegmentXids> {
+  const counts = new Map<number, number>();
+  const add = (xid: number) => counts.set(xid, (counts.get(xid) ?? 0) + 1);
+  const sealed = await listSealedSegments(chain);
+  for (const s of sealed) for (const t of (await verifySegmentFile(s.path)).scan.transactions) add(t.xid);
+  const partial = await findPartial(chain);
+  if (partial) for (const t of (await scanSegmentFile(partial.path)).scan.transactions) add(t.xid);
+  return { counts, sealedVerified: sealed.length };
+}
+
+/** The workload xids the source committed (crash_log is insert-only: one row per transaction). */
+export async function sourceWorkloadXids(pg: PgCluster, db: string): Promise<Set<number>> {
+  const rows = await pg.query<{ xid: string }>('SELECT DISTINCT xmin::text AS xid FROM crash_log', [], db);
+  return new Set(rows.map((r) => Number(r.xid)));
+}
+
+export interface XidAudit {
+  /** Committed on the source, in no segment. */
+  lost: number[];
+  /** In more than one BEGIN marker. */
+  doubled: number[];
+  sealedVerified: number;
+}
+
+/** Lost and doubled transactions of a stopped capture's chain against the source. */
+export async function auditXids(pg: PgCluster, db: string, chain: string): Promise<XidAudit> {
+  const { counts, sealedVerified } = await segmentXids(chain);
+  const source = await sourceWorkloadXids(pg, db);
+  return {
+    lost: [...source].filter((x) => !counts.has(x)),
+    doubled: [...counts].filter(([, n]) => n > 1).map(([x]) => x),
+    sealedVerified,
+  };
+}
+
+/**
+ * The end LSN of the last whole transaction on disk: the partial's last COMMIT, else the last
+ * sealed segment's end, else null. What the slot may have confirmed at most (invariant 2).
+ */
+export async function onDiskEnd(chain: string): Promise<Lsn | null> {
+  let end: Lsn | null = null;
+  for (const s of await listSealedSegments(chain)) if (end === null || s.endLsn > end) end = s.endLsn;
+  const partial = await findPartial(chain).catch(() => null);
+  if (partial) {
+    try {
+      const last = (await scanSegmentFile(partial.path)).scan.transactions.at(-1);
+      if (last && (end === null || last.endLsn > end)) end = last.endLsn;
+    } catch {
+      // renamed away by a seal between listing and reading: the sealed listing covers it next time
+    }
+  }
+  return end;
+}
+
+/** The slot's confirmed_flush_lsn as text. */
+export async function slotConfirmedLsn(pg: PgCluster, slot = 'pgincr'): Promise<string> {
+  const [row] = await pg.query<{ lsn: string | null }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  return row?.lsn ?? '0/0';
+}
+
+export { formatLsn };
+
+/** One run's result for the runner's table. */
+export interface FaultResult {
+  fault: string;
+  lost: number;
+  doubled: number;
+  restoreEqual: boolean;
+  /** From the end of the fault (space freed, server back, …) until the slot confirmed the source's LSN of that moment. */
+  recoverMs: number | null;
+  detail?: string;
+}
+
+/** Appends the result to `PGINCR_FAULTS_REPORT` (JSON lines) when the runner set it, and prints it. */
+export function reportFault(result: FaultResult): void {
+  process.stderr.write(`fault result: ${JSON.stringify(result)}\n`);
+  const file = process.env.PGINCR_FAULTS_REPORT;
+  if (file) appendFileSync(file, `${JSON.stringify({ ...result, at: new Date().toISOString() })}\n`);
+}
+
+/** Mounts a tmpfs of `size` (e.g. '48m') at `dir`, writable by everyone (sticky, like /tmp). */
+export function mountTmpfs(dir: string, size: string): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=1777`, 'tmpfs', dir], { stdio: 'pipe' });
+  chmodSync(dir, 0o1777);
+}
+
+export function unmount(dir: string): void {
+  try {
+    execFileSync('umount', [dir], { stdio: 'pipe' });
+  } catch {
+    execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+  }
+}
+
+/** Fills the file system holding `file` until ENOSPC (dd stops there); returns the bytes written. */
+export function fillDisk(file: string): number {
+  try {
+    execFileSync('dd', ['if=/dev/zero', `of=${file}`, 'bs=64k'], { stdio: 'pipe' });
+  } catch {
+    // dd exits non-zero with "No space left on device": that is the point
+  }
+  return Number(execFileSync('stat', ['-c', '%s', file], { encoding: 'utf8' }).trim());
+}
+
+/**
+ * The highest attempt of the capture activity seen so far: the pending one's (describe), or a
+ * finished one's from the history (a retried activity's started event is written only when it ends).
+ */
+export async function captureAttempt(rig: CrashRig, capture: WorkflowHandle): Promise<number> {
+  const pending = (await rig.pendingActivities(capture)).filter((a) => a.type === 'captureChanges').map((a) => a.attempt);
+  const history = await capture.fetchHistory();
+  const done = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 1);
+  return Math.max(1, ...pending, ...done);
+}
