@@ -24,7 +24,9 @@ import { formatLsn, parseLsn } from '../src/core/lsn';
 import { applySegments, readSegmentBytes, transactionBody, verifySegments } from '../src/restore/apply-segments';
 import { decoderFor } from '../src/restore/text-decoding';
 import { TableShapes } from '../src/restore/table-shapes';
-import { batchTables, parseBatch, rewriteBatch } from '../src/core/restore/merge-changes';
+import { batchTables, mergeBatch, parseBatch } from '../src/core/restore/merge-changes';
+import type { MergedBatch } from '../src/core/restore/merge-sql';
+import { queryWithCopies } from '../src/restore/apply-copy';
 import { exitOnInterrupt, fmtInt, fmtRatio, loadNote, log, markdownTable, msSince, perSecond } from './bench-util';
 import { generateSegments, RESTORE_SCHEMA, type WorkloadCounts } from './restore-workload';
 import { fullTableCase, pgbenchCase } from './restore-cases';
@@ -106,24 +108,28 @@ async function profile(pg: PgCluster, paths: string[], counts: WorkloadCounts): 
     }
     const ms = msSince(t);
     rows.push(['server floor: same SQL, 1000 txns per commit, no origin, no verify', `${ms.toFixed(0)} ms`, `${fmtInt(perSecond(counts.changes, ms))} rows/s`]);
-    // The applier's set-based rewrite (merge-changes.ts): its JS cost, then the server's time for its SQL.
+    // The applier's set-based rewrite (merge-changes.ts, INSERT runs as COPY): its JS cost, then the server's time for it.
     await c.query('TRUNCATE public.items');
     const shapes = new TableShapes();
     t = process.hrtime.bigint();
-    const batches: string[] = [];
+    const batches: MergedBatch[] = [];
     for (let i = 0; i < bodies.length; i += 1000) {
       const lines = parseBatch(bodies.slice(i, i + 1000).map((sql) => ({ sql })));
       await shapes.load(c, batchTables(lines));
-      batches.push(rewriteBatch(lines, (table) => shapes.get(table)));
+      batches.push(mergeBatch(lines, (table) => shapes.get(table)));
     }
-    rows.push(['parse + rewrite every batch into set-based statements (JS)', `${msSince(t).toFixed(0)} ms`, '']);
+    rows.push(['parse + rewrite every batch into set-based statements and COPY data (JS)', `${msSince(t).toFixed(0)} ms`, '']);
     t = process.hrtime.bigint();
-    for (const sql of batches) await c.query(`BEGIN; ${sql} COMMIT;`);
+    for (const b of batches) {
+      await c.query('BEGIN');
+      await queryWithCopies(c, b.sql, b.copies);
+      await c.query('COMMIT');
+    }
     const merged = msSince(t);
     if (JSON.stringify(await tableSums(pg, 'floor')) !== JSON.stringify(await tableSums(pg, 'via_applier'))) {
       throw new Error('the rewritten replay differs from the applier\'s target');
     }
-    rows.push(['server: the rewritten SQL, 1000 txns per commit, no origin', `${merged.toFixed(0)} ms`, `${fmtInt(perSecond(counts.changes, merged))} rows/s`]);
+    rows.push(['server: the rewritten SQL and COPYs, 1000 txns per commit, no origin', `${merged.toFixed(0)} ms`, `${fmtInt(perSecond(counts.changes, merged))} rows/s`]);
   } finally {
     await c.end();
   }

@@ -16,8 +16,8 @@
  * do not fire: their effects are already in the stream, as with logical replication).
  *
  * Under the `replica` role, each batch's one-row changes are sent as a few set-based statements
- * (`core/restore/merge-changes.ts`: multi-row INSERTs, `UPDATE … FROM (VALUES …)`, `DELETE …
- * IN (…)`) on tables where nothing can tell the difference (no trigger or rule that fires, keyed
+ * (`core/restore/merge-changes.ts`: INSERT runs as `COPY … FROM STDIN` or multi-row INSERTs,
+ * `UPDATE … FROM (VALUES …)`, `DELETE … IN (…)`) on tables where nothing can tell the difference (no trigger or rule that fires, keyed
  * by a unique identity, or for REPLICA IDENTITY FULL changes by a primary key or unique index of
  * the target; the target's catalog says, `table-shapes.ts`); the batch then commits the
  * same state as the statements as written, or, should the merged form fail, is applied as written.
@@ -171,7 +171,10 @@ async function openApplyConnection(opts: ApplyOptions, name: string): Promise<Cl
   client.on('error', () => undefined);
   try {
     await client.query("SET client_encoding = 'UTF8'");
-    // Progress commits with the data, so a lost commit loses both together: safe to not wait.
+    // Progress commits with the data (apply-batch.ts: the origin's position is set in the batch's
+    // own transaction), so a commit lost in a crash loses both together and the retry re-applies
+    // that batch: safe not to wait for each commit's flush. The end of the apply waits for the
+    // last one (originProgress with flush) before anything reports success.
     await client.query('SET synchronous_commit = off');
     await client.query(`SET session_replication_role = ${opts.sessionReplicationRole === 'origin' ? 'origin' : 'replica'}`);
     if ((await ensureOrigin(client, name)) && opts.startLsn) await advanceOrigin(client, name, opts.startLsn);

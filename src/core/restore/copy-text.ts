@@ -35,7 +35,7 @@ const LF = 10;
 
 /** A plain `'…'` literal's body (quotes still doubled) as COPY text. */
 function plainField(body: string): string {
-  let out = body.indexOf("''") < 0 ? body : body.replace(/''/g, "'");
+  let out = body.indexOf("''") < 0 ? body : body.replaceAll("''", "'");
   if (out.indexOf('\\') >= 0 || out.indexOf('\t') >= 0 || out.indexOf('\r') >= 0 || out.indexOf('\n') >= 0) {
     out = out.replace(/[\\\t\r\n]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\r' ? '\\r' : '\\n'));
   }
@@ -70,18 +70,13 @@ function escapedField(body: string): string {
  * ending with `\n`. Throws on anything that is not that form (a parser bug, never data).
  */
 export function copyLine(row: string): string {
-  const out: string[] = [];
-  copyLineParts(row, out);
-  return out.join('');
-}
-
-/** {@link copyLine}, its pieces pushed onto `out` (joined once for many rows: no string built per row). */
-export function copyLineParts(row: string, out: string[]): void {
+  // Concatenation, not an array of pieces: measured twice as fast (no large array to grow and collect).
+  let out = '';
   let p = 1;
   for (;;) {
     const c = row.charCodeAt(p);
     if (c === 78 /* N */ && row.startsWith('NULL', p)) {
-      out.push('\\N');
+      out += '\\N';
       p += 4;
     } else {
       const escapes = c === 69; /* E */
@@ -101,15 +96,12 @@ export function copyLineParts(row: string, out: string[]): void {
         break;
       }
       const body = row.slice(open + 1, close);
-      out.push(escapes ? escapedField(body) : plainField(body));
+      out += escapes ? escapedField(body) : plainField(body);
       p = close + 1;
     }
-    if (row.charCodeAt(p) === 41 /* ) */ && p === row.length - 1) {
-      out.push('\n');
-      return;
-    }
+    if (row.charCodeAt(p) === 41 /* ) */ && p === row.length - 1) return `${out}\n`;
     if (row.charCodeAt(p) !== 44 /* , */ || row.charCodeAt(p + 1) !== 32) throw new Error(`copyLine: unexpected text at ${p} of an INSERT row`);
-    out.push('\t');
+    out += '\t';
     p += 2;
   }
 }

@@ -19,7 +19,7 @@
  *   text format (copy-text.ts) carried beside the SQL.
  */
 import type { DeleteChange, FullCondition, InsertChange, UpdateChange } from './change-lines';
-import { copyLineParts, copyStatement } from './copy-text';
+import { copyLine, copyStatement } from './copy-text';
 import type { Step } from './merge-changes';
 
 /** A rendered batch: its statements, and the data of each `COPY … FROM STDIN` among them, in order. */
@@ -42,9 +42,9 @@ export function renderBatch(steps: readonly Step[]): MergedBatch {
   for (const step of steps) {
     if (step.kind === 'insert' && step.copy && step.changes.length > 0) {
       sql += `${copyStatement(step.changes[0] as InsertChange)}\n`;
-      const parts: string[] = [];
-      for (const c of step.changes) copyLineParts(c.row, parts);
-      copies.push(parts.join(''));
+      let data = '';
+      for (const c of step.changes) data += copyLine(c.row);
+      copies.push(data);
     } else sql += `${renderStep(step)}\n`;
   }
   return { sql, copies };
