@@ -22,7 +22,7 @@ async function settings(client: Client): Promise<Record<string, string>> {
   const { rows } = await client.query<{ name: string; setting: string }>(
     `SELECT name, setting FROM pg_catalog.pg_settings
      WHERE name IN ('server_version_num', 'server_version', 'wal_level', 'max_replication_slots',
-                    'max_wal_senders', 'max_slot_wal_keep_size', 'output_plugin_libraries')`,
+                    'max_wal_senders', 'max_slot_wal_keep_size', 'output_plugin_libraries', 'event_triggers')`,
   );
   return Object.fromEntries(rows.map((r) => [r.name, r.setting]));
 }
@@ -134,6 +134,7 @@ export async function gatherPreflightFacts(client: Client, options: PreflightOpt
     largeObjects: counts.los,
     outputPluginLibraries: s.output_plugin_libraries ?? null,
     decoderLoad: null,
+    eventTriggers: s.event_triggers ?? null,
   };
   const allowListed = facts.outputPluginLibraries === null
     || parseListSetting(facts.outputPluginLibraries).includes(options.decoder);

@@ -30,6 +30,8 @@ export interface PreflightFacts {
   outputPluginLibraries: string | null;
   /** For decoder_raw: null = not checked, else whether loading the plugin worked (and why not). */
   decoderLoad: { ok: boolean; error?: string } | null;
+  /** `event_triggers` (PostgreSQL 17+) as the preflight session sees it; absent/null before 17. */
+  eventTriggers?: string | null;
 }
 
 /** A table that is REPLICA IDENTITY FULL although it has a key. */
@@ -82,6 +84,19 @@ export function checkFailoverSlot(f: PreflightFacts): Finding | null {
     ? finding('failover slot', 'ok', `slot ${f.slot.name} is a failover slot: standbys with sync_replication_slots = on keep it, so capture can go on from a promoted standby`)
     : finding('failover slot', 'ok', `slot ${f.slot.name} is not a failover slot: after a failover to a standby it is gone and the chain needs a new base `
       + `(pgincr setup); ALTER_REPLICATION_SLOT ${f.slot.name} (FAILOVER true) on a replication connection makes it one`);
+}
+
+/**
+ * `event_triggers = off` (a 17+ setting) stops every event trigger, the capture schema's DDL
+ * triggers included: DDL would be missing from the stream and restores would fail or differ.
+ */
+export function checkEventTriggers(f: PreflightFacts): Finding | null {
+  if (f.eventTriggers === undefined || f.eventTriggers === null) return null;
+  return f.eventTriggers === 'on'
+    ? finding('event_triggers', 'ok', 'event_triggers is on')
+    : finding('event_triggers', 'fail',
+      `event_triggers is '${f.eventTriggers}': pgincr's DDL event triggers would not fire, and DDL would be missing from the segments`,
+      'ALTER SYSTEM RESET event_triggers; SELECT pg_reload_conf(); and remove any ALTER DATABASE/ROLE … SET event_triggers = off');
 }
 
 export function checkWalLevel(f: PreflightFacts): Finding {
@@ -203,6 +218,7 @@ export function evaluatePreflight(f: PreflightFacts, o: PreflightOptions): Findi
   return [
     checkVersion(f),
     checkWalLevel(f),
+    ...[checkEventTriggers(f)].filter((x): x is Finding => x !== null),
     ...checkPrivileges(f),
     ...checkSlots(f, o),
     ...[checkFailoverSlot(f)].filter((x): x is Finding => x !== null),

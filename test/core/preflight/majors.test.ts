@@ -55,3 +55,18 @@ describe('failover slots (17+)', () => {
     expect(find(facts({ serverVersionNum: 170010, serverVersion: '17.10', slot: null }), 'failover slot')).toBeUndefined();
   });
 });
+
+describe('event_triggers (17+)', () => {
+  it('fails when event triggers are off: the DDL triggers of the capture schema would not fire', () => {
+    const f = facts({ serverVersionNum: 170010, serverVersion: '17.10', eventTriggers: 'off' });
+    expect(find(f, 'event_triggers')).toMatchObject({
+      status: 'fail', message: expect.stringContaining("event_triggers is 'off'"), hint: expect.stringContaining('ALTER SYSTEM RESET event_triggers'),
+    });
+    expect(buildReport(evaluatePreflight(f, opts)).exitCode).toBe(2);
+  });
+
+  it('is ok when on, and absent before 17', () => {
+    expect(find(facts({ serverVersionNum: 180004, serverVersion: '18.4', eventTriggers: 'on' }), 'event_triggers')?.status).toBe('ok');
+    expect(find(facts(), 'event_triggers')).toBeUndefined();
+  });
+});

@@ -122,7 +122,7 @@ describe('capture from PostgreSQL 16, 17 and 18', () => {
     expect(await pg.query('SELECT slot_name FROM pg_replication_slots')).toEqual([]);
   });
 
-  it('preflight says the major is tested and reports a failover slot on PostgreSQL 17', async () => {
+  it('preflight on PostgreSQL 17: the major is tested, a failover slot is reported, event_triggers = off is refused', async () => {
     const pg = cluster(17);
     await pg.createDatabase('failover');
     await pg.query(`SELECT pg_create_logical_replication_slot('fo_yes', 'pgoutput', false, false, true),
@@ -133,6 +133,23 @@ describe('capture from PostgreSQL 16, 17 and 18', () => {
     expect(yes.find((f) => f.check === 'failover slot')).toMatchObject({ status: 'ok', message: expect.stringContaining('slot fo_yes is a failover slot') });
     expect((await findings('fo_no')).find((f) => f.check === 'failover slot')?.message).toContain('slot fo_no is not a failover slot');
     await pg.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'fo\\_%'");
+
+    // 17's event_triggers = off would silence the capture schema's DDL triggers: not ready.
+    expect(yes.find((f) => f.check === 'event_triggers')).toMatchObject({ status: 'ok' });
+    const eventTriggersBecome = (value: string) => waitFor(`event_triggers = ${value} on PostgreSQL 17`, async () =>
+      (await pg.query<{ v: string }>("SELECT current_setting('event_triggers') AS v"))[0]?.v === value);
+    await pg.query('ALTER SYSTEM SET event_triggers = off');
+    await pg.query('SELECT pg_reload_conf()');
+    await eventTriggersBecome('off');
+    try {
+      const off = await runPreflight(pg.profile('failover'), { decoder: 'pgoutput', slot: 'pgincr' });
+      expect(off.ready).toBe(false);
+      expect(off.findings.find((f) => f.check === 'event_triggers')).toMatchObject({ status: 'fail', message: expect.stringContaining("event_triggers is 'off'") });
+    } finally {
+      await pg.query('ALTER SYSTEM RESET event_triggers');
+      await pg.query('SELECT pg_reload_conf()');
+      await eventTriggersBecome('on');
+    }
   });
 
   it.each(NEWER_MAJORS.map((m) => [m]))('streams a workload from PostgreSQL %i that applies equal onto it and every newer major', async (major) => {
