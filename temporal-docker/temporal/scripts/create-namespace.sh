@@ -24,3 +24,14 @@ while :; do
   [ "$attempt" -ge "$MAX_ATTEMPTS" ] && { echo "could not create namespace '$NAMESPACE' after $MAX_ATTEMPTS attempts"; exit 1; }
   attempt=$((attempt + 1)); sleep "$SLEEP_SECONDS"
 done
+
+# pgincr's search attributes (src/workflows/boundary.ts), so the UI's list filters by database,
+# chain and kind. Creating one that exists with the same type succeeds.
+for attr in PgincrDatabase=KeywordList PgincrChain=Keyword PgincrKind=Keyword; do
+  name="${attr%%=*}"; type="${attr#*=}"
+  if temporal operator search-attribute create -n "$NAMESPACE" --name "$name" --type "$type" --address "$TEMPORAL_ADDRESS" >/dev/null 2>&1; then
+    echo "search attribute $name ($type) registered"
+  else
+    echo "search attribute $name: not registered (exists with another type?); pgincr starts workflows without it"
+  fi
+done
