@@ -9,6 +9,7 @@ import { registerRestore } from './restore';
 import { registerCheck } from './check';
 import { registerSchedules } from './schedules';
 import { registerSlot } from './slot';
+import { registerLog } from './log';
 
 export type ContextFactory = () => CliContext;
 
@@ -22,4 +23,5 @@ export function registerCommands(program: Command, ctx: ContextFactory): void {
   registerCheck(program, ctx);
   registerSchedules(program, ctx);
   registerSlot(program, ctx);
+  registerLog(program, ctx);
 }

@@ -1,0 +1,99 @@
+/**
+ * `pgincr log`'s reader: the chain's segments in LSN order (sealed, then the open `.partial`),
+ * only those whose LSN and commit-time ranges (from the catalog) meet the window, streamed
+ * through zlib's gunzip when compressed into the pure filter (core/segment/txn-log.ts). Memory
+ * stays bounded by the longest line and the statements kept for `--show`, whatever the sizes.
+ */
+import { createReadStream } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { loadCatalog } from './catalog-store';
+import { findPartial, listSealedSegments } from './segment-files';
+import { formatLsn, parseLsn, type Lsn } from '../../core/lsn';
+import { normalizeTime } from '../../core/segment/commit-time';
+import { TxnLogFilter, type LogFilter, type TxnSummary } from '../../core/segment/txn-log';
+
+/** One segment file to read. */
+export interface LogFile {
+  path: string;
+  /** Relative to the chain (`segments/…`), as the catalog lists it. */
+  file: string;
+  startLsn: Lsn;
+  partial: boolean;
+}
+
+/** A listed transaction and the segment it is in. */
+export type LoggedTxn = TxnSummary & { segment: string };
+
+/**
+ * The files that may hold commits inside the window: a sealed segment holds commits in
+ * (startLsn, endLsn] and, per the catalog, between its first and last commit time (files the
+ * catalog does not list yet are read); the open segment holds commits after its start.
+ */
+export async function filesForWindow(chain: string, filter: Pick<LogFilter, 'fromLsn' | 'toLsn' | 'fromTime' | 'toTime'>): Promise<LogFile[]> {
+  const catalog = await loadCatalog(chain).catch(() => null);
+  const times = new Map((catalog?.segments ?? []).map((s) => [s.file.replace(/\.gz$/, ''), s]));
+  const files: LogFile[] = [];
+  for (const s of await listSealedSegments(chain)) {
+    if (filter.fromLsn !== undefined && s.endLsn < filter.fromLsn) continue;
+    if (filter.toLsn !== undefined && s.startLsn >= filter.toLsn) continue;
+    const entry = times.get(s.file.replace(/\.gz$/, ''));
+    if (entry && entry.transactions > 0) {
+      if (filter.fromTime !== undefined && normalizeTime(entry.lastCommitTime) < filter.fromTime) continue;
+      if (filter.toTime !== undefined && normalizeTime(entry.firstCommitTime) > filter.toTime) continue;
+    }
+    files.push({ path: s.path, file: s.file, startLsn: s.startLsn, partial: false });
+  }
+  const partial = await findPartial(chain);
+  if (partial && !(filter.toLsn !== undefined && partial.startLsn >= filter.toLsn)) {
+    files.push({ path: partial.path, file: partial.path.slice(chain.length + 1), startLsn: partial.startLsn, partial: true });
+  }
+  return files;
+}
+
+/**
+ * The transactions of `chain` that pass `filter`, in LSN order, as they are found: summaries are
+ * handed out after each chunk read, so a day of segments is never held at once.
+ */
+export async function* logTransactions(chain: string, filter: LogFilter, limit = Infinity): AsyncGenerator<LoggedTxn> {
+  let emitted = 0;
+  for (const file of await filesForWindow(chain, filter)) {
+    const found: TxnSummary[] = [];
+    const scan = new TxnLogFilter(filter, (t) => found.push(t));
+    const raw = createReadStream(file.path, { highWaterMark: 1 << 20 });
+    const stream: Readable = file.path.endsWith('.gz') ? raw.pipe(createGunzip({ chunkSize: 1 << 18 })) : raw;
+    try {
+      for await (const chunk of stream) {
+        scan.push(chunk as Buffer);
+        for (const t of found.splice(0)) {
+          yield { ...t, segment: file.file };
+          if (++emitted >= limit) return;
+        }
+        if (scan.pastEnd) break;
+      }
+    } catch (error) {
+      // An open segment sealed while we read it moved away: its transactions are in the sealed file we listed... or not yet: say so.
+      if (file.partial && (error as { code?: string }).code === 'ENOENT') {
+        throw new Error(`${file.path}: the open segment was sealed while pgincr log read it; run the command again to read the sealed file`, { cause: error });
+      }
+      throw new Error(`${file.path}: cannot be read (${(error as Error).message}); if the file was moved or removed, run \`pgincr catalog rebuild\``, { cause: error });
+    } finally {
+      raw.destroy();
+      if (stream !== raw) stream.destroy();
+    }
+    scan.endSegment();
+    if (scan.pastEnd) return;
+  }
+}
+
+/** `--from-lsn` text to an LSN, naming the option in the error. */
+export function lsnOption(name: string, text: string | undefined): Lsn | undefined {
+  if (text === undefined) return undefined;
+  try {
+    return parseLsn(text);
+  } catch {
+    throw new Error(`${name}: ${JSON.stringify(text)} is not an LSN; write it as pg_current_wal_lsn() prints it, e.g. 0/16B3748`);
+  }
+}
+
+export { formatLsn };

@@ -1,0 +1,117 @@
+/**
+ * `pgincr log`: which transactions touched these tables (of this kind, with this key) in this
+ * window — xid, commit time and LSN, counts per table and kind, the statements with --show.
+ * Reads the repository directly (no Temporal, no worker), like `pgincr list`.
+ */
+import type { Command } from 'commander';
+import type { ContextFactory } from './index';
+import type { LogFilter, KindCounts } from '../../core/segment/txn-log';
+import type { LoggedTxn } from '../../adapters/fs/segment-log-reader';
+
+interface LogOptions {
+  from?: string;
+  to?: string;
+  fromLsn?: string;
+  toLsn?: string;
+  tables?: string;
+  kind?: string;
+  where?: string;
+  show?: boolean;
+  limit?: string;
+}
+
+/** Segments hold the server's bytes (UTF8 in practice); the filter compares bytes. */
+const toBytes = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
+const fromBytes = (s: string) => Buffer.from(s, 'latin1').toString('utf8');
+
+function counts(tables: Record<string, KindCounts>): string[] {
+  return Object.entries(tables).map(([t, k]) => `${fromBytes(t)}: ${Object.entries(k).map(([kind, n]) => `${kind} ${n}`).join(', ')}`);
+}
+
+function human(t: LoggedTxn): string {
+  const lines = [`xid ${t.xid}  committed ${t.commitTime}  commit_lsn ${t.commitLsn}  end_lsn ${t.endLsn}  ${t.segment}`];
+  for (const c of counts(t.tables)) lines.push(`  ${c}`);
+  if (t.refused) lines.push(`  ${t.refused} refused capture row(s) (-- pgincr: REFUSED, docs/security.md)`);
+  for (const s of t.statements ?? []) lines.push(`    ${fromBytes(s)}`);
+  if (t.statementsOmitted) lines.push(`    … ${t.statementsOmitted} more statement(s) not shown`);
+  return lines.join('\n');
+}
+
+function json(t: LoggedTxn): string {
+  const tables: Record<string, KindCounts> = {};
+  for (const [name, k] of Object.entries(t.tables)) tables[fromBytes(name)] = k;
+  return JSON.stringify({
+    ...t,
+    tables,
+    ...(t.statements ? { statements: t.statements.map(fromBytes) } : {}),
+  });
+}
+
+export function registerLog(program: Command, ctx: ContextFactory): void {
+  program
+    .command('log')
+    .description('find transactions: which ones touched these tables, of this kind, with this key, in this window (reads the repository; no Temporal needed)')
+    .option('--from <time>', 'commits at or after this time (with its zone: 2026-11-27T14:00:00Z, 2026-11-27 15:00:00+01)')
+    .option('--to <time>', 'commits at or before this time')
+    .option('--from-lsn <lsn>', 'commits at or after this commit LSN')
+    .option('--to-lsn <lsn>', 'commits at or before this commit LSN')
+    .option('--tables <names>', 'comma-separated tables, schema.table as quote_ident writes it (public.orders, public."My Table"); no schema means public')
+    .option('--kind <kinds>', 'comma-separated statement kinds: INSERT, UPDATE, DELETE, TRUNCATE, DDL')
+    .option('--where <col=value>', "row changes whose key, FULL-identity match, SET list or inserted row has column = value (compared as the value's text: id=42 matches '42'); a TRUNCATE always matches")
+    .option('--show', 'print the matching statements (every statement without --tables/--kind/--where)')
+    .option('--limit <n>', 'stop after n transactions')
+    .addHelpText('after', '\nWith --json: one JSON object per transaction per line (xid, commitTime, commitLsn, endLsn, segment, tables, matched, refused[, statements]).')
+    .action(async (opts: LogOptions) => {
+      const c = ctx();
+      const { normalizeTime } = require('../../core/segment/commit-time') as typeof import('../../core/segment/commit-time');
+      const { tableName, parseKinds, parseWhere } = require('../../core/segment/txn-log') as typeof import('../../core/segment/txn-log');
+      const { logTransactions, lsnOption } = require('../../adapters/fs/segment-log-reader') as typeof import('../../adapters/fs/segment-log-reader');
+      const { chainDirFor } = require('../../activities/chain-dir') as typeof import('../../activities/chain-dir');
+      const time = (name: string, v: string | undefined) => {
+        if (v === undefined) return undefined;
+        try {
+          return normalizeTime(v);
+        } catch (err) {
+          throw new Error(`${name}: ${(err as Error).message}`, { cause: err });
+        }
+      };
+      const fromLsn = lsnOption('--from-lsn', opts.fromLsn);
+      const toLsn = lsnOption('--to-lsn', opts.toLsn);
+      const fromTime = time('--from', opts.from);
+      const toTime = time('--to', opts.to);
+      const limit = opts.limit === undefined ? Infinity : Number(opts.limit);
+      if (!(limit > 0) || !Number.isInteger(limit) && limit !== Infinity) throw new Error(`--limit: ${opts.limit} is not a positive whole number`);
+      const filter: LogFilter = {
+        ...(fromLsn !== undefined ? { fromLsn } : {}),
+        ...(toLsn !== undefined ? { toLsn } : {}),
+        ...(fromTime ? { fromTime } : {}),
+        ...(toTime ? { toTime } : {}),
+        ...(opts.tables ? { tables: new Set(opts.tables.split(/,(?=(?:[^"]*"[^"]*")*[^"]*$)/).map((t) => tableName(toBytes(t)))) } : {}),
+        ...(opts.kind ? { kinds: parseKinds(opts.kind) } : {}),
+        ...(opts.where ? { where: parseWhere(toBytes(opts.where)) } : {}),
+        ...(opts.show ? { show: true } : {}),
+      };
+      const chain = await chainDirFor({ config: c.config, logger: c.logger }, c.profile);
+      const asJson = c.options.json === true;
+      let found = 0;
+      // Written as found (a long window prints its first transactions at once), in batches:
+      // one write per transaction would cost more than reading it.
+      let pending = '';
+      let flushedAt = Date.now();
+      for await (const t of logTransactions(chain, filter, limit)) {
+        found++;
+        pending += `${asJson ? json(t) : human(t)}\n`;
+        if (pending.length > 1 << 16 || Date.now() - flushedAt > 200) {
+          process.stdout.write(pending);
+          pending = '';
+          flushedAt = Date.now();
+        }
+      }
+      process.stdout.write(pending);
+      if (!asJson) {
+        process.stdout.write(found
+          ? `${found} transaction(s)${found === limit ? ` (--limit ${limit} reached)` : ''}\n`
+          : `no transaction in ${chain} matches; widen --from/--to or check the names with pgincr list\n`);
+      }
+    });
+}
