@@ -2,28 +2,37 @@
  * Issue 16, item 1: backups outlive the server. The round-trip workload captured on
  * PostgreSQL 15 (every type, DDL in the stream, TRUNCATE, sequences, identity and generated
  * columns, FULL identity, owners and grants, large objects in the base) is taken ONCE, then
- * restored by the restore workflow onto 16, 17 and 18 in turn (the same activities and 15 client
- * tools as `pgincr restore --target-profile`), compared with the source (checksums, sequences,
+ * restored by `pgincr restore --target-profile` (bin/pgincr; the worker in this process, 15's
+ * client tools) onto 16, 17 and 18 in turn, compared with the source (checksums, sequences,
  * the schema by catalog rows with owners and privileges), and verified (`verify`, base to base)
  * with the scratch database on that major; and the manual runbook of docs/restore.md, followed
  * literally with psql 15 and zcat, gives the same database there.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { setupTemporal } from '../../helpers/temporal';
+import { setupTemporal, temporalAddress } from '../../helpers/temporal';
 import { pgincrTestEnv, runSetupWorkflow, type PgincrTestEnv } from '../../helpers/pgincr-env';
 import { BASE_DATA, CHANGES, MIXED_SCHEMA, runStatements, sequenceValues, tableSums } from '../../helpers/workload';
 import { chainOf, waitSlotCaughtUp } from '../../helpers/backup-fixture';
 import { NEWER_MAJORS, schemaFingerprint, type NewerMajor } from '../../helpers/pg-majors';
-import type { RestoreReport } from '../../../src/workflows/restore';
 import type { VerifyReport } from '../../../src/workflows/verify';
 import type { FullBackupResult } from '../../../src/workflows/backups';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
 
 jest.setTimeout(300_000);
+
+const ROOT = resolve(__dirname, '../../..');
+
+/** Runs bin/pgincr (asynchronously: the worker runs in this process). */
+function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(join(ROOT, 'bin/pgincr'), args, { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress() }, timeout: 240_000 },
+      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }));
+  });
+}
 
 /** The ```bash blocks of docs/restore.md, the manual runbook (psql 15, zcat, awk), in order. */
 function runbookBlocks(): string[] {
@@ -69,6 +78,7 @@ describe('a backup taken on PostgreSQL 15 restores onto 16, 17 and 18', () => {
   const targets = new Map<NewerMajor, PgCluster>();
   const missing = new Map<NewerMajor, Error>();
   let firstBase = '';
+  let configFile = '';
   let expected: { tables: Record<string, unknown>; sequences: Record<string, string>; schema: Record<string, string[]> } | undefined;
   const temporal = setupTemporal({ workflowsPath: require.resolve('../../../src/workflows') });
 
@@ -86,7 +96,9 @@ describe('a backup taken on PostgreSQL 15 restores onto 16, 17 and 18', () => {
     }
     const profiles: Record<string, unknown> = { default: source.profile('app'), admin: source.profile('postgres') };
     for (const [major, pg] of targets) profiles[`pg${major}`] = pg.profile('postgres');
-    env = pgincrTestEnv(source, 'app', { profiles });
+    env = pgincrTestEnv(source, 'app', { profiles, temporal: { taskQueue: temporal.taskQueue } });
+    configFile = join(env.repository, 'pgincr.json');
+    writeFileSync(configFile, JSON.stringify({ ...env.config, temporal: { ...env.config.temporal, address: temporalAddress() } }));
   });
   afterAll(async () => {
     env?.cleanup();
@@ -134,11 +146,12 @@ describe('a backup taken on PostgreSQL 15 restores onto 16, 17 and 18', () => {
     expect(Math.floor(Number(v) / 10000)).toBe(major);
     await temporal.run(async () => {
       const { client, taskQueue } = temporal;
-      const report = (await client.workflow.execute('restoreWorkflow', {
-        taskQueue, workflowId: temporal.workflowId(`restore-${major}`),
-        args: [{ profile: 'default', targetProfile: `pg${major}`, targetDb: 'app_restored', fromBase: firstBase, restoreGlobals: true }],
-      })) as RestoreReport;
-      expect(report.apply.appliedTransactions).toBeGreaterThanOrEqual(CHANGES.length);
+      // pgincr restore, as an operator runs it, onto a profile on this major.
+      const restored = await cli(['restore', '--config', configFile, '--target-profile', `pg${major}`, '--target-db', 'app_restored',
+        '--from-base', firstBase, '--globals']);
+      expect({ code: restored.code, stderr: restored.code === 0 ? '' : restored.stderr }).toEqual({ code: 0, stderr: '' });
+      const applied = /restored app_restored from base \S+ \(\S+\) \+ (\d+) transactions/.exec(restored.stdout);
+      expect(Number(applied?.[1] ?? 0)).toBeGreaterThanOrEqual(CHANGES.length);
       expect(await tableSums(target, 'app_restored')).toEqual(expected!.tables);
       expect(await sequenceValues(target, 'app_restored')).toEqual(expected!.sequences);
       expect(await schemaFingerprint(target, 'app_restored')).toEqual(expected!.schema);
