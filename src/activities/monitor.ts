@@ -28,7 +28,8 @@ export interface CliOnlyActivities {
   slotDrop(input: { profile: string; slot: string; confirm: string }): Promise<void>;
   slotAdvance(input: { profile: string; slot: string; lsn: string; confirm: string }): Promise<{ lsn: string }>;
   listRepository(input: { profile: string }): Promise<{ text: string; data: unknown }>;
-  rebuildCatalog(input: { profile: string }): Promise<{ bases: number; segments: number }>;
+  /** `damaged`: sealed segments left out because they fail verification (file and offset each). */
+  rebuildCatalog(input: { profile: string }): Promise<{ bases: number; segments: number; damaged: string[] }>;
   uninstall(input: { profile: string; confirm: string }): Promise<{ removed: string[] }>;
 }
 
@@ -115,8 +116,9 @@ export function monitorActivities(deps: ActivityDeps): MonitorActivities & CliOn
 
     async rebuildCatalog({ profile }) {
       const chain = await chainDirFor(deps, profile);
-      const catalog = await updateCatalog(chain, () => rebuildCatalog(chain));
-      return { bases: catalog.bases.length, segments: catalog.segments.length };
+      const damaged: string[] = [];
+      const catalog = await updateCatalog(chain, () => rebuildCatalog(chain, damaged));
+      return { bases: catalog.bases.length, segments: catalog.segments.length, damaged };
     },
 
     async uninstall({ profile, confirm }) {

@@ -194,9 +194,12 @@ export async function recordUnlistedSegments(chain: string, init: () => Catalog)
 
 /**
  * Rebuilds the catalog of a chain folder from the files alone. Verifications are history, not
- * files: they are carried over from the existing catalog when it is readable.
+ * files: they are carried over from the existing catalog when it is readable. A sealed segment
+ * that fails verification is left out (the catalog then shows the gap it leaves, invariant 1)
+ * and its error (file and byte offset) is pushed to `damaged`: what is whole is recovered.
+ * Without `damaged` the first damaged segment throws.
  */
-export async function rebuildCatalog(chain: string): Promise<Catalog> {
+export async function rebuildCatalog(chain: string, damaged?: string[]): Promise<Catalog> {
   const names = parseChainDirName(basename(chain));
   if (!names) throw new ConfigError(`${chain}: not a chain folder (<system_identifier>-<dbname>)`);
   let catalog = emptyCatalog(names.systemIdentifier, names.database);
@@ -204,7 +207,14 @@ export async function rebuildCatalog(chain: string): Promise<Catalog> {
     if (isTempName(id) || !(await stat(baseDir(chain, id))).isDirectory()) continue;
     catalog = addBase(catalog, await describeBase(chain, id));
   }
-  for (const sealed of await listSealedSegments(chain)) catalog = addSegment(catalog, await describeSegment(chain, sealed.file));
+  for (const sealed of await listSealedSegments(chain)) {
+    try {
+      catalog = addSegment(catalog, await describeSegment(chain, sealed.file));
+    } catch (error) {
+      if (!damaged || !(error instanceof SegmentCorruptError)) throw error;
+      damaged.push(error.message.split('\n')[0] ?? error.message);
+    }
+  }
   for (const name of await listNames(join(chain, CHECKPOINTS_DIR))) {
     const m = /^([0-9A-F]{16})\.json$/.exec(name);
     if (!m) continue;

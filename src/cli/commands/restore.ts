@@ -196,6 +196,8 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .action(async () => {
       const c = ctx();
       const result = await (await c.activities()).rebuildCatalog({ profile: c.profile });
-      c.print(`catalog rebuilt: ${result.bases} bases, ${result.segments} segments`, result);
+      const damaged = result.damaged.map((d) => `\nDAMAGED, left out (the chain has a gap there; restore it from a copy, or restore with --to-lsn before it): ${d}`).join('');
+      c.print(`catalog rebuilt: ${result.bases} bases, ${result.segments} segments${damaged}`, result);
+      if (result.damaged.length) process.exitCode = 1;
     });
 }
