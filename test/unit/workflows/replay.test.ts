@@ -50,8 +50,10 @@ describe('recorded workflow histories replay against the current workflow code',
     );
     let replayed = 0;
     for await (const result of results) {
+      // Results come in the order given (runs of one continued workflow share its id).
+      const file = recorded[replayed]?.file ?? result.workflowId;
       replayed += 1;
-      if (result.error) failures.push(`${recorded.find((r) => r.workflowId === result.workflowId)?.file ?? result.workflowId}: ${result.error.message.split('\n').slice(0, 3).join(' ')}`);
+      if (result.error) failures.push(`${file}: ${result.error.message.split('\n').slice(0, 3).join(' ')}`);
     }
     expect(failures).toEqual([]);
     expect(replayed).toBe(recorded.length);
