@@ -21,7 +21,8 @@
  * Table names are compared exactly as written: `quote_ident` form, `U&"…"` for names with
  * control characters ({@link tableName} turns user input into that form).
  */
-import { formatLsn, type Lsn } from '../lsn';
+import { formatLsn, parseLsn, type Lsn } from '../lsn';
+import { renderPgTime } from './commit-time';
 import { quoteIdent, quoteLiteral } from '../sql/quote';
 import { BEGIN_PREFIX, COMMIT_PREFIX, parseBeginLine, parseCommitLine } from './grammar';
 
@@ -98,7 +99,7 @@ function splitUserName(input: string): string[] | null {
       while (j < input.length && input[j] !== '.' && input[j] !== '"') j++;
       const bare = input.slice(i, j).trim();
       if (bare === '') return null;
-      parts.push(bare.toLowerCase());
+      parts.push(bare.replace(/[A-Z]+/g, (c) => c.toLowerCase())); // ASCII only, as PostgreSQL folds in UTF8
       i = j;
     }
     if (i === input.length) return parts;
@@ -247,9 +248,8 @@ function truncateTables(line: string): string[] {
 type Mode = 'body' | 'ddl-head' | 'ddl-body' | 'ddl-tail';
 
 interface Open {
-  xid: number;
-  commitLsn: Lsn;
-  commitTime: string;
+  /** The BEGIN line, parsed only when the transaction is listed (most are not). */
+  begin: string;
   tables: Map<string, KindCounts>;
   matched: number;
   refused: number;
@@ -270,6 +270,11 @@ export class TxnLogFilter {
   private lastTableName = '';
   private readonly filtering: boolean;
   private readonly keepAll: boolean;
+  /** The window's times as segments write them (`2026-11-27 14:00:00.123456+00`). */
+  private readonly fromPgTime: string | null;
+  private readonly toPgTime: string | null;
+  /** Counts of the open transaction (one Map, cleared per transaction). */
+  private readonly tables = new Map<string, KindCounts>();
   private readonly showMax: number;
   /** A BEGIN past `toLsn` was seen: commit LSNs grow within a segment, so the rest of it is out of the window. */
   pastEnd = false;
@@ -278,6 +283,8 @@ export class TxnLogFilter {
     this.filtering = Boolean(filter.tables || filter.kinds || filter.where);
     this.showMax = filter.showMax ?? 1000;
     this.keepAll = !this.filtering && filter.show === true;
+    this.fromPgTime = filter.fromTime === undefined ? null : renderPgTime(filter.fromTime);
+    this.toPgTime = filter.toTime === undefined ? null : renderPgTime(filter.toTime);
   }
 
   push(chunk: Buffer): void {
@@ -316,7 +323,7 @@ export class TxnLogFilter {
       if (c === 0x42 && has(buf, s, e, P_BEGIN)) this.begin(buf.toString('latin1', s, e));
       return;
     }
-    if (c === 0x43 && has(buf, s, e, P_COMMIT)) return this.commit(buf.toString('latin1', s, e));
+    if (c === 0x43 && has(buf, s, e, P_COMMIT)) return this.commit(buf, s, e);
     if (c === 0x42 && has(buf, s, e, P_BEGIN)) {
       // BEGIN inside a transaction: the segment is malformed there; start over at this BEGIN.
       this.open = null;
@@ -364,42 +371,59 @@ export class TxnLogFilter {
   }
 
   private begin(line: string): void {
-    const meta = parseBeginLine(line);
-    if (!meta) return;
     const f = this.filter;
-    if (f.toLsn !== undefined && meta.commitLsn > f.toLsn) this.pastEnd = true;
-    const out =
-      (f.fromLsn !== undefined && meta.commitLsn < f.fromLsn) ||
-      (f.toLsn !== undefined && meta.commitLsn > f.toLsn) ||
-      (f.fromTime !== undefined && meta.commitTime < f.fromTime) ||
-      (f.toTime !== undefined && meta.commitTime > f.toTime);
-    this.mode = 'body';
-    if (out) {
-      this.skipping = true;
-      this.open = null;
-      return;
+    // Cheap window checks on the marker's text (fixed-width times compare as text); the line is
+    // parsed in full only for a transaction that is listed.
+    if (f.fromLsn !== undefined || f.toLsn !== undefined) {
+      const at = line.indexOf(' commit_lsn ');
+      const end = line.indexOf(' ', at + 12);
+      let lsn: Lsn;
+      try {
+        lsn = parseLsn(line.slice(at + 12, end));
+      } catch {
+        return; // malformed marker: not a transaction (the scanner of `pgincr check` reports it)
+      }
+      if (f.toLsn !== undefined && lsn > f.toLsn) this.pastEnd = true;
+      if ((f.fromLsn !== undefined && lsn < f.fromLsn) || (f.toLsn !== undefined && lsn > f.toLsn)) return this.skip();
     }
-    this.open = { xid: meta.xid, commitLsn: meta.commitLsn, commitTime: meta.commitTime, tables: new Map(), matched: 0, refused: 0, statements: [], omitted: 0, ddlShown: false };
+    if (this.fromPgTime !== null || this.toPgTime !== null) {
+      const time = line.slice(line.indexOf(' committed ') + 11);
+      if ((this.fromPgTime !== null && time < this.fromPgTime) || (this.toPgTime !== null && time > this.toPgTime)) return this.skip();
+    }
+    this.mode = 'body';
+    this.tables.clear();
+    this.open = { begin: line, tables: this.tables, matched: 0, refused: 0, statements: [], omitted: 0, ddlShown: false };
   }
 
-  private commit(line: string): void {
+  private skip(): void {
+    this.mode = 'body';
+    this.skipping = true;
+    this.open = null;
+  }
+
+  private commit(buf: Buffer, s: number, e: number): void {
     const open = this.open;
     this.open = null;
     this.skipping = false;
     this.mode = 'body';
     if (!open) return;
-    const meta = parseCommitLine(line);
-    if (!meta || meta.xid !== open.xid) return;
     if (this.filtering && open.matched === 0) return;
+    const begin = parseBeginLine(open.begin);
+    const meta = parseCommitLine(buf.toString('latin1', s, e));
+    if (!begin || !meta || meta.xid !== begin.xid) return;
     const tables: Record<string, KindCounts> = {};
-    for (const [t, counts] of open.tables) tables[t] = counts;
+    let total = 0;
+    for (const [t, counts] of open.tables) {
+      tables[t] = counts;
+      for (const k in counts) total += counts[k as StatementKind] ?? 0;
+    }
     this.emit({
-      xid: open.xid,
-      commitLsn: formatLsn(open.commitLsn),
+      xid: begin.xid,
+      commitLsn: formatLsn(begin.commitLsn),
       endLsn: formatLsn(meta.endLsn),
-      commitTime: open.commitTime,
+      commitTime: begin.commitTime,
       tables,
-      matched: this.filtering ? open.matched : [...open.tables.values()].reduce((n, k) => n + Object.values(k).reduce((a, v) => a + (v ?? 0), 0), 0),
+      matched: this.filtering ? open.matched : total,
       refused: open.refused,
       ...(this.filter.show ? { statements: open.statements, ...(open.omitted ? { statementsOmitted: open.omitted } : {}) } : {}),
     });
