@@ -91,6 +91,9 @@ describe('UI labels on workflows started through bin/pgincr', () => {
       const described = await client.workflow.getHandle(captureId).describe();
       expect(described.typedSearchAttributes.get(searchAttributes.kind)).toBe('capture');
       expect(described.memo?.[DURABLE_LSN_MEMO]).toMatch(/^0\/[0-9A-F]+$/);
+      // What the UI's workflow page shows as "current details" (the SDK's metadata query).
+      const metadata = await client.workflow.getHandle(captureId).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+      expect(metadata.currentDetails).toMatch(/^\*\*running\*\* · durable LSN 0\/[0-9A-F]+ · \d+ transactions, \d+ segments sealed in \d+ runs/);
 
       expect((await cli(configFile, ['capture', 'stop'])).code).toBe(0);
       await client.workflow.getHandle(captureId).result();
