@@ -66,7 +66,8 @@ export async function* logTransactions(chain: string, filter: LogFilter, limit =
       for await (const chunk of stream) {
         scan.push(chunk as Buffer);
         for (const t of found.splice(0)) {
-          yield { ...t, segment: file.file };
+          (t as LoggedTxn).segment = file.file;
+          yield t as LoggedTxn;
           if (++emitted >= limit) return;
         }
         if (scan.pastEnd) break;

@@ -22,7 +22,8 @@ interface LogOptions {
 
 /** Segments hold the server's bytes (UTF8 in practice); the filter compares bytes. */
 const toBytes = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
-const fromBytes = (s: string) => Buffer.from(s, 'latin1').toString('utf8');
+const NON_ASCII = /[^\x00-\x7f]/;
+const fromBytes = (s: string) => (NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s);
 
 function counts(tables: Record<string, KindCounts>): string[] {
   return Object.entries(tables).map(([t, k]) => `${fromBytes(t)}: ${Object.entries(k).map(([kind, n]) => `${kind} ${n}`).join(', ')}`);
@@ -101,7 +102,7 @@ export function registerLog(program: Command, ctx: ContextFactory): void {
       for await (const t of logTransactions(chain, filter, limit)) {
         found++;
         pending += `${asJson ? json(t) : human(t)}\n`;
-        if (pending.length > 1 << 16 || Date.now() - flushedAt > 200) {
+        if (pending.length > 1 << 16 || ((found & 255) === 0 && Date.now() - flushedAt > 200)) {
           process.stdout.write(pending);
           pending = '';
           flushedAt = Date.now();

@@ -146,6 +146,8 @@ export function parseKinds(input: string): Set<StatementKind> {
 }
 
 const b = (s: string) => Buffer.from(s, 'latin1');
+/** Lines of one transaction remembered before it is counted as it goes (TxnLogFilter). */
+const RECORD_MAX = 100_000;
 const P_BEGIN = b(BEGIN_PREFIX);
 const P_COMMIT = b(COMMIT_PREFIX);
 const P_INSERT = b('INSERT INTO ');
@@ -276,6 +278,19 @@ export class TxnLogFilter {
   /** Counts of the open transaction (one Map, cleared per transaction). */
   private readonly tables = new Map<string, KindCounts>();
   private readonly showMax: number;
+  /**
+   * With a filter, a transaction is first read for a match only (most lines cost a first-byte
+   * check); its lines are remembered and counted only when it matched. `counting`: this pass
+   * counts; `matching`: this pass checks the filters. A transaction past RECORD_MAX lines is
+   * counted as it goes, so memory stays bounded.
+   */
+  private readonly deferred: boolean;
+  private counting = true;
+  private matching = true;
+  private recBufs: Buffer[] = [];
+  private recStarts: number[] = [];
+  private recEnds: number[] = [];
+  private readonly wantedTables: Buffer[];
   /** A BEGIN past `toLsn` was seen: commit LSNs grow within a segment, so the rest of it is out of the window. */
   pastEnd = false;
 
@@ -285,6 +300,8 @@ export class TxnLogFilter {
     this.keepAll = !this.filtering && filter.show === true;
     this.fromPgTime = filter.fromTime === undefined ? null : renderPgTime(filter.fromTime);
     this.toPgTime = filter.toTime === undefined ? null : renderPgTime(filter.toTime);
+    this.deferred = this.filtering;
+    this.wantedTables = [...(filter.tables ?? [])].map((t) => Buffer.from(t, 'latin1'));
   }
 
   push(chunk: Buffer): void {
@@ -332,6 +349,37 @@ export class TxnLogFilter {
       return this.begin(buf.toString('latin1', s, e));
     }
     if (this.skipping) return;
+    if (this.deferred && !this.counting) {
+      this.recBufs.push(buf);
+      this.recStarts.push(s);
+      this.recEnds.push(e);
+      if (this.recBufs.length > RECORD_MAX) this.countRecorded(true);
+    }
+    this.body(buf, s, e, c as number);
+  }
+
+  /** Counts the remembered lines of the open transaction; `andGoOn`: then count the rest as it comes. */
+  private countRecorded(andGoOn: boolean): void {
+    const mode = this.mode;
+    const shown = this.open!.ddlShown;
+    this.mode = 'body';
+    this.counting = true;
+    this.matching = false;
+    for (let i = 0; i < this.recBufs.length; i++) {
+      const buf = this.recBufs[i] as Buffer;
+      const s = this.recStarts[i] as number;
+      this.body(buf, s, this.recEnds[i] as number, buf[s] as number);
+    }
+    this.recBufs = [];
+    this.recStarts = [];
+    this.recEnds = [];
+    this.matching = true;
+    this.counting = andGoOn;
+    this.mode = mode;
+    this.open!.ddlShown = shown;
+  }
+
+  private body(buf: Buffer, s: number, e: number, c: number): void {
     // Without a table, kind or where filter, --show is the whole body as written.
     if (this.keepAll) this.keep(buf.toString('latin1', s, e));
     if (this.mode === 'ddl-tail') {
@@ -365,7 +413,7 @@ export class TxnLogFilter {
       case 0x2d: // -
         if (has(buf, s, e, P_DDL)) return this.ddlHeader(buf.toString('latin1', s, e));
         if (has(buf, s, e, P_NO_COLUMN)) return this.statement('UPDATE', buf, s, e, s + P_NO_COLUMN.length);
-        if (has(buf, s, e, P_REFUSED)) this.open!.refused++;
+        if (has(buf, s, e, P_REFUSED) && this.counting) this.open!.refused++;
         return;
     }
   }
@@ -392,6 +440,10 @@ export class TxnLogFilter {
     }
     this.mode = 'body';
     this.tables.clear();
+    this.counting = !this.deferred;
+    this.recBufs = [];
+    this.recStarts = [];
+    this.recEnds = [];
     this.open = { begin: line, tables: this.tables, matched: 0, refused: 0, statements: [], omitted: 0, ddlShown: false };
   }
 
@@ -407,7 +459,17 @@ export class TxnLogFilter {
     this.skipping = false;
     this.mode = 'body';
     if (!open) return;
-    if (this.filtering && open.matched === 0) return;
+    if (this.filtering && open.matched === 0) {
+      this.recBufs = [];
+      this.recStarts = [];
+      this.recEnds = [];
+      return;
+    }
+    if (this.deferred && !this.counting) {
+      this.open = open;
+      this.countRecorded(false);
+      this.open = null;
+    }
     const begin = parseBeginLine(open.begin);
     const meta = parseCommitLine(buf.toString('latin1', s, e));
     if (!begin || !meta || meta.xid !== begin.xid) return;
@@ -430,6 +492,7 @@ export class TxnLogFilter {
   }
 
   private count(table: string, kind: StatementKind): void {
+    if (!this.counting) return;
     const tables = this.open!.tables;
     let counts = tables.get(table);
     if (!counts) tables.set(table, (counts = {}));
@@ -444,32 +507,43 @@ export class TxnLogFilter {
 
   /** Counts a row-change statement whose table starts at `p`; checks it against the filters. */
   private statement(kind: StatementKind, buf: Buffer, s: number, e: number, p: number): void {
-    let name: string;
-    const last = this.lastTable;
-    const after = p + last.length;
-    if (last.length > 0 && after < e && (buf[after] === 0x20 || buf[after] === 0x3b) && buf.compare(last, 0, last.length, p, after) === 0) {
-      name = this.lastTableName;
-    } else {
-      const end = qualifiedEnd(buf, p, e);
-      if (end < 0) return;
-      this.lastTable = Buffer.from(buf.subarray(p, end));
-      name = this.lastTableName = buf.toString('latin1', p, end);
+    if (this.counting) {
+      let name: string;
+      const last = this.lastTable;
+      const after = p + last.length;
+      if (last.length > 0 && after < e && (buf[after] === 0x20 || buf[after] === 0x3b) && buf.compare(last, 0, last.length, p, after) === 0) {
+        name = this.lastTableName;
+      } else {
+        const end = qualifiedEnd(buf, p, e);
+        if (end < 0) return;
+        this.lastTable = Buffer.from(buf.subarray(p, end));
+        name = this.lastTableName = buf.toString('latin1', p, end);
+      }
+      this.count(name, kind);
     }
-    this.count(name, kind);
+    if (!this.filtering || !this.matching) return;
     const f = this.filter;
-    if (!this.filtering) return;
-    if (f.tables && !f.tables.has(name)) return;
     if (f.kinds && !f.kinds.has(kind)) return;
+    if (f.tables && !this.wantedAt(buf, p, e)) return;
     const line = f.show || f.where ? buf.toString('latin1', s, e) : '';
     if (f.where && !this.whereMatches(line, f.where)) return;
     this.open!.matched++;
     if (f.show) this.keep(line);
   }
 
+  /** One of the wanted tables is written at `p` (followed by a space or `;`). */
+  private wantedAt(buf: Buffer, p: number, e: number): boolean {
+    for (const t of this.wantedTables) {
+      const after = p + t.length;
+      if (after < e && (buf[after] === 0x20 || buf[after] === 0x3b) && buf.compare(t, 0, t.length, p, after) === 0) return true;
+    }
+    return false;
+  }
+
   /** TRUNCATE and DDL: matched on any of their tables; a TRUNCATE matches every `--where` (it removes every row), DDL none. */
   private consider(line: string, tables: readonly string[], kind: 'TRUNCATE' | 'DDL'): boolean {
     const f = this.filter;
-    if (!this.filtering) return false;
+    if (!this.filtering || !this.matching) return false;
     if (f.tables && !tables.some((t) => f.tables!.has(t))) return false;
     if (f.kinds && !f.kinds.has(kind)) return false;
     if (f.where && kind === 'DDL') return false;

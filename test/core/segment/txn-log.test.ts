@@ -112,6 +112,14 @@ describe('TxnLogFilter', () => {
     expect(out).toEqual([expect.objectContaining({ xid: 1, statements: ["INSERT INTO public.t (id) VALUES ('1');"] })]);
   });
 
+  it('counts a transaction longer than the lines it remembers (bounded memory) exactly', () => {
+    const big = Array.from({ length: 100_003 }, (_, i) => `INSERT INTO public.items (id) VALUES ('${i}');`);
+    const seg = renderSegment(header, [txn(1, [...big, "DELETE FROM ONLY public.orders WHERE id = '1';"]), txn(2, big.slice(0, 5))]);
+    const [t, ...rest] = run(seg, { tables: new Set(['public.orders']), kinds: new Set(['DELETE']) }, 65536);
+    expect(rest).toEqual([]);
+    expect(t!.tables).toEqual({ 'public.items': { INSERT: 100_003 }, 'public.orders': { DELETE: 1 } });
+  });
+
   const ident = fc.constantFrom('public.a', 'public."B b"', 's.c', 'public.U&"x\\000Ay"');
   const stmt = fc.oneof(
     fc.tuple(ident, fc.nat(9)).map(([t, n]) => ({ kind: 'INSERT', tables: [t], line: `INSERT INTO ${t} (id) VALUES ('${n}');` })),
@@ -133,7 +141,10 @@ describe('TxnLogFilter', () => {
           for (const s of ss) for (const t of s.tables) if (s.kind !== 'none') (naive[t] ??= {})[s.kind] = ((naive[t] ??= {})[s.kind] ?? 0) + 1;
           expect(got[i]!.tables).toEqual(naive);
         });
-        const deletes = run(seg, { tables: new Set([wanted]), kinds: new Set(['DELETE', 'TRUNCATE']) }, chunk).map((t) => t.xid);
+        const found = run(seg, { tables: new Set([wanted]), kinds: new Set(['DELETE', 'TRUNCATE']) }, chunk);
+        // a listed transaction's counts are all of its statements, not only the matching ones
+        for (const t of found) expect(t.tables).toEqual(got[t.xid - 1]!.tables);
+        const deletes = found.map((t) => t.xid);
         expect(deletes).toEqual(txns.flatMap((ss, i) => (ss.some((s) => (s.kind === 'DELETE' || s.kind === 'TRUNCATE') && s.tables.includes(wanted)) ? [i + 1] : [])));
       }),
       { numRuns: 200 },
