@@ -350,10 +350,13 @@ export class TxnLogFilter {
     }
     if (this.skipping) return;
     if (this.deferred && !this.counting) {
-      this.recBufs.push(buf);
-      this.recStarts.push(s);
-      this.recEnds.push(e);
-      if (this.recBufs.length > RECORD_MAX) this.countRecorded(true);
+      // too long to remember: count what was, then this line and the rest as they come
+      if (this.recBufs.length >= RECORD_MAX) this.countRecorded(true);
+      else {
+        this.recBufs.push(buf);
+        this.recStarts.push(s);
+        this.recEnds.push(e);
+      }
     }
     this.body(buf, s, e, c as number);
   }
