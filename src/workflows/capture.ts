@@ -31,8 +31,9 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
   setHandler(captureStatusQuery, () => status);
   // Shown by the UI on the workflow's page (not in history: free to change at any time).
   const showDetails = () => setCurrentDetails(
-    `**${status.state}** · durable LSN ${status.lastDurableLsn ?? '(none yet)'} · ${status.transactions} transactions, `
-    + `${status.segmentsSealed} segments sealed in ${status.iterations} runs${status.lastRunEndedAt ? ` · last run ended ${status.lastRunEndedAt}` : ''}`,
+    `**${status.state}** · durable LSN ${status.lastDurableLsn ?? '(none yet)'} · run ${status.iterations + (status.state === 'running' ? 1 : 0)}`
+    + ` · ${status.transactions} transactions, ${status.segmentsSealed} segments sealed since this execution began`
+    + `${status.lastRunEndedAt ? ` · last run ended ${status.lastRunEndedAt}` : ''}`,
   );
   let memoLsn: string | null | undefined = workflowInfo().memo?.[DURABLE_LSN_MEMO] as string | null | undefined;
   const recordDurable = () => {

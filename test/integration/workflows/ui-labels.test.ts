@@ -93,7 +93,7 @@ describe('UI labels on workflows started through bin/pgincr', () => {
       expect(described.memo?.[DURABLE_LSN_MEMO]).toMatch(/^0\/[0-9A-F]+$/);
       // What the UI's workflow page shows as "current details" (the SDK's metadata query).
       const metadata = await client.workflow.getHandle(captureId).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-      expect(metadata.currentDetails).toMatch(/^\*\*running\*\* · durable LSN 0\/[0-9A-F]+ · \d+ transactions, \d+ segments sealed in \d+ runs/);
+      expect(metadata.currentDetails).toMatch(/^\*\*running\*\* · durable LSN 0\/[0-9A-F]+ · run \d+ · \d+ transactions, \d+ segments sealed since this execution began/);
 
       expect((await cli(configFile, ['capture', 'stop'])).code).toBe(0);
       await client.workflow.getHandle(captureId).result();
