@@ -299,6 +299,28 @@ describe('catalog store', () => {
     expect(await rebuildCatalog(chain)).toEqual({ ...catalog, verifications: [] });
   });
 
+  it('rebuild leaves out a sealed segment that fails verification and names it (issue 18: recover what is whole)', async () => {
+    const id = await makeBase('2026-11-27T13:59:00Z', 0x1000n);
+    let w = await SegmentWriter.open(chain, fields, 0x1000n);
+    let end = await writeTxns(w, 0x1000n, 1, 2);
+    const first = (await w.seal({ compress: 'none' })) as SegmentEntry;
+    w = await SegmentWriter.open(chain, fields, end);
+    end = await writeTxns(w, end, 3, 3);
+    const second = (await w.seal({ compress: 'none' })) as SegmentEntry;
+    const path = join(chain, second.file);
+    const bytes = await readFile(path);
+    const at = bytes.indexOf('INSERT INTO') + 30;
+    bytes[at] = bytes[at]! ^ 0x01;
+    await writeFile(path, bytes);
+    await expect(rebuildCatalog(chain)).rejects.toThrow(/body_sha256 mismatch/);
+    const damaged: string[] = [];
+    const catalog = await rebuildCatalog(chain, damaged);
+    expect(catalog.bases.map((b) => b.id)).toEqual([id]);
+    expect(catalog.segments.map((s) => s.file)).toEqual([first.file]);
+    expect(damaged).toHaveLength(1);
+    expect(damaged[0]).toMatch(new RegExp(`${path}: body_sha256 mismatch.* at offset \\d+`));
+  });
+
   it('rejects an invalid catalog file with its path', async () => {
     expect(await loadCatalog(chain)).toBeNull();
     await mkdir(join(chain, 'catalog'), { recursive: true });
