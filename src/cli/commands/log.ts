@@ -94,6 +94,11 @@ export function registerLog(program: Command, ctx: ContextFactory): void {
       };
       const chain = await chainDirFor({ config: c.config, logger: c.logger }, c.profile);
       const asJson = c.options.json === true;
+      // `pgincr log | head`: a reader that has seen enough is not an error.
+      process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EPIPE') process.exit(0);
+        throw err;
+      });
       let found = 0;
       // Written as found (a long window prints its first transactions at once), in batches:
       // one write per transaction would cost more than reading it.
