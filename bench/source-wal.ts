@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseConfig } from '../src/config';
 import { createLogger } from '../src/logger';
-import { ensurePublication, fixReplicaIdentity, installCaptureSchema } from '../src/activities/setup';
+import { ensurePublication, fixReplicaIdentity, installCaptureSchema } from '../src/setup/setup';
 import { startCluster, type PgCluster } from '../test/helpers/pg-cluster';
 import { exitOnInterrupt, fmtInt, fmtRatio, loadNote, log, markdownTable, run, waitUntil } from './bench-util';
 import { createSlot, currentLsn } from './capture-run';

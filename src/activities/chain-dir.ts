@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { serverIdentity } from '../adapters/pg/server-info';
 import { chainDir as chainDirPath, chainDirName } from '../core/repository/paths';
 import { ConfigError } from '../errors';
-import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } from './setup-deps';
+import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } from './profiles';
 
 export interface ChainInfo {
   systemIdentifier: string;

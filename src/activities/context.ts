@@ -10,7 +10,7 @@ import type { PgincrMetrics } from '../monitor/metrics';
 import { chainDirFor } from './chain-dir';
 
 export { chainDirFor };
-import { profileByName } from './setup-deps';
+import { profileByName } from './profiles';
 
 export interface ActivityDeps {
   config: Config;

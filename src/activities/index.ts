@@ -4,11 +4,11 @@
  */
 import type { PgincrActivities } from './types';
 import type { ActivityDeps } from './context';
-import { setupActivities } from './setup-activities';
-import { captureActivities } from './capture';
-import { coverageActivities } from './coverage';
-import { restoreActivities } from './restore';
-import { monitorActivities, type CliOnlyActivities } from './monitor';
+import { setupActivities } from '../setup/setup-activities';
+import { captureActivities } from '../capture/capture-activities';
+import { coverageActivities } from '../catalog/coverage-activities';
+import { restoreActivities } from '../restore/restore-activities';
+import { monitorActivities, type CliOnlyActivities } from '../monitor/monitor-activities';
 
 export type { ActivityDeps };
 

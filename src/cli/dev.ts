@@ -13,10 +13,10 @@ import { createHash } from 'node:crypto';
 import { Client } from 'pg';
 import { parseConfig, loadConfig, type Config } from '../config';
 import { createLogger } from '../logger';
-import { startDevServer } from '../adapters/temporal/dev-server';
+import { startDevServer } from '../dev/temporal-dev-server';
 import {
   freePort, initCluster, isInitialized, isRunning, localSuperuser, startServer, stopServer, writeSettings, type LocalClusterSpec,
-} from '../adapters/pg/local-cluster';
+} from '../dev/local-cluster';
 import { createWorker, serveMetrics } from '../worker';
 import { CliContext, type GlobalOptions } from './context';
 import { formatPreflight } from './commands/preflight';

@@ -9,7 +9,7 @@ import { durationMs, type Config } from '../config';
 import type { Logger } from '../logger';
 import type { HealthReport } from '../core/monitor/health';
 import { chainDirFor } from '../activities/chain-dir';
-import { profileByName } from '../activities/setup-deps';
+import { profileByName } from '../activities/profiles';
 import { askCaptureState } from './capture-state';
 import { runHealthCheck } from './check';
 

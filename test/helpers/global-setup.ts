@@ -5,7 +5,7 @@
  * temporalStateFile(); see ./temporal.ts.
  */
 import { writeFileSync } from 'node:fs';
-import { startDevServer, type DevServer } from '../../src/adapters/temporal/dev-server';
+import { startDevServer, type DevServer } from '../../src/dev/temporal-dev-server';
 import { TEST_NAMESPACE, temporalStateFile } from './temporal';
 
 declare global {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Client, type ClientConfig } from 'pg';
 import {
   freePort, initCluster, localSuperuser, startServer, stopServer, type LocalClusterSpec,
-} from '../../src/adapters/pg/local-cluster';
+} from '../../src/dev/local-cluster';
 import { serverBinDir, type NewerMajor } from './pg-majors';
 
 export { freePort };

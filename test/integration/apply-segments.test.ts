@@ -17,7 +17,7 @@ import { restoreGlobals } from '../../src/restore/restore-globals';
 import { restoreBase } from '../../src/restore/restore-base';
 import { applySegments, appliedPosition, finishRestore, type ApplyOptions } from '../../src/restore/apply-segments';
 import { fixSequences } from '../../src/restore/sequences';
-import { takeCheckpoint, verifyTarget } from '../../src/restore/verify';
+import { takeCheckpoint, verifyTarget } from '../../src/verify/verify-target';
 import type { StopTarget } from '../../src/restore/stop-target';
 
 const BASE_LSN = parseLsn('0/3000000');

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { runPreflight } from '../../src/activities/preflight';
+import { runPreflight } from '../../src/setup/preflight';
 import { freePort, startCluster, type PgCluster } from '../helpers/pg-cluster';
 
 describe('preflight', () => {

@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runPreflight } from '../../src/activities/preflight';
+import { runPreflight } from '../../src/setup/preflight';
 import { runHealthCheck } from '../../src/monitor/check';
 import { fixReplicaIdentity } from '../../src/adapters/pg/replica-identity';
 import { migrate, MIGRATIONS } from '../../src/adapters/pg/migrations';

@@ -12,7 +12,7 @@ import { MIGRATIONS, SCHEMA_VERSION } from '../../src/adapters/pg/migrations';
 import {
   chainInfo, dumpGlobals, ensurePublication, fixReplicaIdentity, inspectSetup, installCaptureSchema,
   takeBase, uninstall, writeMetadata, type SetupDeps,
-} from '../../src/activities/setup';
+} from '../../src/setup/setup';
 import { startCluster, type PgCluster } from '../helpers/pg-cluster';
 
 const SCHEMA = `

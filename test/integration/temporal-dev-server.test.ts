@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowUpdateStage } from '@temporalio/client';
-import { findTemporalBinary, startDevServer } from '../../src/adapters/temporal/dev-server';
+import { findTemporalBinary, startDevServer } from '../../src/dev/temporal-dev-server';
 import { setupTemporal } from '../helpers/temporal';
 import { finish, greetWorkflow, setSuffix } from '../fixtures/workflows/greet';
 

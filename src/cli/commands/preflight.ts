@@ -22,8 +22,8 @@ export function registerPreflight(program: Command, ctx: ContextFactory): void {
       const { config, repository } = c.configOrNoRepository();
       let report: PreflightResult | undefined;
       if (repository === null) {
-        const { runPreflight } = require('../../activities/preflight') as typeof import('../../activities/preflight');
-        const { profileByName } = require('../../activities/setup-deps') as typeof import('../../activities/setup-deps');
+        const { runPreflight } = require('../../setup/preflight') as typeof import('../../setup/preflight');
+        const { profileByName } = require('../../activities/profiles') as typeof import('../../activities/profiles');
         const r = await runPreflight(profileByName(config, c.profile), { decoder: config.capture.decoder, slot: config.capture.slot },
           { repository: null, pgDump: true });
         report = { profile: c.profile, ready: r.ready, exitCode: r.exitCode, findings: r.findings, server: r.server };

@@ -127,7 +127,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
       const c = ctx();
       const profileName = opts.targetProfile ?? c.profile;
       const lo = require('../../restore/leftovers') as typeof import('../../restore/leftovers');
-      const { profileByName } = require('../../activities/setup-deps') as typeof import('../../activities/setup-deps');
+      const { profileByName } = require('../../activities/profiles') as typeof import('../../activities/profiles');
       const profile = profileByName(c.config, profileName);
       const marks = await lo.findRestoreMarks(profile);
       // A mark is a leftover only when Temporal confirms its restore run ended without completing:

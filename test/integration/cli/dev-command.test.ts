@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort } from '../../../src/adapters/pg/local-cluster';
+import { freePort } from '../../../src/dev/local-cluster';
 import { waitFor } from '../../helpers/pgincr-env';
 
 jest.setTimeout(240_000);

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { freePort, isRunning } from '../../../src/adapters/pg/local-cluster';
+import { freePort, isRunning } from '../../../src/dev/local-cluster';
 import { waitFor } from '../../helpers/pgincr-env';
 
 jest.setTimeout(240_000);

@@ -7,7 +7,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { PG_BIN } from '../../../src/adapters/pg/local-cluster';
+import { PG_BIN } from '../../../src/dev/local-cluster';
 import { startCluster, type ClusterOptions, type PgCluster } from '../../helpers/pg-cluster';
 
 export const DECODER_RAW_MISSING =

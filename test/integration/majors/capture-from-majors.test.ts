@@ -15,7 +15,7 @@ import { BASE_DATA, CHANGES, MIXED_SCHEMA, runStatements, sequenceValues, tableS
 import { NEWER_MAJORS, schemaFingerprint, type NewerMajor } from '../../helpers/pg-majors';
 import { applySegments, finishRestore } from '../../../src/restore/apply-segments';
 import { fixSequences } from '../../../src/restore/sequences';
-import { runPreflight } from '../../../src/activities/preflight';
+import { runPreflight } from '../../../src/setup/preflight';
 
 jest.setTimeout(300_000);
 

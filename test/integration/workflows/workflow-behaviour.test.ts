@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ActivityFailure, ApplicationFailure } from '@temporalio/common';
 import { setupTemporal, temporalAddress } from '../../helpers/temporal';
-import { findTemporalBinary } from '../../../src/adapters/temporal/dev-server';
+import { findTemporalBinary } from '../../../src/dev/temporal-dev-server';
 import { waitFor } from '../../helpers/pgincr-env';
 import { captureLsn, nonRetryableStub, stubActivities, type Stubs } from '../../fixtures/workflows/stub-activities';
 import { captureStatusQuery, pauseSignal, resumeSignal, rotateSignal, stopSignal } from '../../../src/workflows/signals';

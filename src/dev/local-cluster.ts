@@ -29,7 +29,7 @@ export const LOGICAL_SETTINGS: Record<string, string | number> = {
   lc_messages: 'C',
 };
 
-export { freePort } from '../net/free-port';
+export { freePort } from '../adapters/net/free-port';
 
 const isRoot = () => process.getuid?.() === 0;
 

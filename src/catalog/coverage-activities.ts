@@ -7,10 +7,10 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { PgincrActivities, SegmentCoverage } from './types';
-import { cancellationSignal, chainDirFor, heartbeat, profileByName, type ActivityDeps } from './context';
-import { withProfileClient } from './setup-deps';
-import { rotateRequestPath } from './capture';
+import type { PgincrActivities, SegmentCoverage } from '../activities/types';
+import { cancellationSignal, chainDirFor, heartbeat, profileByName, type ActivityDeps } from '../activities/context';
+import { withProfileClient } from '../activities/profiles';
+import { rotateRequestPath } from '../capture/capture-activities';
 import { loadCatalog } from '../adapters/fs/catalog-store';
 import { slotInfo } from '../adapters/pg/slot';
 import { formatLsn, parseLsn } from '../core/lsn';

@@ -11,8 +11,8 @@ import { type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { PgincrError } from '../../errors';
-import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../workflows/boundary';
+import { PgincrError } from '../errors';
+import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/boundary';
 
 export type DevServerLogLevel = 'debug' | 'info' | 'warn' | 'error' | 'never';
 
@@ -108,7 +108,7 @@ export function findTemporalBinary(env: NodeJS.ProcessEnv = process.env): string
   throw new PgincrError('temporal_binary_missing', `temporal cli not found (looked in ${looked.join(', ')})`, { hint: INSTALL_HINT });
 }
 
-import { freePort } from '../net/free-port';
+import { freePort } from '../adapters/net/free-port';
 
 export { freePort };
 

@@ -4,22 +4,22 @@
  */
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { HealthResult, PgincrActivities } from './types';
-import { activityClient, chainDirFor, profileByName, type ActivityDeps } from './context';
+import type { HealthResult, PgincrActivities } from '../activities/types';
+import { activityClient, chainDirFor, profileByName, type ActivityDeps } from '../activities/context';
 import { durationMs } from '../config';
-import { checkProfile } from '../monitor/check-profile';
-import { emitIncidentAlerts, emitReportAlerts, type OpenIncident } from '../monitor/alerts';
-import { loadIncidents, saveIncidents } from '../monitor/progress-state';
-import { askCaptureState } from '../monitor/capture-state';
-import { updateFromHealth } from '../monitor/metrics';
-import { maybeAutoDrop, dropSlot, advanceSlot } from '../monitor/slot-admin';
+import { checkProfile } from './check-profile';
+import { emitIncidentAlerts, emitReportAlerts, type OpenIncident } from './alerts';
+import { loadIncidents, saveIncidents } from './progress-state';
+import { askCaptureState } from './capture-state';
+import { updateFromHealth } from './metrics';
+import { maybeAutoDrop, dropSlot, advanceSlot } from './slot-admin';
 import { formatHuman, formatNagios } from '../core/monitor/health-format';
 import type { HealthReport } from '../core/monitor/health';
 import { expirable } from '../core/retention/retention';
 import { removeEntries, restorableWindow, findGaps } from '../core/catalog/catalog';
 import { loadCatalog, rebuildCatalog, updateCatalog } from '../adapters/fs/catalog-store';
 import { table } from '../core/format/table';
-import * as setup from './setup';
+import * as setup from '../setup/setup';
 
 type MonitorActivities = Pick<PgincrActivities, 'healthCheck' | 'applyRetention'>;
 

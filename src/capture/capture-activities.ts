@@ -4,15 +4,15 @@
  */
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CaptureRunInput, CaptureRunResult, PgincrActivities } from './types';
-import { activityContext, cancellationSignal, chainDirFor, heartbeat, lastHeartbeat, profileByName, type ActivityDeps } from './context';
+import type { CaptureRunInput, CaptureRunResult, PgincrActivities } from '../activities/types';
+import { activityContext, cancellationSignal, chainDirFor, heartbeat, lastHeartbeat, profileByName, type ActivityDeps } from '../activities/context';
 import { durationMs } from '../config';
 import { formatLsn, parseLsn } from '../core/lsn';
-import { runCapture } from '../capture/capture-engine';
-import { runRawCapture } from '../capture/raw/raw-capture';
-import { createCaptureDeps } from '../capture/capture-deps';
+import { runCapture } from './capture-engine';
+import { runRawCapture } from './raw/raw-capture';
+import { createCaptureDeps } from './capture-deps';
 import { captureHeartbeat, decodeHeartbeat, type CaptureHeartbeat } from '../workflows/boundary';
-import { findBaseForSlot } from './base-files';
+import { findBaseForSlot } from '../base/base-files';
 import { captureRecorder } from '../monitor/activity-metrics';
 import { SegmentWriter } from '../adapters/fs/segment-writer';
 import { findPartial, scanSegmentFile } from '../adapters/fs/segment-files';

@@ -1,7 +1,7 @@
 /** The setup and base-backup activities, adapted to the workflow-facing signatures. */
 import { join } from 'node:path';
-import type { PgincrActivities } from './types';
-import { activityContext, cancellationSignal, chainDirFor, heartbeat, profileByName, withTimerHeartbeat, type ActivityDeps } from './context';
+import type { PgincrActivities } from '../activities/types';
+import { activityContext, cancellationSignal, chainDirFor, heartbeat, profileByName, withTimerHeartbeat, type ActivityDeps } from '../activities/context';
 import * as setup from './setup';
 import { runPreflight } from './preflight';
 import { recordFullBackup } from '../monitor/activity-metrics';

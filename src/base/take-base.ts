@@ -17,7 +17,7 @@ import { formatLsn } from '../core/lsn';
 import { BASE_FILES, baseDir as baseDirPath, baseId as makeBaseId, chainDir as chainDirPath } from '../core/repository/paths';
 import type { ChecksumFile } from '../core/verify/compare';
 import { findBaseForSlot, readBaseMetadata, registerBase, type BaseMetadata } from './base-files';
-import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } from './setup-deps';
+import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } from '../activities/profiles';
 
 export interface TakeBaseInput extends ProfileInput {
   /** Defaults to the chain folder of the profile's database in config.repository. */

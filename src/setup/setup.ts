@@ -14,12 +14,12 @@ import { dropSlot, slotInfo } from '../adapters/pg/slot';
 import { runPgDumpall } from '../adapters/exec/pg-tools';
 import type { PreflightReport } from '../core/preflight/report';
 import { runPreflight } from './preflight';
-import { findBaseForSlot } from './base-files';
-import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } from './setup-deps';
+import { findBaseForSlot } from '../base/base-files';
+import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } from '../activities/profiles';
 
-export type { ProfileInput, SetupDeps } from './setup-deps';
+export type { ProfileInput, SetupDeps } from '../activities/profiles';
 
-import { chainInfo, type ChainInfo } from './chain-dir';
+import { chainInfo, type ChainInfo } from '../activities/chain-dir';
 
 export { chainInfo, type ChainInfo };
 
@@ -109,4 +109,4 @@ export async function uninstall(deps: SetupDeps, input: ProfileInput & { slot?: 
   });
 }
 
-export { takeBase, writeMetadata } from './take-base';
+export { takeBase, writeMetadata } from '../base/take-base';
