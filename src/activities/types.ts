@@ -3,6 +3,7 @@
  * JSON: LSNs as 'X/Y' text, times as ISO strings, profiles by name (never credentials).
  */
 import type { RestoreTarget } from '../workflows/inputs';
+import type { HealthReport } from '../core/monitor/health';
 
 export interface Finding {
   check: string;
@@ -149,4 +150,15 @@ export interface PgincrActivities {
   // retention / health
   applyRetention(input: { profile: string; dryRun: boolean }): Promise<{ removed: string[]; kept: number }>;
   healthCheck(input: { profile: string }): Promise<HealthResult>;
+}
+
+/** Activities only the CLI calls directly (never a workflow). */
+export interface CliOnlyActivities {
+  runCheck(input: { profile: string; nagios: boolean }): Promise<{ report: HealthReport; text: string }>;
+  slotDrop(input: { profile: string; slot: string; confirm: string }): Promise<void>;
+  slotAdvance(input: { profile: string; slot: string; lsn: string; confirm: string }): Promise<{ lsn: string }>;
+  listRepository(input: { profile: string }): Promise<{ text: string; data: unknown }>;
+  /** `damaged`: sealed segments left out because they fail verification (file and offset each). */
+  rebuildCatalog(input: { profile: string }): Promise<{ bases: number; segments: number; damaged: string[] }>;
+  uninstall(input: { profile: string; confirm: string }): Promise<{ removed: string[] }>;
 }

@@ -14,7 +14,7 @@ import { snapshotChecksums } from '../adapters/pg/checksums';
 import { serverIdentity, serverMetadata, type ServerMetadata } from '../adapters/pg/server-info';
 import { createSlotWithSnapshot, dropSlot, slotInfo, type CreatedSlot } from '../adapters/pg/slot';
 import { formatLsn } from '../core/lsn';
-import { BASE_FILES, baseDir as baseDirPath, baseId as makeBaseId, chainDir as chainDirPath } from '../core/repository/paths';
+import { BASE_DIR, BASE_FILES, baseDir as baseDirPath, baseId as makeBaseId, chainDir as chainDirPath } from '../core/repository/paths';
 import type { ChecksumFile } from '../core/verify/compare';
 import { findBaseForSlot, readBaseMetadata, registerBase, type BaseMetadata } from './base-files';
 import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } from '../activities/profiles';
@@ -126,7 +126,7 @@ export async function takeBase(deps: SetupDeps, input: TakeBaseInput): Promise<T
   try {
     deps.logger.info({ slot, lsn: formatLsn(created.consistentLsn), snapshot: created.snapshotName }, 'slot created with exported snapshot');
     await deps.hooks?.afterSlotCreated?.(created);
-    await repositoryDir(deps, join(chain, 'base'));
+    await repositoryDir(deps, join(chain, BASE_DIR));
     const id = makeBaseId(new Date().toISOString(), created.consistentLsn);
     const final = baseDirPath(chain, id);
     tmp = tempPathFor(final);

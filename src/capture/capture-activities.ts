@@ -4,6 +4,7 @@
  */
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { controlDir, rotateRequestPath } from '../core/repository/paths';
 import type { CaptureRunInput, CaptureRunResult, PgincrActivities } from '../activities/types';
 import { activityContext, cancellationSignal, chainDirFor, heartbeat, lastHeartbeat, profileByName, type ActivityDeps } from '../activities/context';
 import { durationMs } from '../config';
@@ -21,7 +22,7 @@ import { updateCatalog } from '../adapters/fs/catalog-store';
 import { clearCaptureFailure, describeFailure, loadCaptureFailure, recordCaptureFailure, unrecordedFailure } from '../monitor/capture-failures';
 
 /** The control file a running capture polls for "rotate now". */
-export const rotateRequestPath = (chain: string) => join(chain, 'control', 'rotate-request');
+export { rotateRequestPath };
 
 type CaptureActivities = Pick<PgincrActivities, 'captureChanges' | 'requestRotation' | 'sealCurrentSegment'>;
 
@@ -122,7 +123,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
 
     async requestRotation({ profile }) {
       const chain = await chainDirFor(deps, profile);
-      await mkdir(join(chain, 'control'), { recursive: true, mode: 0o700 });
+      await mkdir(controlDir(chain), { recursive: true, mode: 0o700 });
       await writeFile(rotateRequestPath(chain), new Date().toISOString(), { mode: 0o600 });
     },
 

@@ -10,7 +10,9 @@
  * file is written atomically like every repository file.
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { captureRecordPath, monitorDir } from '../core/repository/paths';
+
+export { captureRecordPath };
 import { ensureDir, writeFileAtomic } from '../adapters/fs/atomic-write';
 import { classifyFailure } from '../core/error-types';
 import { parseLsn } from '../core/lsn';
@@ -26,9 +28,6 @@ export interface CaptureRecordFile {
   slots: Record<string, CaptureSlotRecord>;
 }
 
-export function captureRecordPath(chainDir: string): string {
-  return join(chainDir, 'monitor', 'capture.json');
-}
 
 /** Reads the record; missing or unreadable is "no failure known". */
 export async function loadCaptureRecord(chainDir: string): Promise<CaptureRecordFile> {
@@ -48,7 +47,7 @@ export async function loadCaptureFailure(chainDir: string, slot: string): Promis
 
 async function saveSlot(chainDir: string, slot: string, record: CaptureSlotRecord): Promise<void> {
   const file = await loadCaptureRecord(chainDir);
-  await ensureDir(join(chainDir, 'monitor'));
+  await ensureDir(monitorDir(chainDir));
   await writeFileAtomic(captureRecordPath(chainDir), `${JSON.stringify({ version: 1, slots: { ...file.slots, [slot]: record } }, null, 2)}\n`);
 }
 

@@ -5,7 +5,9 @@
  * Written like every repository file (temp name, fsync, rename, fsync the folder; 0600 / 0700).
  */
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { incidentsPath, monitorDir, monitorStatePath } from '../core/repository/paths';
+
+export { incidentsPath, monitorStatePath };
 import { ensureDir, writeFileAtomic } from '../adapters/fs/atomic-write';
 import type { SlotProgress } from '../core/monitor/progress';
 
@@ -14,9 +16,6 @@ export interface MonitorState {
   slots: Record<string, SlotProgress>;
 }
 
-export function monitorStatePath(chainDir: string): string {
-  return join(chainDir, 'monitor', 'state.json');
-}
 
 /** Reads the state; a missing or unreadable file is an empty state (it only holds hints). */
 export async function loadMonitorState(chainDir: string): Promise<MonitorState> {
@@ -31,14 +30,11 @@ export async function loadMonitorState(chainDir: string): Promise<MonitorState> 
 
 /** Writes the state atomically. */
 export async function saveMonitorState(chainDir: string, state: MonitorState): Promise<void> {
-  await ensureDir(join(chainDir, 'monitor'));
+  await ensureDir(monitorDir(chainDir));
   await writeFileAtomic(monitorStatePath(chainDir), `${JSON.stringify(state, null, 2)}\n`);
 }
 
-/** Incidents alerted and not over yet (src/monitor/alerts.ts INCIDENT_CHECKS), `<chainDir>/monitor/incidents.json`. */
-export function incidentsPath(chainDir: string): string {
-  return join(chainDir, 'monitor', 'incidents.json');
-}
+/** Incidents alerted and not over yet (src/monitor/alerts.ts INCIDENT_CHECKS). */
 
 export async function loadIncidents<T>(chainDir: string): Promise<Record<string, T>> {
   try {
@@ -51,6 +47,6 @@ export async function loadIncidents<T>(chainDir: string): Promise<Record<string,
 }
 
 export async function saveIncidents(chainDir: string, open: Record<string, unknown>): Promise<void> {
-  await ensureDir(join(chainDir, 'monitor'));
+  await ensureDir(monitorDir(chainDir));
   await writeFileAtomic(incidentsPath(chainDir), `${JSON.stringify({ version: 1, open }, null, 2)}\n`);
 }

@@ -1,19 +1,18 @@
 /**
- * The restore and verification activities: each step idempotent, its progress in the target
- * database (replication origin) or in the repository, so a retry resumes exactly.
+ * The restore activities: each step idempotent, its progress in the target database
+ * (replication origin) or in the repository, so a retry resumes exactly. Verification's are in
+ * src/verify/.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DatabaseGrant, PgincrActivities, RestorePlanResult } from '../activities/types';
-import { activityClient, cancellationSignal, chainDirFor, heartbeat, profileByName, withTimerHeartbeat, type ActivityDeps } from '../activities/context';
+import { activityClient, cancellationSignal, chainDirFor, heartbeat, profileByName, type ActivityDeps } from '../activities/context';
 import { chainReach } from '../monitor/chain-reach';
 import type { Profile } from '../config';
 
 import { planRestore } from '../core/restore/plan';
-import { addCheckpoint, addVerification, emptyCatalog } from '../core/catalog/catalog';
 import type { Catalog } from '../core/catalog/schema';
-import { loadCatalog, rebuildCatalog, updateCatalog } from '../adapters/fs/catalog-store';
+import { loadCatalog, loadOrRebuildCatalog } from '../adapters/fs/catalog-store';
 import { readBaseMetadata } from '../base/base-files';
 import { checkBaseFiles, checkChainFolder, checkSegmentFiles } from './check-plan';
 import { createTargetDatabase, dropOwnTargetDatabase } from './create-target';
@@ -22,16 +21,14 @@ import { checkDdlRoles, rolesOfLines } from './check-roles';
 import { restoreBase } from './restore-base';
 import { applySegments, finishRestore } from './apply-segments';
 import { fixSequences } from './sequences';
-import { takeCheckpoint, verifyTarget } from '../verify/verify-target';
-import { databaseChecksums } from '../adapters/pg/checksums';
-import { BASE_FILES, checkpointRelPath } from '../core/repository/paths';
+import { BASE_FILES, baseDir } from '../core/repository/paths';
 import { parseLsn } from '../core/lsn';
-import { recordRestoreProgress, recordVerification } from '../monitor/activity-metrics';
+import { recordRestoreProgress } from '../monitor/activity-metrics';
 import { lastCommitEnd, waitForSealed, type OpenSegmentOutcome } from './open-segment';
 import { findPartial } from '../adapters/fs/segment-files';
 import { connectProfile } from '../adapters/pg/connect';
 import { slotInfo } from '../adapters/pg/slot';
-import { rotateRequestPath } from '../capture/capture-activities';
+import { rotateRequestPath } from '../core/repository/paths';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -40,11 +37,7 @@ const LATEST_SEAL_TIMEOUT_MS = 90_000;
 
 type RestoreActivities = Pick<PgincrActivities,
   'planRestore' | 'createTargetDatabase' | 'restoreGlobals' | 'restoreBase' | 'applySegments' | 'fixSequences' |
-  'verifyTarget' | 'finishRestore' | 'takeCheckpoint' | 'planVerification' | 'recordVerification'>;
-
-async function catalogOf(chain: string): Promise<Catalog> {
-  return (await loadCatalog(chain)) ?? rebuildCatalog(chain);
-}
+  'finishRestore'>;
 
 /** Where a checksum file for exactly this LSN exists: a base's snapshot or a checkpoint. */
 function checksumsAt(catalog: Catalog, lsn: string): string | undefined {
@@ -52,6 +45,7 @@ function checksumsAt(catalog: Catalog, lsn: string): string | undefined {
   if (base) return base.checksumsFile;
   return catalog.checkpoints.find((c) => parseLsn(c.lsn) === parseLsn(lsn))?.file;
 }
+
 
 const onDb = (profile: Profile, dbname: string): Profile => ({ ...profile, dbname });
 
@@ -101,7 +95,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       await checkChainFolder(deps.config.repository, chain);
       // Latest means latest: the open segment's whole transactions are sealed first (bounded wait).
       const openSegment = target.kind === 'latest' ? await sealOpenSegment(chain, profile) : null;
-      const catalog = await catalogOf(chain);
+      const catalog = await loadOrRebuildCatalog(chain);
       const plan = planRestore(catalog, target, fromBase ? { fromBaseId: fromBase } : {});
       const metadata = await readBaseMetadata(join(chain, plan.base.dir));
       // Every file the restore needs is checked before the target is touched (issue 6).
@@ -117,7 +111,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       if (targetProfile !== undefined && !noOwner) {
         await checkDdlRoles({
           profile: profileOf(targetProfile), profileName: targetProfile, roles: [...new Set([...ddlRoles, ...databaseRoles])],
-          ...(withGlobals ? { globalsFile: join(chain, 'base', plan.base.id, 'globals.sql') } : {}),
+          ...(withGlobals ? { globalsFile: join(baseDir(chain, plan.base.id), BASE_FILES.globals) } : {}),
         });
       }
       const expected = target.kind === 'lsn' ? checksumsAt(catalog, target.lsn) : undefined;
@@ -154,12 +148,12 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
     },
 
     async restoreGlobals({ targetProfile, plan }) {
-      const globals = join(plan.chainDir, 'base', plan.baseId, 'globals.sql');
+      const globals = join(baseDir(plan.chainDir, plan.baseId), BASE_FILES.globals);
       return restoreGlobals(profileOf(targetProfile), globals, cancellationSignal());
     },
 
     async restoreBase({ targetProfile, targetDb, restoreId, plan, noOwner }) {
-      const dir = join(plan.chainDir, 'base', plan.baseId);
+      const dir = baseDir(plan.chainDir, plan.baseId);
       const metadata = await readBaseMetadata(dir);
       const format = metadata?.dumpFormat ?? 'plain';
       const path = join(dir, metadata?.dumpFile ?? 'dump.sql.gz');
@@ -208,62 +202,12 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       return { adjusted: fixes.length };
     },
 
-    async verifyTarget({ targetProfile, targetDb, checksumsFile }) {
-      const target = onDb(profileOf(targetProfile), targetDb);
-      if (!checksumsFile) {
-        const sums = await withTimerHeartbeat(() => ({ step: 'checksums' }), () => databaseChecksums(target));
-        const rowCounts = Object.fromEntries(Object.entries(sums.tables).map(([t, v]) => [t, String((v as { rows: unknown }).rows)]));
-        return { ok: true, compared: false, tables: Object.keys(rowCounts).length, mismatches: [], rowCounts };
-      }
-      const expected = JSON.parse(await readFile(checksumsFile, 'utf8'));
-      const r = await withTimerHeartbeat(() => ({ step: 'verify' }), () => verifyTarget(target, expected));
-      return {
-        ok: r.ok,
-        compared: true,
-        tables: r.tablesChecked,
-        mismatches: r.mismatches.map((m) => ({ table: m.name, expected: String(m.expected), actual: String(m.actual) })),
-        rowCounts: {},
-      };
-    },
-
     async finishRestore({ targetProfile, targetDb, restoreId, dropDatabase }) {
       const target = onDb(profileOf(targetProfile), targetDb);
       await finishRestore(target, restoreId);
       if (dropDatabase) await dropOwnTargetDatabase(profileOf(targetProfile), targetDb, restoreId);
     },
 
-    async takeCheckpoint({ profile }) {
-      const chain = await chainDirFor(deps, profile);
-      const r = await withTimerHeartbeat(() => ({ step: 'checkpoint' }), () => takeCheckpoint(profileOf(profile), chain));
-      const takenAt = new Date().toISOString();
-      await updateCatalog(chain, async (catalog) =>
-        addCheckpoint(catalog ?? (await rebuildCatalog(chain)), { lsn: r.lsn, takenAt, file: checkpointRelPath(parseLsn(r.lsn)) }));
-      return { lsn: r.lsn, file: r.path };
-    },
-
-    async planVerification({ profile, checkpoint }) {
-      const chain = await chainDirFor(deps, profile);
-      const catalog = await catalogOf(chain);
-      // The newest recorded point with checksums (a checkpoint, or the newest base), verified
-      // from the newest base strictly before it.
-      const points = [
-        ...catalog.bases.map((b) => ({ lsn: b.lsn, file: b.checksumsFile })),
-        ...(checkpoint || catalog.checkpoints.length ? catalog.checkpoints.map((c) => ({ lsn: c.lsn, file: c.file })) : []),
-      ].sort((a, b) => (parseLsn(a.lsn) < parseLsn(b.lsn) ? -1 : 1));
-      const to = points.at(-1);
-      if (!to) return null;
-      const from = [...catalog.bases].reverse().find((b) => parseLsn(b.lsn) < parseLsn(to.lsn));
-      if (!from) return null;
-      return { fromBase: from.id, toLsn: to.lsn, checksumsFile: join(chain, to.file) };
-    },
-
-    async recordVerification({ profile, fromBase, toLsn, ok, mismatches }) {
-      const chain = await chainDirFor(deps, profile);
-      await updateCatalog(chain, (catalog) =>
-        addVerification(catalog ?? emptyCatalog('0', 'unknown'), { at: new Date().toISOString(), fromBase, toLsn, ok, ...(mismatches.length ? { mismatches } : {}) }));
-      if (!ok) deps.logger.error({ chain, fromBase, toLsn, mismatches }, 'verification failed');
-      recordVerification(deps.metrics, deps.config.capture.slot, ok);
-    },
   };
 }
 

@@ -1,28 +1,14 @@
-/** The setup and base-backup activities, adapted to the workflow-facing signatures. */
-import { join } from 'node:path';
-import type { PgincrActivities } from '../activities/types';
-import { activityContext, cancellationSignal, chainDirFor, heartbeat, profileByName, withTimerHeartbeat, type ActivityDeps } from '../activities/context';
+/** The setup activities, adapted to the workflow-facing signatures (the base's are in src/base/). */
+import type { CliOnlyActivities, PgincrActivities } from '../activities/types';
+import { profileByName, type ActivityDeps } from '../activities/context';
 import * as setup from './setup';
 import { runPreflight } from './preflight';
-import { recordFullBackup } from '../monitor/activity-metrics';
-import { baseDir } from '../core/repository/paths';
-import { loadCatalog } from '../adapters/fs/catalog-store';
 
+type SetupCliActivities = Pick<CliOnlyActivities, 'uninstall'>;
 type SetupActivities = Pick<PgincrActivities,
-  'preflight' | 'inspectSetup' | 'installCaptureSchema' | 'fixReplicaIdentity' | 'ensurePublication' | 'dropChainSlot' |
-  'takeBase' | 'dumpGlobals' | 'writeMetadata'>;
+  'preflight' | 'inspectSetup' | 'installCaptureSchema' | 'fixReplicaIdentity' | 'ensurePublication' | 'dropChainSlot'>;
 
-/** The base folder of `baseId` ('latest' = the newest base in the catalog). */
-async function resolveBaseDir(deps: ActivityDeps, profile: string, baseId: string): Promise<string> {
-  const chain = await chainDirFor(deps, profile);
-  if (baseId !== 'latest') return baseDir(chain, baseId);
-  const catalog = await loadCatalog(chain);
-  const newest = catalog?.bases.at(-1);
-  if (!newest) throw new Error(`no base in ${chain} yet: run pgincr setup first`);
-  return join(chain, newest.dir);
-}
-
-export function setupActivities(deps: ActivityDeps): SetupActivities {
+export function setupActivities(deps: ActivityDeps): SetupActivities & SetupCliActivities {
   return {
     async preflight({ profile }) {
       const report = await runPreflight(profileByName(deps.config, profile), { decoder: deps.config.capture.decoder, slot: deps.config.capture.slot },
@@ -45,28 +31,11 @@ export function setupActivities(deps: ActivityDeps): SetupActivities {
       await setup.ensurePublication(deps, { profile });
     },
     dropChainSlot: ({ profile }) => setup.dropChainSlot(deps, { profile }),
-    async takeBase({ profile, temporarySlot }) {
-      const ctx = activityContext();
-      const beat = setInterval(() => heartbeat({ phase: 'dump' }), 10_000);
-      try {
-        const r = await setup.takeBase(deps, {
-          profile,
-          temporary: temporarySlot,
-          signal: ctx?.cancellationSignal,
-          onProgress: (p) => heartbeat(p),
-        });
-        recordFullBackup(deps.metrics, deps.config.capture.slot);
-        return { baseId: r.baseId, lsn: r.lsn, dir: r.dir, bytes: r.bytes, tables: r.tables };
-      } finally {
-        clearInterval(beat);
-      }
-    },
-    async dumpGlobals({ profile, baseId }) {
-      const dir = await resolveBaseDir(deps, profile, baseId);
-      return withTimerHeartbeat(() => ({ step: 'globals' }), () => setup.dumpGlobals(deps, { profile, baseDir: dir, signal: cancellationSignal() }));
-    },
-    async writeMetadata({ profile, baseId }) {
-      return setup.writeMetadata(deps, { profile, baseDir: await resolveBaseDir(deps, profile, baseId) });
+    async uninstall({ profile, confirm }) {
+      const dbname = profileByName(deps.config, profile).dbname ?? process.env.PGDATABASE;
+      if (confirm !== dbname) throw new Error(`refusing to uninstall: --confirm ${confirm} does not match the profile's database ${dbname ?? '(unknown)'}`);
+      const r = await setup.uninstall(deps, { profile });
+      return { removed: [r.slot ? `slot ${deps.config.capture.slot}` : '', r.publication ? `publication ${deps.config.capture.publication}` : '', 'event triggers', 'schema pgincr'].filter(Boolean) };
     },
   };
 }

@@ -2,16 +2,14 @@
  * The setup steps (issue 3) as separate idempotent functions; the workflow makes each an
  * activity. Each takes `(deps, input)`; inputs name a profile, never credentials. Order:
  * preflightForSetup → installCaptureSchema → fixReplicaIdentity → ensurePublication → takeBase
- * → dumpGlobals → writeMetadata. `takeBase` lives in ./take-base.ts.
+ * → dumpGlobals → writeMetadata. The base steps live in src/base/ (re-exported here for the order).
  */
-import { join } from 'node:path';
 import { connectProfile, describeProfile } from '../adapters/pg/connect';
 import { migrate, uninstallSchema, type MigrateResult } from '../adapters/pg/migrations';
 import { ensureRawCaptureObjects } from '../adapters/pg/raw-capture-objects';
 import { dropPublication, ensurePublication as ensurePublicationSql } from '../adapters/pg/publication';
 import { fixReplicaIdentity as fixReplicaIdentitySql, type ReplicaIdentityRow } from '../adapters/pg/replica-identity';
 import { dropSlot, slotInfo } from '../adapters/pg/slot';
-import { runPgDumpall } from '../adapters/exec/pg-tools';
 import type { PreflightReport } from '../core/preflight/report';
 import { runPreflight } from './preflight';
 import { findBaseForSlot } from '../base/base-files';
@@ -80,19 +78,6 @@ export async function dropChainSlot(deps: SetupDeps, input: ProfileInput): Promi
   return withProfileClient(deps, input.profile, (client) => dropSlot(client, deps.config.capture.slot));
 }
 
-/** `pg_dumpall --globals-only` into the base folder as globals.sql. */
-export async function dumpGlobals(deps: SetupDeps, input: ProfileInput & { baseDir: string; signal?: AbortSignal }): Promise<{ file: string }> {
-  const profile = profileByName(deps.config, input.profile);
-  const file = join(input.baseDir, 'globals.sql');
-  await runPgDumpall({
-    profile, outPath: file, noRolePasswords: deps.config.setup.noRolePasswords,
-    ...(profile.dbname ? { database: profile.dbname } : {}),
-    ...(input.signal ? { signal: input.signal } : {}),
-  });
-  deps.logger.info({ profile: input.profile, file }, 'globals dumped');
-  return { file };
-}
-
 /**
  * Removes everything pgincr put into the source database: the slot, the publication, the
  * event triggers and the pgincr schema. The repository is left alone.
@@ -110,3 +95,4 @@ export async function uninstall(deps: SetupDeps, input: ProfileInput & { slot?: 
 }
 
 export { takeBase, writeMetadata } from '../base/take-base';
+export { dumpGlobals } from '../base/dump-globals';

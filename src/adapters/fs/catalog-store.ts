@@ -227,3 +227,8 @@ export async function rebuildCatalog(chain: string, damaged?: string[]): Promise
   if (previous) catalog = { ...catalog, verifications: previous.verifications };
   return catalog;
 }
+
+/** The chain's catalog, rebuilt from the files when there is none (a lost or never-written catalog.json). */
+export async function loadOrRebuildCatalog(chain: string): Promise<Catalog> {
+  return (await loadCatalog(chain)) ?? rebuildCatalog(chain);
+}

@@ -9,12 +9,13 @@
  */
 import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { rawDir } from '../../core/repository/paths';
 import { ensureDir, fsyncDir } from '../../adapters/fs/atomic-write';
 import { splitRawMessages } from '../../core/decoding/decoder-raw';
 
 const CLOSED = /^(\d{12})\.raw$/;
 
-export const rawDir = (chain: string) => join(chain, 'raw');
+export { rawDir };
 export const currentRawPath = (chain: string) => join(rawDir(chain), 'current.raw');
 
 export interface ClosedRawFile {

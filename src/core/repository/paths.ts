@@ -10,6 +10,10 @@
  *   segments/<yyyy-mm-dd>/<start16>_<end16>.sql[.gz]   sealed segments (UTC date of last commit)
  *   checkpoints/<lsn16>.json                           table checksums at an LSN, no dump
  *   catalog/catalog.json                               what exists; rebuildable from the files
+ *   catalog/catalog.lock                               while an update holds it
+ *   control/rotate-request                             a rotation asked for (the capture seals, then removes it)
+ *   monitor/state.json  incidents.json  capture.json   check hints, open incidents, the capture's failure record
+ *   raw/<seq12>.raw  raw/current.raw                   decoder_raw's spool (that decoder only)
  * ```
  * `<lsn16>` is the LSN as 16 upper-case hex digits, so names sort in LSN order. The database
  * name is kept readable: bytes outside `[A-Za-z0-9_.-]` are written `%XX`, so any database
@@ -25,6 +29,9 @@ export const SEGMENTS_DIR = 'segments';
 export const PARTIAL_DIR = 'segments/partial';
 export const CHECKPOINTS_DIR = 'checkpoints';
 export const CATALOG_FILE = 'catalog/catalog.json';
+export const CONTROL_DIR = 'control';
+export const MONITOR_DIR = 'monitor';
+export const RAW_DIR = 'raw';
 
 /** File names inside a base folder. */
 export const BASE_FILES = {
@@ -127,4 +134,39 @@ export function checkpointPath(chain: string, lsn: Lsn): string {
 /** Absolute path of the catalog. */
 export function catalogPath(chain: string): string {
   return join(chain, CATALOG_FILE);
+}
+
+/** `<chain>/control/`: requests to the running capture. */
+export function controlDir(chain: string): string {
+  return join(chain, CONTROL_DIR);
+}
+
+/** A rotation asked for by `pgincr capture rotate` (or a backup workflow), read by the running capture. */
+export function rotateRequestPath(chain: string): string {
+  return join(chain, CONTROL_DIR, 'rotate-request');
+}
+
+/** `<chain>/monitor/`: what checks and the capture record between runs. */
+export function monitorDir(chain: string): string {
+  return join(chain, MONITOR_DIR);
+}
+
+/** Hints of earlier checks (since when a slot has not advanced). */
+export function monitorStatePath(chain: string): string {
+  return join(chain, MONITOR_DIR, 'state.json');
+}
+
+/** Incidents alerted and not over yet. */
+export function incidentsPath(chain: string): string {
+  return join(chain, MONITOR_DIR, 'incidents.json');
+}
+
+/** The capture's failure record per slot. */
+export function captureRecordPath(chain: string): string {
+  return join(chain, MONITOR_DIR, 'capture.json');
+}
+
+/** decoder_raw's spool folder. */
+export function rawDir(chain: string): string {
+  return join(chain, RAW_DIR);
 }

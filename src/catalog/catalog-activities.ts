@@ -1,0 +1,42 @@
+/** The repository catalog as commands see it: `pgincr list` (bases, segments, the restorable window, gaps) and `catalog rebuild`. */
+import type { CliOnlyActivities } from '../activities/types';
+import { chainDirFor, type ActivityDeps } from '../activities/context';
+import { restorableWindow, findGaps } from '../core/catalog/catalog';
+import { table } from '../core/format/table';
+import { loadOrRebuildCatalog, rebuildCatalog, updateCatalog } from '../adapters/fs/catalog-store';
+
+type CatalogActivities = Pick<CliOnlyActivities, 'listRepository' | 'rebuildCatalog'>;
+
+export function catalogActivities(deps: ActivityDeps): CatalogActivities {
+  return {
+    async listRepository({ profile }) {
+      const chain = await chainDirFor(deps, profile);
+      const catalog = await loadOrRebuildCatalog(chain);
+      const window = restorableWindow(catalog);
+      const gaps = findGaps(catalog);
+      const lines = [
+        `chain ${chain}`,
+        '',
+        table(['BASE', 'LSN', 'TAKEN AT', 'BYTES'], catalog.bases.map((b) => [b.id, b.lsn, b.takenAt, b.bytes])),
+        '',
+        table(['SEGMENT', 'START', 'END', 'TXNS', 'LAST COMMIT'], catalog.segments.map((s) => [s.file, s.startLsn, s.endLsn, s.transactions, s.lastCommitTime])),
+        '',
+        window.earliest && window.latest
+          ? `restorable: from ${window.earliest.time} (${window.earliest.lsn}) to ${window.latest.time} (${window.latest.lsn})`
+          : 'restorable: nothing yet (no base)',
+        table(['FROM BASE', 'FROM LSN', 'TO LSN', 'TO TIME', 'CHAIN'], window.ranges.map((r) => [
+          r.baseId, r.fromLsn, r.toLsn, r.toTime, r.broken ? `${r.broken.kind} ${r.broken.fromLsn} → ${r.broken.toLsn} before ${r.broken.before}` : 'whole'])),
+        gaps.length ? `GAPS: ${gaps.map((g) => `${g.kind} from ${g.fromLsn} to ${g.toLsn}, after ${g.after}, before ${g.before}`).join('; ')}` : 'no gaps',
+      ];
+      return { text: lines.join('\n'), data: { chain, catalog, window, gaps } };
+    },
+
+    async rebuildCatalog({ profile }) {
+      const chain = await chainDirFor(deps, profile);
+      const damaged: string[] = [];
+      const catalog = await updateCatalog(chain, () => rebuildCatalog(chain, damaged));
+      return { bases: catalog.bases.length, segments: catalog.segments.length, damaged };
+    },
+
+  };
+}
