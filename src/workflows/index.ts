@@ -4,4 +4,7 @@ export { setupWorkflow } from './setup';
 export { captureWorkflow } from './capture';
 export { restoreWorkflow } from './restore';
 export { verifyWorkflow } from './verify';
-export { fullBackupWorkflow, globalsBackupWorkflow, retentionWorkflow, healthCheckWorkflow } from './backups';
+export { fullBackupWorkflow } from './full-backup';
+export { globalsBackupWorkflow } from './globals-backup';
+export { retentionWorkflow } from './retention';
+export { healthCheckWorkflow } from './health-check';

@@ -20,7 +20,7 @@ import { LOAD_TABLE, baseFolders, chainOf, readCatalog, startLoad, waitSlotCaugh
 import { createActivities, type ActivityDeps } from '../../../src/activities';
 import { createLogger } from '../../../src/logger';
 import type { RestoreReport } from '../../../src/workflows/restore';
-import type { FullBackupResult } from '../../../src/workflows/backups';
+import type { FullBackupResult } from '../../../src/workflows/full-backup';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
 
 jest.setTimeout(300_000);

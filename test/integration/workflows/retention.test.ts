@@ -17,7 +17,7 @@ import { expirable } from '../../../src/core/retention/retention';
 import { parseLsn } from '../../../src/core/lsn';
 import type { Catalog } from '../../../src/core/catalog/schema';
 import type { SetupResult } from '../../../src/workflows/setup';
-import type { FullBackupResult } from '../../../src/workflows/backups';
+import type { FullBackupResult } from '../../../src/workflows/full-backup';
 import type { RestoreReport } from '../../../src/workflows/restore';
 import { stopSignal } from '../../../src/workflows/signals';
 

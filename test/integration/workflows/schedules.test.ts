@@ -12,7 +12,7 @@ import { BASE_DATA, MIXED_SCHEMA, runStatements } from '../../helpers/workload';
 import { chainOf, readCatalog } from '../../helpers/backup-fixture';
 import { applySchedules, listSchedules, scheduleHandle } from '../../../src/schedules';
 import { scheduleIds } from '../../../src/constants';
-import type { FullBackupResult } from '../../../src/workflows/backups';
+import type { FullBackupResult } from '../../../src/workflows/full-backup';
 
 jest.setTimeout(300_000);
 

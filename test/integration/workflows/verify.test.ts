@@ -12,7 +12,7 @@ import { pgincrTestEnv, type PgincrTestEnv, runSetupWorkflow } from '../../helpe
 import { BASE_DATA, MIXED_SCHEMA, runStatements } from '../../helpers/workload';
 import { LOAD_TABLE, chainOf, readCatalog, startLoad, waitSlotCaughtUp, type Load } from '../../helpers/backup-fixture';
 import type { VerifyReport } from '../../../src/workflows/verify';
-import type { FullBackupResult } from '../../../src/workflows/backups';
+import type { FullBackupResult } from '../../../src/workflows/full-backup';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
 
 jest.setTimeout(300_000);

@@ -1,8 +1,8 @@
 import { long, quick } from './activity-options';
-import { backupInput, type BackupInput, retentionInput, type RetentionInput, healthInput, type HealthInput } from './inputs';
+import { backupInput, type BackupInput } from './inputs';
 import { parseInput } from './validate';
 import { COVERAGE_TIMEOUT_MS, markAndRotate } from './coverage';
-import type { BaseResult, HealthResult, SegmentCoverage } from '../activities/types';
+import type { BaseResult, SegmentCoverage } from '../activities/types';
 
 /** A full backup, and whether sealed segments reach its LSN yet (restores to it can be planned). */
 export interface FullBackupResult extends BaseResult {
@@ -23,22 +23,4 @@ export async function fullBackupWorkflow(raw: BackupInput): Promise<FullBackupRe
   await quick.writeMetadata({ profile: input.profile, baseId: base.baseId });
   const coverage = await long.waitForSegmentCoverage({ profile: input.profile, lsn: base.lsn, timeoutMs: COVERAGE_TIMEOUT_MS });
   return { ...base, coverage };
-}
-
-/** Roles, memberships and tablespaces on their own schedule. */
-export async function globalsBackupWorkflow(raw: BackupInput): Promise<{ file: string }> {
-  const input = parseInput(backupInput, raw, 'globalsBackupWorkflow');
-  return long.dumpGlobals({ profile: input.profile, baseId: 'latest' });
-}
-
-/** Expires bases and segments by policy, never what a retained restore point needs. */
-export async function retentionWorkflow(raw: RetentionInput): Promise<{ removed: string[]; kept: number }> {
-  const input = parseInput(retentionInput, raw, 'retentionWorkflow');
-  return quick.applyRetention({ profile: input.profile, dryRun: input.dryRun });
-}
-
-/** Slot lag, WAL status, capture liveness, backup age, disk: alerts on thresholds. */
-export async function healthCheckWorkflow(raw: HealthInput): Promise<HealthResult> {
-  const input = parseInput(healthInput, raw, 'healthCheckWorkflow');
-  return quick.healthCheck({ profile: input.profile });
 }
