@@ -38,14 +38,7 @@ export function pgincrTestEnv(pg: PgCluster, dbname: string, overrides: Record<s
 }
 
 /** Polls `probe` until it returns true, or fails after `timeoutMs` naming `what`. */
-export async function waitFor(what: string, probe: () => Promise<boolean>, timeoutMs = 60_000, everyMs = 200): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await probe()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
+export { waitFor } from './wait';
 
 /** Runs setupWorkflow (no capture started) for `profile` on the test's task queue; returns its result. */
 export async function runSetupWorkflow(temporal: TemporalTestContext, options: { profile?: string; label?: string } = {}): Promise<SetupResult> {

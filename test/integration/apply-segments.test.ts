@@ -19,6 +19,7 @@ import { applySegments, appliedPosition, finishRestore, type ApplyOptions } from
 import { fixSequences } from '../../src/restore/sequences';
 import { takeCheckpoint, verifyTarget } from '../../src/verify/verify-target';
 import type { StopTarget } from '../../src/restore/stop-target';
+import { waitFor } from '../helpers/wait';
 
 const BASE_LSN = parseLsn('0/3000000');
 // jest applies testTimeout only from the top-level config, not per project.
@@ -270,12 +271,9 @@ describe('restore: base + segments into a real target', () => {
     expect(file.lsn).toBe(cp.lsn);
     expect(file.tables).toEqual(expected.tables);
     // The temporary slot goes when its walsender exits, just after the connection closes.
-    const deadline = Date.now() + 10_000;
-    let slots: unknown[] = [];
-    do {
-      slots = await pg.query("SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgincr_checkpoint_%'");
-    } while (slots.length > 0 && Date.now() < deadline);
-    expect(slots).toEqual([]);
+    const checkpointSlots = () => pg.query("SELECT slot_name FROM pg_replication_slots WHERE slot_name LIKE 'pgincr_checkpoint_%'");
+    await waitFor('the temporary checkpoint slot to go', async () => (await checkpointSlots()).length === 0, 10_000, 50);
+    expect(await checkpointSlots()).toEqual([]);
   });
 
   it('refuses an existing target database, but accepts its own from an earlier attempt', async () => {

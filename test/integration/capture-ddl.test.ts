@@ -16,6 +16,7 @@ import { parseLsn, formatLsn, type Lsn } from '../../src/core/lsn';
 import { MIGRATIONS, migrate } from '../../src/adapters/pg/migrations';
 import { runCapture, type CaptureInput } from '../../src/capture/capture-engine';
 import { createCaptureDeps } from '../../src/capture/capture-deps';
+import { waitFor } from '../helpers/wait';
 
 jest.setTimeout(180_000);
 
@@ -70,12 +71,8 @@ async function captureAll(db: string, slot: string, chain: string, base: Lsn): P
   const done = runCapture(deps, input, { heartbeat: () => undefined, signal: controller.signal, rotateRequested: () => false, now: () => Date.now() });
   let failed = false;
   done.catch(() => (failed = true));
-  const deadline = Date.now() + 60_000;
   const confirmed = () => lsnOf(`SELECT confirmed_flush_lsn::text AS l FROM pg_replication_slots WHERE slot_name = '${slot}'`, db);
-  while (!failed && (await confirmed()) < target) {
-    if (Date.now() > deadline) throw new Error(`slot ${slot} did not reach ${formatLsn(target)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor(`slot ${slot} to reach ${formatLsn(target)}`, async () => failed || (await confirmed()) >= target, 60_000, 50);
   controller.abort();
   await done;
 }

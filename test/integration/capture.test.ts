@@ -17,6 +17,7 @@ import { verifySegmentFile } from '../../src/adapters/fs/segment-files';
 import { runCapture, type CaptureInput, type CaptureResult } from '../../src/capture/capture-engine';
 import { createCaptureDeps } from '../../src/capture/capture-deps';
 import type { HeartbeatDetails } from '../../src/capture/capture-types';
+import { waitFor } from '../helpers/wait';
 
 jest.setTimeout(240_000);
 
@@ -147,14 +148,7 @@ function startRun(db: string, chain: string, input: CaptureInput): RunHandle {
   return { done, abort: () => controller.abort(), heartbeats };
 }
 
-/** Polls until `cond` holds, or fails after `ms`. */
-async function until(what: string, cond: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, cond: () => Promise<boolean>, ms = 60_000): Promise<void> => waitFor(what, cond, ms, 50);
 
 /** Runs capture until the slot's confirmed flush reaches the WAL position now, then stops it. */
 async function captureUntilCaughtUp(db: string, slot: string, chain: string, input: Partial<CaptureInput> = {}): Promise<CaptureResult> {

@@ -13,6 +13,7 @@ import { createMetrics, startMetricsServer, updateFromHealth } from '../../src/m
 import { emitReportAlerts, type AlertLogger } from '../../src/monitor/alerts';
 import { advanceSlot, dropSlot, maybeAutoDrop } from '../../src/monitor/slot-admin';
 import { startCluster, type PgCluster } from '../helpers/pg-cluster';
+import { waitForValue } from '../helpers/wait';
 
 const PG_BIN = process.env.PGINCR_PG_BIN ?? '/usr/lib/postgresql/15/bin';
 const KiB = 1024;
@@ -25,15 +26,7 @@ const alerts: AlertsConfig = alertsSchema.parse({
   repositoryDiskWarningPercent: 99,
 });
 
-async function pollUntil<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const pollUntil = <T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> => waitForValue(what, fn, timeoutMs, 100);
 
 function fakeLogger() {
   const events: { level: string; fields: Record<string, unknown>; msg: string }[] = [];

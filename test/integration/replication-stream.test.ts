@@ -10,6 +10,7 @@ import { parsePgoutput } from '../../src/core/decoding/pgoutput';
 import type { PgoutputMessage } from '../../src/core/decoding/model';
 import { parseCopyData, standbyStatusUpdate, startReplication, type ReplicationStream } from '../../src/adapters/pg/replication-stream';
 import { pinSessionSettings, replicationSessionOptions } from '../../src/adapters/pg/replication-session';
+import { waitFor } from '../helpers/wait';
 
 let pg: PgCluster;
 
@@ -99,11 +100,7 @@ test('streams exact values with pinned settings; the slot moves only when we ack
   const commit = msgs.find((m) => m.tag === 'commit');
   if (commit?.tag !== 'commit') throw new Error('no commit');
   stream.sendStatus({ write: commit.endLsn, flush: commit.endLsn, apply: commit.endLsn });
-  const deadline = Date.now() + 10000;
-  while ((await slotFlush('s_exact')) !== commit.endLsn) {
-    if (Date.now() > deadline) throw new Error('acknowledgement not seen');
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitFor('the acknowledgement in the slot', async () => (await slotFlush('s_exact')) === commit.endLsn, 10_000, 50);
   expect(await stream.stop()).toBe(true);
   await client.end();
 });
