@@ -19,7 +19,7 @@ import { BASE_DATA, CHANGES, MIXED_SCHEMA, runStatements, sequenceValues, tableS
 import { chainOf, waitSlotCaughtUp } from '../../helpers/backup-fixture';
 import { NEWER_MAJORS, schemaFingerprint, type NewerMajor } from '../../helpers/pg-majors';
 import type { VerifyReport } from '../../../src/workflows/verify';
-import type { FullBackupResult } from '../../../src/workflows/backups';
+import type { FullBackupResult } from '../../../src/workflows/full-backup';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
 
 jest.setTimeout(300_000);
