@@ -81,7 +81,6 @@ export function log(line: string): void {
  * TypeScript in its heap). Run the result with NODE_PATH set to the repository's node_modules.
  */
 export function transpileForChild(root: string, dirs: readonly string[], outDir: string): void {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const ts = require('typescript') as typeof import('typescript');
   const walk = (dir: string): string[] =>
     readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));

@@ -39,7 +39,7 @@ export function startRecvlogicalDiscard(o: { pg: PgCluster; db: string; slot: st
   ], { env: { ...process.env, ...o.pg.env(o.db) }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stopping = false;
   // Its complaint about the stream ending is expected once we stop it; anything before is not.
-  child.stderr!.on('data', (d: Buffer) => {
+  child.stderr.on('data', (d: Buffer) => {
     if (!stopping) process.stderr.write(d);
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -66,7 +66,7 @@ export async function measureRecvlogicalCeiling(o: { pg: PgCluster; db: string; 
       return r?.sent != null && parseLsn(r.sent) >= o.target;
     }, 10 * 60_000, 20);
     const ms = msSince(t);
-    const clientCpuMs = await cpuMsOf(child.pid!);
+    const clientCpuMs = await cpuMsOf(child.pid);
     const walsenderCpuMs = walsender === null ? 0 : await cpuMsOf(walsender);
     return { ms, clientCpuMs, walsenderCpuMs };
   } finally {

@@ -59,7 +59,7 @@ async function prepare(pg: PgCluster, kind: Kind, repository: string): Promise<s
     await createSlot(pg, db, `pgincr_${kind}`);
   }
   log(`${db}: pgbench -i -s ${args.scale}`);
-  await run('pgbench', ['-i', '-q', '-s', args.scale!], pg.env(db));
+  await run('pgbench', ['-i', '-q', '-s', args.scale], pg.env(db));
   if (kind === 'full') {
     for (const t of PGBENCH_TABLES) await pg.query(`ALTER TABLE ${t} REPLICA IDENTITY FULL`, [], db);
   }
@@ -74,7 +74,7 @@ async function round(pg: PgCluster, db: string): Promise<number> {
   await pg.query('VACUUM', [], db);
   await pg.query('CHECKPOINT', [], db);
   const before = await currentLsn(pg, db);
-  const out = await run('pgbench', ['-n', '-c', args.clients!, '-j', args.clients!, '-t', args.transactions!], pg.env(db));
+  const out = await run('pgbench', ['-n', '-c', args.clients, '-j', args.clients, '-t', args.transactions], pg.env(db));
   const after = await currentLsn(pg, db);
   const m = /number of transactions actually processed: (\d+)/.exec(out);
   if (!m) throw new Error(`no transaction count in pgbench output:\n${out}`);

@@ -87,7 +87,7 @@ async function applyAll(client: Client, config: Config, profile: string, labelle
       await client.schedule.getHandle(def.scheduleId).update((prev) => ({
         ...prev,
         spec: opts.spec,
-        action: { ...prev.action, ...opts.action } as typeof prev.action,
+        action: { ...prev.action, ...opts.action },
         policies: { ...prev.policies, overlap: ScheduleOverlapPolicy.SKIP },
         state: { ...prev.state, paused: opts.state?.paused ?? false },
       }));

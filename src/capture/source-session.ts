@@ -11,8 +11,8 @@ import { catalogFactsLookup } from './relation-cache';
 import type { SourceSession } from './capture-types';
 
 async function showSetting(client: Client, name: string): Promise<string> {
-  const { rows } = await client.query(`SHOW ${name}`);
-  return String(Object.values(rows[0] ?? {})[0] ?? '');
+  const { rows } = await client.query<Record<string, string>>(`SHOW ${name}`);
+  return Object.values(rows[0] ?? {})[0] ?? '';
 }
 
 /** Opens both connections; on any failure closes what was opened. */

@@ -9,7 +9,6 @@ import { startDevServer, type DevServer } from '../../src/dev/temporal-dev-serve
 import { TEST_NAMESPACE, temporalStateFile } from './temporal';
 
 declare global {
-  // eslint-disable-next-line no-var
   var __pgincrTemporal: DevServer | undefined;
 }
 

@@ -27,7 +27,7 @@ export function pgincrTestEnv(pg: PgCluster, dbname: string, overrides: Record<s
     ...overrides,
     capture: { heartbeatInterval: '1s', segmentMaxAge: '1h', sequenceInterval: '2s', ...(overrides.capture as object | undefined) },
   };
-  const config = parseConfig(raw, {} as NodeJS.ProcessEnv, 'test config');
+  const config = parseConfig(raw, {}, 'test config');
   const logger = createLogger({ level: process.env.PGINCR_TEST_LOG_LEVEL ?? 'warn', pretty: false });
   return {
     config,

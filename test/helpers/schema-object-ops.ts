@@ -8,7 +8,7 @@ import {
 } from './schema-model';
 import { COMMENTS, pickOr, type Op } from './schema-ops';
 
-const funcSig = (f: { schema: { name: string }; name: string }) => `${qn(f as never)}(int)`;
+const funcSig = (f: { schema: { name: string }; name: string }) => `${qn(f)}(int)`;
 
 function funcBody(r: Rand, plpgsql: boolean): string {
   const n = r.int(100);

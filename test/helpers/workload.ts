@@ -62,7 +62,7 @@ export async function runStatements(pg: PgCluster, db: string, statements: reado
 /** Table checksums of a database (rows + content hash per table). */
 export async function tableSums(pg: PgCluster, db: string): Promise<Record<string, unknown>> {
   const sums = await databaseChecksums(pg.profile(db));
-  return sums.tables as Record<string, unknown>;
+  return sums.tables;
 }
 
 export async function sequenceValues(pg: PgCluster, db: string): Promise<Record<string, string>> {

@@ -329,7 +329,7 @@ test('a failed fsync stops the capture; nothing past the last good fsync is ackn
   // must not acknowledge what the failed one should have made durable.
   let failed = false;
   let lastGood: Lsn = 0n;
-  const openWriter = deps.openWriter;
+  const openWriter = deps.openWriter.bind(deps);
   deps.openWriter = async (header, startLsn) => {
     const writer = await openWriter(header, startLsn);
     const sync = writer.sync.bind(writer);

@@ -10,7 +10,6 @@ import { loadCatalog, updateCatalog } from '../../src/adapters/fs/catalog-store'
 import { addSegment, emptyCatalog, findGaps } from '../../src/core/catalog/catalog';
 import { chainDir } from '../../src/core/repository/paths';
 import { createCaptureDeps } from '../../src/capture/capture-deps';
-import type { Profile } from '../../src/config';
 
 const fields: HeaderFields = {
   systemIdentifier: '7312345678901234567', database: 'app', serverVersion: 'PostgreSQL 15.20',
@@ -51,7 +50,7 @@ describe('capture start records sealed segments missing from the catalog', () =>
 
     const logged: object[] = [];
     const deps = createCaptureDeps({
-      profile: {} as Profile, chainDir: chain,
+      profile: {}, chainDir: chain,
       log: { info: () => undefined, warn: (obj) => logged.push(obj) },
     });
     expect(await deps.resumePoint()).toBe(second.end);
@@ -67,7 +66,7 @@ describe('capture start records sealed segments missing from the catalog', () =>
   it('creates the catalog when the very first seal was never recorded', async () => {
     const only = await sealSegment(0x2000n, 10, 1, 'none');
     expect(await loadCatalog(chain)).toBeNull();
-    await createCaptureDeps({ profile: {} as Profile, chainDir: chain }).resumePoint();
+    await createCaptureDeps({ profile: {}, chainDir: chain }).resumePoint();
     const catalog = await loadCatalog(chain);
     expect(catalog).toMatchObject({ chain: { systemIdentifier: fields.systemIdentifier, database: 'app' }, segments: [only.entry] });
   });

@@ -117,7 +117,7 @@ describe('REPLICA IDENTITY FULL: the typed form chooses the row the text form ch
       await pg.createDatabase(db);
       pg.psql(['-q'], db, TYPES);
       clients[db] = await pg.connect(db);
-      await clients[db]!.query(PINNED);
+      await clients[db].query(PINNED);
     }
     // Decoding reads only flushed WAL: the source's commits wait for their flush.
     await clients.src!.query('SET synchronous_commit = on');

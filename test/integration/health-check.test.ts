@@ -153,10 +153,19 @@ describe('health check against a real cluster', () => {
   it('calls the webhook, retrying after a failure, and logs at the severity', async () => {
     const received: { body: unknown; attempt: number }[] = [];
     let attempt = 0;
-    const hook: Server = createServer(async (req, res) => {
-      attempt++;
-      received.push({ body: JSON.parse(await readBody(req)), attempt });
-      res.writeHead(attempt === 1 ? 500 : 204).end();
+    // The handler answers even when reading or parsing fails (an async handler's rejection is
+    // lost by the server: the hook would hang, and the test time out instead of failing).
+    const hook: Server = createServer((req, res) => {
+      const n = ++attempt;
+      readBody(req).then(
+        (text) => {
+          received.push({ body: JSON.parse(text), attempt: n });
+          res.writeHead(n === 1 ? 500 : 204).end();
+        },
+      ).catch((error: unknown) => {
+        received.push({ body: `unreadable: ${String(error)}`, attempt: n });
+        res.writeHead(400).end();
+      });
     });
     await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
     try {
@@ -214,7 +223,7 @@ describe('health check against a real cluster', () => {
       '-d', 'postgres', '--slot', 'held', '--start', '-f', '/dev/null', '-o', 'proto_version=1', '-o', 'publication_names=p', '--no-loop',
     ], { env: { ...process.env, ...pg.env() }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     let exitCode: number | null | undefined;
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve((exitCode = code))));
     try {

@@ -13,7 +13,7 @@ jest.setTimeout(120_000);
 function tcpConnect(address: string): Promise<void> {
   const [host, port] = address.split(':');
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), host!, () => {
+    const socket = connect(Number(port), host, () => {
       socket.end();
       resolve();
     });

@@ -20,7 +20,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rename, stat } from 'node:fs/promises';
-import type { Writable } from 'node:stream';
 import { execa, type ResultPromise } from 'execa';
 import type { Client } from 'pg';
 import type { Profile } from '../../config';
@@ -102,7 +101,8 @@ function startWatchdog(pid: number, log: RecvlogicalLog): () => void {
   dog.on('error', (err) => log.warn({ err, pid }, 'pg_recvlogical watchdog failed'));
   // It must not keep this process alive; our end of its stdin closes when this process dies.
   dog.unref();
-  (dog.stdin as (Writable & { unref?: () => void }) | null)?.unref?.();
+  // A pipe's socket has unref() at run time; Writable's type does not declare it.
+  (dog.stdin as { unref?: () => void } | null)?.unref?.();
   dog.stdin?.on('error', () => undefined);
   return () => {
     try {

@@ -30,7 +30,7 @@ export interface ResolvedProfile {
 }
 
 const DEFAULT_SOCKET_DIR = '/var/run/postgresql';
-const SERVICE_KEYS = ['host', 'port', 'dbname', 'user', 'sslmode', 'passfile'] as const;
+type ServiceKey = 'host' | 'port' | 'dbname' | 'user' | 'sslmode' | 'passfile';
 /** Connection variables a child must not inherit from the worker (ours replace them). */
 const CONNECTION_VARS = [
   'PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGSERVICE', 'PGSERVICEFILE',
@@ -73,7 +73,7 @@ function serviceEntry(name: string, env: Env): Record<string, string> {
 export function resolveProfile(profile: Profile, env: Env = process.env): ResolvedProfile {
   const serviceName = profile.service ?? env.PGSERVICE;
   const service = serviceName ? serviceEntry(serviceName, env) : {};
-  const pick = (key: (typeof SERVICE_KEYS)[number], envVar: string): string | undefined => {
+  const pick = (key: ServiceKey, envVar: string): string | undefined => {
     const fromProfile = profile[key];
     if (fromProfile !== undefined) return String(fromProfile);
     return service[key] ?? env[envVar] ?? undefined;

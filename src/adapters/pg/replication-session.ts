@@ -37,8 +37,8 @@ export async function pinSessionSettings(client: Client, serverEncoding: string)
   await client.query(`SET client_encoding = '${serverEncoding}'`);
   const expected: Record<string, string> = { ...PINNED_SETTINGS, client_encoding: serverEncoding };
   for (const [name, want] of Object.entries(expected)) {
-    const res = await client.query(`SHOW ${name}`);
-    const got = String(Object.values(res.rows[0] ?? {})[0] ?? '');
+    const res = await client.query<Record<string, string>>(`SHOW ${name}`);
+    const got = Object.values(res.rows[0] ?? {})[0] ?? '';
     if (got.toLowerCase() !== want.toLowerCase()) {
       throw new PgincrError('session_settings', `replication session: ${name} is ${JSON.stringify(got)}, expected ${JSON.stringify(want)}`, {
         hint: 'the walsender must run with the settings pgincr pins in the startup options; check poolers and ALTER ROLE/DATABASE SET',

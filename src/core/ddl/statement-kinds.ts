@@ -76,7 +76,7 @@ const INERT = new Set([
  */
 export function mayChangeStringSetting(node: Node): boolean {
   const [type, f] = nodeType(node);
-  if (type === 'VariableSetStmt') return f.kind === 'VAR_RESET_ALL' || String(f.name ?? '').toLowerCase() === 'standard_conforming_strings';
+  if (type === 'VariableSetStmt') return f.kind === 'VAR_RESET_ALL' || (typeof f.name === 'string' && f.name.toLowerCase() === 'standard_conforming_strings');
   if (type === 'CreateStmt') return f.partbound !== undefined;
   return !INERT.has(type);
 }

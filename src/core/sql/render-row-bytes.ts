@@ -345,5 +345,5 @@ function sameValue(p: Buffer, a: TupleSpans, b: TupleSpans, i: number): boolean 
   const len = a.len[i]!;
   if (len !== b.len[i]) return false;
   if (a === b) return true;
-  return p.compare(p, a.start[i]!, a.start[i]! + len, b.start[i]!, b.start[i]! + len) === 0;
+  return p.compare(p, a.start[i], a.start[i]! + len, b.start[i], b.start[i]! + len) === 0;
 }

@@ -44,8 +44,8 @@ class Msg {
     this.parts.push(b);
     return this;
   }
-  /** TupleData: [null | 'u' | text value] */
-  tuple(values: Array<null | 'u' | Buffer | string>): this {
+  /** TupleData: [null | 'u' (unchanged TOAST) | text value] */
+  tuple(values: Array<null | Buffer | string>): this {
     this.i16(values.length);
     for (const v of values) {
       if (v === null) this.byte('n');

@@ -55,7 +55,7 @@ describe('README configuration (profile "app") driven through bin/pgincr', () =>
     };
     configFile = join(repository, 'pgincr.json');
     writeFileSync(configFile, JSON.stringify(file));
-    config = parseConfig(file, {} as NodeJS.ProcessEnv, 'test config');
+    config = parseConfig(file, {}, 'test config');
   });
   afterAll(async () => {
     if (repository) rmSync(repository, { recursive: true, force: true });

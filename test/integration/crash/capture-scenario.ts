@@ -12,7 +12,7 @@ import type { SetupResult } from '../../../src/workflows/setup';
 import type { RestoreReport } from '../../../src/workflows/restore';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
 import {
-  CRASH_LOG_DDL, CrashRig, currentLsn, exactlyOnceProblems, segmentKeyCounts, waitSlotConfirms, Workload,
+  CRASH_LOG_DDL, type CrashRig, currentLsn, exactlyOnceProblems, segmentKeyCounts, waitSlotConfirms, type Workload,
 } from './crash-rig';
 
 /** pgbench tables (scale 1) and the keyless log table. */

@@ -52,7 +52,7 @@ describe('failure logs', () => {
       // A database that does not exist: every attempt fails with SQLSTATE 3D000.
       profiles: { default: pg.profile('no_such_db') },
       temporal: { address: temporalAddress(), namespace: 'default', taskQueue: temporal.taskQueue },
-    }, {} as NodeJS.ProcessEnv, 'test config');
+    }, {}, 'test config');
     const worker = await createWorker(config, logger, { taskQueue: temporal.taskQueue, workflowBundle: temporal.bundle });
     const workflowId = temporal.workflowId('capture');
     const failed = () => lines.find((l) => l.msg === 'Activity failed' && l.workflowId === workflowId);

@@ -11,7 +11,7 @@
  *   with noOwner it restores owned by the restoring role.
  */
 import { WorkflowFailedError } from '@temporalio/client';
-import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
+import { ActivityFailure, type ApplicationFailure, RetryState } from '@temporalio/common';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { setupTemporal } from '../../helpers/temporal';
 import { pgincrTestEnv, type PgincrTestEnv, runSetupWorkflow } from '../../helpers/pgincr-env';
