@@ -124,7 +124,6 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type Profile = z.infer<typeof profileSchema>;
-export type CaptureConfig = z.infer<typeof captureSchema>;
 
 /** Keys that would put a secret into the config file: refused with a pointer to pgpass. */
 const SECRET_KEYS = /^(password|passwd|pass|secret|pgpassword)$/i;

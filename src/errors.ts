@@ -58,7 +58,6 @@ export const SegmentFormatError = defineError('SegmentFormatError', 'segment_for
 
 /** The names given to Temporal as nonRetryableErrorTypes: one list (src/core/error-types.ts). */
 export const NON_RETRYABLE = NON_RETRYABLE_ERROR_TYPES;
-export { classifyFailure, isTransientSqlstate, type FailureClass } from './core/error-types';
 /**
  * Another capture holds this chain (its lock on the source database is taken before any segment
  * file is opened): retryable, so a retry takes over once that capture is gone.

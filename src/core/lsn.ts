@@ -40,12 +40,6 @@ export function fileHexToLsn(hex: string): Lsn {
   return BigInt(`0x${hex}`);
 }
 
-export function compareLsn(a: Lsn, b: Lsn): -1 | 0 | 1 {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 export function maxLsn(a: Lsn, b: Lsn): Lsn {
   return a > b ? a : b;
 }
-
-export const ZERO_LSN: Lsn = 0n;

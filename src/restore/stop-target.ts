@@ -44,17 +44,3 @@ export function stopDecider(target: StopTarget): (txn: TxnPosition) => StopDecis
       return (t) => (t.xid !== target.xid ? 'apply' : target.inclusive ? 'apply-and-stop' : 'stop-before');
   }
 }
-
-/** A one-line description for messages and reports. */
-export function describeTarget(target: StopTarget): string {
-  switch (target.kind) {
-    case 'latest':
-      return 'latest';
-    case 'lsn':
-      return `commit lsn ${target.inclusive ? '<=' : '<'} ${target.lsn}`;
-    case 'time':
-      return `commit time ${target.inclusive ? '<=' : '<'} ${target.time}`;
-    case 'xid':
-      return `${target.inclusive ? 'through' : 'before'} xid ${target.xid}`;
-  }
-}

@@ -1,17 +1,15 @@
 /**
  * The setup steps (issue 3) as separate idempotent functions; the workflow makes each an
  * activity. Each takes `(deps, input)`; inputs name a profile, never credentials. Order:
- * preflightForSetup → installCaptureSchema → fixReplicaIdentity → ensurePublication → takeBase
+ * preflight (./preflight.ts) → installCaptureSchema → fixReplicaIdentity → ensurePublication → takeBase
  * → dumpGlobals → writeMetadata. The base steps live in src/base/ (re-exported here for the order).
  */
-import { connectProfile, describeProfile } from '../adapters/pg/connect';
+import { describeProfile } from '../adapters/pg/connect';
 import { migrate, uninstallSchema, type MigrateResult } from '../adapters/pg/migrations';
 import { ensureRawCaptureObjects } from '../adapters/pg/raw-capture-objects';
 import { dropPublication, ensurePublication as ensurePublicationSql } from '../adapters/pg/publication';
 import { fixReplicaIdentity as fixReplicaIdentitySql, type ReplicaIdentityRow } from '../adapters/pg/replica-identity';
 import { dropSlot, slotInfo } from '../adapters/pg/slot';
-import type { PreflightReport } from '../core/preflight/report';
-import { runPreflight } from './preflight';
 import { findBaseForSlot } from '../base/base-files';
 import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } from '../activities/profiles';
 
@@ -20,14 +18,6 @@ export type { ProfileInput, SetupDeps } from '../activities/profiles';
 import { chainInfo, type ChainInfo } from '../activities/chain-dir';
 
 export { chainInfo, type ChainInfo };
-
-export async function preflightForSetup(deps: SetupDeps, input: ProfileInput): Promise<PreflightReport> {
-  const profile = profileByName(deps.config, input.profile);
-  const report = await runPreflight(profile, { decoder: deps.config.capture.decoder, slot: deps.config.capture.slot },
-    { repository: deps.config.repository, pgDump: true });
-  deps.logger.info({ profile: input.profile, status: report.status, exitCode: report.exitCode }, 'preflight done');
-  return report;
-}
 
 /** Installs or upgrades the pgincr capture schema (a no-op when current). */
 export async function installCaptureSchema(deps: SetupDeps, input: ProfileInput): Promise<MigrateResult> {

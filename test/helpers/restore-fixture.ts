@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { Client } from 'pg';
-import { formatLsn, type Lsn } from '../../src/core/lsn';
+import type { Lsn } from '../../src/core/lsn';
 import { segmentPath } from '../../src/core/repository/paths';
 import { renderBegin, renderCommit, renderFooter, renderSegmentHeader } from '../../src/core/segment/format';
 
@@ -110,5 +110,3 @@ export class Recorder {
     return this.segments.flatMap((s) => s.txns);
   }
 }
-
-export const lsnText = formatLsn;

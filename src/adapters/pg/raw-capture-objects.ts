@@ -161,32 +161,6 @@ export async function ensureRawCaptureObjects(client: Client): Promise<string[]>
   }
 }
 
-/** Removes the decoder_raw objects (triggers, event trigger, functions, tables). */
-export async function dropRawCaptureObjects(client: Client): Promise<void> {
-  await client.query('BEGIN');
-  try {
-    await setInternal(client);
-    await client.query(DROP_SQL);
-    await client.query('COMMIT');
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  }
-}
-
-const DROP_SQL = `DO $do$
-DECLARE r record;
-BEGIN
-  FOR r IN SELECT tgrelid::regclass AS rel FROM pg_catalog.pg_trigger WHERE tgname = '${RAW_TRIGGER}' LOOP
-    EXECUTE pg_catalog.format('DROP TRIGGER ${RAW_TRIGGER} ON %s', r.rel);
-  END LOOP;
-  DROP EVENT TRIGGER IF EXISTS pgincr_raw_new_table;
-  DROP EVENT TRIGGER IF EXISTS pgincr_raw_replica_identity;
-  DROP FUNCTION IF EXISTS pgincr.raw_check_replica_identity(), pgincr.raw_on_new_table(), pgincr.raw_install_trigger(regclass), pgincr.raw_capture_trigger();
-  DROP TABLE IF EXISTS pgincr.raw_transactions, pgincr.raw_truncates;
-END
-$do$`;
-
 /**
  * Refuses to capture with decoder_raw while a captured table lacks what the capture needs:
  * a usable replica identity (decoder_raw silently drops UPDATE/DELETE without one) and the

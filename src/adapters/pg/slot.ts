@@ -51,10 +51,6 @@ export async function slotInfo(client: Client, slot: string): Promise<SlotInfo |
   };
 }
 
-export async function slotExists(client: Client, slot: string): Promise<boolean> {
-  return (await slotInfo(client, slot)) !== null;
-}
-
 /** Drops a slot if it exists; returns whether it did. An active slot is an error (55006). */
 export async function dropSlot(client: Client, slot: string): Promise<boolean> {
   const info = await slotInfo(client, slot);

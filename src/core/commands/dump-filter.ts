@@ -15,9 +15,6 @@
  * entries' lines commented out (`;` first), so the order and every other entry are unchanged.
  */
 
-/** A catalog object as the TOC names it: `<catalog table oid> <object oid>`. */
-export type CatalogKey = `${number} ${number}`;
-
 interface TocEntry {
   id: number;
   key: string;

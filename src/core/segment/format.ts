@@ -5,4 +5,3 @@
  */
 export * from './grammar';
 export * from './scan';
-export { normalizeTime, parsePgTime, renderPgTime, timeToMicros, timeToMs } from './commit-time';
