@@ -8,12 +8,7 @@ import { serverIdentity } from '../adapters/pg/server-info';
 import { chainDir as chainDirPath, chainDirName } from '../core/repository/paths';
 import { ConfigError } from '../errors';
 import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } from './profiles';
-
-export interface ChainInfo {
-  systemIdentifier: string;
-  database: string;
-  chainDir: string;
-}
+import type { ChainInfo } from './types';
 
 /** The chain folder of the profile's database: `<repository>/<system_identifier>-<dbname>`. */
 export async function chainInfo(deps: SetupDeps, input: ProfileInput): Promise<ChainInfo> {

@@ -2,15 +2,11 @@
  * The activity surface the workflows call, typed once. Everything crossing Temporal is plain
  * JSON: LSNs as 'X/Y' text, times as ISO strings, profiles by name (never credentials).
  */
-import type { RestoreTarget } from '../workflows/inputs';
+import type { CaptureResult } from '../capture/capture-types';
 import type { HealthReport } from '../core/monitor/health';
+import type { Finding } from '../core/preflight/report';
+import type { RestoreTarget } from '../core/restore/plan';
 
-export interface Finding {
-  check: string;
-  status: 'ok' | 'warning' | 'fail';
-  message: string;
-  hint?: string;
-}
 export interface PreflightResult {
   profile: string;
   ready: boolean;
@@ -45,15 +41,6 @@ export interface CaptureRunInput {
   lastDurableLsn?: string;
   runForMs?: number;
   stopping?: boolean;
-}
-export interface CaptureRunResult {
-  lastDurableLsn: string;
-  segmentsSealed: number;
-  transactions: number;
-  changes: number;
-  bytes: number;
-  /** Capture-table rows refused for a missing or wrong signature (docs/security.md). */
-  refusedRows?: number;
 }
 
 export interface RestorePlanResult {
@@ -126,7 +113,7 @@ export interface PgincrActivities {
   dumpGlobals(input: { profile: string; baseId: string }): Promise<{ file: string }>;
   writeMetadata(input: { profile: string; baseId: string }): Promise<{ file: string }>;
   // capture
-  captureChanges(input: CaptureRunInput): Promise<CaptureRunResult>;
+  captureChanges(input: CaptureRunInput): Promise<CaptureResult>;
   requestRotation(input: { profile: string }): Promise<void>;
   sealCurrentSegment(input: { profile: string }): Promise<{ sealed: string | null }>;
   // markers: make a base's or checkpoint's LSN reachable by sealed segments

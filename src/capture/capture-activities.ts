@@ -5,7 +5,7 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { controlDir, rotateRequestPath } from '../core/repository/paths';
-import type { CaptureRunInput, CaptureRunResult, PgincrActivities } from '../activities/types';
+import type { CaptureRunInput, PgincrActivities } from '../activities/types';
 import { activityContext, cancellationSignal, chainDirFor, heartbeat, lastHeartbeat, profileByName, type ActivityDeps } from '../activities/context';
 import { durationMs } from '../config';
 import { formatLsn, parseLsn } from '../core/lsn';
@@ -13,6 +13,7 @@ import { runCapture } from './capture-engine';
 import { runRawCapture } from './raw/raw-capture';
 import { createCaptureDeps } from './capture-deps';
 import { captureHeartbeat, decodeHeartbeat, type CaptureHeartbeat } from '../workflows/boundary';
+import type { CaptureResult } from './capture-types';
 import { findBaseForSlot } from '../base/base-files';
 import { captureRecorder } from '../monitor/activity-metrics';
 import { SegmentWriter } from '../adapters/fs/segment-writer';
@@ -38,7 +39,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
   }
 
   return {
-    async captureChanges(input): Promise<CaptureRunResult> {
+    async captureChanges(input): Promise<CaptureResult> {
       const profile = profileByName(deps.config, input.profile);
       const chain = await chainDirFor(deps, input.profile);
       const log = deps.logger.child({ component: 'capture', slot: cfg.slot });

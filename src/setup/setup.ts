@@ -15,9 +15,10 @@ import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } f
 
 export type { ProfileInput, SetupDeps } from '../activities/profiles';
 
-import { chainInfo, type ChainInfo } from '../activities/chain-dir';
+import { chainInfo } from '../activities/chain-dir';
+import type { ChainInfo } from '../activities/types';
 
-export { chainInfo, type ChainInfo };
+export { chainInfo };
 
 /** Installs or upgrades the pgincr capture schema (a no-op when current). */
 export async function installCaptureSchema(deps: SetupDeps, input: ProfileInput): Promise<MigrateResult> {

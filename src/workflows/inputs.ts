@@ -3,6 +3,7 @@
  * non-retryable error naming the field). Inputs name a connection profile, never credentials.
  */
 import { z } from 'zod';
+import type { RestoreTarget } from '../core/restore/plan';
 import { normalizeTime } from '../core/segment/commit-time';
 
 const profileName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'a profile name from the worker configuration');
@@ -74,8 +75,7 @@ export const restoreTarget = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('lsn'), lsn: lsnText, inclusive: z.boolean().default(true) }).strict(),
   z.object({ kind: z.literal('time'), time: instant, inclusive: z.boolean().default(true) }).strict(),
   z.object({ kind: z.literal('xid'), xid: z.number().int().min(1), inclusive: z.boolean().default(true) }).strict(),
-]);
-export type RestoreTarget = z.output<typeof restoreTarget>;
+]) satisfies z.ZodType<RestoreTarget>; // the planner's type, declared once in core/restore/plan.ts
 
 export const restoreInput = z
   .object({

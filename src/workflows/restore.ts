@@ -1,6 +1,7 @@
 import { setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import { long, quick } from './activity-options';
-import { restoreInput, type RestoreInput, type RestoreTarget } from './inputs';
+import type { RestoreTarget } from '../core/restore/plan';
+import { restoreInput, type RestoreInput } from './inputs';
 import { parseInput } from './validate';
 import { restoreProgressQuery } from './signals';
 import { nonRetryable, type RestoreProgress } from './boundary';
