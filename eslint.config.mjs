@@ -7,8 +7,9 @@ import { importX } from 'eslint-plugin-import-x';
 import { createTypeScriptImportResolver } from 'eslint-import-resolver-typescript';
 
 // The stage folders under src/ (one per pipeline stage, each holding that stage's activities and
-// services) and the layers above them. Adding a stage folder: add its name here; the zones below
-// keep src/core and src/adapters from importing it.
+// services) and the layers above them. Adding a stage folder: add its name here, and the zones
+// below keep src/adapters from importing it and it from importing the CLI or the worker. src/core
+// needs nothing: its zone is an allowlist (src/core and src/errors.ts only).
 const STAGES = ['activities', 'setup', 'capture', 'base', 'restore', 'verify', 'retention', 'monitor', 'catalog', 'dev'];
 const ABOVE_STAGES = ['workflows', 'cli', 'worker.ts', 'client.ts', 'schedules.ts'];
 
@@ -47,7 +48,10 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': 'error',
       '@typescript-eslint/await-thenable': 'error',
-      '@typescript-eslint/no-unused-vars': ['error', { args: 'after-used', argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { args: 'after-used', argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true },
+      ],
       // `typeof import('x')` stays allowed: it types the lazy requires below.
       '@typescript-eslint/consistent-type-imports': ['error', { prefer: 'type-imports', fixStyle: 'inline-type-imports', disallowTypeAnnotations: false }],
       // Off: pg's rows, JSON.parse and the Temporal payloads are `any` by design and are validated

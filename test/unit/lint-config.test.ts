@@ -33,7 +33,9 @@ function lintAs(cases: { fixture: string; asFile: string }[]): LintMessage[][] {
 }
 
 const lineOf = (fixture: string, needle: string) =>
-  readFileSync(join(ROOT, 'test/fixtures/lint', fixture), 'utf8').split('\n').findIndex((l) => l.includes(needle)) + 1;
+  readFileSync(join(ROOT, 'test/fixtures/lint', fixture), 'utf8')
+    .split('\n')
+    .findIndex((l) => l.includes(needle)) + 1;
 
 const layering = (messages: LintMessage[]) =>
   messages
@@ -67,8 +69,6 @@ describe('lint config: layering', () => {
   });
 
   it('reports a workflow importing activity code at run time, not a type-only import', () => {
-    expect(layering(workflowInWorkflows)).toEqual([
-      { rule: '@typescript-eslint/no-restricted-imports', line: lineOf(workflow, "from '../activities';") },
-    ]);
+    expect(layering(workflowInWorkflows)).toEqual([{ rule: '@typescript-eslint/no-restricted-imports', line: lineOf(workflow, "from '../activities';") }]);
   });
 });
