@@ -117,11 +117,11 @@ export async function startLabelled(
 ): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const labelled = labelOptions(labels);
   try {
-    return await client.workflow.start(type, { ...options, ...labelled } as WorkflowStartOptions);
+    return await client.workflow.start(type, { ...options, ...labelled });
   } catch (err) {
     const said = unregisteredSearchAttribute(err);
     if (said === undefined) throw err;
     warn(unregisteredSearchAttributesMessage(client.options.namespace, said));
-    return client.workflow.start(type, { ...options, staticSummary: labelled.staticSummary } as WorkflowStartOptions);
+    return client.workflow.start(type, { ...options, staticSummary: labelled.staticSummary });
   }
 }

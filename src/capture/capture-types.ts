@@ -82,7 +82,7 @@ export interface CaptureLog {
 
 /** Time for the engine: the run time, rotation ages and the group commit's fsync spacing. */
 export interface CaptureClock {
-  now(): number;
+  now: () => number;
   /** Calls `fn` once after `ms`; returns its cancel. */
   setTimer(ms: number, fn: () => void): () => void;
 }

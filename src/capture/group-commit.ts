@@ -21,9 +21,9 @@ import type { CaptureClock } from './capture-types';
 
 export interface GroupCommitOptions {
   /** Makes every byte handed to the writer so far durable (the segment writer's fsync). */
-  fsync(): Promise<unknown>;
+  fsync: () => Promise<unknown>;
   /** Sends `lsn` as the flush position (a standby status update). */
-  acknowledge(lsn: Lsn): void;
+  acknowledge: (lsn: Lsn) => void;
   clock: CaptureClock;
   /** End LSN of the last transaction already durable in the files when the run starts. */
   durableLsn: Lsn;

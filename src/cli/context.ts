@@ -85,7 +85,7 @@ export class CliContext {
         workflowId,
         args,
         ...extra,
-      } as WorkflowStartOptions, labels);
+      }, labels);
       if (this.options.wait === false) {
         this.print(`started ${type}: workflow id ${handle.workflowId}`, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
         return undefined;

@@ -23,6 +23,8 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'RenderError',
 ] as const;
 
+export type NonRetryableErrorType = (typeof NON_RETRYABLE_ERROR_TYPES)[number];
+
 /** Node socket errors that mean "the connection was lost or refused": try again later. */
 const TRANSIENT_ERRNOS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 

@@ -51,7 +51,7 @@ class CopyQuery extends Query {
 export async function queryWithCopies(client: Client, text: string, copies: readonly string[]): Promise<void> {
   const query = new CopyQuery(text, copies);
   await new Promise<void>((resolve, reject) => {
-    client.query(query as unknown as Parameters<Client['query']>[0], ((error: Error | null) => (error ? reject(error) : resolve())) as never);
+    void client.query(query as unknown as Parameters<Client['query']>[0], ((error: Error | null) => (error ? reject(error) : resolve())) as never);
   });
   if (query.copiesSent !== copies.length) {
     throw new Error(`pgincr: ${copies.length} COPY data sets prepared, ${query.copiesSent} COPY statements ran (merge-sql.ts renderBatch)`);

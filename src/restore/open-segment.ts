@@ -68,8 +68,8 @@ export interface SealWaitDeps {
   captureRunning(): Promise<boolean>;
   heartbeat?(details: unknown): void;
   signal?: AbortSignal;
-  now?(): number;
-  sleep?(ms: number): Promise<void>;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export interface SealWaitOptions {

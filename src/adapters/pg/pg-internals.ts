@@ -41,7 +41,7 @@ const SOCKET_METHODS = ['pause', 'resume', 'destroy', 'listeners', 'on', 'remove
 export function pgVersion(): string {
   try {
     // Read at run time: the version actually loaded, not the one compiled against.
-    return String((require('pg/package.json') as { version?: unknown }).version ?? 'unknown');
+    return (require('pg/package.json') as { version?: string }).version ?? 'unknown';
   } catch {
     return 'unknown';
   }

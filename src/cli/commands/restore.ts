@@ -138,12 +138,12 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
           // The CLI's workflow id for a database name first (a describe needs no visibility store)...
           for (const wid of m.databases.map((d) => workflowIds.restore(d)).filter((w) => lo.workflowIdTail(w) === run.workflowIdTail)) {
             const d = await client.workflow.getHandle(wid, run.runId).describe().catch(() => null);
-            if (d && d.type === 'restoreWorkflow') return { marks: m, status: d.status.name as string, workflowId: wid, runId: run.runId };
+            if (d && d.type === 'restoreWorkflow') return { marks: m, status: d.status.name, workflowId: wid, runId: run.runId };
           }
           // ...else any restore run with that run id (started from the UI, a verification's scratch restore).
           for await (const wf of client.workflow.list({ query: `RunId = '${run.runId}'` })) {
             if (wf.type === 'restoreWorkflow' && lo.workflowIdTail(wf.workflowId) === run.workflowIdTail) {
-              return { marks: m, status: wf.status.name as string, workflowId: wf.workflowId, runId: run.runId };
+              return { marks: m, status: wf.status.name, workflowId: wf.workflowId, runId: run.runId };
             }
           }
         }

@@ -8,8 +8,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { waitFor } from '../../helpers/pgincr-env';
 import { parseLsn } from '../../../src/core/lsn';

@@ -67,7 +67,7 @@ describe('workflows on the real dev server with stub activities', () => {
     temporal.client.workflow.start('captureWorkflow', {
       taskQueue: temporal.taskQueue, workflowId: temporal.workflowId(label), args: [{ profile: 'default', ...args }],
       ...labels('capture', 'app'),
-    } as never);
+    });
 
   const status = async (handle: WorkflowHandle): Promise<CaptureStatus> => decodeResult(captureStatus, await handle.query(captureStatusQuery), 'status');
 
@@ -155,7 +155,7 @@ describe('workflows on the real dev server with stub activities', () => {
         taskQueue: temporal.taskQueue, workflowId: temporal.workflowId('restore'),
         args: [{ profile: 'default', targetDb: 'app_copy', target: { kind: 'time', time: '2026-12-06 10:00:01.5+00' } }],
         ...labels('restore', 'app'),
-      } as never);
+      });
       const report = (await handle.result()) as RestoreReport;
       expect(report.target).toEqual({ kind: 'time', time: '2026-12-06T10:00:01.500000Z', inclusive: true });
       const attempts = stubs.of('applySegments');
@@ -197,7 +197,7 @@ describe('workflows on the real dev server with stub activities', () => {
       const handle = await temporal.client.workflow.start('verifyWorkflow', {
         taskQueue: temporal.taskQueue, workflowId: temporal.workflowId('verify'), args: [{ profile: 'default', checkpoint: true }],
         ...labels('verify', 'app'),
-      } as never);
+      });
       const report = (await handle.result()) as VerifyReport;
       expect(report.ok).toBe(false);
       expect(report.mismatches).toEqual(['public.orders']);
@@ -210,7 +210,7 @@ describe('workflows on the real dev server with stub activities', () => {
         { profile: 'default', fromBase: expect.any(String), toLsn: '0/2000000', ok: false, mismatches: ['public.orders'] },
       ]);
       // The scratch restore is labelled as the verification is, plus the scratch database.
-      const children = await temporal.client.workflow.list({ query: `WorkflowType = 'restoreWorkflow' AND PgincrDatabase = '${scratch}'` });
+      const children = temporal.client.workflow.list({ query: `WorkflowType = 'restoreWorkflow' AND PgincrDatabase = '${scratch}'` });
       let child: { summary?: string; databases?: string[] } | undefined;
       await waitFor('the scratch restore in the visibility list', async () => {
         for await (const w of children) {
@@ -231,7 +231,7 @@ describe('workflows on the real dev server with stub activities', () => {
       const { client, taskQueue } = temporal;
       const setup = await client.workflow.start('setupWorkflow', {
         taskQueue, workflowId: temporal.workflowId('setup'), args: [{ profile: 'default' }], ...labels('setup', 'db_default'),
-      } as never);
+      });
       const result = (await setup.result()) as SetupResult;
       expect(result.status).toBe('set up');
       const capture = client.workflow.getHandle(result.captureWorkflowId!);

@@ -10,9 +10,8 @@ import { eio, FakeClock, FakeFsync, settle } from './fakes';
 function setup(options: { durable?: bigint; confirmed?: bigint; maxUnsynced?: number } = {}) {
   const clock = new FakeClock();
   const sent: bigint[] = []; // the fake stream: flush positions in the order sent
-  let gc!: GroupCommit;
-  const fsync = new FakeFsync(() => gc.written);
-  gc = new GroupCommit({
+  const fsync = new FakeFsync((): bigint => gc.written);
+  const gc: GroupCommit = new GroupCommit({
     fsync: fsync.fsync,
     acknowledge: (lsn) => sent.push(lsn),
     clock,
@@ -28,7 +27,7 @@ test('written is acknowledged only once an fsync that started after it completed
   gc.wrote(200n);
   expect(gc.due(true)).toBe(false); // more messages waiting: keep writing
   expect(gc.due(false)).toBe(true);
-  gc.syncInBackground();
+  void gc.syncInBackground();
   expect(fsync.started).toBe(1);
   await settle();
   expect(sent).toEqual([]); // fsync still running
@@ -43,9 +42,9 @@ test('one fsync covers what was written before it started; later writes wait for
   const { clock, sent, fsync, gc } = setup();
   gc.wrote(200n);
   gc.wrote(300n);
-  gc.syncInBackground();
+  void gc.syncInBackground();
   gc.wrote(400n); // while the fsync runs
-  gc.syncInBackground(); // the running one does not cover it, and the next waits for it
+  void gc.syncInBackground(); // the running one does not cover it, and the next waits for it
   expect(fsync.started).toBe(1);
   clock.advance(60); // past the minimum gap
   fsync.complete(0);
@@ -61,11 +60,11 @@ test('one fsync covers what was written before it started; later writes wait for
 test('fsyncs start at least minGapMs apart (on the injected clock)', async () => {
   const { clock, sent, fsync, gc } = setup();
   gc.wrote(200n);
-  gc.syncInBackground();
+  void gc.syncInBackground();
   fsync.complete();
   await settle();
   gc.wrote(300n);
-  gc.syncInBackground();
+  void gc.syncInBackground();
   expect(fsync.started).toBe(1); // due in 50 ms
   expect(gc.busy()).toBe(true);
   clock.advance(49);
@@ -80,12 +79,12 @@ test('fsyncs start at least minGapMs apart (on the injected clock)', async () =>
 test('a failed fsync stops acknowledgement for good: every later step throws its error', async () => {
   const { clock, sent, fsync, gc } = setup();
   gc.wrote(200n);
-  gc.syncInBackground();
+  void gc.syncInBackground();
   fsync.complete();
   await settle();
   gc.wrote(300n);
   clock.advance(100);
-  gc.syncInBackground();
+  void gc.syncInBackground();
   const error = eio();
   fsync.fail(error);
   await settle();
@@ -104,7 +103,7 @@ test('a failed fsync stops acknowledgement for good: every later step throws its
 test('an fsync failing while a timer has the next one due: the timer starts nothing', async () => {
   const { clock, sent, fsync, gc } = setup();
   gc.wrote(200n);
-  gc.syncInBackground();
+  void gc.syncInBackground();
   gc.wrote(300n);
   fsync.fail(eio());
   await settle();
@@ -116,7 +115,7 @@ test('an fsync failing while a timer has the next one due: the timer starts noth
 test('syncNow: waits for the fsync in flight, fsyncs the rest, acknowledges; its failure is final too', async () => {
   const { sent, fsync, gc } = setup();
   gc.wrote(200n);
-  gc.syncInBackground();
+  void gc.syncInBackground();
   gc.wrote(300n);
   const now = gc.syncNow();
   await settle();
@@ -159,7 +158,7 @@ test('an empty transaction is durable at once only when nothing written waits fo
   gc.nothingToWrite(150n);
   expect(sent).toEqual([150n]);
   gc.wrote(200n);
-  gc.syncInBackground();
+  void gc.syncInBackground();
   gc.nothingToWrite(250n); // after 200, which is not durable yet
   expect(sent).toEqual([150n]);
   fsync.complete();
@@ -171,7 +170,7 @@ test('an empty transaction is durable at once only when nothing written waits fo
 test('back-pressure: maxUnsynced written during a running fsync makes the caller wait for it', async () => {
   const { clock, fsync, gc } = setup({ maxUnsynced: 3 });
   gc.wrote(200n);
-  gc.syncInBackground();
+  void gc.syncInBackground();
   for (const lsn of [300n, 400n, 500n]) gc.wrote(lsn);
   expect(gc.due(true)).toBe(true);
   let waited = false;
@@ -197,10 +196,9 @@ test('property: whatever the order of writes, fsync outcomes, keepalives and tim
       let confirmedAtFailure: bigint | null = null;
       let highest = 100n; // the highest position the model has seen (write, empty transaction, idle keepalive)
       const violations: string[] = [];
-      let gc!: GroupCommit;
-      const fsync = new FakeFsync(() => gc.written);
+      const fsync = new FakeFsync((): bigint => gc.written);
       const sent: bigint[] = [];
-      gc = new GroupCommit({
+      const gc: GroupCommit = new GroupCommit({
         fsync: fsync.fsync,
         clock,
         durableLsn: 100n,
