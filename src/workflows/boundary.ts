@@ -9,9 +9,6 @@ import { z } from 'zod';
 import { ApplicationFailure, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { NonRetryableErrorType } from '../core/error-types';
 
-// Workflow ids: ./ids.ts (import-free, so `pgincr check` loads them without the SDK).
-export { workflowIds, scheduleIds } from './ids';
-
 // ---- search attributes: what the Temporal UI's list filters on ----
 
 /**
@@ -83,7 +80,6 @@ export const restoreHeartbeat = z.union([
     etaSeconds: z.number().nullable(),
   }),
 ]);
-export type RestoreHeartbeat = z.infer<typeof restoreHeartbeat>;
 
 /**
  * Decodes heartbeat details with `schema`: the value an activity attempt gets back

@@ -42,7 +42,7 @@ import { parseCopyDataAt, standbyStatusUpdate, type ReplicationMessage, type Sta
 import { mapReplicationError, startReplicationCommand, type StartReplicationOptions } from './replication-command';
 import { assertPgInternals, pgClientIdle, pgConnection, type DataListener, type PgConnectionInternals } from './pg-internals';
 
-export { parseCopyData, standbyStatusUpdate, type ReplicationMessage, type XLogData, type PrimaryKeepalive, type StandbyStatus } from './replication-messages';
+export { parseCopyData, standbyStatusUpdate, type ReplicationMessage, type StandbyStatus } from './replication-messages';
 export type { StartReplicationOptions } from './replication-command';
 
 /**

@@ -126,23 +126,23 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .action(async (opts: { targetProfile?: string; clean?: boolean }) => {
       const c = ctx();
       const profileName = opts.targetProfile ?? c.profile;
-      const lo = require('../../restore/leftovers') as typeof import('../../restore/leftovers');
+      const { cleanRestoreMarks, findRestoreMarks, restoreRunOf, workflowIdTail } = require('../../restore/leftovers') as typeof import('../../restore/leftovers');
       const { profileByName } = require('../../activities/profiles') as typeof import('../../activities/profiles');
       const profile = profileByName(c.config, profileName);
-      const marks = await lo.findRestoreMarks(profile);
+      const marks = await findRestoreMarks(profile);
       // A mark is a leftover only when Temporal confirms its restore run ended without completing:
       // a running restore is in use, a completed one's database is the user's.
       const judged = await c.withTemporal((client) => Promise.all(marks.map(async (m) => {
-        const run = lo.restoreRunOf(m.restoreId);
+        const run = restoreRunOf(m.restoreId);
         if (run) {
           // The CLI's workflow id for a database name first (a describe needs no visibility store)...
-          for (const wid of m.databases.map((d) => workflowIds.restore(d)).filter((w) => lo.workflowIdTail(w) === run.workflowIdTail)) {
+          for (const wid of m.databases.map((d) => workflowIds.restore(d)).filter((w) => workflowIdTail(w) === run.workflowIdTail)) {
             const d = await client.workflow.getHandle(wid, run.runId).describe().catch(() => null);
             if (d && d.type === 'restoreWorkflow') return { marks: m, status: d.status.name, workflowId: wid, runId: run.runId };
           }
           // ...else any restore run with that run id (started from the UI, a verification's scratch restore).
           for await (const wf of client.workflow.list({ query: `RunId = '${run.runId}'` })) {
-            if (wf.type === 'restoreWorkflow' && lo.workflowIdTail(wf.workflowId) === run.workflowIdTail) {
+            if (wf.type === 'restoreWorkflow' && workflowIdTail(wf.workflowId) === run.workflowIdTail) {
               return { marks: m, status: wf.status.name, workflowId: wf.workflowId, runId: run.runId };
             }
           }
@@ -155,7 +155,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
       const unconfirmed = judged.filter((j) => j.status === 'UNCONFIRMED').length;
       const cleaned: { restoreId: string; databases: string[]; origin: string | null }[] = [];
       if (opts.clean) {
-        for (const l of leftovers) cleaned.push({ restoreId: l.marks.restoreId, ...(await lo.cleanRestoreMarks(profile, l.marks)) });
+        for (const l of leftovers) cleaned.push({ restoreId: l.marks.restoreId, ...(await cleanRestoreMarks(profile, l.marks)) });
       }
       const rows = leftovers.map((l) => [
         `${l.workflowId} (run ${l.runId})`, l.status, l.marks.databases.join(', ') || '-', l.marks.origin ? `${l.marks.origin.name} at ${l.marks.origin.lsn}` : '-',
