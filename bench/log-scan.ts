@@ -16,7 +16,6 @@ import { mkdirSync, mkdtempSync, existsSync, readdirSync, statSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { formatLsn } from '../src/core/lsn';
 import { chainDirName, segmentRelPath } from '../src/core/repository/paths';
 import { renderBegin, renderCommit, renderFooter, renderSegmentHeader } from '../src/core/segment/grammar';
 import { renderDelete, renderInsert, renderUpdate, type RelationInfo } from '../src/core/sql/render';

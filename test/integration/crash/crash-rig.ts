@@ -333,3 +333,9 @@ export async function waitSlotConfirms(pg: PgCluster, lsn: string, timeoutMs = 1
     return rows[0]?.ok === true;
   }, timeoutMs, 250);
 }
+
+/** The slot's walsender pid when it is active, else null. */
+export async function slotActivePid(pg: PgCluster, slot = 'pgincr'): Promise<number | null> {
+  const rows = await pg.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+  return rows[0]?.pid ?? null;
+}

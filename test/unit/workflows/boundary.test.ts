@@ -53,7 +53,7 @@ describe('client labels', () => {
     mkdirSync(join(repository, '7312000000000000002-other'));
   });
   afterAll(() => rmSync(repository, { recursive: true, force: true }));
-  const config = () => parseConfig({ repository, profiles: { app: { dbname: 'app' }, fresh: { dbname: 'fresh' } } }, {} as NodeJS.ProcessEnv, 'test');
+  const config = () => parseConfig({ repository, profiles: { app: { dbname: 'app' }, fresh: { dbname: 'fresh' } } }, {}, 'test');
 
   it('take the database from the profile and the chain from the repository', () => {
     expect(sourceOf(config(), 'app')).toEqual({ database: 'app', chain: '7312000000000000001-app' });
