@@ -9,7 +9,7 @@ import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { loadCatalog } from './catalog-store';
 import { findPartial, listSealedSegments } from './segment-files';
-import { formatLsn, parseLsn, type Lsn } from '../../core/lsn';
+import { parseLsn, type Lsn } from '../../core/lsn';
 import { normalizeTime } from '../../core/segment/commit-time';
 import { TxnLogFilter, type LogFilter, type TxnSummary } from '../../core/segment/txn-log';
 
@@ -96,5 +96,3 @@ export function lsnOption(name: string, text: string | undefined): Lsn | undefin
     throw new Error(`${name}: ${JSON.stringify(text)} is not an LSN; write it as pg_current_wal_lsn() prints it, e.g. 0/16B3748`);
   }
 }
-
-export { formatLsn };
