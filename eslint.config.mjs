@@ -142,12 +142,6 @@ export default tseslint.config(
     },
   },
   {
-    // Temporary: the dev server (its Temporal client, the workflows' search attributes) moves to
-    // src/dev (issue 19 item 1). Delete this entry with the move.
-    files: ['src/adapters/temporal/dev-server.ts'],
-    rules: { '@typescript-eslint/no-restricted-imports': 'off', 'import-x/no-restricted-paths': 'off' },
-  },
-  {
     files: STAGES.map((d) => `src/${d}/**/*.ts`),
     rules: {
       'import-x/no-restricted-paths': [

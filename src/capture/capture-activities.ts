@@ -3,7 +3,6 @@
  * position from a timer, and resumes from the repository's files after any crash.
  */
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { controlDir, rotateRequestPath } from '../core/repository/paths';
 import type { CaptureRunInput, PgincrActivities } from '../activities/types';
 import { activityContext, cancellationSignal, chainDirFor, heartbeat, lastHeartbeat, profileByName, type ActivityDeps } from '../activities/context';

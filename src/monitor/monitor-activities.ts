@@ -3,11 +3,10 @@
  * usable without Temporal, and as activities for the scheduled workflows.
  */
 import type { CliOnlyActivities, HealthResult, PgincrActivities } from '../activities/types';
-import { activityClient, chainDirFor, profileByName, type ActivityDeps } from '../activities/context';
+import { activityClient, profileByName, type ActivityDeps } from '../activities/context';
 import { checkProfile } from './check-profile';
 import { emitIncidentAlerts, emitReportAlerts, type OpenIncident } from './alerts';
 import { loadIncidents, saveIncidents } from './progress-state';
-import { askCaptureState } from './capture-state';
 import { updateFromHealth } from './metrics';
 import { maybeAutoDrop, dropSlot, advanceSlot } from './slot-admin';
 import { formatHuman, formatNagios } from '../core/monitor/health-format';

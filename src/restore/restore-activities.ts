@@ -4,7 +4,7 @@
  * src/verify/.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, dirname } from 'node:path';
 import type { DatabaseGrant, PgincrActivities, RestorePlanResult } from '../activities/types';
 import { activityClient, cancellationSignal, chainDirFor, heartbeat, profileByName, type ActivityDeps } from '../activities/context';
 import { chainReach } from '../monitor/chain-reach';
@@ -21,16 +21,14 @@ import { checkDdlRoles, rolesOfLines } from './check-roles';
 import { restoreBase } from './restore-base';
 import { applySegments, finishRestore } from './apply-segments';
 import { fixSequences } from './sequences';
-import { BASE_FILES, baseDir } from '../core/repository/paths';
+import { BASE_FILES, baseDir, rotateRequestPath } from '../core/repository/paths';
 import { parseLsn } from '../core/lsn';
 import { recordRestoreProgress } from '../monitor/activity-metrics';
 import { lastCommitEnd, waitForSealed, type OpenSegmentOutcome } from './open-segment';
 import { findPartial } from '../adapters/fs/segment-files';
 import { connectProfile } from '../adapters/pg/connect';
 import { slotInfo } from '../adapters/pg/slot';
-import { rotateRequestPath } from '../core/repository/paths';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 
 /** How long a restore to latest waits for the capture to seal the open segment. */
 const LATEST_SEAL_TIMEOUT_MS = 90_000;
