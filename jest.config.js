@@ -1,8 +1,23 @@
 // CommonJS jest on Node 20 with execa 9 (ESM-only): transform execa and its ESM dependencies.
 // Each entry is an ESM-only package that execa 9 pulls in; ts-jest compiles them to CommonJS.
-const esmOnly = ['execa', '@sindresorhus/merge-streams', '@sec-ant/readable-stream', 'figures', 'get-stream',
-  'human-signals', 'is-plain-obj', 'is-stream', 'is-unicode-supported', 'npm-run-path', 'path-key', 'parse-ms',
-  'pretty-ms', 'strip-final-newline', 'unicorn-magic', 'yoctocolors'];
+const esmOnly = [
+  'execa',
+  '@sindresorhus/merge-streams',
+  '@sec-ant/readable-stream',
+  'figures',
+  'get-stream',
+  'human-signals',
+  'is-plain-obj',
+  'is-stream',
+  'is-unicode-supported',
+  'npm-run-path',
+  'path-key',
+  'parse-ms',
+  'pretty-ms',
+  'strip-final-newline',
+  'unicorn-magic',
+  'yoctocolors',
+];
 const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.[tj]s$': ['ts-jest', { tsconfig: { allowJs: true, isolatedModules: true } }] },

@@ -33,10 +33,21 @@ export interface DiscardStream {
 
 /** pg_recvlogical streaming `slot` (pgoutput, publication `pub`) into /dev/null until stopped. */
 export function startRecvlogicalDiscard(o: { pg: PgCluster; db: string; slot: string }): DiscardStream {
-  const child = spawn(toolPath('pg_recvlogical', process.env), [
-    '--start', `--dbname=${o.db}`, `--slot=${o.slot}`, '--file=/dev/null', '--fsync-interval=0', '--status-interval=1', '--no-loop',
-    '--option=proto_version=1', '--option=publication_names=pub',
-  ], { env: { ...process.env, ...o.pg.env(o.db) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(
+    toolPath('pg_recvlogical', process.env),
+    [
+      '--start',
+      `--dbname=${o.db}`,
+      `--slot=${o.slot}`,
+      '--file=/dev/null',
+      '--fsync-interval=0',
+      '--status-interval=1',
+      '--no-loop',
+      '--option=proto_version=1',
+      '--option=publication_names=pub',
+    ],
+    { env: { ...process.env, ...o.pg.env(o.db) }, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stopping = false;
   // Its complaint about the stream ending is expected once we stop it; anything before is not.
   child.stderr.on('data', (d: Buffer) => {
@@ -58,13 +69,21 @@ export async function measureRecvlogicalCeiling(o: { pg: PgCluster; db: string; 
   try {
     const t = process.hrtime.bigint();
     let walsender: number | null = null;
-    await waitUntil('pg_recvlogical to receive every workload change', async () => {
-      const [r] = await o.pg.query<{ pid: number | null; sent: string | null }>(
-        `SELECT s.active_pid AS pid, r.sent_lsn::text AS sent FROM pg_replication_slots s
-           LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = $1`, [o.slot], o.db);
-      walsender ??= r?.pid ?? null;
-      return r?.sent != null && parseLsn(r.sent) >= o.target;
-    }, 10 * 60_000, 20);
+    await waitUntil(
+      'pg_recvlogical to receive every workload change',
+      async () => {
+        const [r] = await o.pg.query<{ pid: number | null; sent: string | null }>(
+          `SELECT s.active_pid AS pid, r.sent_lsn::text AS sent FROM pg_replication_slots s
+           LEFT JOIN pg_stat_replication r ON r.pid = s.active_pid WHERE s.slot_name = $1`,
+          [o.slot],
+          o.db,
+        );
+        walsender ??= r?.pid ?? null;
+        return r?.sent != null && parseLsn(r.sent) >= o.target;
+      },
+      10 * 60_000,
+      20,
+    );
     const ms = msSince(t);
     const clientCpuMs = await cpuMsOf(child.pid);
     const walsenderCpuMs = walsender === null ? 0 : await cpuMsOf(walsender);

@@ -55,7 +55,13 @@ async function discard(o: ChildOptions, signal: AbortSignal, heartbeat: (lsn: bi
   const client = await connectProfile(o.profile, { replication: 'database', options: replicationSessionOptions() } as Partial<ClientConfig>);
   try {
     await pinSessionSettings(client, String(Object.values((await client.query('SHOW server_encoding')).rows[0] ?? {})[0]));
-    const stream = await startReplication(client, { slot: o.slot, startLsn: parseLsn(o.baseLsn), publication: o.publication, messages: true, highWaterBytes: 1024 * 1024 });
+    const stream = await startReplication(client, {
+      slot: o.slot,
+      startLsn: parseLsn(o.baseLsn),
+      publication: o.publication,
+      messages: true,
+      highWaterBytes: 1024 * 1024,
+    });
     let txns = 0;
     let changes = 0;
     let lsn = 0n;
@@ -106,9 +112,7 @@ async function main(o: ChildOptions): Promise<void> {
     if (m.type === 'stop') controller.abort();
   });
   const deps = createCaptureDeps({ profile: o.profile, chainDir: o.chainDir });
-  const run: typeof runCapture = o.decoder === 'decoder_raw'
-    ? (d, i, c) => runRawCapture(d, i, c, { profile: o.profile, chainDir: o.chainDir })
-    : runCapture;
+  const run: typeof runCapture = o.decoder === 'decoder_raw' ? (d, i, c) => runRawCapture(d, i, c, { profile: o.profile, chainDir: o.chainDir }) : runCapture;
   const memory: MemoryPeaks = { rssBefore: process.memoryUsage().rss, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
   const sample = () => {
     const m = process.memoryUsage();
@@ -116,25 +120,39 @@ async function main(o: ChildOptions): Promise<void> {
   };
   const cpu = process.cpuUsage();
   send({ type: 'ready' });
-  const result = o.decoder === 'discard'
-    ? await discard(o, controller.signal, (lsn, txns) => {
-      sample();
-      send({ type: 'heartbeat', lsn: formatLsn(lsn), txns });
-    })
-    : await run(deps, {
-    slot: o.slot, publication: o.publication, lastDurableLsn: parseLsn(o.baseLsn),
-    segmentMaxBytes: 64 * 1024 * 1024, segmentMaxAgeMs: 15 * 60_000, runForMs: 24 * 3600_000,
-    heartbeatEveryMs: 50, statusEveryMs: 10_000, sequenceEveryMs: 0, idleMessageEveryMs: 0,
-    sealOnExit: o.seal, compress: o.compress, ddlInFunction: 'fail',
-  }, {
-    heartbeat: (d: HeartbeatDetails) => {
-      sample();
-      send({ type: 'heartbeat', lsn: d.lastDurableLsn, txns: d.txns });
-    },
-    signal: controller.signal,
-    rotateRequested: () => false,
-    now: () => Date.now(),
-  });
+  const result =
+    o.decoder === 'discard'
+      ? await discard(o, controller.signal, (lsn, txns) => {
+          sample();
+          send({ type: 'heartbeat', lsn: formatLsn(lsn), txns });
+        })
+      : await run(
+          deps,
+          {
+            slot: o.slot,
+            publication: o.publication,
+            lastDurableLsn: parseLsn(o.baseLsn),
+            segmentMaxBytes: 64 * 1024 * 1024,
+            segmentMaxAgeMs: 15 * 60_000,
+            runForMs: 24 * 3600_000,
+            heartbeatEveryMs: 50,
+            statusEveryMs: 10_000,
+            sequenceEveryMs: 0,
+            idleMessageEveryMs: 0,
+            sealOnExit: o.seal,
+            compress: o.compress,
+            ddlInFunction: 'fail',
+          },
+          {
+            heartbeat: (d: HeartbeatDetails) => {
+              sample();
+              send({ type: 'heartbeat', lsn: d.lastDurableLsn, txns: d.txns });
+            },
+            signal: controller.signal,
+            rotateRequested: () => false,
+            now: () => Date.now(),
+          },
+        );
   const used = process.cpuUsage(cpu);
   // Plus the CPU of its finished children (the gzip processes of sealed segments).
   const cpuMs = (used.user + used.system) / 1000 + childrenCpuMs();

@@ -74,7 +74,15 @@ export async function measureCapture(o: MeasureOptions): Promise<CaptureMeasure>
   const chainDir = mkdtempSync(join(tmpdir(), `pgincr-bench-chain-${o.decoder}-`));
   try {
     const handle = await startCaptureRun({
-      pg: o.pg, db: o.db, slot: o.slot, publication: 'pub', chainDir, baseLsn: o.baseLsn, compress: o.compress, seal: true, decoder: o.decoder,
+      pg: o.pg,
+      db: o.db,
+      slot: o.slot,
+      publication: 'pub',
+      chainDir,
+      baseLsn: o.baseLsn,
+      compress: o.compress,
+      seal: true,
+      decoder: o.decoder,
     });
     // Timed from the child's start of streaming (its process start and module loading excluded).
     const t = process.hrtime.bigint();
@@ -82,10 +90,15 @@ export async function measureCapture(o: MeasureOptions): Promise<CaptureMeasure>
     let failed: unknown;
     handle.done.catch((e: unknown) => (failed = e));
     // decoder_raw positions are first-write LSNs, not WAL end positions: only the count tells.
-    await waitUntil(`${o.decoder} capture to write every workload transaction`, () => {
-      if (failed) throw failed;
-      return handle.last.txns >= o.commits || (o.decoder === 'pgoutput' && o.target !== undefined && handle.last.lsn >= o.target);
-    }, 30 * 60_000, 20);
+    await waitUntil(
+      `${o.decoder} capture to write every workload transaction`,
+      () => {
+        if (failed) throw failed;
+        return handle.last.txns >= o.commits || (o.decoder === 'pgoutput' && o.target !== undefined && handle.last.lsn >= o.target);
+      },
+      30 * 60_000,
+      20,
+    );
     const drainMs = msSince(t);
     walsender.stop();
     const result = await handle.stop();
@@ -98,9 +111,18 @@ export async function measureCapture(o: MeasureOptions): Promise<CaptureMeasure>
       return n + (seg.compressed ? gunzipSync(bytes).length : bytes.length);
     }, 0);
     return {
-      decoder: o.decoder, captureMs, drainMs, changes: result.changes, transactions: result.transactions,
-      peakRss: handle.peakRss, cpuMs: handle.cpuMs, recvlogical: { ...handle.recvlogical }, walsenderCpuMs: walsender.ms,
-      plainBytes, gzipBytes: o.compress === 'gzip' ? segments.reduce((n, s) => n + s.bytes, 0) : null, segments: segments.length,
+      decoder: o.decoder,
+      captureMs,
+      drainMs,
+      changes: result.changes,
+      transactions: result.transactions,
+      peakRss: handle.peakRss,
+      cpuMs: handle.cpuMs,
+      recvlogical: { ...handle.recvlogical },
+      walsenderCpuMs: walsender.ms,
+      plainBytes,
+      gzipBytes: o.compress === 'gzip' ? segments.reduce((n, s) => n + s.bytes, 0) : null,
+      segments: segments.length,
     };
   } finally {
     rmSync(chainDir, { recursive: true, force: true });

@@ -48,7 +48,6 @@ export interface PgbenchSummary {
   maxCatchUpMs: number;
 }
 
-
 function tpsOf(output: string): number {
   const m = /tps = ([\d.]+) \(without initial connection time\)/.exec(output) ?? /tps = ([\d.]+)/.exec(output);
   if (!m) throw new Error(`no tps in pgbench output:\n${output}`);
@@ -133,12 +132,15 @@ export async function pgbenchRounds(pg: PgCluster, o: PgbenchOptions): Promise<P
         maxCatchUpMs = Math.max(maxCatchUpMs, msSince(t));
         const result = await handle.stop();
         capturedChanges += result.changes;
-        log(`  capture: ${result.transactions} transactions, ${result.changes} changes, CPU ${(handle.cpuMs / 1000).toFixed(1)} s (${((handle.cpuMs * 1000) / Math.max(1, result.transactions)).toFixed(0)} µs per transaction, start-up included)`);
+        log(
+          `  capture: ${result.transactions} transactions, ${result.changes} changes, CPU ${(handle.cpuMs / 1000).toFixed(1)} s (${((handle.cpuMs * 1000) / Math.max(1, result.transactions)).toFixed(0)} µs per transaction, start-up included)`,
+        );
       }
     }
   } finally {
     rmSync(chainDir, { recursive: true, force: true });
-    for (const slot of [SLOT, CEILING_SLOT]) await pg.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot], DB).catch(() => undefined);
+    for (const slot of [SLOT, CEILING_SLOT])
+      await pg.query('SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = $1', [slot], DB).catch(() => undefined);
   }
   const off = rounds.filter((r) => !r.capture && !r.ceiling);
   const on = rounds.filter((r) => r.capture);

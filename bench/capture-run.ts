@@ -51,17 +51,24 @@ export interface RecvlogicalUsage {
 function recvlogicalSampler(slot: string): { usage: RecvlogicalUsage; stop(): void } {
   const usage = { peakRss: 0, cpuMs: 0 };
   const cpuByPid = new Map<number, number>();
-  const tick = () => execFile('pgrep', ['-f', `pg_recvlogical --start .*--slot=${slot}( |$)`], (_err, out) => {
-    for (const pid of String(out ?? '').split('\n').filter(Boolean).map(Number)) {
-      void Promise.all([readFile(`/proc/${pid}/status`, 'utf8'), readFile(`/proc/${pid}/stat`, 'utf8')]).then(([status, stat]) => {
-        const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-        usage.peakRss = Math.max(usage.peakRss, rssKb * 1024);
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
-        cpuByPid.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100); // utime + stime, USER_HZ 100
-        usage.cpuMs = [...cpuByPid.values()].reduce((a, b) => a + b, 0);
-      }, () => undefined);
-    }
-  });
+  const tick = () =>
+    execFile('pgrep', ['-f', `pg_recvlogical --start .*--slot=${slot}( |$)`], (_err, out) => {
+      for (const pid of String(out ?? '')
+        .split('\n')
+        .filter(Boolean)
+        .map(Number)) {
+        void Promise.all([readFile(`/proc/${pid}/status`, 'utf8'), readFile(`/proc/${pid}/stat`, 'utf8')]).then(
+          ([status, stat]) => {
+            const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+            usage.peakRss = Math.max(usage.peakRss, rssKb * 1024);
+            const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+            cpuByPid.set(pid, ((Number(fields[11]) + Number(fields[12])) * 1000) / 100); // utime + stime, USER_HZ 100
+            usage.cpuMs = [...cpuByPid.values()].reduce((a, b) => a + b, 0);
+          },
+          () => undefined,
+        );
+      }
+    });
   const timer = setInterval(tick, 250);
   return { usage, stop: () => clearInterval(timer) };
 }
@@ -109,7 +116,9 @@ export async function startCaptureRun(o: CaptureRunOptions): Promise<CaptureHand
         usage.cpuMs = m.cpuMs;
         const mib = (n: number) => (n / 1024 / 1024).toFixed(0);
         const p = m.memory;
-        log(`capture child: peak RSS ${mib(m.maxRssBytes)} MiB (at start ${mib(p.rssBefore)}); peaks: V8 heap ${mib(p.heapTotal)} (used ${mib(p.heapUsed)}), external ${mib(p.external)}, array buffers ${mib(p.arrayBuffers)} MiB`);
+        log(
+          `capture child: peak RSS ${mib(m.maxRssBytes)} MiB (at start ${mib(p.rssBefore)}); peaks: V8 heap ${mib(p.heapTotal)} (used ${mib(p.heapUsed)}), external ${mib(p.external)}, array buffers ${mib(p.arrayBuffers)} MiB`,
+        );
       } else if (m.type === 'failed') failure = new Error(`capture child failed: ${m.error}`);
     });
     child.on('error', rej);
@@ -122,8 +131,14 @@ export async function startCaptureRun(o: CaptureRunOptions): Promise<CaptureHand
   });
   done.catch(() => undefined); // observed by stop() or by the caller's polling
   const options: ChildOptions = {
-    profile: o.pg.profile(o.db), slot: o.slot, publication: o.publication, chainDir: o.chainDir,
-    baseLsn: formatLsn(o.baseLsn), compress: o.compress, seal: o.seal, decoder: o.decoder ?? 'pgoutput',
+    profile: o.pg.profile(o.db),
+    slot: o.slot,
+    publication: o.publication,
+    chainDir: o.chainDir,
+    baseLsn: formatLsn(o.baseLsn),
+    compress: o.compress,
+    seal: o.seal,
+    decoder: o.decoder ?? 'pgoutput',
   };
   child.send({ type: 'start', options });
   await started;

@@ -32,9 +32,7 @@ import { parseArgs } from 'node:util';
 import { startCluster, type PgCluster } from '../test/helpers/pg-cluster';
 import { migrate } from '../src/adapters/pg/migrations';
 import { decoderRawAvailable, ensureRawCaptureObjects } from '../src/adapters/pg/raw-capture-objects';
-import {
-  exitOnInterrupt, fmtInt, fmtMiB, fmtRatio, loadNote, log, markdownTable, msSince, perSecond, waitUntil,
-} from './bench-util';
+import { exitOnInterrupt, fmtInt, fmtMiB, fmtRatio, loadNote, log, markdownTable, msSince, perSecond, waitUntil } from './bench-util';
 import { createSlot, currentLsn } from './capture-run';
 import { measureCapture, type CaptureMeasure } from './capture-measure';
 import { measureRecvlogicalCeiling, type CeilingMeasure } from './capture-ceiling';
@@ -61,7 +59,10 @@ const COMPRESS = args.compress === 'none' ? 'none' : 'gzip';
 
 /** Server settings: durable like a real source (fsync on), WAL room so no checkpoint storms. */
 const SERVER = {
-  shared_buffers: '256MB', max_wal_size: '8GB', checkpoint_timeout: '30min', wal_sender_timeout: '5min',
+  shared_buffers: '256MB',
+  max_wal_size: '8GB',
+  checkpoint_timeout: '30min',
+  wal_sender_timeout: '5min',
   ...(args['fast-server'] ? {} : { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' }),
 };
 
@@ -102,7 +103,12 @@ SELECT count(*)::bigint AS messages,
        count(*) FILTER (WHERE get_byte(data, 0) = 67)::bigint AS commits
   FROM pg_logical_slot_peek_binary_changes('twin', NULL, NULL, 'proto_version', '1', 'publication_names', 'pub')`;
 
-interface Peek { ms: number; changes: number; commits: number; messages: number }
+interface Peek {
+  ms: number;
+  changes: number;
+  commits: number;
+  messages: number;
+}
 
 async function peekTwin(pg: PgCluster, db: string): Promise<Peek> {
   const t = process.hrtime.bigint();
@@ -118,8 +124,12 @@ async function decoderRawUsable(pg: PgCluster, db: string): Promise<{ available:
   if ((await pg.query(`SELECT 1 FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries'`)).length > 0) {
     await pg.query(`ALTER SYSTEM SET output_plugin_libraries = 'pgoutput', 'test_decoding', 'decoder_raw'`);
     await pg.query('SELECT pg_catalog.pg_reload_conf()');
-    await waitUntil('output_plugin_libraries to take decoder_raw', async () =>
-      (await pg.query<{ s: string }>(`SELECT setting AS s FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries'`))[0]!.s.includes('decoder_raw'), 10_000);
+    await waitUntil(
+      'output_plugin_libraries to take decoder_raw',
+      async () =>
+        (await pg.query<{ s: string }>(`SELECT setting AS s FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries'`))[0]!.s.includes('decoder_raw'),
+      10_000,
+    );
   }
   return decoderRawAvailable(pg.profile(db));
 }
@@ -162,9 +172,7 @@ async function captureBench(pg: PgCluster, rawDecoder: boolean): Promise<Capture
   log(`workload generated in ${(msSince(t) / 1000).toFixed(1)} s`);
   const target = await currentLsn(pg, db);
   // decoder_raw's trigger rows (one per transaction) are changes to the server, nothing to pgincr.
-  const markerRows = rawDecoder
-    ? Number((await pg.query<{ n: string }>('SELECT count(*)::bigint AS n FROM pgincr.raw_transactions', [], db))[0]!.n)
-    : 0;
+  const markerRows = rawDecoder ? Number((await pg.query<{ n: string }>('SELECT count(*)::bigint AS n FROM pgincr.raw_transactions', [], db))[0]!.n) : 0;
 
   const peek: Peek[] = [await peekTwin(pg, db)];
   log(`server-side decode (peek 1): ${fmtInt(peek[0]!.changes)} changes in ${peek[0]!.ms.toFixed(0)} ms`);
@@ -179,7 +187,8 @@ async function captureBench(pg: PgCluster, rawDecoder: boolean): Promise<Capture
     const expected = peek[0]!.changes - markerRows;
     const commits = peek[0]!.commits;
     const discard = await measureCapture({ pg, db, slot: 'discard', decoder: 'discard', baseLsn: discardBaseLsn, compress: COMPRESS, commits, target });
-    if (discard.changes !== peek[0]!.changes) throw new Error(`the discarding client received ${discard.changes} changes, the server decoded ${peek[0]!.changes}`);
+    if (discard.changes !== peek[0]!.changes)
+      throw new Error(`the discarding client received ${discard.changes} changes, the server decoded ${peek[0]!.changes}`);
     const recvlogical = await measureRecvlogicalCeiling({ pg, db, slot: 'recvlogical', target });
     log(`pg_recvlogical (pgoutput → /dev/null): every change sent in ${recvlogical.ms.toFixed(0)} ms`);
     const pgoutput = await measureCapture({ pg, db, slot: 'pgincr', decoder: 'pgoutput', baseLsn, compress: COMPRESS, commits, target });
@@ -201,27 +210,78 @@ function captureRows(m: CaptureMeasure, baseRate: number, label: string): string
   const drained = perSecond(m.changes, m.drainMs);
   const sealed = perSecond(m.changes, m.captureMs);
   const rows: string[][] = [
-    [`pgincr capture, ${label}: drained (every change durable)`, `${fmtInt(drained)} changes/s`, `${(m.drainMs / 1000).toFixed(1)} s`, fmtRatio(drained / baseRate)],
-    [`… including the final stop + seal (${m.gzipBytes === null ? 'no compression' : 'gzip'})`, `${fmtInt(sealed)} changes/s`, `${(m.captureMs / 1000).toFixed(1)} s (seal ${((m.captureMs - m.drainMs) / 1000).toFixed(1)} s)`, fmtRatio(sealed / baseRate)],
+    [
+      `pgincr capture, ${label}: drained (every change durable)`,
+      `${fmtInt(drained)} changes/s`,
+      `${(m.drainMs / 1000).toFixed(1)} s`,
+      fmtRatio(drained / baseRate),
+    ],
+    [
+      `… including the final stop + seal (${m.gzipBytes === null ? 'no compression' : 'gzip'})`,
+      `${fmtInt(sealed)} changes/s`,
+      `${(m.captureMs / 1000).toFixed(1)} s (seal ${((m.captureMs - m.drainMs) / 1000).toFixed(1)} s)`,
+      fmtRatio(sealed / baseRate),
+    ],
     [`capture peak RSS, ${m.decoder}`, fmtMiB(m.peakRss), 'child process (compiled JS), ru_maxrss', ''],
   ];
-  if (m.decoder === 'decoder_raw') rows.push(['pg_recvlogical peak RSS', fmtMiB(m.recvlogical.peakRss), `CPU ${(m.recvlogical.cpuMs / 1000).toFixed(1)} s`, '']);
+  if (m.decoder === 'decoder_raw')
+    rows.push(['pg_recvlogical peak RSS', fmtMiB(m.recvlogical.peakRss), `CPU ${(m.recvlogical.cpuMs / 1000).toFixed(1)} s`, '']);
   rows.push(
-    [`capture CPU time, ${m.decoder} (child process, all threads, and its children: gzip${m.decoder === 'decoder_raw' ? ', pg_recvlogical' : ''})`, `${((m.cpuMs * 1000) / m.changes).toFixed(1)} µs/change`, `${(m.cpuMs / 1000).toFixed(1)} s`, ''],
-    [`walsender CPU time while draining, ${m.decoder}`, `${((m.walsenderCpuMs * 1000) / m.changes).toFixed(1)} µs/change`, `${(m.walsenderCpuMs / 1000).toFixed(1)} s of ${(m.drainMs / 1000).toFixed(1)} s`, ''],
+    [
+      `capture CPU time, ${m.decoder} (child process, all threads, and its children: gzip${m.decoder === 'decoder_raw' ? ', pg_recvlogical' : ''})`,
+      `${((m.cpuMs * 1000) / m.changes).toFixed(1)} µs/change`,
+      `${(m.cpuMs / 1000).toFixed(1)} s`,
+      '',
+    ],
+    [
+      `walsender CPU time while draining, ${m.decoder}`,
+      `${((m.walsenderCpuMs * 1000) / m.changes).toFixed(1)} µs/change`,
+      `${(m.walsenderCpuMs / 1000).toFixed(1)} s of ${(m.drainMs / 1000).toFixed(1)} s`,
+      '',
+    ],
     [`bytes per change, plain SQL, ${m.decoder}`, (m.plainBytes / m.changes).toFixed(1), fmtMiB(m.plainBytes), ''],
   );
-  if (m.gzipBytes !== null) rows.push([`bytes per change, gzip, ${m.decoder}`, (m.gzipBytes / m.changes).toFixed(1), `${fmtMiB(m.gzipBytes)} in ${m.segments} segments`, fmtRatio(m.plainBytes / m.gzipBytes)]);
+  if (m.gzipBytes !== null)
+    rows.push([
+      `bytes per change, gzip, ${m.decoder}`,
+      (m.gzipBytes / m.changes).toFixed(1),
+      `${fmtMiB(m.gzipBytes)} in ${m.segments} segments`,
+      fmtRatio(m.plainBytes / m.gzipBytes),
+    ]);
   return rows;
 }
 
 function pgbenchRows(pgb: PgbenchSummary, label: string, baselineTps: number): string[][] {
   const raw = label === 'decoder_raw';
   return [
-    [`pgbench TPS, ${raw ? 'decoder_raw triggers, ' : ''}capture off (${pgb.off.length} runs)`, pgb.off.map((x) => x.tps.toFixed(0)).join(' / '), `mean ${pgb.offMean.toFixed(0)}`, raw ? fmtRatio(pgb.offMean / baselineTps) : 'baseline'],
-    [`pgbench TPS, ${label} capture on (${pgb.on.length} runs)`, pgb.on.map((x) => x.tps.toFixed(0)).join(' / '), `mean ${pgb.onMean.toFixed(0)}`, fmtRatio(pgb.onMean / baselineTps)],
-    ...(pgb.ceiling.length > 0 ? [[`pgbench TPS, pg_recvlogical streaming into /dev/null (${pgb.ceiling.length} runs, protocol ceiling)`, pgb.ceiling.map((x) => x.tps.toFixed(0)).join(' / '), `mean ${pgb.ceilingMean.toFixed(0)}`, fmtRatio(pgb.ceilingMean / baselineTps)]] : []),
-    [`${label} capture in the on rounds`, `${fmtInt(pgb.capturedChanges)} changes written`, `after pgbench ended, caught up within ${(pgb.maxCatchUpMs / 1000).toFixed(1)} s`, ''],
+    [
+      `pgbench TPS, ${raw ? 'decoder_raw triggers, ' : ''}capture off (${pgb.off.length} runs)`,
+      pgb.off.map((x) => x.tps.toFixed(0)).join(' / '),
+      `mean ${pgb.offMean.toFixed(0)}`,
+      raw ? fmtRatio(pgb.offMean / baselineTps) : 'baseline',
+    ],
+    [
+      `pgbench TPS, ${label} capture on (${pgb.on.length} runs)`,
+      pgb.on.map((x) => x.tps.toFixed(0)).join(' / '),
+      `mean ${pgb.onMean.toFixed(0)}`,
+      fmtRatio(pgb.onMean / baselineTps),
+    ],
+    ...(pgb.ceiling.length > 0
+      ? [
+          [
+            `pgbench TPS, pg_recvlogical streaming into /dev/null (${pgb.ceiling.length} runs, protocol ceiling)`,
+            pgb.ceiling.map((x) => x.tps.toFixed(0)).join(' / '),
+            `mean ${pgb.ceilingMean.toFixed(0)}`,
+            fmtRatio(pgb.ceilingMean / baselineTps),
+          ],
+        ]
+      : []),
+    [
+      `${label} capture in the on rounds`,
+      `${fmtInt(pgb.capturedChanges)} changes written`,
+      `after pgbench ended, caught up within ${(pgb.maxCatchUpMs / 1000).toFixed(1)} s`,
+      '',
+    ],
   ];
 }
 
@@ -230,21 +290,52 @@ function report(s: CaptureSummary, pgb: PgbenchSummary | null, rawPgb: PgbenchSu
   const peekMs = s.peek.reduce((n, p) => n + p.ms, 0) / s.peek.length;
   const baseRate = perSecond(changes, peekMs);
   const rows: string[][] = [
-    ['server-side pgoutput decode (peek, mean of 2)', `${fmtInt(baseRate)} changes/s`, `${s.peek.map((p) => (p.ms / 1000).toFixed(1)).join(' / ')} s`, 'baseline'],
+    [
+      'server-side pgoutput decode (peek, mean of 2)',
+      `${fmtInt(baseRate)} changes/s`,
+      `${s.peek.map((p) => (p.ms / 1000).toFixed(1)).join(' / ')} s`,
+      'baseline',
+    ],
   ];
   const ceiling = perSecond(s.discard.changes, s.discard.drainMs);
   const cRate = perSecond(changes, s.recvlogical.ms);
   const perChange = (ms: number) => `${((ms * 1000) / changes).toFixed(1)} µs/change`;
   rows.push(
-    ['protocol ceiling, C: pg_recvlogical streams the slot into /dev/null', `${fmtInt(cRate)} changes/s`, `walsender ${perChange(s.recvlogical.walsenderCpuMs)}, client ${perChange(s.recvlogical.clientCpuMs)}`, fmtRatio(cRate / baseRate)],
-    ['protocol ceiling, Node: our receive path, every message counted and acknowledged, nothing written', `${fmtInt(ceiling)} changes/s`, `walsender ${perChange(s.discard.walsenderCpuMs)}, client ${perChange(s.discard.cpuMs)}`, fmtRatio(ceiling / baseRate)],
+    [
+      'protocol ceiling, C: pg_recvlogical streams the slot into /dev/null',
+      `${fmtInt(cRate)} changes/s`,
+      `walsender ${perChange(s.recvlogical.walsenderCpuMs)}, client ${perChange(s.recvlogical.clientCpuMs)}`,
+      fmtRatio(cRate / baseRate),
+    ],
+    [
+      'protocol ceiling, Node: our receive path, every message counted and acknowledged, nothing written',
+      `${fmtInt(ceiling)} changes/s`,
+      `walsender ${perChange(s.discard.walsenderCpuMs)}, client ${perChange(s.discard.cpuMs)}`,
+      fmtRatio(ceiling / baseRate),
+    ],
   );
-  if (s.rawPeek) rows.push(['server-side decoder_raw decode (peek)', `${fmtInt(perSecond(changes, s.rawPeek.ms))} changes/s`, `${(s.rawPeek.ms / 1000).toFixed(1)} s`, fmtRatio(peekMs / s.rawPeek.ms)]);
+  if (s.rawPeek)
+    rows.push([
+      'server-side decoder_raw decode (peek)',
+      `${fmtInt(perSecond(changes, s.rawPeek.ms))} changes/s`,
+      `${(s.rawPeek.ms / 1000).toFixed(1)} s`,
+      fmtRatio(peekMs / s.rawPeek.ms),
+    ]);
   rows.push(...captureRows(s.pgoutput, baseRate, 'pgoutput (stream, render, fsync per commit, seal)'));
-  rows.push(['pgincr capture (drained) vs the protocol ceilings', `${fmtRatio(perSecond(changes, s.pgoutput.drainMs) / cRate)} of C`, `${fmtRatio(perSecond(changes, s.pgoutput.drainMs) / ceiling)} of Node`, '']);
+  rows.push([
+    'pgincr capture (drained) vs the protocol ceilings',
+    `${fmtRatio(perSecond(changes, s.pgoutput.drainMs) / cRate)} of C`,
+    `${fmtRatio(perSecond(changes, s.pgoutput.drainMs) / ceiling)} of Node`,
+    '',
+  ]);
   if (s.raw) {
     rows.push(...captureRows(s.raw, baseRate, 'decoder_raw (pg_recvlogical, 2 s rotation, parse, repair, render, seal)'));
-    rows.push(['decoder_raw capture vs pgoutput capture', `${fmtRatio(s.pgoutput.captureMs / s.raw.captureMs)} the rate`, `peak RSS ${fmtRatio((s.raw.peakRss + s.raw.recvlogical.peakRss) / s.pgoutput.peakRss)} (with pg_recvlogical)`, '']);
+    rows.push([
+      'decoder_raw capture vs pgoutput capture',
+      `${fmtRatio(s.pgoutput.captureMs / s.raw.captureMs)} the rate`,
+      `peak RSS ${fmtRatio((s.raw.peakRss + s.raw.recvlogical.peakRss) / s.pgoutput.peakRss)} (with pg_recvlogical)`,
+      '',
+    ]);
   }
   if (pgb) rows.push(...pgbenchRows(pgb, 'pgoutput', pgb.offMean));
   if (pgb && rawPgb) rows.push(...pgbenchRows(rawPgb, 'decoder_raw', pgb.offMean));
@@ -255,7 +346,11 @@ function report(s: CaptureSummary, pgb: PgbenchSummary | null, rawPgb: PgbenchSu
     markdownTable(['measure', 'value', 'detail', 'ratio'], rows),
     '',
   ];
-  if (s.raw) lines.push('decoder_raw: the workload ran with its trigger (one pgincr.raw_transactions row per transaction) for both decoders; ratios against the pgoutput baselines.', '');
+  if (s.raw)
+    lines.push(
+      'decoder_raw: the workload ran with its trigger (one pgincr.raw_transactions row per transaction) for both decoders; ratios against the pgoutput baselines.',
+      '',
+    );
   if (decoderNote) lines.push(decoderNote, '');
   lines.push(`${loadNote()} at the end, ${args['fast-server'] ? 'fsync off' : 'fsync on'} server`);
   return `${lines.join('\n')}\n`;
@@ -281,7 +376,11 @@ async function main(): Promise<void> {
     const summary = await captureBench(pg, rawDecoder);
     const rounds = Number(args['pgbench-rounds']);
     const pgbOptions = {
-      rounds, seconds: Number(args['pgbench-seconds']), scale: Number(args['pgbench-scale']), clients: Number(args['pgbench-clients']), compress: COMPRESS,
+      rounds,
+      seconds: Number(args['pgbench-seconds']),
+      scale: Number(args['pgbench-scale']),
+      clients: Number(args['pgbench-clients']),
+      compress: COMPRESS,
     } as const;
     const pgb = rounds > 0 ? await pgbenchRounds(pg, { ...pgbOptions, decoder: 'pgoutput' }) : null;
     const rawPgb = rounds > 0 && rawDecoder ? await pgbenchRounds(pg, { ...pgbOptions, decoder: 'decoder_raw' }) : null;

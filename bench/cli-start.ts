@@ -49,9 +49,12 @@ async function main(): Promise<void> {
     const rows = cases.map(([name, file, args]) => ({ name, ms: time(file, args, env, runs) }));
     const base = median(rows[0]!.ms);
     log(`${runs} runs each; ${loadNote()}`);
-    console.log(markdownTable(['command', 'median ms', 'min–max ms', 'ratio to bare node'], rows.map((r) => [
-      r.name, median(r.ms).toFixed(0), `${r.ms[0]!.toFixed(0)}–${r.ms.at(-1)!.toFixed(0)}`, fmtRatio(median(r.ms) / base),
-    ])));
+    console.log(
+      markdownTable(
+        ['command', 'median ms', 'min–max ms', 'ratio to bare node'],
+        rows.map((r) => [r.name, median(r.ms).toFixed(0), `${r.ms[0]!.toFixed(0)}–${r.ms.at(-1)!.toFixed(0)}`, fmtRatio(median(r.ms) / base)]),
+      ),
+    );
   } finally {
     await pg.stop();
     rmSync(dir, { recursive: true, force: true });

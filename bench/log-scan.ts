@@ -58,7 +58,16 @@ function generate(chain: string): { files: string[]; txns: number; orderDeletes:
   let written = 0;
   while (written < MIB * 1024 * 1024) {
     const startLsn = lsn;
-    let body = renderSegmentHeader({ systemIdentifier: SYSID, database: 'app', serverVersion: 'PostgreSQL 15.20', encoding: 'UTF8', slot: 'pgincr', decoder: 'pgoutput', startLsn, timeline: 1 });
+    let body = renderSegmentHeader({
+      systemIdentifier: SYSID,
+      database: 'app',
+      serverVersion: 'PostgreSQL 15.20',
+      encoding: 'UTF8',
+      slot: 'pgincr',
+      decoder: 'pgoutput',
+      startLsn,
+      timeline: 1,
+    });
     let segTxns = 0;
     let changes = 0;
     let first = '';
@@ -107,7 +116,11 @@ function generate(chain: string): { files: string[]; txns: number; orderDeletes:
   return { files, txns, orderDeletes };
 }
 
-interface Timing { ms: number; cpuMs: number; out: string }
+interface Timing {
+  ms: number;
+  cpuMs: number;
+  out: string;
+}
 
 /** Wall and CPU time (user + sys of every process of the pipeline, from bash's `time`). */
 function timed(label: string, shell: string, env: NodeJS.ProcessEnv): Timing {
@@ -135,7 +148,9 @@ function main(): void {
   let expectDeletes: number | null = null;
   if (existsSync(chain)) {
     files = readdirSync(join(chain, 'segments'), { recursive: true, withFileTypes: true })
-      .filter((d) => d.isFile() && d.name.endsWith('.gz')).map((d) => join(d.parentPath, d.name)).sort();
+      .filter((d) => d.isFile() && d.name.endsWith('.gz'))
+      .map((d) => join(d.parentPath, d.name))
+      .sort();
     log(`reusing ${files.length} segments in ${chain}`);
   } else {
     const start = process.hrtime.bigint();
@@ -146,7 +161,11 @@ function main(): void {
     log(`generated ${files.length} gzip segments, ${g.txns} transactions in ${(msSince(start) / 1000).toFixed(1)} s`);
   }
   const gz = files.reduce((n, f) => n + statSync(f).size, 0);
-  const sqlBytes = Number(execFileSync('bash', ['-c', `zcat ${files.map((f) => `'${f}'`).join(' ')} | wc -c`]).toString().trim());
+  const sqlBytes = Number(
+    execFileSync('bash', ['-c', `zcat ${files.map((f) => `'${f}'`).join(' ')} | wc -c`])
+      .toString()
+      .trim(),
+  );
   log(`${fmtMiB(sqlBytes)} of SQL in ${fmtMiB(gz)} of gzip; ${loadNote()}`);
   // No database: the chain is found in the repository by the profile's database name.
   const { PGINCR_CONFIG: _unused, ...inherited } = process.env;
@@ -171,13 +190,15 @@ function main(): void {
   const row = (name: string, t: Timing) =>
     `| ${name} | ${(t.ms / 1000).toFixed(2)} s (${mibs(t.ms)}) | ${(t.cpuMs / 1000).toFixed(2)} s | ${t === a ? 'baseline' : `${fmtRatio(a.ms / t.ms)} wall, ${fmtRatio(a.cpuMs / t.cpuMs)} CPU`} |`;
   log(`result: ${fmtMiB(sqlBytes)} of SQL in ${files.length} segments (${fmtMiB(gz)} gzip), ${a.out} transactions; best of two, ABC CBA`);
-  process.stdout.write([
-    '| run | wall (SQL rate) | CPU | speed vs zcat \\| grep |',
-    '| --- | --- | --- | --- |',
-    row("`zcat … \\| grep -c 'BEGIN; -- xid'`", a),
-    row('`pgincr log --json --tables public.orders --kind DELETE \\| wc -l`', b),
-    row('`pgincr log --json \\| wc -l` (every transaction)', c),
-  ].join('\n') + '\n');
+  process.stdout.write(
+    [
+      '| run | wall (SQL rate) | CPU | speed vs zcat \\| grep |',
+      '| --- | --- | --- | --- |',
+      row("`zcat … \\| grep -c 'BEGIN; -- xid'`", a),
+      row('`pgincr log --json --tables public.orders --kind DELETE \\| wc -l`', b),
+      row('`pgincr log --json \\| wc -l` (every transaction)', c),
+    ].join('\n') + '\n',
+  );
   if (!process.env.LOG_BENCH_DIR) log(`segments kept in ${dir} (LOG_BENCH_DIR=${dir} reuses them)`);
 }
 

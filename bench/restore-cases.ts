@@ -71,7 +71,10 @@ function render(form: Form, rel: RelationInfo, kind: 'update' | 'delete', old: T
 async function decode(client: Client, dir: string, keys: ReadonlyMap<string, readonly string[]>): Promise<Decoded> {
   const cache = new RelationCache(catalogFactsLookup(client));
   const forms = new Forms(keys);
-  const recorders = Object.fromEntries((['full', 'text', 'default'] as const).map((f) => [f, new Recorder(null as never, join(dir, f), BASE_LSN)])) as Record<Form, Recorder>;
+  const recorders = Object.fromEntries((['full', 'text', 'default'] as const).map((f) => [f, new Recorder(null as never, join(dir, f), BASE_LSN)])) as Record<
+    Form,
+    Recorder
+  >;
   const txn: Record<Form, string[]> = { full: [], text: [], default: [] };
   let changes = 0;
   let txns = 0;
@@ -90,7 +93,8 @@ async function decode(client: Client, dir: string, keys: ReadonlyMap<string, rea
       } else if (msg.tag === 'update' || msg.tag === 'delete') {
         const r = forms.of(cache.get(msg.relationId));
         const old = msg.oldTuple ?? msg.keyTuple ?? (msg.tag === 'update' ? msg.newTuple : undefined);
-        for (const f of ['full', 'text', 'default'] as const) txn[f].push(render(f, r[f], msg.tag, old as Tuple, msg.tag === 'update' ? msg.newTuple : undefined));
+        for (const f of ['full', 'text', 'default'] as const)
+          txn[f].push(render(f, r[f], msg.tag, old as Tuple, msg.tag === 'update' ? msg.newTuple : undefined));
         changes += 1;
       } else if (msg.tag === 'commit' && txn.full.length > 0) {
         for (const f of ['full', 'text', 'default'] as const) {
@@ -103,7 +107,10 @@ async function decode(client: Client, dir: string, keys: ReadonlyMap<string, rea
     }
   }
   for (const f of ['full', 'text', 'default'] as const) if (txns % 2000 !== 0) recorders[f].cut(false);
-  return { changes, paths: Object.fromEntries((['full', 'text', 'default'] as const).map((f) => [f, recorders[f].segments.map((s) => s.path)])) as Record<Form, string[]> };
+  return {
+    changes,
+    paths: Object.fromEntries((['full', 'text', 'default'] as const).map((f) => [f, recorders[f].segments.map((s) => s.path)])) as Record<Form, string[]>,
+  };
 }
 
 /** Primary-key columns by `schema.table` (the DEFAULT form's key). */
@@ -127,7 +134,8 @@ async function applier(pg: PgCluster, db: string, paths: string[]): Promise<numb
 
 function psqlFiles(pg: PgCluster, db: string, paths: string[]): number {
   const t = process.hrtime.bigint();
-  for (const p of paths) execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', p], { env: { ...process.env, ...pg.env(db) }, stdio: ['ignore', 'ignore', 'inherit'] });
+  for (const p of paths)
+    execFileSync('psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-f', p], { env: { ...process.env, ...pg.env(db) }, stdio: ['ignore', 'ignore', 'inherit'] });
   return msSince(t);
 }
 
@@ -189,10 +197,30 @@ export async function pgbenchCase(pg: PgCluster, scale: number, seconds: number)
     const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     return {
       rows: [
-        [`source: pgbench -c 4 wrote ${fmtInt(decoded.changes)} row changes (scale ${scale}, identity FULL)`, fmtInt(rate(sourceMs)), secs(sourceMs), 'reference'],
-        ['applier, the same changes as a DEFAULT-identity capture writes them (faster of 2)', fmtInt(rate(defaultMs)), secs(defaultMs), fmtRatio(sourceMs / defaultMs)],
-        ['applier, FULL-identity segments, merged by the target\'s primary keys (faster of 2)', fmtInt(rate(fullMs)), secs(fullMs), `${fmtRatio(sourceMs / fullMs)}; ${fmtRatio(defaultMs / fullMs)} of DEFAULT`],
-        ['`psql -f`, FULL-identity segments (typed equality, index scans)', fmtInt(rate(psqlMs)), secs(psqlMs), `${fmtRatio(sourceMs / psqlMs)}; applier ${fmtRatio(psqlMs / fullMs)}`],
+        [
+          `source: pgbench -c 4 wrote ${fmtInt(decoded.changes)} row changes (scale ${scale}, identity FULL)`,
+          fmtInt(rate(sourceMs)),
+          secs(sourceMs),
+          'reference',
+        ],
+        [
+          'applier, the same changes as a DEFAULT-identity capture writes them (faster of 2)',
+          fmtInt(rate(defaultMs)),
+          secs(defaultMs),
+          fmtRatio(sourceMs / defaultMs),
+        ],
+        [
+          "applier, FULL-identity segments, merged by the target's primary keys (faster of 2)",
+          fmtInt(rate(fullMs)),
+          secs(fullMs),
+          `${fmtRatio(sourceMs / fullMs)}; ${fmtRatio(defaultMs / fullMs)} of DEFAULT`,
+        ],
+        [
+          '`psql -f`, FULL-identity segments (typed equality, index scans)',
+          fmtInt(rate(psqlMs)),
+          secs(psqlMs),
+          `${fmtRatio(sourceMs / psqlMs)}; applier ${fmtRatio(psqlMs / fullMs)}`,
+        ],
       ],
       ratios: { pgbenchFullVsDefault: defaultMs / fullMs, pgbenchFullVsSource: sourceMs / fullMs },
     };
@@ -211,7 +239,9 @@ function fullWorkload(rows: number, txns: number): string {
   const out: string[] = [];
   for (let k = 0; k < txns; k++) {
     const ups = Array.from({ length: 5 }, () => `UPDATE public.fr SET v = v + 1, at = now() WHERE id = ${rnd(rows)};`);
-    out.push(`BEGIN; ${ups.join(' ')} DELETE FROM public.fr WHERE id = ${rnd(rows)}; INSERT INTO public.fr VALUES (${rows + k + 1}, 0, 'new ${k}', now(), 1.50); COMMIT;`);
+    out.push(
+      `BEGIN; ${ups.join(' ')} DELETE FROM public.fr WHERE id = ${rnd(rows)}; INSERT INTO public.fr VALUES (${rows + k + 1}, 0, 'new ${k}', now(), 1.50); COMMIT;`,
+    );
   }
   return `${out.join('\n')}\n`;
 }
@@ -224,8 +254,12 @@ export async function fullTableCase(pg: PgCluster, rows: number, txns: number): 
   const dir = mkdtempSync(join(tmpdir(), 'pgincr-bench-full-'));
   try {
     await pg.createDatabase('fr_init');
-    await pg.query(`${FR_SCHEMA} INSERT INTO public.fr SELECT i, 0, 'row ' || i, '2026-01-01', i / 100.0 FROM generate_series(1, ${rows}) i;
-      CREATE INDEX fr_id ON public.fr (id); ANALYZE public.fr;`, [], 'fr_init');
+    await pg.query(
+      `${FR_SCHEMA} INSERT INTO public.fr SELECT i, 0, 'row ' || i, '2026-01-01', i / 100.0 FROM generate_series(1, ${rows}) i;
+      CREATE INDEX fr_id ON public.fr (id); ANALYZE public.fr;`,
+      [],
+      'fr_init',
+    );
     for (const db of ['fr_src', 'fr_nokey', 'fr_nokey_psql', 'fr_key', 'fr_key_psql', 'fr_key_text']) await pg.createDatabase(db, { template: 'fr_init' });
     for (const db of ['fr_key', 'fr_key_psql', 'fr_key_text']) await pg.query('ALTER TABLE public.fr ADD PRIMARY KEY (id)', [], db);
     await startSlot(pg, 'fr_src');
@@ -254,9 +288,19 @@ export async function fullTableCase(pg: PgCluster, rows: number, txns: number): 
     const vs = (ms: number) => fmtRatio(sourceMs / ms);
     return {
       rows: [
-        [`source: \`psql -f\` of the workload, ${fmtInt(decoded.changes)} row changes in ${fmtInt(txns)} transactions on a ${fmtInt(rows)}-row FULL table (index on id)`, rate(sourceMs), secs(sourceMs), 'reference'],
+        [
+          `source: \`psql -f\` of the workload, ${fmtInt(decoded.changes)} row changes in ${fmtInt(txns)} transactions on a ${fmtInt(rows)}-row FULL table (index on id)`,
+          rate(sourceMs),
+          secs(sourceMs),
+          'reference',
+        ],
         ['applier, target without a key (index on id)', rate(nokeyMs), secs(nokeyMs), vs(nokeyMs)],
-        ['`psql -f` of the segments, target without a key', rate(nokeyPsqlMs), secs(nokeyPsqlMs), `${vs(nokeyPsqlMs)}; applier ${fmtRatio(nokeyPsqlMs / nokeyMs)}`],
+        [
+          '`psql -f` of the segments, target without a key',
+          rate(nokeyPsqlMs),
+          secs(nokeyPsqlMs),
+          `${vs(nokeyPsqlMs)}; applier ${fmtRatio(nokeyPsqlMs / nokeyMs)}`,
+        ],
         ['applier, target with a primary key (merged by it)', rate(keyMs), secs(keyMs), vs(keyMs)],
         ['`psql -f` of the segments, target with a primary key', rate(keyPsqlMs), secs(keyPsqlMs), `${vs(keyPsqlMs)}; applier ${fmtRatio(keyPsqlMs / keyMs)}`],
         ['applier, the same changes in the older text-only form, target with a primary key', rate(keyTextMs), secs(keyTextMs), vs(keyTextMs)],

@@ -15,8 +15,12 @@ function values(id: number, version: number): string[] {
   const secs = id * 7 + version;
   const created = new Date(Date.UTC(2026, 0, 1) + secs * 1000).toISOString().replace('T', ' ').replace('Z', '+00');
   return [
-    `'item ${id} v${version} ✓ it''s'`, `'${(id * 31 + version) % 997}'`, `'${id}.${String(version).padStart(2, '0')}'`,
-    `'{a,"b c",${version}}'`, `'${created}'`, `'{"id": ${id}, "v": ${version}, "tags": ["x", "y"]}'`,
+    `'item ${id} v${version} ✓ it''s'`,
+    `'${(id * 31 + version) % 997}'`,
+    `'${id}.${String(version).padStart(2, '0')}'`,
+    `'{a,"b c",${version}}'`,
+    `'${created}'`,
+    `'{"id": ${id}, "v": ${version}, "tags": ["x", "y"]}'`,
   ];
 }
 
@@ -55,7 +59,9 @@ export function generateSegments(recorder: Recorder, shape: WorkloadShape): Work
       for (let i = deletes; i < deletes + updates; i++) {
         const id = firstId(k - 1) + i;
         const [name, qty, price, tags, created, doc] = values(id, 1);
-        statements.push(`UPDATE ONLY public.items SET name = ${name}, qty = ${qty}, price = ${price}, tags = ${tags}, created = ${created}, doc = ${doc} WHERE id = '${id}';`);
+        statements.push(
+          `UPDATE ONLY public.items SET name = ${name}, qty = ${qty}, price = ${price}, tags = ${tags}, created = ${created}, doc = ${doc} WHERE id = '${id}';`,
+        );
         counts.updates += 1;
       }
     }

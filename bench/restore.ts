@@ -54,7 +54,9 @@ const TRANSACTIONS = Math.max(10, Math.round(20_000 * Number(args.scale)));
 const ROWS_PER_TXN = Number(args['rows-per-txn']);
 const BASE_LSN = parseLsn('0/3000000');
 const SERVER = {
-  shared_buffers: '256MB', max_wal_size: '8GB', checkpoint_timeout: '30min',
+  shared_buffers: '256MB',
+  max_wal_size: '8GB',
+  checkpoint_timeout: '30min',
   ...(args['fast-server'] ? {} : { fsync: 'on', synchronous_commit: 'on', full_page_writes: 'on' }),
 };
 
@@ -67,8 +69,13 @@ async function applier(pg: PgCluster, db: string, paths: string[], batch: { tran
   await newTarget(pg, db);
   const t = process.hrtime.bigint();
   const r = await applySegments({
-    profile: pg.profile(db), restoreId: db, segments: paths, stopAt: { kind: 'latest' }, startLsn: formatLsn(BASE_LSN),
-    batchTransactions: batch.transactions, batchBytes: batch.bytes,
+    profile: pg.profile(db),
+    restoreId: db,
+    segments: paths,
+    stopAt: { kind: 'latest' },
+    startLsn: formatLsn(BASE_LSN),
+    batchTransactions: batch.transactions,
+    batchBytes: batch.bytes,
   });
   return { ms: msSince(t), batches: r.batches, applied: r.appliedTransactions, merged: r.mergedBatches, fallbacks: r.mergeFallbacks };
 }
@@ -101,7 +108,7 @@ async function profile(pg: PgCluster, paths: string[], counts: WorkloadCounts): 
   await newTarget(pg, 'floor');
   const c = await pg.connect('floor');
   try {
-    await c.query("SET synchronous_commit = off; SET session_replication_role = replica");
+    await c.query('SET synchronous_commit = off; SET session_replication_role = replica');
     t = process.hrtime.bigint();
     for (let i = 0; i < bodies.length; i += 1000) {
       await c.query(`BEGIN; ${bodies.slice(i, i + 1000).join('')} COMMIT;`);
@@ -127,9 +134,13 @@ async function profile(pg: PgCluster, paths: string[], counts: WorkloadCounts): 
     }
     const merged = msSince(t);
     if (JSON.stringify(await tableSums(pg, 'floor')) !== JSON.stringify(await tableSums(pg, 'via_applier'))) {
-      throw new Error('the rewritten replay differs from the applier\'s target');
+      throw new Error("the rewritten replay differs from the applier's target");
     }
-    rows.push(['server: the rewritten SQL and COPYs, 1000 txns per commit, no origin', `${merged.toFixed(0)} ms`, `${fmtInt(perSecond(counts.changes, merged))} rows/s`]);
+    rows.push([
+      'server: the rewritten SQL and COPYs, 1000 txns per commit, no origin',
+      `${merged.toFixed(0)} ms`,
+      `${fmtInt(perSecond(counts.changes, merged))} rows/s`,
+    ]);
   } finally {
     await c.end();
   }
@@ -161,7 +172,9 @@ async function main(): Promise<void> {
     for (let i = 0; i < Number(args.repeat); i++) {
       const suffix = i === 0 ? '' : `_${i}`;
       appliers.push(await applier(pg, `via_applier${suffix}`, paths, batch));
-      log(`applier: ${appliers[i]!.ms.toFixed(0)} ms, ${appliers[i]!.batches} batches (${appliers[i]!.merged} merged, ${appliers[i]!.fallbacks} merge fallbacks)`);
+      log(
+        `applier: ${appliers[i]!.ms.toFixed(0)} ms, ${appliers[i]!.batches} batches (${appliers[i]!.merged} merged, ${appliers[i]!.fallbacks} merge fallbacks)`,
+      );
       await newTarget(pg, `via_psql${suffix}`);
       psqls.push(psqlFiles(pg, `via_psql${suffix}`, paths));
       log(`psql -f: ${psqls[i]!.toFixed(0)} ms`);
@@ -208,12 +221,12 @@ async function main(): Promise<void> {
       const full = await fullTableCase(pg, Number(args['full-rows']), Number(args['full-txns']));
       out.push(
         '',
-        '## Real workloads, decoded and rendered as the capture does; every target ends equal to the source (ratio: rows/s over the source\'s own)',
+        "## Real workloads, decoded and rendered as the capture does; every target ends equal to the source (ratio: rows/s over the source's own)",
         '',
         markdownTable(['replay', 'rows/s', 'time', 'ratio'], [...pgb.rows, ...full.rows]),
         '',
-        `targets: applier ${fmtRatio(rateA / rateP)} of psql -f (≥ 10x); pgbench FULL restore ${fmtRatio(pgb.ratios.pgbenchFullVsDefault!)} of the DEFAULT one's speed (≥ 0.5x);`
-          + ` applier over the source's own rate: pgbench ${fmtRatio(pgb.ratios.pgbenchFullVsSource!)}, FULL table with key ${fmtRatio(full.ratios.fullKeyVsSource!)}, without ${fmtRatio(full.ratios.fullNoKeyVsSource!)} (≥ 0.25x); ${loadNote()}`,
+        `targets: applier ${fmtRatio(rateA / rateP)} of psql -f (≥ 10x); pgbench FULL restore ${fmtRatio(pgb.ratios.pgbenchFullVsDefault!)} of the DEFAULT one's speed (≥ 0.5x);` +
+          ` applier over the source's own rate: pgbench ${fmtRatio(pgb.ratios.pgbenchFullVsSource!)}, FULL table with key ${fmtRatio(full.ratios.fullKeyVsSource!)}, without ${fmtRatio(full.ratios.fullNoKeyVsSource!)} (≥ 0.25x); ${loadNote()}`,
       );
     }
     process.stdout.write(`${out.join('\n')}\n`);

@@ -39,7 +39,11 @@ const { values: args } = parseArgs({
 
 /** WAL as a production source writes it (full_page_writes is switched per round); no autovacuum noise. */
 const SERVER = {
-  full_page_writes: 'on', shared_buffers: '256MB', max_wal_size: '8GB', checkpoint_timeout: '30min', autovacuum: 'off',
+  full_page_writes: 'on',
+  shared_buffers: '256MB',
+  max_wal_size: '8GB',
+  checkpoint_timeout: '30min',
+  autovacuum: 'off',
 };
 
 type Kind = 'plain' | 'pgincr' | 'full';
@@ -64,7 +68,10 @@ async function prepare(pg: PgCluster, kind: Kind, repository: string): Promise<s
     for (const t of PGBENCH_TABLES) await pg.query(`ALTER TABLE ${t} REPLICA IDENTITY FULL`, [], db);
   }
   const idents = await pg.query<{ relname: string; relreplident: string }>(
-    'SELECT relname, relreplident FROM pg_class WHERE relname = ANY($1) ORDER BY 1', [PGBENCH_TABLES], db);
+    'SELECT relname, relreplident FROM pg_class WHERE relname = ANY($1) ORDER BY 1',
+    [PGBENCH_TABLES],
+    db,
+  );
   log(`${db}: replica identities ${idents.map((r) => `${r.relname}=${r.relreplident}`).join(' ')}`);
   return db;
 }
@@ -86,7 +93,11 @@ async function setFullPageWrites(pg: PgCluster, on: boolean): Promise<void> {
   await pg.query(`ALTER SYSTEM SET full_page_writes = ${on ? 'on' : 'off'}`);
   await pg.query('SELECT pg_reload_conf()');
   const want = on ? 'on' : 'off';
-  await waitUntil(`full_page_writes = ${want}`, async () => (await pg.query<{ v: string }>('SELECT current_setting(\'full_page_writes\') AS v'))[0]?.v === want, 10_000);
+  await waitUntil(
+    `full_page_writes = ${want}`,
+    async () => (await pg.query<{ v: string }>("SELECT current_setting('full_page_writes') AS v"))[0]?.v === want,
+    10_000,
+  );
 }
 
 async function main(): Promise<void> {
@@ -111,23 +122,22 @@ async function main(): Promise<void> {
       }
     }
     await setFullPageWrites(pg, true);
-    const rows = Array.from({ length: runs }, (_, r) => (['on', 'off'] as const).map((fpw) => {
-      const v = perTxn[fpw];
-      return [
-        String(r + 1), fpw,
-        ...KINDS.map((k) => fmtInt(v[k][r]!)),
-        fmtRatio(v.pgincr[r]! / v.plain[r]!),
-        fmtRatio(v.full[r]! / v.plain[r]!),
-      ];
-    })).flat();
-    process.stdout.write([
-      `WAL bytes per pgbench transaction (scale ${args.scale}, ${args.clients} clients, ${args.transactions} transactions each per round, VACUUM and CHECKPOINT before each round)`,
-      '',
-      markdownTable(['run', 'full_page_writes', ...KINDS.map((k) => LABEL[k]), 'set up / not', 'FULL kept / not'], rows),
-      '',
-      loadNote(),
-      '',
-    ].join('\n'));
+    const rows = Array.from({ length: runs }, (_, r) =>
+      (['on', 'off'] as const).map((fpw) => {
+        const v = perTxn[fpw];
+        return [String(r + 1), fpw, ...KINDS.map((k) => fmtInt(v[k][r]!)), fmtRatio(v.pgincr[r]! / v.plain[r]!), fmtRatio(v.full[r]! / v.plain[r]!)];
+      }),
+    ).flat();
+    process.stdout.write(
+      [
+        `WAL bytes per pgbench transaction (scale ${args.scale}, ${args.clients} clients, ${args.transactions} transactions each per round, VACUUM and CHECKPOINT before each round)`,
+        '',
+        markdownTable(['run', 'full_page_writes', ...KINDS.map((k) => LABEL[k]), 'set up / not', 'FULL kept / not'], rows),
+        '',
+        loadNote(),
+        '',
+      ].join('\n'),
+    );
   } finally {
     await pg.stop();
     rmSync(repository, { recursive: true, force: true });

@@ -101,9 +101,11 @@ export function unregisteredSearchAttribute(err: unknown): string | undefined {
 
 /** What to say when the server lacks the search attributes (the start goes on without them). */
 export function unregisteredSearchAttributesMessage(namespace: string, said: string): string {
-  return `the Temporal server has no pgincr search attributes in namespace ${namespace} (${said}); `
-    + 'started without them: the UI cannot filter pgincr workflows by database, chain or kind. '
-    + `Register them once with: ${searchAttributeCommands(namespace).join(' && ')}`;
+  return (
+    `the Temporal server has no pgincr search attributes in namespace ${namespace} (${said}); ` +
+    'started without them: the UI cannot filter pgincr workflows by database, chain or kind. ' +
+    `Register them once with: ${searchAttributeCommands(namespace).join(' && ')}`
+  );
 }
 
 /**
@@ -112,7 +114,10 @@ export function unregisteredSearchAttributesMessage(namespace: string, said: str
  * and `warn` names the attributes and the commands that register them.
  */
 export async function startLabelled(
-  client: Client, type: string, options: WorkflowStartOptions, labels: WorkflowLabels,
+  client: Client,
+  type: string,
+  options: WorkflowStartOptions,
+  labels: WorkflowLabels,
   warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
 ): Promise<WorkflowHandleWithFirstExecutionRunId> {
   const labelled = labelOptions(labels);

@@ -30,7 +30,11 @@ export const captureSchema = z
     decoder: z.enum(['pgoutput', 'decoder_raw']).default('pgoutput'),
     slot: identifier.default('pgincr'),
     publication: identifier.default('pgincr_pub'),
-    segmentMaxBytes: z.number().int().min(1024).default(64 * 1024 * 1024),
+    segmentMaxBytes: z
+      .number()
+      .int()
+      .min(1024)
+      .default(64 * 1024 * 1024),
     segmentMaxAge: duration.default('15m'),
     /** How long one capture activity runs before the workflow loops (bounds history). */
     activityRunTime: duration.default('1h'),
@@ -42,7 +46,11 @@ export const captureSchema = z
     idleMessageInterval: duration.or(z.literal('0')).default('0'),
     compress: z.enum(['none', 'gzip']).default('gzip'),
     /** decoder_raw only: raw pg_recvlogical output allowed on disk before it is paused (soft bound). */
-    rawBacklogMaxBytes: z.number().int().min(1024 * 1024).default(64 * 1024 * 1024),
+    rawBacklogMaxBytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .default(64 * 1024 * 1024),
     /** What to do with DDL run from inside a function (cannot be replayed as its statement). */
     ddlInFunction: z.enum(['fail', 'warn']).default('warn'),
   })
@@ -57,9 +65,7 @@ export const setupSchema = z
   })
   .strict();
 
-export const scheduleSchema = z
-  .object({ cron: z.string().min(1), paused: z.boolean().default(false) })
-  .strict();
+export const scheduleSchema = z.object({ cron: z.string().min(1), paused: z.boolean().default(false) }).strict();
 
 export const schedulesSchema = z
   .object({
@@ -81,9 +87,21 @@ export const retentionSchema = z
 
 export const alertsSchema = z
   .object({
-    restartLagCriticalBytes: z.number().int().min(0).default(1024 ** 3),
-    restartLagEmergencyBytes: z.number().int().min(0).default(10 * 1024 ** 3),
-    restartLagWarningBytes: z.number().int().min(0).default(256 * 1024 ** 2),
+    restartLagCriticalBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(1024 ** 3),
+    restartLagEmergencyBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(10 * 1024 ** 3),
+    restartLagWarningBytes: z
+      .number()
+      .int()
+      .min(0)
+      .default(256 * 1024 ** 2),
     noProgressEmergency: duration.default('24h'),
     /** A capture whose activity keeps failing without progress is CRITICAL after this long. */
     captureFailingCritical: duration.default('2m'),
@@ -98,10 +116,7 @@ export const temporalSchema = z
     address: z.string().default('127.0.0.1:7233'),
     namespace: z.string().default('default'),
     taskQueue: z.string().default('pgincr'),
-    tls: z
-      .object({ clientCertPath: z.string(), clientKeyPath: z.string(), serverRootCACertificatePath: z.string().optional() })
-      .strict()
-      .optional(),
+    tls: z.object({ clientCertPath: z.string(), clientKeyPath: z.string(), serverRootCACertificatePath: z.string().optional() }).strict().optional(),
   })
   .strict();
 

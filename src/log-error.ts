@@ -84,9 +84,14 @@ export function serializeError(value: unknown, depth = 0): unknown {
   if (e.stack) out.stack = scrubSecrets(e.stack);
   if (e.cause !== undefined) {
     const cause = e.cause;
-    out.cause = depth >= MAX_CAUSES ? '[cause chain cut]'
-      : cause instanceof Error ? (serializeError(cause, depth + 1) as LoggedError)
-        : typeof cause === 'string' ? scrubSecrets(cause) : `[${typeof cause} cause]`;
+    out.cause =
+      depth >= MAX_CAUSES
+        ? '[cause chain cut]'
+        : cause instanceof Error
+          ? (serializeError(cause, depth + 1) as LoggedError)
+          : typeof cause === 'string'
+            ? scrubSecrets(cause)
+            : `[${typeof cause} cause]`;
   }
   return out;
 }

@@ -14,7 +14,9 @@ function activityIds(): Record<string, unknown> {
   if (!info) return {};
   return {
     ...(info.workflowExecution ? { workflowId: info.workflowExecution.workflowId, workflowRunId: info.workflowExecution.runId } : {}),
-    activityId: info.activityId, activityType: info.activityType, attempt: info.attempt,
+    activityId: info.activityId,
+    activityType: info.activityType,
+    attempt: info.attempt,
   };
 }
 
@@ -25,13 +27,17 @@ function activityIds(): Record<string, unknown> {
  */
 export function createLogger(options: { level?: string; pretty?: boolean; destination?: DestinationStream } = {}): Logger {
   const level = options.level ?? process.env.PGINCR_LOG_LEVEL ?? 'info';
-  const pretty = !options.destination && (options.pretty ?? (process.env.PGINCR_LOG_PRETTY === '1' || (process.stdout.isTTY && process.env.PGINCR_LOG_PRETTY !== '0')));
-  return pino({
-    level,
-    base: { app: 'pgincr' },
-    redact: { paths: ['password', '*.password', 'PGPASSWORD', '*.PGPASSWORD', 'env.PGPASSWORD'], censor: '[redacted]' },
-    serializers: { err: serializeError, error: serializeError },
-    mixin: activityIds,
-    ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, destination: 2 } } } : {}),
-  }, pretty ? undefined : (options.destination ?? pino.destination(2)));
+  const pretty =
+    !options.destination && (options.pretty ?? (process.env.PGINCR_LOG_PRETTY === '1' || (process.stdout.isTTY && process.env.PGINCR_LOG_PRETTY !== '0')));
+  return pino(
+    {
+      level,
+      base: { app: 'pgincr' },
+      redact: { paths: ['password', '*.password', 'PGPASSWORD', '*.PGPASSWORD', 'env.PGPASSWORD'], censor: '[redacted]' },
+      serializers: { err: serializeError, error: serializeError },
+      mixin: activityIds,
+      ...(pretty ? { transport: { target: 'pino-pretty', options: { colorize: true, destination: 2 } } } : {}),
+    },
+    pretty ? undefined : (options.destination ?? pino.destination(2)),
+  );
 }

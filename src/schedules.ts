@@ -24,7 +24,13 @@ interface ScheduleDef {
 function definitions(config: Config, profile: string): ScheduleDef[] {
   return [
     { key: 'fullBackup', name: 'full-backup', workflowType: 'fullBackupWorkflow', scheduleId: scheduleIds.fullBackup(profile), args: [{ profile }] },
-    { key: 'globalsBackup', name: 'globals-backup', workflowType: 'globalsBackupWorkflow', scheduleId: scheduleIds.globalsBackup(profile), args: [{ profile }] },
+    {
+      key: 'globalsBackup',
+      name: 'globals-backup',
+      workflowType: 'globalsBackupWorkflow',
+      scheduleId: scheduleIds.globalsBackup(profile),
+      args: [{ profile }],
+    },
     { key: 'healthCheck', name: 'health-check', workflowType: 'healthCheckWorkflow', scheduleId: scheduleIds.healthCheck(profile), args: [{ profile }] },
     { key: 'retention', name: 'retention', workflowType: 'retentionWorkflow', scheduleId: scheduleIds.retention(profile), args: [{ profile }] },
     { key: 'verify', name: 'verify', workflowType: 'verifyWorkflow', scheduleId: scheduleIds.verify(profile), args: [{ profile }] },
@@ -60,7 +66,9 @@ export interface AppliedSchedule {
 }
 
 export async function applySchedules(
-  client: Client, config: Config, profile: string,
+  client: Client,
+  config: Config,
+  profile: string,
   warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
 ): Promise<AppliedSchedule[]> {
   try {

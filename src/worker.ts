@@ -18,15 +18,22 @@ export function installRuntimeLogger(logger: Logger): void {
   runtimeInstalled = true;
   const sdkLog = logger.child({ component: 'temporal' });
   const levels: Record<LogLevel, 'trace' | 'debug' | 'info' | 'warn' | 'error'> = {
-    TRACE: 'trace', DEBUG: 'debug', INFO: 'info', WARN: 'warn', ERROR: 'error',
+    TRACE: 'trace',
+    DEBUG: 'debug',
+    INFO: 'info',
+    WARN: 'warn',
+    ERROR: 'error',
   };
   Runtime.install({
-    logger: new DefaultLogger(process.env.PGINCR_SDK_LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN', ({ level, message, meta }: { level: LogLevel; message: string; meta?: LogMetadata }) => {
-      // Errors under any key (the SDK uses `error`) serialized with their reason; the task
-      // token (it can complete the activity) is left out.
-      const { taskToken: _token, ...rest } = (meta ?? {}) as LogMetadata & { taskToken?: unknown };
-      sdkLog[levels[level]](serializeErrorFields(rest), message);
-    }),
+    logger: new DefaultLogger(
+      process.env.PGINCR_SDK_LOG_LEVEL === 'debug' ? 'DEBUG' : 'WARN',
+      ({ level, message, meta }: { level: LogLevel; message: string; meta?: LogMetadata }) => {
+        // Errors under any key (the SDK uses `error`) serialized with their reason; the task
+        // token (it can complete the activity) is left out.
+        const { taskToken: _token, ...rest } = (meta ?? {}) as LogMetadata & { taskToken?: unknown };
+        sdkLog[levels[level]](serializeErrorFields(rest), message);
+      },
+    ),
   });
 }
 

@@ -52,7 +52,6 @@ export function lastHeartbeat<T>(): T | undefined {
   return activityContext()?.info.heartbeatDetails as T | undefined;
 }
 
-
 /**
  * Runs `run` while heartbeating from a timer (every 10 s), with the latest details `details()`
  * gives: a long step that reports no progress of its own (checksums, a single huge transaction)

@@ -121,12 +121,34 @@ export interface PgincrActivities {
   waitForSegmentCoverage(input: { profile: string; lsn: string; timeoutMs: number }): Promise<SegmentCoverage>;
   // restore
   /** With `targetProfile`, also refuses DDL roles missing there (unless `noOwner`; globals.sql counts when `restoreGlobals`). */
-  planRestore(input: { profile: string; target: RestoreTarget; fromBase?: string; targetProfile?: string; restoreGlobals?: boolean; noOwner?: boolean }): Promise<RestorePlanResult>;
+  planRestore(input: {
+    profile: string;
+    target: RestoreTarget;
+    fromBase?: string;
+    targetProfile?: string;
+    restoreGlobals?: boolean;
+    noOwner?: boolean;
+  }): Promise<RestorePlanResult>;
   /** `owner`/`grants`: the source database's (plan), unless the restore is noOwner. */
-  createTargetDatabase(input: { profile: string; targetProfile: string; targetDb: string; restoreId: string; encoding: string; owner?: string; grants?: DatabaseGrant[] }): Promise<{ created: boolean }>;
+  createTargetDatabase(input: {
+    profile: string;
+    targetProfile: string;
+    targetDb: string;
+    restoreId: string;
+    encoding: string;
+    owner?: string;
+    grants?: DatabaseGrant[];
+  }): Promise<{ created: boolean }>;
   restoreGlobals(input: { profile: string; targetProfile: string; plan: RestorePlanResult }): Promise<{ notes: string[] }>;
   restoreBase(input: { targetProfile: string; targetDb: string; restoreId: string; plan: RestorePlanResult; noOwner?: boolean }): Promise<{ skipped: boolean }>;
-  applySegments(input: { targetProfile: string; targetDb: string; restoreId: string; plan: RestorePlanResult; target: RestoreTarget; noOwner?: boolean }): Promise<ApplyResult>;
+  applySegments(input: {
+    targetProfile: string;
+    targetDb: string;
+    restoreId: string;
+    plan: RestorePlanResult;
+    target: RestoreTarget;
+    noOwner?: boolean;
+  }): Promise<ApplyResult>;
   fixSequences(input: { targetProfile: string; targetDb: string }): Promise<{ adjusted: number }>;
   verifyTarget(input: { profile: string; targetProfile: string; targetDb: string; checksumsFile?: string }): Promise<VerifyResult>;
   finishRestore(input: { targetProfile: string; targetDb: string; restoreId: string; dropDatabase: boolean }): Promise<void>;

@@ -40,7 +40,10 @@ export function baseActivities(deps: ActivityDeps): BaseActivities {
     },
     async dumpGlobals({ profile, baseId }) {
       const dir = await resolveBaseDir(deps, profile, baseId);
-      return withTimerHeartbeat(() => ({ step: 'globals' }), () => dumpGlobals(deps, { profile, baseDir: dir, signal: cancellationSignal() }));
+      return withTimerHeartbeat(
+        () => ({ step: 'globals' }),
+        () => dumpGlobals(deps, { profile, baseDir: dir, signal: cancellationSignal() }),
+      );
     },
     async writeMetadata({ profile, baseId }) {
       return writeMetadata(deps, { profile, baseDir: await resolveBaseDir(deps, profile, baseId) });

@@ -46,7 +46,10 @@ export async function findBaseForSlot(chain: string, slot: string): Promise<{ id
     if ((err as { code?: string }).code === 'ENOENT') return null;
     throw err;
   }
-  for (const id of names.filter((n) => !isTempName(n) && parseBaseId(n)).sort().reverse()) {
+  for (const id of names
+    .filter((n) => !isTempName(n) && parseBaseId(n))
+    .sort()
+    .reverse()) {
     const dir = baseDir(chain, id);
     const metadata = await readBaseMetadata(dir);
     if (metadata && metadata.slot === slot && !metadata.temporarySlot) return { id, dir, metadata };

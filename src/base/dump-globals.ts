@@ -9,11 +9,12 @@ export async function dumpGlobals(deps: SetupDeps, input: ProfileInput & { baseD
   const profile = profileByName(deps.config, input.profile);
   const file = join(input.baseDir, BASE_FILES.globals);
   await runPgDumpall({
-    profile, outPath: file, noRolePasswords: deps.config.setup.noRolePasswords,
+    profile,
+    outPath: file,
+    noRolePasswords: deps.config.setup.noRolePasswords,
     ...(profile.dbname ? { database: profile.dbname } : {}),
     ...(input.signal ? { signal: input.signal } : {}),
   });
   deps.logger.info({ profile: input.profile, file }, 'globals dumped');
   return { file };
 }
-

@@ -88,15 +88,28 @@ async function buildBase(deps: SetupDeps, input: TakeBaseInput, created: Created
   const format = deps.config.setup.dumpFormat;
   const dumpFile = format === 'plain' ? BASE_FILES.dumpPlain : BASE_FILES.dumpDirectory;
   const dump = await runPgDump({
-    profile, snapshot: created.snapshotName, format, jobs: deps.config.setup.dumpJobs, outPath: join(tmp, dumpFile),
-    excludeSchema: ['pgincr'], listPath: join(tmp, BASE_FILES.dumpList),
+    profile,
+    snapshot: created.snapshotName,
+    format,
+    jobs: deps.config.setup.dumpJobs,
+    outPath: join(tmp, dumpFile),
+    excludeSchema: ['pgincr'],
+    listPath: join(tmp, BASE_FILES.dumpList),
     ...(input.signal ? { signal: input.signal } : {}),
     onProgress: (p) => input.onProgress?.({ phase: 'dump', bytes: p.bytes }),
   });
   const metadata: BaseMetadata = {
-    pgincrVersion: pgincrVersion(), lsn, takenAt, slot: created.slotName, plugin: created.plugin, temporarySlot: input.temporary,
+    pgincrVersion: pgincrVersion(),
+    lsn,
+    takenAt,
+    slot: created.slotName,
+    plugin: created.plugin,
+    temporarySlot: input.temporary,
     publication: deps.config.capture.decoder === 'pgoutput' ? deps.config.capture.publication : null,
-    dumpFormat: format, dumpFile, dumpBytes: dump.bytes, tables: Object.keys(sums.tables).length,
+    dumpFormat: format,
+    dumpFile,
+    dumpBytes: dump.bytes,
+    tables: Object.keys(sums.tables).length,
     ...(dump.sha256 ? { dumpSha256: dump.sha256 } : {}),
   };
   await writeFileAtomic(join(tmp, BASE_FILES.metadata), json(metadata));
@@ -111,10 +124,12 @@ async function buildBase(deps: SetupDeps, input: TakeBaseInput, created: Created
  */
 export async function takeBase(deps: SetupDeps, input: TakeBaseInput): Promise<TakeBaseResult> {
   const profile = profileByName(deps.config, input.profile);
-  const chain = input.chainDir ?? (await withProfileClient(deps, input.profile, async (c) => {
-    const id = await serverIdentity(c);
-    return chainDirPath(deps.config.repository, id.systemIdentifier, id.database);
-  }));
+  const chain =
+    input.chainDir ??
+    (await withProfileClient(deps, input.profile, async (c) => {
+      const id = await serverIdentity(c);
+      return chainDirPath(deps.config.repository, id.systemIdentifier, id.database);
+    }));
   const slot = input.slot ?? (input.temporary ? `${deps.config.capture.slot}_base_${Date.now().toString(36)}` : deps.config.capture.slot);
   const reused = await prepareSlot(deps, input, chain, slot);
   if (reused) return reused;
@@ -158,7 +173,8 @@ async function repositoryDir(deps: SetupDeps, dir: string): Promise<void> {
     const code = (err as { code?: string }).code;
     if (!code || !BAD_PATH.has(code)) throw err;
     throw new NotReadyError(`repository ${deps.config.repository}: cannot create ${dir} (${code})`, {
-      cause: err, hint: 'set repository in the configuration (or PGINCR_REPOSITORY) to a folder the worker can write',
+      cause: err,
+      hint: 'set repository in the configuration (or PGINCR_REPOSITORY) to a folder the worker can write',
     });
   }
 }
@@ -178,9 +194,10 @@ async function dropUnfinishedSlot(deps: SetupDeps, profileName: string, slot: st
 }
 
 function readme(id: string, m: BaseMetadata, s: ServerMetadata): string {
-  const dump = m.dumpFormat === 'plain'
-    ? `gunzip -c ${m.dumpFile} | psql -X -v ON_ERROR_STOP=1 -d NEWDB`
-    : `pg_restore -L ${BASE_FILES.dumpList} -d NEWDB ${m.dumpFile}    # ${BASE_FILES.dumpList}: every entry but pgincr's own triggers`;
+  const dump =
+    m.dumpFormat === 'plain'
+      ? `gunzip -c ${m.dumpFile} | psql -X -v ON_ERROR_STOP=1 -d NEWDB`
+      : `pg_restore -L ${BASE_FILES.dumpList} -d NEWDB ${m.dumpFile}    # ${BASE_FILES.dumpList}: every entry but pgincr's own triggers`;
   const locale = s.localeProvider === 'icu' ? `--locale-provider=icu --icu-locale=${s.iculocale ?? ''}` : `--lc-collate='${s.collate}' --lc-ctype='${s.ctype}'`;
   return `pgincr base backup ${id}
 

@@ -44,11 +44,21 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
       const log = deps.logger.child({ component: 'capture', slot: cfg.slot });
       // "rotate now" requests arrive as a file (the workflow's signal → requestRotation); polled, not per message.
       let rotate = false;
-      const poll = setInterval(() => void stat(rotateRequestPath(chain)).then(() => { rotate = true; }, () => undefined), 1000);
+      const poll = setInterval(
+        () =>
+          void stat(rotateRequestPath(chain)).then(
+            () => {
+              rotate = true;
+            },
+            () => undefined,
+          ),
+        1000,
+      );
       // capture.decoder: decoder_raw runs pg_recvlogical and post-processes its files (same contract).
-      const run: typeof runCapture = cfg.decoder === 'decoder_raw'
-        ? (d, i, c) => runRawCapture(d, i, c, { profile, chainDir: chain, rawBacklogMaxBytes: cfg.rawBacklogMaxBytes })
-        : runCapture;
+      const run: typeof runCapture =
+        cfg.decoder === 'decoder_raw'
+          ? (d, i, c) => runRawCapture(d, i, c, { profile, chainDir: chain, rawBacklogMaxBytes: cfg.rawBacklogMaxBytes })
+          : runCapture;
       const recorder = captureRecorder(deps.metrics, cfg.slot);
       // Failures are recorded in the repository (monitor/capture.json) for `check` and alerts;
       // the first heartbeat past a recorded failure's durable LSN clears it.
@@ -58,8 +68,9 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
       let recorded = await loadCaptureFailure(chain, cfg.slot).catch(() => null);
       const missed = unrecordedFailure(attempt, recorded);
       if (missed) {
-        recorded = await recordCaptureFailure(chain, cfg.slot, missed, { ...(durable ? { durableLsn: durable } : {}), attempt: attempt - 1 })
-          .catch(() => recorded);
+        recorded = await recordCaptureFailure(chain, cfg.slot, missed, { ...(durable ? { durableLsn: durable } : {}), attempt: attempt - 1 }).catch(
+          () => recorded,
+        );
       }
       let failedAt = recorded ? parseLsn(recorded.durableLsn ?? '0/0') : undefined;
       const noteProgress = (lsn: string) => {
@@ -67,7 +78,13 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
         if (failedAt === undefined || !lsn || parseLsn(lsn) <= failedAt) return;
         failedAt = undefined;
         void clearCaptureFailure(chain, cfg.slot).then(
-          (cleared) => { if (cleared) log.info({ event: 'pgincr.capture.recovered', since: cleared.since, lsn }, `capture made progress again (${lsn}) after failing since ${cleared.since}`); },
+          (cleared) => {
+            if (cleared)
+              log.info(
+                { event: 'pgincr.capture.recovered', since: cleared.since, lsn },
+                `capture made progress again (${lsn}) after failing since ${cleared.since}`,
+              );
+          },
           (error: unknown) => log.warn({ err: error }, 'cannot clear the capture failure record'),
         );
       };
@@ -111,8 +128,8 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
         if (!cancellationSignal()?.aborted) {
           const facts = describeFailure(error);
           recorder.failed(facts.errorType);
-          await recordCaptureFailure(chain, cfg.slot, error, { ...(durable ? { durableLsn: durable } : {}), attempt }).catch(
-            (e: unknown) => log.warn({ err: e }, 'cannot record the capture failure'),
+          await recordCaptureFailure(chain, cfg.slot, error, { ...(durable ? { durableLsn: durable } : {}), attempt }).catch((e: unknown) =>
+            log.warn({ err: e }, 'cannot record the capture failure'),
           );
         }
         throw error;

@@ -113,7 +113,9 @@ export class CaptureRun {
     resumeLsn: Lsn,
   ) {
     this.context = {
-      ordinals: new DdlOrdinals(), ddlInFunction: input.ddlInFunction, encoding: source.header.encoding,
+      ordinals: new DdlOrdinals(),
+      ddlInFunction: input.ddlInFunction,
+      encoding: source.header.encoding,
       onWarning: (message: string) => deps.log?.warn({ slot: input.slot }, message),
       onSchemaRenamed: (from: string, to: string) => relations.renameSchema(from, to),
       trust: { onRefused: (row) => this.onRefused(row) },
@@ -145,11 +147,19 @@ export class CaptureRun {
     if (txn?.skip) return; // already written (and reported) before a rewind
     this.result.refusedRows += 1;
     const log = this.deps.log;
-    (log?.error ?? log?.warn)?.call(log, {
-      table: `pgincr.${row.table}`, rowId: row.id, xid: txn?.xid, lsn: txn ? formatLsn(txn.commitLsn) : null, reason: row.reason,
-    }, `capture: REFUSED a pgincr.${row.table} row (id ${row.id}, xid ${txn?.xid ?? '?'}, commit LSN ${txn ? formatLsn(txn.commitLsn) : '?'}): ${row.reason}; ` +
-      'it was not written by pgincr\'s triggers and is not replayed. ' +
-      'hint: find who wrote it (only superusers and the owner of schema pgincr can); if the DDL did run, apply it by hand after a restore or take a full backup (pgincr backup full)');
+    (log?.error ?? log?.warn)?.call(
+      log,
+      {
+        table: `pgincr.${row.table}`,
+        rowId: row.id,
+        xid: txn?.xid,
+        lsn: txn ? formatLsn(txn.commitLsn) : null,
+        reason: row.reason,
+      },
+      `capture: REFUSED a pgincr.${row.table} row (id ${row.id}, xid ${txn?.xid ?? '?'}, commit LSN ${txn ? formatLsn(txn.commitLsn) : '?'}): ${row.reason}; ` +
+        "it was not written by pgincr's triggers and is not replayed. " +
+        'hint: find who wrote it (only superusers and the owner of schema pgincr can); if the DDL did run, apply it by hand after a restore or take a full backup (pgincr backup full)',
+    );
   }
 
   /** Loads the source's key the first time a signed capture table shows up (before any of its rows). */
@@ -204,7 +214,7 @@ export class CaptureRun {
     if (msg.kind === 'keepalive') return this.onKeepalive(msg.walEnd, msg.replyRequested);
     const p = msg.payload;
     const tag = p[0];
-    if ((tag === 0x49 /* I */ || tag === 0x55 /* U */ || tag === 0x44 /* D */) && this.txn && p.length >= 6) {
+    if ((tag === 0x49 /* I */ || tag === 0x55 /* U */ || tag === 0x44) /* D */ && this.txn && p.length >= 6) {
       const io = this.onRowChange(this.txn, p);
       if (io !== DECLINED) return io;
     }
@@ -262,7 +272,15 @@ export class CaptureRun {
       case 'begin':
         if (this.txn) throw new PgincrError('protocol', `begin of xid ${m.xid} inside open xid ${this.txn.xid}`);
         // Already written (a rewind after a crash resends it): skip, exactly once in the files.
-        this.txn = { xid: m.xid, commitLsn: m.finalLsn, commitTime: commitTimeToIso(m.commitTime), skip: this.writer.alreadyWritten(m.finalLsn), begun: false, changes: 0, startBytes: 0 };
+        this.txn = {
+          xid: m.xid,
+          commitLsn: m.finalLsn,
+          commitTime: commitTimeToIso(m.commitTime),
+          skip: this.writer.alreadyWritten(m.finalLsn),
+          begun: false,
+          changes: 0,
+          startBytes: 0,
+        };
         this.context.ordinals.reset();
         return;
       case 'relation':
@@ -340,7 +358,13 @@ export class CaptureRun {
     if (this.pending || this.dueReason) return true;
     const stats = this.writer.stats();
     this.dueReason = shouldRotate(
-      { bytes: stats.bytes, transactions: stats.transactions, openedAtMs: stats.openedAtMs, nowMs: this.clock.now(), requested: this.control.rotateRequested() },
+      {
+        bytes: stats.bytes,
+        transactions: stats.transactions,
+        openedAtMs: stats.openedAtMs,
+        nowMs: this.clock.now(),
+        requested: this.control.rotateRequested(),
+      },
       { maxBytes: this.input.segmentMaxBytes, maxAgeMs: this.input.segmentMaxAgeMs },
     );
     return this.dueReason !== null;
@@ -440,7 +464,12 @@ export async function runCapture(deps: CaptureDeps, input: CaptureInput, control
     const resumeLsn = maxLsn(writer.durableLsn, input.lastDurableLsn ?? 0n);
     deps.log?.info({ slot: input.slot, resumeLsn: formatLsn(resumeLsn), segment: writer.resume.path, cutBytes: writer.resume.cutBytes }, 'capture starting');
     const stream = await deps.openStream(source.replication, {
-      slot: input.slot, startLsn: resumeLsn, publication: input.publication, messages: true, highWaterBytes: STREAM_HIGH_WATER, readBatchMs: READ_BATCH_MS,
+      slot: input.slot,
+      startLsn: resumeLsn,
+      publication: input.publication,
+      messages: true,
+      highWaterBytes: STREAM_HIGH_WATER,
+      readBatchMs: READ_BATCH_MS,
     });
     cleanups.unshift(() => stream.stop());
     run = new CaptureRun(deps, input, control, source, writer, stream, new RelationCache(source.factsLookup), resumeLsn);

@@ -22,11 +22,7 @@ function oldTuple(msg: UpdateMessage | DeleteMessage): OldTuple | undefined {
 }
 
 /** SQL for one change, or null when nothing is to be written. */
-export function renderChange(
-  msg: ChangeMessage,
-  relations: RelationCache,
-  context: VerifyingCaptureContext,
-): string | null {
+export function renderChange(msg: ChangeMessage, relations: RelationCache, context: VerifyingCaptureContext): string | null {
   if (msg.tag === 'truncate') {
     const rels = msg.relationIds.map((id) => relations.get(id)).filter((r) => !isCaptureTable(r));
     return rels.length ? renderTruncate(rels, { cascade: msg.cascade, restartIdentity: msg.restartIdentity }) : null;

@@ -35,10 +35,9 @@ SELECT encode(convert_to(a.attname::text, pg_catalog.getdatabaseencoding()), 'he
 /** Reads the facts of one relation; an unknown (since dropped) relation has none. */
 export function catalogFactsLookup(client: Client): RelationFactsLookup {
   return async (relationId, full) => {
-    const { rows } = await client.query<{ name_hex: string | null; attidentity: string | null; attgenerated: string | null; relkind: string }>(
-      FACTS_SQL,
-      [relationId],
-    );
+    const { rows } = await client.query<{ name_hex: string | null; attidentity: string | null; attgenerated: string | null; relkind: string }>(FACTS_SQL, [
+      relationId,
+    ]);
     const facts: RelationFacts = { identityAlways: new Set(), generated: new Set(), partitioned: rows[0]?.relkind === 'p' };
     for (const r of rows) {
       if (r.name_hex === null) continue;
@@ -63,7 +62,11 @@ export class RelationCache {
     const facts = await this.lookup(msg.relationId, full);
     const { tag: _tag, ...rest } = msg;
     const info: RelationInfo = {
-      ...rest, identityAlways: facts.identityAlways, generated: facts.generated, partitioned: facts.partitioned, matchTypes: facts.matchTypes,
+      ...rest,
+      identityAlways: facts.identityAlways,
+      generated: facts.generated,
+      partitioned: facts.partitioned,
+      matchTypes: facts.matchTypes,
     };
     this.relations.set(msg.relationId, info);
     return info;

@@ -37,8 +37,7 @@ export async function recordSequencePositionsXid(client: Client): Promise<number
   await client.query('BEGIN');
   try {
     await client.query('SELECT pgincr.record_sequence_positions()');
-    const { rows } = await client.query<{ xid: string }>(
-      'SELECT (pg_catalog.pg_current_xact_id()::text::numeric % 4294967296)::text AS xid');
+    const { rows } = await client.query<{ xid: string }>('SELECT (pg_catalog.pg_current_xact_id()::text::numeric % 4294967296)::text AS xid');
     await client.query('COMMIT');
     return Number(rows[0]!.xid);
   } catch (err) {
@@ -49,9 +48,7 @@ export async function recordSequencePositionsXid(client: Client): Promise<number
 
 /** A non-transactional logical message: WAL the walsender must decode, nothing to replay. */
 export async function emitIdleMessage(client: Client): Promise<Lsn> {
-  const { rows } = await client.query<{ lsn: string }>(
-    `SELECT pg_catalog.pg_logical_emit_message(false, 'pgincr', 'keepalive')::text AS lsn`,
-  );
+  const { rows } = await client.query<{ lsn: string }>(`SELECT pg_catalog.pg_logical_emit_message(false, 'pgincr', 'keepalive')::text AS lsn`);
   return parseLsn(rows[0]!.lsn);
 }
 

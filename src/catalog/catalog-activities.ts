@@ -17,15 +17,29 @@ export function catalogActivities(deps: ActivityDeps): CatalogActivities {
       const lines = [
         `chain ${chain}`,
         '',
-        table(['BASE', 'LSN', 'TAKEN AT', 'BYTES'], catalog.bases.map((b) => [b.id, b.lsn, b.takenAt, b.bytes])),
+        table(
+          ['BASE', 'LSN', 'TAKEN AT', 'BYTES'],
+          catalog.bases.map((b) => [b.id, b.lsn, b.takenAt, b.bytes]),
+        ),
         '',
-        table(['SEGMENT', 'START', 'END', 'TXNS', 'LAST COMMIT'], catalog.segments.map((s) => [s.file, s.startLsn, s.endLsn, s.transactions, s.lastCommitTime])),
+        table(
+          ['SEGMENT', 'START', 'END', 'TXNS', 'LAST COMMIT'],
+          catalog.segments.map((s) => [s.file, s.startLsn, s.endLsn, s.transactions, s.lastCommitTime]),
+        ),
         '',
         window.earliest && window.latest
           ? `restorable: from ${window.earliest.time} (${window.earliest.lsn}) to ${window.latest.time} (${window.latest.lsn})`
           : 'restorable: nothing yet (no base)',
-        table(['FROM BASE', 'FROM LSN', 'TO LSN', 'TO TIME', 'CHAIN'], window.ranges.map((r) => [
-          r.baseId, r.fromLsn, r.toLsn, r.toTime, r.broken ? `${r.broken.kind} ${r.broken.fromLsn} → ${r.broken.toLsn} before ${r.broken.before}` : 'whole'])),
+        table(
+          ['FROM BASE', 'FROM LSN', 'TO LSN', 'TO TIME', 'CHAIN'],
+          window.ranges.map((r) => [
+            r.baseId,
+            r.fromLsn,
+            r.toLsn,
+            r.toTime,
+            r.broken ? `${r.broken.kind} ${r.broken.fromLsn} → ${r.broken.toLsn} before ${r.broken.before}` : 'whole',
+          ]),
+        ),
         gaps.length ? `GAPS: ${gaps.map((g) => `${g.kind} from ${g.fromLsn} to ${g.toLsn}, after ${g.after}, before ${g.before}`).join('; ')}` : 'no gaps',
       ];
       return { text: lines.join('\n'), data: { chain, catalog, window, gaps } };
@@ -37,6 +51,5 @@ export function catalogActivities(deps: ActivityDeps): CatalogActivities {
       const catalog = await updateCatalog(chain, () => rebuildCatalog(chain, damaged));
       return { bases: catalog.bases.length, segments: catalog.segments.length, damaged };
     },
-
   };
 }

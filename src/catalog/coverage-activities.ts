@@ -93,7 +93,10 @@ export function coverageActivities(deps: ActivityDeps): CoverageActivities {
         if (await slotActive(profile)) inactiveSince = null;
         else if (inactiveSince === null) inactiveSince = now;
         else if (now - inactiveSince >= INACTIVE_GRACE_MS) {
-          return { ...coverage, reason: `no capture is running (slot ${slot} inactive for ${INACTIVE_GRACE_MS / 1000} s): the sealed segments end at ${coverage.sealedEndLsn ?? '(none)'}` };
+          return {
+            ...coverage,
+            reason: `no capture is running (slot ${slot} inactive for ${INACTIVE_GRACE_MS / 1000} s): the sealed segments end at ${coverage.sealedEndLsn ?? '(none)'}`,
+          };
         }
         if (now - lastRotation >= REROTATE_MS) {
           lastRotation = now;

@@ -80,12 +80,17 @@ export class CliContext {
       const { workflowKinds } = require('../workflows/boundary') as typeof import('../workflows/boundary');
       const profile = (args[0] as { profile?: unknown } | undefined)?.profile;
       const labels = labelsFor(this.config, typeof profile === 'string' ? profile : this.profile, workflowKinds[type] ?? 'preflight');
-      const handle = await startLabelled(client, type, {
-        taskQueue: this.config.temporal.taskQueue,
-        workflowId,
-        args,
-        ...extra,
-      }, labels);
+      const handle = await startLabelled(
+        client,
+        type,
+        {
+          taskQueue: this.config.temporal.taskQueue,
+          workflowId,
+          args,
+          ...extra,
+        },
+        labels,
+      );
       if (this.options.wait === false) {
         this.print(`started ${type}: workflow id ${handle.workflowId}`, { workflowId: handle.workflowId, runId: handle.firstExecutionRunId });
         return undefined;

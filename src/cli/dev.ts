@@ -15,7 +15,15 @@ import { parseConfig, loadConfig, type Config } from '../config';
 import { createLogger } from '../logger';
 import { startDevServer } from '../dev/temporal-dev-server';
 import {
-  freePort, initCluster, isInitialized, isRunning, localSuperuser, startServer, stopServer, writeSettings, type LocalClusterSpec,
+  freePort,
+  initCluster,
+  isInitialized,
+  isRunning,
+  localSuperuser,
+  startServer,
+  stopServer,
+  writeSettings,
+  type LocalClusterSpec,
 } from '../dev/local-cluster';
 import { createWorker, serveMetrics } from '../worker';
 import { CliContext, type GlobalOptions } from './context';
@@ -53,7 +61,14 @@ async function ensureDemoCluster(): Promise<{ profile: { host: string; port: num
     writeSettings(spec);
     startServer(spec);
   }
-  const port = Number(/^port = '(\d+)'/m.exec(readFileSync(join(dir, 'data', 'postgresql.conf'), 'utf8').split('\n').reverse().join('\n'))?.[1] ?? spec.port);
+  const port = Number(
+    /^port = '(\d+)'/m.exec(
+      readFileSync(join(dir, 'data', 'postgresql.conf'), 'utf8')
+        .split('\n')
+        .reverse()
+        .join('\n'),
+    )?.[1] ?? spec.port,
+  );
   const profile = { host: dir, port, user: localSuperuser(), dbname: 'demo' };
   const stop = () => stopServer(spec);
   const admin = new Client({ ...profile, database: 'postgres' });
@@ -73,8 +88,15 @@ async function ensureDemoCluster(): Promise<{ profile: { host: string; port: num
  * the same database through dev.json. PGPASSWORD is never copied (use a pgpass file there).
  */
 function pgEnvProfile(env: NodeJS.ProcessEnv): Record<string, string | number> {
-  const keys = { host: env.PGHOST, port: env.PGPORT ? Number(env.PGPORT) : undefined, dbname: env.PGDATABASE, user: env.PGUSER,
-    service: env.PGSERVICE, passfile: env.PGPASSFILE, sslmode: env.PGSSLMODE };
+  const keys = {
+    host: env.PGHOST,
+    port: env.PGPORT ? Number(env.PGPORT) : undefined,
+    dbname: env.PGDATABASE,
+    user: env.PGUSER,
+    service: env.PGSERVICE,
+    passfile: env.PGPASSFILE,
+    sslmode: env.PGSSLMODE,
+  };
   return Object.fromEntries(Object.entries(keys).filter(([, v]) => v !== undefined && v !== '')) as Record<string, string | number>;
 }
 
@@ -107,18 +129,19 @@ export async function runDev(options: GlobalOptions, opts: { port: number; uiPor
   const running = worker.run();
   const devFile = devStatePath();
   let stopping: Promise<void> | undefined;
-  const stop = (): Promise<void> => (stopping ??= (async () => {
-    removeDevState(devFile);
-    try {
-      worker.shutdown();
-    } catch {
-      // already stopped (its run failed): nothing to shut down
-    }
-    await running.catch(() => undefined);
-    await metrics?.close().catch(() => undefined);
-    await server?.stop();
-    demo?.();
-  })());
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      removeDevState(devFile);
+      try {
+        worker.shutdown();
+      } catch {
+        // already stopped (its run failed): nothing to shut down
+      }
+      await running.catch(() => undefined);
+      await metrics?.close().catch(() => undefined);
+      await server?.stop();
+      demo?.();
+    })());
   process.once('SIGINT', () => void stop());
   process.once('SIGTERM', () => void stop());
   // However this process ends, a second terminal must not find a live-looking dev.json.

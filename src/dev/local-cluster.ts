@@ -59,19 +59,29 @@ export function initCluster(spec: LocalClusterSpec): void {
   chownToServerUser(spec.dir);
   const data = dataDir(spec);
   runAsServerUser(join(spec.binDir ?? PG_BIN, 'initdb'), [
-    '-D', data, '-U', localSuperuser(), '--auth=trust', '--no-sync',
-    `--encoding=${spec.encoding ?? 'UTF8'}`, `--locale=${spec.locale ?? 'C'}`,
+    '-D',
+    data,
+    '-U',
+    localSuperuser(),
+    '--auth=trust',
+    '--no-sync',
+    `--encoding=${spec.encoding ?? 'UTF8'}`,
+    `--locale=${spec.locale ?? 'C'}`,
   ]);
   writeSettings(spec);
-  writeFileSync(join(data, 'pg_hba.conf'),
-    'local all all trust\nlocal replication all trust\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n');
+  writeFileSync(
+    join(data, 'pg_hba.conf'),
+    'local all all trust\nlocal replication all trust\nhost all all 127.0.0.1/32 trust\nhost replication all 127.0.0.1/32 trust\n',
+  );
   chownToServerUser(join(data, 'pg_hba.conf'));
 }
 
 /** Appends settings (later lines win), including port and socket folder. */
 export function writeSettings(spec: LocalClusterSpec): void {
   const settings = { ...LOGICAL_SETTINGS, ...spec.settings, port: spec.port, unix_socket_directories: spec.dir, listen_addresses: '127.0.0.1' };
-  const conf = Object.entries(settings).map(([k, v]) => `${k} = '${String(v).replace(/'/g, "''")}'`).join('\n');
+  const conf = Object.entries(settings)
+    .map(([k, v]) => `${k} = '${String(v).replace(/'/g, "''")}'`)
+    .join('\n');
   appendFileSync(join(dataDir(spec), 'postgresql.conf'), `\n# pgincr local cluster\n${conf}\n`);
 }
 
@@ -88,6 +98,8 @@ export function stopServer(spec: LocalClusterSpec, mode: 'fast' | 'immediate' = 
 }
 
 export function isRunning(spec: LocalClusterSpec): boolean {
-  const [file, argv] = isRoot() ? ['runuser', ['-u', OS_USER, '--', join(spec.binDir ?? PG_BIN, 'pg_ctl'), 'status', '-D', dataDir(spec)]] : [join(spec.binDir ?? PG_BIN, 'pg_ctl'), ['status', '-D', dataDir(spec)]];
+  const [file, argv] = isRoot()
+    ? ['runuser', ['-u', OS_USER, '--', join(spec.binDir ?? PG_BIN, 'pg_ctl'), 'status', '-D', dataDir(spec)]]
+    : [join(spec.binDir ?? PG_BIN, 'pg_ctl'), ['status', '-D', dataDir(spec)]];
   return spawnSync(file, argv).status === 0;
 }

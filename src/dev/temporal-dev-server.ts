@@ -184,11 +184,26 @@ export function logTail(file: string, bytes = LOG_TAIL_BYTES): string {
 }
 
 function startArgs(o: DevServerOptions, ip: string, port: number, uiPort: number | undefined): string[] {
-  const args = ['server', 'start-dev', '--ip', ip, '--port', String(port), '--namespace', o.namespace,
-    '--log-level', o.logLevel ?? 'warn', '--log-format', 'json',
-    '--dynamic-config-value', 'frontend.enableServerVersionCheck=false',
-    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true',
-    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true'];
+  const args = [
+    'server',
+    'start-dev',
+    '--ip',
+    ip,
+    '--port',
+    String(port),
+    '--namespace',
+    o.namespace,
+    '--log-level',
+    o.logLevel ?? 'warn',
+    '--log-format',
+    'json',
+    '--dynamic-config-value',
+    'frontend.enableServerVersionCheck=false',
+    '--dynamic-config-value',
+    'frontend.enableUpdateWorkflowExecution=true',
+    '--dynamic-config-value',
+    'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true',
+  ];
   // pgincr's search attributes (database, chain, kind), so the UI's list filters on them.
   for (const d of SEARCH_ATTRIBUTE_DEFINITIONS) args.push('--search-attribute', `${d.name}=${d.type}`);
   if (o.dbFile) args.push('--db-filename', o.dbFile);
@@ -280,12 +295,13 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
         namespace: options.namespace,
         pid: child.pid ?? -1,
         logFile,
-        stop: () => (stopping ??= stopChild(child).then(() => {
-          if (tempDir) {
-            rmSync(tempDir, { recursive: true, force: true });
-            tempDirs.delete(tempDir);
-          }
-        })),
+        stop: () =>
+          (stopping ??= stopChild(child).then(() => {
+            if (tempDir) {
+              rmSync(tempDir, { recursive: true, force: true });
+              tempDirs.delete(tempDir);
+            }
+          })),
       };
     }
     await stopChild(child);
@@ -293,13 +309,20 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
     const portClash = /address already in use/i.test(tail);
     if (outcome === 'exited' && portClash && !explicitPorts && attempt < PORT_ATTEMPTS && Date.now() < deadline) continue;
     if (tempDir) tempDirs.delete(tempDir); // kept: the error names the log
-    const what = outcome instanceof Error ? `could not run ${binary}: ${outcome.message}`
-      : outcome === 'exited' ? `exited with ${child.exitCode ?? child.signalCode}`
-      : `did not answer within ${Math.round(timeoutMs / 1000)} s`;
+    const what =
+      outcome instanceof Error
+        ? `could not run ${binary}: ${outcome.message}`
+        : outcome === 'exited'
+          ? `exited with ${child.exitCode ?? child.signalCode}`
+          : `did not answer within ${Math.round(timeoutMs / 1000)} s`;
     throw new PgincrError('temporal_start_failed', `temporal dev server at ${address} ${what}; log ${logFile}, last lines:\n${tail}`, {
-      hint: portClash ? 'another process holds the port: choose another one'
-        : outcome === 'timeout' ? 'the machine may be overloaded: raise startTimeoutMs, or read the log'
-        : outcome instanceof Error ? INSTALL_HINT : 'read the log lines above (bad flag, unwritable --db-filename, port in use)',
+      hint: portClash
+        ? 'another process holds the port: choose another one'
+        : outcome === 'timeout'
+          ? 'the machine may be overloaded: raise startTimeoutMs, or read the log'
+          : outcome instanceof Error
+            ? INSTALL_HINT
+            : 'read the log lines above (bad flag, unwritable --db-filename, port in use)',
     });
   }
 }

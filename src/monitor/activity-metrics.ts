@@ -44,7 +44,11 @@ export function captureRecorder(metrics: PgincrMetrics | undefined, slot: string
 }
 
 /** A restore's progress into `targetDb`. */
-export function recordRestoreProgress(metrics: PgincrMetrics | undefined, targetDb: string, p: { appliedTransactions: number; lastEndLsn: string | null }): void {
+export function recordRestoreProgress(
+  metrics: PgincrMetrics | undefined,
+  targetDb: string,
+  p: { appliedTransactions: number; lastEndLsn: string | null },
+): void {
   if (!metrics) return;
   metrics.restoreProgressTransactions.set({ restore: targetDb }, p.appliedTransactions);
   if (p.lastEndLsn) metrics.restoreProgressLsn.set({ restore: targetDb }, lsnGaugeValue(p.lastEndLsn));

@@ -68,12 +68,21 @@ async function postWithRetry(url: string, payload: AlertPayload, opts: AlertOpti
       backoff *= 2;
     }
   }
-  logger.warn({ event: 'pgincr.alert.webhook_failed', check: payload.check, attempts, error: lastError }, `alert webhook failed after ${attempts} attempts: ${lastError}`);
+  logger.warn(
+    { event: 'pgincr.alert.webhook_failed', check: payload.check, attempts, error: lastError },
+    `alert webhook failed after ${attempts} attempts: ${lastError}`,
+  );
   return false;
 }
 
 /** Logs one finding at its severity and starts the webhook POST in the background. */
-export function emitAlert(logger: AlertLogger, finding: Finding, opts: AlertOptions = {}, nowMs = Date.now(), event: AlertPayload['event'] = 'alert'): EmittedAlert {
+export function emitAlert(
+  logger: AlertLogger,
+  finding: Finding,
+  opts: AlertOptions = {},
+  nowMs = Date.now(),
+  event: AlertPayload['event'] = 'alert',
+): EmittedAlert {
   const payload: AlertPayload = {
     source: 'pgincr',
     event,
@@ -85,7 +94,14 @@ export function emitAlert(logger: AlertLogger, finding: Finding, opts: AlertOpti
     ...(finding.hint ? { hint: finding.hint } : {}),
     at: new Date(nowMs).toISOString(),
   };
-  const fields = { event: event === 'alert' ? 'pgincr.alert' : 'pgincr.alert.recovered', slot: opts.slot, check: finding.check, severity: finding.severity, value: finding.value, hint: finding.hint };
+  const fields = {
+    event: event === 'alert' ? 'pgincr.alert' : 'pgincr.alert.recovered',
+    slot: opts.slot,
+    check: finding.check,
+    severity: finding.severity,
+    value: finding.value,
+    hint: finding.hint,
+  };
   switch (finding.severity) {
     case 'ok':
       logger.info(fields, finding.message);

@@ -28,7 +28,6 @@ export interface CaptureRecordFile {
   slots: Record<string, CaptureSlotRecord>;
 }
 
-
 /** Reads the record; missing or unreadable is "no failure known". */
 export async function loadCaptureRecord(chainDir: string): Promise<CaptureRecordFile> {
   try {
@@ -79,7 +78,12 @@ export function describeFailure(error: unknown): Pick<CaptureFailureFacts, 'erro
  * failures' start (`since`) is kept while the durable position has not moved past the previous
  * failure's, so a capture failing at the same transaction again and again counts as stuck.
  */
-export async function recordCaptureFailure(chainDir: string, slot: string, error: unknown, opts: { durableLsn?: string; attempt?: number; nowMs?: number }): Promise<CaptureFailureFacts> {
+export async function recordCaptureFailure(
+  chainDir: string,
+  slot: string,
+  error: unknown,
+  opts: { durableLsn?: string; attempt?: number; nowMs?: number },
+): Promise<CaptureFailureFacts> {
   const now = new Date(opts.nowMs ?? Date.now()).toISOString();
   const previous = (await loadCaptureRecord(chainDir)).slots[slot]?.failure ?? null;
   const moved = previous?.durableLsn && opts.durableLsn ? parseLsn(opts.durableLsn) > parseLsn(previous.durableLsn) : false;

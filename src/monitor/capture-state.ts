@@ -27,7 +27,9 @@ interface RawFailure {
 }
 
 /** The pending activity's attempt and last failure, as Temporal's describe() gives them. */
-export function pendingCaptureActivity(raw: { pendingActivities?: { attempt?: number | null; lastFailure?: RawFailure | null }[] | null }): CaptureWorkflowState['captureActivity'] {
+export function pendingCaptureActivity(raw: {
+  pendingActivities?: { attempt?: number | null; lastFailure?: RawFailure | null }[] | null;
+}): CaptureWorkflowState['captureActivity'] {
   const pending = raw.pendingActivities?.[0];
   if (!pending) return undefined;
   const f = pending.lastFailure;
@@ -58,7 +60,11 @@ export async function captureWorkflowState(client: Client, config: Config, profi
  * Asks with `client` when given (an activity's worker client), else with a client of its own
  * from `config.temporal` that gives up after `connectTimeoutMs` (the CLI's `pgincr check`).
  */
-export async function askCaptureState(config: Config, profile: string, opts: { client?: Client; connectTimeoutMs?: number } = {}): Promise<CaptureWorkflowState> {
+export async function askCaptureState(
+  config: Config,
+  profile: string,
+  opts: { client?: Client; connectTimeoutMs?: number } = {},
+): Promise<CaptureWorkflowState> {
   if (opts.client) return captureWorkflowState(opts.client, config, profile);
   let client: Client;
   const timeoutMs = opts.connectTimeoutMs ?? 3000;

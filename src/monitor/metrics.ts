@@ -43,14 +43,16 @@ const SEVERITY_VALUE: Record<Severity, number> = { ok: 0, warning: 1, unknown: 2
 
 /** Creates the pgincr metrics in `registry` (a fresh one by default, so tests do not collide). */
 export function createMetrics(registry: Registry = new Registry()): PgincrMetrics {
-  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
-    new Gauge<L>({ name, help, labelNames, registers: [registry] });
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) => new Gauge<L>({ name, help, labelNames, registers: [registry] });
   const counter = (name: string, help: string) => new Counter<'slot'>({ name, help, labelNames: ['slot'], registers: [registry] });
   const captureDurable = new Map<string, { lsn: bigint; atMs: number }>();
   return {
     registry,
     captureFailuresTotal: new Counter<'slot' | 'error_type'>({
-      name: 'pgincr_capture_failures_total', help: 'Failed capture activity attempts, by the error\'s type', labelNames: ['slot', 'error_type'], registers: [registry],
+      name: 'pgincr_capture_failures_total',
+      help: "Failed capture activity attempts, by the error's type",
+      labelNames: ['slot', 'error_type'],
+      registers: [registry],
     }),
     captureDurable,
     captureSecondsSinceDurableCommit: new Gauge<'slot'>({
@@ -67,13 +69,13 @@ export function createMetrics(registry: Registry = new Registry()): PgincrMetric
     slotConfirmedFlushLagBytes: gauge('pgincr_slot_confirmed_flush_lag_bytes', 'How far the capture is behind: current LSN - confirmed_flush_lsn', ['slot']),
     slotSafeWalSizeBytes: gauge('pgincr_slot_safe_wal_size_bytes', 'WAL that can be written before the slot is invalidated (absent when unlimited)', ['slot']),
     slotActive: gauge('pgincr_slot_active', '1 when a process holds the slot', ['slot']),
-    slotWalStatus: gauge('pgincr_slot_wal_status', '1 for the slot\'s current wal_status (missing = no slot)', ['slot', 'wal_status']),
+    slotWalStatus: gauge('pgincr_slot_wal_status', "1 for the slot's current wal_status (missing = no slot)", ['slot', 'wal_status']),
     healthSeverity: gauge('pgincr_health_severity', 'Worst health finding: 0 ok, 1 warning, 2 unknown, 3 critical, 4 emergency', ['slot']),
     captureLsn: gauge('pgincr_capture_lsn', 'Last durable LSN written by the capture, as a byte position', ['slot']),
     captureTransactionsTotal: counter('pgincr_capture_transactions_total', 'Transactions written to segments'),
     captureChangesTotal: counter('pgincr_capture_changes_total', 'Row changes written to segments'),
     captureBytesTotal: counter('pgincr_capture_bytes_total', 'Bytes written to segments'),
-    segmentAgeSeconds: gauge('pgincr_segment_age_seconds', 'Seconds since the newest sealed segment\'s last commit', ['slot']),
+    segmentAgeSeconds: gauge('pgincr_segment_age_seconds', "Seconds since the newest sealed segment's last commit", ['slot']),
     lastFullBackupTimestampSeconds: gauge('pgincr_last_full_backup_timestamp_seconds', 'When the newest full backup was taken (Unix time)', ['slot']),
     lastVerifyTimestampSeconds: gauge('pgincr_last_verify_timestamp_seconds', 'When the newest verification ran (Unix time)', ['slot']),
     lastVerifyOk: gauge('pgincr_last_verify_ok', '1 when the newest verification passed', ['slot']),
@@ -145,10 +147,11 @@ export function startMetricsServer(port: number, registry: Registry, host = '127
       resolve({
         port: address.port,
         host: address.address,
-        close: () => new Promise<void>((done, fail) => {
-          server.close((error) => (error ? fail(error) : done()));
-          server.closeAllConnections();
-        }),
+        close: () =>
+          new Promise<void>((done, fail) => {
+            server.close((error) => (error ? fail(error) : done()));
+            server.closeAllConnections();
+          }),
       });
     });
   });

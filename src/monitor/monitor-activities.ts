@@ -15,7 +15,6 @@ import type { HealthReport } from '../core/monitor/health';
 type MonitorActivities = Pick<PgincrActivities, 'healthCheck'>;
 type MonitorCliActivities = Pick<CliOnlyActivities, 'runCheck' | 'slotDrop' | 'slotAdvance'>;
 
-
 export function monitorActivities(deps: ActivityDeps): MonitorActivities & MonitorCliActivities {
   const { config } = deps;
 
@@ -34,9 +33,14 @@ export function monitorActivities(deps: ActivityDeps): MonitorActivities & Monit
       emitReportAlerts(deps.logger, report, alertOpts);
       // A stuck capture pages once when it begins and once when it is over, not at every check.
       const incidents = emitIncidentAlerts(deps.logger, report, await loadIncidents<OpenIncident>(chain), alertOpts);
-      if (incidents.emitted.length) await saveIncidents(chain, incidents.open).catch((error: unknown) => deps.logger.warn({ err: error }, 'cannot save the open incidents'));
+      if (incidents.emitted.length)
+        await saveIncidents(chain, incidents.open).catch((error: unknown) => deps.logger.warn({ err: error }, 'cannot save the open incidents'));
       await maybeAutoDrop(report, { alerts: config.alerts, profile: profileByName(config, profile) }, deps.logger);
-      return { status: report.status, exitCode: report.exitCode, findings: report.findings.map((f) => ({ check: f.check, severity: f.severity, message: f.message })) };
+      return {
+        status: report.status,
+        exitCode: report.exitCode,
+        findings: report.findings.map((f) => ({ check: f.check, severity: f.severity, message: f.message })),
+      };
     },
 
     async runCheck({ profile, nagios }) {
@@ -52,6 +56,5 @@ export function monitorActivities(deps: ActivityDeps): MonitorActivities & Monit
       const r = await advanceSlot(profileByName(config, profile), slot, lsn, { confirm });
       return { lsn: r.endLsn };
     },
-
   };
 }

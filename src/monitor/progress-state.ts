@@ -16,7 +16,6 @@ export interface MonitorState {
   slots: Record<string, SlotProgress>;
 }
 
-
 /** Reads the state; a missing or unreadable file is an empty state (it only holds hints). */
 export async function loadMonitorState(chainDir: string): Promise<MonitorState> {
   try {

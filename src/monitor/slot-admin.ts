@@ -29,10 +29,7 @@ function requireConfirm(slot: string, confirm: string | undefined, action: strin
 }
 
 async function slotActivePid(client: Queryable, slot: string): Promise<{ exists: boolean; pid: number | null }> {
-  const { rows } = await client.query<{ active_pid: number | null }>(
-    'SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
-    [slot],
-  );
+  const { rows } = await client.query<{ active_pid: number | null }>('SELECT active_pid FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [slot]);
   return rows[0] ? { exists: true, pid: rows[0].active_pid } : { exists: false, pid: null };
 }
 

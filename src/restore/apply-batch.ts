@@ -45,10 +45,7 @@ async function commitItems(client: Client, items: readonly BatchItem[], merged?:
     if (merged === undefined) await client.query(items.length === 1 ? last.sql : items.map((i) => i.sql).join(''));
     else if (merged.copies.length === 0) await client.query(merged.sql);
     else await queryWithCopies(client, merged.sql, merged.copies);
-    await client.query('SELECT pg_catalog.pg_replication_origin_xact_setup($1::pg_lsn, $2::timestamptz)', [
-      formatLsn(last.txn.endLsn),
-      last.txn.commitTime,
-    ]);
+    await client.query('SELECT pg_catalog.pg_replication_origin_xact_setup($1::pg_lsn, $2::timestamptz)', [formatLsn(last.txn.endLsn), last.txn.commitTime]);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -115,11 +112,22 @@ interface ServerError {
 const MESSAGE_NAMES_OBJECTS_ONLY = new Set(['08', '0A', '23', '25', '28', '2B', '3D', '3F', '40', '42', '53', '54', '55', '57', '58']);
 
 const CONDITION_NAMES: Record<string, string> = {
-  '23502': 'not_null_violation', '23503': 'foreign_key_violation', '23505': 'unique_violation', '23514': 'check_violation',
-  '23P01': 'exclusion_violation', '22001': 'string_data_right_truncation', '22003': 'numeric_value_out_of_range',
-  '22P02': 'invalid_text_representation', '22007': 'invalid_datetime_format', '22008': 'datetime_field_overflow',
-  '42601': 'syntax_error', '42P01': 'undefined_table', '42703': 'undefined_column', '42704': 'undefined_object',
-  '42501': 'insufficient_privilege', 'P0001': 'raise_exception',
+  '23502': 'not_null_violation',
+  '23503': 'foreign_key_violation',
+  '23505': 'unique_violation',
+  '23514': 'check_violation',
+  '23P01': 'exclusion_violation',
+  '22001': 'string_data_right_truncation',
+  '22003': 'numeric_value_out_of_range',
+  '22P02': 'invalid_text_representation',
+  '22007': 'invalid_datetime_format',
+  '22008': 'datetime_field_overflow',
+  '42601': 'syntax_error',
+  '42P01': 'undefined_table',
+  '42703': 'undefined_column',
+  '42704': 'undefined_object',
+  '42501': 'insufficient_privilege',
+  P0001: 'raise_exception',
 };
 
 /** The server's message as far as it cannot hold row values. */
@@ -182,8 +190,9 @@ function wrap(file: string, item: BatchItem, error: unknown): Error {
   const constraint = e.constraint && !message.includes(`"${e.constraint}"`) ? ` (constraint ${e.constraint})` : '';
   return new ApplyFailedError(`${describe(file, item.txn)}${failedObject(item, e)}: ${message}${constraint}`, {
     sqlState: e.code,
-    hint: 'nothing of this transaction was applied; fix the cause in the target (e.g. a missing role or extension) and retry: the restore resumes here. '
-      + "The rows involved are not shown here; the target server's log has the failing statement",
+    hint:
+      'nothing of this transaction was applied; fix the cause in the target (e.g. a missing role or extension) and retry: the restore resumes here. ' +
+      "The rows involved are not shown here; the target server's log has the failing statement",
   });
 }
 

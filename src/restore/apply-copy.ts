@@ -23,7 +23,10 @@ const CHUNK = 1024 * 1024;
 class CopyQuery extends Query {
   private next = 0;
 
-  constructor(text: string, private readonly copies: readonly string[]) {
+  constructor(
+    text: string,
+    private readonly copies: readonly string[],
+  ) {
     super({ text });
   }
 

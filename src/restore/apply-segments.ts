@@ -35,9 +35,7 @@ import { formatLsn } from '../core/lsn';
 import type { ScanResult, ScannedTransaction } from '../core/segment/format';
 import { verifySegment } from '../core/segment/scan';
 import { SegmentCorruptError } from '../errors';
-import {
-  ensureOrigin, advanceOrigin, originName, originProgress, restoreApplicationName, setupOriginSession, dropOrigin, endStaleSessions,
-} from './origin';
+import { ensureOrigin, advanceOrigin, originName, originProgress, restoreApplicationName, setupOriginSession, dropOrigin, endStaleSessions } from './origin';
 import { decoderFor, type SegmentDecoder } from './text-decoding';
 import { stopDecider, type StopTarget } from './stop-target';
 import { applyBatch, type BatchItem } from './apply-batch';
@@ -208,8 +206,14 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
   const client = await openApplyConnection(opts, name);
   const mergeWanted = opts.mergeInserts !== false && opts.sessionReplicationRole !== 'origin';
   const result: ApplyResult = {
-    appliedTransactions: 0, skippedTransactions: 0, batches: 0, lastEndLsn: null, lastCommitTime: null,
-    reachedTarget: false, mergedBatches: 0, mergeFallbacks: 0,
+    appliedTransactions: 0,
+    skippedTransactions: 0,
+    batches: 0,
+    lastEndLsn: null,
+    lastCommitTime: null,
+    reachedTarget: false,
+    mergedBatches: 0,
+    mergeFallbacks: 0,
   };
   const shapes = new TableShapes();
   const started = Date.now();
@@ -246,8 +250,13 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
         const done = segmentStart + doneBytes;
         const rate = (done - bytesSkipped) / Math.max(1, Date.now() - started);
         await opts.onProgress?.({
-          segment: path, segmentIndex: i, segmentCount: verified.length, bytesDone: done, bytesTotal,
-          appliedTransactions: result.appliedTransactions, lastEndLsn: result.lastEndLsn,
+          segment: path,
+          segmentIndex: i,
+          segmentCount: verified.length,
+          bytesDone: done,
+          bytesTotal,
+          appliedTransactions: result.appliedTransactions,
+          lastEndLsn: result.lastEndLsn,
           etaSeconds: result.appliedTransactions > 0 && rate > 0 ? Math.round((bytesTotal - done) / rate / 1000) : null,
         });
       };
@@ -325,7 +334,11 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
 
 /** The batch's merged SQL (core/restore/merge-changes.ts), reading shapes of tables not seen since the last DDL. */
 async function mergedSql(
-  client: Client, shapes: TableShapes, batch: readonly BatchItem[], options: { insertRuns: boolean; copy: boolean }, idle: () => Promise<void>,
+  client: Client,
+  shapes: TableShapes,
+  batch: readonly BatchItem[],
+  options: { insertRuns: boolean; copy: boolean },
+  idle: () => Promise<void>,
 ): Promise<MergedBatch> {
   const lines = parseBatch(batch.map((b) => ({ sql: b.sql, verbatim: b.ddl })));
   const tables = batchTables(lines);

@@ -39,7 +39,9 @@ export async function checkChainFolder(repository: string, chain: string): Promi
   if ((await kind(chain)) === 'dir') return;
   const chains = (await readdir(repository).catch(() => [] as string[])).filter((n) => parseChainDirName(n) !== null);
   throw new PlanError(`no backup chain ${chain} in repository ${repository}`, {
-    hint: chains.length ? `chains there: ${chains.join(', ')}; is the profile the database that was backed up?` : `the repository holds no chain: ${REPOSITORY_HINT}`,
+    hint: chains.length
+      ? `chains there: ${chains.join(', ')}; is the profile the database that was backed up?`
+      : `the repository holds no chain: ${REPOSITORY_HINT}`,
   });
 }
 
@@ -95,7 +97,11 @@ function wholeUpTo(entry: SegmentEntry, baseLsn: string): string {
  * for a damaged, truncated or mismatching one. `roleLines` gets the segments' `SET ROLE` lines.
  */
 export async function checkSegmentFiles(
-  chain: string, segments: readonly SegmentEntry[], baseLsn: string, onProgress?: (done: number) => void, roleLines?: Set<string>,
+  chain: string,
+  segments: readonly SegmentEntry[],
+  baseLsn: string,
+  onProgress?: (done: number) => void,
+  roleLines?: Set<string>,
 ): Promise<string[]> {
   const paths: string[] = [];
   for (const [i, entry] of segments.entries()) {
@@ -106,9 +112,11 @@ export async function checkSegmentFiles(
         hint: `restore the file from a copy; or ${safe}`,
       });
     }
-    const damaged = (what: string, cause?: unknown) => new SegmentCorruptError(`segment ${entry.startLsn} to ${entry.endLsn} is damaged: ${what}`, {
-      cause, hint: `nothing was restored; restore the file from a copy; or ${safe}`,
-    });
+    const damaged = (what: string, cause?: unknown) =>
+      new SegmentCorruptError(`segment ${entry.startLsn} to ${entry.endLsn} is damaged: ${what}`, {
+        cause,
+        hint: `nothing was restored; restore the file from a copy; or ${safe}`,
+      });
     let scan: ScanResult;
     try {
       scan = (await scanSegmentFile(path)).scan;

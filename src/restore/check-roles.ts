@@ -50,7 +50,8 @@ export async function rolesMissingIn(profile: Profile, roles: readonly string[])
   try {
     const r = await client.query<{ role: string }>(
       'SELECT r AS role FROM unnest($1::text[]) AS r WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = r) ORDER BY 1',
-      [roles]);
+      [roles],
+    );
     return r.rows.map((row) => row.role);
   } finally {
     await client.end().catch(() => undefined);
@@ -76,9 +77,11 @@ export async function checkDdlRoles(c: DdlRolesCheck): Promise<void> {
   const names = missing.map((r) => JSON.stringify(r)).join(', ');
   const create = c.globalsFile
     ? `${missing.length === 1 ? 'it is' : 'they are'} not in the base's globals.sql either (created after the base?): create ${missing.length === 1 ? 'it' : 'them'} in the target cluster (CREATE ROLE …, or psql -f a newer globals backup)`
-    : 'restore the roles first: pgincr restore --globals (restoreGlobals: true) applies the base\'s globals.sql, or create them yourself (CREATE ROLE …)';
+    : "restore the roles first: pgincr restore --globals (restoreGlobals: true) applies the base's globals.sql, or create them yourself (CREATE ROLE …)";
   throw new PlanError(
     `the restore needs ${missing.length === 1 ? 'a role' : 'roles'} that the target cluster (profile ${c.profileName}) does not have: ${names} (the segments replay DDL as the role that ran it, and the new database gets the source database's owner and grants); nothing was restored`,
-    { hint: `${create}; or restore with --no-owner (noOwner: true) to replay every DDL statement as the restoring role and load the base without its ownership changes, as pg_restore --no-owner does` },
+    {
+      hint: `${create}; or restore with --no-owner (noOwner: true) to replay every DDL statement as the restoring role and load the base without its ownership changes, as pg_restore --no-owner does`,
+    },
   );
 }

@@ -49,7 +49,8 @@ function temporaryName(restoreId: string): string {
 async function databaseComment(client: Client, name: string): Promise<{ exists: boolean; comment: string | null }> {
   const r = await client.query<{ comment: string | null }>(
     "SELECT pg_catalog.shobj_description(oid, 'pg_database') AS comment FROM pg_catalog.pg_database WHERE datname = $1",
-    [name]);
+    [name],
+  );
   const row = r.rows[0];
   return row ? { exists: true, comment: row.comment } : { exists: false, comment: null };
 }
@@ -90,7 +91,9 @@ export async function createTargetDatabase(profile: Profile, name: string, optio
     if (!staged.exists) await client.query(createStatement(client, tmp, options));
     for (const g of options.grants ?? []) {
       if (!/^(CREATE|CONNECT|TEMPORARY)$/.test(g.privilege)) continue;
-      await client.query(`GRANT ${g.privilege} ON DATABASE ${client.escapeIdentifier(tmp)} TO ${client.escapeIdentifier(g.grantee)}${g.grantable ? ' WITH GRANT OPTION' : ''}`);
+      await client.query(
+        `GRANT ${g.privilege} ON DATABASE ${client.escapeIdentifier(tmp)} TO ${client.escapeIdentifier(g.grantee)}${g.grantable ? ' WITH GRANT OPTION' : ''}`,
+      );
     }
     await client.query(`COMMENT ON DATABASE ${client.escapeIdentifier(tmp)} IS ${client.escapeLiteral(marker)}`);
     await client.query(`ALTER DATABASE ${client.escapeIdentifier(tmp)} RENAME TO ${client.escapeIdentifier(name)}`);

@@ -11,7 +11,13 @@ export class InFlight {
   then(step: () => Promise<void>): void {
     const before = this.pending;
     this.pending = Promise.resolve(before).then((error) =>
-      failed(error) ? error : step().then(() => undefined, (e: unknown) => e ?? new Error('step failed without an error')));
+      failed(error)
+        ? error
+        : step().then(
+            () => undefined,
+            (e: unknown) => e ?? new Error('step failed without an error'),
+          ),
+    );
   }
 
   /** Waits for what is in flight; throws its error. */

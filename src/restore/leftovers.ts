@@ -57,13 +57,15 @@ export async function findRestoreMarks(profile: Profile): Promise<RestoreMarks[]
     };
     const dbs = await client.query<{ datname: string; comment: string }>(
       `SELECT datname, pg_catalog.shobj_description(oid, 'pg_database') AS comment FROM pg_catalog.pg_database
-        WHERE pg_catalog.shobj_description(oid, 'pg_database') LIKE 'pgincr restore %' ORDER BY datname`);
+        WHERE pg_catalog.shobj_description(oid, 'pg_database') LIKE 'pgincr restore %' ORDER BY datname`,
+    );
     for (const row of dbs.rows) {
       const m = MARKER.exec(row.comment);
       if (m) entry(m[1] as string).databases.push(row.datname);
     }
     const origins = await client.query<{ roname: string }>(
-      `SELECT roname FROM pg_catalog.pg_replication_origin WHERE roname LIKE 'pgincr\\_restore\\_%' ORDER BY roname`);
+      `SELECT roname FROM pg_catalog.pg_replication_origin WHERE roname LIKE 'pgincr\\_restore\\_%' ORDER BY roname`,
+    );
     for (const row of origins.rows) {
       const m = ORIGIN.exec(row.roname);
       if (!m) continue;
@@ -71,8 +73,9 @@ export async function findRestoreMarks(profile: Profile): Promise<RestoreMarks[]
       entry(m[1] as string).origin = { name: row.roname, lsn: formatLsn(lsn ?? 0n) };
     }
     for (const marks of byId.values()) {
-      const r = await client.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE application_name = $1', [restoreApplicationName(marks.restoreId)]);
+      const r = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE application_name = $1', [
+        restoreApplicationName(marks.restoreId),
+      ]);
       marks.sessions = r.rows[0]?.n ?? 0;
     }
     return [...byId.values()];
@@ -93,7 +96,9 @@ export async function cleanRestoreMarks(profile: Profile, marks: RestoreMarks): 
     const marker = restoreMarker(marks.restoreId);
     for (const name of marks.databases) {
       const r = await client.query<{ comment: string | null }>(
-        "SELECT pg_catalog.shobj_description(oid, 'pg_database') AS comment FROM pg_catalog.pg_database WHERE datname = $1", [name]);
+        "SELECT pg_catalog.shobj_description(oid, 'pg_database') AS comment FROM pg_catalog.pg_database WHERE datname = $1",
+        [name],
+      );
       if (r.rows.length === 0) continue;
       if (r.rows[0]?.comment !== marker) {
         throw new TargetExistsError(`database ${JSON.stringify(name)} no longer carries the comment of restore ${marks.restoreId}; not dropping it`);
@@ -104,7 +109,8 @@ export async function cleanRestoreMarks(profile: Profile, marks: RestoreMarks): 
     const origin = originName(marks.restoreId);
     await client.query(
       'SELECT pg_catalog.pg_terminate_backend(pid, 10000) FROM pg_catalog.pg_stat_activity WHERE application_name = $1 AND pid <> pg_catalog.pg_backend_pid()',
-      [restoreApplicationName(marks.restoreId)]);
+      [restoreApplicationName(marks.restoreId)],
+    );
     const exists = await client.query<{ oid: number | null }>('SELECT pg_catalog.pg_replication_origin_oid($1) AS oid', [origin]);
     if (exists.rows[0]?.oid !== null && exists.rows[0]?.oid !== undefined) {
       await client.query('SELECT pg_catalog.pg_replication_origin_drop($1)', [origin]);

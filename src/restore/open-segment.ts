@@ -89,8 +89,7 @@ export async function waitForSealed(lsn: bigint, deps: SealWaitDeps, options: Se
   const { timeoutMs, inactiveGraceMs = 10_000, rerequestMs = 10_000, pollMs = 500 } = options;
   const started = now();
   const text = formatLsn(lsn);
-  const done = (sealed: boolean, reason?: string): OpenSegmentOutcome =>
-    ({ lsn: text, sealed, waitedMs: now() - started, ...(reason ? { reason } : {}) });
+  const done = (sealed: boolean, reason?: string): OpenSegmentOutcome => ({ lsn: text, sealed, waitedMs: now() - started, ...(reason ? { reason } : {}) });
   const reached = async () => {
     const end = await deps.sealedEnd();
     return end !== null && end >= lsn;

@@ -40,8 +40,7 @@ export async function originExists(client: Client, name: string): Promise<boolea
 /** The origin's committed progress (`0/0` when none), or null when the origin does not exist. */
 export async function originProgress(client: Client, name: string): Promise<bigint | null> {
   if (!(await originExists(client, name))) return null;
-  const r = await client.query<{ lsn: string | null }>(
-    "SELECT pg_catalog.pg_replication_origin_progress($1, true)::text AS lsn", [name]);
+  const r = await client.query<{ lsn: string | null }>('SELECT pg_catalog.pg_replication_origin_progress($1, true)::text AS lsn', [name]);
   const text = r.rows[0]?.lsn;
   if (!text) return 0n;
   const [hi, lo] = text.split('/') as [string, string];
@@ -68,7 +67,8 @@ export async function endStaleSessions(client: Client, applicationName: string, 
   const r = await client.query<{ pid: number }>(
     `SELECT pid FROM pg_catalog.pg_stat_activity
       WHERE application_name = $1 AND pid <> pg_catalog.pg_backend_pid() AND datname = current_database()`,
-    [applicationName]);
+    [applicationName],
+  );
   if (r.rows.length === 0) return 0;
   const pids = r.rows.map((row) => row.pid);
   await client.query('SELECT pg_catalog.pg_terminate_backend(pid, $2) FROM unnest($1::int[]) AS pid', [pids, timeoutMs]);

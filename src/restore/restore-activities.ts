@@ -33,9 +33,10 @@ import { mkdir, writeFile } from 'node:fs/promises';
 /** How long a restore to latest waits for the capture to seal the open segment. */
 const LATEST_SEAL_TIMEOUT_MS = 90_000;
 
-type RestoreActivities = Pick<PgincrActivities,
-  'planRestore' | 'createTargetDatabase' | 'restoreGlobals' | 'restoreBase' | 'applySegments' | 'fixSequences' |
-  'finishRestore'>;
+type RestoreActivities = Pick<
+  PgincrActivities,
+  'planRestore' | 'createTargetDatabase' | 'restoreGlobals' | 'restoreBase' | 'applySegments' | 'fixSequences' | 'finishRestore'
+>;
 
 /** Where a checksum file for exactly this LSN exists: a base's snapshot or a checkpoint. */
 function checksumsAt(catalog: Catalog, lsn: string): string | undefined {
@@ -43,7 +44,6 @@ function checksumsAt(catalog: Catalog, lsn: string): string | undefined {
   if (base) return base.checksumsFile;
   return catalog.checkpoints.find((c) => parseLsn(c.lsn) === parseLsn(lsn))?.file;
 }
-
 
 const onDb = (profile: Profile, dbname: string): Profile => ({ ...profile, dbname });
 
@@ -61,28 +61,32 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
     const partial = await findPartial(chain);
     const end = partial ? await lastCommitEnd(partial.path) : null;
     if (end === null) return null;
-    const outcome = await waitForSealed(parseLsn(end), {
-      requestRotation: async () => {
-        const path = rotateRequestPath(chain);
-        await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-        await writeFile(path, new Date().toISOString(), { mode: 0o600 });
+    const outcome = await waitForSealed(
+      parseLsn(end),
+      {
+        requestRotation: async () => {
+          const path = rotateRequestPath(chain);
+          await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+          await writeFile(path, new Date().toISOString(), { mode: 0o600 });
+        },
+        sealedEnd: async () => {
+          const segments = (await loadCatalog(chain))?.segments ?? [];
+          return segments.reduce<bigint | null>((max, s) => (max === null || parseLsn(s.endLsn) > max ? parseLsn(s.endLsn) : max), null);
+        },
+        captureRunning: async () => {
+          const client = await connectProfile(profileOf(profile), { connectionTimeoutMillis: 5000 }).catch(() => null);
+          if (!client) return false;
+          try {
+            return (await slotInfo(client, deps.config.capture.slot))?.active === true;
+          } finally {
+            await client.end().catch(() => undefined);
+          }
+        },
+        heartbeat,
+        ...(cancellationSignal() ? { signal: cancellationSignal()! } : {}),
       },
-      sealedEnd: async () => {
-        const segments = (await loadCatalog(chain))?.segments ?? [];
-        return segments.reduce<bigint | null>((max, s) => (max === null || parseLsn(s.endLsn) > max ? parseLsn(s.endLsn) : max), null);
-      },
-      captureRunning: async () => {
-        const client = await connectProfile(profileOf(profile), { connectionTimeoutMillis: 5000 }).catch(() => null);
-        if (!client) return false;
-        try {
-          return (await slotInfo(client, deps.config.capture.slot))?.active === true;
-        } finally {
-          await client.end().catch(() => undefined);
-        }
-      },
-      heartbeat,
-      ...(cancellationSignal() ? { signal: cancellationSignal()! } : {}),
-    }, { timeoutMs: LATEST_SEAL_TIMEOUT_MS, inactiveGraceMs: 5000 });
+      { timeoutMs: LATEST_SEAL_TIMEOUT_MS, inactiveGraceMs: 5000 },
+    );
     deps.logger.info({ chain, openSegment: outcome }, outcome.sealed ? 'open segment sealed for a restore to latest' : 'open segment not sealed');
     return outcome;
   }
@@ -99,8 +103,13 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       // Every file the restore needs is checked before the target is touched (issue 6).
       await checkBaseFiles(chain, plan.base, metadata?.dumpFile ?? 'dump.sql.gz');
       const roleLines = new Set<string>();
-      const segments = await checkSegmentFiles(chain, plan.segments, plan.base.lsn,
-        (done) => heartbeat({ step: 'plan', verified: done, of: plan.segments.length }), roleLines);
+      const segments = await checkSegmentFiles(
+        chain,
+        plan.segments,
+        plan.base.lsn,
+        (done) => heartbeat({ step: 'plan', verified: done, of: plan.segments.length }),
+        roleLines,
+      );
       const server = metadata?.server as { encoding?: string; owner?: string; grants?: DatabaseGrant[] } | undefined;
       const ddlRoles = rolesOfLines(roleLines, server?.encoding ?? 'UTF8', chain);
       // The new database gets the source database's owner and grants (DDL run by its owner needs them).
@@ -108,7 +117,9 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       // DDL replays as the role that ran it: those roles must be there (or come with the globals) before anything is created.
       if (targetProfile !== undefined && !noOwner) {
         await checkDdlRoles({
-          profile: profileOf(targetProfile), profileName: targetProfile, roles: [...new Set([...ddlRoles, ...databaseRoles])],
+          profile: profileOf(targetProfile),
+          profileName: targetProfile,
+          roles: [...new Set([...ddlRoles, ...databaseRoles])],
           ...(withGlobals ? { globalsFile: join(baseDir(chain, plan.base.id), BASE_FILES.globals) } : {}),
         });
       }
@@ -128,7 +139,10 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       if (target.kind === 'latest') {
         const last = plan.segments.at(-1);
         result.reach = await chainReach({
-          config: deps.config, profileName: profile, profile: profileOf(profile), chainDir: chain,
+          config: deps.config,
+          profileName: profile,
+          profile: profileOf(profile),
+          chainDir: chain,
           end: last ? { lsn: last.endLsn, commitTime: last.lastCommitTime } : { lsn: plan.base.lsn, commitTime: plan.base.takenAt },
           ...(activityClient() ? { client: activityClient()! } : {}),
         });
@@ -140,7 +154,11 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
 
     async createTargetDatabase({ targetProfile, targetDb, restoreId, encoding, owner, grants }) {
       const r = await createTargetDatabase(profileOf(targetProfile), targetDb, {
-        restoreId, encoding, template0: true, ...(owner ? { owner } : {}), ...(grants ? { grants } : {}),
+        restoreId,
+        encoding,
+        template0: true,
+        ...(owner ? { owner } : {}),
+        ...(grants ? { grants } : {}),
       });
       return { created: r.created };
     },
@@ -205,7 +223,5 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       await finishRestore(target, restoreId);
       if (dropDatabase) await dropOwnTargetDatabase(profileOf(targetProfile), targetDb, restoreId);
     },
-
   };
 }
-

@@ -96,7 +96,8 @@ function pgRestoreScriptSource(dir: string, listFile: string | undefined, env: R
   const done = new Promise<void>((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new CommandFailedError(`pg_restore -f - ${dir} failed (exit ${code}): ${stderrWithoutRowValues(stderr)}`)));
+      code === 0 ? resolve() : reject(new CommandFailedError(`pg_restore -f - ${dir} failed (exit ${code}): ${stderrWithoutRowValues(stderr)}`)),
+    );
   });
   return { stream: child.stdout, done, kill: () => child.kill('SIGKILL') };
 }
@@ -119,19 +120,18 @@ function psqlFromSource(env: Record<string, string>, source: Source, prelude: st
     psql.on('close', (code, sig) => {
       if (failure) return reject(failure);
       if (code === 0) return resolve();
-      reject(new CommandFailedError(`psql failed loading the base (exit ${code ?? sig}): ${stderrWithoutRowValues(stderr)}`, {
-        hint: 'nothing was committed; fix the cause (e.g. a missing role: restore globals first) and retry',
-      }));
+      reject(
+        new CommandFailedError(`psql failed loading the base (exit ${code ?? sig}): ${stderrWithoutRowValues(stderr)}`, {
+          hint: 'nothing was committed; fix the cause (e.g. a missing role: restore globals first) and retry',
+        }),
+      );
     });
     signal?.addEventListener('abort', () => fail(signal.reason), { once: true });
-    source.done.then(
-      () => {
-        if (failure) return;
-        psql.stdin.write(epilogue());
-        psql.stdin.end();
-      },
-      fail,
-    );
+    source.done.then(() => {
+      if (failure) return;
+      psql.stdin.write(epilogue());
+      psql.stdin.end();
+    }, fail);
     psql.stdin.write(prelude);
     source.stream.on('data', (chunk: Buffer) => {
       if (!psql.stdin.write(chunk)) source.stream.pause();
@@ -160,7 +160,8 @@ async function hasUserObjects(client: Client): Promise<boolean> {
   const r = await client.query<{ n: string }>(
     `SELECT count(*) AS n FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
       WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-        AND n.nspname NOT LIKE 'pg\\_temp%'`);
+        AND n.nspname NOT LIKE 'pg\\_temp%'`,
+  );
   return Number(r.rows[0]?.n ?? 0) > 0;
 }
 
@@ -171,7 +172,8 @@ function runPgRestore(env: Record<string, string>, args: string[], signal?: Abor
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-STDERR_TAIL)));
     child.on('error', reject);
     child.on('close', (code) =>
-      code === 0 ? resolve() : reject(new CommandFailedError(`pg_restore ${args.join(' ')} failed (exit ${code}): ${stderrWithoutRowValues(stderr)}`)));
+      code === 0 ? resolve() : reject(new CommandFailedError(`pg_restore ${args.join(' ')} failed (exit ${code}): ${stderrWithoutRowValues(stderr)}`)),
+    );
   });
 }
 
@@ -191,7 +193,14 @@ export async function restoreBase(o: RestoreBaseOptions): Promise<RestoreBaseRes
     if (o.dump.format === 'directory' && jobs > 1) {
       const clean = await hasUserObjects(client);
       const dbname = resolveProfile(o.profile).dbname;
-      await runPgRestore(env, [...(o.noOwner ? ['--no-owner'] : []), ...pgRestoreArgs({ dbname, archive: o.dump.path, jobs, clean, ...(o.dump.listPath ? { listFile: o.dump.listPath } : {}) })], o.signal);
+      await runPgRestore(
+        env,
+        [
+          ...(o.noOwner ? ['--no-owner'] : []),
+          ...pgRestoreArgs({ dbname, archive: o.dump.path, jobs, clean, ...(o.dump.listPath ? { listFile: o.dump.listPath } : {}) }),
+        ],
+        o.signal,
+      );
       await ensureOrigin(client, name);
       await advanceOrigin(client, name, o.baseLsn);
       return { skipped: false, originLsn: o.baseLsn };

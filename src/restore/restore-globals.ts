@@ -38,7 +38,9 @@ export function parsePsqlErrors(stderr: string): GlobalsError[] {
 function runPsqlFile(env: Record<string, string>, file: string, signal?: AbortSignal): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('psql', ['-X', '-q', '-v', 'VERBOSITY=verbose', '-f', file], {
-      env, stdio: ['ignore', 'ignore', 'pipe'], ...(signal ? { signal } : {}),
+      env,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      ...(signal ? { signal } : {}),
     });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
@@ -53,9 +55,8 @@ export async function restoreGlobals(profile: Profile, globalsPath: string, sign
   const errors = parsePsqlErrors(stderr);
   const fatal = errors.filter((e) => e.sqlState !== DUPLICATE_OBJECT);
   if (code !== 0 || fatal.length > 0) {
-    const what = fatal.length > 0
-      ? fatal.map((e) => `line ${e.line}: ${e.sqlState} ${e.message}`).join('; ')
-      : `psql exit ${code}: ${stderr.trim().slice(-2000)}`;
+    const what =
+      fatal.length > 0 ? fatal.map((e) => `line ${e.line}: ${e.sqlState} ${e.message}`).join('; ') : `psql exit ${code}: ${stderr.trim().slice(-2000)}`;
     throw new CommandFailedError(`${globalsPath}: ${what}`, {
       hint: 'fix the cause in the target cluster (e.g. create the tablespace folder) and retry; objects already created are kept and reported as existing',
     });

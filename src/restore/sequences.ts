@@ -86,7 +86,12 @@ async function fixOne(client: Client, use: SequenceUse, columns: Array<[string, 
   const inc = BigInt(use.increment);
   const descending = inc < 0n;
   const fix: SequenceFix = {
-    sequence: use.seq, increment: use.increment, columns: columns.map(([t, c]) => `${t}.${c}`), lastValue, isCalled, setTo: null,
+    sequence: use.seq,
+    increment: use.increment,
+    columns: columns.map(([t, c]) => `${t}.${c}`),
+    lastValue,
+    isCalled,
+    setTo: null,
   };
   const extreme = await columnsExtreme(client, columns, descending);
   if (extreme === null) return fix;

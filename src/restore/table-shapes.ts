@@ -123,8 +123,9 @@ function shapeOf(row: ShapeRow): TableShape {
   const key = keyed ? keyRows.map(([name]) => name) : null;
   // The identity key when keyed (it is then the best unique index the query picks first), else another.
   const fullRows = row.quiet ? (row.full_key ?? []) : [];
-  const fullKey = fullRows.length > 0 && fullRows.every(([name]) => columns.has(name))
-    ? { columns: fullRows.map(([name]) => name), typeOids: fullRows.map(([, oid]) => Number(oid)) }
-    : null;
+  const fullKey =
+    fullRows.length > 0 && fullRows.every(([name]) => columns.has(name))
+      ? { columns: fullRows.map(([name]) => name), typeOids: fullRows.map(([, oid]) => Number(oid)) }
+      : null;
   return { columns, quiet: row.quiet, key, fullKey, copy: row.quiet && row.copy, identityAlways: row.identity_always };
 }

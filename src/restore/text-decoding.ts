@@ -11,15 +11,36 @@ import { SegmentCorruptError } from '../errors';
 
 const WHATWG_LABELS: Record<string, string> = {
   UTF8: 'utf-8',
-  LATIN2: 'iso-8859-2', LATIN3: 'iso-8859-3', LATIN4: 'iso-8859-4', LATIN5: 'windows-1254',
-  LATIN6: 'iso-8859-10', LATIN7: 'iso-8859-13', LATIN8: 'iso-8859-14', LATIN9: 'iso-8859-15',
-  LATIN10: 'iso-8859-16', ISO_8859_5: 'iso-8859-5', ISO_8859_6: 'iso-8859-6',
-  ISO_8859_7: 'iso-8859-7', ISO_8859_8: 'iso-8859-8',
-  WIN866: 'ibm866', WIN874: 'windows-874', WIN1250: 'windows-1250', WIN1251: 'windows-1251',
-  WIN1252: 'windows-1252', WIN1253: 'windows-1253', WIN1254: 'windows-1254',
-  WIN1255: 'windows-1255', WIN1256: 'windows-1256', WIN1257: 'windows-1257',
-  WIN1258: 'windows-1258', KOI8R: 'koi8-r', KOI8U: 'koi8-u',
-  EUC_JP: 'euc-jp', EUC_KR: 'euc-kr', EUC_CN: 'gbk', SQL_ASCII: 'utf-8',
+  LATIN2: 'iso-8859-2',
+  LATIN3: 'iso-8859-3',
+  LATIN4: 'iso-8859-4',
+  LATIN5: 'windows-1254',
+  LATIN6: 'iso-8859-10',
+  LATIN7: 'iso-8859-13',
+  LATIN8: 'iso-8859-14',
+  LATIN9: 'iso-8859-15',
+  LATIN10: 'iso-8859-16',
+  ISO_8859_5: 'iso-8859-5',
+  ISO_8859_6: 'iso-8859-6',
+  ISO_8859_7: 'iso-8859-7',
+  ISO_8859_8: 'iso-8859-8',
+  WIN866: 'ibm866',
+  WIN874: 'windows-874',
+  WIN1250: 'windows-1250',
+  WIN1251: 'windows-1251',
+  WIN1252: 'windows-1252',
+  WIN1253: 'windows-1253',
+  WIN1254: 'windows-1254',
+  WIN1255: 'windows-1255',
+  WIN1256: 'windows-1256',
+  WIN1257: 'windows-1257',
+  WIN1258: 'windows-1258',
+  KOI8R: 'koi8-r',
+  KOI8U: 'koi8-u',
+  EUC_JP: 'euc-jp',
+  EUC_KR: 'euc-kr',
+  EUC_CN: 'gbk',
+  SQL_ASCII: 'utf-8',
 };
 
 /** A decoder for one source encoding; throws on bytes that are invalid in it. */
@@ -38,9 +59,10 @@ export function decoderFor(encoding: string, file: string): SegmentDecoder {
   const invalid = (where: string, cause?: unknown) =>
     new SegmentCorruptError(`${file}: ${where}: bytes are not valid ${encoding}`, {
       cause,
-      hint: name === 'SQL_ASCII'
-        ? 'a SQL_ASCII source holds bytes of no declared encoding: replay it with psql (docs/restore.md)'
-        : 'the segment is damaged or its header names the wrong encoding',
+      hint:
+        name === 'SQL_ASCII'
+          ? 'a SQL_ASCII source holds bytes of no declared encoding: replay it with psql (docs/restore.md)'
+          : 'the segment is damaged or its header names the wrong encoding',
     });
   if (label === 'utf-8') {
     // Strict validation, then Node's own decoder: several times faster than TextDecoder; a leading

@@ -34,6 +34,5 @@ export function retentionActivities(deps: ActivityDeps): RetentionActivities {
       deps.logger.info({ chain, dryRun, removed: removed.length }, 'retention applied');
       return { removed, kept: catalog.bases.length + catalog.segments.length - removed.length };
     },
-
   };
 }

@@ -65,8 +65,10 @@ export async function repositoryFinding(repository: string): Promise<Finding> {
     const k = await kindOf(ancestor);
     if (k.kind === 'file') {
       return {
-        check: 'repository', status: 'fail',
-        message: `repository ${path} cannot be created: ${ancestor} is a file, not a folder`, hint: REPOSITORY_HINT,
+        check: 'repository',
+        status: 'fail',
+        message: `repository ${path} cannot be created: ${ancestor} is a file, not a folder`,
+        hint: REPOSITORY_HINT,
       };
     }
     if (k.kind === 'dir') break;
@@ -76,7 +78,10 @@ export async function repositoryFinding(repository: string): Promise<Finding> {
     if (dirname(ancestor) === ancestor) break;
     ancestor = dirname(ancestor);
   }
-  const writable = await access(ancestor, constants.W_OK).then(() => null, (err: { code?: string }) => err.code ?? 'EACCES');
+  const writable = await access(ancestor, constants.W_OK).then(
+    () => null,
+    (err: { code?: string }) => err.code ?? 'EACCES',
+  );
   return writable
     ? { check: 'repository', status: 'fail', message: `repository ${path} cannot be created: ${ancestor} is not writable (${writable})`, hint: REPOSITORY_HINT }
     : { check: 'repository', status: 'ok', message: `repository ${path} does not exist yet; setup creates it in ${ancestor}` };
@@ -97,7 +102,12 @@ export async function pgDumpFinding(profile: Profile, serverVersionNum: number):
     return { check: 'pg_dump', status: 'fail', message: `${program} cannot be run: ${why}`, hint };
   }
   if (tool < server) {
-    return { check: 'pg_dump', status: 'fail', message: `${program} is version ${tool} but the server is PostgreSQL ${server}: it cannot dump a newer server`, hint };
+    return {
+      check: 'pg_dump',
+      status: 'fail',
+      message: `${program} is version ${tool} but the server is PostgreSQL ${server}: it cannot dump a newer server`,
+      hint,
+    };
   }
   return { check: 'pg_dump', status: 'ok', message: `${program} is version ${tool} (server ${server})` };
 }

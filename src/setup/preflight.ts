@@ -33,26 +33,31 @@ function connectionHint(code: string | undefined): string {
 }
 
 export async function runPreflight(profile: Profile, options: PreflightOptions, local: LocalPreflight = {}): Promise<PreflightReport> {
-  const repository: Finding[] = local.repository === null ? [missingRepositoryFinding()]
-    : local.repository !== undefined ? [await repositoryFinding(local.repository)] : [];
+  const repository: Finding[] =
+    local.repository === null ? [missingRepositoryFinding()] : local.repository !== undefined ? [await repositoryFinding(local.repository)] : [];
   let client;
   try {
     client = await connectProfile(profile, { connectionTimeoutMillis: 10_000 });
   } catch (err) {
     const e = err as Error & { code?: string };
-    return buildReport([{
-      check: 'connection',
-      status: 'fail',
-      message: `cannot connect to ${describeProfile(profile)}: ${e.message}${e.code ? ` (${e.code})` : ''}`,
-      hint: connectionHint(e.code),
-    }, ...repository]);
+    return buildReport([
+      {
+        check: 'connection',
+        status: 'fail',
+        message: `cannot connect to ${describeProfile(profile)}: ${e.message}${e.code ? ` (${e.code})` : ''}`,
+        hint: connectionHint(e.code),
+      },
+      ...repository,
+    ]);
   }
   try {
     const facts = await gatherPreflightFacts(client, options);
     const pgDump = local.pgDump ? [await pgDumpFinding(profile, facts.serverVersionNum)] : [];
     const findings = [
       { check: 'connection', status: 'ok' as const, message: describeProfile(profile) },
-      ...evaluatePreflight(facts, options), ...pgDump, ...repository,
+      ...evaluatePreflight(facts, options),
+      ...pgDump,
+      ...repository,
     ];
     return buildReport(findings, { server: `PostgreSQL ${facts.serverVersion}`, database: facts.database });
   } finally {

@@ -5,19 +5,31 @@ import * as setup from './setup';
 import { runPreflight } from './preflight';
 
 type SetupCliActivities = Pick<CliOnlyActivities, 'uninstall'>;
-type SetupActivities = Pick<PgincrActivities,
-  'preflight' | 'inspectSetup' | 'installCaptureSchema' | 'fixReplicaIdentity' | 'ensurePublication' | 'dropChainSlot'>;
+type SetupActivities = Pick<
+  PgincrActivities,
+  'preflight' | 'inspectSetup' | 'installCaptureSchema' | 'fixReplicaIdentity' | 'ensurePublication' | 'dropChainSlot'
+>;
 
 export function setupActivities(deps: ActivityDeps): SetupActivities & SetupCliActivities {
   return {
     async preflight({ profile }) {
-      const report = await runPreflight(profileByName(deps.config, profile), { decoder: deps.config.capture.decoder, slot: deps.config.capture.slot },
-        { repository: deps.config.repository, pgDump: true });
+      const report = await runPreflight(
+        profileByName(deps.config, profile),
+        { decoder: deps.config.capture.decoder, slot: deps.config.capture.slot },
+        { repository: deps.config.repository, pgDump: true },
+      );
       return { profile, ready: report.ready, exitCode: report.exitCode, findings: report.findings, server: report.server };
     },
     async inspectSetup({ profile }) {
       const s = await setup.inspectSetup(deps, { profile });
-      return { systemIdentifier: s.systemIdentifier, database: s.database, chainDir: s.chainDir, alreadySetUp: s.alreadySetUp, slot: s.slot, publication: s.publication };
+      return {
+        systemIdentifier: s.systemIdentifier,
+        database: s.database,
+        chainDir: s.chainDir,
+        alreadySetUp: s.alreadySetUp,
+        slot: s.slot,
+        publication: s.publication,
+      };
     },
     async installCaptureSchema({ profile }) {
       const r = await setup.installCaptureSchema(deps, { profile });
@@ -35,7 +47,14 @@ export function setupActivities(deps: ActivityDeps): SetupActivities & SetupCliA
       const dbname = profileByName(deps.config, profile).dbname ?? process.env.PGDATABASE;
       if (confirm !== dbname) throw new Error(`refusing to uninstall: --confirm ${confirm} does not match the profile's database ${dbname ?? '(unknown)'}`);
       const r = await setup.uninstall(deps, { profile });
-      return { removed: [r.slot ? `slot ${deps.config.capture.slot}` : '', r.publication ? `publication ${deps.config.capture.publication}` : '', 'event triggers', 'schema pgincr'].filter(Boolean) };
+      return {
+        removed: [
+          r.slot ? `slot ${deps.config.capture.slot}` : '',
+          r.publication ? `publication ${deps.config.capture.publication}` : '',
+          'event triggers',
+          'schema pgincr',
+        ].filter(Boolean),
+      };
     },
   };
 }

@@ -56,7 +56,10 @@ export async function ensurePublication(deps: SetupDeps, input: ProfileInput): P
 }
 
 /** Whether the chain is set up: the capture slot exists and a base was taken from it. */
-export async function inspectSetup(deps: SetupDeps, input: ProfileInput): Promise<ChainInfo & { alreadySetUp: boolean; slot: string; publication: string; baseId: string | null }> {
+export async function inspectSetup(
+  deps: SetupDeps,
+  input: ProfileInput,
+): Promise<ChainInfo & { alreadySetUp: boolean; slot: string; publication: string; baseId: string | null }> {
   const chain = await chainInfo(deps, input);
   const slot = deps.config.capture.slot;
   const exists = await withProfileClient(deps, input.profile, async (client) => (await slotInfo(client, slot)) !== null);
@@ -73,7 +76,10 @@ export async function dropChainSlot(deps: SetupDeps, input: ProfileInput): Promi
  * Removes everything pgincr put into the source database: the slot, the publication, the
  * event triggers and the pgincr schema. The repository is left alone.
  */
-export async function uninstall(deps: SetupDeps, input: ProfileInput & { slot?: string; publication?: string }): Promise<{ slot: boolean; publication: boolean }> {
+export async function uninstall(
+  deps: SetupDeps,
+  input: ProfileInput & { slot?: string; publication?: string },
+): Promise<{ slot: boolean; publication: boolean }> {
   const slot = input.slot ?? deps.config.capture.slot;
   const publication = input.publication ?? deps.config.capture.publication;
   return withProfileClient(deps, input.profile, async (client) => {

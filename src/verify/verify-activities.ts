@@ -27,12 +27,18 @@ export function verifyActivities(deps: ActivityDeps): VerifyActivities {
     async verifyTarget({ targetProfile, targetDb, checksumsFile }) {
       const target = onDb(profileOf(targetProfile), targetDb);
       if (!checksumsFile) {
-        const sums = await withTimerHeartbeat(() => ({ step: 'checksums' }), () => databaseChecksums(target));
+        const sums = await withTimerHeartbeat(
+          () => ({ step: 'checksums' }),
+          () => databaseChecksums(target),
+        );
         const rowCounts = Object.fromEntries(Object.entries(sums.tables).map(([t, v]) => [t, String((v as { rows: unknown }).rows)]));
         return { ok: true, compared: false, tables: Object.keys(rowCounts).length, mismatches: [], rowCounts };
       }
       const expected = JSON.parse(await readFile(checksumsFile, 'utf8'));
-      const r = await withTimerHeartbeat(() => ({ step: 'verify' }), () => verifyTarget(target, expected));
+      const r = await withTimerHeartbeat(
+        () => ({ step: 'verify' }),
+        () => verifyTarget(target, expected),
+      );
       return {
         ok: r.ok,
         compared: true,
@@ -44,10 +50,14 @@ export function verifyActivities(deps: ActivityDeps): VerifyActivities {
 
     async takeCheckpoint({ profile }) {
       const chain = await chainDirFor(deps, profile);
-      const r = await withTimerHeartbeat(() => ({ step: 'checkpoint' }), () => takeCheckpoint(profileOf(profile), chain));
+      const r = await withTimerHeartbeat(
+        () => ({ step: 'checkpoint' }),
+        () => takeCheckpoint(profileOf(profile), chain),
+      );
       const takenAt = new Date().toISOString();
       await updateCatalog(chain, async (catalog) =>
-        addCheckpoint(catalog ?? (await rebuildCatalog(chain)), { lsn: r.lsn, takenAt, file: checkpointRelPath(parseLsn(r.lsn)) }));
+        addCheckpoint(catalog ?? (await rebuildCatalog(chain)), { lsn: r.lsn, takenAt, file: checkpointRelPath(parseLsn(r.lsn)) }),
+      );
       return { lsn: r.lsn, file: r.path };
     },
 
@@ -60,7 +70,14 @@ export function verifyActivities(deps: ActivityDeps): VerifyActivities {
     async recordVerification({ profile, fromBase, toLsn, ok, mismatches }) {
       const chain = await chainDirFor(deps, profile);
       await updateCatalog(chain, (catalog) =>
-        addVerification(catalog ?? emptyCatalog('0', 'unknown'), { at: new Date().toISOString(), fromBase, toLsn, ok, ...(mismatches.length ? { mismatches } : {}) }));
+        addVerification(catalog ?? emptyCatalog('0', 'unknown'), {
+          at: new Date().toISOString(),
+          fromBase,
+          toLsn,
+          ok,
+          ...(mismatches.length ? { mismatches } : {}),
+        }),
+      );
       if (!ok) deps.logger.error({ chain, fromBase, toLsn, mismatches }, 'verification failed');
       recordVerification(deps.metrics, deps.config.capture.slot, ok);
     },

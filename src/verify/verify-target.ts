@@ -28,7 +28,9 @@ export interface VerifyTargetOptions {
 
 /** Compares the target database's checksums with the expected ones. */
 export async function verifyTarget(
-  profile: Profile, expected: Pick<ChecksumFile, 'tables' | 'sequences'>, options: VerifyTargetOptions = {},
+  profile: Profile,
+  expected: Pick<ChecksumFile, 'tables' | 'sequences'>,
+  options: VerifyTargetOptions = {},
 ): Promise<VerifyTargetResult> {
   const actual = await databaseChecksums(profile);
   const mismatches = compareChecksums(expected, actual, { sequences: options.sequences ?? 'ignore' });
@@ -48,7 +50,9 @@ export async function verifyTarget(
  * replication connection drops the slot. Returns the LSN.
  */
 export async function takeCheckpoint(
-  profile: Profile, chainDir: string, options: { slot?: string; plugin?: string; now?: () => Date } = {},
+  profile: Profile,
+  chainDir: string,
+  options: { slot?: string; plugin?: string; now?: () => Date } = {},
 ): Promise<{ lsn: string; path: string }> {
   const slot = await createSlotWithSnapshot(profile, {
     slot: options.slot ?? `pgincr_checkpoint_${process.pid}`,

@@ -1,5 +1,15 @@
 import {
-  CancellationScope, condition, continueAsNew, isCancellation, log, makeContinueAsNewFunc, patched, setCurrentDetails, setHandler, upsertMemo, workflowInfo,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  makeContinueAsNewFunc,
+  patched,
+  setCurrentDetails,
+  setHandler,
+  upsertMemo,
+  workflowInfo,
   allHandlersFinished,
 } from '@temporalio/workflow';
 import { capture, quick } from './activity-options';
@@ -22,7 +32,10 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
     state: input.paused ? 'paused' : 'running',
     lastDurableLsn: input.lastDurableLsn ?? null,
     iterations: input.iterations,
-    transactions: 0, changes: 0, bytes: 0, segmentsSealed: 0,
+    transactions: 0,
+    changes: 0,
+    bytes: 0,
+    segmentsSealed: 0,
     lastRunEndedAt: null,
   };
   let scope: CancellationScope | undefined;
@@ -30,11 +43,12 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
 
   setHandler(captureStatusQuery, () => status);
   // Shown by the UI on the workflow's page (not in history: free to change at any time).
-  const showDetails = () => setCurrentDetails(
-    `**${status.state}** · durable LSN ${status.lastDurableLsn ?? '(none yet)'} · run ${status.iterations + (status.state === 'running' ? 1 : 0)}`
-    + ` · ${status.transactions} transactions, ${status.segmentsSealed} segments sealed since this execution began`
-    + `${status.lastRunEndedAt ? ` · last run ended ${status.lastRunEndedAt}` : ''}`,
-  );
+  const showDetails = () =>
+    setCurrentDetails(
+      `**${status.state}** · durable LSN ${status.lastDurableLsn ?? '(none yet)'} · run ${status.iterations + (status.state === 'running' ? 1 : 0)}` +
+        ` · ${status.transactions} transactions, ${status.segmentsSealed} segments sealed since this execution began` +
+        `${status.lastRunEndedAt ? ` · last run ended ${status.lastRunEndedAt}` : ''}`,
+    );
   let memoLsn: string | null | undefined = workflowInfo().memo?.[DURABLE_LSN_MEMO] as string | null | undefined;
   const recordDurable = () => {
     showDetails();
@@ -63,10 +77,23 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
     }
   });
   setHandler(pauseSignal, () => {
-    if (status.state === 'running') { status.state = 'paused'; scope?.cancel(); showDetails(); }
+    if (status.state === 'running') {
+      status.state = 'paused';
+      scope?.cancel();
+      showDetails();
+    }
   });
-  setHandler(resumeSignal, () => { if (status.state === 'paused') { status.state = 'running'; showDetails(); } });
-  setHandler(stopSignal, () => { status.state = 'stopping'; scope?.cancel(); showDetails(); });
+  setHandler(resumeSignal, () => {
+    if (status.state === 'paused') {
+      status.state = 'running';
+      showDetails();
+    }
+  });
+  setHandler(stopSignal, () => {
+    status.state = 'stopping';
+    scope?.cancel();
+    showDetails();
+  });
 
   const runsThisExecution = () => status.iterations - input.iterations;
   // Signal handlers change the state between awaits; read it through a function so the
@@ -120,7 +147,10 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
   }
   // A last short run records the sequence positions into the stream and seals the segment.
   const last = await capture.captureChanges({
-    profile: input.profile, lastDurableLsn: status.lastDurableLsn ?? undefined, runForMs: 500, stopping: true,
+    profile: input.profile,
+    lastDurableLsn: status.lastDurableLsn ?? undefined,
+    runForMs: 500,
+    stopping: true,
   });
   status.lastDurableLsn = last.lastDurableLsn;
   status.transactions += last.transactions;

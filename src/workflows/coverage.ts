@@ -11,7 +11,10 @@ import type { MarkerKind, SegmentCoverage } from '../activities/types';
 export const COVERAGE_TIMEOUT_MS = 120_000;
 
 export async function ensureCoverage(
-  profile: string, lsn: string, marker: { kind: MarkerKind; note: string }, timeoutMs = COVERAGE_TIMEOUT_MS,
+  profile: string,
+  lsn: string,
+  marker: { kind: MarkerKind; note: string },
+  timeoutMs = COVERAGE_TIMEOUT_MS,
 ): Promise<SegmentCoverage> {
   const now = await quick.waitForSegmentCoverage({ profile, lsn, timeoutMs: 0 });
   if (now.covered) return now;

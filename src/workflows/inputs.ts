@@ -36,7 +36,9 @@ function utf8Bytes(text: string): number {
  * (spaces, quotes, `=`, `postgresql://…`, a leading `-`): it reaches SQL as a quoted identifier
  * and libpq and the client programs as data, never as a connection string or an option.
  */
-const databaseName = z.string().min(1)
+const databaseName = z
+  .string()
+  .min(1)
   .refine((s) => !s.includes('\0'), 'a database name cannot contain a NUL character')
   .refine((s) => utf8Bytes(s) <= 63, 'at most 63 bytes in UTF-8 (PostgreSQL would cut a longer name)');
 const lsnText = z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'an LSN like 0/16B3748');

@@ -42,42 +42,52 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
 
   // The plan verifies every file it needs (long: that reads every planned segment).
   // ... and that every role the DDL replays as exists in the target (or comes with the globals), unless noOwner.
-  const plan = await step('plan', () => long.planRestore({
-    profile: input.profile, target: input.target, fromBase: input.fromBase,
-    targetProfile, restoreGlobals: input.restoreGlobals, noOwner: input.noOwner,
-  }));
+  const plan = await step('plan', () =>
+    long.planRestore({
+      profile: input.profile,
+      target: input.target,
+      fromBase: input.fromBase,
+      targetProfile,
+      restoreGlobals: input.restoreGlobals,
+      noOwner: input.noOwner,
+    }),
+  );
   // Roles first: the new database is created owned by the source database's owner.
   if (input.restoreGlobals) await step('globals', () => quick.restoreGlobals({ profile: input.profile, targetProfile, plan }));
   await step('create database', () =>
     quick.createTargetDatabase({
-      profile: input.profile, targetProfile, targetDb: input.targetDb, restoreId, encoding: plan.encoding,
+      profile: input.profile,
+      targetProfile,
+      targetDb: input.targetDb,
+      restoreId,
+      encoding: plan.encoding,
       // owned and granted as the source database was, unless noOwner (then by the restoring role)
       ...(!input.noOwner && plan.databaseOwner ? { owner: plan.databaseOwner } : {}),
       ...(!input.noOwner && plan.databaseGrants ? { grants: plan.databaseGrants } : {}),
-    }));
+    }),
+  );
   const noOwner = input.noOwner ? { noOwner: true } : {};
   await step('base', () => long.restoreBase({ targetProfile, targetDb: input.targetDb, restoreId, plan, ...noOwner }));
   const apply = await step('segments', () =>
-    long.applySegments({ targetProfile, targetDb: input.targetDb, restoreId, plan, target: input.target, ...noOwner }));
+    long.applySegments({ targetProfile, targetDb: input.targetDb, restoreId, plan, target: input.target, ...noOwner }),
+  );
   if (input.target.kind !== 'latest' && !apply.reachedTarget) {
-    throw nonRetryable(
-      `the restore target was not reached: the chain ends at ${apply.lastEndLsn} (${apply.lastCommitTime ?? 'no transactions'})`,
-      'PlanError',
-    );
+    throw nonRetryable(`the restore target was not reached: the chain ends at ${apply.lastEndLsn} (${apply.lastCommitTime ?? 'no transactions'})`, 'PlanError');
   }
   await step('sequences', () => quick.fixSequences({ targetProfile, targetDb: input.targetDb }));
   let verify: VerifyResult | null = null;
   if (input.verify) {
     verify = await step('verify', () =>
-      long.verifyTarget({ profile: input.profile, targetProfile, targetDb: input.targetDb, checksumsFile: plan.expectedChecksumsFile }));
+      long.verifyTarget({ profile: input.profile, targetProfile, targetDb: input.targetDb, checksumsFile: plan.expectedChecksumsFile }),
+    );
     if (verify.compared && !verify.ok) {
       throw nonRetryable(
         `restored database ${input.targetDb} differs from the source in: ${verify.mismatches.map((m) => m.table).join(', ')}`,
-        'VerifyFailedError', verify,
+        'VerifyFailedError',
+        verify,
       );
     }
   }
-  await step('finish', () =>
-    quick.finishRestore({ targetProfile, targetDb: input.targetDb, restoreId, dropDatabase: input.dropAfter }));
+  await step('finish', () => quick.finishRestore({ targetProfile, targetDb: input.targetDb, restoreId, dropDatabase: input.dropAfter }));
   return { targetDb: input.targetDb, target: input.target, plan, apply, verify, steps: progress.steps };
 }

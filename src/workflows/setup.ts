@@ -69,4 +69,3 @@ export async function setupWorkflow(raw: SetupInput): Promise<SetupResult> {
   }
   return { status: 'set up', chainDir: state.chainDir, preflight, replicaIdentity, base, captureWorkflowId };
 }
-

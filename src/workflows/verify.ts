@@ -37,7 +37,10 @@ export async function verifyWorkflow(raw: VerifyInput): Promise<VerifyReport> {
   });
   if (!coverage.covered) {
     return {
-      ok: false, fromBase: target.fromBase, toLsn: target.toLsn, mismatches: [],
+      ok: false,
+      fromBase: target.fromBase,
+      toLsn: target.toLsn,
+      mismatches: [],
       message: `cannot verify up to ${target.toLsn}: no sealed segment reaches it (${coverage.reason ?? `sealed segments end at ${coverage.sealedEndLsn ?? '(none)'}`})`,
     };
   }
@@ -51,15 +54,17 @@ export async function verifyWorkflow(raw: VerifyInput): Promise<VerifyReport> {
       workflowId: workflowIds.verifyRestore(workflowInfo().workflowId, scratch),
       staticSummary: `verification restore into ${scratch} · to commit lsn <= ${target.toLsn} · from base ${target.fromBase}`,
       ...(labels ? { typedSearchAttributes: labels } : {}),
-      args: [{
-        profile: input.profile,
-        targetProfile: input.targetProfile,
-        targetDb: scratch,
-        fromBase: target.fromBase,
-        target: { kind: 'lsn', lsn: target.toLsn, inclusive: true },
-        dropAfter: true,
-        verify: true,
-      }],
+      args: [
+        {
+          profile: input.profile,
+          targetProfile: input.targetProfile,
+          targetDb: scratch,
+          fromBase: target.fromBase,
+          target: { kind: 'lsn', lsn: target.toLsn, inclusive: true },
+          dropAfter: true,
+          verify: true,
+        },
+      ],
     });
   } catch (err) {
     const details = (err as { cause?: { details?: unknown[] } }).cause?.details?.[0] as { mismatches?: { table: string }[] } | undefined;

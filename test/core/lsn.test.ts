@@ -14,10 +14,17 @@ describe('formatLsn', () => {
 
   it('equals the bigint form on both sides of 2^53 and round-trips through parseLsn', () => {
     const edge = 2n ** 53n;
-    const lsn = fc.oneof(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.bigInt({ min: edge - 1000n, max: edge + 1000n }), fc.bigInt({ min: 0n, max: 2n ** 40n }));
-    fc.assert(fc.property(lsn, (l) => {
-      expect(formatLsn(l)).toBe(reference(l));
-      expect(parseLsn(formatLsn(l))).toBe(l);
-    }), { numRuns: 2000 });
+    const lsn = fc.oneof(
+      fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      fc.bigInt({ min: edge - 1000n, max: edge + 1000n }),
+      fc.bigInt({ min: 0n, max: 2n ** 40n }),
+    );
+    fc.assert(
+      fc.property(lsn, (l) => {
+        expect(formatLsn(l)).toBe(reference(l));
+        expect(parseLsn(formatLsn(l))).toBe(l);
+      }),
+      { numRuns: 2000 },
+    );
   });
 });

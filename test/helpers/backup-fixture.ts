@@ -40,13 +40,20 @@ export async function startLoad(pg: PgCluster, db: string): Promise<Load> {
     }
   })();
   return {
-    get committed() { return committed; },
+    get committed() {
+      return committed;
+    },
     async waitMore(n) {
       const goal = committed + n;
-      await waitFor(`${n} more load transactions`, async () => {
-        if (failure) throw failure;
-        return committed >= goal;
-      }, 60_000, 50);
+      await waitFor(
+        `${n} more load transactions`,
+        async () => {
+          if (failure) throw failure;
+          return committed >= goal;
+        },
+        60_000,
+        50,
+      );
     },
     async stop() {
       running = false;
@@ -60,11 +67,17 @@ export async function startLoad(pg: PgCluster, db: string): Promise<Load> {
 /** Waits until the capture slot has confirmed everything written on the source so far. */
 export async function waitSlotCaughtUp(pg: PgCluster, db: string, slot = 'pgincr'): Promise<void> {
   const [{ lsn }] = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn', [], db)) as [{ lsn: string }];
-  await waitFor(`slot ${slot} to confirm ${lsn}`, async () => {
-    const rows = await pg.query<{ ok: boolean }>(
-      'SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [lsn, slot]);
-    return rows[0]?.ok === true;
-  }, 120_000);
+  await waitFor(
+    `slot ${slot} to confirm ${lsn}`,
+    async () => {
+      const rows = await pg.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [
+        lsn,
+        slot,
+      ]);
+      return rows[0]?.ok === true;
+    },
+    120_000,
+  );
 }
 
 /** The one chain folder of a repository. */

@@ -22,14 +22,20 @@ function constant(scs: boolean): fc.Arbitrary<string> {
   const dollar = content(fc.constantFrom("'", '\\', ';', '$', '--', '*/', '/*', '"', ' ')).map((c) => `$q$${c}$q$`);
   const single = fc.oneof(plain, escape, dollar);
   // a continued part reads as its first part does (escapes after E'…')
-  const continued = fc.tuple(fc.boolean(), content(scs ? plainPiece : escapedPiece), content(escapedPiece), fc.constantFrom('\n', ' \n  ', ' -- c\n'))
+  const continued = fc
+    .tuple(fc.boolean(), content(scs ? plainPiece : escapedPiece), content(escapedPiece), fc.constantFrom('\n', ' \n  ', ' -- c\n'))
     .map(([e, a, b, g]) => (e ? `E'${b}'${g}'${b}'` : `'${a}'${g}'${a}'`));
   return fc.oneof({ weight: 4, arbitrary: single }, { weight: 1, arbitrary: continued });
 }
 
 const lineComment = content(commentPiece).map((c) => `-- ${c}\n`);
 const blockComment = fc.tuple(content(commentPiece), content(commentPiece)).map(([a, b]) => `/* ${a} /* ${b} */ ${a} */`);
-const gap = fc.oneof({ weight: 3, arbitrary: fc.constant(' ') }, { weight: 1, arbitrary: fc.constantFrom('\n', ' \n') }, { weight: 1, arbitrary: lineComment }, { weight: 1, arbitrary: blockComment });
+const gap = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(' ') },
+  { weight: 1, arbitrary: fc.constantFrom('\n', ' \n') },
+  { weight: 1, arbitrary: lineComment },
+  { weight: 1, arbitrary: blockComment },
+);
 
 export interface Stmt {
   text: string;
@@ -58,7 +64,8 @@ function statement(scs: boolean, withDml: boolean): fc.Arbitrary<Stmt> {
  * inserts into a table `base (a text)`.
  */
 export function queryText(scs: boolean, withDml: boolean): fc.Arbitrary<{ text: string; stmts: Stmt[] }> {
-  return fc.tuple(fc.array(fc.tuple(gap, statement(scs, withDml), fc.constantFrom(';', ';', ' ;', ';;')), { minLength: 1, maxLength: 5 }), fc.boolean())
+  return fc
+    .tuple(fc.array(fc.tuple(gap, statement(scs, withDml), fc.constantFrom(';', ';', ' ;', ';;')), { minLength: 1, maxLength: 5 }), fc.boolean())
     .map(([parts, trailing]) => {
       const stmts = parts.map(([, s], i) => ({ ...s, text: s.text.replace('#', String(i)) }));
       let text = parts.map(([g, , sep], i) => `${g}${stmts[i]!.text}${sep}`).join('');
@@ -78,4 +85,3 @@ export function expectedDdl(stmts: Stmt[]): Array<{ tag: string; ordinal: number
     return [{ tag: s.tag, ordinal: n, text: s.text }];
   });
 }
-

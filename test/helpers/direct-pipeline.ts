@@ -42,7 +42,10 @@ export async function setUpChain(pg: PgCluster, db: string, schemaSql: string): 
 
 async function confirmedAtLeast(pg: PgCluster, chain: DirectChain, lsn: string): Promise<boolean> {
   const rows = await pg.query<{ ok: boolean }>(
-    'SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [lsn, chain.slot], chain.db);
+    'SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2',
+    [lsn, chain.slot],
+    chain.db,
+  );
   return rows[0]?.ok === true;
 }
 
@@ -59,7 +62,12 @@ export async function captureAndStop(pg: PgCluster, chain: DirectChain, timeoutM
     chain.lastDurableLsn = r.lastDurableLsn;
     if (Date.now() > deadline) throw new Error(`slot ${chain.slot} did not confirm ${lsn} within ${timeoutMs} ms`);
   } while (!(await confirmedAtLeast(pg, chain, lsn)));
-  const last = await a.captureChanges({ profile: 'default', runForMs: 500, stopping: true, ...(chain.lastDurableLsn ? { lastDurableLsn: chain.lastDurableLsn } : {}) });
+  const last = await a.captureChanges({
+    profile: 'default',
+    runForMs: 500,
+    stopping: true,
+    ...(chain.lastDurableLsn ? { lastDurableLsn: chain.lastDurableLsn } : {}),
+  });
   chain.lastDurableLsn = last.lastDurableLsn;
   await a.sealCurrentSegment({ profile: 'default' });
   await waitFor('no open partial segment', async () => readdirSafe(join(chain.chainDir, 'segments', 'partial')).length === 0, 10_000);
@@ -76,12 +84,16 @@ function readdirSafe(dir: string): string[] {
 /** The sealed segments' text (gunzipped), in LSN order. */
 export function sealedSegmentText(chain: DirectChain): string {
   const root = join(chain.chainDir, 'segments');
-  const days = readdirSafe(root).filter((d) => /^\d{4}-\d\d-\d\d$/.test(d)).sort();
+  const days = readdirSafe(root)
+    .filter((d) => /^\d{4}-\d\d-\d\d$/.test(d))
+    .sort();
   const files = days.flatMap((d) => readdirSafe(join(root, d)).map((f) => ({ d, f }))).sort((x, y) => x.f.localeCompare(y.f));
-  return files.map(({ d, f }) => {
-    const raw = readFileSync(join(root, d, f));
-    return (f.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
-  }).join('');
+  return files
+    .map(({ d, f }) => {
+      const raw = readFileSync(join(root, d, f));
+      return (f.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
+    })
+    .join('');
 }
 
 /** The restore runbook as the workflow runs it, step by step, into `targetDb`. */
@@ -91,8 +103,13 @@ export async function restoreChain(chain: DirectChain, targetDb: string): Promis
   const target = { kind: 'latest' as const };
   const plan = await a.planRestore({ profile: 'default', target });
   await a.createTargetDatabase({
-    profile: 'default', targetProfile: 'admin', targetDb, restoreId, encoding: plan.encoding,
-    ...(plan.databaseOwner ? { owner: plan.databaseOwner } : {}), ...(plan.databaseGrants ? { grants: plan.databaseGrants } : {}),
+    profile: 'default',
+    targetProfile: 'admin',
+    targetDb,
+    restoreId,
+    encoding: plan.encoding,
+    ...(plan.databaseOwner ? { owner: plan.databaseOwner } : {}),
+    ...(plan.databaseGrants ? { grants: plan.databaseGrants } : {}),
   });
   await a.restoreBase({ targetProfile: 'admin', targetDb, restoreId, plan });
   const applied = await a.applySegments({ targetProfile: 'admin', targetDb, restoreId, plan, target });
@@ -109,14 +126,26 @@ export async function restoreChain(chain: DirectChain, targetDb: string): Promis
  */
 export function schemaDump(pg: PgCluster, db: string): string {
   const text = execFileSync('pg_dump', ['--schema-only', '--exclude-schema=pgincr', '--no-publications', '--no-subscriptions', db], {
-    encoding: 'latin1', env: { ...process.env, ...pg.env(db) }, maxBuffer: 64 * 1024 * 1024,
+    encoding: 'latin1',
+    env: { ...process.env, ...pg.env(db) },
+    maxBuffer: 64 * 1024 * 1024,
   });
   const filter = new EventTriggerFilter();
   const filtered = filter.push(text) + filter.end();
-  const database = execFileSync('psql', ['-X', '-A', '-t', '-c',
-    "SELECT 'database owner ' || pg_get_userbyid(datdba) || ' acl ' || coalesce(datacl::text, 'default') FROM pg_database WHERE datname = current_database()"], {
-    encoding: 'latin1', env: { ...process.env, ...pg.env(db) },
-  }).trim();
+  const database = execFileSync(
+    'psql',
+    [
+      '-X',
+      '-A',
+      '-t',
+      '-c',
+      "SELECT 'database owner ' || pg_get_userbyid(datdba) || ' acl ' || coalesce(datacl::text, 'default') FROM pg_database WHERE datname = current_database()",
+    ],
+    {
+      encoding: 'latin1',
+      env: { ...process.env, ...pg.env(db) },
+    },
+  ).trim();
   // \restrict / \unrestrict carry a random key per run (pg_dump 15.14+).
   return [...filtered.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--') && !/^\\(un)?restrict /.test(l)), database].join('\n');
 }

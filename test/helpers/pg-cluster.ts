@@ -8,9 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, type ClientConfig } from 'pg';
-import {
-  freePort, initCluster, localSuperuser, startServer, stopServer, type LocalClusterSpec,
-} from '../../src/dev/local-cluster';
+import { freePort, initCluster, localSuperuser, startServer, stopServer, type LocalClusterSpec } from '../../src/dev/local-cluster';
 import { serverBinDir, type NewerMajor } from './pg-majors';
 
 export { freePort };
@@ -74,7 +72,11 @@ export async function startCluster(options: ClusterOptions = {}): Promise<PgClus
   const dir = mkdtempSync(join(tmpdir(), 'pgincr-pg-'));
   const port = await freePort();
   const spec: LocalClusterSpec = {
-    dir, port, settings: { ...TEST_SETTINGS, ...options.settings }, encoding: options.encoding, locale: options.locale,
+    dir,
+    port,
+    settings: { ...TEST_SETTINGS, ...options.settings },
+    encoding: options.encoding,
+    locale: options.locale,
     binDir,
   };
   initCluster(spec);
@@ -110,7 +112,10 @@ export async function startCluster(options: ClusterOptions = {}): Promise<PgClus
     },
     psql(args, dbname = 'postgres', input) {
       return execFileSync('psql', ['-X', '-v', 'ON_ERROR_STOP=1', ...args], {
-        encoding: 'utf8', env: { ...process.env, ...cluster.env(dbname) }, input, maxBuffer: 256 * 1024 * 1024,
+        encoding: 'utf8',
+        env: { ...process.env, ...cluster.env(dbname) },
+        input,
+        maxBuffer: 256 * 1024 * 1024,
       });
     },
     startServer() {

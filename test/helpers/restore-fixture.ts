@@ -31,21 +31,34 @@ export interface FixtureSegment {
 export function renderSegment(startLsn: Lsn, txns: FixtureTxn[], options: { encoding?: string; database?: string } = {}): Buffer {
   const encoding = options.encoding ?? 'UTF8';
   const charset = encoding === 'UTF8' ? 'utf8' : 'latin1';
-  const parts: Buffer[] = [Buffer.from(renderSegmentHeader({
-    systemIdentifier: '7312000000000000001', database: options.database ?? 'app', serverVersion: 'PostgreSQL 15.20',
-    encoding, slot: 'pgincr', decoder: 'pgoutput', startLsn, timeline: 1,
-  }), 'latin1')];
+  const parts: Buffer[] = [
+    Buffer.from(
+      renderSegmentHeader({
+        systemIdentifier: '7312000000000000001',
+        database: options.database ?? 'app',
+        serverVersion: 'PostgreSQL 15.20',
+        encoding,
+        slot: 'pgincr',
+        decoder: 'pgoutput',
+        startLsn,
+        timeline: 1,
+      }),
+      'latin1',
+    ),
+  ];
   let changes = 0;
   for (const t of txns) {
     parts.push(Buffer.from(renderBegin({ xid: t.xid, commitLsn: t.commitLsn, commitTime: t.commitTime }), 'latin1'));
-    for (const s of t.statements) parts.push(Buffer.from(`${s.endsWith(";") ? s : `${s};`}\n`, charset));
+    for (const s of t.statements) parts.push(Buffer.from(`${s.endsWith(';') ? s : `${s};`}\n`, charset));
     parts.push(Buffer.from(renderCommit({ xid: t.xid, endLsn: t.endLsn, changes: t.statements.length }), 'latin1'));
     changes += t.statements.length;
   }
   parts.push(Buffer.from('\n'));
   const body = Buffer.concat(parts);
   const footer = renderFooter({
-    transactions: txns.length, changes, lastEndLsn: txns.at(-1)?.endLsn ?? startLsn,
+    transactions: txns.length,
+    changes,
+    lastEndLsn: txns.at(-1)?.endLsn ?? startLsn,
     bodySha256: createHash('sha256').update(body).digest('hex'),
   });
   return Buffer.concat([body, Buffer.from(footer, 'latin1')]);

@@ -5,10 +5,26 @@
  * everywhere); `structuredClone` copies a model with those references intact.
  */
 
-export interface Schema { name: string }
-export interface EnumType { kind: 'enum'; schema: Schema; name: string; values: { label: string; usable: boolean }[] }
-export interface CompositeType { kind: 'composite'; schema: Schema; name: string; attrs: { name: string; type: 'int' | 'text' }[] }
-export interface DomainType { kind: 'domain'; schema: Schema; name: string }
+export interface Schema {
+  name: string;
+}
+export interface EnumType {
+  kind: 'enum';
+  schema: Schema;
+  name: string;
+  values: { label: string; usable: boolean }[];
+}
+export interface CompositeType {
+  kind: 'composite';
+  schema: Schema;
+  name: string;
+  attrs: { name: string; type: 'int' | 'text' }[];
+}
+export interface DomainType {
+  kind: 'domain';
+  schema: Schema;
+  name: string;
+}
 export type UserType = EnumType | CompositeType | DomainType;
 export type BaseType = 'int' | 'bigint' | 'numeric' | 'text' | 'boolean' | 'date' | 'timestamptz' | 'jsonb' | 'text[]' | 'bytea';
 export type ColType = { kind: 'base'; name: BaseType } | { kind: 'user'; t: UserType };
@@ -22,8 +38,15 @@ export interface Column {
   /** A nullable int referencing `fk`'s id (ON DELETE SET NULL). */
   fk?: Table;
 }
-export interface Index { name: string; cols: Column[] }
-export interface Constraint { name: string; cols: Column[]; kind: 'check' | 'unique' }
+export interface Index {
+  name: string;
+  cols: Column[];
+}
+export interface Constraint {
+  name: string;
+  cols: Column[];
+  kind: 'check' | 'unique';
+}
 export interface Table {
   schema: Schema;
   name: string;
@@ -40,9 +63,21 @@ export interface Table {
   detachedFrom?: Table;
   nextRange?: number;
 }
-export interface View { schema: Schema; name: string; table: Table; cols: Column[] }
-export interface Func { schema: Schema; name: string; plpgsql: boolean }
-export interface Sequence { schema: Schema; name: string }
+export interface View {
+  schema: Schema;
+  name: string;
+  table: Table;
+  cols: Column[];
+}
+export interface Func {
+  schema: Schema;
+  name: string;
+  plpgsql: boolean;
+}
+export interface Sequence {
+  schema: Schema;
+  name: string;
+}
 
 export interface Model {
   counter: number;
@@ -67,7 +102,9 @@ export function qn(o: { schema: Schema; name: string }): string {
   return unqualifiedPublic && o.schema.name === 'public' ? q(o.name) : `${q(o.schema.name)}.${q(o.name)}`;
 }
 export function lit(text: string): string {
-  return text.includes('\\') || text.includes('\n') ? `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''").replace(/\n/g, '\\n')}'` : `'${text.replace(/'/g, "''")}'`;
+  return text.includes('\\') || text.includes('\n')
+    ? `E'${text.replace(/\\/g, '\\\\').replace(/'/g, "''").replace(/\n/g, '\\n')}'`
+    : `'${text.replace(/'/g, "''")}'`;
 }
 
 export function typeSql(t: ColType): string {
@@ -117,16 +154,26 @@ export function valueSql(t: ColType, r: Rand, notNull = false): string {
     return `ROW(${u.attrs.map((a) => (a.type === 'int' ? String(r.int(100)) : lit(r.pick(TEXTS)))).join(', ')})`;
   }
   switch (t.name) {
-    case 'int': return String(r.int(20000) - 1000);
-    case 'bigint': return String(BigInt(r.int(1e9)) * 1000003n);
-    case 'numeric': return r.pick(["'NaN'", '12.50', '-0.001', '123456789012345678901234567890.5', '0']);
-    case 'text': return lit(r.pick(TEXTS));
-    case 'boolean': return r.pick(['true', 'false']);
-    case 'date': return `'2026-0${1 + r.int(9)}-1${r.int(10)}'`;
-    case 'timestamptz': return r.pick(["'2026-01-02 03:04:05.123456+02'", "'infinity'", "'1999-12-31 23:59:59+00'"]);
-    case 'jsonb': return r.pick([`'{"k": [1, "x"]}'`, `'"it''s"'`, "'null'", `'{"a": {"b": null}}'`]);
-    case 'text[]': return r.pick(["'{a,NULL,\"b c\"}'", "'{}'", `ARRAY[${lit("it's")}, NULL]`]);
-    case 'bytea': return r.pick(["'\\x00ff'", "'\\x'", "'\\xdeadbeef'"]);
+    case 'int':
+      return String(r.int(20000) - 1000);
+    case 'bigint':
+      return String(BigInt(r.int(1e9)) * 1000003n);
+    case 'numeric':
+      return r.pick(["'NaN'", '12.50', '-0.001', '123456789012345678901234567890.5', '0']);
+    case 'text':
+      return lit(r.pick(TEXTS));
+    case 'boolean':
+      return r.pick(['true', 'false']);
+    case 'date':
+      return `'2026-0${1 + r.int(9)}-1${r.int(10)}'`;
+    case 'timestamptz':
+      return r.pick(["'2026-01-02 03:04:05.123456+02'", "'infinity'", "'1999-12-31 23:59:59+00'"]);
+    case 'jsonb':
+      return r.pick([`'{"k": [1, "x"]}'`, `'"it''s"'`, "'null'", `'{"a": {"b": null}}'`]);
+    case 'text[]':
+      return r.pick(['\'{a,NULL,"b c"}\'', "'{}'", `ARRAY[${lit("it's")}, NULL]`]);
+    case 'bytea':
+      return r.pick(["'\\x00ff'", "'\\x'", "'\\xdeadbeef'"]);
   }
 }
 
@@ -170,12 +217,19 @@ export function insertSql(m: Model, t: Table, r: Rand): string {
   const ranges = t.kind === 'partitioned' ? partitionsOf(m, t).map((p) => p.range!) : t.range ? [t.range] : [];
   const rows: string[] = [];
   for (let i = 1 + r.int(3); i > 0; i--) {
-    rows.push(`(${cols.map((c) => {
-      if (c.name === 'id' && c.key) return String(++m.counter);
-      if (c.name === 'k' && c.key) { const [lo, hi] = r.pick(ranges); return String(lo + r.int(hi - lo)); }
-      if (c.fk) return r.chance(0.5) ? 'NULL' : `(SELECT min(id) FROM ${qn(c.fk)})`;
-      return valueSql(c.type, r, c.notNull);
-    }).join(', ')})`);
+    rows.push(
+      `(${cols
+        .map((c) => {
+          if (c.name === 'id' && c.key) return String(++m.counter);
+          if (c.name === 'k' && c.key) {
+            const [lo, hi] = r.pick(ranges);
+            return String(lo + r.int(hi - lo));
+          }
+          if (c.fk) return r.chance(0.5) ? 'NULL' : `(SELECT min(id) FROM ${qn(c.fk)})`;
+          return valueSql(c.type, r, c.notNull);
+        })
+        .join(', ')})`,
+    );
   }
   if (cols.length === 0) return `INSERT INTO ${qn(t)} DEFAULT VALUES`;
   return `INSERT INTO ${qn(t)} (${cols.map((c) => q(c.name)).join(', ')}) VALUES ${rows.join(', ')}`;

@@ -38,23 +38,69 @@ export function seedModel(): Model {
   const pub: Schema = { name: 'public' };
   const s0: Schema = { name: 's0' };
   const int = { kind: 'base' as const, name: 'int' as const };
-  const mood = { kind: 'enum' as const, schema: s0, name: 'mood', values: [{ label: 'one', usable: true }, { label: "it's", usable: true }] };
-  const table = (schema: Schema, name: string, kind: Table['kind'], cols: Table['cols'], extra: Partial<Table> = {}): Table =>
-    ({ schema, name, kind, identity: false, cols, indexes: [], constraints: [], ...extra });
-  const t0 = table(pub, 't0', 'plain', [
-    { name: 'id', type: int, key: true, notNull: true }, { name: 'c0', type: { kind: 'base', name: 'text' } },
-    { name: 'c1', type: int }, { name: 'c2', type: { kind: 'user', t: mood } }], { triggers: ['seed_audit'] });
-  const t1 = table(s0, 't1', 'plain', [{ name: 'id', type: int, key: true, notNull: true }, { name: 'c3', type: { kind: 'base', name: 'jsonb' }, notNull: true }], { identity: true });
-  const pcols = (): Table['cols'] => [{ name: 'id', type: int, key: true, notNull: true }, { name: 'k', type: int, key: true, notNull: true }, { name: 'c4', type: { kind: 'base', name: 'text' } }];
+  const mood = {
+    kind: 'enum' as const,
+    schema: s0,
+    name: 'mood',
+    values: [
+      { label: 'one', usable: true },
+      { label: "it's", usable: true },
+    ],
+  };
+  const table = (schema: Schema, name: string, kind: Table['kind'], cols: Table['cols'], extra: Partial<Table> = {}): Table => ({
+    schema,
+    name,
+    kind,
+    identity: false,
+    cols,
+    indexes: [],
+    constraints: [],
+    ...extra,
+  });
+  const t0 = table(
+    pub,
+    't0',
+    'plain',
+    [
+      { name: 'id', type: int, key: true, notNull: true },
+      { name: 'c0', type: { kind: 'base', name: 'text' } },
+      { name: 'c1', type: int },
+      { name: 'c2', type: { kind: 'user', t: mood } },
+    ],
+    { triggers: ['seed_audit'] },
+  );
+  const t1 = table(
+    s0,
+    't1',
+    'plain',
+    [
+      { name: 'id', type: int, key: true, notNull: true },
+      { name: 'c3', type: { kind: 'base', name: 'jsonb' }, notNull: true },
+    ],
+    { identity: true },
+  );
+  const pcols = (): Table['cols'] => [
+    { name: 'id', type: int, key: true, notNull: true },
+    { name: 'k', type: int, key: true, notNull: true },
+    { name: 'c4', type: { kind: 'base', name: 'text' } },
+  ];
   const p0 = table(pub, 'p0', 'partitioned', pcols(), { nextRange: 1 });
   const p0a = table(pub, 'p0_a', 'partition', pcols(), { parent: p0, range: [0, 100] });
   return {
-    counter: 1000, schemas: [pub, s0], tables: [t0, t1, p0, p0a], types: [mood],
-    views: [{ schema: pub, name: 'v0', table: t0, cols: [t0.cols[0]!, t0.cols[1]!] }], funcs: [], seqs: [{ schema: pub, name: 'q0' }],
+    counter: 1000,
+    schemas: [pub, s0],
+    tables: [t0, t1, p0, p0a],
+    types: [mood],
+    views: [{ schema: pub, name: 'v0', table: t0, cols: [t0.cols[0]!, t0.cols[1]!] }],
+    funcs: [],
+    seqs: [{ schema: pub, name: 'q0' }],
   };
 }
 
-export interface Step { seed: number; glue: number }
+export interface Step {
+  seed: number;
+  glue: number;
+}
 export const stepsArbitrary = fc.array(fc.record({ seed: fc.integer(), glue: fc.nat(9) }), { minLength: 15, maxLength: 30 });
 
 const OPS: Op[] = [...DDL_OPS, ...OBJECT_OPS, ...DML_OPS];
@@ -86,7 +132,12 @@ export function groupSteps(steps: readonly Step[]): { mode: Mode; steps: Step[] 
   return groups;
 }
 
-export interface WorkloadReport { units: number; failed: number; log: string[]; model: Model }
+export interface WorkloadReport {
+  units: number;
+  failed: number;
+  log: string[];
+  model: Model;
+}
 
 const message = (err: unknown) => (err as Error).message;
 
@@ -100,7 +151,10 @@ async function runTxn(c: Client, model: Model, steps: Step[], log: string[]): Pr
     const inSavepoint = s.glue === 7;
     const scratch = inSavepoint ? structuredClone(m) : m;
     const { op, statements } = generate(scratch, r);
-    if (inSavepoint) { await c.query('SAVEPOINT sp'); log.push('SAVEPOINT sp;'); }
+    if (inSavepoint) {
+      await c.query('SAVEPOINT sp');
+      log.push('SAVEPOINT sp;');
+    }
     try {
       for (const sql of statements) {
         log.push(`${sql}; -- ${op}`);
@@ -115,7 +169,10 @@ async function runTxn(c: Client, model: Model, steps: Step[], log: string[]): Pr
         return null;
       }
     }
-    if (inSavepoint) { await c.query('ROLLBACK TO SAVEPOINT sp'); log.push('ROLLBACK TO SAVEPOINT sp;'); }
+    if (inSavepoint) {
+      await c.query('ROLLBACK TO SAVEPOINT sp');
+      log.push('ROLLBACK TO SAVEPOINT sp;');
+    }
   }
   await c.query(rollback ? 'ROLLBACK' : 'COMMIT');
   log.push(rollback ? 'ROLLBACK;' : 'COMMIT;');

@@ -10,8 +10,16 @@ export const GOLDEN_KEY = createHash('sha256').update('pgincr golden key').diges
 
 /** Field values as byte strings (the 7th holds UTF-8 "ä"), one NULL, one empty. */
 export const GOLDEN_VALUES: ReadonlyArray<string | null> = [
-  '742', 'alice', null, '"$user", public', 'CREATE TABLE', '{public.t}',
-  Buffer.from('CREATE TABLE "tä" (a int)', 'utf8').toString('latin1'), 'end', '0', '',
+  '742',
+  'alice',
+  null,
+  '"$user", public',
+  'CREATE TABLE',
+  '{public.t}',
+  Buffer.from('CREATE TABLE "tä" (a int)', 'utf8').toString('latin1'),
+  'end',
+  '0',
+  '',
 ];
 
 /** The canonical form of GOLDEN_VALUES, as UTF-8 text. */

@@ -28,8 +28,10 @@ export function temporalAddress(): string {
     const file = temporalStateFile(pid);
     if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { address: string }).address;
   }
-  throw new Error('no temporal server for tests: TEMPORAL_ADDRESS is unset and globalSetup left no state file\n'
-    + 'hint: run integration tests with `npx jest --selectProjects integration -i`, or export TEMPORAL_ADDRESS');
+  throw new Error(
+    'no temporal server for tests: TEMPORAL_ADDRESS is unset and globalSetup left no state file\n' +
+      'hint: run integration tests with `npx jest --selectProjects integration -i`, or export TEMPORAL_ADDRESS',
+  );
 }
 
 let runtimeInstalled = false;
@@ -111,19 +113,29 @@ export function setupTemporal(options: { workflowsPath: string; activities?: obj
     await env?.teardown();
   }, HOOK_TIMEOUT_MS);
   return {
-    get env() { return ready(env, 'env'); },
-    get client() { return ready(env, 'client').client; },
-    get bundle() { return ready(bundle, 'bundle'); },
+    get env() {
+      return ready(env, 'env');
+    },
+    get client() {
+      return ready(env, 'client').client;
+    },
+    get bundle() {
+      return ready(bundle, 'bundle');
+    },
     taskQueue,
     workflowId: (label) => `${taskQueue}-${label}-${randomUUID().slice(0, 8)}`,
     run: (fn, overrides = {}) => {
       const activities = overrides.activities ?? options.activities;
-      return runWorker(ready(env, 'env'), {
-        taskQueue,
-        workflowBundle: ready(bundle, 'bundle'),
-        ...(activities ? { activities } : {}),
-        workerOptions: { ...options.workerOptions, ...overrides.workerOptions },
-      }, fn);
+      return runWorker(
+        ready(env, 'env'),
+        {
+          taskQueue,
+          workflowBundle: ready(bundle, 'bundle'),
+          ...(activities ? { activities } : {}),
+          workerOptions: { ...options.workerOptions, ...overrides.workerOptions },
+        },
+        fn,
+      );
     },
   };
 }

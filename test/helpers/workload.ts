@@ -67,13 +67,12 @@ export async function tableSums(pg: PgCluster, db: string): Promise<Record<strin
 
 export async function sequenceValues(pg: PgCluster, db: string): Promise<Record<string, string>> {
   const rows = await pg.query<{ name: string; v: string }>(
-    `SELECT schemaname || '.' || sequencename AS name, coalesce(last_value, 0)::text AS v FROM pg_sequences WHERE schemaname <> 'pgincr' ORDER BY 1`, [], db);
+    `SELECT schemaname || '.' || sequencename AS name, coalesce(last_value, 0)::text AS v FROM pg_sequences WHERE schemaname <> 'pgincr' ORDER BY 1`,
+    [],
+    db,
+  );
   return Object.fromEntries(rows.map((r) => [r.name, r.v]));
 }
 
 /** Changes after the recorded point in time P of the round trip. */
-export const AFTER_P = [
-  `UPDATE orders SET note = 'after P' WHERE id < 20`,
-  `DELETE FROM users WHERE id > 50`,
-  `INSERT INTO later VALUES (100, 'after P')`,
-];
+export const AFTER_P = [`UPDATE orders SET note = 'after P' WHERE id < 20`, `DELETE FROM users WHERE id > 50`, `INSERT INTO later VALUES (100, 'after P')`];

@@ -48,7 +48,10 @@ describe('restore: base + segments into a real target', () => {
 
   async function eventsIn(db: string): Promise<{ count: number; distinct: number; max: number | null }> {
     const [r] = await pg.query<{ count: string; distinct: string; max: number | null }>(
-      'SELECT count(*) AS count, count(DISTINCT txn_no) AS distinct, max(txn_no) AS max FROM public.events', [], db);
+      'SELECT count(*) AS count, count(DISTINCT txn_no) AS distinct, max(txn_no) AS max FROM public.events',
+      [],
+      db,
+    );
     return { count: Number(r!.count), distinct: Number(r!.distinct), max: r!.max };
   }
 
@@ -134,7 +137,8 @@ describe('restore: base + segments into a real target', () => {
     expect(r.ok).toBe(false);
     expect(r.mismatches.map((m) => m.name)).toEqual(['"public"."accounts"']);
     await expect(verifyTarget(pg.profile(db), expected, { throwOnMismatch: true })).rejects.toMatchObject({
-      name: 'VerifyFailedError', message: expect.stringContaining('"public"."accounts"'),
+      name: 'VerifyFailedError',
+      message: expect.stringContaining('"public"."accounts"'),
     });
   });
 
@@ -165,10 +169,16 @@ describe('restore: base + segments into a real target', () => {
     const { db, opts } = await restoreInto({ kind: 'latest' });
     const controller = new AbortController();
     let batches = 0;
-    await expect(applySegments({
-      ...opts, batchTransactions: 2, signal: controller.signal,
-      onProgress: () => { if (++batches === 3) controller.abort(new Error('stop here')); },
-    })).rejects.toThrow('stop here');
+    await expect(
+      applySegments({
+        ...opts,
+        batchTransactions: 2,
+        signal: controller.signal,
+        onProgress: () => {
+          if (++batches === 3) controller.abort(new Error('stop here'));
+        },
+      }),
+    ).rejects.toThrow('stop here');
     expect(await eventsIn(db)).toEqual({ count: 6, distinct: 6, max: 6 });
     const rest = await applySegments(opts);
     expect(rest).toMatchObject({ appliedTransactions: 24, skippedTransactions: 6 });
@@ -181,14 +191,16 @@ describe('restore: base + segments into a real target', () => {
     const admin = await pg.connect(db);
     try {
       let batches = 0;
-      await expect(applySegments({
-        ...opts, batchTransactions: 1,
-        onProgress: async () => {
-          if (++batches !== 4) return;
-          await admin.query("SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name = $1",
-            [`pgincr restore ${restoreId}`]);
-        },
-      })).rejects.toMatchObject({ message: expect.stringMatching(/terminat|connection|closed/i) });
+      await expect(
+        applySegments({
+          ...opts,
+          batchTransactions: 1,
+          onProgress: async () => {
+            if (++batches !== 4) return;
+            await admin.query('SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name = $1', [`pgincr restore ${restoreId}`]);
+          },
+        }),
+      ).rejects.toMatchObject({ message: expect.stringMatching(/terminat|connection|closed/i) });
     } finally {
       await admin.end();
     }
@@ -257,7 +269,11 @@ describe('restore: base + segments into a real target', () => {
     rec.record(["INSERT INTO public.words (w) VALUES ('caf\u00e9 \u00bd \u00ff')"]);
     rec.cut(true);
     const r = await applySegments({
-      profile: pg.profile('latin'), restoreId: 'lat', segments: [rec.segments[0]!.path], stopAt: { kind: 'latest' }, startLsn: formatLsn(BASE_LSN),
+      profile: pg.profile('latin'),
+      restoreId: 'lat',
+      segments: [rec.segments[0]!.path],
+      stopAt: { kind: 'latest' },
+      startLsn: formatLsn(BASE_LSN),
     });
     expect(r.appliedTransactions).toBe(1);
     const rows = await pg.query<{ w: string; hex: string }>("SELECT w, encode(convert_to(w, 'LATIN1'), 'hex') AS hex FROM public.words", [], 'latin');
@@ -278,7 +294,8 @@ describe('restore: base + segments into a real target', () => {
 
   it('refuses an existing target database, but accepts its own from an earlier attempt', async () => {
     await expect(createTargetDatabase(pg.profile(), 'src', { restoreId: 'other' })).rejects.toMatchObject({
-      name: 'TargetExistsError', message: expect.stringContaining('database "src" already exists'),
+      name: 'TargetExistsError',
+      message: expect.stringContaining('database "src" already exists'),
     });
     expect(await createTargetDatabase(pg.profile(), 'mine', { restoreId: 'r1', encoding: 'UTF8' })).toEqual({ database: 'mine', created: true });
     expect(await createTargetDatabase(pg.profile(), 'mine', { restoreId: 'r1' })).toEqual({ database: 'mine', created: false });
@@ -293,13 +310,15 @@ describe('restore: base + segments into a real target', () => {
     const bad = join(dir, 'globals-bad.sql');
     writeFileSync(bad, "CREATE ROLE app_writer;\nCREATE TABLESPACE nowhere LOCATION '/nonexistent/pgincr';\n");
     await expect(restoreGlobals(pg.profile(), bad)).rejects.toMatchObject({
-      name: 'CommandFailedError', message: expect.stringMatching(/globals-bad\.sql: line 2: 58P01 /),
+      name: 'CommandFailedError',
+      message: expect.stringMatching(/globals-bad\.sql: line 2: 58P01 /),
     });
   });
 
   it('moves owned, shared and descending sequences past their columns, never backwards', async () => {
     await pg.createDatabase('seqs');
-    await pg.query(`
+    await pg.query(
+      `
       CREATE TABLE owned (id bigserial PRIMARY KEY);
       CREATE SEQUENCE shared;
       CREATE TABLE a (id int DEFAULT nextval('shared'));
@@ -312,14 +331,20 @@ describe('restore: base + segments into a real target', () => {
       INSERT INTO a VALUES (7); INSERT INTO b VALUES (93);
       INSERT INTO d VALUES (-1), (-17);
       SELECT setval('ahead_id_seq', 500); INSERT INTO ahead VALUES (10);
-      INSERT INTO ident OVERRIDING SYSTEM VALUE VALUES (64);`, [], 'seqs');
+      INSERT INTO ident OVERRIDING SYSTEM VALUE VALUES (64);`,
+      [],
+      'seqs',
+    );
     const fixes = await fixSequences(pg.profile('seqs'));
     const byName = Object.fromEntries(fixes.map((f) => [f.sequence, f]));
     expect(byName['public.shared']).toMatchObject({ setTo: '93', columns: ['public.a.id', 'public.b.id'] });
     expect(byName['public.ahead_id_seq']).toMatchObject({ setTo: null });
     const next = await pg.query<Record<string, string>>(
       `SELECT nextval('owned_id_seq')::text AS owned, nextval('shared')::text AS shared, nextval('down')::text AS down,
-              nextval('ahead_id_seq')::text AS ahead, nextval('ident_id_seq')::text AS ident`, [], 'seqs');
+              nextval('ahead_id_seq')::text AS ahead, nextval('ident_id_seq')::text AS ident`,
+      [],
+      'seqs',
+    );
     expect(next[0]).toEqual({ owned: '43', shared: '94', down: '-18', ahead: '501', ident: '65' });
     const again = await fixSequences(pg.profile('seqs'));
     expect(again.every((f) => f.setTo === null)).toBe(true);

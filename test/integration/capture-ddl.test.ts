@@ -62,9 +62,19 @@ async function setupSource(db: string, slot: string): Promise<Lsn> {
 async function captureAll(db: string, slot: string, chain: string, base: Lsn): Promise<void> {
   const target = await lsnOf('SELECT pg_current_wal_insert_lsn()::text AS l', db);
   const input: CaptureInput = {
-    slot, publication: 'p', segmentMaxBytes: 1 << 20, segmentMaxAgeMs: 60_000, runForMs: 120_000,
-    heartbeatEveryMs: 1000, statusEveryMs: 200, sequenceEveryMs: 0, idleMessageEveryMs: 0,
-    compress: 'none', ddlInFunction: 'fail', lastDurableLsn: base, sealOnExit: true,
+    slot,
+    publication: 'p',
+    segmentMaxBytes: 1 << 20,
+    segmentMaxAgeMs: 60_000,
+    runForMs: 120_000,
+    heartbeatEveryMs: 1000,
+    statusEveryMs: 200,
+    sequenceEveryMs: 0,
+    idleMessageEveryMs: 0,
+    compress: 'none',
+    ddlInFunction: 'fail',
+    lastDurableLsn: base,
+    sealOnExit: true,
   };
   const controller = new AbortController();
   const deps = createCaptureDeps({ profile: pg.profile(db), chainDir: chain });
@@ -79,8 +89,14 @@ async function captureAll(db: string, slot: string, chain: string, base: Lsn): P
 
 function segmentTexts(chain: string): string[] {
   const segs = join(chain, 'segments');
-  return readdirSync(segs).filter((d) => /^\d{4}-\d\d-\d\d$/.test(d)).sort()
-    .flatMap((d) => readdirSync(join(segs, d)).sort().map((f) => readFileSync(join(segs, d, f)).toString('latin1')));
+  return readdirSync(segs)
+    .filter((d) => /^\d{4}-\d\d-\d\d$/.test(d))
+    .sort()
+    .flatMap((d) =>
+      readdirSync(join(segs, d))
+        .sort()
+        .map((f) => readFileSync(join(segs, d, f)).toString('latin1')),
+    );
 }
 
 async function replay(chain: string, target: string): Promise<void> {
@@ -97,7 +113,10 @@ async function replay(chain: string, target: string): Promise<void> {
 /** Every user table (name → row count and content checksum) and function source. */
 async function snapshot(db: string): Promise<Record<string, unknown>> {
   const tables = await pg.query<{ t: string }>(
-    `SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`, [], db);
+    `SELECT format('%I.%I', schemaname, tablename) AS t FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`,
+    [],
+    db,
+  );
   const out: Record<string, unknown> = {};
   for (const { t } of tables) {
     out[t] = (await pg.query(`SELECT count(*)::text AS n, coalesce(string_agg(md5(x::text), ',' ORDER BY md5(x::text)), '') AS s FROM ${t} x`, [], db))[0];
@@ -146,7 +165,10 @@ test('CREATE TABLE AS, SELECT INTO, temporary tables and marker-like DDL text re
     await c.end();
   }
   const history = await pg.query<{ tag: string; ids: string }>(
-    `SELECT command_tag AS tag, object_identities::text AS ids FROM pgincr.ddl_history ORDER BY id`, [], 'ddlsrc');
+    `SELECT command_tag AS tag, object_identities::text AS ids FROM pgincr.ddl_history ORDER BY id`,
+    [],
+    'ddlsrc',
+  );
   expect(history.filter((h) => /tmp/.test(h.ids))).toEqual([]); // nothing recorded for temporary objects
 
   await captureAll('ddlsrc', 'ddl_slot', chain, base);

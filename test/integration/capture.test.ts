@@ -97,7 +97,7 @@ async function workload(db: string, from: number, txns = 30): Promise<void> {
     await c.query(`INSERT INTO log (n) SELECT g FROM generate_series(${from * 1000 + 100000}, ${from * 1000 + 100000 + 1499}) g`); // one big txn
     if (from === 0) {
       await c.query('TRUNCATE nokey');
-      await c.query('ALTER TABLE items ADD COLUMN extra text DEFAULT \'x\''); // DDL in the stream
+      await c.query("ALTER TABLE items ADD COLUMN extra text DEFAULT 'x'"); // DDL in the stream
       await c.query(`INSERT INTO items (name, extra) VALUES ('after ddl', 'y')`);
     }
     await c.query('SELECT pgincr.record_sequence_positions()');
@@ -123,9 +123,18 @@ function chainDir(): string {
 
 function captureInput(slot: string, overrides: Partial<CaptureInput> = {}): CaptureInput {
   return {
-    slot, publication: 'p', segmentMaxBytes: 16 * 1024, segmentMaxAgeMs: 60_000, runForMs: 120_000,
-    heartbeatEveryMs: 100, statusEveryMs: 1000, sequenceEveryMs: 0, idleMessageEveryMs: 0,
-    compress: 'none', ddlInFunction: 'fail', ...overrides,
+    slot,
+    publication: 'p',
+    segmentMaxBytes: 16 * 1024,
+    segmentMaxAgeMs: 60_000,
+    runForMs: 120_000,
+    heartbeatEveryMs: 100,
+    statusEveryMs: 1000,
+    sequenceEveryMs: 0,
+    idleMessageEveryMs: 0,
+    compress: 'none',
+    ddlInFunction: 'fail',
+    ...overrides,
   };
 }
 
@@ -188,7 +197,10 @@ async function checksums(db: string): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for (const t of TABLES) {
     const rows = await pg.query(
-      `SELECT count(*)::text AS n, coalesce(sum(('x' || substr(md5(x::text), 1, 16))::bit(64)::bigint::numeric), 0)::text AS s FROM ${t} x`, [], db);
+      `SELECT count(*)::text AS n, coalesce(sum(('x' || substr(md5(x::text), 1, 16))::bit(64)::bigint::numeric), 0)::text AS s FROM ${t} x`,
+      [],
+      db,
+    );
     out[t] = rows[0];
   }
   out.counter = (await pg.query(`SELECT last_value::text, is_called FROM counter`, [], db))[0];
@@ -275,7 +287,7 @@ test('crash, torn partial and a rewound slot: no transaction lost or written twi
   // A crash in the middle of writing a transaction: a torn tail after the last COMMIT.
   const partialDir = join(chain, 'segments', 'partial');
   const partial = join(partialDir, readdirSync(partialDir)[0]!);
-  appendFileSync(partial, "\nBEGIN; -- xid 4000000 commit_lsn FF/0 committed 2026-01-01 00:00:00.000000+00\nINSERT INTO log (n) VALUES (-42);\nINSERT INTO lo");
+  appendFileSync(partial, '\nBEGIN; -- xid 4000000 commit_lsn FF/0 committed 2026-01-01 00:00:00.000000+00\nINSERT INTO log (n) VALUES (-42);\nINSERT INTO lo');
 
   await workload('src2', 100, 10);
   await captureUntilCaughtUp('src2', 's2_rewound', chain);
@@ -347,7 +359,10 @@ test('a failed fsync stops the capture; nothing past the last good fsync is ackn
   };
   let failure: unknown = null;
   const done = runCapture(deps, captureInput('s5', { lastDurableLsn: base }), {
-    heartbeat: () => undefined, signal: new AbortController().signal, rotateRequested: () => false, now: () => Date.now(),
+    heartbeat: () => undefined,
+    signal: new AbortController().signal,
+    rotateRequested: () => false,
+    now: () => Date.now(),
   }).catch((error: unknown) => void (failure = error));
   let n = 0;
   await until('the capture to fail on fsync', async () => {
@@ -358,7 +373,9 @@ test('a failed fsync stops the capture; nothing past the last good fsync is ackn
   expect(String(failure)).toMatch(/EIO/);
   expect(failed).toBe(true);
   // The first transaction the failed fsync should have made durable was never acknowledged.
-  const firstUnsafe = committedTxns(chain).map((t) => t.endLsn).find((end) => end > lastGood);
+  const firstUnsafe = committedTxns(chain)
+    .map((t) => t.endLsn)
+    .find((end) => end > lastGood);
   expect(firstUnsafe).toBeDefined();
   expect(await confirmedFlush('s5', 'src5')).toBeLessThan(firstUnsafe!);
 });
@@ -371,10 +388,17 @@ describe('one capture per chain', () => {
     const chain = chainDir();
     const first = startRun(db, chain, captureInput(slot, { lastDurableLsn: baseLsn }));
     await workload(db, 0, 5);
-    await until('the first capture to write its partial segment', async () => listDir(join(chain, 'segments/partial')).length === 1
-      && readFileSync(join(chain, 'segments/partial', listDir(join(chain, 'segments/partial'))[0]!)).length > 0);
+    await until(
+      'the first capture to write its partial segment',
+      async () =>
+        listDir(join(chain, 'segments/partial')).length === 1 &&
+        readFileSync(join(chain, 'segments/partial', listDir(join(chain, 'segments/partial'))[0]!)).length > 0,
+    );
     const second = startRun(db, chain, captureInput(slot, { lastDurableLsn: baseLsn }));
-    await expect(second.done).rejects.toMatchObject({ name: 'CaptureBusyError', message: expect.stringContaining(`slot ${slot}: another capture holds this chain`) });
+    await expect(second.done).rejects.toMatchObject({
+      name: 'CaptureBusyError',
+      message: expect.stringContaining(`slot ${slot}: another capture holds this chain`),
+    });
     // The first capture carries on, and everything reaches the files exactly once.
     await workload(db, 100, 5);
     const target = await currentLsn(db);

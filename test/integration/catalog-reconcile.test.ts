@@ -12,8 +12,13 @@ import { chainDir } from '../../src/core/repository/paths';
 import { createCaptureDeps } from '../../src/capture/capture-deps';
 
 const fields: HeaderFields = {
-  systemIdentifier: '7312345678901234567', database: 'app', serverVersion: 'PostgreSQL 15.20',
-  encoding: 'UTF8', slot: 'pgincr', decoder: 'pgoutput', timeline: 1,
+  systemIdentifier: '7312345678901234567',
+  database: 'app',
+  serverVersion: 'PostgreSQL 15.20',
+  encoding: 'UTF8',
+  slot: 'pgincr',
+  decoder: 'pgoutput',
+  timeline: 1,
 };
 
 let root: string;
@@ -50,7 +55,8 @@ describe('capture start records sealed segments missing from the catalog', () =>
 
     const logged: object[] = [];
     const deps = createCaptureDeps({
-      profile: {}, chainDir: chain,
+      profile: {},
+      chainDir: chain,
       log: { info: () => undefined, warn: (obj) => logged.push(obj) },
     });
     expect(await deps.resumePoint()).toBe(second.end);

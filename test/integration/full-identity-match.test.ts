@@ -49,12 +49,17 @@ const COLUMNS: ReadonlyArray<[string, string, ReadonlyArray<string | null>]> = [
 const rowArb = fc.tuple(...COLUMNS.map(([, , values]) => fc.constantFrom(...values)));
 /** Rows copied from one or two templates, some with one column changed: many near or exact duplicates. */
 const rowsArb = fc
-  .tuple(fc.array(rowArb, { minLength: 1, maxLength: 2 }), fc.array(fc.tuple(fc.nat(), fc.option(fc.tuple(fc.nat(COLUMNS.length - 1), fc.nat()))), { minLength: 1, maxLength: 8 }))
-  .map(([templates, picks]) => picks.map(([from, change]) => {
-    const row = [...templates[from % templates.length]!];
-    if (change) row[change[0]] = COLUMNS[change[0]]![2][change[1] % COLUMNS[change[0]]![2].length]!;
-    return row;
-  }));
+  .tuple(
+    fc.array(rowArb, { minLength: 1, maxLength: 2 }),
+    fc.array(fc.tuple(fc.nat(), fc.option(fc.tuple(fc.nat(COLUMNS.length - 1), fc.nat()))), { minLength: 1, maxLength: 8 }),
+  )
+  .map(([templates, picks]) =>
+    picks.map(([from, change]) => {
+      const row = [...templates[from % templates.length]!];
+      if (change) row[change[0]] = COLUMNS[change[0]]![2][change[1] % COLUMNS[change[0]]![2].length]!;
+      return row;
+    }),
+  );
 const opArb = fc.oneof(
   fc.record({ kind: fc.constant('update' as const), row: fc.nat(), column: fc.nat(COLUMNS.length - 1), value: fc.nat() }),
   fc.record({ kind: fc.constant('delete' as const), row: fc.nat() }),
@@ -98,7 +103,11 @@ async function captureTxns(client: Client, cache: RelationCache): Promise<{ type
 /** The captured changes as one script each (header first). */
 async function capture(client: Client, cache: RelationCache): Promise<{ typed: string; text: string }> {
   const { typed, text } = await captureTxns(client, cache);
-  const script = (txns: string[][]) => `${HEADER}${txns.flat().map((l) => `${l}\n`).join('')}`;
+  const script = (txns: string[][]) =>
+    `${HEADER}${txns
+      .flat()
+      .map((l) => `${l}\n`)
+      .join('')}`;
   return { typed: script(typed), text: script(text) };
 }
 
@@ -170,10 +179,10 @@ describe('REPLICA IDENTITY FULL: the typed form chooses the row the text form ch
     const { typed } = await capture(clients.src!, cache);
     const del = typed.split('\n').find((l) => l.startsWith('DELETE FROM ONLY public.shape '))!;
     expect(del).toBe(
-      "DELETE FROM ONLY public.shape WHERE ctid = (SELECT ctid FROM ONLY public.shape WHERE a = '1'::integer AND n = '1.0'::numeric AND format('%s', n) = '1.0'"
-        + " AND x = '-0'::double precision AND format('%s', x) = '-0' AND t = 'x'::text AND format('%s', t) = 'x'"
-        + " AND c = 'A'::public.citext AND format('%s', c) = 'A' AND h = 'x '::bpchar AND format('%s', h) = 'x '"
-        + ` AND format('%s', j) = '{"k":1}' AND e = 'sad'::public.mood AND d = '1.00'::numeric AND format('%s', d) = '1.00' LIMIT 1);`,
+      "DELETE FROM ONLY public.shape WHERE ctid = (SELECT ctid FROM ONLY public.shape WHERE a = '1'::integer AND n = '1.0'::numeric AND format('%s', n) = '1.0'" +
+        " AND x = '-0'::double precision AND format('%s', x) = '-0' AND t = 'x'::text AND format('%s', t) = 'x'" +
+        " AND c = 'A'::public.citext AND format('%s', c) = 'A' AND h = 'x '::bpchar AND format('%s', h) = 'x '" +
+        ` AND format('%s', j) = '{"k":1}' AND e = 'sad'::public.mood AND d = '1.00'::numeric AND format('%s', d) = '1.00' LIMIT 1);`,
     );
     const target = clients.typed!;
     await target.query(`CREATE TABLE public.shape (${COLUMNS.map(([n, t]) => `${n} ${t}`).join(', ')}); CREATE INDEX shape_a ON public.shape (a);
@@ -182,12 +191,19 @@ describe('REPLICA IDENTITY FULL: the typed form chooses the row the text form ch
     expect(rows.map((r) => r['QUERY PLAN']).join('\n')).toMatch(/Index (Only )?Scan using shape_a/);
   });
 
-  const KEYED = "id int PRIMARY KEY, n numeric, x float8, t text, c public.citext, j json";
+  const KEYED = 'id int PRIMARY KEY, n numeric, x float8, t text, c public.citext, j json';
   const keyedValue = (column: number, pick: number) => COLUMNS[[1, 2, 3, 4, 6][column]!]![2][pick % COLUMNS[[1, 2, 3, 4, 6][column]!]![2].length]!;
-  const keyedOp = fc.record({ kind: fc.constantFrom('insert', 'update', 'update', 'delete', 'rekey'), id: fc.integer({ min: 1, max: 4 }), to: fc.integer({ min: 1, max: 4 }), column: fc.nat(4), pick: fc.nat(), txn: fc.boolean() });
+  const keyedOp = fc.record({
+    kind: fc.constantFrom('insert', 'update', 'update', 'delete', 'rekey'),
+    id: fc.integer({ min: 1, max: 4 }),
+    to: fc.integer({ min: 1, max: 4 }),
+    column: fc.nat(4),
+    pick: fc.nat(),
+    txn: fc.boolean(),
+  });
 
   let keyedRun = 0;
-  it('the applier merges FULL changes by the target\'s primary key and reaches the state of the lines as written (typed and older text form)', async () => {
+  it("the applier merges FULL changes by the target's primary key and reaches the state of the lines as written (typed and older text form)", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(keyedOp, { minLength: 1, maxLength: 16 }), async (ops) => {
         const table = `k${keyedRun++}`;
@@ -221,13 +237,21 @@ describe('REPLICA IDENTITY FULL: the typed form chooses the row the text form ch
         const expected = await rowsOf(src, table);
         const dir = mkdtempSync(join(tmpdir(), 'pgincr-full-merge-'));
         try {
-          for (const [db, txns, mergeInserts] of [['merged', typed, true], ['plain', typed, false], ['old', text, true]] as const) {
+          for (const [db, txns, mergeInserts] of [
+            ['merged', typed, true],
+            ['plain', typed, false],
+            ['old', text, true],
+          ] as const) {
             const recorder = new Recorder(null as never, join(dir, db), parseLsn('0/3000000'));
             for (const t of txns) recorder.record(t);
             if (txns.length > 0) recorder.cut(false);
             await applySegments({
-              profile: pg.profile(db), restoreId: `${db}_${table}`, segments: recorder.segments.map((x) => x.path), stopAt: { kind: 'latest' },
-              startLsn: '0/3000000', mergeInserts,
+              profile: pg.profile(db),
+              restoreId: `${db}_${table}`,
+              segments: recorder.segments.map((x) => x.path),
+              stopAt: { kind: 'latest' },
+              startLsn: '0/3000000',
+              mergeInserts,
             });
             await finishRestore(pg.profile(db), `${db}_${table}`);
             expect([db, await rowsOf(clients[db]!, table)]).toEqual([db, expected]);

@@ -51,9 +51,14 @@ describe('health check against a real cluster', () => {
   let options: (slot: string, extra?: Partial<HealthCheckOptions>) => HealthCheckOptions;
 
   const restartLag = async (slot: string) =>
-    Number((await pg.query<{ lag: string }>(
-      'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1', [slot],
-    ))[0]!.lag);
+    Number(
+      (
+        await pg.query<{ lag: string }>(
+          'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text AS lag FROM pg_replication_slots WHERE slot_name = $1',
+          [slot],
+        )
+      )[0]!.lag,
+    );
   const growLagTo = async (slot: string, bytes: number) => {
     await pollUntil(`restart lag of ${slot} to reach ${bytes}`, async () => {
       if ((await restartLag(slot)) >= bytes) return true;
@@ -71,12 +76,25 @@ describe('health check against a real cluster', () => {
     const now = new Date().toISOString();
     let catalog = emptyCatalog('7312000000000000000', 'postgres');
     catalog = addBase(catalog, {
-      id: '20261127T140000Z_0000000001000000', dir: 'base/20261127T140000Z_0000000001000000', lsn: '0/1000000', takenAt: now,
-      format: 'plain', bytes: 100, checksumsFile: 'base/20261127T140000Z_0000000001000000/checksums.json',
+      id: '20261127T140000Z_0000000001000000',
+      dir: 'base/20261127T140000Z_0000000001000000',
+      lsn: '0/1000000',
+      takenAt: now,
+      format: 'plain',
+      bytes: 100,
+      checksumsFile: 'base/20261127T140000Z_0000000001000000/checksums.json',
     });
     catalog = addSegment(catalog, {
-      file: 'segments/2026-11-27/0000000001000000_0000000001000100.sql', startLsn: '0/1000000', endLsn: '0/1000100',
-      firstCommitTime: now, lastCommitTime: now, transactions: 1, changes: 1, bytes: 10, sha256: 'a'.repeat(64), compressed: false,
+      file: 'segments/2026-11-27/0000000001000000_0000000001000100.sql',
+      startLsn: '0/1000000',
+      endLsn: '0/1000100',
+      firstCommitTime: now,
+      lastCommitTime: now,
+      transactions: 1,
+      changes: 1,
+      bytes: 10,
+      sha256: 'a'.repeat(64),
+      compressed: false,
     });
     catalog = addVerification(catalog, { at: now, fromBase: '20261127T140000Z_0000000001000000', toLsn: '0/1000100', ok: true });
     await saveCatalog(chainDir, catalog);
@@ -157,15 +175,15 @@ describe('health check against a real cluster', () => {
     // lost by the server: the hook would hang, and the test time out instead of failing).
     const hook: Server = createServer((req, res) => {
       const n = ++attempt;
-      readBody(req).then(
-        (text) => {
+      readBody(req)
+        .then((text) => {
           received.push({ body: JSON.parse(text), attempt: n });
           res.writeHead(n === 1 ? 500 : 204).end();
-        },
-      ).catch((error: unknown) => {
-        received.push({ body: `unreadable: ${String(error)}`, attempt: n });
-        res.writeHead(400).end();
-      });
+        })
+        .catch((error: unknown) => {
+          received.push({ body: `unreadable: ${String(error)}`, attempt: n });
+          res.writeHead(400).end();
+        });
     });
     await new Promise<void>((resolve) => hook.listen(0, '127.0.0.1', resolve));
     try {
@@ -178,7 +196,9 @@ describe('health check against a real cluster', () => {
       await expect(sent[0]!.delivered).resolves.toBe(true);
       expect(received).toHaveLength(2);
       expect(received[1]!.body).toMatchObject({ source: 'pgincr', slot: 's', check: 'slot.restart_lag', severity: 'warning' });
-      expect(events).toEqual([expect.objectContaining({ level: 'warn', fields: expect.objectContaining({ event: 'pgincr.alert', check: 'slot.restart_lag' }) })]);
+      expect(events).toEqual([
+        expect.objectContaining({ level: 'warn', fields: expect.objectContaining({ event: 'pgincr.alert', check: 'slot.restart_lag' }) }),
+      ]);
       expect(JSON.stringify(events)).not.toContain('secret');
     } finally {
       await new Promise((resolve) => hook.close(resolve));
@@ -219,19 +239,25 @@ describe('health check against a real cluster', () => {
   it('drops a slot held by a running consumer (terminating it) only with --confirm', async () => {
     await pg.query('CREATE PUBLICATION p FOR ALL TABLES');
     await pg.query("SELECT pg_create_logical_replication_slot('held', 'pgoutput')");
-    const child = spawn(join(PG_BIN, 'pg_recvlogical'), [
-      '-d', 'postgres', '--slot', 'held', '--start', '-f', '/dev/null', '-o', 'proto_version=1', '-o', 'publication_names=p', '--no-loop',
-    ], { env: { ...process.env, ...pg.env() }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(
+      join(PG_BIN, 'pg_recvlogical'),
+      ['-d', 'postgres', '--slot', 'held', '--start', '-f', '/dev/null', '-o', 'proto_version=1', '-o', 'publication_names=p', '--no-loop'],
+      { env: { ...process.env, ...pg.env() }, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     let exitCode: number | null | undefined;
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve((exitCode = code))));
     try {
-      await pollUntil('slot held to be active', async () => {
-        if (exitCode !== undefined) throw new Error(`pg_recvlogical exited with ${exitCode}: ${stderr}`);
-        const [row] = await pg.query<{ active: boolean }>("SELECT active FROM pg_replication_slots WHERE slot_name = 'held'");
-        return row?.active ? true : undefined;
-      }, 20_000);
+      await pollUntil(
+        'slot held to be active',
+        async () => {
+          if (exitCode !== undefined) throw new Error(`pg_recvlogical exited with ${exitCode}: ${stderr}`);
+          const [row] = await pg.query<{ active: boolean }>("SELECT active FROM pg_replication_slots WHERE slot_name = 'held'");
+          return row?.active ? true : undefined;
+        },
+        20_000,
+      );
       await expect(dropSlot(pg.profile(), 'held', { confirm: 'doomed' })).rejects.toThrow(/refusing to drop replication slot held/);
       expect(await dropSlot(pg.profile(), 'held', { confirm: 'held' })).toEqual({ dropped: true });
       expect(await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'held'")).toEqual([]);

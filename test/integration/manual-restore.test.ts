@@ -81,7 +81,10 @@ describe('manual restore runbook (docs/restore.md)', () => {
 
   async function events(db: string) {
     const [r] = await pg.query<{ n: string; d: string; lo: number; hi: number }>(
-      'SELECT count(*) AS n, count(DISTINCT txn_no) AS d, min(txn_no) AS lo, max(txn_no) AS hi FROM public.events', [], db);
+      'SELECT count(*) AS n, count(DISTINCT txn_no) AS d, min(txn_no) AS lo, max(txn_no) AS hi FROM public.events',
+      [],
+      db,
+    );
     return { count: Number(r!.n), distinct: Number(r!.d), min: r!.lo, max: r!.hi };
   }
 

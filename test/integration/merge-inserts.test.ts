@@ -20,11 +20,18 @@ jest.setTimeout(120_000);
 const BASE_LSN = parseLsn('0/3000000');
 
 const t: RelationInfo = {
-  relationId: 1, schema: 'public', table: 't', replicaIdentity: 'd',
+  relationId: 1,
+  schema: 'public',
+  table: 't',
+  replicaIdentity: 'd',
   columns: ['id', 'v'].map((name) => ({ name, typeOid: 25, typeMod: -1, isKey: name === 'id' })),
-  identityAlways: new Set(), generated: new Set(),
+  identityAlways: new Set(),
+  generated: new Set(),
 };
-const row = (id: number): Tuple => [{ kind: 'text', value: String(id) }, { kind: 'text', value: `v${id} it's, ('x');\n` }];
+const row = (id: number): Tuple => [
+  { kind: 'text', value: String(id) },
+  { kind: 'text', value: `v${id} it's, ('x');\n` },
+];
 const inserts = (from: number, n: number) => Array.from({ length: n }, (_, i) => renderInsert(t, row(from + i)).trimEnd());
 
 function ddl(query: string, commandTag: string): string {
@@ -48,9 +55,16 @@ describe('applier: INSERT merging', () => {
     dir = mkdtempSync(join(tmpdir(), 'pgincr-merge-'));
     const recorder = new Recorder(null as never, dir, BASE_LSN);
     recorder.record([...inserts(1, 5), renderUpdate(t, row(3)).trimEnd(), ...inserts(6, 2)]);
-    recorder.record([...inserts(8, 2), ddl(`CREATE FUNCTION public.f() RETURNS void LANGUAGE sql AS $$${FUNCTION_BODY}$$`, 'CREATE FUNCTION'), ...inserts(10, 2)]);
     recorder.record([
-      ddl('CREATE FUNCTION public.count_stmt() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN UPDATE public.stmts SET n = n + 1; RETURN NULL; END$$', 'CREATE FUNCTION'),
+      ...inserts(8, 2),
+      ddl(`CREATE FUNCTION public.f() RETURNS void LANGUAGE sql AS $$${FUNCTION_BODY}$$`, 'CREATE FUNCTION'),
+      ...inserts(10, 2),
+    ]);
+    recorder.record([
+      ddl(
+        'CREATE FUNCTION public.count_stmt() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN UPDATE public.stmts SET n = n + 1; RETURN NULL; END$$',
+        'CREATE FUNCTION',
+      ),
       ddl('CREATE TRIGGER c AFTER INSERT ON public.t FOR EACH STATEMENT EXECUTE FUNCTION public.count_stmt()', 'CREATE TRIGGER'),
       ddl('ALTER TABLE public.t ENABLE ALWAYS TRIGGER c', 'ALTER TABLE'),
     ]);
@@ -67,7 +81,14 @@ describe('applier: INSERT merging', () => {
   async function apply(db: string, mergeInserts: boolean) {
     await pg.createDatabase(db);
     await pg.query(SCHEMA, [], db);
-    const r = await applySegments({ profile: pg.profile(db), restoreId: db, segments: paths, stopAt: { kind: 'latest' }, startLsn: formatLsn(BASE_LSN), mergeInserts });
+    const r = await applySegments({
+      profile: pg.profile(db),
+      restoreId: db,
+      segments: paths,
+      stopAt: { kind: 'latest' },
+      startLsn: formatLsn(BASE_LSN),
+      mergeInserts,
+    });
     expect(r.appliedTransactions).toBe(4);
     const [fn] = await pg.query<{ src: string }>("SELECT prosrc AS src FROM pg_proc WHERE proname = 'f'", [], db);
     const [stmts] = await pg.query<{ n: number }>('SELECT n FROM public.stmts', [], db);

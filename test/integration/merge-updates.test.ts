@@ -41,9 +41,14 @@ ALTER TABLE public.audited ENABLE ALWAYS TRIGGER c;`;
 
 function rel(table: string, cols: string[], keys: string[], extra: Partial<RelationInfo> = {}): RelationInfo {
   return {
-    relationId: 1, schema: 'public', table, replicaIdentity: 'd',
+    relationId: 1,
+    schema: 'public',
+    table,
+    replicaIdentity: 'd',
     columns: cols.map((name) => ({ name, typeOid: 25, typeMod: -1, isKey: keys.includes(name) })),
-    identityAlways: new Set(), generated: new Set(), ...extra,
+    identityAlways: new Set(),
+    generated: new Set(),
+    ...extra,
   };
 }
 const ITEM_COLS = ['id', 'name', 'qty', 'price', 'tags', 'at', 'doc', 'code', 'span', 'twice'];
@@ -62,8 +67,16 @@ const UNCHANGED: TupleValue = { kind: 'unchanged' };
 /** An items row; version n changes every column but the key. */
 function item(id: number, n: number, extra?: string | null): Tuple {
   const values = [
-    String(id), `item ${id} v${n} it's "q" ✓${n % 3 === 0 ? '\nline 2 \\' : ''}`, n % 4 === 0 ? null : String(id * 7 + n), `${id}.${n}49`,
-    `{a,"b c",${n}}`, `2026-01-0${1 + (n % 5)} 0${n % 10}:00:00.12345+00`, `{"id": ${id}, "n": ${n}}`, `c${n}`, `0${n % 10}:3${n % 6}:00`, null,
+    String(id),
+    `item ${id} v${n} it's "q" ✓${n % 3 === 0 ? '\nline 2 \\' : ''}`,
+    n % 4 === 0 ? null : String(id * 7 + n),
+    `${id}.${n}49`,
+    `{a,"b c",${n}}`,
+    `2026-01-0${1 + (n % 5)} 0${n % 10}:00:00.12345+00`,
+    `{"id": ${id}, "n": ${n}}`,
+    `c${n}`,
+    `0${n % 10}:3${n % 6}:00`,
+    null,
   ];
   return row(...(extra === undefined ? values : [...values, extra]));
 }
@@ -101,24 +114,44 @@ describe('applier: set-based merging of INSERT, UPDATE and DELETE', () => {
     // Batch A (ends at the DDL): everything mergeable and not, across three source transactions.
     await r.txn([
       ...Array.from({ length: 20 }, (_, i) => ins(items, item(i + 1, 0))),
-      ins(pair, row('1', 'x', 'a')), ins(pair, row('1', 'y', 'b')), ins(pair, row('2', 'x', null)),
-      ins(uniq, row('1', 'a')), ins(uniq, row('2', 'b')),
-      ins(full, row('dup', '1')), ins(full, row('dup', '1')), ins(full, row('other', null)),
-      ins(audited, row('1', 'a')), ins(audited, row('2', 'b')), ins(audited, row('3', 'c')),
+      ins(pair, row('1', 'x', 'a')),
+      ins(pair, row('1', 'y', 'b')),
+      ins(pair, row('2', 'x', null)),
+      ins(uniq, row('1', 'a')),
+      ins(uniq, row('2', 'b')),
+      ins(full, row('dup', '1')),
+      ins(full, row('dup', '1')),
+      ins(full, row('other', null)),
+      ins(audited, row('1', 'a')),
+      ins(audited, row('2', 'b')),
+      ins(audited, row('3', 'c')),
     ]);
     await r.txn([
       ...Array.from({ length: 10 }, (_, i) => upd(items, item(i + 1, 1))),
-      upd(items, item(1, 2)), upd(items, item(1, 3)), // repeated updates of one row
-      del(items, key(items, '15')), del(items, key(items, '16')), ins(items, item(15, 7)), upd(items, item(15, 8)), // delete, re-insert, update one key
-      upd(pair, row('1', 'x', 'a2')), upd(pair, row('1', 'y', null)), del(pair, key(pair, '2', 'x')),
-      renderUpdate(full, row('dup', '2'), { kind: 'old', tuple: row('dup', '1') }).trimEnd(), del(full, row('other', null)),
-      upd(audited, row('1', 'a2')), upd(audited, row('2', 'b2')), del(audited, key(audited, '3')),
+      upd(items, item(1, 2)),
+      upd(items, item(1, 3)), // repeated updates of one row
+      del(items, key(items, '15')),
+      del(items, key(items, '16')),
+      ins(items, item(15, 7)),
+      upd(items, item(15, 8)), // delete, re-insert, update one key
+      upd(pair, row('1', 'x', 'a2')),
+      upd(pair, row('1', 'y', null)),
+      del(pair, key(pair, '2', 'x')),
+      renderUpdate(full, row('dup', '2'), { kind: 'old', tuple: row('dup', '1') }).trimEnd(),
+      del(full, row('other', null)),
+      upd(audited, row('1', 'a2')),
+      upd(audited, row('2', 'b2')),
+      del(audited, key(audited, '3')),
     ]);
     await r.txn([
-      upd(items, item(100, 4), key(items, '2')), upd(items, item(100, 5)), // key change, then the row under its new key
+      upd(items, item(100, 4), key(items, '2')),
+      upd(items, item(100, 5)), // key change, then the row under its new key
       upd(items, [v('3'), v('renamed'), ...ITEM_COLS.slice(2).map(() => UNCHANGED)]), // partial SET list
       upd(items, [v('4'), v('renamed'), ...ITEM_COLS.slice(2).map(() => UNCHANGED)]),
-      del(items, key(items, '1')), ins(items, item(1, 9)), upd(items, item(1, 10)), upd(items, item(5, 11)),
+      del(items, key(items, '1')),
+      ins(items, item(1, 9)),
+      upd(items, item(1, 10)),
+      upd(items, item(5, 11)),
     ]);
     await r.txn([ddl('ALTER TABLE public.items ADD COLUMN extra text', 'ALTER TABLE')]);
     // Batch B: many small transactions after the DDL (the new column in every INSERT).
@@ -130,7 +163,7 @@ describe('applier: set-based merging of INSERT, UPDATE and DELETE', () => {
         ...(k > 1 ? [upd(items2, item(base - 9, 2, 'again'))] : []),
       ]);
     }
-    await r.txn([ddl('COMMENT ON TABLE public.uniq IS \'x\'', 'COMMENT')]);
+    await r.txn([ddl("COMMENT ON TABLE public.uniq IS 'x'", 'COMMENT')]);
     // Batch C: valid as written, but round 0 sets 'q' on both rows in one statement: the merged form fails.
     await r.txn([upd(uniq, row('1', 'q')), upd(uniq, row('1', 'r'))]);
     await r.txn([upd(uniq, row('2', 'q'))]);
@@ -147,7 +180,14 @@ describe('applier: set-based merging of INSERT, UPDATE and DELETE', () => {
   async function apply(db: string, extra: Partial<ApplyOptions>) {
     await pg.createDatabase(db);
     await pg.query(SCHEMA, [], db);
-    const r = await applySegments({ profile: pg.profile(db), restoreId: db, segments: paths, stopAt: { kind: 'latest' }, startLsn: formatLsn(BASE_LSN), ...extra });
+    const r = await applySegments({
+      profile: pg.profile(db),
+      restoreId: db,
+      segments: paths,
+      stopAt: { kind: 'latest' },
+      startLsn: formatLsn(BASE_LSN),
+      ...extra,
+    });
     expect(r.appliedTransactions).toBe(47);
     return { result: r, sums: await tableSums(pg, db) };
   }

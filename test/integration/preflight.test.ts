@@ -28,11 +28,15 @@ describe('preflight', () => {
   });
 
   it('warns naming tables without a key and UNLOGGED tables', async () => {
-    await pg.query(`CREATE SCHEMA "Odd Schema";
+    await pg.query(
+      `CREATE SCHEMA "Odd Schema";
       CREATE TABLE "Odd Schema"."Mixed Case" (a int);
       CREATE TABLE public.keyed (id int PRIMARY KEY);
       CREATE TABLE public.full_ident (a int); ALTER TABLE public.full_ident REPLICA IDENTITY FULL;
-      CREATE UNLOGGED TABLE public.scratch (id int PRIMARY KEY);`, [], 'app');
+      CREATE UNLOGGED TABLE public.scratch (id int PRIMARY KEY);`,
+      [],
+      'app',
+    );
     const report = await runPreflight(pg.profile('app'), { decoder: 'pgoutput' });
     const identity = byCheck(report.findings, 'replica identity');
     expect(identity?.status).toBe('warning');
@@ -67,9 +71,11 @@ describe('preflight', () => {
       const again = await runPreflight(pg.profile('app'), { decoder: 'decoder_raw' });
       // Allowed now; whether it loads depends on whether this machine has the plugin built.
       const installed = existsSync('/usr/lib/postgresql/15/lib/decoder_raw.so');
-      expect(byCheck(again.findings, 'output plugin')).toMatchObject(installed
-        ? { status: 'ok', message: expect.stringContaining('decoder_raw is available') }
-        : { status: 'fail', message: expect.stringContaining('cannot be loaded') });
+      expect(byCheck(again.findings, 'output plugin')).toMatchObject(
+        installed
+          ? { status: 'ok', message: expect.stringContaining('decoder_raw is available') }
+          : { status: 'fail', message: expect.stringContaining('cannot be loaded') },
+      );
       const slots = await pg.query('SELECT slot_name FROM pg_replication_slots');
       expect(slots).toEqual([]);
     } finally {
@@ -94,7 +100,8 @@ describe('preflight', () => {
       const report = await runPreflight(other.profile(), { decoder: 'pgoutput' });
       expect(report.exitCode).toBe(2);
       expect(byCheck(report.findings, 'wal_level')).toMatchObject({
-        status: 'fail', message: "wal_level is 'replica'; set wal_level = logical in postgresql.conf and restart",
+        status: 'fail',
+        message: "wal_level is 'replica'; set wal_level = logical in postgresql.conf and restart",
       });
     } finally {
       await other.stop();

@@ -109,8 +109,7 @@ async function captureAsSql(client: Client): Promise<string> {
           'SELECT attname, attidentity, attgenerated FROM pg_attribute WHERE attrelid = $1 AND attnum > 0 AND NOT attisdropped',
           [msg.relationId],
         );
-        const names = (pred: (a: (typeof atts)[number]) => boolean) =>
-          new Set(atts.filter(pred).map((a) => Buffer.from(a.attname, 'utf8').toString('latin1')));
+        const names = (pred: (a: (typeof atts)[number]) => boolean) => new Set(atts.filter(pred).map((a) => Buffer.from(a.attname, 'utf8').toString('latin1')));
         const { tag: _tag, ...relation } = msg;
         rels.set(msg.relationId, { ...relation, identityAlways: names((a) => a.attidentity === 'a'), generated: names((a) => a.attgenerated === 's') });
         break;
@@ -129,7 +128,10 @@ async function captureAsSql(client: Client): Promise<string> {
         break;
       }
       case 'truncate':
-        out += renderTruncate(msg.relationIds.map((id) => rels.get(id)!), msg);
+        out += renderTruncate(
+          msg.relationIds.map((id) => rels.get(id)!),
+          msg,
+        );
         break;
       default:
         break;
@@ -194,7 +196,9 @@ describe('rendered SQL replays exactly', () => {
       "UPDATE ONLY public.toasty SET id = '2', small = 'changed' WHERE id = '1';",
     ]);
     expect(about('DELETE FROM ONLY public.dup ')).toHaveLength(2);
-    expect(about('DELETE FROM ONLY public.dup ')[0]).toMatch(/^DELETE FROM ONLY public\.dup WHERE ctid = \(SELECT ctid FROM ONLY public\.dup WHERE a = '1'::integer AND b = 'x'::text AND format\('%s', b\) = 'x' /);
+    expect(about('DELETE FROM ONLY public.dup ')[0]).toMatch(
+      /^DELETE FROM ONLY public\.dup WHERE ctid = \(SELECT ctid FROM ONLY public\.dup WHERE a = '1'::integer AND b = 'x'::text AND format\('%s', b\) = 'x' /,
+    );
     expect(about('TRUNCATE ')).toEqual(['TRUNCATE ONLY public.parent;']);
     // no raw line break inside any statement: every line is a whole statement or a marker
     expect(lines.filter((l) => l !== '' && !/^(SET|BEGIN|COMMIT|INSERT|UPDATE|DELETE|TRUNCATE)\b.*;( -- .*)?$/.test(l))).toEqual([]);
@@ -248,7 +252,8 @@ describe('rendered SQL replays exactly', () => {
     const shape = async (db: string, table: string) =>
       pg.query<{ d: string }>(
         `SELECT string_agg(attname || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum) AS d FROM pg_attribute WHERE attrelid = '${table}'::regclass AND attnum > 0`,
-        [], db,
+        [],
+        db,
       );
     for (const table of ['ctas', 'sel_into']) {
       expect(await shape('dst', table)).toEqual(await shape('src', table));

@@ -33,10 +33,18 @@ describe('replica identity follows the schema', () => {
   let pg: PgCluster;
   let chain: DirectChain;
   const DB = 'ri_src';
-  const identities = async (...tables: string[]) => Object.fromEntries((await pg.query<{ relname: string; ident: string }>(
-    `SELECT c.relname, c.relreplident::text || coalesce(':' || (SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+  const identities = async (...tables: string[]) =>
+    Object.fromEntries(
+      (
+        await pg.query<{ relname: string; ident: string }>(
+          `SELECT c.relname, c.relreplident::text || coalesce(':' || (SELECT ic.relname FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
                                                          WHERE i.indrelid = c.oid AND i.indisreplident), '') AS ident
-     FROM pg_class c WHERE c.relname = ANY($1) AND c.relnamespace = 'public'::regnamespace`, [tables], DB)).map((r) => [r.relname, r.ident]));
+     FROM pg_class c WHERE c.relname = ANY($1) AND c.relnamespace = 'public'::regnamespace`,
+          [tables],
+          DB,
+        )
+      ).map((r) => [r.relname, r.ident]),
+    );
   const pgbench = (args: string[]) => execFileSync('pgbench', [...args, DB], { env: { ...process.env, ...pg.env(DB) }, stdio: 'pipe' });
 
   beforeAll(async () => {
@@ -48,7 +56,7 @@ describe('replica identity follows the schema', () => {
     await pg?.stop();
   });
 
-  it('setup gives a keyless table FULL and leaves a user\'s FULL on a keyed table alone', async () => {
+  it("setup gives a keyless table FULL and leaves a user's FULL on a keyed table alone", async () => {
     expect(await identities('user_full', 'legacy')).toEqual({ user_full: 'f', legacy: 'f' });
     const managed = await pg.query<{ table_name: string; identity: string }>('SELECT table_name, identity FROM pgincr.managed_identity ORDER BY 1', [], DB);
     expect(managed).toEqual([{ table_name: 'public.legacy', identity: 'f' }]);
@@ -57,7 +65,10 @@ describe('replica identity follows the schema', () => {
   it('pgbench -i after setup: the tables end with their primary keys as identity; pgbench runs on them', async () => {
     pgbench(['-i', '-s', '1', '-q']);
     expect(await identities('pgbench_accounts', 'pgbench_branches', 'pgbench_tellers', 'pgbench_history')).toEqual({
-      pgbench_accounts: 'd', pgbench_branches: 'd', pgbench_tellers: 'd', pgbench_history: 'f',
+      pgbench_accounts: 'd',
+      pgbench_branches: 'd',
+      pgbench_tellers: 'd',
+      pgbench_history: 'f',
     });
     pgbench(['-c', '2', '-t', '200']);
     const [{ n }] = (await pg.query<{ n: number }>('SELECT count(*)::int AS n FROM pgbench_history', [], DB)) as [{ n: number }];
@@ -68,11 +79,13 @@ describe('replica identity follows the schema', () => {
     const owner = await pg.connect(DB);
     const step = async (sql: string) => {
       await owner.query(sql);
-      await owner.query('UPDATE public.evolving SET v = v || \'.\'');
+      await owner.query("UPDATE public.evolving SET v = v || '.'");
       return (await identities('evolving')).evolving;
     };
     try {
-      expect(await step('CREATE TABLE public.evolving (a int, b int NOT NULL, v text); INSERT INTO public.evolving SELECT g, g, \'r\' FROM generate_series(1, 50) g')).toBe('f');
+      expect(
+        await step("CREATE TABLE public.evolving (a int, b int NOT NULL, v text); INSERT INTO public.evolving SELECT g, g, 'r' FROM generate_series(1, 50) g"),
+      ).toBe('f');
       expect(await step('CREATE UNIQUE INDEX evolving_a ON public.evolving (a)')).toBe('f'); // a is nullable
       expect(await step('CREATE UNIQUE INDEX evolving_b ON public.evolving (b)')).toBe('i:evolving_b');
       expect(await step('ALTER TABLE public.evolving ADD PRIMARY KEY (b)')).toBe('d');
@@ -83,7 +96,7 @@ describe('replica identity follows the schema', () => {
       await owner.query('BEGIN');
       await owner.query('DELETE FROM public.evolving WHERE b = 1');
       await owner.query('ALTER TABLE public.evolving ADD CONSTRAINT evolving_pk PRIMARY KEY (b)');
-      await owner.query('UPDATE public.evolving SET v = \'after pk\' WHERE b = 2');
+      await owner.query("UPDATE public.evolving SET v = 'after pk' WHERE b = 2");
       await owner.query('COMMIT');
       expect((await identities('evolving')).evolving).toBe('d');
     } finally {
@@ -114,9 +127,9 @@ describe('replica identity follows the schema', () => {
     // legacy was set FULL by setup; the user says FULL themselves, then adds a key.
     await q('ALTER TABLE public.legacy REPLICA IDENTITY FULL');
     await q('ALTER TABLE public.legacy ADD PRIMARY KEY (a)');
-    await q('UPDATE public.legacy SET b = b || \'!\'');
+    await q("UPDATE public.legacy SET b = b || '!'");
     expect(await identities('user_full', 'legacy')).toEqual({ user_full: 'f', legacy: 'f' });
-    expect(await pg.query('SELECT table_name FROM pgincr.managed_identity WHERE table_name IN (\'public.user_full\', \'public.legacy\')', [], DB)).toEqual([]);
+    expect(await pg.query("SELECT table_name FROM pgincr.managed_identity WHERE table_name IN ('public.user_full', 'public.legacy')", [], DB)).toEqual([]);
     // A second setup pass agrees (one rule), and changes nothing.
     const client = await pg.connect(DB);
     const again = await fixReplicaIdentity(client, { apply: true }).finally(() => client.end());
@@ -141,30 +154,47 @@ describe('replica identity follows the schema', () => {
       const alerts = parseConfig({ repository: dir, profiles: { default: pg.profile(DB) } }, {}).alerts;
       const health = await runHealthCheck({ profile: pg.profile(DB), slot: chain.slot, chainDir: dir, alerts });
       const identity = health.findings.find((f) => f.check === 'replica identity');
-      expect(identity).toMatchObject({ severity: 'warning', value: 2, hint: expect.stringContaining('ALTER TABLE "public"."user_full" REPLICA IDENTITY DEFAULT;') });
+      expect(identity).toMatchObject({
+        severity: 'warning',
+        value: 2,
+        hint: expect.stringContaining('ALTER TABLE "public"."user_full" REPLICA IDENTITY DEFAULT;'),
+      });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
   });
 
-  it('an upgrade from schema version 5: a table the old guard made FULL follows its key at the next setup; a user\'s FULL stays', async () => {
+  it("an upgrade from schema version 5: a table the old guard made FULL follows its key at the next setup; a user's FULL stays", async () => {
     await pg.createDatabase('ri_upgrade');
     const c = await pg.connect('ri_upgrade');
     try {
-      await migrate(c, MIGRATIONS.filter((m) => m.version <= 5));
+      await migrate(
+        c,
+        MIGRATIONS.filter((m) => m.version <= 5),
+      );
       await c.query('CREATE TABLE public.old_guarded (id int, v text)');
       await c.query('ALTER TABLE public.old_guarded ADD PRIMARY KEY (id)');
       await c.query('CREATE TABLE public.users_full (id int PRIMARY KEY)');
       await c.query('ALTER TABLE public.users_full REPLICA IDENTITY FULL');
-      const idents = async () => (await c.query<{ relname: string; relreplident: string }>(
-        "SELECT relname, relreplident FROM pg_class WHERE relname IN ('old_guarded', 'users_full') ORDER BY 1")).rows;
-      expect(await idents()).toEqual([{ relname: 'old_guarded', relreplident: 'f' }, { relname: 'users_full', relreplident: 'f' }]);
+      const idents = async () =>
+        (
+          await c.query<{ relname: string; relreplident: string }>(
+            "SELECT relname, relreplident FROM pg_class WHERE relname IN ('old_guarded', 'users_full') ORDER BY 1",
+          )
+        ).rows;
+      expect(await idents()).toEqual([
+        { relname: 'old_guarded', relreplident: 'f' },
+        { relname: 'users_full', relreplident: 'f' },
+      ]);
       await migrate(c);
       expect(await fixReplicaIdentity(c, { apply: true })).toEqual([
         { table: '"public"."old_guarded"', action: 'primary key', changed: true },
         { table: '"public"."users_full"', action: 'full', changed: false },
       ]);
-      expect(await idents()).toEqual([{ relname: 'old_guarded', relreplident: 'd' }, { relname: 'users_full', relreplident: 'f' }]);
+      expect(await idents()).toEqual([
+        { relname: 'old_guarded', relreplident: 'd' },
+        { relname: 'users_full', relreplident: 'f' },
+      ]);
     } finally {
       await c.end();
       await pg.query('DROP DATABASE ri_upgrade');
@@ -174,8 +204,16 @@ describe('replica identity follows the schema', () => {
   it('the capture and restore of all that equals the source (identities included)', async () => {
     await captureAndStop(pg, chain, 120_000);
     await expectRestoreEqualsSource(pg, chain, `${DB}_restored`);
-    expect(await pg.query<{ relname: string; relreplident: string }>(
-      `SELECT relname, relreplident FROM pg_class WHERE relname IN ('pgbench_accounts', 'evolving', 'legacy') ORDER BY 1`, [], `${DB}_restored`))
-      .toEqual([{ relname: 'evolving', relreplident: 'd' }, { relname: 'legacy', relreplident: 'f' }, { relname: 'pgbench_accounts', relreplident: 'd' }]);
+    expect(
+      await pg.query<{ relname: string; relreplident: string }>(
+        `SELECT relname, relreplident FROM pg_class WHERE relname IN ('pgbench_accounts', 'evolving', 'legacy') ORDER BY 1`,
+        [],
+        `${DB}_restored`,
+      ),
+    ).toEqual([
+      { relname: 'evolving', relreplident: 'd' },
+      { relname: 'legacy', relreplident: 'f' },
+      { relname: 'pgbench_accounts', relreplident: 'd' },
+    ]);
   });
 });

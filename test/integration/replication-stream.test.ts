@@ -127,11 +127,15 @@ test('backpressure: a large transaction is consumed slowly without unbounded buf
   const stream = await startReplication(client, { slot: 's_big', startLsn: 0n, publication: 'p', highWaterBytes: 64 * 1024 });
   let maxQueued = 0;
   let inserts = 0;
-  const msgs = await collect(stream, (m) => {
-    inserts = m.filter((x) => x.tag === 'insert').length;
-    maxQueued = Math.max(maxQueued, (stream as unknown as { queuedBytes: number }).queuedBytes);
-    return commits(m) >= 1;
-  }, 60000);
+  const msgs = await collect(
+    stream,
+    (m) => {
+      inserts = m.filter((x) => x.tag === 'insert').length;
+      maxQueued = Math.max(maxQueued, (stream as unknown as { queuedBytes: number }).queuedBytes);
+      return commits(m) >= 1;
+    },
+    60000,
+  );
   expect(inserts).toBe(4000);
   expect(msgs.length).toBeGreaterThan(4000);
   // 8 MB were sent; what waited in memory stayed near the high-water mark (+ one socket read).

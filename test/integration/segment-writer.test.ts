@@ -179,7 +179,10 @@ describe('SegmentWriter', () => {
     expect((await stat(partialPath(join(root, 'other'), 0x1000n))).size).toBeGreaterThan(before);
     await small.abortTransaction();
     await writeTxns(small, 0x1100n, 3, 1);
-    for (const [writer, dir, xids] of [[w, chain, [1, 2]], [small, join(root, 'other'), [1, 3]]] as const) {
+    for (const [writer, dir, xids] of [
+      [w, chain, [1, 2]],
+      [small, join(root, 'other'), [1, 3]],
+    ] as const) {
       const entry = (await writer.seal({ compress: 'none' })) as SegmentEntry;
       const { scan } = await verifySegmentFile(join(dir, entry.file)); // body SHA-256 checked
       expect(scan.transactions.map((t) => t.xid)).toEqual(xids);

@@ -10,8 +10,16 @@ import { loadCatalog } from '../../src/adapters/fs/catalog-store';
 import { compareChecksums, type ChecksumFile } from '../../src/core/verify/compare';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/adapters/pg/migrations';
 import {
-  chainInfo, dumpGlobals, ensurePublication, fixReplicaIdentity, inspectSetup, installCaptureSchema,
-  takeBase, uninstall, writeMetadata, type SetupDeps,
+  chainInfo,
+  dumpGlobals,
+  ensurePublication,
+  fixReplicaIdentity,
+  inspectSetup,
+  installCaptureSchema,
+  takeBase,
+  uninstall,
+  writeMetadata,
+  type SetupDeps,
 } from '../../src/setup/setup';
 import { startCluster, type PgCluster } from '../helpers/pg-cluster';
 
@@ -86,10 +94,13 @@ describe('setup steps', () => {
 
     await fixReplicaIdentity(deps, { profile: 'src', apply: true });
     const idents = await q<{ relname: string; relreplident: string }>(
-      "SELECT relname, relreplident FROM pg_class WHERE relname IN ('nokey', 'uniq', 'parted_eu', 'with_pk') ORDER BY 1");
+      "SELECT relname, relreplident FROM pg_class WHERE relname IN ('nokey', 'uniq', 'parted_eu', 'with_pk') ORDER BY 1",
+    );
     expect(idents).toEqual([
-      { relname: 'nokey', relreplident: 'f' }, { relname: 'parted_eu', relreplident: 'f' },
-      { relname: 'uniq', relreplident: 'i' }, { relname: 'with_pk', relreplident: 'd' },
+      { relname: 'nokey', relreplident: 'f' },
+      { relname: 'parted_eu', relreplident: 'f' },
+      { relname: 'uniq', relreplident: 'i' },
+      { relname: 'with_pk', relreplident: 'd' },
     ]);
     expect((await fixReplicaIdentity(deps, { profile: 'src', apply: true })).filter((r) => r.changed)).toEqual([]);
   });
@@ -115,7 +126,8 @@ describe('setup steps', () => {
       await client.end();
     }
     const history = await q<{ command_tag: string; role_name: string; query: string; object_identities: string[] }>(
-      `SELECT command_tag, role_name, query, object_identities FROM pgincr.ddl_history WHERE id > ${last} ORDER BY id`);
+      `SELECT command_tag, role_name, query, object_identities FROM pgincr.ddl_history WHERE id > ${last} ORDER BY id`,
+    );
     expect(history.map((h) => [h.command_tag, h.query])).toEqual([
       ['CREATE TABLE', 'CREATE TABLE public.later (a int, b text)'],
       ['ALTER TABLE', 'ALTER TABLE public.later REPLICA IDENTITY FULL;'],
@@ -128,13 +140,17 @@ describe('setup steps', () => {
     expect(history[0]?.object_identities).toEqual(['public.later']);
     const idents = await q("SELECT relname, relreplident FROM pg_class WHERE relname LIKE 'later%' AND relkind = 'r' ORDER BY 1");
     expect(idents).toEqual([
-      { relname: 'later', relreplident: 'f' }, { relname: 'later_pk', relreplident: 'd' }, { relname: 'later_uniq', relreplident: 'i' },
+      { relname: 'later', relreplident: 'f' },
+      { relname: 'later_pk', relreplident: 'd' },
+      { relname: 'later_uniq', relreplident: 'i' },
     ]);
     // Rows cannot be written by anyone but pgincr's triggers (test/integration/security/).
     const forger = await pg.connect('app', { user: 'app_user' });
     try {
-      await expect(forger.query(`INSERT INTO pgincr.ddl_history (xid, occurred_at, role_name, search_path, command_tag, object_types, object_identities, query, schema_version)
-        VALUES (1, now(), 'postgres', '', 'DROP TABLE', '{}', '{}', 'DROP TABLE x', 1)`)).rejects.toThrow(/permission denied/);
+      await expect(
+        forger.query(`INSERT INTO pgincr.ddl_history (xid, occurred_at, role_name, search_path, command_tag, object_types, object_identities, query, schema_version)
+        VALUES (1, now(), 'postgres', '', 'DROP TABLE', '{}', '{}', 'DROP TABLE x', 1)`),
+      ).rejects.toThrow(/permission denied/);
       await expect(forger.query('SELECT * FROM pgincr.ddl_history')).rejects.toThrow(/permission denied/);
     } finally {
       await forger.end();
@@ -148,14 +164,15 @@ describe('setup steps', () => {
       ...deps,
       hooks: {
         afterSlotCreated: async () => {
-          await q("INSERT INTO public.with_pk VALUES (1000, 'after the slot', 'sad'); INSERT INTO \"Odd Schema\".\"Mixed Case\" (\"Value\") VALUES ('after')");
+          await q('INSERT INTO public.with_pk VALUES (1000, \'after the slot\', \'sad\'); INSERT INTO "Odd Schema"."Mixed Case" ("Value") VALUES (\'after\')');
         },
       },
     };
     first = await takeBase(hookDeps, { profile: 'src', temporary: false });
     expect(first.reused).toBe(false);
     const slot = await q<{ confirmed_flush_lsn: string; plugin: string; temporary: boolean }>(
-      "SELECT confirmed_flush_lsn::text, plugin, temporary FROM pg_replication_slots WHERE slot_name = 'pgincr'");
+      "SELECT confirmed_flush_lsn::text, plugin, temporary FROM pg_replication_slots WHERE slot_name = 'pgincr'",
+    );
     expect(slot).toEqual([{ confirmed_flush_lsn: first.lsn, plugin: 'pgoutput', temporary: false }]);
 
     const files = readdirSync(first.dir).sort();
@@ -180,7 +197,7 @@ describe('setup steps', () => {
     // The live database has the rows written after the slot: exactly those tables differ.
     expect(compareChecksums(checksums, live).map((m) => m.name)).toEqual(['"Odd Schema"."Mixed Case"', '"public"."with_pk"']);
     expect(await q("SELECT convert_from(lo_get(oid), 'UTF8') AS v FROM pg_largeobject_metadata", 'restored')).toEqual([{ v: 'large object bytes' }]);
-    expect(await q('SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = \'pgincr\'', 'restored')).toEqual([{ n: 0 }]);
+    expect(await q("SELECT count(*)::int AS n FROM pg_namespace WHERE nspname = 'pgincr'", 'restored')).toEqual([{ n: 0 }]);
 
     const catalog = await loadCatalog(first.chainDir);
     expect(catalog?.bases.map((b) => [b.id, b.lsn])).toEqual([[first.baseId, first.lsn]]);
@@ -193,9 +210,18 @@ describe('setup steps', () => {
     const meta = JSON.parse(readFileSync(join(first.dir, 'metadata.json'), 'utf8'));
     const chain = await chainInfo(deps, { profile: 'src' });
     expect(meta).toMatchObject({
-      lsn: first.lsn, slot: 'pgincr', plugin: 'pgoutput', publication: 'pgincr_pub', pgincrVersion: '0.1.0', dumpFormat: 'plain',
+      lsn: first.lsn,
+      slot: 'pgincr',
+      plugin: 'pgoutput',
+      publication: 'pgincr_pub',
+      pgincrVersion: '0.1.0',
+      dumpFormat: 'plain',
       server: {
-        systemIdentifier: chain.systemIdentifier, database: 'app', encoding: 'UTF8', collate: 'C', localeProvider: 'libc',
+        systemIdentifier: chain.systemIdentifier,
+        database: 'app',
+        encoding: 'UTF8',
+        collate: 'C',
+        localeProvider: 'libc',
         versionString: expect.stringMatching(/^PostgreSQL 15\./),
         extensions: [{ name: 'plpgsql', version: expect.any(String), schema: 'pg_catalog' }],
         types: [{ schema: 'public', name: 'mood', kind: 'enum', labels: ['sad', 'ok', 'happy'] }],
@@ -213,7 +239,14 @@ describe('setup steps', () => {
 
     // An error between slot creation and the end of the dump drops the slot it created...
     const other = { ...deps, config: { ...config, capture: { ...config.capture, slot: 'pgincr_b' } } };
-    const failing: SetupDeps = { ...other, hooks: { afterSlotCreated: async () => { throw new Error('simulated failure'); } } };
+    const failing: SetupDeps = {
+      ...other,
+      hooks: {
+        afterSlotCreated: async () => {
+          throw new Error('simulated failure');
+        },
+      },
+    };
     await expect(takeBase(failing, { profile: 'src', temporary: false })).rejects.toThrow('simulated failure');
     expect(await q("SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'pgincr_b'")).toEqual([]);
     // ...but a crash of the process there leaves a slot without a base.

@@ -35,7 +35,9 @@ describe('temporal dev server (shared by the integration run)', () => {
   it('runs a workflow with an activity, an update and a signal through the real server', async () => {
     const result = await t.run(async () => {
       const handle = await t.client.workflow.start(greetWorkflow, {
-        taskQueue: t.taskQueue, workflowId: t.workflowId('greet'), args: ['pg'],
+        taskQueue: t.taskQueue,
+        workflowId: t.workflowId('greet'),
+        args: ['pg'],
       });
       const previous = await handle.executeUpdate(setSuffix, { args: ['!'] });
       expect(previous).toBe('');
@@ -65,15 +67,18 @@ describe('startDevServer', () => {
   it('finds the CLI and reports a failing start with the server log', async () => {
     expect(findTemporalBinary()).toMatch(/temporal$/);
     const failure = await startDevServer({ namespace: 'x', headless: true, extraArgs: ['--no-such-flag'] }).then(
-      () => new Error('started'), (e: unknown) => e as Error);
+      () => new Error('started'),
+      (e: unknown) => e as Error,
+    );
     expect(failure.message).toMatch(/exited with 1; log \S+temporal\.log, last lines:[\s\S]*unknown flag: --no-such-flag/);
     const log = /log (\S+)\/temporal\.log,/.exec(failure.message)?.[1];
     if (log) rmSync(log, { recursive: true, force: true });
   });
 
   it('names the env override when it is not executable', () => {
-    expect(() => findTemporalBinary({ PGINCR_TEMPORAL_BIN: '/nonexistent/temporal' }))
-      .toThrow(/temporal cli not executable: PGINCR_TEMPORAL_BIN=\/nonexistent\/temporal[\s\S]*hint: run scripts\/install-deps/);
+    expect(() => findTemporalBinary({ PGINCR_TEMPORAL_BIN: '/nonexistent/temporal' })).toThrow(
+      /temporal cli not executable: PGINCR_TEMPORAL_BIN=\/nonexistent\/temporal[\s\S]*hint: run scripts\/install-deps/,
+    );
   });
 
   it('starts a second server with a SQLite file and a UI, and stops it for good', async () => {

@@ -14,7 +14,9 @@ import { readDevState, resolveCliConfig, writeDevState } from '../../src/cli/dev
 import { parseConfig } from '../../src/config';
 
 let dir: string;
-beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'pgincr-unit-latest-')); });
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pgincr-unit-latest-'));
+});
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
 const header = '-- pgincr segment v1\n-- system_identifier: 1  database: app  server: PostgreSQL 15  encoding: UTF8\n';
@@ -24,7 +26,10 @@ const txn = (xid: number, end: string) =>
 describe('lastCommitEnd', () => {
   it('is the last whole COMMIT line; a torn last line (being written) is ignored', async () => {
     const path = join(dir, 'a.sql.partial');
-    writeFileSync(path, `${header}${txn(1, '0/10')}${txn(2, '0/20')}BEGIN; -- xid 3 commit_lsn 0/21 committed 2026-12-06 10:00:01+00\nCOMMIT; -- xid 3 end_lsn 0/3`);
+    writeFileSync(
+      path,
+      `${header}${txn(1, '0/10')}${txn(2, '0/20')}BEGIN; -- xid 3 commit_lsn 0/21 committed 2026-12-06 10:00:01+00\nCOMMIT; -- xid 3 end_lsn 0/3`,
+    );
     expect(await lastCommitEnd(path)).toBe('0/20');
   });
 
@@ -45,13 +50,29 @@ describe('lastCommitEnd', () => {
 describe('waitForSealed', () => {
   function clock() {
     let t = 0;
-    return { now: () => t, sleep: async (ms: number) => { t += ms; } };
+    return {
+      now: () => t,
+      sleep: async (ms: number) => {
+        t += ms;
+      },
+    };
   }
 
   it('returns at once when the sealed segments already reach the LSN, without asking for a rotation', async () => {
     const requests: number[] = [];
     const c = clock();
-    const r = await waitForSealed(0x20n, { requestRotation: async () => { requests.push(c.now()); }, sealedEnd: async () => 0x20n, captureRunning: async () => true, ...c }, { timeoutMs: 1000 });
+    const r = await waitForSealed(
+      0x20n,
+      {
+        requestRotation: async () => {
+          requests.push(c.now());
+        },
+        sealedEnd: async () => 0x20n,
+        captureRunning: async () => true,
+        ...c,
+      },
+      { timeoutMs: 1000 },
+    );
     expect(r).toEqual({ lsn: '0/20', sealed: true, waitedMs: 0 });
     expect(requests).toEqual([]);
   });
@@ -59,35 +80,61 @@ describe('waitForSealed', () => {
   it('asks for a rotation and waits until a sealed segment reaches the LSN', async () => {
     const c = clock();
     const requests: number[] = [];
-    const r = await waitForSealed(0x20n, {
-      requestRotation: async () => { requests.push(c.now()); },
-      sealedEnd: async () => (c.now() >= 1500 ? 0x28n : 0x10n),
-      captureRunning: async () => true,
-      ...c,
-    }, { timeoutMs: 60_000 });
+    const r = await waitForSealed(
+      0x20n,
+      {
+        requestRotation: async () => {
+          requests.push(c.now());
+        },
+        sealedEnd: async () => (c.now() >= 1500 ? 0x28n : 0x10n),
+        captureRunning: async () => true,
+        ...c,
+      },
+      { timeoutMs: 60_000 },
+    );
     expect(r).toMatchObject({ lsn: '0/20', sealed: true, waitedMs: 1500 });
     expect(requests).toEqual([0]);
   });
 
   it('gives up when no capture is running, and when the timeout passes, saying why', async () => {
     const idle = clock();
-    const stopped = await waitForSealed(0x20n, { requestRotation: async () => undefined, sealedEnd: async () => null, captureRunning: async () => false, ...idle },
-      { timeoutMs: 60_000, inactiveGraceMs: 5000 });
+    const stopped = await waitForSealed(
+      0x20n,
+      { requestRotation: async () => undefined, sealedEnd: async () => null, captureRunning: async () => false, ...idle },
+      { timeoutMs: 60_000, inactiveGraceMs: 5000 },
+    );
     expect(stopped).toMatchObject({ sealed: false, reason: expect.stringContaining('no capture is running') });
     expect(stopped.waitedMs).toBeLessThan(10_000);
     const slow = clock();
-    const late = await waitForSealed(0x20n, { requestRotation: async () => undefined, sealedEnd: async () => 0x10n, captureRunning: async () => true, ...slow }, { timeoutMs: 3000 });
+    const late = await waitForSealed(
+      0x20n,
+      { requestRotation: async () => undefined, sealedEnd: async () => 0x10n, captureRunning: async () => true, ...slow },
+      { timeoutMs: 3000 },
+    );
     expect(late).toMatchObject({ sealed: false, reason: expect.stringContaining('within 3 s') });
   });
 });
 
 describe('describeReach with the open segment', () => {
-  const base: ChainReach = { lsn: '0/20', commitTime: '2026-12-06 10:00:00+00', capture: 'running', captureDetail: 'capture workflow w is running', behind: false };
+  const base: ChainReach = {
+    lsn: '0/20',
+    commitTime: '2026-12-06 10:00:00+00',
+    capture: 'running',
+    captureDetail: 'capture workflow w is running',
+    behind: false,
+  };
   it('says the open segment was sealed and included, or what was left out and why', () => {
-    expect(describeReach({ ...base, openSegment: { lsn: '0/20', sealed: true, waitedMs: 1200 } }))
-      .toContain('open segment sealed for this restore (its transactions up to 0/20 included; waited 1.2 s)');
-    expect(describeReach({ ...base, capture: 'stopped', captureDetail: 'capture workflow w is not running (TERMINATED)', openSegment: { lsn: '0/30', sealed: false, waitedMs: 5000, reason: 'no capture is running' } }))
-      .toContain("WARNING: the open segment's transactions up to 0/30 are not included: no capture is running");
+    expect(describeReach({ ...base, openSegment: { lsn: '0/20', sealed: true, waitedMs: 1200 } })).toContain(
+      'open segment sealed for this restore (its transactions up to 0/20 included; waited 1.2 s)',
+    );
+    expect(
+      describeReach({
+        ...base,
+        capture: 'stopped',
+        captureDetail: 'capture workflow w is not running (TERMINATED)',
+        openSegment: { lsn: '0/30', sealed: false, waitedMs: 5000, reason: 'no capture is running' },
+      }),
+    ).toContain("WARNING: the open segment's transactions up to 0/30 are not included: no capture is running");
   });
 });
 

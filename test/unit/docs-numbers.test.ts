@@ -32,7 +32,12 @@ describe('docs/workflows.md activity classes', () => {
   const rows = read('docs/workflows.md')
     .split('\n')
     .filter((l) => /^\| (quick|long|capture) /.test(l))
-    .map((l) => l.split('|').map((c) => c.trim()).filter((c) => c !== ''));
+    .map((l) =>
+      l
+        .split('|')
+        .map((c) => c.trim())
+        .filter((c) => c !== ''),
+    );
 
   it('documents every class', () => {
     expect(rows.map((r) => r[0]!.split(' ')[0])).toEqual(['quick', 'long', 'capture']);

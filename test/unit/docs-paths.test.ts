@@ -6,7 +6,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(__dirname, '../..');
-const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** `src/…`, `test/…`, `bench/…`, `scripts/…`, `docs/…` in backquotes; globs and placeholders are cut at the first wildcard. */
 function namedPaths(text: string): string[] {
@@ -21,7 +26,9 @@ describe('paths named in docs', () => {
 
   it('docs/architecture.md names every stage folder of src/', () => {
     const arch = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
-    const folders = readdirSync(join(ROOT, 'src'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name);
+    const folders = readdirSync(join(ROOT, 'src'), { withFileTypes: true })
+      .filter((d) => d.isDirectory())
+      .map((d) => d.name);
     expect(folders.filter((f) => !arch.includes(`src/${f}`))).toEqual([]);
   });
 });

@@ -23,7 +23,11 @@ describe('non-retryable error classes', () => {
   });
 
   it('every listed name is a class that sets it as its name (the failure type Temporal matches)', () => {
-    const classes: Record<string, new (message: string) => Error> = { ...(errors as unknown as Record<string, new (message: string) => Error>), DecodeError, RenderError };
+    const classes: Record<string, new (message: string) => Error> = {
+      ...(errors as unknown as Record<string, new (message: string) => Error>),
+      DecodeError,
+      RenderError,
+    };
     for (const name of NON_RETRYABLE_ERROR_TYPES) {
       const Cls = classes[name];
       expect([name, typeof Cls]).toEqual([name, 'function']);
@@ -35,11 +39,14 @@ describe('non-retryable error classes', () => {
 
   it('classifies lost connections and server restarts as transient, the rest as other', () => {
     for (const code of ['08006', '08001', '08P01', '57P01', '57P02', '57P03']) expect([code, classifyFailure(pgError(code))]).toEqual([code, 'transient']);
-    for (const code of ['ECONNREFUSED', 'ECONNRESET']) expect([code, classifyFailure(Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code }))]).toEqual([code, 'transient']);
+    for (const code of ['ECONNREFUSED', 'ECONNRESET'])
+      expect([code, classifyFailure(Object.assign(new Error(`connect ${code} 127.0.0.1:5432`), { code }))]).toEqual([code, 'transient']);
     expect(classifyFailure(Object.assign(new Error('connect ENOENT /tmp/s/.s.PGSQL.5432'), { code: 'ENOENT', syscall: 'connect' }))).toBe('transient');
     expect(classifyFailure(Object.assign(new Error('ENOENT: no such file or directory, open /repo/x'), { code: 'ENOENT', syscall: 'open' }))).toBe('other');
     expect(classifyFailure(new AggregateError([Object.assign(new Error('connect ECONNREFUSED ::1:5432'), { code: 'ECONNREFUSED' })]))).toBe('transient');
-    expect(classifyFailure(new Error('replication stream failed', { cause: pgError('57P01', 'terminating connection due to administrator command') }))).toBe('transient');
+    expect(classifyFailure(new Error('replication stream failed', { cause: pgError('57P01', 'terminating connection due to administrator command') }))).toBe(
+      'transient',
+    );
     expect(classifyFailure(new Error('Connection terminated unexpectedly'))).toBe('transient');
     for (const code of ['42P01', '57014', '53100', '23505']) expect([code, classifyFailure(pgError(code))]).toEqual([code, 'other']);
     expect(classifyFailure(new Error('something else'))).toBe('other');
@@ -51,7 +58,15 @@ describe('non-retryable error classes', () => {
   it('the segment-format guard is a SegmentFormatError (not retried) saying what to do', async () => {
     const root = await mkdtemp(join(tmpdir(), 'pgincr-guard-'));
     try {
-      const fields = { systemIdentifier: '7312345678901234567', database: 'app', serverVersion: 'PostgreSQL 15.20', encoding: 'UTF8', slot: 'pgincr', decoder: 'pgoutput', timeline: 1 };
+      const fields = {
+        systemIdentifier: '7312345678901234567',
+        database: 'app',
+        serverVersion: 'PostgreSQL 15.20',
+        encoding: 'UTF8',
+        slot: 'pgincr',
+        decoder: 'pgoutput',
+        timeline: 1,
+      };
       const w = await SegmentWriter.open(chainDir(root, fields.systemIdentifier, fields.database), fields, 0x1000n);
       await w.beginTransaction({ xid: 7, commitLsn: 0x1010n, commitTime: '2026-11-27T14:00:00.000001Z' });
       let thrown: unknown;

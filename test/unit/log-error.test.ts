@@ -14,8 +14,9 @@ describe('failure serialization', () => {
   });
 
   it('scrubs passwords from URLs and key=value settings', () => {
-    expect(scrubSecrets('postgresql://app:s3cr%40t@db:5432/app and password=hunter2 user=x'))
-      .toBe('postgresql://app:[redacted]@db:5432/app and password=[redacted] user=x');
+    expect(scrubSecrets('postgresql://app:s3cr%40t@db:5432/app and password=hunter2 user=x')).toBe(
+      'postgresql://app:[redacted]@db:5432/app and password=[redacted] user=x',
+    );
   });
 
   it('follows the cause chain and stops on a cycle', () => {
@@ -29,7 +30,15 @@ describe('failure serialization', () => {
 
   it('a line written inside an activity carries its workflow, activity and attempt', async () => {
     const lines: string[] = [];
-    const logger = createLogger({ level: 'warn', destination: new Writable({ write(c: Buffer, _e, done) { lines.push(c.toString()); done(); } }) });
+    const logger = createLogger({
+      level: 'warn',
+      destination: new Writable({
+        write(c: Buffer, _e, done) {
+          lines.push(c.toString());
+          done();
+        },
+      }),
+    });
     await new MockActivityEnvironment({ attempt: 3, activityId: '7', activityType: 'captureChanges' }).run(async () => {
       logger.warn({ err: new Error('boom') }, 'inside');
     });

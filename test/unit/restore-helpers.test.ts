@@ -27,17 +27,30 @@ describe('stopDecider', () => {
 });
 
 describe('segment pieces', () => {
-  const seg = Buffer.from([
-    '-- pgincr segment v1', '-- a', '-- b', "SET client_encoding = 'LATIN1';", 'SET standard_conforming_strings = on;',
-    "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC';", "SET search_path = '';", '',
-    'BEGIN; -- xid 5 commit_lsn 0/10 committed 2026-01-01 00:00:00.000000+00', 'INSERT 1;', 'INSERT 2;',
-    'COMMIT; -- xid 5 end_lsn 0/20 changes 2', '',
-  ].join('\n'), 'latin1');
+  const seg = Buffer.from(
+    [
+      '-- pgincr segment v1',
+      '-- a',
+      '-- b',
+      "SET client_encoding = 'LATIN1';",
+      'SET standard_conforming_strings = on;',
+      "SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC';",
+      "SET search_path = '';",
+      '',
+      'BEGIN; -- xid 5 commit_lsn 0/10 committed 2026-01-01 00:00:00.000000+00',
+      'INSERT 1;',
+      'INSERT 2;',
+      'COMMIT; -- xid 5 end_lsn 0/20 changes 2',
+      '',
+    ].join('\n'),
+    'latin1',
+  );
 
   it('keeps the header settings but client_encoding', () => {
-    const headerLength = seg.indexOf('\nBEGIN') ;
+    const headerLength = seg.indexOf('\nBEGIN');
     expect(headerSettings(seg, headerLength)).toBe(
-      "SET standard_conforming_strings = on; SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET search_path = '';");
+      "SET standard_conforming_strings = on; SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET search_path = '';",
+    );
   });
 
   it('cuts a transaction body between its markers', () => {

@@ -59,8 +59,15 @@ export interface RecvlogicalOptions {
  */
 export function recvlogicalArgs(o: Pick<RecvlogicalOptions, 'slot' | 'file' | 'fsyncIntervalS' | 'statusIntervalS'> & { dbname: string }): string[] {
   return [
-    '--start', `--dbname=${dbnameConninfo(o.dbname)}`, `--slot=${o.slot}`, '--plugin=decoder_raw', '--option=include_transaction=on',
-    `--file=${o.file}`, `--fsync-interval=${o.fsyncIntervalS}`, `--status-interval=${o.statusIntervalS ?? 10}`, '--no-loop',
+    '--start',
+    `--dbname=${dbnameConninfo(o.dbname)}`,
+    `--slot=${o.slot}`,
+    '--plugin=decoder_raw',
+    '--option=include_transaction=on',
+    `--file=${o.file}`,
+    `--fsync-interval=${o.fsyncIntervalS}`,
+    `--status-interval=${o.statusIntervalS ?? 10}`,
+    '--no-loop',
   ];
 }
 
@@ -69,7 +76,9 @@ export async function terminateLeftover(client: Client, slot: string): Promise<b
   const { rows } = await client.query<{ done: boolean }>(
     `SELECT pg_catalog.pg_terminate_backend(s.active_pid, 5000) AS done
      FROM pg_catalog.pg_replication_slots s JOIN pg_catalog.pg_stat_activity a ON a.pid = s.active_pid
-     WHERE s.slot_name = $1 AND a.application_name = $2`, [slot, RECVLOGICAL_APP_NAME]);
+     WHERE s.slot_name = $1 AND a.application_name = $2`,
+    [slot, RECVLOGICAL_APP_NAME],
+  );
   return rows.some((r) => r.done);
 }
 
@@ -92,7 +101,8 @@ function startWatchdog(pid: number, log: RecvlogicalLog): () => void {
   let dog: ChildProcess;
   try {
     dog = spawn('/bin/sh', ['-c', WATCHDOG, 'pgincr-recvlogical-watchdog', String(pid)], {
-      stdio: ['pipe', 'ignore', 'ignore'], detached: true,
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
     });
   } catch (err) {
     log.warn({ err, pid }, 'pg_recvlogical watchdog not started');
@@ -114,7 +124,10 @@ function startWatchdog(pid: number, log: RecvlogicalLog): () => void {
 }
 
 async function exists(path: string): Promise<boolean> {
-  return stat(path).then(() => true, () => false);
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 export class RecvlogicalSupervisor {
@@ -172,10 +185,17 @@ export class RecvlogicalSupervisor {
     };
     const dbname = env.PGDATABASE ?? '';
     const child = execa(toolPath('pg_recvlogical', this.o.env), recvlogicalArgs({ ...this.o, dbname }), {
-      env, extendEnv: false, buffer: false, stdin: 'ignore', stdout: 'ignore', stderr: 'pipe',
+      env,
+      extendEnv: false,
+      buffer: false,
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'pipe',
       // Our own exit hook instead of execa's `cleanup` (signal-exit), whose global emitter
       // breaks under jest's global cleanup when a child is restarted.
-      forceKillAfterDelay: KILL_AFTER_MS, cleanup: false, reject: false,
+      forceKillAfterDelay: KILL_AFTER_MS,
+      cleanup: false,
+      reject: false,
     });
     this.child = child;
     const killOnExit = () => child.kill('SIGKILL');
@@ -187,25 +207,32 @@ export class RecvlogicalSupervisor {
       partial = lines.pop() ?? '';
       for (const line of lines) if (line.trim()) this.o.log.warn({ slot: this.o.slot, pid: child.pid }, `pg_recvlogical: ${line}`);
     });
-    this.exited = child.then((r) => {
-      process.removeListener('exit', killOnExit);
-      if (this.suspended === child) this.suspended = null;
-      endWatchdog();
-      this.child = null;
-      if (this.stopping) return;
-      this.lastFailure = `exit code ${r.exitCode ?? '?'}${r.signal ? ` signal ${r.signal}` : ''}`;
-      const delay = Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** Math.min(this.restarts, 6));
-      this.restarts += 1;
-      this.o.log.warn({ slot: this.o.slot, failure: this.lastFailure, restartInMs: delay }, 'pg_recvlogical exited; restarting');
-      this.timer = setTimeout(() => {
-        this.timer = null;
+    this.exited = child
+      .then((r) => {
+        process.removeListener('exit', killOnExit);
+        if (this.suspended === child) this.suspended = null;
+        endWatchdog();
+        this.child = null;
         if (this.stopping) return;
-        this.o.beforeStart().then(() => { if (!this.stopping) this.spawn(); }, (err) => {
-          this.o.log.warn({ err, slot: this.o.slot }, 'pg_recvlogical restart failed');
-          this.lastFailure = `restart failed: ${(err as Error).message}`;
-        });
-      }, delay);
-    }).then(() => undefined);
+        this.lastFailure = `exit code ${r.exitCode ?? '?'}${r.signal ? ` signal ${r.signal}` : ''}`;
+        const delay = Math.min(MAX_RESTART_DELAY_MS, 500 * 2 ** Math.min(this.restarts, 6));
+        this.restarts += 1;
+        this.o.log.warn({ slot: this.o.slot, failure: this.lastFailure, restartInMs: delay }, 'pg_recvlogical exited; restarting');
+        this.timer = setTimeout(() => {
+          this.timer = null;
+          if (this.stopping) return;
+          this.o.beforeStart().then(
+            () => {
+              if (!this.stopping) this.spawn();
+            },
+            (err) => {
+              this.o.log.warn({ err, slot: this.o.slot }, 'pg_recvlogical restart failed');
+              this.lastFailure = `restart failed: ${(err as Error).message}`;
+            },
+          );
+        }, delay);
+      })
+      .then(() => undefined);
   }
 
   /**

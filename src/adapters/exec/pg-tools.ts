@@ -81,7 +81,8 @@ async function run(o: RunOptions): Promise<void> {
     const e = err as { exitCode?: number; isCanceled?: boolean; message?: string };
     const what = e.isCanceled ? 'was cancelled' : e.exitCode !== undefined ? `failed with exit code ${e.exitCode}` : `failed: ${e.message}`;
     throw new CommandFailedError(`${o.program} ${what}${stderr.length ? `: ${stderrTail(stderr).trim()}` : ''}`, {
-      cause: err, hint: `the command was: ${o.program} ${o.args.join(' ')}`,
+      cause: err,
+      hint: `the command was: ${o.program} ${o.args.join(' ')}`,
     });
   }
 }
@@ -166,7 +167,8 @@ export async function pgincrTriggerKeys(profile: Profile, snapshot?: string): Pr
        SELECT 'pg_catalog.pg_trigger'::pg_catalog.regclass::pg_catalog.oid || ' ' || t.oid
          FROM pg_catalog.pg_trigger t JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
          JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = 'pgincr' AND NOT t.tgisinternal`);
+        WHERE n.nspname = 'pgincr' AND NOT t.tgisinternal`,
+    );
     await client.query('COMMIT');
     return new Set(rows.map((r) => r.key));
   } finally {
@@ -186,9 +188,13 @@ async function writeRestoreList(input: PgDumpInput, listing: string, listPath: s
 async function listArchive(input: PgDumpInput, archive: string): Promise<string> {
   const chunks: Buffer[] = [];
   await run({
-    profile: input.profile, program: 'pg_restore', args: pgRestoreListArgs(archive),
+    profile: input.profile,
+    program: 'pg_restore',
+    args: pgRestoreListArgs(archive),
     ...(input.signal ? { signal: input.signal } : {}),
-    stdout: async (stdout) => { for await (const c of stdout) chunks.push(c as Buffer); },
+    stdout: async (stdout) => {
+      for await (const c of stdout) chunks.push(c as Buffer);
+    },
   });
   return Buffer.concat(chunks).toString('latin1');
 }
@@ -205,11 +211,21 @@ const TOC_HOLD_MAX = 256 * 1024 * 1024;
  * small base failed in about one run of three with pg_restore's "could not read from input
  * file: end of file"); nothing but this function touches `rest`.
  */
-async function readTocFromStream(input: PgDumpInput, archive: NodeJS.ReadableStream): Promise<{ listing: string; head: Buffer[]; ended: boolean; rest: PassThrough }> {
+async function readTocFromStream(
+  input: PgDumpInput,
+  archive: NodeJS.ReadableStream,
+): Promise<{ listing: string; head: Buffer[]; ended: boolean; rest: PassThrough }> {
   const stream = archive.pipe(new PassThrough());
   const lister = execa(toolPath('pg_restore'), pgRestoreListArgs(), {
-    env: childEnv(input.profile), extendEnv: false, stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', reject: false, encoding: 'buffer',
-    ...(input.signal ? { cancelSignal: input.signal } : {}), forceKillAfterDelay: KILL_AFTER_MS,
+    env: childEnv(input.profile),
+    extendEnv: false,
+    stdin: 'pipe',
+    stdout: 'pipe',
+    stderr: 'pipe',
+    reject: false,
+    encoding: 'buffer',
+    ...(input.signal ? { cancelSignal: input.signal } : {}),
+    forceKillAfterDelay: KILL_AFTER_MS,
   });
   lister.stdin?.on('error', () => undefined); // EPIPE: it stops reading after the TOC
   const head: Buffer[] = [];
@@ -236,12 +252,18 @@ async function readTocFromStream(input: PgDumpInput, archive: NodeJS.ReadableStr
   stream.removeListener('data', onData);
   stream.removeListener('end', onEnd);
   if (tooLong) {
-    throw new CommandFailedError(`pg_restore --list read more than ${TOC_HOLD_MAX} bytes of pg_dump's archive without finding the end of its table of contents`, {
-      hint: 'check that pg_dump and pg_restore come from the same PostgreSQL installation (PGINCR_PG_BIN)',
-    });
+    throw new CommandFailedError(
+      `pg_restore --list read more than ${TOC_HOLD_MAX} bytes of pg_dump's archive without finding the end of its table of contents`,
+      {
+        hint: 'check that pg_dump and pg_restore come from the same PostgreSQL installation (PGINCR_PG_BIN)',
+      },
+    );
   }
   if (result.exitCode !== 0) {
-    const stderr = Buffer.from(result.stderr ?? new Uint8Array()).toString('utf8').trim().slice(-STDERR_TAIL);
+    const stderr = Buffer.from(result.stderr ?? new Uint8Array())
+      .toString('utf8')
+      .trim()
+      .slice(-STDERR_TAIL);
     throw new CommandFailedError(`pg_restore --list failed${result.exitCode !== undefined ? ` with exit code ${result.exitCode}` : ''}: ${stderr}`, {
       hint: 'the command was: pg_dump --format=custom … | pg_restore --list --verbose',
     });
@@ -280,26 +302,33 @@ export async function runPgDump(input: PgDumpInput): Promise<PgDumpResult> {
   let dropped = 0;
   try {
     await run({
-      profile: input.profile, program: 'pg_dump', ...signal,
+      profile: input.profile,
+      program: 'pg_dump',
+      ...signal,
       args: pgDumpArgs({ format: 'custom', excludeSchemas, compress: 0, ...snapshot }),
       stdout: async (archive) => {
         const toc = await readTocFromStream(input, archive);
         dropped = await writeRestoreList(input, toc.listing, listFile);
         const feed = new PassThrough();
         const restoring = run({
-          profile: input.profile, program: 'pg_restore', args: pgRestoreScriptArgs({ listFile }), stdin: feed, ...signal,
-          stdout: (script) => pipeline(
-            script,
-            counter(input.onProgress, total),
-            createGzip(),
-            new Transform({
-              transform(chunk: Buffer, _e, done) {
-                hash.update(chunk);
-                done(null, chunk);
-              },
-            }),
-            createWriteStream(tmp, { mode: 0o600 }),
-          ),
+          profile: input.profile,
+          program: 'pg_restore',
+          args: pgRestoreScriptArgs({ listFile }),
+          stdin: feed,
+          ...signal,
+          stdout: (script) =>
+            pipeline(
+              script,
+              counter(input.onProgress, total),
+              createGzip(),
+              new Transform({
+                transform(chunk: Buffer, _e, done) {
+                  hash.update(chunk);
+                  done(null, chunk);
+                },
+              }),
+              createWriteStream(tmp, { mode: 0o600 }),
+            ),
         });
         for (const chunk of toc.head) feed.write(chunk);
         // `rest` may have ended (its 'end' emitted) since the TOC was read: then head is everything.
@@ -318,7 +347,13 @@ export async function runPgDump(input: PgDumpInput): Promise<PgDumpResult> {
 }
 
 /** `pg_dumpall --globals-only` into `outPath` (plain SQL). */
-export async function runPgDumpall(input: { profile: Profile; outPath: string; noRolePasswords: boolean; database?: string; signal?: AbortSignal }): Promise<{ path: string }> {
+export async function runPgDumpall(input: {
+  profile: Profile;
+  outPath: string;
+  noRolePasswords: boolean;
+  database?: string;
+  signal?: AbortSignal;
+}): Promise<{ path: string }> {
   const tmp = `${input.outPath}.tmp`;
   await run({
     profile: input.profile,

@@ -129,10 +129,13 @@ export function withCatalogLock<T>(chain: string, fn: () => Promise<T>, options:
   const run = async (): Promise<T> => {
     const path = catalogLockPath(key);
     const text = await acquire(path, options);
-    const refresh = setInterval(() => {
-      const now = new Date();
-      void utimes(path, now, now).catch(() => undefined);
-    }, (options.staleMs ?? 60_000) / 4);
+    const refresh = setInterval(
+      () => {
+        const now = new Date();
+        void utimes(path, now, now).catch(() => undefined);
+      },
+      (options.staleMs ?? 60_000) / 4,
+    );
     refresh.unref();
     try {
       return await fn();

@@ -69,11 +69,7 @@ export async function saveCatalog(chain: string, catalog: Catalog): Promise<void
  * when none exists yet) and returns the new one, which is validated and saved; returns it.
  * Keep `update` short: other updaters wait for it.
  */
-export function updateCatalog(
-  chain: string,
-  update: (catalog: Catalog | null) => Catalog | Promise<Catalog>,
-  options?: CatalogLockOptions,
-): Promise<Catalog> {
+export function updateCatalog(chain: string, update: (catalog: Catalog | null) => Catalog | Promise<Catalog>, options?: CatalogLockOptions): Promise<Catalog> {
   return withCatalogLock(
     chain,
     async () => {
@@ -128,7 +124,10 @@ export async function describeBase(chain: string, id: string): Promise<BaseEntry
   if (!lsnText || !takenAt) {
     throw new ConfigError(`${dir}: base backup without lsn or takenAt (metadata.json) and the folder name is not <time>_<lsn16>`);
   }
-  const isDirectory = await stat(join(dir, BASE_FILES.dumpDirectory)).then((s) => s.isDirectory(), () => false);
+  const isDirectory = await stat(join(dir, BASE_FILES.dumpDirectory)).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   const dumpSha256 = str(meta['dumpSha256']);
   return {
     id,

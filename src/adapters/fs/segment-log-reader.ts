@@ -77,7 +77,9 @@ export async function* logTransactions(chain: string, filter: LogFilter, limit =
       if (file.partial && (error as { code?: string }).code === 'ENOENT') {
         throw new Error(`${file.path}: the open segment was sealed while pgincr log read it; run the command again to read the sealed file`, { cause: error });
       }
-      throw new Error(`${file.path}: cannot be read (${(error as Error).message}); if the file was moved or removed, run \`pgincr catalog rebuild\``, { cause: error });
+      throw new Error(`${file.path}: cannot be read (${(error as Error).message}); if the file was moved or removed, run \`pgincr catalog rebuild\``, {
+        cause: error,
+      });
     } finally {
       raw.destroy();
       if (stream !== raw) stream.destroy();

@@ -177,7 +177,20 @@ export class SegmentWriter {
     };
     const birth = (await stat(path)).birthtimeMs;
     const openedAt = birth > 0 ? birth : now();
-    return new SegmentWriter(chain, header, path, handle, scan.completeLength, scanner.completeHash(), counts, resume.lastCommitLsn, lastEndLsn, openedAt, flushBytes, resume);
+    return new SegmentWriter(
+      chain,
+      header,
+      path,
+      handle,
+      scan.completeLength,
+      scanner.completeHash(),
+      counts,
+      resume.lastCommitLsn,
+      lastEndLsn,
+      openedAt,
+      flushBytes,
+      resume,
+    );
   }
 
   /** Where this segment starts (its header's start_lsn). */
@@ -230,10 +243,14 @@ export class SegmentWriter {
   bufferStatement(statement: string): boolean {
     if (!this.txn) throw new Error(`${this.path}: statement outside a transaction`);
     if (mayContainMarker(statement) && containsMarker(statement)) {
-      throw new SegmentFormatError(`${this.path}: xid ${this.txn.xid}: a statement contains a line that looks like a segment marker; nothing of the transaction was written`, {
-        hint: 'a name or value holding a line break reached the segment unescaped (a pgincr bug: report it); retrying renders the same statement, so the capture stops here. '
-          + 'Upgrade pgincr and run `pgincr capture start` (the slot still holds the transaction), or `pgincr setup --new-chain` to start a new chain after it',
-      });
+      throw new SegmentFormatError(
+        `${this.path}: xid ${this.txn.xid}: a statement contains a line that looks like a segment marker; nothing of the transaction was written`,
+        {
+          hint:
+            'a name or value holding a line break reached the segment unescaped (a pgincr bug: report it); retrying renders the same statement, so the capture stops here. ' +
+            'Upgrade pgincr and run `pgincr capture start` (the slot still holds the transaction), or `pgincr setup --new-chain` to start a new chain after it',
+        },
+      );
     }
     this.txn.changes += 1;
     return this.put(statement.endsWith('\n') ? statement : `${statement}\n`);
@@ -457,7 +474,10 @@ export class SegmentWriter {
     this.position += n;
     this.pendingBytes = 0;
     this.hashedBytes = 0;
-    this.buf = out.length > SegmentWriter.bufferSize(this.flushBytes) ? Buffer.allocUnsafe(SegmentWriter.bufferSize(this.flushBytes)) : this.spare ?? Buffer.allocUnsafe(out.length);
+    this.buf =
+      out.length > SegmentWriter.bufferSize(this.flushBytes)
+        ? Buffer.allocUnsafe(SegmentWriter.bufferSize(this.flushBytes))
+        : (this.spare ?? Buffer.allocUnsafe(out.length));
     this.spare = null;
     const write = this.writeOut(out, n, at);
     this.writesInFlight.add(write);

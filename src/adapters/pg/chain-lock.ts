@@ -30,8 +30,13 @@ export async function holdChainLock(client: Client, slot: string): Promise<void>
         AND l.classid = ((${KEY_SQL} >> 32) & 4294967295)::text::oid AND l.objid = (${KEY_SQL} & 4294967295)::text::oid`,
     [slot],
   );
-  const who = holders.rows.map((h) => `backend pid ${h.pid} (${h.application_name ?? '?'}${h.client_addr ? ` from ${h.client_addr}` : ''}, since ${h.backend_start ?? '?'})`);
-  throw new CaptureBusyError(`slot ${slot}: another capture holds this chain: ${who.join(', ') || 'a session that just ended'}; this one did not open the segment`, {
-    hint: 'only one capture may write a chain; this attempt is retried and takes over once the other capture stops (`pgincr capture status`, or end that backend with pg_terminate_backend if it is a leftover)',
-  });
+  const who = holders.rows.map(
+    (h) => `backend pid ${h.pid} (${h.application_name ?? '?'}${h.client_addr ? ` from ${h.client_addr}` : ''}, since ${h.backend_start ?? '?'})`,
+  );
+  throw new CaptureBusyError(
+    `slot ${slot}: another capture holds this chain: ${who.join(', ') || 'a session that just ended'}; this one did not open the segment`,
+    {
+      hint: 'only one capture may write a chain; this attempt is retried and takes over once the other capture stops (`pgincr capture status`, or end that backend with pg_terminate_backend if it is a leftover)',
+    },
+  );
 }

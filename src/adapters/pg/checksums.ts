@@ -48,7 +48,8 @@ export async function tableChecksums(client: Client): Promise<Pick<ChecksumFile,
     const { rows } = await client.query<{ rows: string; sum: string }>(
       `SELECT count(*)::text AS rows,
               COALESCE(sum(('x' || substr(md5(ROW(r.*)::text), 1, 16))::bit(64)::bigint::numeric), 0)::text AS sum
-       FROM ONLY ${escapeIdentifier(t.schema)}.${escapeIdentifier(t.name)} AS r`);
+       FROM ONLY ${escapeIdentifier(t.schema)}.${escapeIdentifier(t.name)} AS r`,
+    );
     tables[t.quoted] = rows[0]!;
   }
   const sequences: Record<string, SequenceState> = {};

@@ -33,8 +33,17 @@ const DEFAULT_SOCKET_DIR = '/var/run/postgresql';
 type ServiceKey = 'host' | 'port' | 'dbname' | 'user' | 'sslmode' | 'passfile';
 /** Connection variables a child must not inherit from the worker (ours replace them). */
 const CONNECTION_VARS = [
-  'PGHOST', 'PGHOSTADDR', 'PGPORT', 'PGDATABASE', 'PGUSER', 'PGSERVICE', 'PGSERVICEFILE',
-  'PGSSLMODE', 'PGPASSFILE', 'PGOPTIONS', 'PGTARGETSESSIONATTRS',
+  'PGHOST',
+  'PGHOSTADDR',
+  'PGPORT',
+  'PGDATABASE',
+  'PGUSER',
+  'PGSERVICE',
+  'PGSERVICEFILE',
+  'PGSSLMODE',
+  'PGPASSFILE',
+  'PGOPTIONS',
+  'PGTARGETSESSIONATTRS',
 ];
 
 /** Parses a pg_service.conf (ini) file: `[name]` sections of `key=value` lines. */

@@ -10,8 +10,7 @@ import type { Client } from 'pg';
  * `pgincr.internal_token()` (schema version 5), or to `on` for an older schema.
  */
 export async function setInternal(client: Client): Promise<void> {
-  const { rows } = await client.query<{ has: boolean }>(
-    "SELECT pg_catalog.to_regprocedure('pgincr.internal_token()') IS NOT NULL AS has");
+  const { rows } = await client.query<{ has: boolean }>("SELECT pg_catalog.to_regprocedure('pgincr.internal_token()') IS NOT NULL AS has");
   if (rows[0]?.has) await client.query("SELECT pg_catalog.set_config('pgincr.internal', pgincr.internal_token(), true)");
   else await client.query("SELECT pg_catalog.set_config('pgincr.internal', 'on', true)");
 }

@@ -82,8 +82,11 @@ async function slotFacts(client: Client, slot: string | undefined, serverVersion
   if (!slot) return null;
   // pg_replication_slots.failover exists from PostgreSQL 17 (failover slots).
   const failover = serverVersionNum >= 170000 ? 'failover' : 'NULL::boolean AS failover';
-  const row = await one<{ plugin: string | null; database: string | null; slot_type: string; failover: boolean | null } | undefined>(client,
-    `SELECT plugin, database, slot_type, ${failover} FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, [slot]);
+  const row = await one<{ plugin: string | null; database: string | null; slot_type: string; failover: boolean | null } | undefined>(
+    client,
+    `SELECT plugin, database, slot_type, ${failover} FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
   return row ? { name: slot, plugin: row.plugin, database: row.database, slotType: row.slot_type, failover: row.failover } : null;
 }
 
@@ -108,12 +111,17 @@ export async function tryLoadDecoder(client: Client, plugin: string): Promise<{ 
 
 export async function gatherPreflightFacts(client: Client, options: PreflightOptions): Promise<PreflightFacts> {
   const s = await settings(client);
-  const role = await one<{ rolname: string; rolsuper: boolean; rolreplication: boolean; db: string }>(client,
-    'SELECT rolname, rolsuper, rolreplication, current_database() AS db FROM pg_catalog.pg_roles WHERE rolname = current_user');
-  const counts = await one<{ slots: number; senders: number; los: number }>(client, `SELECT
+  const role = await one<{ rolname: string; rolsuper: boolean; rolreplication: boolean; db: string }>(
+    client,
+    'SELECT rolname, rolsuper, rolreplication, current_database() AS db FROM pg_catalog.pg_roles WHERE rolname = current_user',
+  );
+  const counts = await one<{ slots: number; senders: number; los: number }>(
+    client,
+    `SELECT
       (SELECT count(*) FROM pg_catalog.pg_replication_slots)::int AS slots,
       (SELECT count(*) FROM pg_catalog.pg_stat_activity WHERE backend_type = 'walsender')::int AS senders,
-      (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata)::int AS los`);
+      (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata)::int AS los`,
+  );
   const facts: PreflightFacts = {
     serverVersionNum: Number(s.server_version_num),
     serverVersion: s.server_version ?? '?',
@@ -136,10 +144,9 @@ export async function gatherPreflightFacts(client: Client, options: PreflightOpt
     decoderLoad: null,
     eventTriggers: s.event_triggers ?? null,
   };
-  const allowListed = facts.outputPluginLibraries === null
-    || parseListSetting(facts.outputPluginLibraries).includes(options.decoder);
-  const canTry = facts.walLevel === 'logical' && (facts.superuser || facts.replication)
-    && facts.usedReplicationSlots < facts.maxReplicationSlots && allowListed;
+  const allowListed = facts.outputPluginLibraries === null || parseListSetting(facts.outputPluginLibraries).includes(options.decoder);
+  const canTry =
+    facts.walLevel === 'logical' && (facts.superuser || facts.replication) && facts.usedReplicationSlots < facts.maxReplicationSlots && allowListed;
   if (options.decoder === 'decoder_raw' && canTry) facts.decoderLoad = await tryLoadDecoder(client, options.decoder);
   return facts;
 }

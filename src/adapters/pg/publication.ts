@@ -15,16 +15,18 @@ interface PublicationRow {
 
 async function publicationRow(client: Client, name: string): Promise<PublicationRow | undefined> {
   const { rows } = await client.query<PublicationRow>(
-    'SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_catalog.pg_publication WHERE pubname = $1', [name]);
+    'SELECT puballtables, pubinsert, pubupdate, pubdelete, pubtruncate FROM pg_catalog.pg_publication WHERE pubname = $1',
+    [name],
+  );
   return rows[0];
 }
 
 function checkShape(name: string, p: PublicationRow): void {
   const missing = (['insert', 'update', 'delete', 'truncate'] as const).filter((op) => !p[`pub${op}`]);
   if (!p.puballtables || missing.length) {
-    throw new NotReadyError(
-      `publication ${name} exists but ${!p.puballtables ? 'is not FOR ALL TABLES' : `does not publish ${missing.join(', ')}`}`,
-      { hint: `drop it (DROP PUBLICATION ${escapeIdentifier(name)}) so setup can create it FOR ALL TABLES, or configure another capture.publication` });
+    throw new NotReadyError(`publication ${name} exists but ${!p.puballtables ? 'is not FOR ALL TABLES' : `does not publish ${missing.join(', ')}`}`, {
+      hint: `drop it (DROP PUBLICATION ${escapeIdentifier(name)}) so setup can create it FOR ALL TABLES, or configure another capture.publication`,
+    });
   }
 }
 

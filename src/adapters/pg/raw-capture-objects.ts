@@ -189,7 +189,8 @@ export async function rawTableFacts(client: Client, names: ReadonlyArray<{ schem
   const out = new Map<string, RawTableFacts>();
   if (names.length === 0) return out;
   const utf8 = (s: string) => Buffer.from(s, 'latin1').toString('utf8');
-  const { rows } = await client.query<{ i: number; replident: ReplicaIdentity; relkind: string; identity_always: string[]; generated: string[] }>(`
+  const { rows } = await client.query<{ i: number; replident: ReplicaIdentity; relkind: string; identity_always: string[]; generated: string[] }>(
+    `
 SELECT q.i, c.relreplident AS replident, c.relkind,
   coalesce(array_agg(a.attname::text) FILTER (WHERE a.attidentity = 'a'), '{}') AS identity_always,
   coalesce(array_agg(a.attname::text) FILTER (WHERE a.attgenerated <> ''), '{}') AS generated
@@ -197,7 +198,9 @@ FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(s, t, i)
 JOIN pg_catalog.pg_namespace n ON n.nspname = q.s
 JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = q.t
 LEFT JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-GROUP BY q.i, c.relreplident, c.relkind`, [names.map((n) => utf8(n.schema)), names.map((n) => utf8(n.table))]);
+GROUP BY q.i, c.relreplident, c.relkind`,
+    [names.map((n) => utf8(n.schema)), names.map((n) => utf8(n.table))],
+  );
   const latin1 = (s: string) => Buffer.from(s, 'utf8').toString('latin1');
   for (const r of rows) {
     const n = names[Number(r.i) - 1];
@@ -226,7 +229,9 @@ export async function tracksCommitTimestamps(client: Client): Promise<boolean> {
 export async function commitTimestamps(client: Client, xids: readonly number[]): Promise<Map<number, string>> {
   const { rows } = await client.query<{ xid: string; at: string | null }>(
     `SELECT x AS xid, pg_catalog.to_char(pg_catalog.pg_xact_commit_timestamp(x::xid) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at
-     FROM pg_catalog.unnest($1::text[]) AS x`, [xids.map(String)]);
+     FROM pg_catalog.unnest($1::text[]) AS x`,
+    [xids.map(String)],
+  );
   const out = new Map<number, string>();
   for (const r of rows) if (r.at !== null) out.set(Number(r.xid), r.at);
   return out;
@@ -245,7 +250,13 @@ export async function decoderRawAvailable(profile: Profile, env: NodeJS.ProcessE
   try {
     const allow = await client.query<{ setting: string }>(`SELECT setting FROM pg_catalog.pg_settings WHERE name = 'output_plugin_libraries'`);
     const listed = allow.rows[0]?.setting;
-    if (listed !== undefined && !listed.split(',').map((s) => s.trim().replace(/^'|'$/g, '')).includes('decoder_raw')) {
+    if (
+      listed !== undefined &&
+      !listed
+        .split(',')
+        .map((s) => s.trim().replace(/^'|'$/g, ''))
+        .includes('decoder_raw')
+    ) {
       return { available: false, reason: `output_plugin_libraries is '${listed}', without decoder_raw` };
     }
     try {

@@ -38,10 +38,14 @@ export async function fixReplicaIdentity(client: Client, options: { apply: boole
   const report: ReplicaIdentityRow[] = [];
   for (const t of tables) {
     const { rows } = await client.query<{ action: string; changed: boolean; error: string | null }>(
-      'SELECT action, changed, error FROM pgincr.follow_replica_identity($1::oid, $2)', [t.oid, options.apply]);
+      'SELECT action, changed, error FROM pgincr.follow_replica_identity($1::oid, $2)',
+      [t.oid, options.apply],
+    );
     const r = rows[0];
     if (!r) continue; // dropped meanwhile
-    report.push(r.error === null ? { table: t.quoted, action: r.action, changed: r.changed } : { table: t.quoted, action: r.action, changed: r.changed, error: r.error });
+    report.push(
+      r.error === null ? { table: t.quoted, action: r.action, changed: r.changed } : { table: t.quoted, action: r.action, changed: r.changed, error: r.error },
+    );
   }
   return report;
 }

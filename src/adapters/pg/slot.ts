@@ -42,12 +42,22 @@ export async function slotInfo(client: Client, slot: string): Promise<SlotInfo |
   const { rows } = await client.query(
     `SELECT slot_name, plugin, slot_type, database, temporary, active, active_pid,
             restart_lsn::text, confirmed_flush_lsn::text, wal_status
-     FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`, [slot]);
+     FROM pg_catalog.pg_replication_slots WHERE slot_name = $1`,
+    [slot],
+  );
   const r = rows[0];
   if (!r) return null;
   return {
-    slotName: r.slot_name, plugin: r.plugin, slotType: r.slot_type, database: r.database, temporary: r.temporary,
-    active: r.active, activePid: r.active_pid, restartLsn: r.restart_lsn, confirmedFlushLsn: r.confirmed_flush_lsn, walStatus: r.wal_status,
+    slotName: r.slot_name,
+    plugin: r.plugin,
+    slotType: r.slot_type,
+    database: r.database,
+    temporary: r.temporary,
+    active: r.active,
+    activePid: r.active_pid,
+    restartLsn: r.restart_lsn,
+    confirmedFlushLsn: r.confirmed_flush_lsn,
+    walStatus: r.wal_status,
   };
 }
 
@@ -71,11 +81,13 @@ function translateCreateError(err: unknown, slot: string): Error {
       return new NotReadyError(`slot ${slot} already exists`, { cause: err, hint: 'drop it if unused, or choose another capture.slot' });
     case '53400':
       return new NotReadyError(`cannot create slot ${slot}: all replication slots are in use (${e.message})`, {
-        cause: err, hint: 'raise max_replication_slots in postgresql.conf and restart, or drop unused slots',
+        cause: err,
+        hint: 'raise max_replication_slots in postgresql.conf and restart, or drop unused slots',
       });
     case '53300':
       return new NotReadyError(`cannot open a replication connection for slot ${slot}: ${e.message}`, {
-        cause: err, hint: 'raise max_wal_senders in postgresql.conf and restart',
+        cause: err,
+        hint: 'raise max_wal_senders in postgresql.conf and restart',
       });
     case '58P01':
     case '42704':
@@ -100,7 +112,8 @@ async function slotTakenError(profile: Profile, slot: string, cause: unknown): P
     /* the description is a courtesy */
   }
   return new NotReadyError(`slot ${slot} already exists${detail}`, {
-    cause, hint: `drop it if it is unused (pgincr slot drop ${slot} --confirm ${slot}), or choose another capture.slot`,
+    cause,
+    hint: `drop it if it is unused (pgincr slot drop ${slot} --confirm ${slot}), or choose another capture.slot`,
   });
 }
 
@@ -116,9 +129,7 @@ export function createSlotCommand(slot: string, plugin: string, temporary: boole
  * taken (by any slot: the caller decides whether to drop it) or no slot/WAL sender is free.
  * The returned connection stays open and idle until `close()`.
  */
-export async function createSlotWithSnapshot(
-  profile: Profile, options: { slot: string; plugin: string; temporary: boolean },
-): Promise<CreatedSlot> {
+export async function createSlotWithSnapshot(profile: Profile, options: { slot: string; plugin: string; temporary: boolean }): Promise<CreatedSlot> {
   checkName('slot', options.slot);
   checkName('output plugin', options.plugin);
   let repl: Client;

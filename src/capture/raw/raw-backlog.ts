@@ -35,7 +35,10 @@ export class RawBacklog {
 
   /** `current.raw` has grown enough to be rotated now. */
   async currentIsLarge(): Promise<boolean> {
-    const size = await stat(currentRawPath(this.chain)).then((s) => s.size, () => 0);
+    const size = await stat(currentRawPath(this.chain)).then(
+      (s) => s.size,
+      () => 0,
+    );
     return size >= this.maxBytes / 8;
   }
 

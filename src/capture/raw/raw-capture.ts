@@ -30,14 +30,28 @@ import { shouldRotate } from '../../core/segment/rotation';
 import { listSealedSegments, scanSegmentFile } from '../../adapters/fs/segment-files';
 import type { SegmentWriter } from '../../adapters/fs/segment-writer';
 import { RecvlogicalSupervisor, terminateLeftover } from '../../adapters/exec/pg-recvlogical';
-import { checkRawCaptureReady, commitTimestamps, ensureRawCaptureObjects, factsKey, rawTableFacts, tracksCommitTimestamps } from '../../adapters/pg/raw-capture-objects';
+import {
+  checkRawCaptureReady,
+  commitTimestamps,
+  ensureRawCaptureObjects,
+  factsKey,
+  rawTableFacts,
+  tracksCommitTimestamps,
+} from '../../adapters/pg/raw-capture-objects';
 import type { Profile } from '../../config';
 import { ConfigError, PgincrError } from '../../errors';
 import { PeriodicTask } from '../periodic';
 import { recordSequencePositions } from '../sequence-recorder';
 import type { CaptureControl, CaptureDeps, CaptureInput, CaptureResult, SourceSession } from '../capture-types';
 import {
-  closeLeftoverCurrent, currentRawPath, deleteProcessed, listClosedRawFiles, nextClosedRawPath, pendingEnds, readPendingRange, scanClosedRawFiles,
+  closeLeftoverCurrent,
+  currentRawPath,
+  deleteProcessed,
+  listClosedRawFiles,
+  nextClosedRawPath,
+  pendingEnds,
+  readPendingRange,
+  scanClosedRawFiles,
 } from './raw-files';
 import { RAW_BACKLOG_MAX_BYTES, RawBacklog } from './raw-backlog';
 
@@ -89,7 +103,9 @@ class RawRun {
     public writer: SegmentWriter,
   ) {
     this.context = {
-      ordinals: new DdlOrdinals(), ddlInFunction: input.ddlInFunction, encoding: source.header.encoding,
+      ordinals: new DdlOrdinals(),
+      ddlInFunction: input.ddlInFunction,
+      encoding: source.header.encoding,
       onWarning: (message: string) => deps.log?.warn({ slot: input.slot }, message),
       trust: { onRefused: (row) => this.onRefused(row) },
     };
@@ -99,10 +115,13 @@ class RawRun {
   private onRefused(row: RefusedRow): void {
     this.result.refusedRows += 1;
     const log = this.deps.log;
-    (log?.error ?? log?.warn)?.call(log, { slot: this.input.slot, table: `pgincr.${row.table}`, rowId: row.id, xid: row.xid, reason: row.reason },
+    (log?.error ?? log?.warn)?.call(
+      log,
+      { slot: this.input.slot, table: `pgincr.${row.table}`, rowId: row.id, xid: row.xid, reason: row.reason },
       `capture (decoder_raw): REFUSED a pgincr.${row.table} row (id ${row.id}, xid ${row.xid}): ${row.reason}; ` +
-      'it was not written by pgincr\'s triggers and is not replayed. ' +
-      'hint: find who wrote it (only superusers and the owner of schema pgincr can); if the DDL did run, apply it by hand after a restore or take a full backup (pgincr backup full)');
+        "it was not written by pgincr's triggers and is not replayed. " +
+        'hint: find who wrote it (only superusers and the owner of schema pgincr can); if the DDL did run, apply it by hand after a restore or take a full backup (pgincr backup full)',
+    );
   }
 
   /**
@@ -117,7 +136,9 @@ class RawRun {
    */
   async loadWrittenXids(leftoverFloor: Lsn | null): Promise<void> {
     const { rows } = await this.source.client.query<{ lsn: string | null }>(
-      'SELECT restart_lsn::text AS lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = $1', [this.input.slot]);
+      'SELECT restart_lsn::text AS lsn FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+      [this.input.slot],
+    );
     const slotRestart = rows[0]?.lsn ? parseLsn(rows[0].lsn) : null;
     const restart = slotRestart === null || (leftoverFloor !== null && leftoverFloor < slotRestart) ? leftoverFloor : slotRestart;
     const paths = restart === null ? [] : (await listSealedSegments(this.chain)).filter((s) => s.endLsn >= restart).map((s) => s.path);
@@ -126,8 +147,10 @@ class RawRun {
       const { scan } = await scanSegmentFile(path);
       for (const t of scan.transactions) this.remember(t.xid);
     }
-    this.deps.log?.info({ slot: this.input.slot, fromLsn: restart === null ? null : formatLsn(restart), segments: paths.length, xids: this.recent.size },
-      'decoder_raw: xids the slot may resend loaded');
+    this.deps.log?.info(
+      { slot: this.input.slot, fromLsn: restart === null ? null : formatLsn(restart), segments: paths.length, xids: this.recent.size },
+      'decoder_raw: xids the slot may resend loaded',
+    );
   }
 
   private remember(xid: number): void {
@@ -136,7 +159,13 @@ class RawRun {
   }
 
   heartbeatDetails() {
-    return { lastDurableLsn: formatLsn(this.writer.durableLsn), segment: basename(this.writer.resume.path), bytes: this.result.bytes, txns: this.result.transactions, refusedRows: this.result.refusedRows };
+    return {
+      lastDurableLsn: formatLsn(this.writer.durableLsn),
+      segment: basename(this.writer.resume.path),
+      bytes: this.result.bytes,
+      txns: this.result.transactions,
+      refusedRows: this.result.refusedRows,
+    };
   }
 
   private async lookupFacts(statements: readonly RawStatement[]): Promise<void> {
@@ -192,8 +221,16 @@ class RawRun {
     const inBatch = new Set<number>();
     for (const txn of transactions) {
       await this.lookupFacts(txn.statements);
-      if (!this.context.trust.key && txn.statements.some((s) => s.schema === 'pgincr' && (s.table === 'ddl_history' || s.table === 'sequence_positions')
-        && s.kind === 'insert' && s.values.some((v) => v.column === 'sig'))) {
+      if (
+        !this.context.trust.key &&
+        txn.statements.some(
+          (s) =>
+            s.schema === 'pgincr' &&
+            (s.table === 'ddl_history' || s.table === 'sequence_positions') &&
+            s.kind === 'insert' &&
+            s.values.some((v) => v.column === 'sig'),
+        )
+      ) {
         this.context.trust.key = await requireCaptureKey(this.source.client);
       }
       this.context.ordinals.reset();
@@ -242,7 +279,13 @@ class RawRun {
   private async maybeRotateSegment(): Promise<void> {
     const stats = this.writer.stats();
     const reason = shouldRotate(
-      { bytes: stats.bytes, transactions: stats.transactions, openedAtMs: stats.openedAtMs, nowMs: this.control.now(), requested: this.control.rotateRequested() },
+      {
+        bytes: stats.bytes,
+        transactions: stats.transactions,
+        openedAtMs: stats.openedAtMs,
+        nowMs: this.control.now(),
+        requested: this.control.rotateRequested(),
+      },
       { maxBytes: this.input.segmentMaxBytes, maxAgeMs: this.input.segmentMaxAgeMs },
     );
     if (reason) await this.seal(reason, true);
@@ -263,7 +306,12 @@ class RawRun {
  * Runs the decoder_raw capture for `input.runForMs` (or until `control.signal` aborts). The open
  * partial segment stays for the next run unless `input.sealOnExit`.
  */
-export async function runRawCapture(deps: CaptureDeps, input: CaptureInput, control: CaptureControl, options: RawCaptureOptions): Promise<CaptureResult & { skipped: number; suspensions: number }> {
+export async function runRawCapture(
+  deps: CaptureDeps,
+  input: CaptureInput,
+  control: CaptureControl,
+  options: RawCaptureOptions,
+): Promise<CaptureResult & { skipped: number; suspensions: number }> {
   await initDdlParser();
   const opened = await deps.openSource(input);
   const source: SourceSession = { ...opened, header: { ...opened.header, decoder: 'decoder_raw' } };
@@ -290,9 +338,13 @@ export async function runRawCapture(deps: CaptureDeps, input: CaptureInput, cont
     });
     await run.loadWrittenXids(leftoverFloor);
     const recv = new RecvlogicalSupervisor({
-      profile: options.profile, slot: input.slot, file: currentRawPath(chain), fsyncIntervalS: options.fsyncIntervalS ?? 1,
+      profile: options.profile,
+      slot: input.slot,
+      file: currentRawPath(chain),
+      fsyncIntervalS: options.fsyncIntervalS ?? 1,
       statusIntervalS: options.statusIntervalS ?? 1,
-      serverEncoding: source.header.encoding, env: options.env,
+      serverEncoding: source.header.encoding,
+      env: options.env,
       log: deps.log ?? { info: () => undefined, warn: () => undefined },
       beforeStart: async () => {
         await terminateLeftover(source.client, input.slot);
@@ -309,9 +361,15 @@ export async function runRawCapture(deps: CaptureDeps, input: CaptureInput, cont
       new PeriodicTask(input.heartbeatEveryMs, async () => control.heartbeat(run.heartbeatDetails()), onError('heartbeat')),
       new PeriodicTask(input.sequenceEveryMs, async () => void (await recordSequencePositions(source.client)), onError('record sequence positions')),
       // The marker rows are only needed in the stream: old ones go (their DELETEs render nothing).
-      new PeriodicTask(60_000, async () => void (await source.client.query(
-        `DELETE FROM pgincr.raw_truncates WHERE xid IN (SELECT xid FROM pgincr.raw_transactions WHERE at < pg_catalog.now() - interval '1 hour');
-         DELETE FROM pgincr.raw_transactions WHERE at < pg_catalog.now() - interval '1 hour'`)), onError('raw marker cleanup')),
+      new PeriodicTask(
+        60_000,
+        async () =>
+          void (await source.client.query(
+            `DELETE FROM pgincr.raw_truncates WHERE xid IN (SELECT xid FROM pgincr.raw_transactions WHERE at < pg_catalog.now() - interval '1 hour');
+         DELETE FROM pgincr.raw_transactions WHERE at < pg_catalog.now() - interval '1 hour'`,
+          )),
+        onError('raw marker cleanup'),
+      ),
     ].map((t) => t.start());
     cleanups.unshift(async () => Promise.all(timers.map((t) => t.stop())));
 

@@ -47,7 +47,10 @@ export async function nextClosedRawPath(chain: string): Promise<string> {
  */
 export async function closeLeftoverCurrent(chain: string): Promise<boolean> {
   const current = currentRawPath(chain);
-  let size = await stat(current).then((s) => s.size, () => -1);
+  let size = await stat(current).then(
+    (s) => s.size,
+    () => -1,
+  );
   if (size < 0) return false;
   if (size > 0) {
     const whole = splitRawMessages((await readFile(current)).toString('latin1')).at(-1)?.end ?? 0;

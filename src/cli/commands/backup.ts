@@ -18,7 +18,9 @@ export function registerBackup(program: Command, ctx: ContextFactory): void {
     .description('pg_dumpall --globals-only')
     .action(async () => {
       const c = ctx();
-      const r = await c.runWorkflow<{ file: string }>('globalsBackupWorkflow', `${workflowIds.globalsBackup(c.profile)}-${Date.now()}`, [{ profile: c.profile }]);
+      const r = await c.runWorkflow<{ file: string }>('globalsBackupWorkflow', `${workflowIds.globalsBackup(c.profile)}-${Date.now()}`, [
+        { profile: c.profile },
+      ]);
       if (r) c.print(`globals written to ${r.file}`, r);
     });
 }

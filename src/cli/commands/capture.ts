@@ -18,11 +18,16 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
       await c.withTemporal(async (client) => {
         try {
           const { labelsFor, startLabelled } = require('../../client') as typeof import('../../client');
-          const handle = await startLabelled(client, 'captureWorkflow', {
-            taskQueue: c.config.temporal.taskQueue,
-            workflowId: idOf(c),
-            args: [{ profile: c.profile }],
-          }, labelsFor(c.config, c.profile, 'capture', `slot ${c.config.capture.slot} · profile ${c.profile}`));
+          const handle = await startLabelled(
+            client,
+            'captureWorkflow',
+            {
+              taskQueue: c.config.temporal.taskQueue,
+              workflowId: idOf(c),
+              args: [{ profile: c.profile }],
+            },
+            labelsFor(c.config, c.profile, 'capture', `slot ${c.config.capture.slot} · profile ${c.profile}`),
+          );
           c.print(`capture started: workflow id ${handle.workflowId}`, { workflowId: handle.workflowId });
         } catch (err) {
           const { WorkflowExecutionAlreadyStartedError } = require('@temporalio/client') as typeof import('@temporalio/client');
@@ -62,7 +67,8 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
       const { captureStatusQuery } = signals();
       await c.withTemporal(async (client) => {
         const handle = client.workflow.getHandle(idOf(c));
-        const { captureHeartbeat, captureStatus, decodeResult, pendingHeartbeat } = require('../../workflows/boundary') as typeof import('../../workflows/boundary');
+        const { captureHeartbeat, captureStatus, decodeResult, pendingHeartbeat } =
+          require('../../workflows/boundary') as typeof import('../../workflows/boundary');
         const status = decodeResult(captureStatus, await handle.query(captureStatusQuery), `capture ${idOf(c)} status query`);
         const description = await handle.describe();
         const live = pendingHeartbeat(description.raw, captureHeartbeat) ?? null;
@@ -72,13 +78,20 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
         const { chainDirFor } = require('../../activities/context') as typeof import('../../activities/context');
         const { describeCaptureFailure } = require('../../core/monitor/capture-failure') as typeof import('../../core/monitor/capture-failure');
         const activity = pendingCaptureActivity(description.raw);
-        const failure = await chainDirFor({ config: c.config, logger: c.logger }, c.profile)
-          .then((chain) => loadCaptureFailure(chain, c.config.capture.slot), () => null);
+        const failure = await chainDirFor({ config: c.config, logger: c.logger }, c.profile).then(
+          (chain) => loadCaptureFailure(chain, c.config.capture.slot),
+          () => null,
+        );
         const lastFailure = failure
           ? `${describeCaptureFailure(failure)} (failing since ${failure.since}, ${failure.failures} failed attempt${failure.failures === 1 ? '' : 's'}${failure.durableLsn ? ` at ${failure.durableLsn}` : ''}${activity && activity.attempt > 1 ? `, now attempt ${activity.attempt}` : ''})`
-          : activity?.lastFailure ? `- (the running attempt ${activity.attempt} came after ${activity.lastFailure.type}: ${activity.lastFailure.message})` : '-';
+          : activity?.lastFailure
+            ? `- (the running attempt ${activity.attempt} came after ${activity.lastFailure.type}: ${activity.lastFailure.message})`
+            : '-';
         const result: CaptureStatus & { live: unknown; lastFailure: unknown; activityAttempt: number | null } = {
-          ...status, live, lastFailure: failure ?? activity?.lastFailure ?? null, activityAttempt: activity?.attempt ?? null,
+          ...status,
+          live,
+          lastFailure: failure ?? activity?.lastFailure ?? null,
+          activityAttempt: activity?.attempt ?? null,
         };
         c.print(
           [
@@ -90,7 +103,8 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
             `  last failure  ${lastFailure}`,
             // capture-table rows without a valid signature, not replayed (docs/security.md)
             ...(Number(live?.refusedRows ?? 0) + (status.refusedRows ?? 0) > 0
-              ? [`  REFUSED rows  ${status.refusedRows ?? 0} (this run: ${String(live?.refusedRows ?? 0)}); see the capture log and docs/security.md`] : []),
+              ? [`  REFUSED rows  ${status.refusedRows ?? 0} (this run: ${String(live?.refusedRows ?? 0)}); see the capture log and docs/security.md`]
+              : []),
           ].join('\n'),
           result,
         );

@@ -26,7 +26,12 @@ const NON_ASCII = /[^\x00-\x7f]/;
 const fromBytes = (s: string) => (NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s);
 
 function counts(tables: Record<string, KindCounts>): string[] {
-  return Object.entries(tables).map(([t, k]) => `${fromBytes(t)}: ${Object.entries(k).map(([kind, n]) => `${kind} ${n}`).join(', ')}`);
+  return Object.entries(tables).map(
+    ([t, k]) =>
+      `${fromBytes(t)}: ${Object.entries(k)
+        .map(([kind, n]) => `${kind} ${n}`)
+        .join(', ')}`,
+  );
 }
 
 function human(t: LoggedTxn): string {
@@ -58,10 +63,16 @@ export function registerLog(program: Command, ctx: ContextFactory): void {
     .option('--to-lsn <lsn>', 'commits at or before this commit LSN')
     .option('--tables <names>', 'comma-separated tables, schema.table as quote_ident writes it (public.orders, public."My Table"); no schema means public')
     .option('--kind <kinds>', 'comma-separated statement kinds: INSERT, UPDATE, DELETE, TRUNCATE, DDL')
-    .option('--where <col=value>', "row changes whose key, FULL-identity match, SET list or inserted row has column = value (compared as the value's text: id=42 matches '42'); a TRUNCATE always matches")
+    .option(
+      '--where <col=value>',
+      "row changes whose key, FULL-identity match, SET list or inserted row has column = value (compared as the value's text: id=42 matches '42'); a TRUNCATE always matches",
+    )
     .option('--show', 'print the matching statements (every statement without --tables/--kind/--where)')
     .option('--limit <n>', 'stop after n transactions')
-    .addHelpText('after', '\nWith --json: one JSON object per transaction per line (xid, commitTime, commitLsn, endLsn, segment, tables, matched, refused[, statements]).')
+    .addHelpText(
+      'after',
+      '\nWith --json: one JSON object per transaction per line (xid, commitTime, commitLsn, endLsn, segment, tables, matched, refused[, statements]).',
+    )
     .action(async (opts: LogOptions) => {
       const c = ctx();
       const { normalizeTime } = require('../../core/segment/commit-time') as typeof import('../../core/segment/commit-time');
@@ -81,7 +92,7 @@ export function registerLog(program: Command, ctx: ContextFactory): void {
       const fromTime = time('--from', opts.from);
       const toTime = time('--to', opts.to);
       const limit = opts.limit === undefined ? Infinity : Number(opts.limit);
-      if (!(limit > 0) || !Number.isInteger(limit) && limit !== Infinity) throw new Error(`--limit: ${opts.limit} is not a positive whole number`);
+      if (!(limit > 0) || (!Number.isInteger(limit) && limit !== Infinity)) throw new Error(`--limit: ${opts.limit} is not a positive whole number`);
       const filter: LogFilter = {
         ...(fromLsn !== undefined ? { fromLsn } : {}),
         ...(toLsn !== undefined ? { toLsn } : {}),
@@ -115,9 +126,11 @@ export function registerLog(program: Command, ctx: ContextFactory): void {
       }
       process.stdout.write(pending);
       if (!asJson) {
-        process.stdout.write(found
-          ? `${found} transaction(s)${found === limit ? ` (--limit ${limit} reached)` : ''}\n`
-          : `no transaction in ${chain} matches; widen --from/--to or check the names with pgincr list\n`);
+        process.stdout.write(
+          found
+            ? `${found} transaction(s)${found === limit ? ` (--limit ${limit} reached)` : ''}\n`
+            : `no transaction in ${chain} matches; widen --from/--to or check the names with pgincr list\n`,
+        );
       }
     });
 }

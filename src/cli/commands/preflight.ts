@@ -24,8 +24,11 @@ export function registerPreflight(program: Command, ctx: ContextFactory): void {
       if (repository === null) {
         const { runPreflight } = require('../../setup/preflight') as typeof import('../../setup/preflight');
         const { profileByName } = require('../../activities/profiles') as typeof import('../../activities/profiles');
-        const r = await runPreflight(profileByName(config, c.profile), { decoder: config.capture.decoder, slot: config.capture.slot },
-          { repository: null, pgDump: true });
+        const r = await runPreflight(
+          profileByName(config, c.profile),
+          { decoder: config.capture.decoder, slot: config.capture.slot },
+          { repository: null, pgDump: true },
+        );
         report = { profile: c.profile, ready: r.ready, exitCode: r.exitCode, findings: r.findings, server: r.server };
       } else {
         report = opts.direct

@@ -12,10 +12,14 @@ import { describeReach } from '../../core/monitor/capture-failure';
 function describeTarget(target: RestoreReport['target']): string {
   const bound = 'inclusive' in target ? (target.inclusive ? '<=' : '<') : '';
   switch (target.kind) {
-    case 'latest': return 'latest';
-    case 'time': return `commit time ${bound} ${target.time} (UTC)`;
-    case 'lsn': return `commit lsn ${bound} ${target.lsn}`;
-    case 'xid': return `${target.inclusive ? 'through' : 'before'} xid ${target.xid}`;
+    case 'latest':
+      return 'latest';
+    case 'time':
+      return `commit time ${bound} ${target.time} (UTC)`;
+    case 'lsn':
+      return `commit lsn ${bound} ${target.lsn}`;
+    case 'xid':
+      return `${target.inclusive ? 'through' : 'before'} xid ${target.xid}`;
   }
 }
 
@@ -41,67 +45,94 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .option('--from-base <id>', 'start from this base instead of the newest suitable one')
     .option('--globals', 'also restore roles and tablespaces')
     .option('--no-owner', 'replay DDL as the restoring role and load the base without ownership changes (like pg_restore --no-owner)')
-    .action(async (opts: { targetDb: string; targetProfile?: string; toTime?: string; toLsn?: string; toXid?: string; exclusive?: boolean; fromBase?: string; globals?: boolean; owner?: boolean }) => {
-      const c = ctx();
-      const input: RestoreInput = {
-        profile: c.profile,
-        targetProfile: opts.targetProfile,
-        targetDb: opts.targetDb,
-        target: targetFrom(opts),
-        fromBase: opts.fromBase,
-        restoreGlobals: Boolean(opts.globals),
-        ...(opts.owner === false ? { noOwner: true } : {}),
-      };
-      const workflowId = workflowIds.restore(opts.targetDb);
-      const report = await c.withTemporal(async (client) => {
-        const { labelsFor, startLabelled } = require('../../client') as typeof import('../../client');
-        const labels = labelsFor(c.config, c.profile, 'restore', `into ${opts.targetDb} · to ${describeTarget(input.target as RestoreReport['target'])}`, [opts.targetDb]);
-        const handle = await startLabelled(client, 'restoreWorkflow', { taskQueue: c.config.temporal.taskQueue, workflowId, args: [input] }, labels);
-        if (c.options.wait === false) {
-          c.print(`started restoreWorkflow: workflow id ${workflowId}`, { workflowId });
-          return undefined;
-        }
-        const { SingleBar, Presets } = require('cli-progress') as typeof import('cli-progress');
-        const bar = !c.options.json && process.stderr.isTTY ? new SingleBar({ format: 'restore {step} |{bar}| {percentage}%  {lsn}' }, Presets.shades_classic) : undefined;
-        bar?.start(1, 0, { step: 'plan', lsn: '' });
-        const timer = setInterval(() => {
-          void handle.describe().then((d) => {
-            const { pendingHeartbeat, restoreHeartbeat } = require('../../workflows/boundary') as typeof import('../../workflows/boundary');
-            const p = pendingHeartbeat(d.raw, restoreHeartbeat);
-            if (!p) return;
-            if ('verified' in p) {
-              bar?.setTotal(Math.max(1, p.of));
-              bar?.update(p.verified, { step: 'plan: files verified', lsn: '' });
-            } else if ('bytesDone' in p) {
-              // The applier's real totals: segment bytes done of all planned.
-              bar?.setTotal(Math.max(1, p.bytesTotal));
-              bar?.update(p.bytesDone, { step: `segments (${p.transactions} txns)`, lsn: p.lsn ?? '' });
-            }
-          }).catch(() => undefined);
-        }, 1000);
-        try {
-          return (await handle.result()) as RestoreReport;
-        } catch (err) {
-          throw new Error(describeWorkflowFailure('restoreWorkflow', workflowId, err), { cause: err });
-        } finally {
-          clearInterval(timer);
-          bar?.stop();
-        }
-      });
-      if (!report) return;
-      const verdict = report.verify?.compared ? (report.verify.ok ? 'verified: checksums equal' : 'VERIFY FAILED') : `not compared (row counts: ${Object.keys(report.verify?.rowCounts ?? {}).length} tables)`;
-      c.print(
-        [
-          `restored ${report.targetDb} from base ${report.plan.baseId} (${report.plan.baseLsn}) + ${report.apply.appliedTransactions} transactions to ${report.apply.lastEndLsn}${report.apply.lastCommitTime ? ` (${report.apply.lastCommitTime})` : ''}`,
-          `target: ${describeTarget(report.target)}`,
-          // to latest: how far the chain reaches, and whether the capture is failing or behind
-          ...(report.plan.reach ? describeReach(report.plan.reach) : []),
-          verdict,
-          table(['STEP', 'MS'], report.steps.map((s) => [s.name, s.ms])),
-        ].join('\n'),
-        report,
-      );
-    });
+    .action(
+      async (opts: {
+        targetDb: string;
+        targetProfile?: string;
+        toTime?: string;
+        toLsn?: string;
+        toXid?: string;
+        exclusive?: boolean;
+        fromBase?: string;
+        globals?: boolean;
+        owner?: boolean;
+      }) => {
+        const c = ctx();
+        const input: RestoreInput = {
+          profile: c.profile,
+          targetProfile: opts.targetProfile,
+          targetDb: opts.targetDb,
+          target: targetFrom(opts),
+          fromBase: opts.fromBase,
+          restoreGlobals: Boolean(opts.globals),
+          ...(opts.owner === false ? { noOwner: true } : {}),
+        };
+        const workflowId = workflowIds.restore(opts.targetDb);
+        const report = await c.withTemporal(async (client) => {
+          const { labelsFor, startLabelled } = require('../../client') as typeof import('../../client');
+          const labels = labelsFor(c.config, c.profile, 'restore', `into ${opts.targetDb} · to ${describeTarget(input.target as RestoreReport['target'])}`, [
+            opts.targetDb,
+          ]);
+          const handle = await startLabelled(client, 'restoreWorkflow', { taskQueue: c.config.temporal.taskQueue, workflowId, args: [input] }, labels);
+          if (c.options.wait === false) {
+            c.print(`started restoreWorkflow: workflow id ${workflowId}`, { workflowId });
+            return undefined;
+          }
+          const { SingleBar, Presets } = require('cli-progress') as typeof import('cli-progress');
+          const bar =
+            !c.options.json && process.stderr.isTTY
+              ? new SingleBar({ format: 'restore {step} |{bar}| {percentage}%  {lsn}' }, Presets.shades_classic)
+              : undefined;
+          bar?.start(1, 0, { step: 'plan', lsn: '' });
+          const timer = setInterval(() => {
+            void handle
+              .describe()
+              .then((d) => {
+                const { pendingHeartbeat, restoreHeartbeat } = require('../../workflows/boundary') as typeof import('../../workflows/boundary');
+                const p = pendingHeartbeat(d.raw, restoreHeartbeat);
+                if (!p) return;
+                if ('verified' in p) {
+                  bar?.setTotal(Math.max(1, p.of));
+                  bar?.update(p.verified, { step: 'plan: files verified', lsn: '' });
+                } else if ('bytesDone' in p) {
+                  // The applier's real totals: segment bytes done of all planned.
+                  bar?.setTotal(Math.max(1, p.bytesTotal));
+                  bar?.update(p.bytesDone, { step: `segments (${p.transactions} txns)`, lsn: p.lsn ?? '' });
+                }
+              })
+              .catch(() => undefined);
+          }, 1000);
+          try {
+            return (await handle.result()) as RestoreReport;
+          } catch (err) {
+            throw new Error(describeWorkflowFailure('restoreWorkflow', workflowId, err), { cause: err });
+          } finally {
+            clearInterval(timer);
+            bar?.stop();
+          }
+        });
+        if (!report) return;
+        const verdict = report.verify?.compared
+          ? report.verify.ok
+            ? 'verified: checksums equal'
+            : 'VERIFY FAILED'
+          : `not compared (row counts: ${Object.keys(report.verify?.rowCounts ?? {}).length} tables)`;
+        c.print(
+          [
+            `restored ${report.targetDb} from base ${report.plan.baseId} (${report.plan.baseLsn}) + ${report.apply.appliedTransactions} transactions to ${report.apply.lastEndLsn}${report.apply.lastCommitTime ? ` (${report.apply.lastCommitTime})` : ''}`,
+            `target: ${describeTarget(report.target)}`,
+            // to latest: how far the chain reaches, and whether the capture is failing or behind
+            ...(report.plan.reach ? describeReach(report.plan.reach) : []),
+            verdict,
+            table(
+              ['STEP', 'MS'],
+              report.steps.map((s) => [s.name, s.ms]),
+            ),
+          ].join('\n'),
+          report,
+        );
+      },
+    );
 
   program
     .command('verify')
@@ -122,33 +153,41 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .command('leftovers')
     .description('databases and restore progress (replication origins) left by restores that failed or were terminated; --clean drops them')
     .option('--target-profile <name>', 'the cluster the restores went to (default: the source profile)')
-    .option('--clean', 'drop those databases and origins (never a database without a failed restore\'s mark)')
+    .option('--clean', "drop those databases and origins (never a database without a failed restore's mark)")
     .action(async (opts: { targetProfile?: string; clean?: boolean }) => {
       const c = ctx();
       const profileName = opts.targetProfile ?? c.profile;
-      const { cleanRestoreMarks, findRestoreMarks, restoreRunOf, workflowIdTail } = require('../../restore/leftovers') as typeof import('../../restore/leftovers');
+      const { cleanRestoreMarks, findRestoreMarks, restoreRunOf, workflowIdTail } =
+        require('../../restore/leftovers') as typeof import('../../restore/leftovers');
       const { profileByName } = require('../../activities/profiles') as typeof import('../../activities/profiles');
       const profile = profileByName(c.config, profileName);
       const marks = await findRestoreMarks(profile);
       // A mark is a leftover only when Temporal confirms its restore run ended without completing:
       // a running restore is in use, a completed one's database is the user's.
-      const judged = await c.withTemporal((client) => Promise.all(marks.map(async (m) => {
-        const run = restoreRunOf(m.restoreId);
-        if (run) {
-          // The CLI's workflow id for a database name first (a describe needs no visibility store)...
-          for (const wid of m.databases.map((d) => workflowIds.restore(d)).filter((w) => workflowIdTail(w) === run.workflowIdTail)) {
-            const d = await client.workflow.getHandle(wid, run.runId).describe().catch(() => null);
-            if (d && d.type === 'restoreWorkflow') return { marks: m, status: d.status.name, workflowId: wid, runId: run.runId };
-          }
-          // ...else any restore run with that run id (started from the UI, a verification's scratch restore).
-          for await (const wf of client.workflow.list({ query: `RunId = '${run.runId}'` })) {
-            if (wf.type === 'restoreWorkflow' && workflowIdTail(wf.workflowId) === run.workflowIdTail) {
-              return { marks: m, status: wf.status.name, workflowId: wf.workflowId, runId: run.runId };
+      const judged = await c.withTemporal((client) =>
+        Promise.all(
+          marks.map(async (m) => {
+            const run = restoreRunOf(m.restoreId);
+            if (run) {
+              // The CLI's workflow id for a database name first (a describe needs no visibility store)...
+              for (const wid of m.databases.map((d) => workflowIds.restore(d)).filter((w) => workflowIdTail(w) === run.workflowIdTail)) {
+                const d = await client.workflow
+                  .getHandle(wid, run.runId)
+                  .describe()
+                  .catch(() => null);
+                if (d && d.type === 'restoreWorkflow') return { marks: m, status: d.status.name, workflowId: wid, runId: run.runId };
+              }
+              // ...else any restore run with that run id (started from the UI, a verification's scratch restore).
+              for await (const wf of client.workflow.list({ query: `RunId = '${run.runId}'` })) {
+                if (wf.type === 'restoreWorkflow' && workflowIdTail(wf.workflowId) === run.workflowIdTail) {
+                  return { marks: m, status: wf.status.name, workflowId: wf.workflowId, runId: run.runId };
+                }
+              }
             }
-          }
-        }
-        return { marks: m, status: 'UNCONFIRMED', workflowId: null, runId: run?.runId ?? null };
-      })));
+            return { marks: m, status: 'UNCONFIRMED', workflowId: null, runId: run?.runId ?? null };
+          }),
+        ),
+      );
       const ended = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED']);
       const leftovers = judged.filter((j) => ended.has(j.status));
       const running = judged.filter((j) => j.status === 'RUNNING').length;
@@ -158,21 +197,37 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
         for (const l of leftovers) cleaned.push({ restoreId: l.marks.restoreId, ...(await cleanRestoreMarks(profile, l.marks)) });
       }
       const rows = leftovers.map((l) => [
-        `${l.workflowId} (run ${l.runId})`, l.status, l.marks.databases.join(', ') || '-', l.marks.origin ? `${l.marks.origin.name} at ${l.marks.origin.lsn}` : '-',
+        `${l.workflowId} (run ${l.runId})`,
+        l.status,
+        l.marks.databases.join(', ') || '-',
+        l.marks.origin ? `${l.marks.origin.name} at ${l.marks.origin.lsn}` : '-',
       ]);
-      const lines = leftovers.length === 0
-        ? [`no leftovers of failed restores on profile ${profileName}`]
-        : [table(['RESTORE', 'STATUS', 'DATABASES', 'PROGRESS (ORIGIN)'], rows), '',
-          opts.clean
-            ? `removed: ${cleaned.flatMap((x) => [...x.databases.map((d) => `database ${d}`), ...(x.origin ? [`origin ${x.origin}`] : [])]).join(', ') || 'nothing'}`
-            : `${leftovers.length} failed restore(s) left these; \`pgincr leftovers --clean\` drops them`];
+      const lines =
+        leftovers.length === 0
+          ? [`no leftovers of failed restores on profile ${profileName}`]
+          : [
+              table(['RESTORE', 'STATUS', 'DATABASES', 'PROGRESS (ORIGIN)'], rows),
+              '',
+              opts.clean
+                ? `removed: ${cleaned.flatMap((x) => [...x.databases.map((d) => `database ${d}`), ...(x.origin ? [`origin ${x.origin}`] : [])]).join(', ') || 'nothing'}`
+                : `${leftovers.length} failed restore(s) left these; \`pgincr leftovers --clean\` drops them`,
+            ];
       if (running) lines.push(`${running} restore(s) still running: not leftovers, not touched`);
       if (unconfirmed) {
-        lines.push(`${unconfirmed} database(s)/origin(s) carry a restore mark that Temporal does not know (history expired, or another Temporal): not touched; drop them yourself if unused`);
+        lines.push(
+          `${unconfirmed} database(s)/origin(s) carry a restore mark that Temporal does not know (history expired, or another Temporal): not touched; drop them yourself if unused`,
+        );
       }
       c.print(lines.join('\n'), {
         profile: profileName,
-        leftovers: leftovers.map((l) => ({ restoreId: l.marks.restoreId, workflowId: l.workflowId, runId: l.runId, status: l.status, databases: l.marks.databases, origin: l.marks.origin })),
+        leftovers: leftovers.map((l) => ({
+          restoreId: l.marks.restoreId,
+          workflowId: l.workflowId,
+          runId: l.runId,
+          status: l.status,
+          databases: l.marks.databases,
+          origin: l.marks.origin,
+        })),
         ...(opts.clean ? { cleaned } : {}),
         running,
         unconfirmed,
@@ -196,7 +251,9 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .action(async () => {
       const c = ctx();
       const result = await (await c.activities()).rebuildCatalog({ profile: c.profile });
-      const damaged = result.damaged.map((d) => `\nDAMAGED, left out (the chain has a gap there; restore it from a copy, or restore with --to-lsn before it): ${d}`).join('');
+      const damaged = result.damaged
+        .map((d) => `\nDAMAGED, left out (the chain has a gap there; restore it from a copy, or restore with --to-lsn before it): ${d}`)
+        .join('');
       c.print(`catalog rebuilt: ${result.bases} bases, ${result.segments} segments${damaged}`, result);
       if (result.damaged.length) process.exitCode = 1;
     });

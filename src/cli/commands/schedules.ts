@@ -14,14 +14,18 @@ export function registerSchedules(program: Command, ctx: ContextFactory): void {
       const result = await c.withTemporal((client) => applySchedules(client, c.config, c.profile));
       c.print(result.map((r) => `${r.action.padEnd(8)} ${r.scheduleId}  (${r.cron})`).join('\n'), result);
     });
-  schedules
-    .command('list')
-    .action(async () => {
-      const c = ctx();
-      const { listSchedules } = schedulesModule();
-      const rows = await c.withTemporal((client) => listSchedules(client, c.profile));
-      c.print(table(['SCHEDULE', 'WORKFLOW', 'CRON', 'PAUSED', 'NEXT'], rows.map((r) => [r.scheduleId, r.workflowType, r.cron, r.paused ? 'yes' : 'no', r.next ?? '-'])), rows);
-    });
+  schedules.command('list').action(async () => {
+    const c = ctx();
+    const { listSchedules } = schedulesModule();
+    const rows = await c.withTemporal((client) => listSchedules(client, c.profile));
+    c.print(
+      table(
+        ['SCHEDULE', 'WORKFLOW', 'CRON', 'PAUSED', 'NEXT'],
+        rows.map((r) => [r.scheduleId, r.workflowType, r.cron, r.paused ? 'yes' : 'no', r.next ?? '-']),
+      ),
+      rows,
+    );
+  });
   for (const verb of ['pause', 'unpause', 'trigger'] as const) {
     schedules
       .command(`${verb} <name>`)

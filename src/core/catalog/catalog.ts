@@ -165,10 +165,7 @@ export function restorableWindow(catalog: Catalog): RestorableWindow {
     };
   });
   const first = ranges[0];
-  const latest = ranges.reduce<RestorableRange | undefined>(
-    (best, r) => (!best || parseLsn(r.toLsn) > parseLsn(best.toLsn) ? r : best),
-    undefined,
-  );
+  const latest = ranges.reduce<RestorableRange | undefined>((best, r) => (!best || parseLsn(r.toLsn) > parseLsn(best.toLsn) ? r : best), undefined);
   return {
     ranges,
     earliest: first ? { lsn: first.fromLsn, time: first.fromTime } : null,

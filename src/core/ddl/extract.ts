@@ -147,8 +147,10 @@ function settingDoubt(src: SourceText, own: Chosen | undefined, scs: boolean, ve
   const before = other.stmts.slice(0, alt ? alt.index : undefined);
   if (!before.some((s) => mayChangeStringSetting(s.node)) && !(alt && firingMayChangeStringSetting(alt.node))) return undefined;
   const setting = (on: boolean) => `standard_conforming_strings ${on ? 'on' : 'off'}`;
-  return `the query reads as other statements with ${setting(scs)} (recorded at the firing) and ${setting(!scs)}, ` +
-    'and a statement before it (or the statement itself, calling a function) may have changed the setting: which one ran is not known';
+  return (
+    `the query reads as other statements with ${setting(scs)} (recorded at the firing) and ${setting(!scs)}, ` +
+    'and a statement before it (or the statement itself, calling a function) may have changed the setting: which one ran is not known'
+  );
 }
 
 /** Finds the statement a ddl_history row stands for; see the module comment. */
@@ -173,9 +175,10 @@ export function extractDdl(input: DdlInput): DdlExtraction {
   if (plan.kind === 'unreplayable') return { kind: 'unreplayable', reason: plan.reason, commandTag, query };
   const text = src.toBytes(applyEdits(src, start, end, plan.edits));
   const rename = (chosen.node as { RenameStmt?: { renameType?: string; subname?: string; newname?: string } }).RenameStmt;
-  const schemaRename = rename?.renameType === 'OBJECT_SCHEMA' && rename.subname !== undefined && rename.newname !== undefined
-    ? { from: src.toBytes(rename.subname), to: src.toBytes(rename.newname) }
-    : undefined;
+  const schemaRename =
+    rename?.renameType === 'OBJECT_SCHEMA' && rename.subname !== undefined && rename.newname !== undefined
+      ? { from: src.toBytes(rename.subname), to: src.toBytes(rename.newname) }
+      : undefined;
   return { kind: 'statement', text, rewritten: plan.edits.length > 0, ...(schemaRename && { schemaRename }) };
 }
 

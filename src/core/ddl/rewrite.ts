@@ -22,10 +22,7 @@ export interface Edit {
   parts: Array<string | [number, number]>;
 }
 
-export type RewriteResult =
-  | { kind: 'edits'; edits: Edit[] }
-  | { kind: 'temporary' }
-  | { kind: 'unreplayable'; reason: string };
+export type RewriteResult = { kind: 'edits'; edits: Edit[] } | { kind: 'temporary' } | { kind: 'unreplayable'; reason: string };
 
 interface RangeVarLike {
   relpersistence?: string;

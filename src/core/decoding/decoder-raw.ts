@@ -48,7 +48,10 @@ const BARE_VALUE = /[A-Za-z0-9_.+-]+/y;
 /** A token of a statement: a quoted identifier or literal is kept with its quotes. */
 class Cursor {
   pos = 0;
-  constructor(readonly text: string, readonly where: string) {}
+  constructor(
+    readonly text: string,
+    readonly where: string,
+  ) {}
 
   fail(what: string): never {
     throw new DecodeError(`decoder_raw ${this.where}: ${what} at character ${this.pos} of ${JSON.stringify(this.text.slice(0, 120))}`, {

@@ -10,7 +10,10 @@ import type { PgoutputMessage, RelationColumn, ReplicaIdentity, Tuple, TupleValu
 class Reader {
   pos = 0;
   private text: string | undefined;
-  constructor(readonly buf: Buffer, readonly kind: string) {}
+  constructor(
+    readonly buf: Buffer,
+    readonly kind: string,
+  ) {}
 
   /**
    * `buf[start, end)` as a byte string. The whole payload is decoded once and values are cut
@@ -24,9 +27,7 @@ class Reader {
 
   need(n: number): void {
     if (this.pos + n > this.buf.length) {
-      throw new DecodeError(
-        `truncated pgoutput ${this.kind} message: need ${n} bytes at offset ${this.pos}, payload has ${this.buf.length}`,
-      );
+      throw new DecodeError(`truncated pgoutput ${this.kind} message: need ${n} bytes at offset ${this.pos}, payload has ${this.buf.length}`);
     }
   }
   u8(): number {
@@ -183,7 +184,16 @@ const DECODERS: Record<string, Decoder> = {
 };
 
 const NAMES: Record<string, string> = {
-  B: 'begin', C: 'commit', O: 'origin', R: 'relation', Y: 'type', I: 'insert', U: 'update', D: 'delete', T: 'truncate', M: 'message',
+  B: 'begin',
+  C: 'commit',
+  O: 'origin',
+  R: 'relation',
+  Y: 'type',
+  I: 'insert',
+  U: 'update',
+  D: 'delete',
+  T: 'truncate',
+  M: 'message',
 };
 
 /**

@@ -65,44 +65,52 @@ export function captureFailureFindings(
     if (failure === undefined && attempt && activity?.lastFailure) {
       // No record read, but Temporal retries. (With a record that says "none", the running
       // attempt has made progress: Temporal keeps the last failure until the activity ends.)
-      return [{
-        check: 'capture.failing',
-        severity: 'ok',
-        message: `capture activity on attempt ${attempt} after ${activity.lastFailure.type}: ${activity.lastFailure.message.split('\n')[0]}`,
-      }];
+      return [
+        {
+          check: 'capture.failing',
+          severity: 'ok',
+          message: `capture activity on attempt ${attempt} after ${activity.lastFailure.type}: ${activity.lastFailure.message.split('\n')[0]}`,
+        },
+      ];
     }
     return [{ check: 'capture.failing', severity: 'ok', message: 'no capture failure since the last progress', value: 0 }];
   }
   const forMs = Math.max(0, nowMs - Date.parse(failure.since));
   const what = describeCaptureFailure(failure);
-  const tries = `${failure.failures} failed attempt${failure.failures === 1 ? '' : 's'}${attempt ?? failure.attempt ? `, attempt ${attempt ?? failure.attempt}` : ''}`;
+  const tries = `${failure.failures} failed attempt${failure.failures === 1 ? '' : 's'}${(attempt ?? failure.attempt) ? `, attempt ${attempt ?? failure.attempt}` : ''}`;
   const at = failure.durableLsn ? ` at ${failure.durableLsn}` : '';
   if (failure.nonRetryable) {
-    return [{
-      check: 'capture.failing',
-      severity: 'critical',
-      message: `capture stopped${at} on an error a retry cannot fix: ${what}`,
-      value: Math.round(forMs / 1000),
-      hint: 'the capture workflow has failed; fix what the error names (see its hint in the worker log or `pgincr capture status`), then `pgincr capture start`',
-    }];
+    return [
+      {
+        check: 'capture.failing',
+        severity: 'critical',
+        message: `capture stopped${at} on an error a retry cannot fix: ${what}`,
+        value: Math.round(forMs / 1000),
+        hint: 'the capture workflow has failed; fix what the error names (see its hint in the worker log or `pgincr capture status`), then `pgincr capture start`',
+      },
+    ];
   }
   if (forMs >= criticalAfterMs) {
-    return [{
-      check: 'capture.failing',
-      severity: 'critical',
-      message: `capture has made no progress${at} for ${formatDuration(forMs)} (${tries}): last failure ${what}`,
-      value: Math.round(forMs / 1000),
-      hint: failure.transient
-        ? 'the source is unreachable or restarting: check that it is up and reachable from the worker'
-        : 'the capture retries with backoff and fails the same way: read the worker log for this error and fix its cause',
-    }];
+    return [
+      {
+        check: 'capture.failing',
+        severity: 'critical',
+        message: `capture has made no progress${at} for ${formatDuration(forMs)} (${tries}): last failure ${what}`,
+        value: Math.round(forMs / 1000),
+        hint: failure.transient
+          ? 'the source is unreachable or restarting: check that it is up and reachable from the worker'
+          : 'the capture retries with backoff and fails the same way: read the worker log for this error and fix its cause',
+      },
+    ];
   }
-  return [{
-    check: 'capture.failing',
-    severity: 'ok',
-    message: `capture retrying after ${formatDuration(forMs)} (${tries}): last failure ${what}; critical after ${formatDuration(criticalAfterMs)}`,
-    value: Math.round(forMs / 1000),
-  }];
+  return [
+    {
+      check: 'capture.failing',
+      severity: 'ok',
+      message: `capture retrying after ${formatDuration(forMs)} (${tries}): last failure ${what}; critical after ${formatDuration(criticalAfterMs)}`,
+      value: Math.round(forMs / 1000),
+    },
+  ];
 }
 
 /** How far a restore to "latest" reaches and what it cannot include (src/monitor/chain-reach.ts observes it). */
@@ -131,14 +139,20 @@ export interface ChainReach {
 export function describeReach(r: ChainReach): string[] {
   const lines = [`chain reaches ${r.lsn}${r.commitTime ? ` (last commit ${r.commitTime})` : ''}: this restore includes nothing after it`];
   const open = r.openSegment;
-  if (open?.sealed) lines.push(`open segment sealed for this restore (its transactions up to ${open.lsn} included; waited ${(open.waitedMs / 1000).toFixed(1)} s)`);
+  if (open?.sealed)
+    lines.push(`open segment sealed for this restore (its transactions up to ${open.lsn} included; waited ${(open.waitedMs / 1000).toFixed(1)} s)`);
   else if (open) lines.push(`WARNING: the open segment's transactions up to ${open.lsn} are not included: ${open.reason ?? 'not sealed'}`);
   if (r.capture !== 'running') lines.push(`WARNING: ${r.captureDetail}: changes made on the source since are not in any segment yet`);
   else lines.push(r.captureDetail);
   if (r.sourceWalLsn && r.behindBytes !== undefined && r.behindBytes > 0) {
-    lines.push(`the source's WAL was at ${r.sourceWalLsn}, ${formatBytes(r.behindBytes)} past the chain's end: transactions committed there are not in this restore`
-      + (open?.sealed ? ' (written after the open segment was sealed for this restore, or WAL without transactions)'
-        : r.capture === 'running' ? ' (they are in the open segment; `pgincr capture rotate` seals it)' : ''));
+    lines.push(
+      `the source's WAL was at ${r.sourceWalLsn}, ${formatBytes(r.behindBytes)} past the chain's end: transactions committed there are not in this restore` +
+        (open?.sealed
+          ? ' (written after the open segment was sealed for this restore, or WAL without transactions)'
+          : r.capture === 'running'
+            ? ' (they are in the open segment; `pgincr capture rotate` seals it)'
+            : ''),
+    );
   }
   return lines;
 }

@@ -159,9 +159,11 @@ export function evaluateHealth(obs: HealthObservations, thresholds: HealthThresh
 function identityFindings(obs: HealthObservations): Finding[] {
   if (!obs.fullIdentityWithKey) return [];
   const full = fullIdentityWarning(obs.fullIdentityWithKey);
-  return [full
-    ? { check: 'replica identity', severity: 'warning', message: full.message, hint: full.hint, value: obs.fullIdentityWithKey.length }
-    : { check: 'replica identity', severity: 'ok', message: 'no table is REPLICA IDENTITY FULL while it has a key', value: 0 }];
+  return [
+    full
+      ? { check: 'replica identity', severity: 'warning', message: full.message, hint: full.hint, value: obs.fullIdentityWithKey.length }
+      : { check: 'replica identity', severity: 'ok', message: 'no table is REPLICA IDENTITY FULL while it has a key', value: 0 },
+  ];
 }
 
 function captureFindings(obs: HealthObservations): Finding[] {
@@ -170,20 +172,24 @@ function captureFindings(obs: HealthObservations): Finding[] {
   const id = wf ? ` ${wf.id}` : '';
   if (obs.captureRunning === 'unknown') {
     // Informational: `pgincr check` works without Temporal; the slot checks cover a stalled capture.
-    return [{
-      check: 'capture',
-      severity: 'ok',
-      message: `capture workflow${id} not checked: Temporal not reachable${wf?.error ? ` (${wf.error})` : ''}`,
-    }];
+    return [
+      {
+        check: 'capture',
+        severity: 'ok',
+        message: `capture workflow${id} not checked: Temporal not reachable${wf?.error ? ` (${wf.error})` : ''}`,
+      },
+    ];
   }
   return obs.captureRunning
     ? [{ check: 'capture', severity: 'ok', message: `capture workflow${id} is running` }]
-    : [{
-        check: 'capture',
-        severity: 'critical',
-        message: `capture workflow${id} is not running${wf?.status ? ` (${wf.status})` : ''}: the slot keeps WAL on the source until it resumes`,
-        hint: 'start it with `pgincr capture start`; if it failed on a lost or missing slot, run `pgincr setup --new-chain`',
-      }];
+    : [
+        {
+          check: 'capture',
+          severity: 'critical',
+          message: `capture workflow${id} is not running${wf?.status ? ` (${wf.status})` : ''}: the slot keeps WAL on the source until it resumes`,
+          hint: 'start it with `pgincr capture start`; if it failed on a lost or missing slot, run `pgincr setup --new-chain`',
+        },
+      ];
 }
 
 function catalogFindings(obs: HealthObservations, t: HealthThresholds, nowMs: number): Finding[] {
@@ -246,19 +252,23 @@ function diskFindings(obs: HealthObservations, t: HealthThresholds): Finding[] {
   // Out of space: the capture's next write (it buffers up to 1 MiB) fails with ENOSPC and it stops
   // acknowledging (invariant 2); its failure record may not fit on the disk either, so say it here.
   if (disk.freeBytes < Math.min(MiB, disk.totalBytes / 100)) {
-    return [{
-      check: 'repository.disk',
-      severity: 'critical',
-      message: `repository disk full (ENOSPC): ${formatBytes(disk.freeBytes)} free of ${formatBytes(disk.totalBytes)}; the capture cannot write segments and stops acknowledging, the slot keeps WAL on the source`,
-      value: Math.round(disk.usedPercent * 10) / 10,
-      hint: 'free space in the repository (or grow its file system); the capture resumes by itself, nothing is lost while the slot holds the WAL',
-    }];
+    return [
+      {
+        check: 'repository.disk',
+        severity: 'critical',
+        message: `repository disk full (ENOSPC): ${formatBytes(disk.freeBytes)} free of ${formatBytes(disk.totalBytes)}; the capture cannot write segments and stops acknowledging, the slot keeps WAL on the source`,
+        value: Math.round(disk.usedPercent * 10) / 10,
+        hint: 'free space in the repository (or grow its file system); the capture resumes by itself, nothing is lost while the slot holds the WAL',
+      },
+    ];
   }
   const full = disk.usedPercent > t.repositoryDiskWarningPercent;
-  return [{
-    check: 'repository.disk',
-    severity: full ? 'warning' : 'ok',
-    message: `repository disk ${disk.usedPercent.toFixed(1)}% used, ${formatBytes(disk.freeBytes)} free${full ? ` (over ${t.repositoryDiskWarningPercent}%)` : ''}`,
-    value: Math.round(disk.usedPercent * 10) / 10,
-  }];
+  return [
+    {
+      check: 'repository.disk',
+      severity: full ? 'warning' : 'ok',
+      message: `repository disk ${disk.usedPercent.toFixed(1)}% used, ${formatBytes(disk.freeBytes)} free${full ? ` (over ${t.repositoryDiskWarningPercent}%)` : ''}`,
+      value: Math.round(disk.usedPercent * 10) / 10,
+    },
+  ];
 }

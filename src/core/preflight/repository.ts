@@ -9,7 +9,8 @@ export function missingRepositoryFinding(): Finding {
     check: 'repository',
     status: 'fail',
     message: 'no repository configured: there is nowhere to write bases and segments',
-    hint: 'set "repository" in the config file (--config FILE or PGINCR_CONFIG), or export PGINCR_REPOSITORY=/path/to/backups, '
-      + 'or run `npm run dev` in this folder (it uses .pgincr/repository)',
+    hint:
+      'set "repository" in the config file (--config FILE or PGINCR_CONFIG), or export PGINCR_REPOSITORY=/path/to/backups, ' +
+      'or run `npm run dev` in this folder (it uses .pgincr/repository)',
   };
 }

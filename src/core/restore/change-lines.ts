@@ -118,7 +118,7 @@ class Cursor {
     if (s.charCodeAt(p) !== QUOTE) return -1;
     if (!escapes) {
       // indexOf is native: much faster than a loop over the characters of long values.
-      for (let i = p + 1; ; ) {
+      for (let i = p + 1; ;) {
         const q = s.indexOf("'", i);
         if (q < 0) return -1;
         if (s.charCodeAt(q + 1) !== QUOTE) return q + 1;
@@ -318,7 +318,10 @@ function whereFull(c: Cursor, p: number, table: string, change: UpdateChange | D
 /** The shape of a FULL change's conditions: columns and forms, not values. */
 function fullShape(change: UpdateChange | DeleteChange): string {
   return (change.full as FullCondition[])
-    .map((f, i) => `${change.keyColumns[i] as string}${change.keyValues[i] === 'NULL' ? ' null' : `${f.typed === null ? '' : `::${f.typed}`}${f.text ? ' text' : ''}`}`)
+    .map(
+      (f, i) =>
+        `${change.keyColumns[i] as string}${change.keyValues[i] === 'NULL' ? ' null' : `${f.typed === null ? '' : `::${f.typed}`}${f.text ? ' text' : ''}`}`,
+    )
     .join(',');
 }
 
@@ -387,7 +390,7 @@ export function rowValue(row: string, index: number): string {
 export function rowValues(row: string): string[] {
   const c = new Cursor(row);
   const out: string[] = [];
-  for (let p = 1; p < row.length; ) {
+  for (let p = 1; p < row.length;) {
     const e = c.value(p);
     out.push(row.slice(p, e));
     p = e + 2;

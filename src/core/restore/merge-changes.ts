@@ -65,7 +65,17 @@
  *
  * This module plans which changes go into which statement; `merge-sql.ts` writes the SQL.
  */
-import { ChangeLineParser, rowValue, rowValues, splitTable, unquoteIdent, type ChangeLine, type DeleteChange, type InsertChange, type UpdateChange } from './change-lines';
+import {
+  ChangeLineParser,
+  rowValue,
+  rowValues,
+  splitTable,
+  unquoteIdent,
+  type ChangeLine,
+  type DeleteChange,
+  type InsertChange,
+  type UpdateChange,
+} from './change-lines';
 import { ddlRegionEnd, isDdlHeader } from './ddl-region';
 import { renderBatch, renderSteps, type MergedBatch } from './merge-sql';
 import { overridesIdentity } from './copy-text';
@@ -177,7 +187,11 @@ export function planBatch(lines: readonly BatchLine[], shapeOf: (table: string) 
   const last = new Map<string, Map<string, { round: number; insertAt: number }>>();
   let run: InsertChange[] = [];
   const flushRounds = (): void => {
-    for (const round of rounds) chunker.round(round.filter((c): c is ChangeLine => c !== null), plans);
+    for (const round of rounds)
+      chunker.round(
+        round.filter((c): c is ChangeLine => c !== null),
+        plans,
+      );
     rounds = [];
     last.clear();
   };

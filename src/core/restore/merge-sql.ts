@@ -84,7 +84,8 @@ function updateSql(changes: readonly UpdateChange[], types: readonly string[]): 
 
 function deleteSql(changes: readonly DeleteChange[], types: readonly string[]): string {
   const first = changes[0] as DeleteChange;
-  if (first.keyColumns.length === 1) return `DELETE FROM ONLY ${first.table} WHERE ${first.keyColumns[0] as string} IN (${keyList(changes, types[0] as string)});`;
+  if (first.keyColumns.length === 1)
+    return `DELETE FROM ONLY ${first.table} WHERE ${first.keyColumns[0] as string} IN (${keyList(changes, types[0] as string)});`;
   const names = first.keyColumns.map((_, i) => `k${i}`);
   const where = first.keyColumns.map((c, i) => `t.${c} = v.${names[i] as string}`).join(' AND ');
   const rows = changes.map((d) => row(d.keyValues, types)).join(', ');

@@ -125,13 +125,15 @@ export function planRestore(catalog: Catalog, target: RestoreTarget, options: Pl
   const reachable = formatLsn(run.endLsn);
   const lastTime = run.segments.at(-1)?.lastCommitTime ?? base.takenAt;
   const brokenHint = run.broken
-    ? [describeBreak(run.broken), `from base ${base.id} the chain reaches ${reachable}; restore --to-lsn ${reachable} at most, or from a base after ${run.broken.toLsn}`]
+    ? [
+        describeBreak(run.broken),
+        `from base ${base.id} the chain reaches ${reachable}; restore --to-lsn ${reachable} at most, or from a base after ${run.broken.toLsn}`,
+      ]
     : [
         `the last sealed segment ends at ${reachable} (last commit ${lastTime})`,
         'rotate the capture (pgincr capture rotate) to seal the open segment, then plan again; or restore to latest',
       ];
-  const beyond = (what: string): never =>
-    fail(`${what} is beyond what the repository holds from base ${base.id}`, brokenHint);
+  const beyond = (what: string): never => fail(`${what} is beyond what the repository holds from base ${base.id}`, brokenHint);
   const notes: string[] = [];
   let segments: SegmentEntry[];
   let expectedLastLsn: Lsn | undefined;

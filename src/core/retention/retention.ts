@@ -64,10 +64,7 @@ export function expirable(catalog: Catalog, policy: RetentionPolicy, nowMs: numb
       reason: `taken ${b.takenAt}: older than ${policy.fullDays} days and not the first base of a month in the last ${policy.monthlyForMonths} months`,
     }));
   const retained = catalog.bases.filter((b) => kept.has(b.id));
-  const oldest = retained.reduce<(typeof retained)[number] | undefined>(
-    (best, b) => (!best || parseLsn(b.lsn) < parseLsn(best.lsn) ? b : best),
-    undefined,
-  );
+  const oldest = retained.reduce<(typeof retained)[number] | undefined>((best, b) => (!best || parseLsn(b.lsn) < parseLsn(best.lsn) ? b : best), undefined);
   if (!oldest) return { bases, segments: [] };
   const floor = parseLsn(oldest.lsn);
   const segments = catalog.segments

@@ -70,9 +70,7 @@ const HEADER_LINE_2 = /^-- system_identifier: (\d+) {2}database: ("(?:[^"]|"")*"
 const HEADER_LINE_3 = new RegExp(`^-- slot: (\\S+) {2}decoder: (\\S+) {2}start_lsn: ${LSN} {2}timeline: (\\d+)$`);
 const BEGIN_LINE = new RegExp(`^BEGIN; -- xid (\\d+) commit_lsn ${LSN} committed (\\S+ \\S+)$`);
 const COMMIT_LINE = new RegExp(`^COMMIT; -- xid (\\d+) end_lsn ${LSN} changes (\\d+)$`);
-const FOOTER_LINE = new RegExp(
-  `^-- end of segment: transactions (\\d+) {2}changes (\\d+) {2}last_end_lsn ${LSN} {2}body_sha256 ([0-9a-f]{64})$`,
-);
+const FOOTER_LINE = new RegExp(`^-- end of segment: transactions (\\d+) {2}changes (\\d+) {2}last_end_lsn ${LSN} {2}body_sha256 ([0-9a-f]{64})$`);
 
 function refuseLineBreaks(field: string, value: string): void {
   if (/[\r\n]/.test(value)) throw new Error(`segment header field ${field} contains a line break: ${JSON.stringify(value)}`);
@@ -149,10 +147,7 @@ export function renderCommit(m: CommitMeta): string {
 
 /** The footer line (the blank line before it belongs to the body). */
 export function renderFooter(f: SegmentFooter): string {
-  return (
-    `${FOOTER_PREFIX}transactions ${f.transactions}  changes ${f.changes}  ` +
-    `last_end_lsn ${formatLsn(f.lastEndLsn)}  body_sha256 ${f.bodySha256}\n`
-  );
+  return `${FOOTER_PREFIX}transactions ${f.transactions}  changes ${f.changes}  ` + `last_end_lsn ${formatLsn(f.lastEndLsn)}  body_sha256 ${f.bodySha256}\n`;
 }
 
 /** Parses a BEGIN marker line (without `\n`); `null` when malformed. */

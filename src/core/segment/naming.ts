@@ -8,9 +8,7 @@
 import { fileHexToLsn, lsnToFileHex, type Lsn } from '../lsn';
 import { normalizeTime } from './commit-time';
 
-export type SegmentName =
-  | { kind: 'sealed'; startLsn: Lsn; endLsn: Lsn; compressed: boolean }
-  | { kind: 'partial'; startLsn: Lsn };
+export type SegmentName = { kind: 'sealed'; startLsn: Lsn; endLsn: Lsn; compressed: boolean } | { kind: 'partial'; startLsn: Lsn };
 
 const SEALED = /^([0-9A-F]{16})_([0-9A-F]{16})\.sql(\.gz)?$/;
 const PARTIAL = /^([0-9A-F]{16})\.sql\.partial$/;

@@ -252,8 +252,7 @@ export class SegmentScanner {
   }
 }
 
-const CORRUPT_HINT =
-  'the file is damaged or was not written by pgincr; restore it from a copy, or take a new base backup so the chain no longer needs it';
+const CORRUPT_HINT = 'the file is damaged or was not written by pgincr; restore it from a copy, or take a new base backup so the chain no longer needs it';
 
 /** Scans a whole segment held in memory. */
 export function scanSegment(bytes: Buffer, name?: string): ScanResult {
@@ -289,10 +288,7 @@ export function firstProblem(scan: ScanResult): ScanIssue | null {
 }
 
 /** Turns a scan into ok or a {@link SegmentCorruptError} naming the file and the offset. */
-export function checkScan(
-  scan: ScanResult,
-  name = 'segment',
-): { ok: true; scan: ScanResult } | { ok: false; error: InstanceType<typeof SegmentCorruptError> } {
+export function checkScan(scan: ScanResult, name = 'segment'): { ok: true; scan: ScanResult } | { ok: false; error: InstanceType<typeof SegmentCorruptError> } {
   const problem = firstProblem(scan);
   if (!problem) return { ok: true, scan };
   const error = new SegmentCorruptError(`${name}: ${problem.problem} at offset ${problem.offset}`, { hint: CORRUPT_HINT });

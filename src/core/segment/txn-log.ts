@@ -294,7 +294,10 @@ export class TxnLogFilter {
   /** A BEGIN past `toLsn` was seen: commit LSNs grow within a segment, so the rest of it is out of the window. */
   pastEnd = false;
 
-  constructor(private readonly filter: LogFilter, private readonly emit: (t: TxnSummary) => void) {
+  constructor(
+    private readonly filter: LogFilter,
+    private readonly emit: (t: TxnSummary) => void,
+  ) {
     this.filtering = Boolean(filter.tables || filter.kinds || filter.where);
     this.showMax = filter.showMax ?? 1000;
     this.keepAll = !this.filtering && filter.show === true;
@@ -615,7 +618,7 @@ export function whereMatches(line: string, where: WhereFilter): boolean {
   if (line.startsWith('INSERT INTO ')) return insertValue(line, col) === where.literal;
   const eq = `${col} = `;
   const fmt = `${col}) = `;
-  for (let i = 0; i < line.length; ) {
+  for (let i = 0; i < line.length;) {
     const c = line.charCodeAt(i);
     if (c === 0x27 || (c === 0x45 && line.charCodeAt(i + 1) === 0x27 && !isIdentByte(line.charCodeAt(i - 1)))) {
       const e = literalEnd(line, i);

@@ -12,9 +12,25 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 
 /** The ddl_history columns signed, in order (the SQL side: migration 5's DDL_SIGNED_FIELDS). */
 export const DDL_HISTORY_SIGNED_COLUMNS: readonly string[] = [
-  'xid', 'role_name', 'session_user_name', 'search_path', 'command_tag', 'object_identities', 'query', 'phase',
-  'statement_ordinal', 'timezone', 'datestyle', 'intervalstyle', 'extra_float_digits', 'bytea_output',
-  'standard_conforming_strings', 'check_function_bodies', 'transform_null_equals', 'array_nulls', 'volatile_rewrites',
+  'xid',
+  'role_name',
+  'session_user_name',
+  'search_path',
+  'command_tag',
+  'object_identities',
+  'query',
+  'phase',
+  'statement_ordinal',
+  'timezone',
+  'datestyle',
+  'intervalstyle',
+  'extra_float_digits',
+  'bytea_output',
+  'standard_conforming_strings',
+  'check_function_bodies',
+  'transform_null_equals',
+  'array_nulls',
+  'volatile_rewrites',
 ];
 
 /** The sequence_positions columns signed. */

@@ -50,7 +50,15 @@ export function checkCaptureRow(rel: RelationInfo, tuple: Tuple, key: Buffer): R
   const columns = SIGNED[rel.table];
   if (!columns || !isSignedTable(rel)) return null;
   const sig = value(rel, tuple, 'sig');
-  if (sig !== null && signatureValid(key, columns.map((c) => value(rel, tuple, c)), sig)) return null;
+  if (
+    sig !== null &&
+    signatureValid(
+      key,
+      columns.map((c) => value(rel, tuple, c)),
+      sig,
+    )
+  )
+    return null;
   return {
     table: rel.table as RefusedRow['table'],
     id: digits(value(rel, tuple, 'id')),

@@ -208,7 +208,7 @@ export class RowRenderer {
 
   private delete(p: Buffer, bp: BytePlan, ncols: number): number {
     const marker = p[5];
-    if (p.length < 6 || (marker !== 0x4b /* K */ && marker !== 0x4f /* O */)) return DECLINE;
+    if (p.length < 6 || (marker !== 0x4b /* K */ && marker !== 0x4f) /* O */) return DECLINE;
     if (readTuple(p, 6, this.oldRow) !== p.length || this.oldRow.count !== ncols) return DECLINE;
     this.put(bp.deletePrefix);
     if (!this.whereBody(p, bp, this.oldRow)) return DECLINE;

@@ -102,10 +102,9 @@ export function planOf(rel: RelationInfo): Plan {
 
 function checkArity(rel: RelationInfo, plan: Plan, tuple: Tuple, what: string): void {
   if (tuple.length !== rel.columns.length) {
-    throw new RenderError(
-      `${what} tuple for ${plan.name} has ${tuple.length} values but the relation has ${rel.columns.length} columns`,
-      { hint: 'the relation message and the row disagree: the decoder state is out of sync with the stream' },
-    );
+    throw new RenderError(`${what} tuple for ${plan.name} has ${tuple.length} values but the relation has ${rel.columns.length} columns`, {
+      hint: 'the relation message and the row disagree: the decoder state is out of sync with the stream',
+    });
   }
 }
 

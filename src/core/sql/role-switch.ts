@@ -20,8 +20,7 @@ const CONTROL = /[\x00-\x1f\x7f]/;
 /** The role as an always-quoted identifier (module comment). */
 export function quoteRole(role: string): string {
   if (!CONTROL.test(role)) return `"${role.replace(/"/g, '""')}"`;
-  const escaped = role.replace(/["\\\x00-\x1f\x7f]/g, (c) =>
-    c === '"' ? '""' : `\\${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  const escaped = role.replace(/["\\\x00-\x1f\x7f]/g, (c) => (c === '"' ? '""' : `\\${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
   return `U&"${escaped}"`;
 }
 

@@ -36,8 +36,13 @@ export interface ChecksumMismatch {
 const showTable = (t: TableChecksum | undefined) => (t ? `rows ${t.rows} sum ${t.sum}` : '(absent)');
 const showSequence = (s: SequenceState | undefined) => (s ? `last_value ${s.lastValue} is_called ${s.isCalled}` : '(absent)');
 
-function diff<T>(kind: ChecksumMismatch['kind'], expected: Record<string, T>, actual: Record<string, T>,
-  same: (a: T, b: T) => boolean, show: (v: T | undefined) => string): ChecksumMismatch[] {
+function diff<T>(
+  kind: ChecksumMismatch['kind'],
+  expected: Record<string, T>,
+  actual: Record<string, T>,
+  same: (a: T, b: T) => boolean,
+  show: (v: T | undefined) => string,
+): ChecksumMismatch[] {
   const names = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].sort();
   const out: ChecksumMismatch[] = [];
   for (const name of names) {
@@ -61,7 +66,6 @@ export function compareChecksums(
 ): ChecksumMismatch[] {
   const tables = diff('table', expected.tables, actual.tables, (a, b) => a.rows === b.rows && a.sum === b.sum, showTable);
   if (options.sequences === 'ignore') return tables;
-  const sequences = diff('sequence', expected.sequences, actual.sequences,
-    (a, b) => a.lastValue === b.lastValue && a.isCalled === b.isCalled, showSequence);
+  const sequences = diff('sequence', expected.sequences, actual.sequences, (a, b) => a.lastValue === b.lastValue && a.isCalled === b.isCalled, showSequence);
   return [...tables, ...sequences];
 }

@@ -37,9 +37,7 @@ describe('catalog', () => {
   });
 
   it('names a gap between segments by LSN and files', () => {
-    expect(findGaps(makeCatalog([b1], [s1, s3]))).toEqual([
-      { kind: 'gap', fromLsn: '0/200', toLsn: '0/300', after: s1.file, before: s3.file },
-    ]);
+    expect(findGaps(makeCatalog([b1], [s1, s3]))).toEqual([{ kind: 'gap', fromLsn: '0/200', toLsn: '0/300', after: s1.file, before: s3.file }]);
   });
 
   it('reports overlaps', () => {

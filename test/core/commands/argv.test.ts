@@ -1,24 +1,59 @@
 import {
-  dbnameConninfo, parseToolMajor, pgDumpArgs, pgDumpallGlobalsArgs, pgRestoreArgs, pgRestoreListArgs, pgRestoreScriptArgs, psqlFileArgs,
+  dbnameConninfo,
+  parseToolMajor,
+  pgDumpArgs,
+  pgDumpallGlobalsArgs,
+  pgRestoreArgs,
+  pgRestoreListArgs,
+  pgRestoreScriptArgs,
+  psqlFileArgs,
 } from '../../../src/core/commands/argv';
 import { recvlogicalArgs } from '../../../src/adapters/exec/pg-recvlogical';
 
 describe('argv builders', () => {
   it('builds pg_dump arguments without connection settings', () => {
-    expect(pgDumpArgs({ format: 'plain', snapshot: '00000003-00000002-1', excludeSchemas: ['pgincr'] }))
-      .toEqual(['--format=plain', '--no-password', '--blobs', '--snapshot=00000003-00000002-1', '--exclude-schema=pgincr']);
-    expect(pgDumpArgs({ format: 'directory', jobs: 4, outPath: '/r/dump.dir', excludeSchemas: [] }))
-      .toEqual(['--format=directory', '--no-password', '--blobs', '--file=/r/dump.dir', '--jobs=4']);
+    expect(pgDumpArgs({ format: 'plain', snapshot: '00000003-00000002-1', excludeSchemas: ['pgincr'] })).toEqual([
+      '--format=plain',
+      '--no-password',
+      '--blobs',
+      '--snapshot=00000003-00000002-1',
+      '--exclude-schema=pgincr',
+    ]);
+    expect(pgDumpArgs({ format: 'directory', jobs: 4, outPath: '/r/dump.dir', excludeSchemas: [] })).toEqual([
+      '--format=directory',
+      '--no-password',
+      '--blobs',
+      '--file=/r/dump.dir',
+      '--jobs=4',
+    ]);
     expect(() => pgDumpArgs({ format: 'directory', excludeSchemas: [] })).toThrow('output folder');
-    expect(pgDumpArgs({ format: 'custom', snapshot: 'S-1', compress: 0, excludeSchemas: ['pgincr'] }))
-      .toEqual(['--format=custom', '--no-password', '--blobs', '--snapshot=S-1', '--exclude-schema=pgincr', '--compress=0']);
-    expect(pgDumpArgs({ format: 'custom', snapshot: 'S-1', outPath: '/r/a.tmp', compress: 0, excludeSchemas: ['pgincr'] }))
-      .toEqual(['--format=custom', '--no-password', '--blobs', '--snapshot=S-1', '--exclude-schema=pgincr', '--file=/r/a.tmp', '--compress=0']);
+    expect(pgDumpArgs({ format: 'custom', snapshot: 'S-1', compress: 0, excludeSchemas: ['pgincr'] })).toEqual([
+      '--format=custom',
+      '--no-password',
+      '--blobs',
+      '--snapshot=S-1',
+      '--exclude-schema=pgincr',
+      '--compress=0',
+    ]);
+    expect(pgDumpArgs({ format: 'custom', snapshot: 'S-1', outPath: '/r/a.tmp', compress: 0, excludeSchemas: ['pgincr'] })).toEqual([
+      '--format=custom',
+      '--no-password',
+      '--blobs',
+      '--snapshot=S-1',
+      '--exclude-schema=pgincr',
+      '--file=/r/a.tmp',
+      '--compress=0',
+    ]);
     expect(pgRestoreListArgs('/r/a.tmp')).toEqual(['--list', '--verbose', '--', '/r/a.tmp']);
     expect(pgRestoreListArgs()).toEqual(['--list', '--verbose']);
     expect(pgRestoreScriptArgs({ listFile: '/r/l' })).toEqual(['--file=-', '--use-list=/r/l']);
     expect(pgRestoreScriptArgs({ archive: '/r/a.tmp', listFile: '/r/l' })).toEqual(['--file=-', '--use-list=/r/l', '--', '/r/a.tmp']);
-    expect(pgDumpallGlobalsArgs({ noRolePasswords: true, database: 'app' })).toEqual(['--globals-only', '--no-password', "--database=dbname='app'", '--no-role-passwords']);
+    expect(pgDumpallGlobalsArgs({ noRolePasswords: true, database: 'app' })).toEqual([
+      '--globals-only',
+      '--no-password',
+      "--database=dbname='app'",
+      '--no-role-passwords',
+    ]);
     expect(psqlFileArgs('-')).toEqual(['-X', '--no-password', '-v', 'ON_ERROR_STOP=1', '-q', '-f', '-']);
   });
 
@@ -29,7 +64,7 @@ describe('argv builders', () => {
     ['postgres://evil/x', "dbname='postgres://evil/x'"],
     ['-X', "dbname='-X'"],
     ['--help', "dbname='--help'"],
-    ["it's \\ a \"db\"", "dbname='it\\'s \\\\ a \"db\"'"],
+    ['it\'s \\ a "db"', "dbname='it\\'s \\\\ a \"db\"'"],
     ["x' host='evil", "dbname='x\\' host=\\'evil'"],
   ];
 
@@ -37,7 +72,15 @@ describe('argv builders', () => {
     expect(dbnameConninfo(name)).toBe(conninfo);
     expect(pgDumpallGlobalsArgs({ noRolePasswords: false, database: name })).toEqual(['--globals-only', '--no-password', `--database=${conninfo}`]);
     expect(pgRestoreArgs({ dbname: name, archive: '/r/dump.dir', jobs: 4, clean: true, listFile: '/r/dump.list' })).toEqual([
-      '--no-password', '--exit-on-error', `--dbname=${conninfo}`, '--jobs=4', '--clean', '--if-exists', '--use-list=/r/dump.list', '--', '/r/dump.dir',
+      '--no-password',
+      '--exit-on-error',
+      `--dbname=${conninfo}`,
+      '--jobs=4',
+      '--clean',
+      '--if-exists',
+      '--use-list=/r/dump.list',
+      '--',
+      '/r/dump.dir',
     ]);
     const recv = recvlogicalArgs({ dbname: name, slot: 's', file: '/r/raw', fsyncIntervalS: 1 });
     expect(recv.filter((a) => a.startsWith('--dbname'))).toEqual([`--dbname=${conninfo}`]);

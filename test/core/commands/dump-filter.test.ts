@@ -32,7 +32,11 @@ const LISTING = `;
 ;\tdepends on: 3206
 `;
 
-const active = (list: string) => list.split('\n').filter((l) => /^\d+;/.test(l)).map((l) => Number(l.split(';')[0]));
+const active = (list: string) =>
+  list
+    .split('\n')
+    .filter((l) => /^\d+;/.test(l))
+    .map((l) => Number(l.split(';')[0]));
 
 describe('base dump filter on the archive TOC', () => {
   it('reads entries with their catalog keys and dependencies', () => {

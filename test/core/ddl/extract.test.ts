@@ -40,8 +40,10 @@ describe('extractDdl', () => {
   });
 
   it('reports DDL run inside a DO block or a function as in-function', () => {
-    expect(extractDdl({ query: 'DO $$ BEGIN EXECUTE \'CREATE TABLE x ()\'; END $$', commandTag: 'CREATE TABLE', ordinal: 0 })).toEqual({
-      kind: 'in-function', commandTag: 'CREATE TABLE', query: 'DO $$ BEGIN EXECUTE \'CREATE TABLE x ()\'; END $$',
+    expect(extractDdl({ query: "DO $$ BEGIN EXECUTE 'CREATE TABLE x ()'; END $$", commandTag: 'CREATE TABLE', ordinal: 0 })).toEqual({
+      kind: 'in-function',
+      commandTag: 'CREATE TABLE',
+      query: "DO $$ BEGIN EXECUTE 'CREATE TABLE x ()'; END $$",
     });
     expect(kind('SELECT make_tables()', 'CREATE TABLE')).toBe('in-function');
     expect(kind('CALL p()', 'ALTER TABLE')).toBe('in-function');
@@ -87,7 +89,8 @@ describe('extractDdl', () => {
 
   it('does not replay temporary objects', () => {
     expect(extractDdl({ query: 'CREATE TEMP TABLE x (a int)', commandTag: 'CREATE TABLE', ordinal: 0 })).toEqual({
-      kind: 'temporary', text: 'CREATE TEMP TABLE x (a int)',
+      kind: 'temporary',
+      text: 'CREATE TEMP TABLE x (a int)',
     });
     expect(kind('CREATE TEMPORARY TABLE y AS SELECT 1', 'CREATE TABLE AS')).toBe('temporary');
   });

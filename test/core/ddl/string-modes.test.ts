@@ -71,7 +71,12 @@ describe('scannerText', () => {
   it('finds constants as the server lexes them: prefixes only at a token start, no escapes in B/X strings', () => {
     const kinds = (t: string, scs: boolean) => stringConstants(t, scs)?.map((k) => [k.kind, t.slice(k.start, k.end)]);
     expect(kinds("SELECT abe'x', 1e'y', 1e5'z', n'w', B'0\\', x'f'", false)).toEqual([
-      ['plain', "'x'"], ['escape', "e'y'"], ['plain', "'z'"], ['plain', "n'w'"], ['bits', "B'0\\'"], ['bits', "x'f'"],
+      ['plain', "'x'"],
+      ['escape', "e'y'"],
+      ['plain', "'z'"],
+      ['plain', "n'w'"],
+      ['bits', "B'0\\'"],
+      ['bits', "x'f'"],
     ]);
     expect(kinds("SELECT 'a\\' -- c\n  'b', \"q\\\"", true)).toEqual([['plain', "'a\\' -- c\n  'b'"]]);
     expect(kinds("SELECT $a$ ' $b$ ' $a$, a$b$c, '$a$'", false)).toEqual([['plain', "'$a$'"]]);
@@ -103,9 +108,13 @@ describe('the recorded setting and the setting the server read the string with',
   });
 
   it('refuses to guess when a SET in the same string may have changed the setting', () => {
-    const text = "SET standard_conforming_strings = off; CREATE TABLE t1 (a text DEFAULT '\\'); CREATE FUNCTION evil() RETURNS int LANGUAGE sql AS $$ SELECT 42 $$; --')";
+    const text =
+      "SET standard_conforming_strings = off; CREATE TABLE t1 (a text DEFAULT '\\'); CREATE FUNCTION evil() RETURNS int LANGUAGE sql AS $$ SELECT 42 $$; --')";
     const r = extractDdl({ ...q(text), standardConformingStrings: false });
-    expect(r).toMatchObject({ kind: 'unreplayable', reason: expect.stringMatching(/standard_conforming_strings off \(recorded at the firing\) and standard_conforming_strings on/) });
+    expect(r).toMatchObject({
+      kind: 'unreplayable',
+      reason: expect.stringMatching(/standard_conforming_strings off \(recorded at the firing\) and standard_conforming_strings on/),
+    });
     // a backslash in a plain constant reads differently: the same statement text is no proof either
     const same = "SET standard_conforming_strings = off; CREATE TABLE t2 (a text DEFAULT 'a\\nb')";
     expect(extractDdl({ ...q(same), standardConformingStrings: false }).kind).toBe('unreplayable');

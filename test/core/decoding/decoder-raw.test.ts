@@ -8,10 +8,12 @@ import { DdlOrdinals } from '../../../src/core/ddl/extract';
 import type { CaptureContext } from '../../../src/core/sql/capture-tables';
 
 const ctx = (): CaptureContext => ({ ordinals: new DdlOrdinals(), ddlInFunction: 'fail' });
-const facts = (table: Record<string, Partial<RawTableFacts>>): RawFactsLookup => (schema, name) => {
-  const f = table[`${schema}.${name}`];
-  return f ? { replicaIdentity: 'd', identityAlways: [], generated: [], partitioned: false, ...f } : undefined;
-};
+const facts =
+  (table: Record<string, Partial<RawTableFacts>>): RawFactsLookup =>
+  (schema, name) => {
+    const f = table[`${schema}.${name}`];
+    return f ? { replicaIdentity: 'd', identityAlways: [], generated: [], partitioned: false, ...f } : undefined;
+  };
 const marker = (xid: string, lsn = '0/1A2B3C0') =>
   `INSERT INTO pgincr.raw_transactions (xid, lsn, at) VALUES ('${xid}', '${lsn}', '2026-11-27 16:00:00.123456+00');\n`;
 
@@ -26,17 +28,26 @@ describe('decoder_raw parsing', () => {
     expect(msgs).toHaveLength(3);
     const parsed = parseRawStatement(msgs[1] as string);
     expect(parsed).toEqual({
-      kind: 'insert', schema: 'public', table: 'pk_t',
-      values: [{ column: 'id', value: { kind: 'text', value: '1' } }, { column: 'v', value: { kind: 'text', value: "it's\nmulti;\nCOMMIT;\nline \\ back" } }],
+      kind: 'insert',
+      schema: 'public',
+      table: 'pk_t',
+      values: [
+        { column: 'id', value: { kind: 'text', value: '1' } },
+        { column: 'v', value: { kind: 'text', value: "it's\nmulti;\nCOMMIT;\nline \\ back" } },
+      ],
     });
   });
 
-  it('reads print_literal forms as text output forms: true→t, B\'101\'→101, quoted NaN, bare numbers, null', () => {
+  it("reads print_literal forms as text output forms: true→t, B'101'→101, quoted NaN, bare numbers, null", () => {
     const s = parseRawStatement(`INSERT INTO "My ""S"."T" (bo, bits, n, f, i, x) VALUES (true, B'101', 'NaN', 1e-07, -12, null)`);
     expect(s).toMatchObject({ schema: 'My "S', table: 'T' });
     expect(s.kind === 'insert' && s.values.map((v) => v.value)).toEqual([
-      { kind: 'text', value: 't' }, { kind: 'text', value: '101' }, { kind: 'text', value: 'NaN' },
-      { kind: 'text', value: '1e-07' }, { kind: 'text', value: '-12' }, { kind: 'null' },
+      { kind: 'text', value: 't' },
+      { kind: 'text', value: '101' },
+      { kind: 'text', value: 'NaN' },
+      { kind: 'text', value: '1e-07' },
+      { kind: 'text', value: '-12' },
+      { kind: 'null' },
     ]);
   });
 
@@ -45,7 +56,8 @@ describe('decoder_raw parsing', () => {
   });
 
   it('keeps whole transactions only: a torn one (restart) is dropped, a trailing open one is not complete', () => {
-    const raw = 'BEGIN;\nINSERT INTO public.a (x) VALUES (1);\nBEGIN;\nINSERT INTO public.a (x) VALUES (2);\nCOMMIT;\nBEGIN;\nINSERT INTO public.a (x) VALUES (3);\n';
+    const raw =
+      'BEGIN;\nINSERT INTO public.a (x) VALUES (1);\nBEGIN;\nINSERT INTO public.a (x) VALUES (2);\nCOMMIT;\nBEGIN;\nINSERT INTO public.a (x) VALUES (3);\n';
     const r = parseRawText(raw);
     expect(r.tornTransactions).toBe(1);
     expect(r.transactions).toHaveLength(1);
@@ -84,11 +96,16 @@ describe('decoder_raw parsing', () => {
 });
 
 describe('decoder_raw repair', () => {
-  it('drops decoder_raw\'s empty BEGIN; COMMIT; and its own BEGIN/COMMIT lines', () => {
+  it("drops decoder_raw's empty BEGIN; COMMIT; and its own BEGIN/COMMIT lines", () => {
     const raw = `BEGIN;\nCOMMIT;\nBEGIN;\n${marker('740')}INSERT INTO public.nopk (x) VALUES (1);\nCOMMIT;\n`;
     const out = repairAll(raw, facts({ 'public.nopk': { replicaIdentity: 'f' } }));
     expect(out[0]!.statements).toEqual([]);
-    expect(out[1]).toEqual({ xid: 740, firstWriteLsn: 0x1a2b3c0n, time: '2026-11-27T16:00:00.123456+00:00', statements: ['INSERT INTO public.nopk (x) VALUES (\'1\');\n'] });
+    expect(out[1]).toEqual({
+      xid: 740,
+      firstWriteLsn: 0x1a2b3c0n,
+      time: '2026-11-27T16:00:00.123456+00:00',
+      statements: ["INSERT INTO public.nopk (x) VALUES ('1');\n"],
+    });
     expect(out[1]!.statements.join('')).not.toMatch(/^(BEGIN|COMMIT);$/m);
   });
 
@@ -148,7 +165,7 @@ COMMIT;
     ]);
   });
 
-  it('keeps literals byte-exact (ISO dates from the pinned walsender session, multi-line text as E\'\')', () => {
+  it("keeps literals byte-exact (ISO dates from the pinned walsender session, multi-line text as E'')", () => {
     const raw = `BEGIN;\n${marker('745')}INSERT INTO public.dt (d, ts, v) VALUES ('2024-03-01', '2024-03-01 10:00:00.123456+00', 'a\nb');\nCOMMIT;\n`;
     expect(repairAll(raw, facts({ 'public.dt': { replicaIdentity: 'f' } }))[0]!.statements).toEqual([
       "INSERT INTO public.dt (d, ts, v) VALUES ('2024-03-01', '2024-03-01 10:00:00.123456+00', E'a\\nb');\n",

@@ -80,12 +80,24 @@ describe('parsePgoutput', () => {
 
   it('decodes Relation with byte-string names, identity and key flags', () => {
     const buf = new Msg('R')
-      .u32(16384).str('public').str('tä"ble').byte('f').i16(2)
-      .byte(1).str('id').u32(23).i32(-1)
-      .byte(0).str('name').u32(1043).i32(36)
+      .u32(16384)
+      .str('public')
+      .str('tä"ble')
+      .byte('f')
+      .i16(2)
+      .byte(1)
+      .str('id')
+      .u32(23)
+      .i32(-1)
+      .byte(0)
+      .str('name')
+      .u32(1043)
+      .i32(36)
       .build();
     expect(parsePgoutput(buf)).toEqual({
-      tag: 'relation', relationId: 16384, schema: 'public',
+      tag: 'relation',
+      relationId: 16384,
+      schema: 'public',
       table: Buffer.from('tä"ble', 'utf8').toString('latin1'),
       replicaIdentity: 'f',
       columns: [
@@ -103,9 +115,13 @@ describe('parsePgoutput', () => {
   it('decodes Insert, keeping null, unchanged and empty text distinct', () => {
     const buf = new Msg('I').u32(16384).byte('N').tuple(['1', null, 'u', '', 'é\n']).build();
     expect(parsePgoutput(buf)).toEqual({
-      tag: 'insert', relationId: 16384,
+      tag: 'insert',
+      relationId: 16384,
       newTuple: [
-        { kind: 'text', value: '1' }, { kind: 'null' }, { kind: 'unchanged' }, { kind: 'text', value: '' },
+        { kind: 'text', value: '1' },
+        { kind: 'null' },
+        { kind: 'unchanged' },
+        { kind: 'text', value: '' },
         { kind: 'text', value: '\u00c3\u00a9\n' }, // the two UTF-8 bytes of é, as a byte string
       ],
     });
@@ -113,24 +129,34 @@ describe('parsePgoutput', () => {
 
   it('decodes Update without old tuple, with key tuple, with old tuple', () => {
     expect(parsePgoutput(new Msg('U').u32(1).byte('N').tuple(['2']).build())).toEqual({
-      tag: 'update', relationId: 1, newTuple: [{ kind: 'text', value: '2' }],
+      tag: 'update',
+      relationId: 1,
+      newTuple: [{ kind: 'text', value: '2' }],
     });
     expect(parsePgoutput(new Msg('U').u32(1).byte('K').tuple(['1', null]).byte('N').tuple(['2', 'u']).build())).toEqual({
-      tag: 'update', relationId: 1,
+      tag: 'update',
+      relationId: 1,
       keyTuple: [{ kind: 'text', value: '1' }, { kind: 'null' }],
       newTuple: [{ kind: 'text', value: '2' }, { kind: 'unchanged' }],
     });
     expect(parsePgoutput(new Msg('U').u32(1).byte('O').tuple(['1']).byte('N').tuple(['2']).build())).toEqual({
-      tag: 'update', relationId: 1, oldTuple: [{ kind: 'text', value: '1' }], newTuple: [{ kind: 'text', value: '2' }],
+      tag: 'update',
+      relationId: 1,
+      oldTuple: [{ kind: 'text', value: '1' }],
+      newTuple: [{ kind: 'text', value: '2' }],
     });
   });
 
   it('decodes Delete with key or old tuple', () => {
     expect(parsePgoutput(new Msg('D').u32(7).byte('K').tuple(['1']).build())).toEqual({
-      tag: 'delete', relationId: 7, keyTuple: [{ kind: 'text', value: '1' }],
+      tag: 'delete',
+      relationId: 7,
+      keyTuple: [{ kind: 'text', value: '1' }],
     });
     expect(parsePgoutput(new Msg('D').u32(7).byte('O').tuple([null]).build())).toEqual({
-      tag: 'delete', relationId: 7, oldTuple: [{ kind: 'null' }],
+      tag: 'delete',
+      relationId: 7,
+      oldTuple: [{ kind: 'null' }],
     });
   });
 
@@ -164,11 +190,21 @@ describe('parsePgoutput', () => {
 
   it('cuts every value of a row from one decoding of the payload, byte for byte', () => {
     const bytes = Buffer.from([0x41, 0x00, 0xff, 0x0a, 0xc3, 0xa9]);
-    const msg = parsePgoutput(new Msg('I').u32(7).byte('N').tuple([bytes, 'x', '', null, bytes.subarray(4)]).build());
+    const msg = parsePgoutput(
+      new Msg('I')
+        .u32(7)
+        .byte('N')
+        .tuple([bytes, 'x', '', null, bytes.subarray(4)])
+        .build(),
+    );
     expect(msg).toEqual({
-      tag: 'insert', relationId: 7,
+      tag: 'insert',
+      relationId: 7,
       newTuple: [
-        { kind: 'text', value: bytes.toString('latin1') }, { kind: 'text', value: 'x' }, { kind: 'text', value: '' }, { kind: 'null' },
+        { kind: 'text', value: bytes.toString('latin1') },
+        { kind: 'text', value: 'x' },
+        { kind: 'text', value: '' },
+        { kind: 'null' },
         { kind: 'text', value: '\u00c3\u00a9' },
       ],
     });
@@ -188,8 +224,11 @@ describe('commitTimeToIso', () => {
     const second = 848_152_800_000_000n;
     const near = fc.bigInt({ min: second - 5_000_000n, max: second + 5_000_000n });
     const any = fc.bigInt({ min: -(2n ** 56n), max: 2n ** 56n });
-    fc.assert(fc.property(fc.array(fc.oneof(near, any), { minLength: 1, maxLength: 20 }), (times) => {
-      for (const t of times) expect(commitTimeToIso(t)).toBe(commitTimeToIsoExact(t));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(near, any), { minLength: 1, maxLength: 20 }), (times) => {
+        for (const t of times) expect(commitTimeToIso(t)).toBe(commitTimeToIsoExact(t));
+      }),
+      { numRuns: 300 },
+    );
   });
 });

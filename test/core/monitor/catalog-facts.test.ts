@@ -6,8 +6,15 @@ describe('catalogFacts', () => {
     expect(
       catalogFacts({
         bases: [{ takenAt: '2026-11-01T02:00:00Z' }, { takenAt: '2026-11-02T02:00:00Z' }],
-        segments: [{ lastCommitTime: '2026-11-02T10:00:00Z' }, { lastCommitTime: null, sealedAt: '2026-11-02T11:00:00Z' }, { lastCommitTime: '2026-11-02T09:00:00Z' }],
-        verifications: [{ at: '2026-11-02T05:00:00Z', ok: false, error: '1 table differs' }, { finishedAt: '2026-11-01T05:00:00Z', passed: true }],
+        segments: [
+          { lastCommitTime: '2026-11-02T10:00:00Z' },
+          { lastCommitTime: null, sealedAt: '2026-11-02T11:00:00Z' },
+          { lastCommitTime: '2026-11-02T09:00:00Z' },
+        ],
+        verifications: [
+          { at: '2026-11-02T05:00:00Z', ok: false, error: '1 table differs' },
+          { finishedAt: '2026-11-01T05:00:00Z', passed: true },
+        ],
       }),
     ).toEqual({
       lastSegmentAtMs: Date.parse('2026-11-02T11:00:00Z'),

@@ -57,8 +57,7 @@ function healthy(over: Partial<HealthObservations> = {}): HealthObservations {
   };
 }
 
-const severityOf = (obs: HealthObservations, check: string, t = thresholds) =>
-  evaluateHealth(obs, t, NOW).findings.find((f) => f.check === check)?.severity;
+const severityOf = (obs: HealthObservations, check: string, t = thresholds) => evaluateHealth(obs, t, NOW).findings.find((f) => f.check === check)?.severity;
 
 describe('evaluateHealth', () => {
   it('is OK with exit code 0 when everything is healthy', () => {
@@ -128,14 +127,22 @@ describe('evaluateHealth', () => {
   it('critical outranks unknown, unknown outranks warning', () => {
     const down = { database: { reachable: false as const, error: 'x' }, slot: undefined };
     expect(evaluateHealth(healthy({ ...down, captureRunning: false }), thresholds, NOW).status).toBe('critical');
-    expect(evaluateHealth(healthy({ ...down, maxSlotWalKeepSizeBytes: undefined, catalog: { ...healthy().catalog!, lastBaseAtMs: NOW - 100 * HOUR } }), thresholds, NOW).status).toBe('unknown');
+    expect(
+      evaluateHealth(
+        healthy({ ...down, maxSlotWalKeepSizeBytes: undefined, catalog: { ...healthy().catalog!, lastBaseAtMs: NOW - 100 * HOUR } }),
+        thresholds,
+        NOW,
+      ).status,
+    ).toBe('unknown');
   });
 
   it('a FULL replica identity on a table with a key is a warning naming the table and the fix; absent when not observed', () => {
     const report = evaluateHealth(healthy({ fullIdentityWithKey: [{ table: '"public"."t"', index: null }] }), thresholds, NOW);
     expect(report.status).toBe('warning');
     expect(report.findings.find((f) => f.check === 'replica identity')).toMatchObject({
-      severity: 'warning', value: 1, message: expect.stringContaining('"public"."t" (primary key)'),
+      severity: 'warning',
+      value: 1,
+      message: expect.stringContaining('"public"."t" (primary key)'),
       hint: expect.stringContaining('ALTER TABLE "public"."t" REPLICA IDENTITY DEFAULT;'),
     });
     expect(severityOf(healthy({ fullIdentityWithKey: [] }), 'replica identity')).toBe('ok');
@@ -169,10 +176,15 @@ describe('evaluateHealth', () => {
   it('capture workflow: not running is critical, unknown (Temporal unreachable) is informational, absent when not asked', () => {
     expect(severityOf(healthy({ captureRunning: false }), 'capture')).toBe('critical');
     expect(severityOf(healthy({ captureRunning: 'unknown' }), 'capture')).toBe('ok');
-    const unknown = evaluateHealth(healthy({ captureRunning: 'unknown', captureWorkflow: { id: 'pgincr-capture-default-pgincr', error: 'connect ECONNREFUSED' } }), thresholds, NOW);
+    const unknown = evaluateHealth(
+      healthy({ captureRunning: 'unknown', captureWorkflow: { id: 'pgincr-capture-default-pgincr', error: 'connect ECONNREFUSED' } }),
+      thresholds,
+      NOW,
+    );
     expect(unknown.status).toBe('ok');
-    expect(unknown.findings.find((f) => f.check === 'capture')?.message)
-      .toBe('capture workflow pgincr-capture-default-pgincr not checked: Temporal not reachable (connect ECONNREFUSED)');
+    expect(unknown.findings.find((f) => f.check === 'capture')?.message).toBe(
+      'capture workflow pgincr-capture-default-pgincr not checked: Temporal not reachable (connect ECONNREFUSED)',
+    );
     const failed = evaluateHealth(healthy({ captureRunning: false, captureWorkflow: { id: 'w', status: 'FAILED' } }), thresholds, NOW);
     expect(failed.findings.find((f) => f.check === 'capture')?.message).toMatch(/^capture workflow w is not running \(FAILED\)/);
     expect(severityOf(healthy({ captureRunning: undefined }), 'capture')).toBeUndefined();
@@ -199,7 +211,8 @@ describe('evaluateHealth', () => {
   });
 
   it('segment age warns only when over the limit and the capture is behind', () => {
-    const seg = (ms: number, lag: number) => healthy({ catalog: { ...healthy().catalog!, lastSegmentAtMs: NOW - ms }, slot: slot({ confirmedFlushLagBytes: lag }) });
+    const seg = (ms: number, lag: number) =>
+      healthy({ catalog: { ...healthy().catalog!, lastSegmentAtMs: NOW - ms }, slot: slot({ confirmedFlushLagBytes: lag }) });
     expect(severityOf(seg(HOUR + 1000, 1), 'segments.age')).toBe('warning');
     expect(severityOf(seg(HOUR + 1000, 0), 'segments.age')).toBe('ok');
     expect(severityOf(seg(HOUR - 1000, 1), 'segments.age')).toBe('ok');
@@ -212,7 +225,7 @@ describe('evaluateHealth', () => {
     expect(severityOf(healthy({ repositoryDisk: { error: 'ENOENT' } }), 'repository.disk')).toBe('unknown');
   });
 
-  it('a repository disk with no room for the capture\'s next write is critical and names ENOSPC (issue 18, disk full)', () => {
+  it("a repository disk with no room for the capture's next write is critical and names ENOSPC (issue 18, disk full)", () => {
     const full = healthy({ repositoryDisk: { usedPercent: 100, totalBytes: 48 * 1024 * 1024, freeBytes: 4096 } });
     const report = evaluateHealth(full, thresholds, NOW);
     expect(severityOf(full, 'repository.disk')).toBe('critical');
@@ -235,8 +248,19 @@ describe('evaluateHealth', () => {
 
 describe('formatting', () => {
   it('formats bytes and durations', () => {
-    expect([formatBytes(0), formatBytes(512), formatBytes(1536), formatBytes(10 * GiB), formatBytes(-2048)]).toEqual(['0 B', '512 B', '1.5 KiB', '10.0 GiB', '-2.0 KiB']);
-    expect([formatDuration(42_000), formatDuration(303_000), formatDuration(26 * HOUR), formatDuration(76 * HOUR)]).toEqual(['42s', '5m 3s', '26h 0m', '3d 4h']);
+    expect([formatBytes(0), formatBytes(512), formatBytes(1536), formatBytes(10 * GiB), formatBytes(-2048)]).toEqual([
+      '0 B',
+      '512 B',
+      '1.5 KiB',
+      '10.0 GiB',
+      '-2.0 KiB',
+    ]);
+    expect([formatDuration(42_000), formatDuration(303_000), formatDuration(26 * HOUR), formatDuration(76 * HOUR)]).toEqual([
+      '42s',
+      '5m 3s',
+      '26h 0m',
+      '3d 4h',
+    ]);
   });
 
   it('Nagios: OK line with perfdata', () => {
@@ -252,7 +276,9 @@ describe('formatting', () => {
     const report = evaluateHealth(obs, thresholds, NOW);
     expect(report.exitCode).toBe(2);
     const lines = formatNagios(report);
-    expect(lines[0]).toMatch(/^PGINCR CRITICAL - EMERGENCY: slot pgincr keeps 11\.0 GiB of WAL on the source \(emergency at 10\.0 GiB\); repository disk 91\.0% used, 9 B free \(over 80%\) \| restart_lag=11811160064B;/);
+    expect(lines[0]).toMatch(
+      /^PGINCR CRITICAL - EMERGENCY: slot pgincr keeps 11\.0 GiB of WAL on the source \(emergency at 10\.0 GiB\); repository disk 91\.0% used, 9 B free \(over 80%\) \| restart_lag=11811160064B;/,
+    );
     expect(lines[1]).toBe('EMERGENCY slot.restart_lag: slot pgincr keeps 11.0 GiB of WAL on the source (emergency at 10.0 GiB)');
     expect(lines[2]).toMatch(/^ {2}hint: EMERGENCY PROCEDURE \(docs\/monitoring\.md\)/);
     expect(lines[3]).toBe('WARNING repository.disk: repository disk 91.0% used, 9 B free (over 80%)');
@@ -279,6 +305,8 @@ describe('formatting', () => {
     expect(lines[0]).toBe('pgincr check: CRITICAL (exit 2)  slot pgincr  at 2026-11-27T14:00:00.000Z');
     expect(lines).toContain('  OK        slot.wal_status                replication slot pgincr wal_status reserved');
     expect(lines).toContain('  CRITICAL  capture                        capture workflow is not running: the slot keeps WAL on the source until it resumes');
-    expect(lines).toContain('                                           hint: start it with `pgincr capture start`; if it failed on a lost or missing slot, run `pgincr setup --new-chain`');
+    expect(lines).toContain(
+      '                                           hint: start it with `pgincr capture start`; if it failed on a lost or missing slot, run `pgincr setup --new-chain`',
+    );
   });
 });

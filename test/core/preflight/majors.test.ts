@@ -3,10 +3,26 @@ import { evaluatePreflight, TESTED_MAJORS, type PreflightFacts } from '../../../
 import { buildReport } from '../../../src/core/preflight/report';
 
 const facts = (over: Partial<PreflightFacts> = {}): PreflightFacts => ({
-  serverVersionNum: 150020, serverVersion: '15.20', database: 'app', walLevel: 'logical',
-  maxReplicationSlots: 10, usedReplicationSlots: 0, maxWalSenders: 10, usedWalSenders: 0, slot: null,
-  superuser: true, replication: true, roleName: 'postgres', maxSlotWalKeepSize: '1024',
-  tablesWithoutIdentity: [], fullIdentityWithKey: [], unloggedTables: [], largeObjects: 0, outputPluginLibraries: null, decoderLoad: null, ...over,
+  serverVersionNum: 150020,
+  serverVersion: '15.20',
+  database: 'app',
+  walLevel: 'logical',
+  maxReplicationSlots: 10,
+  usedReplicationSlots: 0,
+  maxWalSenders: 10,
+  usedWalSenders: 0,
+  slot: null,
+  superuser: true,
+  replication: true,
+  roleName: 'postgres',
+  maxSlotWalKeepSize: '1024',
+  tablesWithoutIdentity: [],
+  fullIdentityWithKey: [],
+  unloggedTables: [],
+  largeObjects: 0,
+  outputPluginLibraries: null,
+  decoderLoad: null,
+  ...over,
 });
 const opts = { decoder: 'pgoutput' as const, slot: 'pgincr' };
 const find = (f: PreflightFacts, check: string) => evaluatePreflight(f, opts).find((x) => x.check === check);
@@ -14,17 +30,27 @@ const find = (f: PreflightFacts, check: string) => evaluatePreflight(f, opts).fi
 describe('server version: tested majors', () => {
   it('names 15, 16, 17 and 18 as tested', () => {
     expect(TESTED_MAJORS).toEqual([15, 16, 17, 18]);
-    for (const [num, text] of [[150020, '15.20'], [160014, '16.14'], [170010, '17.10'], [180004, '18.4']] as const) {
+    for (const [num, text] of [
+      [150020, '15.20'],
+      [160014, '16.14'],
+      [170010, '17.10'],
+      [180004, '18.4'],
+    ] as const) {
       const version = find(facts({ serverVersionNum: num, serverVersion: text }), 'server version');
       expect(version).toEqual({
-        check: 'server version', status: 'ok',
+        check: 'server version',
+        status: 'ok',
         message: `PostgreSQL ${text}: major ${Math.floor(num / 10000)} is tested (tested majors: 15, 16, 17, 18)`,
       });
     }
   });
 
   it('warns on a supported but untested major (13, 14, 19), naming the tested ones', () => {
-    for (const [num, text] of [[130020, '13.20'], [140017, '14.17'], [190000, '19beta1']] as const) {
+    for (const [num, text] of [
+      [130020, '13.20'],
+      [140017, '14.17'],
+      [190000, '19beta1'],
+    ] as const) {
       const f = facts({ serverVersionNum: num, serverVersion: text });
       expect(find(f, 'server version')).toMatchObject({
         status: 'warning',
@@ -44,10 +70,14 @@ describe('failover slots (17+)', () => {
   const slot = (failover: boolean | null) => ({ name: 'pgincr', plugin: 'pgoutput', database: 'app', slotType: 'logical', failover });
 
   it('reports whether the capture slot is a failover slot on 17 and 18', () => {
-    expect(find(facts({ serverVersionNum: 170010, serverVersion: '17.10', slot: slot(true) }), 'failover slot'))
-      .toMatchObject({ status: 'ok', message: expect.stringContaining('slot pgincr is a failover slot') });
-    expect(find(facts({ serverVersionNum: 180004, serverVersion: '18.4', slot: slot(false) }), 'failover slot'))
-      .toMatchObject({ status: 'ok', message: expect.stringContaining('ALTER_REPLICATION_SLOT pgincr (FAILOVER true)') });
+    expect(find(facts({ serverVersionNum: 170010, serverVersion: '17.10', slot: slot(true) }), 'failover slot')).toMatchObject({
+      status: 'ok',
+      message: expect.stringContaining('slot pgincr is a failover slot'),
+    });
+    expect(find(facts({ serverVersionNum: 180004, serverVersion: '18.4', slot: slot(false) }), 'failover slot')).toMatchObject({
+      status: 'ok',
+      message: expect.stringContaining('ALTER_REPLICATION_SLOT pgincr (FAILOVER true)'),
+    });
   });
 
   it('says nothing below 17 or before the slot exists', () => {
@@ -60,7 +90,9 @@ describe('event_triggers (17+)', () => {
   it('fails when event triggers are off: the DDL triggers of the capture schema would not fire', () => {
     const f = facts({ serverVersionNum: 170010, serverVersion: '17.10', eventTriggers: 'off' });
     expect(find(f, 'event_triggers')).toMatchObject({
-      status: 'fail', message: expect.stringContaining("event_triggers is 'off'"), hint: expect.stringContaining('ALTER SYSTEM RESET event_triggers'),
+      status: 'fail',
+      message: expect.stringContaining("event_triggers is 'off'"),
+      hint: expect.stringContaining('ALTER SYSTEM RESET event_triggers'),
     });
     expect(buildReport(evaluatePreflight(f, opts)).exitCode).toBe(2);
   });

@@ -2,10 +2,26 @@ import { buildReport, formatReport, type Finding } from '../../../src/core/prefl
 import { evaluatePreflight, parseListSetting, type PreflightFacts } from '../../../src/core/preflight/checks';
 
 const facts = (over: Partial<PreflightFacts> = {}): PreflightFacts => ({
-  serverVersionNum: 150020, serverVersion: '15.20', database: 'app', walLevel: 'logical',
-  maxReplicationSlots: 10, usedReplicationSlots: 0, maxWalSenders: 10, usedWalSenders: 0, slot: null,
-  superuser: true, replication: true, roleName: 'postgres', maxSlotWalKeepSize: '1024',
-  tablesWithoutIdentity: [], fullIdentityWithKey: [], unloggedTables: [], largeObjects: 0, outputPluginLibraries: null, decoderLoad: null, ...over,
+  serverVersionNum: 150020,
+  serverVersion: '15.20',
+  database: 'app',
+  walLevel: 'logical',
+  maxReplicationSlots: 10,
+  usedReplicationSlots: 0,
+  maxWalSenders: 10,
+  usedWalSenders: 0,
+  slot: null,
+  superuser: true,
+  replication: true,
+  roleName: 'postgres',
+  maxSlotWalKeepSize: '1024',
+  tablesWithoutIdentity: [],
+  fullIdentityWithKey: [],
+  unloggedTables: [],
+  largeObjects: 0,
+  outputPluginLibraries: null,
+  decoderLoad: null,
+  ...over,
 });
 const opts = { decoder: 'pgoutput' as const, slot: 'pgincr' };
 const statusOf = (findings: Finding[], check: string) => findings.find((f) => f.check === check)?.status;
@@ -50,37 +66,56 @@ describe('evaluatePreflight', () => {
   });
 
   it('names the tables and the output_plugin_libraries value to set', () => {
-    const f = evaluatePreflight(facts({
-      tablesWithoutIdentity: ['"public"."a"', '"Odd Schema"."Mixed Case"'], unloggedTables: ['"public"."u"'], largeObjects: 2,
-      maxSlotWalKeepSize: '-1', outputPluginLibraries: 'pgoutput, test_decoding',
-    }), { decoder: 'decoder_raw' });
+    const f = evaluatePreflight(
+      facts({
+        tablesWithoutIdentity: ['"public"."a"', '"Odd Schema"."Mixed Case"'],
+        unloggedTables: ['"public"."u"'],
+        largeObjects: 2,
+        maxSlotWalKeepSize: '-1',
+        outputPluginLibraries: 'pgoutput, test_decoding',
+      }),
+      { decoder: 'decoder_raw' },
+    );
     expect(f.find((x) => x.check === 'replica identity')?.message).toContain('"public"."a", "Odd Schema"."Mixed Case"');
     expect(f.find((x) => x.check === 'unlogged tables')?.message).toContain('"public"."u"');
     expect(statusOf(f, 'large objects')).toBe('warning');
     expect(statusOf(f, 'max_slot_wal_keep_size')).toBe('warning');
     expect(f.find((x) => x.check === 'output plugin')).toMatchObject({
-      status: 'fail', message: expect.stringContaining("set output_plugin_libraries = 'pgoutput, test_decoding, decoder_raw'"),
+      status: 'fail',
+      message: expect.stringContaining("set output_plugin_libraries = 'pgoutput, test_decoding, decoder_raw'"),
     });
     expect(statusOf(evaluatePreflight(facts({ outputPluginLibraries: 'pgoutput' }), opts), 'output plugin')).toBe('ok');
-    expect(statusOf(evaluatePreflight(facts({ decoderLoad: { ok: false, error: 'could not access file' } }), { decoder: 'decoder_raw' }), 'output plugin')).toBe('fail');
+    expect(
+      statusOf(evaluatePreflight(facts({ decoderLoad: { ok: false, error: 'could not access file' } }), { decoder: 'decoder_raw' }), 'output plugin'),
+    ).toBe('fail');
   });
 
   it('warns about FULL identities on tables with a key, naming each table and its ALTER', () => {
-    const f = evaluatePreflight(facts({
-      fullIdentityWithKey: [{ table: '"public"."pgbench_accounts"', index: null }, { table: '"Odd Schema"."Mixed Case"', index: '"Mixed Case_k_key"' }],
-    }), opts);
+    const f = evaluatePreflight(
+      facts({
+        fullIdentityWithKey: [
+          { table: '"public"."pgbench_accounts"', index: null },
+          { table: '"Odd Schema"."Mixed Case"', index: '"Mixed Case_k_key"' },
+        ],
+      }),
+      opts,
+    );
     expect(f.find((x) => x.check === 'replica identity full')).toEqual({
       check: 'replica identity full',
       status: 'warning',
-      message: 'tables with REPLICA IDENTITY FULL although they have a key: every UPDATE and DELETE logs the whole old row ' +
+      message:
+        'tables with REPLICA IDENTITY FULL although they have a key: every UPDATE and DELETE logs the whole old row ' +
         '(more WAL and decoding on the source, and the restore matches rows by every column): ' +
         '"public"."pgbench_accounts" (primary key), "Odd Schema"."Mixed Case" (unique index "Mixed Case_k_key")',
-      hint: 'ALTER TABLE "public"."pgbench_accounts" REPLICA IDENTITY DEFAULT; ' +
+      hint:
+        'ALTER TABLE "public"."pgbench_accounts" REPLICA IDENTITY DEFAULT; ' +
         'ALTER TABLE "Odd Schema"."Mixed Case" REPLICA IDENTITY USING INDEX "Mixed Case_k_key"; — pgincr never changes an identity a user set',
     });
     expect(buildReport(evaluatePreflight(facts({ fullIdentityWithKey: [{ table: '"public"."t"', index: null }] }), opts)).exitCode).toBe(1);
     const many = Array.from({ length: 12 }, (_, i) => ({ table: `"public"."t${i}"`, index: null }));
-    expect(evaluatePreflight(facts({ fullIdentityWithKey: many }), opts).find((x) => x.check === 'replica identity full')?.message).toMatch(/"public"\."t9" \(primary key\) and 2 more$/);
+    expect(evaluatePreflight(facts({ fullIdentityWithKey: many }), opts).find((x) => x.check === 'replica identity full')?.message).toMatch(
+      /"public"\."t9" \(primary key\) and 2 more$/,
+    );
   });
 
   it('reads list settings as the server shows them', () => {

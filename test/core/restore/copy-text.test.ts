@@ -6,14 +6,19 @@ import { quoteLiteral } from '../../../src/core/sql/quote';
 /** COPY text format's reading of one line (what the server does with a field), for the property below. */
 function readCopyLine(line: string): Array<string | null> {
   expect(line.endsWith('\n')).toBe(true);
-  return line.slice(0, -1).split('\t').map((field) => {
-    if (field === '\\N') return null;
-    return field.replace(/\\(.)/g, (_, c: string) => ({ n: '\n', r: '\r', t: '\t', '\\': '\\' })[c] ?? `<bad escape ${c}>`);
-  });
+  return line
+    .slice(0, -1)
+    .split('\t')
+    .map((field) => {
+      if (field === '\\N') return null;
+      return field.replace(/\\(.)/g, (_, c: string) => ({ n: '\n', r: '\r', t: '\t', '\\': '\\' })[c] ?? `<bad escape ${c}>`);
+    });
 }
 
 const insertOf = (values: Array<string | null>) =>
-  parseChangeLine(`INSERT INTO public.t (${values.map((_, i) => `c${i}`).join(', ')}) VALUES (${values.map((v) => (v === null ? 'NULL' : quoteLiteral(v))).join(', ')});`) as InsertChange;
+  parseChangeLine(
+    `INSERT INTO public.t (${values.map((_, i) => `c${i}`).join(', ')}) VALUES (${values.map((v) => (v === null ? 'NULL' : quoteLiteral(v))).join(', ')});`,
+  ) as InsertChange;
 
 describe('copyLine', () => {
   it.each<[string, Array<string | null>, string]>([
@@ -33,10 +38,15 @@ describe('copyLine', () => {
   });
 
   it('reads back every string the renderer can write (property)', () => {
-    const value = fc.option(fc.string({ unit: fc.constantFrom('a', "'", '\\', '\t', '\n', '\r', '.', 'N', ',', ' ', '(', ')', 'é', '✓', '😀') }), { nil: null });
-    fc.assert(fc.property(fc.array(value, { minLength: 1, maxLength: 6 }), (values) => {
-      expect(readCopyLine(copyLine(insertOf(values).row))).toEqual(values);
-    }), { numRuns: 2000 });
+    const value = fc.option(fc.string({ unit: fc.constantFrom('a', "'", '\\', '\t', '\n', '\r', '.', 'N', ',', ' ', '(', ')', 'é', '✓', '😀') }), {
+      nil: null,
+    });
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 6 }), (values) => {
+        expect(readCopyLine(copyLine(insertOf(values).row))).toEqual(values);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it('refuses a row that is not in the parsed form', () => {
@@ -46,7 +56,7 @@ describe('copyLine', () => {
 });
 
 describe('copyStatement', () => {
-  it('names the INSERT\'s table and columns as written, without OVERRIDING SYSTEM VALUE', () => {
+  it("names the INSERT's table and columns as written, without OVERRIDING SYSTEM VALUE", () => {
     const plain = parseChangeLine('INSERT INTO "we""ird"."a) (b" ("x) y", z) VALUES (\'1\', NULL);') as InsertChange;
     expect(copyStatement(plain)).toBe('COPY "we""ird"."a) (b" ("x) y", z) FROM STDIN;');
     expect(overridesIdentity(plain.head)).toBe(false);

@@ -19,7 +19,9 @@ describe('ddlRegionEnd', () => {
 
   it('settings lines before and after the DDL, and warning comments after the header', () => {
     const set = (v: string) => `SELECT pg_catalog.set_config('TimeZone', '${v}', true);`;
-    expect(endOf([HEADER, '-- WARNING pgincr: x', '-- WARNING pgincr: y', PATH, set('Europe/Paris'), 'ALTER TABLE t ADD b int;', set('UTC'), DDL_BLOCK_END])).toBe(8);
+    expect(
+      endOf([HEADER, '-- WARNING pgincr: x', '-- WARNING pgincr: y', PATH, set('Europe/Paris'), 'ALTER TABLE t ADD b int;', set('UTC'), DDL_BLOCK_END]),
+    ).toBe(8);
   });
 
   it('the comment-only form ends at its "not replayed" line', () => {
@@ -32,7 +34,10 @@ describe('ddlRegionEnd', () => {
   });
 
   const bodies: Array<[string, string[]]> = [
-    ['dollar quotes (tagged, with a nested other tag)', ['CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $f$ BEGIN', "  RETURN $x$ $f $x$;", DDL_BLOCK_END, AFTER, 'END $f$;']],
+    [
+      'dollar quotes (tagged, with a nested other tag)',
+      ['CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $f$ BEGIN', '  RETURN $x$ $f $x$;', DDL_BLOCK_END, AFTER, 'END $f$;'],
+    ],
     ['a multi-line literal', ["COMMENT ON TABLE t IS 'a;", DDL_BLOCK_END, "it''s';"]],
     ['an E literal with escaped quotes', ["COMMENT ON TABLE t IS E'\\';", DDL_BLOCK_END, "\\\\';"]],
     ['a quoted identifier', ['CREATE TABLE "a;', DDL_BLOCK_END, '" (x int);']],
@@ -49,7 +54,10 @@ describe('ddlRegionEnd', () => {
   });
 
   const unsure: Array<[string, string[]]> = [
-    ['BEGIN ATOMIC (its semicolons are bare)', [HEADER, PATH, 'CREATE FUNCTION g() RETURNS void LANGUAGE sql BEGIN ATOMIC SELECT 1;', DDL_BLOCK_END, AFTER, 'END;', DDL_BLOCK_END]],
+    [
+      'BEGIN ATOMIC (its semicolons are bare)',
+      [HEADER, PATH, 'CREATE FUNCTION g() RETURNS void LANGUAGE sql BEGIN ATOMIC SELECT 1;', DDL_BLOCK_END, AFTER, 'END;', DDL_BLOCK_END],
+    ],
     ['no end line', [HEADER, PATH, 'CREATE TABLE t (a int);']],
     ['an unterminated literal', [HEADER, PATH, "COMMENT ON TABLE t IS 'x;", DDL_BLOCK_END]],
     ['two statements', [HEADER, PATH, 'CREATE TABLE t (a int);', 'CREATE TABLE u (a int);', DDL_BLOCK_END]],

@@ -12,9 +12,14 @@ beforeAll(async () => {
 
 function rel(schema: string, table: string, cols: string[], keys: string[], extra: Partial<RelationInfo> = {}): RelationInfo {
   return {
-    relationId: 1, schema, table, replicaIdentity: 'd',
+    relationId: 1,
+    schema,
+    table,
+    replicaIdentity: 'd',
     columns: cols.map((name) => ({ name, typeOid: 25, typeMod: -1, isKey: keys.includes(name) })),
-    identityAlways: new Set(), generated: new Set(), ...extra,
+    identityAlways: new Set(),
+    generated: new Set(),
+    ...extra,
   };
 }
 const row = (...vs: Array<string | null>): Tuple => vs.map((v) => (v === null ? { kind: 'null' } : { kind: 'text', value: v }));
@@ -29,20 +34,97 @@ const t2 = rel('public', 't2', ['id', 'name'], ['id']);
 const fullKeyed = rel('public', 'fk', ['id', 'n', 'j'], [], { replicaIdentity: 'f' });
 
 const SHAPES = new Map<string, TableShape>([
-  ['public.items', { quiet: true, key: ['id'], columns: new Map([['id', 'bigint'], ['name', 'text'], ['qty', 'integer']]) }],
-  ['public.pair', { quiet: true, key: ['a', 'b'], columns: new Map([['a', 'integer'], ['b', 'text'], ['v', 'jsonb']]) }],
-  ['public.dup', { quiet: true, key: null, columns: new Map([['x', 'text'], ['y', 'text']]) }],
-  ['public.loud', { quiet: false, key: ['id'], columns: new Map([['id', 'integer'], ['v', 'text']]) }],
-  ['"we""ird"."a. b ("', { quiet: true, key: ['id'], columns: new Map([['id', 'integer'], ['select', 'text']]) }],
-  ['public.t2', { quiet: true, key: ['id'], columns: new Map([['id', 'integer'], ['name', 'text']]) }],
-  ['public.fk', { quiet: true, key: null, fullKey: { columns: ['id'], typeOids: [23] }, columns: new Map([['id', 'integer'], ['n', 'numeric'], ['j', 'json']]) }],
+  [
+    'public.items',
+    {
+      quiet: true,
+      key: ['id'],
+      columns: new Map([
+        ['id', 'bigint'],
+        ['name', 'text'],
+        ['qty', 'integer'],
+      ]),
+    },
+  ],
+  [
+    'public.pair',
+    {
+      quiet: true,
+      key: ['a', 'b'],
+      columns: new Map([
+        ['a', 'integer'],
+        ['b', 'text'],
+        ['v', 'jsonb'],
+      ]),
+    },
+  ],
+  [
+    'public.dup',
+    {
+      quiet: true,
+      key: null,
+      columns: new Map([
+        ['x', 'text'],
+        ['y', 'text'],
+      ]),
+    },
+  ],
+  [
+    'public.loud',
+    {
+      quiet: false,
+      key: ['id'],
+      columns: new Map([
+        ['id', 'integer'],
+        ['v', 'text'],
+      ]),
+    },
+  ],
+  [
+    '"we""ird"."a. b ("',
+    {
+      quiet: true,
+      key: ['id'],
+      columns: new Map([
+        ['id', 'integer'],
+        ['select', 'text'],
+      ]),
+    },
+  ],
+  [
+    'public.t2',
+    {
+      quiet: true,
+      key: ['id'],
+      columns: new Map([
+        ['id', 'integer'],
+        ['name', 'text'],
+      ]),
+    },
+  ],
+  [
+    'public.fk',
+    {
+      quiet: true,
+      key: null,
+      fullKey: { columns: ['id'], typeOids: [23] },
+      columns: new Map([
+        ['id', 'integer'],
+        ['n', 'numeric'],
+        ['j', 'json'],
+      ]),
+    },
+  ],
 ]);
 const shapeOf = (t: string) => SHAPES.get(t);
 
 const ins = (r: RelationInfo, ...vs: Array<string | null>) => line(renderInsert(r, row(...vs)));
 const upd = (r: RelationInfo, ...vs: Array<string | null>) => line(renderUpdate(r, row(...vs)));
 const del = (r: RelationInfo, ...vs: Array<string | null>) => line(renderDelete(r, { kind: 'key', tuple: row(...vs) }));
-const rewrite = (lines: string[], options = {}) => rewriteBatch(parseBatch([{ sql: `${lines.join('\n')}\n` }]), shapeOf, options).split('\n').slice(0, -1);
+const rewrite = (lines: string[], options = {}) =>
+  rewriteBatch(parseBatch([{ sql: `${lines.join('\n')}\n` }]), shapeOf, options)
+    .split('\n')
+    .slice(0, -1);
 
 describe('parseChangeLine', () => {
   it('reads the renderer forms, names and literals as written', () => {
@@ -50,8 +132,12 @@ describe('parseChangeLine', () => {
     expect(i).toMatchObject({ kind: 'insert', table: '"we""ird"."a. b ("', columns: ['id', 'select'], row: "(E'it''s\\n', NULL)" });
     expect(rowValue((i as { row: string }).row, 1)).toBe('NULL');
     expect(splitTable('"we""ird"."a. b ("')).toEqual({ schema: 'we"ird', table: 'a. b (' });
-    expect(parseChangeLine(upd(items, '1', 'a, b = \'c\' WHERE', null))).toMatchObject({
-      kind: 'update', setColumns: ['name', 'qty'], setValues: ["'a, b = ''c'' WHERE'", 'NULL'], keyColumns: ['id'], keyValues: ["'1'"],
+    expect(parseChangeLine(upd(items, '1', "a, b = 'c' WHERE", null))).toMatchObject({
+      kind: 'update',
+      setColumns: ['name', 'qty'],
+      setValues: ["'a, b = ''c'' WHERE'", 'NULL'],
+      keyColumns: ['id'],
+      keyValues: ["'1'"],
     });
     expect(parseChangeLine(del(pair, '1', 'x', null))).toMatchObject({ kind: 'delete', keyColumns: ['a', 'b'], keyValues: ["'1'", "'x'"] });
   });
@@ -59,14 +145,17 @@ describe('parseChangeLine', () => {
   it.each([
     ['FULL identity without conditions', 'DELETE FROM ONLY public.dup WHERE ctid = (SELECT ctid FROM ONLY public.dup WHERE true LIMIT 1);'],
     ['FULL identity, another table inside', "DELETE FROM ONLY public.dup WHERE ctid = (SELECT ctid FROM ONLY public.items WHERE x = '1'::integer LIMIT 1);"],
-    ['FULL identity, a column twice', "DELETE FROM ONLY public.dup WHERE ctid = (SELECT ctid FROM ONLY public.dup WHERE x IS NULL AND format('%s', x) = 'a' LIMIT 1);"],
-    ['FULL identity, = NULL', "DELETE FROM ONLY public.dup WHERE ctid = (SELECT ctid FROM ONLY public.dup WHERE x = NULL::integer LIMIT 1);"],
-    ['IS NULL key', "DELETE FROM ONLY public.items WHERE id IS NULL;"],
+    [
+      'FULL identity, a column twice',
+      "DELETE FROM ONLY public.dup WHERE ctid = (SELECT ctid FROM ONLY public.dup WHERE x IS NULL AND format('%s', x) = 'a' LIMIT 1);",
+    ],
+    ['FULL identity, = NULL', 'DELETE FROM ONLY public.dup WHERE ctid = (SELECT ctid FROM ONLY public.dup WHERE x = NULL::integer LIMIT 1);'],
+    ['IS NULL key', 'DELETE FROM ONLY public.items WHERE id IS NULL;'],
     ['= NULL key', "UPDATE ONLY public.items SET name = 'x' WHERE id = NULL;"],
     ['no-op SET', "UPDATE ONLY public.items SET name = name WHERE id = '1';"],
     ['partitioned (no ONLY)', "DELETE FROM public.items WHERE id = '1';"],
     ['unqualified', "INSERT INTO items (id) VALUES ('1');"],
-    ['unquoted number', "INSERT INTO public.items (id) VALUES (1);"],
+    ['unquoted number', 'INSERT INTO public.items (id) VALUES (1);'],
     ['trailing comment', "DELETE FROM ONLY public.items WHERE id = '1'; -- x"],
     ['two statements', "DELETE FROM ONLY public.items WHERE id = '1'; DELETE FROM ONLY public.items WHERE id = '2';"],
     ['unknown E escape', "INSERT INTO public.items (id) VALUES (E'\\t');"],
@@ -82,15 +171,39 @@ describe('parseChangeLine', () => {
     const typed = { ...fullKeyed, columns: fullKeyed.columns.map((c, i) => ({ ...c, typeOid: [23, 1700, 114][i]! })) };
     const u = parseChangeLine(line(renderUpdate(typed, row('1', '2.50', null), { kind: 'old', tuple: row('1', '1.0', '{"a": 1}') })));
     expect(u).toMatchObject({
-      kind: 'update', table: 'public.fk', setColumns: ['n', 'j'], setValues: ["'2.50'", 'NULL'], keyColumns: ['id', 'n', 'j'], keyValues: ["'1'", "'1.0'", '\'{"a": 1}\''],
-      full: [{ typed: 'integer', text: false }, { typed: 'numeric', text: true }, { typed: null, text: true }],
+      kind: 'update',
+      table: 'public.fk',
+      setColumns: ['n', 'j'],
+      setValues: ["'2.50'", 'NULL'],
+      keyColumns: ['id', 'n', 'j'],
+      keyValues: ["'1'", "'1.0'", '\'{"a": 1}\''],
+      full: [
+        { typed: 'integer', text: false },
+        { typed: 'numeric', text: true },
+        { typed: null, text: true },
+      ],
     });
-    const old = "DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE format('%s', id) = '1' AND n IS NULL AND format('%s', j) = 'x' LIMIT 1);";
+    const old =
+      "DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE format('%s', id) = '1' AND n IS NULL AND format('%s', j) = 'x' LIMIT 1);";
     expect(parseChangeLine(old)).toMatchObject({
-      kind: 'delete', keyColumns: ['id', 'n', 'j'], keyValues: ["'1'", 'NULL', "'x'"], full: [{ typed: null, text: true }, { typed: null, text: false }, { typed: null, text: true }],
+      kind: 'delete',
+      keyColumns: ['id', 'n', 'j'],
+      keyValues: ["'1'", 'NULL', "'x'"],
+      full: [
+        { typed: null, text: true },
+        { typed: null, text: false },
+        { typed: null, text: true },
+      ],
     });
-    const types = parseChangeLine("DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE id = '1'::double precision AND n = '{a}'::\"My S\".\"t AND x\"[] LIMIT 1);");
-    expect(types).toMatchObject({ full: [{ typed: 'double precision', text: false }, { typed: '"My S"."t AND x"[]', text: false }] });
+    const types = parseChangeLine(
+      'DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE id = \'1\'::double precision AND n = \'{a}\'::"My S"."t AND x"[] LIMIT 1);',
+    );
+    expect(types).toMatchObject({
+      full: [
+        { typed: 'double precision', text: false },
+        { typed: '"My S"."t AND x"[]', text: false },
+      ],
+    });
   });
 
   it('reuses a head for the next line only when that line really starts with it', () => {
@@ -103,8 +216,14 @@ describe('parseChangeLine', () => {
 describe('rewriteBatch: golden cases', () => {
   it('merges inserts, updates and deletes of a keyed quiet table into one statement each, by rounds', () => {
     const out = rewrite([
-      upd(items, '7', 'g', '7'), ins(items, '1', 'a', '1'), del(items, '5', null, null), upd(items, '8', 'h', null),
-      ins(items, '2', 'b', null), upd(items, '8', 'h2', '8'), del(items, '7', null, null), ins(items, '7', 'g2', '7'),
+      upd(items, '7', 'g', '7'),
+      ins(items, '1', 'a', '1'),
+      del(items, '5', null, null),
+      upd(items, '8', 'h', null),
+      ins(items, '2', 'b', null),
+      upd(items, '8', 'h2', '8'),
+      del(items, '7', null, null),
+      ins(items, '7', 'g2', '7'),
     ]);
     expect(out).toEqual([
       // round 0: keys 7, 1, 5, 8, 2 once each; DELETEs, UPDATEs, INSERTs
@@ -121,10 +240,19 @@ describe('rewriteBatch: golden cases', () => {
   });
 
   it('folds an UPDATE or DELETE into the pending INSERT of its row', () => {
-    expect(rewrite([
-      ins(items, '1', 'a', '1'), ins(items, '2', 'b', null), upd(items, '1', "it's", '2'), ins(items, '3', 'c', '3'),
-      upd(items, '2', 'b2', '4'), upd(items, '1', 'a3', null), del(items, '3', null, null), del(items, '6', null, null), ins(items, '3', 'c2', '9'),
-    ])).toEqual([
+    expect(
+      rewrite([
+        ins(items, '1', 'a', '1'),
+        ins(items, '2', 'b', null),
+        upd(items, '1', "it's", '2'),
+        ins(items, '3', 'c', '3'),
+        upd(items, '2', 'b2', '4'),
+        upd(items, '1', 'a3', null),
+        del(items, '3', null, null),
+        del(items, '6', null, null),
+        ins(items, '3', 'c2', '9'),
+      ]),
+    ).toEqual([
       "DELETE FROM ONLY public.items WHERE id = '6';",
       "INSERT INTO public.items (id, name, qty) VALUES ('1', 'a3', NULL), ('2', 'b2', '4');",
       // key 3: its first INSERT dropped by the DELETE; the re-INSERT comes a round later
@@ -142,9 +270,16 @@ describe('rewriteBatch: golden cases', () => {
   it('keeps in place: key changes, other SET lists apart, tables that are not quiet, unknown tables, and everything around them', () => {
     const keyChange = "UPDATE ONLY public.items SET id = '9' WHERE id = '1';";
     const lines = [
-      ins(items, '1', 'a', '1'), keyChange, ins(items, '2', 'b', '2'), ins(loud, '1', 'x'), ins(loud, '2', 'x'), ins(items, '3', 'c', '3'),
-      "INSERT INTO public.nowhere (id) VALUES ('1');", ins(items, '4', 'd', '4'),
-      line(renderMarker({ kind: 'checkpoint', lsn: '0/1', note: null })), ins(items, '5', 'e', '5'),
+      ins(items, '1', 'a', '1'),
+      keyChange,
+      ins(items, '2', 'b', '2'),
+      ins(loud, '1', 'x'),
+      ins(loud, '2', 'x'),
+      ins(items, '3', 'c', '3'),
+      "INSERT INTO public.nowhere (id) VALUES ('1');",
+      ins(items, '4', 'd', '4'),
+      line(renderMarker({ kind: 'checkpoint', lsn: '0/1', note: null })),
+      ins(items, '5', 'e', '5'),
     ];
     expect(rewrite(lines)).toEqual(lines);
     // With insert runs allowed (no INSERT trigger anywhere), the other table's consecutive INSERTs merge in order.
@@ -154,7 +289,8 @@ describe('rewriteBatch: golden cases', () => {
   it('an INSERT that does not name every column stays in place (a default could run)', () => {
     const partial = "INSERT INTO public.items (id, name) VALUES ('1', 'a');";
     expect(rewrite([partial, ins(items, '2', 'b', '2'), ins(items, '3', 'c', '3')])).toEqual([
-      partial, "INSERT INTO public.items (id, name, qty) VALUES ('2', 'b', '2'), ('3', 'c', '3');",
+      partial,
+      "INSERT INTO public.items (id, name, qty) VALUES ('2', 'b', '2'), ('3', 'c', '3');",
     ]);
   });
 
@@ -164,17 +300,18 @@ describe('rewriteBatch: golden cases', () => {
     const d = (id: string) => line(renderDelete(typed, { kind: 'old', tuple: row(id, null, 'x') }));
     expect(rewrite([u('1', '2'), u('2', '3'), d('3'), u('1', '4')])).toEqual([
       "DELETE FROM ONLY public.fk AS t USING (VALUES ('3'::integer, '3'::integer, 'x')) AS v(k0, o0, p2) WHERE t.id = v.k0 AND t.id = v.o0 AND t.n IS NULL AND format('%s', t.j) = v.p2 AND t.id IN ('3'::integer);",
-      "UPDATE ONLY public.fk AS t SET n = v.s0 FROM (VALUES ('1'::integer, '1'::integer, '1.0'::numeric, '1.0', 'x', '2'::numeric), ('2'::integer, '2'::integer, '1.0'::numeric, '1.0', 'x', '3'::numeric)) AS v(k0, o0, o1, p1, p2, s0)"
-        + " WHERE t.id = v.k0 AND t.id = v.o0 AND t.n = v.o1 AND format('%s', t.n) = v.p1 AND format('%s', t.j) = v.p2 AND t.id IN ('1'::integer, '2'::integer);",
-      "UPDATE ONLY public.fk AS t SET n = v.s0 FROM (VALUES ('1'::integer, '1'::integer, '1.0'::numeric, '1.0', 'x', '4'::numeric)) AS v(k0, o0, o1, p1, p2, s0)"
-        + " WHERE t.id = v.k0 AND t.id = v.o0 AND t.n = v.o1 AND format('%s', t.n) = v.p1 AND format('%s', t.j) = v.p2 AND t.id IN ('1'::integer);",
+      "UPDATE ONLY public.fk AS t SET n = v.s0 FROM (VALUES ('1'::integer, '1'::integer, '1.0'::numeric, '1.0', 'x', '2'::numeric), ('2'::integer, '2'::integer, '1.0'::numeric, '1.0', 'x', '3'::numeric)) AS v(k0, o0, o1, p1, p2, s0)" +
+        " WHERE t.id = v.k0 AND t.id = v.o0 AND t.n = v.o1 AND format('%s', t.n) = v.p1 AND format('%s', t.j) = v.p2 AND t.id IN ('1'::integer, '2'::integer);",
+      "UPDATE ONLY public.fk AS t SET n = v.s0 FROM (VALUES ('1'::integer, '1'::integer, '1.0'::numeric, '1.0', 'x', '4'::numeric)) AS v(k0, o0, o1, p1, p2, s0)" +
+        " WHERE t.id = v.k0 AND t.id = v.o0 AND t.n = v.o1 AND format('%s', t.n) = v.p1 AND format('%s', t.j) = v.p2 AND t.id IN ('1'::integer);",
     ]);
     // older segments' text form, merged alike; a NULL key value, a key typed as another type and a pending INSERT of the key stay as written
-    const old = "DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE format('%s', id) = '5' AND n IS NULL AND format('%s', j) = 'x' LIMIT 1);";
+    const old =
+      "DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE format('%s', id) = '5' AND n IS NULL AND format('%s', j) = 'x' LIMIT 1);";
     expect(rewrite([old])).toEqual([
       "DELETE FROM ONLY public.fk AS t USING (VALUES ('5'::integer, '5', 'x')) AS v(k0, p0, p2) WHERE t.id = v.k0 AND format('%s', t.id) = v.p0 AND t.n IS NULL AND format('%s', t.j) = v.p2 AND t.id IN ('5'::integer);",
     ]);
-    const nullKey = "DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE id IS NULL LIMIT 1);";
+    const nullKey = 'DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE id IS NULL LIMIT 1);';
     const otherType = "DELETE FROM ONLY public.fk WHERE ctid = (SELECT ctid FROM ONLY public.fk WHERE id = '5'::bigint LIMIT 1);";
     expect(rewrite([nullKey, otherType])).toEqual([nullKey, otherType]);
     // after the INSERT of its key: not folded into it, applied in the next round
@@ -197,12 +334,21 @@ describe('rewriteBatch: golden cases', () => {
 
   it('merges across source transactions, but never into or across a verbatim (DDL) body', () => {
     const ddl = renderDdlHistoryRow(
-      { occurredAt: '2026-01-01 00:00:00+00', roleName: 'postgres', searchPath: '', commandTag: 'CREATE TABLE', objectIdentities: ['public.x'], query: `CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$\n${ins(items, '7', 'x', '7')}\n$$` },
+      {
+        occurredAt: '2026-01-01 00:00:00+00',
+        roleName: 'postgres',
+        searchPath: '',
+        commandTag: 'CREATE TABLE',
+        objectIdentities: ['public.x'],
+        query: `CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$\n${ins(items, '7', 'x', '7')}\n$$`,
+      },
       { ordinals: new DdlOrdinals(), ddlInFunction: 'fail' },
     );
     const bodies = [
-      { sql: `${ins(items, '1', 'a', '1')}\n` }, { sql: `${ins(items, '2', 'b', '2')}\n` },
-      { sql: `${ins(items, '3', 'c', '3')}\n${ddl}${ins(items, '4', 'd', '4')}\n`, verbatim: true }, { sql: `${ins(items, '5', 'e', '5')}\n` },
+      { sql: `${ins(items, '1', 'a', '1')}\n` },
+      { sql: `${ins(items, '2', 'b', '2')}\n` },
+      { sql: `${ins(items, '3', 'c', '3')}\n${ddl}${ins(items, '4', 'd', '4')}\n`, verbatim: true },
+      { sql: `${ins(items, '5', 'e', '5')}\n` },
     ];
     const out = rewriteBatch(parseBatch(bodies), shapeOf);
     expect(out).toBe(`INSERT INTO public.items (id, name, qty) VALUES ('1', 'a', '1'), ('2', 'b', '2');\n${bodies[2]!.sql}${ins(items, '5', 'e', '5')}\n`);
@@ -239,16 +385,21 @@ const DDL_CASES: Array<{ what: string; query: string; tag: string; extra?: Parti
   {
     what: 'a body holding the end line, empty search_path',
     query: `CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $f$\nSELECT pg_catalog.set_config('search_path', '', true);\n${TRAP}\n$f$`,
-    tag: 'CREATE FUNCTION', extra: { searchPath: '' },
+    tag: 'CREATE FUNCTION',
+    extra: { searchPath: '' },
   },
   {
-    what: 'BEGIN ATOMIC', tag: 'CREATE FUNCTION', rest: true,
+    what: 'BEGIN ATOMIC',
+    tag: 'CREATE FUNCTION',
+    rest: true,
     query: `CREATE FUNCTION g() RETURNS void LANGUAGE sql BEGIN ATOMIC\nSELECT 1;\nSELECT pg_catalog.set_config('search_path', '', true);\n${TRAP}\nEND`,
   },
   { what: 'a multi-action rule', query: `CREATE RULE r AS ON INSERT TO public.a DO ALSO (\n${TRAP}\n)`, tag: 'CREATE RULE' },
   { what: 'a literal', query: `COMMENT ON TABLE t IS E'\\';\n${TRAP.replace(/'/g, "''")}'`, tag: 'COMMENT' },
   {
-    what: 'session settings and a rewrite warning', query: 'ALTER TABLE t ADD c timestamptz DEFAULT now()', tag: 'ALTER TABLE',
+    what: 'session settings and a rewrite warning',
+    query: 'ALTER TABLE t ADD c timestamptz DEFAULT now()',
+    tag: 'ALTER TABLE',
     extra: { settings: [{ name: 'TimeZone', value: 'Europe/Paris' }], volatileRewrites: ['public.t (c)'] },
   },
   { what: 'DDL in a function', query: `DO $$BEGIN\n${TRAP}\nCREATE TABLE x ();\nEND$$`, tag: 'CREATE TABLE' },

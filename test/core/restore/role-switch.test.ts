@@ -50,7 +50,9 @@ describe('the applier reads a DDL block with its role switch', () => {
 
   it('--no-owner drops exactly the top-level switch lines', () => {
     const fn = [
-      HEADER, setRoleLine('alice'), PATH,
+      HEADER,
+      setRoleLine('alice'),
+      PATH,
       'CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$',
       'BEGIN',
       'RESET ROLE;',
@@ -59,7 +61,10 @@ describe('the applier reads a DDL block with its role switch', () => {
       "COMMENT ON TABLE t IS '",
       'RESET ROLE;',
       "';",
-      DDL_BLOCK_END, RESET_ROLE_LINE, INSERT, '',
+      DDL_BLOCK_END,
+      RESET_ROLE_LINE,
+      INSERT,
+      '',
     ];
     const kept = withoutRoleSwitches(fn.join('\n'));
     expect(kept.split('\n')).toEqual(fn.filter((_l, i) => i !== 1 && i !== 12));
@@ -70,15 +75,30 @@ describe('the applier reads a DDL block with its role switch', () => {
 describe('the plan scan collects the roles', () => {
   it('from SET ROLE lines inside transactions', () => {
     const bytes = renderSegment(0x1000n, [
-      { xid: 5, commitLsn: 0x1010n, endLsn: 0x1040n, commitTime: '2026-01-01T00:00:00.000000Z', statements: [HEADER, setRoleLine('alice'), PATH, 'CREATE TABLE t (a int)', DDL_BLOCK_END, RESET_ROLE_LINE] },
-      { xid: 6, commitLsn: 0x1050n, endLsn: 0x1080n, commitTime: '2026-01-01T00:00:01.000000Z', statements: [setRoleLine('Bö b'), setRoleLine('alice'), INSERT] },
+      {
+        xid: 5,
+        commitLsn: 0x1010n,
+        endLsn: 0x1040n,
+        commitTime: '2026-01-01T00:00:00.000000Z',
+        statements: [HEADER, setRoleLine('alice'), PATH, 'CREATE TABLE t (a int)', DDL_BLOCK_END, RESET_ROLE_LINE],
+      },
+      {
+        xid: 6,
+        commitLsn: 0x1050n,
+        endLsn: 0x1080n,
+        commitTime: '2026-01-01T00:00:01.000000Z',
+        statements: [setRoleLine('Bö b'), setRoleLine('alice'), INSERT],
+      },
     ]);
     const lines = scanSegment(bytes).roleLines.map((l) => Buffer.from(l, 'latin1').toString('utf8'));
     expect(lines.sort()).toEqual(['SET ROLE "Bö b";', 'SET ROLE "alice";']);
   });
 
   it('and globals.sql tells which roles the globals step creates', () => {
-    expect(rolesCreatedBy('--\n-- Roles\n--\n\nCREATE ROLE alice;\nALTER ROLE alice WITH NOSUPERUSER;\nCREATE ROLE "Bob ""B""";\n')).toEqual(['alice', 'Bob "B"']);
+    expect(rolesCreatedBy('--\n-- Roles\n--\n\nCREATE ROLE alice;\nALTER ROLE alice WITH NOSUPERUSER;\nCREATE ROLE "Bob ""B""";\n')).toEqual([
+      'alice',
+      'Bob "B"',
+    ]);
   });
 });
 
@@ -117,7 +137,12 @@ describe('NoOwnerFilter (plain base under --no-owner)', () => {
     for (let i = 0; i < dump.length; i += 7) out += f.push(dump.slice(i, i + 7));
     out += f.end();
     const dropped = new Set([9, 17]);
-    expect(out).toBe(dump.split('\n').filter((_l, i) => !dropped.has(i)).join('\n'));
+    expect(out).toBe(
+      dump
+        .split('\n')
+        .filter((_l, i) => !dropped.has(i))
+        .join('\n'),
+    );
     expect(f.dropped).toBe(2);
   });
 });

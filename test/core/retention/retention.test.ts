@@ -35,8 +35,17 @@ describe('retention', () => {
     expect(recent).toHaveLength(30);
     // April 2025 … February 2026 (March 2026 is the current month, its first base is within 30 days).
     expect(monthly).toEqual([
-      '2025-04-01', '2025-05-01', '2025-06-01', '2025-07-01', '2025-08-01', '2025-09-01',
-      '2025-10-01', '2025-11-01', '2025-12-01', '2026-01-01', '2026-02-01',
+      '2025-04-01',
+      '2025-05-01',
+      '2025-06-01',
+      '2025-07-01',
+      '2025-08-01',
+      '2025-09-01',
+      '2025-10-01',
+      '2025-11-01',
+      '2025-12-01',
+      '2026-01-01',
+      '2026-02-01',
     ]);
     expect(out.bases[0]?.reason).toMatch(/^taken 2025-01-01T02:00:00.000000Z: older than 30 days and not the first base of a month in the last 12 months$/);
   });
@@ -82,7 +91,11 @@ describe('retention', () => {
       fc.property(
         fc.integer({ min: 1, max: 120 }),
         fc.integer({ min: 1, max: 10 }),
-        fc.record({ segmentsDays: fc.integer({ min: 1, max: 60 }), fullDays: fc.integer({ min: 1, max: 90 }), monthlyForMonths: fc.integer({ min: 0, max: 6 }) }),
+        fc.record({
+          segmentsDays: fc.integer({ min: 1, max: 60 }),
+          fullDays: fc.integer({ min: 1, max: 90 }),
+          monthlyForMonths: fc.integer({ min: 0, max: 6 }),
+        }),
         fc.integer({ min: 0, max: 200 }),
         (days, every, p, nowDay) => {
           const c = history(days, every);

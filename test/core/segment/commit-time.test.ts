@@ -11,26 +11,31 @@ describe('normalizeTime', () => {
   });
 
   it('its fast path (canonical and UTC forms on a day seen valid) equals the full parse, invalid days included', () => {
-    const time = fc.record({
-      year: fc.constantFrom(2024, 2025, 2026),
-      month: fc.integer({ min: 1, max: 12 }),
-      day: fc.constantFrom(1, 28, 29, 30, 31),
-      h: fc.integer({ min: 0, max: 23 }),
-      mi: fc.integer({ min: 0, max: 59 }),
-      s: fc.integer({ min: 0, max: 59 }),
-      us: fc.integer({ min: 0, max: 999_999 }),
-      pg: fc.boolean(),
-    }).map((t) => {
-      const day = `${t.year}-${two(t.month)}-${two(t.day)}`;
-      const clock = `${two(t.h)}:${two(t.mi)}:${two(t.s)}.${String(t.us).padStart(6, '0')}`;
-      return t.pg ? `${day} ${clock}+00` : `${day}T${clock}Z`;
-    });
-    fc.assert(fc.property(fc.array(time, { minLength: 1, maxLength: 30 }), (texts) => {
-      for (const text of texts) {
-        expect(normalizeTime(text)).toBe(normalizeTimeSlow(text));
-        expect(renderPgTime(text)).toBe(renderPgTime(normalizeTimeSlow(text)));
-      }
-    }), { numRuns: 300 });
+    const time = fc
+      .record({
+        year: fc.constantFrom(2024, 2025, 2026),
+        month: fc.integer({ min: 1, max: 12 }),
+        day: fc.constantFrom(1, 28, 29, 30, 31),
+        h: fc.integer({ min: 0, max: 23 }),
+        mi: fc.integer({ min: 0, max: 59 }),
+        s: fc.integer({ min: 0, max: 59 }),
+        us: fc.integer({ min: 0, max: 999_999 }),
+        pg: fc.boolean(),
+      })
+      .map((t) => {
+        const day = `${t.year}-${two(t.month)}-${two(t.day)}`;
+        const clock = `${two(t.h)}:${two(t.mi)}:${two(t.s)}.${String(t.us).padStart(6, '0')}`;
+        return t.pg ? `${day} ${clock}+00` : `${day}T${clock}Z`;
+      });
+    fc.assert(
+      fc.property(fc.array(time, { minLength: 1, maxLength: 30 }), (texts) => {
+        for (const text of texts) {
+          expect(normalizeTime(text)).toBe(normalizeTimeSlow(text));
+          expect(renderPgTime(text)).toBe(renderPgTime(normalizeTimeSlow(text)));
+        }
+      }),
+      { numRuns: 300 },
+    );
     // A day that does not exist is never taken as valid: February 30 rolls over as before.
     normalizeTime('2026-02-28T00:00:00.000000Z');
     expect(normalizeTime('2026-02-30T00:00:00.000000Z')).toBe('2026-03-02T00:00:00.000000Z');

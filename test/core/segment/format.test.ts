@@ -73,9 +73,16 @@ describe('segment format v1', () => {
         gap: fc.bigInt({ min: 0n, max: 1n << 20n }),
         len: fc.bigInt({ min: 1n, max: 1n << 12n }),
         micros: fc.integer({ min: 0, max: 10 ** 9 }),
-        statements: fc.array(fc.string({ unit: 'binary' }).map((s) => Buffer.from(s, 'utf8').toString('latin1').replace(/[\r\n]/g, ' ')), {
-          maxLength: 4,
-        }),
+        statements: fc.array(
+          fc.string({ unit: 'binary' }).map((s) =>
+            Buffer.from(s, 'utf8')
+              .toString('latin1')
+              .replace(/[\r\n]/g, ' '),
+          ),
+          {
+            maxLength: 4,
+          },
+        ),
       }),
       { maxLength: 8 },
     )

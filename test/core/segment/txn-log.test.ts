@@ -65,13 +65,22 @@ describe('TxnLogFilter', () => {
     txn(2, ["DELETE FROM ONLY public.orders WHERE id = '2';", "UPDATE ONLY public.items SET n = '5' WHERE id = '42';"]),
     txn(3, ['TRUNCATE ONLY public.items, ONLY public."Audit Log" RESTART IDENTITY;']),
     txn(4, DDL_BLOCK),
-    txn(5, ["INSERT INTO public.U&\"x\\000A\" (id) VALUES ('1');", '-- pgincr: REFUSED pgincr.ddl_history row id 3 xid 9: bad signature, not written by pgincr\'s triggers; not replayed', "DELETE FROM ONLY public.orders WHERE ctid = (SELECT ctid FROM ONLY public.orders WHERE id = '7'::integer AND note IS NULL LIMIT 1);"]),
+    txn(5, [
+      'INSERT INTO public.U&"x\\000A" (id) VALUES (\'1\');',
+      "-- pgincr: REFUSED pgincr.ddl_history row id 3 xid 9: bad signature, not written by pgincr's triggers; not replayed",
+      "DELETE FROM ONLY public.orders WHERE ctid = (SELECT ctid FROM ONLY public.orders WHERE id = '7'::integer AND note IS NULL LIMIT 1);",
+    ]),
   ]);
 
   it('summarises every transaction without filters', () => {
     const all = run(segment, {});
     expect(all.map((t) => t.xid)).toEqual([1, 2, 3, 4, 5]);
-    expect(all[0]).toMatchObject({ commitLsn: '0/16B4100', endLsn: '0/16B4140', commitTime: '2026-11-27T14:00:01.000001Z', tables: { 'public.orders': { INSERT: 2 } } });
+    expect(all[0]).toMatchObject({
+      commitLsn: '0/16B4100',
+      endLsn: '0/16B4140',
+      commitTime: '2026-11-27T14:00:01.000001Z',
+      tables: { 'public.orders': { INSERT: 2 } },
+    });
     expect(all[2]!.tables).toEqual({ 'public.items': { TRUNCATE: 1 }, 'public."Audit Log"': { TRUNCATE: 1 } });
     // the DELETE inside the function body is DDL text, not a DELETE
     expect(all[3]!.tables).toEqual({ 'public.orders': { DDL: 1 } });
@@ -107,7 +116,10 @@ describe('TxnLogFilter', () => {
   });
 
   it('shows the statements, and drops a torn last transaction of an open segment', () => {
-    const open = Buffer.concat([renderSegment(header, [txn(1, ["INSERT INTO public.t (id) VALUES ('1');"])], false), Buffer.from("\nBEGIN; -- xid 2 commit_lsn 0/16B4200 committed 2026-11-27 14:00:02.000001+00\nINSERT INTO public.t (id) VALU")]);
+    const open = Buffer.concat([
+      renderSegment(header, [txn(1, ["INSERT INTO public.t (id) VALUES ('1');"])], false),
+      Buffer.from('\nBEGIN; -- xid 2 commit_lsn 0/16B4200 committed 2026-11-27 14:00:02.000001+00\nINSERT INTO public.t (id) VALU'),
+    ]);
     const out = run(open, { show: true });
     expect(out).toEqual([expect.objectContaining({ xid: 1, statements: ["INSERT INTO public.t (id) VALUES ('1');"] })]);
   });
@@ -125,28 +137,59 @@ describe('TxnLogFilter', () => {
     fc.tuple(ident, fc.nat(9)).map(([t, n]) => ({ kind: 'INSERT', tables: [t], line: `INSERT INTO ${t} (id) VALUES ('${n}');` })),
     fc.tuple(ident, fc.nat(9)).map(([t, n]) => ({ kind: 'UPDATE', tables: [t], line: `UPDATE ONLY ${t} SET v = 'x' WHERE id = '${n}';` })),
     fc.tuple(ident, fc.nat(9)).map(([t, n]) => ({ kind: 'DELETE', tables: [t], line: `DELETE FROM ONLY ${t} WHERE id = '${n}';` })),
-    fc.tuple(ident, ident).map(([a, c]) => ({ kind: 'TRUNCATE', tables: a === c ? [a] : [a, c], line: `TRUNCATE ${(a === c ? [a] : [a, c]).map((t) => `ONLY ${t}`).join(', ')};` })),
-    ident.map((t) => ({ kind: 'DDL', tables: [t], line: [`-- ddl: ALTER TABLE ${t} role r at 2026-11-27 14:00:00+00`, "SELECT pg_catalog.set_config('search_path', 'public', true);", `ALTER TABLE ${t} ADD COLUMN z int;`, `INSERT INTO ${t} (id) VALUES ('1');`, "SELECT pg_catalog.set_config('search_path', '', true);"].join('\n') })),
+    fc
+      .tuple(ident, ident)
+      .map(([a, c]) => ({
+        kind: 'TRUNCATE',
+        tables: a === c ? [a] : [a, c],
+        line: `TRUNCATE ${(a === c ? [a] : [a, c]).map((t) => `ONLY ${t}`).join(', ')};`,
+      })),
+    ident.map((t) => ({
+      kind: 'DDL',
+      tables: [t],
+      line: [
+        `-- ddl: ALTER TABLE ${t} role r at 2026-11-27 14:00:00+00`,
+        "SELECT pg_catalog.set_config('search_path', 'public', true);",
+        `ALTER TABLE ${t} ADD COLUMN z int;`,
+        `INSERT INTO ${t} (id) VALUES ('1');`,
+        "SELECT pg_catalog.set_config('search_path', '', true);",
+      ].join('\n'),
+    })),
     fc.constant({ kind: 'none', tables: [] as string[], line: "SELECT pg_catalog.setval('public.s', 3, true);" }),
   );
 
   it('property: counts equal a naive count over generated segments, however the bytes are split', () => {
     fc.assert(
-      fc.property(fc.array(fc.array(stmt, { maxLength: 6 }), { maxLength: 8 }), fc.integer({ min: 1, max: 64 }), fc.constantFrom('public.a', 's.c'), (txns, chunk, wanted) => {
-        const seg = renderSegment(header, txns.map((ss, i) => txn(i + 1, ss.map((s) => s.line))));
-        const got = run(seg, {}, chunk);
-        expect(got.map((t) => t.xid)).toEqual(txns.map((_, i) => i + 1));
-        txns.forEach((ss, i) => {
-          const naive: Record<string, Record<string, number>> = {};
-          for (const s of ss) for (const t of s.tables) if (s.kind !== 'none') (naive[t] ??= {})[s.kind] = ((naive[t] ??= {})[s.kind] ?? 0) + 1;
-          expect(got[i]!.tables).toEqual(naive);
-        });
-        const found = run(seg, { tables: new Set([wanted]), kinds: new Set(['DELETE', 'TRUNCATE']) }, chunk);
-        // a listed transaction's counts are all of its statements, not only the matching ones
-        for (const t of found) expect(t.tables).toEqual(got[t.xid - 1]!.tables);
-        const deletes = found.map((t) => t.xid);
-        expect(deletes).toEqual(txns.flatMap((ss, i) => (ss.some((s) => (s.kind === 'DELETE' || s.kind === 'TRUNCATE') && s.tables.includes(wanted)) ? [i + 1] : [])));
-      }),
+      fc.property(
+        fc.array(fc.array(stmt, { maxLength: 6 }), { maxLength: 8 }),
+        fc.integer({ min: 1, max: 64 }),
+        fc.constantFrom('public.a', 's.c'),
+        (txns, chunk, wanted) => {
+          const seg = renderSegment(
+            header,
+            txns.map((ss, i) =>
+              txn(
+                i + 1,
+                ss.map((s) => s.line),
+              ),
+            ),
+          );
+          const got = run(seg, {}, chunk);
+          expect(got.map((t) => t.xid)).toEqual(txns.map((_, i) => i + 1));
+          txns.forEach((ss, i) => {
+            const naive: Record<string, Record<string, number>> = {};
+            for (const s of ss) for (const t of s.tables) if (s.kind !== 'none') (naive[t] ??= {})[s.kind] = ((naive[t] ??= {})[s.kind] ?? 0) + 1;
+            expect(got[i]!.tables).toEqual(naive);
+          });
+          const found = run(seg, { tables: new Set([wanted]), kinds: new Set(['DELETE', 'TRUNCATE']) }, chunk);
+          // a listed transaction's counts are all of its statements, not only the matching ones
+          for (const t of found) expect(t.tables).toEqual(got[t.xid - 1]!.tables);
+          const deletes = found.map((t) => t.xid);
+          expect(deletes).toEqual(
+            txns.flatMap((ss, i) => (ss.some((s) => (s.kind === 'DELETE' || s.kind === 'TRUNCATE') && s.tables.includes(wanted)) ? [i + 1] : [])),
+          );
+        },
+      ),
       { numRuns: 200 },
     );
   });

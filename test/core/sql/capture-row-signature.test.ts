@@ -32,7 +32,13 @@ describe('capture-row signatures', () => {
 
 describe('checkCaptureRow', () => {
   const rel = (columns: string[]): RelationInfo =>
-    ({ relationId: 1, schema: 'pgincr', table: 'sequence_positions', replicaIdentity: 'd', columns: columns.map((name) => ({ name, flags: 0, typeOid: 25, typeMod: -1 })) }) as unknown as RelationInfo;
+    ({
+      relationId: 1,
+      schema: 'pgincr',
+      table: 'sequence_positions',
+      replicaIdentity: 'd',
+      columns: columns.map((name) => ({ name, flags: 0, typeOid: 25, typeMod: -1 })),
+    }) as unknown as RelationInfo;
   const tuple = (values: Array<string | null>): Tuple => values.map((v) => (v === null ? { kind: 'null' as const } : { kind: 'text' as const, value: v }));
   const positions = '[{"schema": "public", "name": "s", "is_called": true, "last_value": "5"}]';
   const sig = rowSignature(GOLDEN_KEY, [positions]);
@@ -42,8 +48,15 @@ describe('checkCaptureRow', () => {
     expect(checkCaptureRow(r, tuple(['7', '2026-01-01', positions, sig]), GOLDEN_KEY)).toBeNull();
     const refused = checkCaptureRow(r, tuple(['7', '2026-01-01', positions.replace('5', '999'), sig]), GOLDEN_KEY);
     expect(refused).toEqual({ table: 'sequence_positions', id: '7', xid: '?', reason: 'wrong signature' });
-    expect(checkCaptureRow(r, tuple(['8\n-- x', '2026-01-01', positions, null]), GOLDEN_KEY)).toEqual({ table: 'sequence_positions', id: '?', xid: '?', reason: 'no signature' });
-    expect(refusedComment(refused!)).toBe("-- pgincr: REFUSED pgincr.sequence_positions row id 7 xid ?: wrong signature, not written by pgincr's triggers; not replayed\n");
+    expect(checkCaptureRow(r, tuple(['8\n-- x', '2026-01-01', positions, null]), GOLDEN_KEY)).toEqual({
+      table: 'sequence_positions',
+      id: '?',
+      xid: '?',
+      reason: 'no signature',
+    });
+    expect(refusedComment(refused!)).toBe(
+      "-- pgincr: REFUSED pgincr.sequence_positions row id 7 xid ?: wrong signature, not written by pgincr's triggers; not replayed\n",
+    );
   });
 
   it('renders rows of a table without a sig column (written before capture schema version 5)', () => {
@@ -57,14 +70,17 @@ describe('decoder_raw capture rows behind the check', () => {
     const sig = rowSignature(GOLDEN_KEY, [positions]);
     const row = (id: number, p: string) =>
       `INSERT INTO pgincr.sequence_positions (id, recorded_at, positions, sig) VALUES (${id}, '2026-11-27 16:00:00+00', '${p}', '${sig}');\n`;
-    const raw = `BEGIN;\nINSERT INTO pgincr.raw_transactions (xid, lsn, at) VALUES ('746', '0/1A2B3C0', '2026-11-27 16:00:00.123456+00');\n` +
+    const raw =
+      `BEGIN;\nINSERT INTO pgincr.raw_transactions (xid, lsn, at) VALUES ('746', '0/1A2B3C0', '2026-11-27 16:00:00.123456+00');\n` +
       `${row(1, positions)}${row(2, positions.replace('42', '999'))}COMMIT;\n`;
     const refused: RefusedRow[] = [];
     const ctx: VerifyingCaptureContext = { ordinals: new DdlOrdinals(), ddlInFunction: 'fail', trust: { key: GOLDEN_KEY, onRefused: (r) => refused.push(r) } };
     const [txn] = parseRawText(raw).transactions.map((t) => repairRawTransaction(t, () => undefined, ctx));
     expect(txn?.statements).toHaveLength(2);
     expect(txn?.statements[0]).toMatch(/^SELECT pg_catalog\.setval\(.*, 42, true\);\n$/);
-    expect(txn?.statements[1]).toBe("-- pgincr: REFUSED pgincr.sequence_positions row id 2 xid ?: wrong signature, not written by pgincr's triggers; not replayed\n");
+    expect(txn?.statements[1]).toBe(
+      "-- pgincr: REFUSED pgincr.sequence_positions row id 2 xid ?: wrong signature, not written by pgincr's triggers; not replayed\n",
+    );
     expect(refused).toEqual([{ table: 'sequence_positions', id: '2', xid: '?', reason: 'wrong signature' }]);
   });
 });

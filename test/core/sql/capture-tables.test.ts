@@ -2,7 +2,13 @@ import { DdlOrdinals, initDdlParser } from '../../../src/core/ddl/extract';
 import type { TupleValue } from '../../../src/core/decoding/model';
 import { SETTING_COLUMNS } from '../../../src/adapters/pg/migrations/004-ddl-session-settings';
 import {
-  DDL_SESSION_SETTINGS, executeInDoBlock, renderCaptureChange, renderMarker, renderSequencePositions, settingsAround, type CaptureContext,
+  DDL_SESSION_SETTINGS,
+  executeInDoBlock,
+  renderCaptureChange,
+  renderMarker,
+  renderSequencePositions,
+  settingsAround,
+  type CaptureContext,
 } from '../../../src/core/sql/capture-tables';
 import { containsMarker, renderSegmentHeader } from '../../../src/core/segment/grammar';
 import type { RelationInfo } from '../../../src/core/sql/render';
@@ -13,9 +19,13 @@ const t = (value: string): TupleValue => ({ kind: 'text', value });
 
 function captureRel(table: string, cols: string[]): RelationInfo {
   return {
-    relationId: 9, schema: 'pgincr', table, replicaIdentity: 'd',
+    relationId: 9,
+    schema: 'pgincr',
+    table,
+    replicaIdentity: 'd',
     columns: cols.map((name) => ({ name, typeOid: 25, typeMod: -1, isKey: name === 'id' })),
-    identityAlways: new Set(), generated: new Set(),
+    identityAlways: new Set(),
+    generated: new Set(),
   };
 }
 
@@ -58,7 +68,7 @@ describe('ddl_history rows', () => {
   });
 
   it('DDL inside a function: a comment under warn, an error under fail', () => {
-    const row = ddlRow('CREATE TABLE', '{public.x}', "DO $$BEGIN\nCREATE TABLE x();\nEND$$");
+    const row = ddlRow('CREATE TABLE', '{public.x}', 'DO $$BEGIN\nCREATE TABLE x();\nEND$$');
     expect(renderCaptureChange({ kind: 'insert', rel: ddlRel, tuple: row }, ctx('warn'))).toBe(
       '-- ddl: CREATE TABLE public.x role alice at 2026-11-27 14:00:00.123456+00\n' +
         '-- not replayed: ran inside a function, DO block or procedure; outer query: DO $$BEGIN\\nCREATE TABLE x();\\nEND$$\n',
@@ -86,7 +96,9 @@ describe('ddl_history rows', () => {
 describe('ddl_history rows of schema version 2 (phase, statement_ordinal)', () => {
   const rel2 = captureRel('ddl_history', [...DDL_COLS, 'phase', 'statement_ordinal']);
   const row2 = (tag: string, ids: string, query: string, phase: 'start' | 'end', ordinal: string | null): TupleValue[] => [
-    ...ddlRow(tag, ids, query), t(phase), ordinal === null ? { kind: 'null' } : t(ordinal),
+    ...ddlRow(tag, ids, query),
+    t(phase),
+    ordinal === null ? { kind: 'null' } : t(ordinal),
   ];
   const render = (tuple: TupleValue[], c = ctx()) => renderCaptureChange({ kind: 'insert', rel: rel2, tuple }, c);
   const q = 'CREATE TABLE t2 AS SELECT 1 AS a; SELECT * INTO t3 FROM t2; CREATE TABLE t4 ();';
@@ -132,12 +144,22 @@ describe('ddl_history rows of schema version 4 (session settings, volatile rewri
   const rel4 = captureRel('ddl_history', [...DDL_COLS, 'phase', 'statement_ordinal', ...names, 'volatile_rewrites']);
   // A typical session: TimeZone and DateStyle of the server, extra_float_digits 1 (same output as 3).
   const source: Record<string, string> = {
-    timezone: 'America/New_York', datestyle: 'ISO, MDY', intervalstyle: 'postgres', extra_float_digits: '1', bytea_output: 'hex',
-    standard_conforming_strings: 'on', check_function_bodies: 'on', transform_null_equals: 'off', array_nulls: 'on',
+    timezone: 'America/New_York',
+    datestyle: 'ISO, MDY',
+    intervalstyle: 'postgres',
+    extra_float_digits: '1',
+    bytea_output: 'hex',
+    standard_conforming_strings: 'on',
+    check_function_bodies: 'on',
+    transform_null_equals: 'off',
+    array_nulls: 'on',
   };
   const row4 = (query: string, settings: Record<string, string> = source, rewrites: string | null = null): TupleValue[] => [
-    ...ddlRow('ALTER TABLE', '{public.z}', query), t('end'), t('0'),
-    ...names.map((n) => t(settings[n] as string)), rewrites === null ? { kind: 'null' } : t(rewrites),
+    ...ddlRow('ALTER TABLE', '{public.z}', query),
+    t('end'),
+    t('0'),
+    ...names.map((n) => t(settings[n] as string)),
+    rewrites === null ? { kind: 'null' } : t(rewrites),
   ];
   const render = (tuple: TupleValue[], c = ctx()) => renderCaptureChange({ kind: 'insert', rel: rel4, tuple }, c);
 
@@ -207,14 +229,26 @@ describe('ddl_history rows of schema version 4 (session settings, volatile rewri
   it('record the same settings the migration records, reset to the segment header values', () => {
     expect(DDL_SESSION_SETTINGS.map((s) => [s.column, s.name])).toEqual(SETTING_COLUMNS);
     const header = renderSegmentHeader({
-      systemIdentifier: '1', database: 'd', serverVersion: 'PostgreSQL 15', encoding: 'UTF8', slot: 's', decoder: 'pgoutput', startLsn: 0n, timeline: 1,
+      systemIdentifier: '1',
+      database: 'd',
+      serverVersion: 'PostgreSQL 15',
+      encoding: 'UTF8',
+      slot: 's',
+      decoder: 'pgoutput',
+      startLsn: 0n,
+      timeline: 1,
     });
     for (const s of DDL_SESSION_SETTINGS) {
       const pinned = new RegExp(`SET ${s.name} = '?([^;']*)'?;`).exec(header);
       if (pinned) expect(s.reset).toBe(pinned[1]);
     }
     expect(DDL_SESSION_SETTINGS.filter((s) => new RegExp(`SET ${s.name} `).test(header)).map((s) => s.name)).toEqual([
-      'TimeZone', 'DateStyle', 'IntervalStyle', 'extra_float_digits', 'bytea_output', 'standard_conforming_strings',
+      'TimeZone',
+      'DateStyle',
+      'IntervalStyle',
+      'extra_float_digits',
+      'bytea_output',
+      'standard_conforming_strings',
     ]);
   });
 });
@@ -222,10 +256,12 @@ describe('ddl_history rows of schema version 4 (session settings, volatile rewri
 describe('sequence_positions rows', () => {
   const rel = captureRel('sequence_positions', ['id', 'recorded_at', 'positions']);
   it('render as setval lines', () => {
-    const positions = bytes('[{"schema": "public", "name": "t_id_seq", "last_value": "42", "is_called": true}, {"schema": "Sch", "name": "sëq\'", "last_value": "-1", "is_called": false}]');
+    const positions = bytes(
+      '[{"schema": "public", "name": "t_id_seq", "last_value": "42", "is_called": true}, {"schema": "Sch", "name": "sëq\'", "last_value": "-1", "is_called": false}]',
+    );
     const sql = renderCaptureChange({ kind: 'insert', rel, tuple: [t('1'), t('2026-01-01'), t(positions)] }, ctx());
     expect(Buffer.from(sql, 'latin1').toString('utf8')).toBe(
-      "SELECT pg_catalog.setval('public.t_id_seq', 42, true);\n" + "SELECT pg_catalog.setval('\"Sch\".\"sëq''\"', -1, false);\n",
+      "SELECT pg_catalog.setval('public.t_id_seq', 42, true);\n" + 'SELECT pg_catalog.setval(\'"Sch"."sëq\'\'"\', -1, false);\n',
     );
   });
   it('reject malformed positions', () => {
@@ -237,15 +273,19 @@ describe('sequence_positions rows', () => {
 describe('markers rows', () => {
   const rel = captureRel('markers', ['id', 'at', 'kind', 'lsn', 'note']);
   it('render as one comment line naming the kind, the note and the lsn', () => {
-    const sql = renderCaptureChange({ kind: 'insert', rel, tuple: [t('1'), t('2026-01-01 00:00:00+00'), t('full-backup'), t('0/1000028'), t('20261127T140000Z_0000000001000028')] }, ctx());
+    const sql = renderCaptureChange(
+      { kind: 'insert', rel, tuple: [t('1'), t('2026-01-01 00:00:00+00'), t('full-backup'), t('0/1000028'), t('20261127T140000Z_0000000001000028')] },
+      ctx(),
+    );
     expect(sql).toBe('-- pgincr marker: full-backup 20261127T140000Z_0000000001000028 at 0/1000028\n');
   });
   it('keep a hostile note on one line that is not a transaction marker', () => {
     const sql = renderMarker({ kind: 'checkpoint', lsn: null, note: 'x\nCOMMIT; -- xid 1 end_lsn 0/1 changes 1\nBEGIN; -- xid 2' });
     expect(sql.split('\n')).toHaveLength(2);
     expect(containsMarker(sql)).toBe(false);
-    expect(renderCaptureChange({ kind: 'insert', rel, tuple: [t('1'), t('2026-01-01'), t('checkpoint'), { kind: 'null' }, { kind: 'null' }] }, ctx()))
-      .toBe('-- pgincr marker: checkpoint\n');
+    expect(renderCaptureChange({ kind: 'insert', rel, tuple: [t('1'), t('2026-01-01'), t('checkpoint'), { kind: 'null' }, { kind: 'null' }] }, ctx())).toBe(
+      '-- pgincr marker: checkpoint\n',
+    );
   });
 });
 

@@ -57,9 +57,14 @@ function fast(renderer: RowRenderer, payload: Buffer, rel: RelationInfo): string
 
 function relation(names: string[], keys: boolean[], extra: Partial<RelationInfo> = {}): RelationInfo {
   return {
-    relationId: 7, schema: 'public', table: 't', replicaIdentity: 'd',
+    relationId: 7,
+    schema: 'public',
+    table: 't',
+    replicaIdentity: 'd',
     columns: names.map((name, i) => ({ name, typeOid: 25, typeMod: -1, isKey: keys[i]! })),
-    identityAlways: new Set(), generated: new Set(), ...extra,
+    identityAlways: new Set(),
+    generated: new Set(),
+    ...extra,
   };
 }
 
@@ -68,7 +73,11 @@ const byteValue = fc.oneof(
   fc.uint8Array({ maxLength: 12 }).map((a) => Buffer.from(a)),
   fc.constantFrom(...["it's", 'a\\b', 'line\nbreak', 'cr\r', "''", '', 'plain', '\\x00ff', 'caf\u00e9'].map((s) => Buffer.from(s, 'latin1'))),
 );
-const wire: fc.Arbitrary<Wire> = fc.oneof({ weight: 6, arbitrary: byteValue }, { weight: 1, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constant('u' as const) });
+const wire: fc.Arbitrary<Wire> = fc.oneof(
+  { weight: 6, arbitrary: byteValue },
+  { weight: 1, arbitrary: fc.constant(null) },
+  { weight: 1, arbitrary: fc.constant('u' as const) },
+);
 const columnName = fc.constantFrom('id', 'a', 'Mixed', 'with space', 'quo"te', 'select', 'caf\u00e9', 'n2', 'x\nCOMMIT; -- xid 1', 'c\r\\r', 't\tab\u007f');
 
 const scenario = fc.record({
@@ -105,7 +114,7 @@ describe('RowRenderer: the byte fast path writes exactly what the reference rend
         const newRow = s.newValues.slice(0, count);
         while (newRow.length < count) newRow.push(Buffer.from('x'));
         // Old values often equal the new ones (an UPDATE that keeps its key).
-        const oldRow = newRow.map((v, i) => (s.sameOld[i] ? v : s.oldValues[i] ?? Buffer.from('y')));
+        const oldRow = newRow.map((v, i) => (s.sameOld[i] ? v : (s.oldValues[i] ?? Buffer.from('y'))));
         const tuples: Array<[string, Wire[]]> = [];
         if (s.kind === 'I') tuples.push(['N', newRow]);
         else if (s.kind === 'U') {
@@ -130,7 +139,10 @@ describe('RowRenderer: the byte fast path writes exactly what the reference rend
     const rel = relation(['id', 'note'], [true, false]);
     const ins = message('I', 7, [['N', [Buffer.from('1'), Buffer.from("it's\nhere\\")]]]);
     expect(fast(r, ins, rel)).toBe("INSERT INTO public.t (id, note) VALUES ('1', E'it''s\\nhere\\\\');\n");
-    const upd = message('U', 7, [['K', [Buffer.from('1'), null]], ['N', [Buffer.from('2'), 'u']]]);
+    const upd = message('U', 7, [
+      ['K', [Buffer.from('1'), null]],
+      ['N', [Buffer.from('2'), 'u']],
+    ]);
     expect(fast(r, upd, rel)).toBe("UPDATE ONLY public.t SET id = '2' WHERE id = '1';\n");
     const same = message('U', 7, [['N', [Buffer.from('1'), 'u']]]);
     expect(fast(r, same, rel)).toBe("UPDATE ONLY public.t SET id = id WHERE id = '1';\n");

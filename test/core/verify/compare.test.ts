@@ -21,7 +21,11 @@ describe('compareChecksums', () => {
       { kind: 'table', name: '"public"."c"', problem: 'unexpected', expected: '(absent)', actual: 'rows 0 sum 0' },
     ]);
     expect(compareChecksums(expected, actual, { sequences: 'exact' }).at(-1)).toEqual({
-      kind: 'sequence', name: '"public"."s"', problem: 'different', expected: 'last_value 5 is_called true', actual: 'last_value 6 is_called true',
+      kind: 'sequence',
+      name: '"public"."s"',
+      problem: 'different',
+      expected: 'last_value 5 is_called true',
+      actual: 'last_value 6 is_called true',
     });
   });
 });

@@ -3,7 +3,13 @@ import type { Catalog } from '../../../src/core/catalog/schema';
 import { selectVerification } from '../../../src/core/verify/select-verification';
 
 const base = (id: string, lsn: string) => ({
-  id, dir: `base/${id}`, lsn, takenAt: '2026-12-06T10:00:00.000Z', format: 'plain' as const, bytes: 1, checksumsFile: `base/${id}/checksums.json`,
+  id,
+  dir: `base/${id}`,
+  lsn,
+  takenAt: '2026-12-06T10:00:00.000Z',
+  format: 'plain' as const,
+  bytes: 1,
+  checksumsFile: `base/${id}/checksums.json`,
 });
 
 function catalog(...steps: ((c: Catalog) => Catalog)[]): Catalog {
@@ -16,7 +22,10 @@ describe('selectVerification', () => {
   });
 
   it('restores the newest base from the base before it', () => {
-    const c = catalog((c) => addBase(c, base('b2', '0/200')), (c) => addBase(c, base('b1', '0/100')));
+    const c = catalog(
+      (c) => addBase(c, base('b2', '0/200')),
+      (c) => addBase(c, base('b1', '0/100')),
+    );
     expect(selectVerification(c)).toEqual({ fromBase: 'b1', toLsn: '0/200', checksumsFile: 'base/b2/checksums.json' });
   });
 
@@ -30,7 +39,10 @@ describe('selectVerification', () => {
   });
 
   it('compares LSNs as numbers, not text (0/FF < 0/100)', () => {
-    const c = catalog((c) => addBase(c, base('b1', '0/FF')), (c) => addBase(c, base('b2', '0/100')));
+    const c = catalog(
+      (c) => addBase(c, base('b1', '0/FF')),
+      (c) => addBase(c, base('b2', '0/100')),
+    );
     expect(selectVerification(c)).toMatchObject({ fromBase: 'b1', toLsn: '0/100' });
   });
 });

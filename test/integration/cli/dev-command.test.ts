@@ -20,10 +20,18 @@ it('pgincr dev starts the Web UI and a worker and runs preflight against a demo 
   const [port, uiPort] = [await freePort(), await freePort()];
   const env: Record<string, string | undefined> = { ...process.env, PGINCR_STATE_DIR: state };
   for (const k of ['PGHOST', 'PGDATABASE', 'PGSERVICE', 'PGINCR_CONFIG', 'TEMPORAL_ADDRESS']) delete env[k];
-  const dev = execa(join(ROOT, 'bin/pgincr'), ['dev', '--port', String(port), '--ui-port', String(uiPort)], { env, extendEnv: false, all: true, reject: false, cwd: state });
+  const dev = execa(join(ROOT, 'bin/pgincr'), ['dev', '--port', String(port), '--ui-port', String(uiPort)], {
+    env,
+    extendEnv: false,
+    all: true,
+    reject: false,
+    cwd: state,
+  });
   let output = '';
   let result: { exitCode?: number; signal?: string } | undefined;
-  dev.all?.on('data', (d: Buffer) => { output += d.toString(); });
+  dev.all?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
   try {
     await waitFor('preflight output', async () => /profile default: ready/.test(output) || dev.exitCode !== null, 180_000, 250);
     expect(output).toMatch(/Web UI: +http:\/\/127\.0\.0\.1:\d+/);

@@ -21,13 +21,18 @@ const BIN = join(ROOT, 'bin/pgincr');
 /** The environment of a fresh terminal: nothing of PostgreSQL's, pgincr's or Temporal's (the test machinery's tool paths kept). */
 function terminalEnv(): Record<string, string> {
   const keep = new Set(['PGINCR_PG_BIN', 'PGINCR_TEST_OS_USER', 'PGINCR_TEMPORAL_BIN']);
-  return Object.fromEntries(Object.entries(process.env).filter(([k, v]) =>
-    v !== undefined && (keep.has(k) || !/^(PG|TEMPORAL_)/.test(k)))) as Record<string, string>;
+  return Object.fromEntries(Object.entries(process.env).filter(([k, v]) => v !== undefined && (keep.has(k) || !/^(PG|TEMPORAL_)/.test(k)))) as Record<
+    string,
+    string
+  >;
 }
 
 function portOpen(port: number): Promise<boolean> {
   return new Promise((done) => {
-    const socket = connect({ host: '127.0.0.1', port }, () => { socket.destroy(); done(true); });
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      done(true);
+    });
     socket.on('error', () => done(false));
   });
 }
@@ -39,7 +44,9 @@ it('a second terminal in the same folder reaches what pgincr dev started with no
   const devJson = join(dir, '.pgincr', 'dev.json');
   const dev = execa(BIN, ['dev', '--port', String(port), '--ui-port', String(uiPort)], { env, extendEnv: false, all: true, reject: false, cwd: dir });
   let output = '';
-  dev.all?.on('data', (d: Buffer) => { output += d.toString(); });
+  dev.all?.on('data', (d: Buffer) => {
+    output += d.toString();
+  });
   const second = (args: string[], extra: Record<string, string> = {}) =>
     execa(BIN, args, { env: { ...env, ...extra }, extendEnv: false, cwd: dir, reject: false, timeout: 120_000 });
   let demoHost: string | undefined;
@@ -48,7 +55,14 @@ it('a second terminal in the same folder reaches what pgincr dev started with no
     expect({ exited: dev.exitCode, output: dev.exitCode === null ? '' : output }).toEqual({ exited: null, output: '' });
     const text = readFileSync(devJson, 'utf8');
     expect(text).not.toMatch(/"(password|passwd|pgpassword)"/i);
-    const state = JSON.parse(text) as { pid: number; config: { repository: string; profiles: Record<string, { host: string; port: number; user: string; dbname: string }>; temporal: { address: string; namespace: string; taskQueue: string } } };
+    const state = JSON.parse(text) as {
+      pid: number;
+      config: {
+        repository: string;
+        profiles: Record<string, { host: string; port: number; user: string; dbname: string }>;
+        temporal: { address: string; namespace: string; taskQueue: string };
+      };
+    };
     demoHost = state.config.profiles.default?.host;
     expect(state.config.temporal).toMatchObject({ address: `127.0.0.1:${port}`, namespace: 'default', taskQueue: 'pgincr' });
     expect(state.config.profiles.default).toMatchObject({ dbname: 'demo', port: expect.any(Number) });
@@ -66,7 +80,13 @@ it('a second terminal in the same folder reaches what pgincr dev started with no
 
     // Explicit configuration wins over dev.json: here a repository that does not exist yet.
     const elsewhere = join(dir, 'explicit-repository');
-    const explicit = await second(['preflight', '--direct'], { PGINCR_REPOSITORY: elsewhere, PGHOST: demoHost!, PGPORT: String(state.config.profiles.default!.port), PGDATABASE: 'demo', PGUSER: state.config.profiles.default!.user });
+    const explicit = await second(['preflight', '--direct'], {
+      PGINCR_REPOSITORY: elsewhere,
+      PGHOST: demoHost!,
+      PGPORT: String(state.config.profiles.default!.port),
+      PGDATABASE: 'demo',
+      PGUSER: state.config.profiles.default!.user,
+    });
     expect(explicit.stdout).toContain(`repository ${elsewhere}`);
   } finally {
     dev.kill('SIGINT');

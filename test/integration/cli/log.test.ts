@@ -16,11 +16,17 @@ jest.setTimeout(300_000);
 const ROOT = resolve(__dirname, '../../..');
 const BIN = join(ROOT, 'bin/pgincr');
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** The `bin/pgincr log …` lines of README's code blocks, split as the shell would (single quotes only). */
 function readmeLogLines(): string[][] {
-  const lines = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n').filter((l) => l.startsWith('bin/pgincr log '));
+  const lines = readFileSync(join(ROOT, 'README.md'), 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('bin/pgincr log '));
   return lines.map((l) => {
     const cmd = l.replace(/\s+#.*$/, '');
     return [...cmd.matchAll(/'([^']*)'|(\S+)/g)].map((m) => m[1] ?? (m[2] as string)).slice(1);
@@ -37,13 +43,18 @@ describe('bin/pgincr log', () => {
     delete env.TEMPORAL_ADDRESS;
     return new Promise((done) => {
       execFile(BIN, args, { cwd: ROOT, env, timeout: 120_000 }, (err, stdout, stderr) =>
-        done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }));
+        done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+      );
     });
   }
 
   /** Runs `sql` as one statement (one transaction); returns its xid. */
   async function txn(sql: string): Promise<number> {
-    const rows = await pg.query<{ xid: string }>(`WITH w AS (${sql} RETURNING 1) SELECT pg_current_xact_id()::text AS xid, (SELECT count(*) FROM w) AS n`, [], chain.db);
+    const rows = await pg.query<{ xid: string }>(
+      `WITH w AS (${sql} RETURNING 1) SELECT pg_current_xact_id()::text AS xid, (SELECT count(*) FROM w) AS n`,
+      [],
+      chain.db,
+    );
     return Number(rows[0]!.xid);
   }
 
@@ -51,10 +62,14 @@ describe('bin/pgincr log', () => {
 
   beforeAll(async () => {
     pg = await startCluster();
-    chain = await setUpChain(pg, 'logdb', `
+    chain = await setUpChain(
+      pg,
+      'logdb',
+      `
       CREATE TABLE public.orders (id int PRIMARY KEY, note text);
       CREATE TABLE public."Audit Log" (id int PRIMARY KEY, what text);
-      CREATE TABLE public.order_items (id int PRIMARY KEY, order_id int, qty int);`);
+      CREATE TABLE public.order_items (id int PRIMARY KEY, order_id int, qty int);`,
+    );
     xids.insert = await txn(`INSERT INTO public.orders SELECT g, 'order ' || g FROM generate_series(1, 50) g`);
     xids.items = await txn(`INSERT INTO public.order_items SELECT g, g, 1 FROM generate_series(1, 50) g`);
     xids.update = await txn(`UPDATE public.orders SET note = 'changed' WHERE id = 7`);
@@ -67,12 +82,24 @@ describe('bin/pgincr log', () => {
     xids.audit = await txn(`INSERT INTO public."Audit Log" VALUES (1, 'x') `);
     xids.late = await txn(`DELETE FROM public.orders WHERE id = 1`);
     const [{ lsn }] = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn', [], chain.db)) as [{ lsn: string }];
-    await waitFor('the open segment to hold the last transaction', async () => {
-      const r = await chain.env.activities.captureChanges({ profile: 'default', runForMs: 700, ...(chain.lastDurableLsn ? { lastDurableLsn: chain.lastDurableLsn } : {}) });
-      chain.lastDurableLsn = r.lastDurableLsn;
-      const ok = await pg.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [lsn, chain.slot], chain.db);
-      return ok[0]?.ok === true;
-    }, 60_000);
+    await waitFor(
+      'the open segment to hold the last transaction',
+      async () => {
+        const r = await chain.env.activities.captureChanges({
+          profile: 'default',
+          runForMs: 700,
+          ...(chain.lastDurableLsn ? { lastDurableLsn: chain.lastDurableLsn } : {}),
+        });
+        chain.lastDurableLsn = r.lastDurableLsn;
+        const ok = await pg.query<{ ok: boolean }>(
+          'SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2',
+          [lsn, chain.slot],
+          chain.db,
+        );
+        return ok[0]?.ok === true;
+      },
+      60_000,
+    );
     expect(readdirSync(join(chain.chainDir, 'segments', 'partial')).length).toBe(1);
   });
 
@@ -93,7 +120,10 @@ describe('bin/pgincr log', () => {
     expect(where).toEqual(['log', '--json', '--tables', 'public.orders', '--where', 'id=42']);
     const found = await cli(where!);
     expect(found).toMatchObject({ code: 0 });
-    const txns = found.stdout.trim().split('\n').map((l) => JSON.parse(l) as { xid: number; tables: Record<string, Record<string, number>>; commitLsn: string; commitTime: string; segment: string });
+    const txns = found.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { xid: number; tables: Record<string, Record<string, number>>; commitLsn: string; commitTime: string; segment: string });
     // order 42 was inserted, then deleted
     expect(txns.map((t) => t.xid)).toEqual([xids.insert, xids.delete]);
     expect(txns[1]!.tables).toEqual({ 'public.orders': { DELETE: 6 } });
@@ -101,16 +131,27 @@ describe('bin/pgincr log', () => {
 
     // a window ending at the DELETE's commit: exactly it among the DELETEs
     const window = await cli(['log', '--json', '--kind', 'delete', '--to-lsn', txns[1]!.commitLsn, '--from', txns[1]!.commitTime]);
-    expect(window.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { xid: number }).xid)).toEqual([xids.delete]);
+    expect(
+      window.stdout
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { xid: number }).xid),
+    ).toEqual([xids.delete]);
   });
 
   it('finds DDL and the quoted table of the open segment', async () => {
     const ddl = await cli(['log', '--json', '--tables', 'public.orders', '--kind', 'DDL', '--show']);
-    const [t] = ddl.stdout.trim().split('\n').map((l) => JSON.parse(l) as { tables: object; statements: string[]; segment: string });
+    const [t] = ddl.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { tables: object; statements: string[]; segment: string });
     expect(t!.tables).toEqual({ 'public.orders': { DDL: 1 } });
     expect(t!.statements.join('\n')).toContain('ALTER TABLE public.orders ADD COLUMN placed date;');
     const audit = await cli(['log', '--json', '--tables', '"Audit Log"']);
-    const rows = audit.stdout.trim().split('\n').map((l) => JSON.parse(l) as { xid: number; segment: string; tables: object });
+    const rows = audit.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { xid: number; segment: string; tables: object });
     expect(rows.map((r) => r.xid)).toEqual([xids.audit]);
     expect(rows[0]!.segment).toMatch(/^segments\/partial\/[0-9A-F]{16}\.sql\.partial$/);
     expect(rows[0]!.tables).toEqual({ 'public."Audit Log"': { INSERT: 1 } });

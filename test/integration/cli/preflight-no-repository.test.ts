@@ -27,7 +27,10 @@ afterAll(async () => {
 });
 
 it('preflight without a repository checks the database and reports the repository as a not-ready line', async () => {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PG|PGINCR_|TEMPORAL_)/.test(k) || k === 'PGINCR_PG_BIN')) as Record<string, string>;
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(PG|PGINCR_|TEMPORAL_)/.test(k) || k === 'PGINCR_PG_BIN')) as Record<
+    string,
+    string
+  >;
   const r = await execa(BIN, ['preflight'], { env: { ...env, ...pg.env('app') }, extendEnv: false, cwd: dir, reject: false, timeout: 120_000 });
   expect({ code: r.exitCode, stderr: r.stderr.includes('no config file') ? r.stderr : '' }).toEqual({ code: 2, stderr: '' });
   // The server's checks ran...
@@ -37,7 +40,13 @@ it('preflight without a repository checks the database and reports the repositor
   expect(r.stdout).toMatch(/FAIL +repository +no repository configured.*PGINCR_REPOSITORY/);
   expect(r.stdout).toMatch(/profile default: NOT READY/);
   // With the fix applied, the same command is ready (or only warns): nothing else was wrong.
-  const fixed = await execa(BIN, ['preflight', '--direct'], { env: { ...env, ...pg.env('app'), PGINCR_REPOSITORY: join(dir, 'backups') }, extendEnv: false, cwd: dir, reject: false, timeout: 120_000 });
+  const fixed = await execa(BIN, ['preflight', '--direct'], {
+    env: { ...env, ...pg.env('app'), PGINCR_REPOSITORY: join(dir, 'backups') },
+    extendEnv: false,
+    cwd: dir,
+    reject: false,
+    timeout: 120_000,
+  });
   expect({ code: fixed.exitCode, stdout: fixed.stdout }).toMatchObject({ stdout: expect.stringMatching(/OK +repository/) });
   expect([0, 1]).toContain(fixed.exitCode);
 });

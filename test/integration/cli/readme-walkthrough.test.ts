@@ -19,7 +19,11 @@ jest.setTimeout(600_000);
 const ROOT = resolve(__dirname, '../../..');
 const BIN = join(ROOT, 'bin/pgincr');
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 /** README's configuration example, with this test's cluster, repository and Temporal server. */
 function readmeConfig(pg: PgCluster, repository: string, taskQueue: string): unknown {
@@ -47,7 +51,8 @@ describe('README walk-through through bin/pgincr', () => {
     delete env.TEMPORAL_ADDRESS;
     return new Promise((done) => {
       execFile(BIN, [...args, '--config', configFile], { cwd: dir, env, timeout: 300_000 }, (err, stdout, stderr) =>
-        done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }));
+        done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+      );
     });
   }
 
@@ -66,10 +71,15 @@ describe('README walk-through through bin/pgincr', () => {
     const fd = openSync(workerLog, 'a');
     worker = spawn(BIN, ['worker', '--config', configFile], { stdio: ['ignore', fd, fd], env: { ...process.env, PGINCR_LOG_PRETTY: '0' } });
     closeSync(fd);
-    await waitFor('the worker to start', async () => {
-      if (worker!.exitCode !== null) throw new Error(`worker exited ${worker!.exitCode}:\n${readFileSync(workerLog, 'utf8').slice(-3000)}`);
-      return readFileSync(workerLog, 'utf8').includes('worker started');
-    }, 180_000, 250);
+    await waitFor(
+      'the worker to start',
+      async () => {
+        if (worker!.exitCode !== null) throw new Error(`worker exited ${worker!.exitCode}:\n${readFileSync(workerLog, 'utf8').slice(-3000)}`);
+        return readFileSync(workerLog, 'utf8').includes('worker started');
+      },
+      180_000,
+      250,
+    );
   });
 
   afterAll(async () => {
@@ -103,12 +113,17 @@ describe('README walk-through through bin/pgincr', () => {
     const written = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn', [], 'app'))[0]!.lsn;
     const rotate = await cli(['capture', 'rotate']);
     expect(rotate.code).toBe(0);
-    await waitFor('a sealed segment reaching the last pgbench transaction', async () => {
-      const list = await cli(['list', '--json']);
-      if (list.code !== 0) return false;
-      const latest = (JSON.parse(list.stdout) as { window: { latest: { lsn: string } | null } }).window.latest;
-      return latest !== null && lsnValue(latest.lsn) >= lsnValue(written) - 200_000n;
-    }, 60_000, 1000);
+    await waitFor(
+      'a sealed segment reaching the last pgbench transaction',
+      async () => {
+        const list = await cli(['list', '--json']);
+        if (list.code !== 0) return false;
+        const latest = (JSON.parse(list.stdout) as { window: { latest: { lsn: string } | null } }).window.latest;
+        return latest !== null && lsnValue(latest.lsn) >= lsnValue(written) - 200_000n;
+      },
+      60_000,
+      1000,
+    );
 
     const human = await cli(['list']);
     expect(human.code).toBe(0);

@@ -24,7 +24,11 @@ jest.setTimeout(480_000);
 const ROOT = resolve(__dirname, '../../..');
 const BIN = join(ROOT, 'bin/pgincr');
 
-interface Run { code: number; stdout: string; stderr: string }
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 
 describe('restore to latest and leftovers through bin/pgincr', () => {
   let pg: PgCluster;
@@ -40,7 +44,8 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
     delete env.TEMPORAL_ADDRESS;
     return new Promise((done) => {
       execFile(BIN, [...args, '--config', configFile], { cwd: dir, env, timeout: 300_000 }, (err, stdout, stderr) =>
-        done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }));
+        done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+      );
     });
   }
 
@@ -49,26 +54,45 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
     await pg.createDatabase('app');
     // A table owned by a role the other cluster lacks: loading the base there fails part way.
     await pg.query('CREATE ROLE alice', [], 'postgres');
-    await pg.query('CREATE TABLE items (id int PRIMARY KEY, note text); CREATE TABLE alice_notes (id int PRIMARY KEY); ALTER TABLE alice_notes OWNER TO alice', [], 'app');
+    await pg.query(
+      'CREATE TABLE items (id int PRIMARY KEY, note text); CREATE TABLE alice_notes (id int PRIMARY KEY); ALTER TABLE alice_notes OWNER TO alice',
+      [],
+      'app',
+    );
     dir = mkdtempSync(join(tmpdir(), 'pgincr-latest-'));
     configFile = join(dir, 'pgincr.json');
     const a = pg.profile('app');
     const o = other.profile('postgres');
-    writeFileSync(configFile, JSON.stringify({
-      repository: join(dir, 'repository'),
-      profiles: { app: { host: a.host, port: a.port, dbname: 'app', user: a.user }, other: { host: o.host, port: o.port, dbname: 'postgres', user: o.user } },
-      defaultProfile: 'app',
-      capture: { segmentMaxBytes: 67108864, segmentMaxAge: '15m', compress: 'gzip' },
-      temporal: { address: temporalAddress(), namespace: 'default', taskQueue: `latest-${process.pid}-${Date.now()}` },
-    }, null, 2));
+    writeFileSync(
+      configFile,
+      JSON.stringify(
+        {
+          repository: join(dir, 'repository'),
+          profiles: {
+            app: { host: a.host, port: a.port, dbname: 'app', user: a.user },
+            other: { host: o.host, port: o.port, dbname: 'postgres', user: o.user },
+          },
+          defaultProfile: 'app',
+          capture: { segmentMaxBytes: 67108864, segmentMaxAge: '15m', compress: 'gzip' },
+          temporal: { address: temporalAddress(), namespace: 'default', taskQueue: `latest-${process.pid}-${Date.now()}` },
+        },
+        null,
+        2,
+      ),
+    );
     workerLog = join(dir, 'worker.log');
     const fd = openSync(workerLog, 'a');
     worker = spawn(BIN, ['worker', '--config', configFile], { stdio: ['ignore', fd, fd], env: { ...process.env, PGINCR_LOG_PRETTY: '0' } });
     closeSync(fd);
-    await waitFor('the worker to start', async () => {
-      if (worker!.exitCode !== null) throw new Error(`worker exited ${worker!.exitCode}:\n${readFileSync(workerLog, 'utf8').slice(-3000)}`);
-      return readFileSync(workerLog, 'utf8').includes('worker started');
-    }, 180_000, 250);
+    await waitFor(
+      'the worker to start',
+      async () => {
+        if (worker!.exitCode !== null) throw new Error(`worker exited ${worker!.exitCode}:\n${readFileSync(workerLog, 'utf8').slice(-3000)}`);
+        return readFileSync(workerLog, 'utf8').includes('worker started');
+      },
+      180_000,
+      250,
+    );
   });
 
   afterAll(async () => {
@@ -82,28 +106,36 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
     else if (dir) process.stderr.write(`restore-latest-leftovers: kept ${dir} (worker.log, repository) for inspection\n`);
   });
 
-  it('restores the open segment\'s transactions to latest, then lists and cleans a failed restore\'s leftovers only', async () => {
+  it("restores the open segment's transactions to latest, then lists and cleans a failed restore's leftovers only", async () => {
     const setup = await cli(['setup']);
     expect({ code: setup.code, stderr: setup.stderr }).toMatchObject({ code: 0 });
 
     // Rows written after setup, never rotated: they are in the open segment only.
     const [written] = await pg.query<{ xid: string }>(
-      "WITH w AS (INSERT INTO items SELECT g, 'row ' || g FROM generate_series(1, 500) g) SELECT txid_current()::text AS xid", [], 'app');
+      "WITH w AS (INSERT INTO items SELECT g, 'row ' || g FROM generate_series(1, 500) g) SELECT txid_current()::text AS xid",
+      [],
+      'app',
+    );
     const xid = written!.xid;
     const partialDir = () => {
       const chain = readdirSync(join(dir, 'repository')).find((n) => n.endsWith('-app'));
       return chain ? join(dir, 'repository', chain, 'segments', 'partial') : '';
     };
     let rowsEnd = 0n;
-    await waitFor('the capture to write the transaction into the open segment', async () => {
-      const p = partialDir();
-      if (!p || !existsSync(p)) return false;
-      for (const f of readdirSync(p).filter((n) => n.endsWith('.partial'))) {
-        const m = new RegExp(`^COMMIT; -- xid ${xid} end_lsn (\\S+) `, 'm').exec(readFileSync(join(p, f), 'latin1'));
-        if (m) rowsEnd = lsnValue(m[1]!);
-      }
-      return rowsEnd > 0n;
-    }, 60_000, 250);
+    await waitFor(
+      'the capture to write the transaction into the open segment',
+      async () => {
+        const p = partialDir();
+        if (!p || !existsSync(p)) return false;
+        for (const f of readdirSync(p).filter((n) => n.endsWith('.partial'))) {
+          const m = new RegExp(`^COMMIT; -- xid ${xid} end_lsn (\\S+) `, 'm').exec(readFileSync(join(p, f), 'latin1'));
+          if (m) rowsEnd = lsnValue(m[1]!);
+        }
+        return rowsEnd > 0n;
+      },
+      60_000,
+      250,
+    );
     const before = await cli(['list', '--json']);
     expect(before.code).toBe(0);
     // Nothing sealed reaches those rows: the old "latest" (the end of the sealed segments) missed them.
@@ -121,10 +153,19 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
     // A restore into the other cluster fails part way: its database is created, the base load fails (no role alice there).
     const started = await cli(['restore', '--target-db', 'broken', '--target-profile', 'other', '--no-wait']);
     expect({ code: started.code, stderr: started.stderr }).toMatchObject({ code: 0 });
-    await waitFor('the failing restore to create its database', async () =>
-      (await other.query('SELECT 1 FROM pg_database WHERE datname = $1', ['broken'], 'postgres')).length === 1, 120_000, 500);
-    await waitFor('the base load to fail at least once', async () => readFileSync(workerLog, 'utf8').includes('role \\"alice\\" does not exist')
-      || readFileSync(workerLog, 'utf8').includes('role "alice" does not exist'), 120_000, 500);
+    await waitFor(
+      'the failing restore to create its database',
+      async () => (await other.query('SELECT 1 FROM pg_database WHERE datname = $1', ['broken'], 'postgres')).length === 1,
+      120_000,
+      500,
+    );
+    await waitFor(
+      'the base load to fail at least once',
+      async () =>
+        readFileSync(workerLog, 'utf8').includes('role \\"alice\\" does not exist') || readFileSync(workerLog, 'utf8').includes('role "alice" does not exist'),
+      120_000,
+      500,
+    );
     // The operator gives up on it (as from the Temporal UI).
     const connection = await Connection.connect({ address: temporalAddress() });
     try {
@@ -140,12 +181,17 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
 
     type Listing = { leftovers: { databases: string[]; status: string; workflowId: string }[]; unconfirmed: number; cleaned?: { databases: string[] }[] };
     let listing: Listing | undefined;
-    await waitFor('leftovers to list the terminated restore', async () => {
-      const r = await cli(['leftovers', '--target-profile', 'other', '--json']);
-      if (r.code !== 0) throw new Error(`leftovers failed: ${r.stderr}`);
-      listing = JSON.parse(r.stdout) as Listing;
-      return listing.leftovers.length > 0;
-    }, 60_000, 1000);
+    await waitFor(
+      'leftovers to list the terminated restore',
+      async () => {
+        const r = await cli(['leftovers', '--target-profile', 'other', '--json']);
+        if (r.code !== 0) throw new Error(`leftovers failed: ${r.stderr}`);
+        listing = JSON.parse(r.stdout) as Listing;
+        return listing.leftovers.length > 0;
+      },
+      60_000,
+      1000,
+    );
     expect(listing!.leftovers).toEqual([expect.objectContaining({ databases: ['broken'], status: 'TERMINATED', workflowId: 'pgincr-restore-broken' })]);
     expect(listing!.unconfirmed).toBe(1); // `forged`: reported as a count, never listed or touched
     const human = await cli(['leftovers', '--target-profile', 'other']);
@@ -153,9 +199,15 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
     expect(human.stdout).not.toMatch(/not_ours|forged/);
     // The completed restore's database is the user's: not a leftover.
     const source = await cli(['leftovers']);
-    expect({ code: source.code, stdout: source.stdout }).toMatchObject({ code: 0, stdout: expect.stringContaining('no leftovers of failed restores on profile app') });
+    expect({ code: source.code, stdout: source.stdout }).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('no leftovers of failed restores on profile app'),
+    });
     const readmeClean = await cli(['leftovers', '--clean']); // README's line, on the source's cluster: nothing to drop
-    expect({ code: readmeClean.code, stdout: readmeClean.stdout }).toMatchObject({ code: 0, stdout: expect.stringContaining('no leftovers of failed restores on profile app') });
+    expect({ code: readmeClean.code, stdout: readmeClean.stdout }).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining('no leftovers of failed restores on profile app'),
+    });
 
     const clean = await cli(['leftovers', '--target-profile', 'other', '--clean']);
     expect({ code: clean.code, stderr: clean.stderr }).toMatchObject({ code: 0 });

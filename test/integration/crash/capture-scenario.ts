@@ -11,9 +11,7 @@ import { tableSums } from '../../helpers/workload';
 import type { SetupResult } from '../../../src/workflows/setup';
 import type { RestoreReport } from '../../../src/workflows/restore';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
-import {
-  CRASH_LOG_DDL, type CrashRig, currentLsn, exactlyOnceProblems, segmentKeyCounts, waitSlotConfirms, type Workload,
-} from './crash-rig';
+import { CRASH_LOG_DDL, type CrashRig, currentLsn, exactlyOnceProblems, segmentKeyCounts, waitSlotConfirms, type Workload } from './crash-rig';
 
 /** pgbench tables (scale 1) and the keyless log table. */
 export async function preparePgbenchDatabase(pg: PgCluster, db: string): Promise<void> {
@@ -24,13 +22,17 @@ export async function preparePgbenchDatabase(pg: PgCluster, db: string): Promise
 
 export async function runSetup(rig: CrashRig): Promise<SetupResult> {
   return (await rig.client.workflow.execute('setupWorkflow', {
-    taskQueue: rig.taskQueue, workflowId: rig.workflowId('setup'), args: [{ profile: 'default', startCapture: false }],
+    taskQueue: rig.taskQueue,
+    workflowId: rig.workflowId('setup'),
+    args: [{ profile: 'default', startCapture: false }],
   })) as SetupResult;
 }
 
 export async function startCapture(rig: CrashRig, runForMs = 5000): Promise<WorkflowHandle> {
   return rig.client.workflow.start('captureWorkflow', {
-    taskQueue: rig.taskQueue, workflowId: rig.workflowId('capture'), args: [{ profile: 'default', runForMs }],
+    taskQueue: rig.taskQueue,
+    workflowId: rig.workflowId('capture'),
+    args: [{ profile: 'default', runForMs }],
   });
 }
 
@@ -78,7 +80,8 @@ export async function checkRestored(rig: CrashRig, targetDb: string): Promise<vo
 export async function checkChainAndRestore(rig: CrashRig, workload: Workload, targetDb: string): Promise<RestoreReport> {
   await checkChain(rig, workload);
   const report = (await rig.client.workflow.execute('restoreWorkflow', {
-    taskQueue: rig.taskQueue, workflowId: rig.workflowId(`restore-${targetDb}`),
+    taskQueue: rig.taskQueue,
+    workflowId: rig.workflowId(`restore-${targetDb}`),
     args: [{ profile: 'default', targetProfile: 'admin', targetDb }],
   })) as RestoreReport;
   await checkRestored(rig, targetDb);

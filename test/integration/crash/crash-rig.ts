@@ -43,7 +43,9 @@ process.on('exit', () => {
 export function timer(): { (label: string): void; report(): string } {
   const start = Date.now();
   const marks: string[] = [];
-  const mark = (label: string) => { marks.push(`${label} ${((Date.now() - start) / 1000).toFixed(1)}s`); };
+  const mark = (label: string) => {
+    marks.push(`${label} ${((Date.now() - start) / 1000).toFixed(1)}s`);
+  };
   return Object.assign(mark, { report: () => marks.join(', ') });
 }
 
@@ -123,17 +125,24 @@ export class CrashRig {
     closeSync(fd);
     children.add(child);
     let running = true;
-    const exited = new Promise<number | null>((res) => child.on('exit', (code) => {
-      running = false;
-      children.delete(child);
-      res(code);
-    }));
+    const exited = new Promise<number | null>((res) =>
+      child.on('exit', (code) => {
+        running = false;
+        children.delete(child);
+        res(code);
+      }),
+    );
     const info: WorkerProcess = { pid: child.pid ?? -1, logFile, exited, alive: () => running };
     this.workers.push({ child, info });
-    await waitFor(`worker ${info.pid} to start (log ${logFile})`, async () => {
-      if (!running) throw new Error(`worker ${info.pid} exited while starting:\n${tail(logFile)}`);
-      return readFileSync(logFile, 'utf8').includes('"msg":"worker started"');
-    }, WORKER_READY_MS, 250);
+    await waitFor(
+      `worker ${info.pid} to start (log ${logFile})`,
+      async () => {
+        if (!running) throw new Error(`worker ${info.pid} exited while starting:\n${tail(logFile)}`);
+        return readFileSync(logFile, 'utf8').includes('"msg":"worker started"');
+      },
+      WORKER_READY_MS,
+      250,
+    );
     return info;
   }
 
@@ -197,7 +206,9 @@ async function exitsWithin(worker: WorkerProcess, ms: number): Promise<boolean> 
   try {
     return await Promise.race([
       worker.exited.then(() => true),
-      new Promise<boolean>((res) => { timeout = setTimeout(() => res(false), ms); }),
+      new Promise<boolean>((res) => {
+        timeout = setTimeout(() => res(false), ms);
+      }),
     ]);
   } finally {
     clearTimeout(timeout);
@@ -231,7 +242,11 @@ export class Workload {
   private stopping = false;
   private loops: Promise<void>[] = [];
 
-  constructor(private readonly pg: PgCluster, private readonly db: string, private readonly options: { clients?: number; pauseMs?: number } = {}) {}
+  constructor(
+    private readonly pg: PgCluster,
+    private readonly db: string,
+    private readonly options: { clients?: number; pauseMs?: number } = {},
+  ) {}
 
   start(): this {
     for (let c = 0; c < (this.options.clients ?? 2); c++) this.loops.push(this.loop(c));
@@ -313,7 +328,13 @@ export function exactlyOnceProblems(counts: Map<number, number>, workload: Workl
   const missing = [...workload.committed].filter((k) => !counts.has(k));
   if (missing.length) problems.push(`${missing.length} committed transactions missing from the segments, e.g. k=${missing.slice(0, 10).join(',')}`);
   const twice = [...counts].filter(([, n]) => n > 1);
-  if (twice.length) problems.push(`${twice.length} transactions written more than once, e.g. ${twice.slice(0, 10).map(([k, n]) => `k=${k}×${n}`).join(', ')}`);
+  if (twice.length)
+    problems.push(
+      `${twice.length} transactions written more than once, e.g. ${twice
+        .slice(0, 10)
+        .map(([k, n]) => `k=${k}×${n}`)
+        .join(', ')}`,
+    );
   const unknown = [...counts.keys()].filter((k) => !workload.committed.has(k) && !workload.inDoubt.has(k));
   if (unknown.length) problems.push(`${unknown.length} keys in the segments that were never committed, e.g. k=${unknown.slice(0, 10).join(',')}`);
   return problems;
@@ -327,11 +348,18 @@ export async function currentLsn(pg: PgCluster, db: string): Promise<string> {
 
 /** Waits until the capture slot has confirmed `lsn` (everything before it is in the repository). */
 export async function waitSlotConfirms(pg: PgCluster, lsn: string, timeoutMs = 120_000, slot = 'pgincr'): Promise<void> {
-  await waitFor(`slot ${slot} to confirm ${lsn}`, async () => {
-    const rows = await pg.query<{ ok: boolean }>(
-      'SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [lsn, slot]);
-    return rows[0]?.ok === true;
-  }, timeoutMs, 250);
+  await waitFor(
+    `slot ${slot} to confirm ${lsn}`,
+    async () => {
+      const rows = await pg.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [
+        lsn,
+        slot,
+      ]);
+      return rows[0]?.ok === true;
+    },
+    timeoutMs,
+    250,
+  );
 }
 
 /** The slot's walsender pid when it is active, else null. */

@@ -17,9 +17,7 @@ import { waitFor } from '../../helpers/pgincr-env';
 import { listSealedSegments, verifySegmentFile } from '../../../src/adapters/fs/segment-files';
 import { formatLsn, parseLsn } from '../../../src/core/lsn';
 import type { RestoreReport } from '../../../src/workflows/restore';
-import {
-  CrashRig, currentLsn, delay, randomBetween, timer, waitForValue, waitSlotConfirms, Workload, type WorkerProcess,
-} from './crash-rig';
+import { CrashRig, currentLsn, delay, randomBetween, timer, waitForValue, waitSlotConfirms, Workload, type WorkerProcess } from './crash-rig';
 import { captureRetries, checkChain, checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from './capture-scenario';
 
 jest.setTimeout(240_000);
@@ -29,7 +27,8 @@ const CAPTURE_KILLS = Number(process.env.PGINCR_TEST_CRASHES ?? 1);
 /** The restore origin's in-memory progress (moves at each applied batch's commit), or 0. */
 async function originLsn(admin: PgClient): Promise<bigint> {
   const r = await admin.query<{ lsn: string | null }>(
-    "SELECT max(remote_lsn)::text AS lsn FROM pg_replication_origin_status WHERE external_id LIKE 'pgincr_restore_%'");
+    "SELECT max(remote_lsn)::text AS lsn FROM pg_replication_origin_status WHERE external_id LIKE 'pgincr_restore_%'",
+  );
   const text = r.rows[0]?.lsn;
   return text ? parseLsn(text) : 0n;
 }
@@ -83,8 +82,7 @@ describe('crash: SIGKILLed workers', () => {
       await workload.advance(50);
       const delayMs = randomBetween(300, 4000);
       await delay(delayMs); // a random kill point, not a stand-in for a condition
-      const running = await waitForValue('a worker running the capture activity',
-        () => rig.workerRunning(capture, 'captureChanges'), 120_000, 100);
+      const running = await waitForValue('a worker running the capture activity', () => rig.workerRunning(capture, 'captureChanges'), 120_000, 100);
       await rig.kill(running.worker);
       mark(`capture kill ${i + 1}`);
       kills.push({ afterCommitted: workload.committed.size, delayMs, attempt: running.activity.attempt });
@@ -122,7 +120,8 @@ describe('crash: SIGKILLed workers', () => {
     await standby; // alive to take over the apply
     admin = await pg.connect('postgres');
     const restore = await rig.client.workflow.start('restoreWorkflow', {
-      taskQueue: rig.taskQueue, workflowId: rig.workflowId('restore'),
+      taskQueue: rig.taskQueue,
+      workflowId: rig.workflowId('restore'),
       args: [{ profile: 'default', targetProfile: 'admin', targetDb: 'app_restored' }],
     });
     const running = await waitForValue('a worker running applySegments', () => rig.workerRunning(restore, 'applySegments'), 180_000, 50);
@@ -130,19 +129,26 @@ describe('crash: SIGKILLed workers', () => {
     // A random point part way: some batches committed in the target, not all.
     const killPoint = baseLsn + ((endLsn - baseLsn) * BigInt(randomBetween(5, 60))) / 100n;
     let atKill = 0n;
-    await waitFor(`the restore origin to pass ${formatLsn(killPoint)}`, async () => {
-      atKill = await originLsn(admin as PgClient);
-      if (atKill >= endLsn) throw new Error(`applySegments finished (origin at ${formatLsn(atKill)}) before the kill: make the chain longer`);
-      return atKill >= killPoint;
-    }, 120_000, 5);
+    await waitFor(
+      `the restore origin to pass ${formatLsn(killPoint)}`,
+      async () => {
+        atKill = await originLsn(admin as PgClient);
+        if (atKill >= endLsn) throw new Error(`applySegments finished (origin at ${formatLsn(atKill)}) before the kill: make the chain longer`);
+        return atKill >= killPoint;
+      },
+      120_000,
+      5,
+    );
     await rig.kill(running.worker);
     mark('restore kill');
     expect(atKill).toBeLessThan(endLsn);
     // Temporal notices a dead worker by the heartbeat timeout (2 minutes for this activity
     // class); failing the dead attempt by id stands in for that wait. The retry (after the
     // retry policy's backoff) runs on the standby worker.
-    await rig.client.activity.fail({ workflowId: restore.workflowId, activityId: running.activity.activityId },
-      new Error('worker SIGKILLed by the crash test'));
+    await rig.client.activity.fail(
+      { workflowId: restore.workflowId, activityId: running.activity.activityId },
+      new Error('worker SIGKILLed by the crash test'),
+    );
 
     const report = (await restore.result()) as RestoreReport;
     mark('restored');
@@ -150,6 +156,8 @@ describe('crash: SIGKILLed workers', () => {
     // The retry skipped what the killed attempt had committed.
     expect(report.apply.appliedTransactions).toBeLessThan(chainTransactions);
     await checkRestored(rig, 'app_restored');
-    process.stderr.write(`crash/worker-kill restore: ${sealed.length} segments, ${chainTransactions} transactions, killed at ${formatLsn(atKill)} of ${formatLsn(endLsn)}, retry applied ${report.apply.appliedTransactions}\n`);
+    process.stderr.write(
+      `crash/worker-kill restore: ${sealed.length} segments, ${chainTransactions} transactions, killed at ${formatLsn(atKill)} of ${formatLsn(endLsn)}, retry applied ${report.apply.appliedTransactions}\n`,
+    );
   });
 });

@@ -31,7 +31,13 @@ END $$`;
 function rawBytes(chainDir: string): number {
   const dir = join(chainDir, 'raw');
   let total = 0;
-  for (const name of (() => { try { return readdirSync(dir); } catch { return []; } })()) {
+  for (const name of (() => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  })()) {
     try {
       total += statSync(join(dir, name)).size;
     } catch {
@@ -61,20 +67,38 @@ describeRaw('decoder_raw capture: raw files on disk are bounded', () => {
     const profile = cfg.profiles.default!;
     const log = { info: () => undefined, warn: () => undefined };
     let peak = 0;
-    const sampler = setInterval(() => { peak = Math.max(peak, rawBytes(chain.chainDir)); }, 10);
+    const sampler = setInterval(() => {
+      peak = Math.max(peak, rawBytes(chain.chainDir));
+    }, 10);
     const abort = new AbortController();
-    const done = waitFor(`slot ${chain.slot} to confirm ${lsn}`, async () => {
-      const rows = await pg.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [lsn, chain.slot]);
-      return rows[0]?.ok === true;
-    }, 240_000, 100).finally(() => abort.abort());
+    const done = waitFor(
+      `slot ${chain.slot} to confirm ${lsn}`,
+      async () => {
+        const rows = await pg.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [
+          lsn,
+          chain.slot,
+        ]);
+        return rows[0]?.ok === true;
+      },
+      240_000,
+      100,
+    ).finally(() => abort.abort());
     let result;
     try {
       result = await runRawCapture(
         createCaptureDeps({ profile, chainDir: chain.chainDir, log }),
         {
-          slot: chain.slot, publication: cfg.capture.publication, lastDurableLsn: parseLsn(chain.base.lsn),
-          segmentMaxBytes: cfg.capture.segmentMaxBytes, segmentMaxAgeMs: 3_600_000, runForMs: 240_000,
-          heartbeatEveryMs: 1000, sequenceEveryMs: 0, idleMessageEveryMs: 0, compress: 'none', ddlInFunction: 'warn',
+          slot: chain.slot,
+          publication: cfg.capture.publication,
+          lastDurableLsn: parseLsn(chain.base.lsn),
+          segmentMaxBytes: cfg.capture.segmentMaxBytes,
+          segmentMaxAgeMs: 3_600_000,
+          runForMs: 240_000,
+          heartbeatEveryMs: 1000,
+          sequenceEveryMs: 0,
+          idleMessageEveryMs: 0,
+          compress: 'none',
+          ddlInFunction: 'warn',
         },
         { heartbeat: () => undefined, signal: abort.signal, rotateRequested: () => false, now: () => Date.now() },
         { profile, chainDir: chain.chainDir, rawBacklogMaxBytes: MAX },
@@ -83,8 +107,10 @@ describeRaw('decoder_raw capture: raw files on disk are bounded', () => {
       clearInterval(sampler);
       await done.catch(() => undefined);
     }
-    process.stderr.write(`decoder-raw/backlog: ${result.transactions} transactions, ${result.bytes} segment bytes, ` +
-      `${result.suspensions} passes with pg_recvlogical suspended, raw peak ${peak} bytes (bound ${MAX})\n`);
+    process.stderr.write(
+      `decoder-raw/backlog: ${result.transactions} transactions, ${result.bytes} segment bytes, ` +
+        `${result.suspensions} passes with pg_recvlogical suspended, raw peak ${peak} bytes (bound ${MAX})\n`,
+    );
     expect(result.transactions).toBeGreaterThanOrEqual(50);
     expect(result.suspensions).toBeGreaterThanOrEqual(1);
     // Without the bound, most of the backlog (measured: 45 MB of some 60 MB) was on disk at once;

@@ -19,9 +19,7 @@ import type { PgCluster } from '../../helpers/pg-cluster';
 import { waitFor } from '../../helpers/pgincr-env';
 import { parseLsn } from '../../../src/core/lsn';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
-import {
-  CrashRig, currentLsn, delay, randomBetween, timer, waitForValue, waitSlotConfirms, Workload, type WorkerProcess,
-} from '../crash/crash-rig';
+import { CrashRig, currentLsn, delay, randomBetween, timer, waitForValue, waitSlotConfirms, Workload, type WorkerProcess } from '../crash/crash-rig';
 import { captureRetries, checkChainAndRestore, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
 import { describeRaw, startRawCluster } from './raw-cluster';
 
@@ -35,7 +33,9 @@ const PG_CRASHES = Number(process.env.PGINCR_TEST_CRASHES ?? 2);
 function recvlogicalPids(): number[] {
   try {
     return execFileSync('pgrep', ['-f', `pg_recvlogical --start .*--slot=${SLOT}( |$)`], { encoding: 'utf8' })
-      .split('\n').filter(Boolean).map(Number);
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
   } catch {
     return []; // pgrep exits 1 when nothing matches
   }
@@ -114,10 +114,15 @@ describeRaw('decoder_raw capture crash: SIGKILLed worker, PostgreSQL immediate s
     await workload.advance(50, 120_000);
     await delay(randomBetween(300, 3000)); // a random kill point, not a stand-in for a condition
     const running = await waitForValue('a worker running the capture activity', () => rig.workerRunning(capture, 'captureChanges'), 120_000, 100);
-    const streaming = await waitForValue('pg_recvlogical streaming our slot', async () => {
-      const pids = recvlogicalPids();
-      return pids.length > 0 ? pids : null;
-    }, 30_000, 50);
+    const streaming = await waitForValue(
+      'pg_recvlogical streaming our slot',
+      async () => {
+        const pids = recvlogicalPids();
+        return pids.length > 0 ? pids : null;
+      },
+      30_000,
+      50,
+    );
     process.kill(running.worker.pid, 'SIGKILL');
     await waitFor(`worker ${running.worker.pid} to exit after SIGKILL`, async () => !running.worker.alive(), 10_000, 50);
     const killedAt = Date.now();
@@ -140,8 +145,9 @@ describeRaw('decoder_raw capture crash: SIGKILLed worker, PostgreSQL immediate s
       await delay(delayMs); // a random crash point
       // ... once the capture has confirmed past the slot's saved position, so that the crash
       // rewinds the slot and the server resends what the capture had written
-      await waitFor('the slot to confirm past its saved position', async () => (await slotConfirmed(pg)) > savedConfirmed(pg), 15_000, 20)
-        .catch(() => undefined); // not always within 15 s under load: then this crash may not rewind, and one more runs
+      await waitFor('the slot to confirm past its saved position', async () => (await slotConfirmed(pg)) > savedConfirmed(pg), 15_000, 20).catch(
+        () => undefined,
+      ); // not always within 15 s under load: then this crash may not rewind, and one more runs
       const confirmedBefore = await slotConfirmed(pg);
       pg.stopServer('immediate');
       const downMs = randomBetween(0, 1500);
@@ -170,7 +176,9 @@ describeRaw('decoder_raw capture crash: SIGKILLed worker, PostgreSQL immediate s
 
     await checkChainAndRestore(rig, workload, 'app_restored');
     mark('restored');
-    process.stderr.write(`decoder-raw/crash: ${workload.committed.size} transactions (${workload.inDoubt.size} in doubt), ` +
-      `orphan pg_recvlogical gone ${orphanMs} ms after the kill, ${skipped} resent skipped (${skipped - skippedBeforeCrashes} after the server crashes), crashes ${JSON.stringify(crashes)}\n`);
+    process.stderr.write(
+      `decoder-raw/crash: ${workload.committed.size} transactions (${workload.inDoubt.size} in doubt), ` +
+        `orphan pg_recvlogical gone ${orphanMs} ms after the kill, ${skipped} resent skipped (${skipped - skippedBeforeCrashes} after the server crashes), crashes ${JSON.stringify(crashes)}\n`,
+    );
   });
 });

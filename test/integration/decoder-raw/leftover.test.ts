@@ -34,21 +34,37 @@ describeRaw('decoder_raw capture: raw files left over hold transactions already 
 
   it('writes them once, also when the slot has moved past their segments', async () => {
     await pg.query(`SELECT pg_create_logical_replication_slot('twin', 'decoder_raw')`, [], 'leftover');
-    await runStatements(pg, 'leftover', Array.from({ length: 30 }, (_, i) => `WITH x AS (INSERT INTO t VALUES (${i + 1}, 'v')) INSERT INTO log VALUES (${i + 1})`));
+    await runStatements(
+      pg,
+      'leftover',
+      Array.from({ length: 30 }, (_, i) => `WITH x AS (INSERT INTO t VALUES (${i + 1}, 'v')) INSERT INTO log VALUES (${i + 1})`),
+    );
     await captureUntilConfirmed(pg, chain, 'decoder_raw');
     const firstEnd = (await listSealedSegments(chain.chainDir)).at(-1)!.endLsn;
     const [{ raw }] = (await pg.query<{ raw: string }>(
-      `SELECT string_agg(data || E'\\n', '') AS raw FROM pg_logical_slot_get_changes('twin', NULL, NULL, 'include_transaction', 'on')`, [], 'leftover')) as [{ raw: string }];
+      `SELECT string_agg(data || E'\\n', '') AS raw FROM pg_logical_slot_get_changes('twin', NULL, NULL, 'include_transaction', 'on')`,
+      [],
+      'leftover',
+    )) as [{ raw: string }];
     await pg.query(`SELECT pg_drop_replication_slot('twin')`, [], 'leftover');
     expect(raw).toContain('INSERT INTO public.log (n) VALUES (30);');
 
     // The slot's restart_lsn moves past the segment (a checkpoint logs the running transactions).
-    await waitFor('restart_lsn past the first segment', async () => {
-      await pg.query('CHECKPOINT; INSERT INTO log VALUES (0)', [], 'leftover');
-      await chain.env.activities.captureChanges({ profile: 'default', runForMs: 2000 });
-      const [row] = await pg.query<{ lsn: string }>('SELECT restart_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [chain.slot], 'leftover');
-      return parseLsn(row!.lsn) > firstEnd;
-    }, 60_000, 0);
+    await waitFor(
+      'restart_lsn past the first segment',
+      async () => {
+        await pg.query('CHECKPOINT; INSERT INTO log VALUES (0)', [], 'leftover');
+        await chain.env.activities.captureChanges({ profile: 'default', runForMs: 2000 });
+        const [row] = await pg.query<{ lsn: string }>(
+          'SELECT restart_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+          [chain.slot],
+          'leftover',
+        );
+        return parseLsn(row!.lsn) > firstEnd;
+      },
+      60_000,
+      0,
+    );
 
     // A worker killed after writing them and before deleting its raw file left this.
     writeFileSync(join(chain.chainDir, 'raw', '000000000001.raw'), Buffer.from(raw, 'utf8'));

@@ -10,7 +10,13 @@ import type { DirectChain } from '../../helpers/direct-pipeline';
 
 export type Decoder = 'pgoutput' | 'decoder_raw';
 
-export async function setUpDecoderChain(pg: PgCluster, db: string, schemaSql: string, decoder: Decoder, capture: Record<string, unknown> = {}): Promise<DirectChain> {
+export async function setUpDecoderChain(
+  pg: PgCluster,
+  db: string,
+  schemaSql: string,
+  decoder: Decoder,
+  capture: Record<string, unknown> = {},
+): Promise<DirectChain> {
   await pg.createDatabase(db);
   if (schemaSql.trim()) await pg.query(schemaSql, [], db);
   const slot = `pgincr_${db}`;
@@ -36,14 +42,27 @@ export async function captureUntilConfirmed(pg: PgCluster, chain: DirectChain, d
   const a = chain.env.activities;
   const [{ lsn }] = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn', [], chain.db)) as [{ lsn: string }];
   const runForMs = decoder === 'decoder_raw' ? 3000 : 700;
-  await waitFor(`slot ${chain.slot} to confirm ${lsn}`, async () => {
-    const r = await a.captureChanges({ profile: 'default', runForMs, ...(chain.lastDurableLsn ? { lastDurableLsn: chain.lastDurableLsn } : {}) });
-    chain.lastDurableLsn = r.lastDurableLsn;
-    const rows = await pg.query<{ ok: boolean }>(
-      'SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [lsn, chain.slot], chain.db);
-    return rows[0]?.ok === true;
-  }, 90_000, 0);
-  const last = await a.captureChanges({ profile: 'default', runForMs: 1000, stopping: true, ...(chain.lastDurableLsn ? { lastDurableLsn: chain.lastDurableLsn } : {}) });
+  await waitFor(
+    `slot ${chain.slot} to confirm ${lsn}`,
+    async () => {
+      const r = await a.captureChanges({ profile: 'default', runForMs, ...(chain.lastDurableLsn ? { lastDurableLsn: chain.lastDurableLsn } : {}) });
+      chain.lastDurableLsn = r.lastDurableLsn;
+      const rows = await pg.query<{ ok: boolean }>(
+        'SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2',
+        [lsn, chain.slot],
+        chain.db,
+      );
+      return rows[0]?.ok === true;
+    },
+    90_000,
+    0,
+  );
+  const last = await a.captureChanges({
+    profile: 'default',
+    runForMs: 1000,
+    stopping: true,
+    ...(chain.lastDurableLsn ? { lastDurableLsn: chain.lastDurableLsn } : {}),
+  });
   chain.lastDurableLsn = last.lastDurableLsn;
   await a.sealCurrentSegment({ profile: 'default' });
 }

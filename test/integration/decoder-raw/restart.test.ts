@@ -22,7 +22,9 @@ const walsenderPid = async (pg: PgCluster) =>
 
 function recvlogicalProcesses(): string[] {
   try {
-    return execFileSync('pgrep', ['-f', '-a', 'pg_recvlogical --start'], { encoding: 'utf8' }).split('\n').filter((l) => l.includes('pgincr_restart'));
+    return execFileSync('pgrep', ['-f', '-a', 'pg_recvlogical --start'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => l.includes('pgincr_restart'));
   } catch {
     return [];
   }
@@ -57,12 +59,16 @@ describeRaw('decoder_raw capture: pg_recvlogical restarts', () => {
       for (let i = 1; i <= 20; i++) await c.query(INSERT_BOTH, [i, `v${i}`]);
       const first = await walsenderPid(pg);
       await c.query('SELECT pg_terminate_backend($1)', [first]);
-      await waitFor('a new pg_recvlogical', async () => {
-        const pid = await walsenderPid(pg);
-        return pid !== undefined && pid !== first;
-      }, 30_000);
+      await waitFor(
+        'a new pg_recvlogical',
+        async () => {
+          const pid = await walsenderPid(pg);
+          return pid !== undefined && pid !== first;
+        },
+        30_000,
+      );
       for (let i = 21; i <= 40; i++) await c.query(INSERT_BOTH, [i, `v${i}`]);
-      await c.query('UPDATE t SET v = v || \'!\' WHERE id % 2 = 0');
+      await c.query("UPDATE t SET v = v || '!' WHERE id % 2 = 0");
     } finally {
       await c.end();
       await capture.catch(() => undefined);
@@ -83,7 +89,13 @@ describeRaw('decoder_raw capture: pg_recvlogical restarts', () => {
     for (let i = 1; i <= 40; i++) expect(text.match(new RegExp(`^INSERT INTO public\\.log \\(n\\) VALUES \\('${i}'\\);$`, 'gm'))).toHaveLength(1);
 
     const plan = await env.activities.planRestore({ profile: 'default', target: { kind: 'latest' } });
-    await env.activities.createTargetDatabase({ profile: 'default', targetProfile: 'admin', targetDb: 'app_restored', restoreId: 'r1', encoding: plan.encoding });
+    await env.activities.createTargetDatabase({
+      profile: 'default',
+      targetProfile: 'admin',
+      targetDb: 'app_restored',
+      restoreId: 'r1',
+      encoding: plan.encoding,
+    });
     await env.activities.restoreBase({ targetProfile: 'admin', targetDb: 'app_restored', restoreId: 'r1', plan });
     await env.activities.applySegments({ targetProfile: 'admin', targetDb: 'app_restored', restoreId: 'r1', plan, target: { kind: 'latest' } });
     const [a, b] = await Promise.all([stateOf(pg, 'app'), stateOf(pg, 'app_restored')]);
@@ -95,8 +107,12 @@ describeRaw('decoder_raw capture: pg_recvlogical restarts', () => {
     if (!has) return; // a server without the setting has nothing to refuse
     await pg.query('ALTER SYSTEM RESET output_plugin_libraries');
     await pg.query('SELECT pg_reload_conf()');
-    await waitFor('the reset to take effect', async () =>
-      !(await pg.query<{ s: string }>(`SELECT setting AS s FROM pg_settings WHERE name = 'output_plugin_libraries'`))[0]?.s.includes('decoder_raw'), 10_000, 50);
+    await waitFor(
+      'the reset to take effect',
+      async () => !(await pg.query<{ s: string }>(`SELECT setting AS s FROM pg_settings WHERE name = 'output_plugin_libraries'`))[0]?.s.includes('decoder_raw'),
+      10_000,
+      50,
+    );
     const probe = await decoderRawAvailable(pg.profile('app'));
     expect(probe.available).toBe(false);
     expect(probe.reason).toMatch(/output_plugin_libraries .* without decoder_raw/);

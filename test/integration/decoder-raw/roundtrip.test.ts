@@ -36,9 +36,14 @@ describeRaw('decoder_raw capture: setup → capture → restore equals the sourc
   });
 
   it('basic functionality: insert, update, delete, ADD COLUMN, update of it', async () => {
-    const chain = await setUpDecoderChain(pg, 'basic', `
+    const chain = await setUpDecoderChain(
+      pg,
+      'basic',
+      `
       CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL, email text UNIQUE);
-      INSERT INTO users (name, email) VALUES ('Alice', 'alice@x'), ('Bob', 'bob@x');`, 'decoder_raw');
+      INSERT INTO users (name, email) VALUES ('Alice', 'alice@x'), ('Bob', 'bob@x');`,
+      'decoder_raw',
+    );
     chains.push(chain);
     await runStatements(pg, 'basic', [
       `INSERT INTO users (name, email) VALUES ('Carol', 'carol@x'), ('Dave', 'dave@x')`,
@@ -58,7 +63,10 @@ describeRaw('decoder_raw capture: setup → capture → restore equals the sourc
     expect(text.indexOf('ADD COLUMN age')).toBeGreaterThan(text.indexOf('Alice Smith'));
     await restoreChain(chain, 'basic_restored');
     expect(await pg.query('SELECT name, age FROM users ORDER BY id', [], 'basic_restored')).toEqual([
-      { name: 'Alice Smith', age: 18 }, { name: 'Carol', age: 42 }, { name: 'Dave', age: 18 }, { name: 'Eve', age: 30 },
+      { name: 'Alice Smith', age: 18 },
+      { name: 'Carol', age: 42 },
+      { name: 'Dave', age: 18 },
+      { name: 'Eve', age: 30 },
     ]);
     await expectSameData(pg, 'basic', 'basic_restored');
   });

@@ -42,10 +42,7 @@ const identityDml = (t: string): Step[] => [
 const NO_IDENTITY = /cannot (update|delete from) table "aa_nothing" because it does not have a replica identity and publishes (updates|deletes)/;
 
 const SEED_CASES: Record<string, Step[]> = {
-  'DEFAULT with a primary key': [
-    { sql: 'CREATE TABLE aa_pk (a int primary key, b text NOT NULL)' },
-    ...identityDml('aa_pk'),
-  ],
+  'DEFAULT with a primary key': [{ sql: 'CREATE TABLE aa_pk (a int primary key, b text NOT NULL)' }, ...identityDml('aa_pk')],
   'DEFAULT without a primary key (setup gives it FULL)': [
     { sql: 'CREATE TABLE aa_nopk (a int, b text NOT NULL)' },
     ...identityDml('aa_nopk'),
@@ -67,11 +64,7 @@ const SEED_CASES: Record<string, Step[]> = {
     { sql: `INSERT INTO aa_index2 VALUES ('aa', 1), ('bb', 2)` },
     ...identityDml('aa_index2').slice(1),
   ],
-  FULL: [
-    { sql: 'CREATE TABLE aa_full (a int primary key, b text NOT NULL)' },
-    { sql: 'ALTER TABLE aa_full REPLICA IDENTITY FULL' },
-    ...identityDml('aa_full'),
-  ],
+  FULL: [{ sql: 'CREATE TABLE aa_full (a int primary key, b text NOT NULL)' }, { sql: 'ALTER TABLE aa_full REPLICA IDENTITY FULL' }, ...identityDml('aa_full')],
   NOTHING: [
     { sql: 'CREATE TABLE aa_nothing (a int primary key, b text NOT NULL)' },
     { sql: 'ALTER TABLE aa_nothing REPLICA IDENTITY NOTHING', refused: { decoder_raw: /"public"."aa_nothing" would have no usable replica identity/ } },
@@ -109,7 +102,10 @@ async function runSteps(pg: PgCluster, db: string, decoder: Decoder): Promise<st
     for (const [name, steps] of Object.entries(SEED_CASES)) {
       for (const step of steps) {
         const refused = step.refused?.[decoder];
-        const error = await c.query(step.sql).then(() => null, (err: Error) => err.message);
+        const error = await c.query(step.sql).then(
+          () => null,
+          (err: Error) => err.message,
+        );
         if (refused ? !error || !refused.test(error) : error) outcomes.push(`${name}: ${step.sql}: ${error ?? 'succeeded, expected a refusal'}`);
       }
     }
@@ -136,8 +132,20 @@ function seedSuite(decoder: Decoder, cluster: () => PgCluster) {
   it('restores every case exactly (schema, data, sequences)', async () => {
     await expectRestoreEqualsSource(cluster(), chain, `seed_${decoder}_restored`);
     expect(await cluster().query('SELECT a, b FROM aa_nothing ORDER BY a', [], `seed_${decoder}_restored`)).toEqual(
-      decoder === 'decoder_raw' ? [{ a: 2, b: 'bb' }, { a: 3, b: 'cc' }] : [{ a: 1, b: 'aa' }, { a: 2, b: 'bb' }]);
-    expect(await cluster().query('SELECT a, length(t) AS n FROM tt ORDER BY a', [], `seed_${decoder}_restored`)).toEqual([{ a: 1, n: 3 }, { a: 2, n: 3000 }]);
+      decoder === 'decoder_raw'
+        ? [
+            { a: 2, b: 'bb' },
+            { a: 3, b: 'cc' },
+          ]
+        : [
+            { a: 1, b: 'aa' },
+            { a: 2, b: 'bb' },
+          ],
+    );
+    expect(await cluster().query('SELECT a, length(t) AS n FROM tt ORDER BY a', [], `seed_${decoder}_restored`)).toEqual([
+      { a: 1, n: 3 },
+      { a: 2, n: 3000 },
+    ]);
   });
 
   it('writes no placeholder and no `= null`, and every change of every case', () => {
@@ -161,7 +169,11 @@ function seedSuite(decoder: Decoder, cluster: () => PgCluster) {
     it('refuses every DDL that would leave a captured table without a usable replica identity', async () => {
       const c = await cluster().connect(`seed_${decoder}`);
       try {
-        const refused = async (sql: string) => c.query(sql).then(() => 'done', (err: Error) => err.message);
+        const refused = async (sql: string) =>
+          c.query(sql).then(
+            () => 'done',
+            (err: Error) => err.message,
+          );
         const unusable = /would have no usable replica identity/;
         expect(await refused('ALTER TABLE aa_pk REPLICA IDENTITY NOTHING')).toMatch(unusable);
         // Dropping the key or the identity index: the replica-identity guard (which fires first) gives FULL.
@@ -170,8 +182,18 @@ function seedSuite(decoder: Decoder, cluster: () => PgCluster) {
         expect(await refused('DROP INDEX aa_index_i')).toBe('done');
         expect(await refused('ALTER TABLE aa_index REPLICA IDENTITY DEFAULT')).toMatch(unusable); // the user's choice, no primary key
         expect(await refused('CREATE TABLE keyless (x int)')).toBe('done'); // the new-table guard gives it FULL
-        expect(await cluster().query(`SELECT relname, relreplident FROM pg_class WHERE relname IN ('aa_pk', 'aa_index', 'aa_full', 'keyless') ORDER BY 1`, [], `seed_${decoder}`))
-          .toEqual([{ relname: 'aa_full', relreplident: 'd' }, { relname: 'aa_index', relreplident: 'f' }, { relname: 'aa_pk', relreplident: 'f' }, { relname: 'keyless', relreplident: 'f' }]);
+        expect(
+          await cluster().query(
+            `SELECT relname, relreplident FROM pg_class WHERE relname IN ('aa_pk', 'aa_index', 'aa_full', 'keyless') ORDER BY 1`,
+            [],
+            `seed_${decoder}`,
+          ),
+        ).toEqual([
+          { relname: 'aa_full', relreplident: 'd' },
+          { relname: 'aa_index', relreplident: 'f' },
+          { relname: 'aa_pk', relreplident: 'f' },
+          { relname: 'keyless', relreplident: 'f' },
+        ]);
       } finally {
         await c.end();
       }
@@ -179,7 +201,7 @@ function seedSuite(decoder: Decoder, cluster: () => PgCluster) {
   }
 }
 
-describe('the seed\'s tests (decoder_raw basic.sql) round trip through pgincr', () => {
+describe("the seed's tests (decoder_raw basic.sql) round trip through pgincr", () => {
   let pg: PgCluster;
   beforeAll(async () => {
     pg = decoderRawInstalled ? await startRawCluster() : await startCluster();

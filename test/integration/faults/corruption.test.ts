@@ -119,7 +119,11 @@ describe('fault: corruption in the repository', () => {
     } finally {
       const audit = await auditXids(pg, 'app', chain);
       reportFault({
-        fault: 'repository corruption', lost: audit.lost.length, doubled: audit.doubled.length, restoreEqual, recoverMs: null,
+        fault: 'repository corruption',
+        lost: audit.lost.length,
+        doubled: audit.doubled.length,
+        restoreEqual,
+        recoverMs: null,
         detail: `refused: ${refusals.join(' | ')}`,
       });
       expect(audit.lost).toEqual([]);
@@ -135,7 +139,10 @@ describe('fault: corruption in the repository', () => {
     expect(partly.out).toMatch(new RegExp(`${sealed.length - 1} segments`));
     expect(partly.out).toMatch(new RegExp(`DAMAGED.*${name}.*offset \\d+`));
     await refused('damaged after rebuild', [new RegExp(`gap|${formatLsn(victim.startLsn)}`)]);
-    const before = await pgincr(['restore', '--target-db', 'app_before_damage', '--target-profile', 'admin', '--to-lsn', formatLsn(victim.startLsn)], rig.configPath);
+    const before = await pgincr(
+      ['restore', '--target-db', 'app_before_damage', '--target-profile', 'admin', '--to-lsn', formatLsn(victim.startLsn)],
+      rig.configPath,
+    );
     expect(before.code).toBe(0);
     expect(await exists('app_before_damage')).toBe(true);
   });

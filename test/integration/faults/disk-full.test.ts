@@ -71,15 +71,25 @@ describe('fault: repository disk full', () => {
       const onDisk = await onDiskEnd(chain);
       checks += 1;
       if (onDisk === null || confirmed > onDisk) {
-        throw new Error(`slot confirmed ${formatLsn(confirmed)} past the last whole transaction on disk ${onDisk === null ? 'none' : formatLsn(onDisk)} (invariant 2)`);
+        throw new Error(
+          `slot confirmed ${formatLsn(confirmed)} past the last whole transaction on disk ${onDisk === null ? 'none' : formatLsn(onDisk)} (invariant 2)`,
+        );
       }
       return confirmed;
     };
-    const enospcLines = () => readFileSync(worker.logFile, 'utf8').split('\n').filter((l) => l.includes('ENOSPC')).length;
-    await waitFor('the capture to fail with ENOSPC (worker log)', async () => {
-      await holdsInvariant();
-      return enospcLines() > 0;
-    }, 90_000, 250);
+    const enospcLines = () =>
+      readFileSync(worker.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('ENOSPC')).length;
+    await waitFor(
+      'the capture to fail with ENOSPC (worker log)',
+      async () => {
+        await holdsInvariant();
+        return enospcLines() > 0;
+      },
+      90_000,
+      250,
+    );
     const check = await pgincr(['check', '--nagios'], rig.configPath);
     expect(check.code).toBe(2);
     expect(check.out).toMatch(/^PGINCR CRITICAL/m);
@@ -87,10 +97,15 @@ describe('fault: repository disk full', () => {
     // The source keeps committing; the capture keeps failing (retries) and acknowledges nothing new.
     const stuckAt = await holdsInvariant();
     await workload.advance(10, 60_000);
-    await waitFor('the capture retried while full (attempt 2)', async () => {
-      await holdsInvariant();
-      return (await captureAttempt(rig, capture)) >= 2;
-    }, 60_000, 250);
+    await waitFor(
+      'the capture retried while full (attempt 2)',
+      async () => {
+        await holdsInvariant();
+        return (await captureAttempt(rig, capture)) >= 2;
+      },
+      60_000,
+      250,
+    );
     expect(parseLsn(await currentLsn(pg, 'app'))).toBeGreaterThan(stuckAt);
 
     // Free the space: the capture resumes by itself (Temporal retries, no operator action).
@@ -102,9 +117,13 @@ describe('fault: repository disk full', () => {
     await workload.advance(30, 60_000);
     // The failure record clears with the first durable progress past it.
     const record = join(chain, 'monitor', 'capture.json');
-    await waitFor('the capture failure record to clear', async () =>
-      !existsSync(record) || (JSON.parse(readFileSync(record, 'utf8')) as { slots: Record<string, { failure: unknown }> }).slots.pgincr?.failure == null,
-    60_000, 500);
+    await waitFor(
+      'the capture failure record to clear',
+      async () =>
+        !existsSync(record) || (JSON.parse(readFileSync(record, 'utf8')) as { slots: Record<string, { failure: unknown }> }).slots.pgincr?.failure == null,
+      60_000,
+      500,
+    );
 
     const status = await finishCapture(rig, workload, capture);
     expect(status.state).toBe('stopped');
@@ -113,14 +132,19 @@ describe('fault: repository disk full', () => {
     let restoreEqual = false;
     try {
       await rig.client.workflow.execute('restoreWorkflow', {
-        taskQueue: rig.taskQueue, workflowId: rig.workflowId('restore-app_restored'),
+        taskQueue: rig.taskQueue,
+        workflowId: rig.workflowId('restore-app_restored'),
         args: [{ profile: 'default', targetProfile: 'admin', targetDb: 'app_restored' }],
       });
       await checkRestored(rig, 'app_restored');
       restoreEqual = true;
     } finally {
       reportFault({
-        fault: 'repository disk full', lost: audit.lost.length, doubled: audit.doubled.length, restoreEqual, recoverMs,
+        fault: 'repository disk full',
+        lost: audit.lost.length,
+        doubled: audit.doubled.length,
+        restoreEqual,
+        recoverMs,
         detail: `filled ${filled} B for ${((freedAt - fullAt) / 1000).toFixed(1)} s, ${checks} invariant checks while full, ${enospcLines()} ENOSPC log lines, ${audit.sealedVerified} sealed segments verified, ${workload.committed.size} transactions`,
       });
     }

@@ -57,10 +57,15 @@ describe('fault: server events (walsender terminated, fast restart, reload)', ()
     expect(killed?.ok).toBe(true);
     const terminatedAt = Date.now();
     const afterTerminate = await currentLsn(pg, 'app');
-    await waitFor('a new walsender for the slot', async () => {
-      const pid = await slotActivePid(pg);
-      return pid !== null && pid !== walsender;
-    }, 120_000, 100);
+    await waitFor(
+      'a new walsender for the slot',
+      async () => {
+        const pid = await slotActivePid(pg);
+        return pid !== null && pid !== walsender;
+      },
+      120_000,
+      100,
+    );
     await waitSlotConfirms(pg, afterTerminate, 120_000);
     const terminateRecoverMs = Date.now() - terminatedAt;
     await workload.advance(100, 120_000);
@@ -71,10 +76,15 @@ describe('fault: server events (walsender terminated, fast restart, reload)', ()
     const restartedAt = Date.now();
     await workload.advance(20, 120_000); // the workload reconnected
     const afterRestart = await currentLsn(pg, 'app');
-    await waitFor('the capture to stream again after the restart', async () => {
-      const pid = await slotActivePid(pg);
-      return pid !== null && pid !== before;
-    }, 120_000, 100);
+    await waitFor(
+      'the capture to stream again after the restart',
+      async () => {
+        const pid = await slotActivePid(pg);
+        return pid !== null && pid !== before;
+      },
+      120_000,
+      100,
+    );
     await waitSlotConfirms(pg, afterRestart, 180_000);
     const restartRecoverMs = Date.now() - restartedAt;
     await workload.advance(100, 120_000);
@@ -87,7 +97,8 @@ describe('fault: server events (walsender terminated, fast restart, reload)', ()
     let restoreEqual = false;
     try {
       await rig.client.workflow.execute('restoreWorkflow', {
-        taskQueue: rig.taskQueue, workflowId: rig.workflowId('restore-app_restored'),
+        taskQueue: rig.taskQueue,
+        workflowId: rig.workflowId('restore-app_restored'),
         args: [{ profile: 'default', targetProfile: 'admin', targetDb: 'app_restored' }],
       });
       await checkRestored(rig, 'app_restored');
@@ -107,7 +118,12 @@ describe('fault: server events (walsender terminated, fast restart, reload)', ()
     expect(before3.out).toMatch(/max_slot_wal_keep_size = -1/);
     await pg.query("ALTER SYSTEM SET max_slot_wal_keep_size = '256MB'");
     await pg.query('SELECT pg_reload_conf()');
-    await waitFor('the reload to apply', async () => (await pg.query<{ v: string }>("SELECT current_setting('max_slot_wal_keep_size') AS v"))[0]?.v === '256MB', 30_000, 100);
+    await waitFor(
+      'the reload to apply',
+      async () => (await pg.query<{ v: string }>("SELECT current_setting('max_slot_wal_keep_size') AS v"))[0]?.v === '256MB',
+      30_000,
+      100,
+    );
     const after3 = await pgincr(['check'], rig.configPath);
     expect(after3.out).toMatch(/max_slot_wal_keep_size = 256\.0 MiB/);
   });

@@ -47,12 +47,16 @@ describe('failure logs', () => {
   });
 
   it('an activity failure logged by the SDK carries the reason, SQLSTATE, ids and attempt', async () => {
-    const config = parseConfig({
-      repository,
-      // A database that does not exist: every attempt fails with SQLSTATE 3D000.
-      profiles: { default: pg.profile('no_such_db') },
-      temporal: { address: temporalAddress(), namespace: 'default', taskQueue: temporal.taskQueue },
-    }, {}, 'test config');
+    const config = parseConfig(
+      {
+        repository,
+        // A database that does not exist: every attempt fails with SQLSTATE 3D000.
+        profiles: { default: pg.profile('no_such_db') },
+        temporal: { address: temporalAddress(), namespace: 'default', taskQueue: temporal.taskQueue },
+      },
+      {},
+      'test config',
+    );
     const worker = await createWorker(config, logger, { taskQueue: temporal.taskQueue, workflowBundle: temporal.bundle });
     const workflowId = temporal.workflowId('capture');
     const failed = () => lines.find((l) => l.msg === 'Activity failed' && l.workflowId === workflowId);
@@ -66,9 +70,15 @@ describe('failure logs', () => {
     });
     const line = failed()!;
     expect(line).toMatchObject({
-      level: 40, component: 'temporal', activityType: 'captureChanges', attempt: 1, workflowType: 'captureWorkflow',
+      level: 40,
+      component: 'temporal',
+      activityType: 'captureChanges',
+      attempt: 1,
+      workflowType: 'captureWorkflow',
       error: {
-        name: 'ConfigError', code: 'config', message: expect.stringContaining('database "no_such_db" does not exist\nhint: '),
+        name: 'ConfigError',
+        code: 'config',
+        message: expect.stringContaining('database "no_such_db" does not exist\nhint: '),
         cause: { name: 'DatabaseError', sqlstate: '3D000', message: 'database "no_such_db" does not exist' },
       },
     });
@@ -88,9 +98,14 @@ describe('failure logs', () => {
 
     const failure = lines.find((l) => l.msg === 'restore failed')!;
     expect(failure.err).toMatchObject({
-      name: 'PgincrError', code: 'apply', message: 'applying xid 42 at 0/16B3748 failed',
+      name: 'PgincrError',
+      code: 'apply',
+      message: 'applying xid 42 at 0/16B3748 failed',
       cause: {
-        name: 'DatabaseError', sqlstate: '23505', constraint: 'accounts_email_key', table: 'accounts',
+        name: 'DatabaseError',
+        sqlstate: '23505',
+        constraint: 'accounts_email_key',
+        table: 'accounts',
         message: 'duplicate key value violates unique constraint "accounts_email_key"',
         detail: 'Key (email)=(…) already exists.',
       },

@@ -71,7 +71,8 @@ const STREAM_18 = [
 /** Sealed segment files of a chain, in LSN order. */
 function sealedSegments(chainDir: string): string[] {
   const root = join(chainDir, 'segments');
-  return readdirSync(root).filter((d) => /^\d{4}-\d\d-\d\d$/.test(d))
+  return readdirSync(root)
+    .filter((d) => /^\d{4}-\d\d-\d\d$/.test(d))
     .flatMap((d) => readdirSync(join(root, d)).map((f) => join(root, d, f)))
     .sort((a, b) => a.slice(a.lastIndexOf('/')).localeCompare(b.slice(b.lastIndexOf('/'))));
 }
@@ -125,26 +126,39 @@ describe('capture from PostgreSQL 16, 17 and 18', () => {
   it('preflight on PostgreSQL 17: the major is tested, a failover slot is reported, event_triggers = off is refused', async () => {
     const pg = cluster(17);
     await pg.createDatabase('failover');
-    await pg.query(`SELECT pg_create_logical_replication_slot('fo_yes', 'pgoutput', false, false, true),
-                           pg_create_logical_replication_slot('fo_no', 'pgoutput')`, [], 'failover');
+    await pg.query(
+      `SELECT pg_create_logical_replication_slot('fo_yes', 'pgoutput', false, false, true),
+                           pg_create_logical_replication_slot('fo_no', 'pgoutput')`,
+      [],
+      'failover',
+    );
     const findings = async (slot: string) => (await runPreflight(pg.profile('failover'), { decoder: 'pgoutput', slot })).findings;
     const yes = await findings('fo_yes');
-    expect(yes.find((f) => f.check === 'server version')).toMatchObject({ status: 'ok', message: expect.stringMatching(/^PostgreSQL 17\.\d+: major 17 is tested/) });
+    expect(yes.find((f) => f.check === 'server version')).toMatchObject({
+      status: 'ok',
+      message: expect.stringMatching(/^PostgreSQL 17\.\d+: major 17 is tested/),
+    });
     expect(yes.find((f) => f.check === 'failover slot')).toMatchObject({ status: 'ok', message: expect.stringContaining('slot fo_yes is a failover slot') });
     expect((await findings('fo_no')).find((f) => f.check === 'failover slot')?.message).toContain('slot fo_no is not a failover slot');
     await pg.query("SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name LIKE 'fo\\_%'");
 
     // 17's event_triggers = off would silence the capture schema's DDL triggers: not ready.
     expect(yes.find((f) => f.check === 'event_triggers')).toMatchObject({ status: 'ok' });
-    const eventTriggersBecome = (value: string) => waitFor(`event_triggers = ${value} on PostgreSQL 17`, async () =>
-      (await pg.query<{ v: string }>("SELECT current_setting('event_triggers') AS v"))[0]?.v === value);
+    const eventTriggersBecome = (value: string) =>
+      waitFor(
+        `event_triggers = ${value} on PostgreSQL 17`,
+        async () => (await pg.query<{ v: string }>("SELECT current_setting('event_triggers') AS v"))[0]?.v === value,
+      );
     await pg.query('ALTER SYSTEM SET event_triggers = off');
     await pg.query('SELECT pg_reload_conf()');
     await eventTriggersBecome('off');
     try {
       const off = await runPreflight(pg.profile('failover'), { decoder: 'pgoutput', slot: 'pgincr' });
       expect(off.ready).toBe(false);
-      expect(off.findings.find((f) => f.check === 'event_triggers')).toMatchObject({ status: 'fail', message: expect.stringContaining("event_triggers is 'off'") });
+      expect(off.findings.find((f) => f.check === 'event_triggers')).toMatchObject({
+        status: 'fail',
+        message: expect.stringContaining("event_triggers is 'off'"),
+      });
     } finally {
       await pg.query('ALTER SYSTEM RESET event_triggers');
       await pg.query('SELECT pg_reload_conf()');
@@ -170,16 +184,27 @@ describe('capture from PostgreSQL 16, 17 and 18', () => {
     await a.ensurePublication({ profile: 'default' });
     // The slot where a base would have been taken: the targets hold the same schema (below).
     const [{ lsn: startLsn }] = (await source.query<{ lsn: string }>(
-      `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [slot], db)) as [{ lsn: string }];
+      `SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')`,
+      [slot],
+      db,
+    )) as [{ lsn: string }];
 
     await runStatements(source, db, [BASE_DATA, ...CHANGES, ...STREAM_EXTRAS, ...(major >= 17 ? STREAM_17 : []), ...(major >= 18 ? STREAM_18 : [])]);
     const [{ lsn: endLsn }] = (await source.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn', [], db)) as [{ lsn: string }];
     let durable = startLsn;
-    await waitFor(`slot ${slot} on PostgreSQL ${major} to confirm ${endLsn}`, async () => {
-      durable = (await a.captureChanges({ profile: 'default', runForMs: 700, lastDurableLsn: durable })).lastDurableLsn ?? durable;
-      const rows = await source.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [endLsn, slot]);
-      return rows[0]?.ok === true;
-    }, 120_000, 0);
+    await waitFor(
+      `slot ${slot} on PostgreSQL ${major} to confirm ${endLsn}`,
+      async () => {
+        durable = (await a.captureChanges({ profile: 'default', runForMs: 700, lastDurableLsn: durable })).lastDurableLsn ?? durable;
+        const rows = await source.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [
+          endLsn,
+          slot,
+        ]);
+        return rows[0]?.ok === true;
+      },
+      120_000,
+      0,
+    );
     await a.captureChanges({ profile: 'default', runForMs: 500, stopping: true, lastDurableLsn: durable });
     await a.sealCurrentSegment({ profile: 'default' });
     const { chainDir } = await a.inspectSetup({ profile: 'default' });

@@ -29,8 +29,12 @@ const ROOT = resolve(__dirname, '../../..');
 /** Runs bin/pgincr (asynchronously: the worker runs in this process). */
 function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((done) => {
-    execFile(join(ROOT, 'bin/pgincr'), args, { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress() }, timeout: 240_000 },
-      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }));
+    execFile(
+      join(ROOT, 'bin/pgincr'),
+      args,
+      { cwd: ROOT, env: { ...process.env, TEMPORAL_ADDRESS: temporalAddress() }, timeout: 240_000 },
+      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -107,25 +111,32 @@ describe('a backup taken on PostgreSQL 15 restores onto 16, 17 and 18', () => {
   });
 
   it('captures the workload on 15 once: base, stream, a second base', async () => {
-    await temporal.run(async () => {
-      const { client, taskQueue } = temporal;
-      const setup = await runSetupWorkflow(temporal);
-      expect(setup.status).toBe('set up');
-      firstBase = setup.base!.baseId;
-      const capture = await client.workflow.start('captureWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('capture'), args: [{ profile: 'default', runForMs: 4000 }],
-      });
-      await runStatements(source, 'app', CHANGES);
-      await runStatements(source, 'app', ROLE_CHANGES);
-      const second = (await client.workflow.execute('fullBackupWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('full'), args: [{ profile: 'default' }],
-      })) as FullBackupResult;
-      expect(second.coverage.covered).toBe(true);
-      await runStatements(source, 'app', AFTER_SECOND_BASE);
-      await waitSlotCaughtUp(source, 'app');
-      await capture.signal(stopSignal);
-      expect(((await capture.result()) as CaptureStatus).state).toBe('stopped');
-    }, { activities: env.activities });
+    await temporal.run(
+      async () => {
+        const { client, taskQueue } = temporal;
+        const setup = await runSetupWorkflow(temporal);
+        expect(setup.status).toBe('set up');
+        firstBase = setup.base!.baseId;
+        const capture = await client.workflow.start('captureWorkflow', {
+          taskQueue,
+          workflowId: temporal.workflowId('capture'),
+          args: [{ profile: 'default', runForMs: 4000 }],
+        });
+        await runStatements(source, 'app', CHANGES);
+        await runStatements(source, 'app', ROLE_CHANGES);
+        const second = (await client.workflow.execute('fullBackupWorkflow', {
+          taskQueue,
+          workflowId: temporal.workflowId('full'),
+          args: [{ profile: 'default' }],
+        })) as FullBackupResult;
+        expect(second.coverage.covered).toBe(true);
+        await runStatements(source, 'app', AFTER_SECOND_BASE);
+        await waitSlotCaughtUp(source, 'app');
+        await capture.signal(stopSignal);
+        expect(((await capture.result()) as CaptureStatus).state).toBe('stopped');
+      },
+      { activities: env.activities },
+    );
     expected = {
       tables: await tableSums(source, 'app'),
       sequences: await sequenceValues(source, 'app'),
@@ -144,32 +155,48 @@ describe('a backup taken on PostgreSQL 15 restores onto 16, 17 and 18', () => {
     if (!target) throw missing.get(major)!;
     const [{ v }] = (await target.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")) as [{ v: string }];
     expect(Math.floor(Number(v) / 10000)).toBe(major);
-    await temporal.run(async () => {
-      const { client, taskQueue } = temporal;
-      // pgincr restore, as an operator runs it, onto a profile on this major.
-      const restored = await cli(['restore', '--config', configFile, '--target-profile', `pg${major}`, '--target-db', 'app_restored',
-        '--from-base', firstBase, '--globals']);
-      expect({ code: restored.code, stderr: restored.code === 0 ? '' : restored.stderr }).toEqual({ code: 0, stderr: '' });
-      const applied = /restored app_restored from base \S+ \(\S+\) \+ (\d+) transactions/.exec(restored.stdout);
-      expect(Number(applied?.[1] ?? 0)).toBeGreaterThanOrEqual(CHANGES.length);
-      expect(await tableSums(target, 'app_restored')).toEqual(expected!.tables);
-      expect(await sequenceValues(target, 'app_restored')).toEqual(expected!.sequences);
-      expect(await schemaFingerprint(target, 'app_restored')).toEqual(expected!.schema);
+    await temporal.run(
+      async () => {
+        const { client, taskQueue } = temporal;
+        // pgincr restore, as an operator runs it, onto a profile on this major.
+        const restored = await cli([
+          'restore',
+          '--config',
+          configFile,
+          '--target-profile',
+          `pg${major}`,
+          '--target-db',
+          'app_restored',
+          '--from-base',
+          firstBase,
+          '--globals',
+        ]);
+        expect({ code: restored.code, stderr: restored.code === 0 ? '' : restored.stderr }).toEqual({ code: 0, stderr: '' });
+        const applied = /restored app_restored from base \S+ \(\S+\) \+ (\d+) transactions/.exec(restored.stdout);
+        expect(Number(applied?.[1] ?? 0)).toBeGreaterThanOrEqual(CHANGES.length);
+        expect(await tableSums(target, 'app_restored')).toEqual(expected!.tables);
+        expect(await sequenceValues(target, 'app_restored')).toEqual(expected!.sequences);
+        expect(await schemaFingerprint(target, 'app_restored')).toEqual(expected!.schema);
 
-      // verify, base to base, the scratch database on this major.
-      const verified = (await client.workflow.execute('verifyWorkflow', {
-        taskQueue, workflowId: temporal.workflowId(`verify-${major}`), args: [{ profile: 'default', checkpoint: false, targetProfile: `pg${major}` }],
-      })) as VerifyReport;
-      expect(verified).toMatchObject({ ok: true, fromBase: firstBase, mismatches: [] });
-      const scratch = await target.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'pgincr_verify_%'");
-      expect(scratch[0]!.n).toBe(0);
-    }, { activities: env.activities });
+        // verify, base to base, the scratch database on this major.
+        const verified = (await client.workflow.execute('verifyWorkflow', {
+          taskQueue,
+          workflowId: temporal.workflowId(`verify-${major}`),
+          args: [{ profile: 'default', checkpoint: false, targetProfile: `pg${major}` }],
+        })) as VerifyReport;
+        expect(verified).toMatchObject({ ok: true, fromBase: firstBase, mismatches: [] });
+        const scratch = await target.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'pgincr_verify_%'");
+        expect(scratch[0]!.n).toBe(0);
+      },
+      { activities: env.activities },
+    );
 
     // docs/restore.md by hand: every bash block, as written, against this major.
     const work = mkdtempSync(join(tmpdir(), 'pgincr-runbook-'));
     const chain = chainOf(env.repository);
     const r = spawnSync('bash', ['-e', '-c', runbookBlocks().join('\n')], {
-      env: { ...process.env, ...target.env(), CHAIN: chain, BASE: firstBase, DB: 'by_hand', STOP_TIME: '', WORK: work }, encoding: 'utf8',
+      env: { ...process.env, ...target.env(), CHAIN: chain, BASE: firstBase, DB: 'by_hand', STOP_TIME: '', WORK: work },
+      encoding: 'utf8',
     });
     rmSync(work, { recursive: true, force: true });
     expect({ status: r.status, stderr: r.status === 0 ? '' : r.stderr }).toEqual({ status: 0, stderr: '' });

@@ -43,8 +43,15 @@ describe('apply errors carry no row values', () => {
     for (const statements of txns) recorder.record(statements);
     recorder.cut(true);
     const error = await applySegments({
-      profile: pg.profile(id), restoreId: id, segments: recorder.segments.map((s) => s.path), stopAt: { kind: 'latest' }, startLsn: formatLsn(BASE_LSN),
-    }).then(() => null, (err: unknown) => err as Error);
+      profile: pg.profile(id),
+      restoreId: id,
+      segments: recorder.segments.map((s) => s.path),
+      stopAt: { kind: 'latest' },
+      startLsn: formatLsn(BASE_LSN),
+    }).then(
+      () => null,
+      (err: unknown) => err as Error,
+    );
     if (!error) throw new Error('expected the apply to fail');
     return error;
   }
@@ -56,10 +63,8 @@ describe('apply errors carry no row values', () => {
     const secret = 'sk_live_UNIQUE_5f3a9c';
     const error = await failure(
       "CREATE TABLE public.api_keys (token text PRIMARY KEY, owner text); INSERT INTO public.api_keys VALUES ('sk_live_UNIQUE_5f3a9c', 'a')",
-      [
-        ["INSERT INTO public.api_keys (token, owner) VALUES ('other', 'b')"],
-        [`INSERT INTO public.api_keys (token, owner) VALUES ('${secret}', 'c')`],
-      ]);
+      [["INSERT INTO public.api_keys (token, owner) VALUES ('other', 'b')"], [`INSERT INTO public.api_keys (token, owner) VALUES ('${secret}', 'c')`]],
+    );
     expect(error.name).toBe('ApplyFailedError');
     expect(error.sqlState).toBe('23505');
     expect(error.message).toMatch(/xid \d+ commit_lsn 0\/[0-9A-F]+ end_lsn 0\/[0-9A-F]+/);
@@ -72,9 +77,9 @@ describe('apply errors carry no row values', () => {
 
   it('a check violation names the table and SQLSTATE, not the row', async () => {
     const secret = '4111-1111-SECRET-0042';
-    const error = await failure(
-      'CREATE TABLE public.cards (id int PRIMARY KEY, pan text CHECK (length(pan) < 12))',
-      [[`INSERT INTO public.cards (id, pan) VALUES ('1', '${secret}')`]]);
+    const error = await failure('CREATE TABLE public.cards (id int PRIMARY KEY, pan text CHECK (length(pan) < 12))', [
+      [`INSERT INTO public.cards (id, pan) VALUES ('1', '${secret}')`],
+    ]);
     expect(error.sqlState).toBe('23514');
     expect(error.message).toContain('public.cards');
     expect(error.message).toContain('23514');
@@ -86,9 +91,9 @@ describe('apply errors carry no row values', () => {
     // The target's column has another type than the source's: the server's message and the
     // statement text would both quote the value.
     const secret = 'PIN-SECRET-8812';
-    const error = await failure(
-      'CREATE TABLE public.pins (id int PRIMARY KEY, pin int)',
-      [[`UPDATE public.pins SET pin = '${secret}' WHERE id = '1'`, "INSERT INTO public.pins (id, pin) VALUES ('2', '7')"]]);
+    const error = await failure('CREATE TABLE public.pins (id int PRIMARY KEY, pin int)', [
+      [`UPDATE public.pins SET pin = '${secret}' WHERE id = '1'`, "INSERT INTO public.pins (id, pin) VALUES ('2', '7')"],
+    ]);
     expect(error.sqlState).toBe('22P02');
     expect(error.message).toContain('public.pins');
     expect(error.message).toContain('22P02');
@@ -97,13 +102,29 @@ describe('apply errors carry no row values', () => {
 
   it('a base that fails to load names the constraint, not the rows', async () => {
     const dump = join(dir, 'dup.sql.gz');
-    writeFileSync(dump, gzipSync([
-      'CREATE TABLE public.tokens (token text PRIMARY KEY, id int);',
-      'COPY public.tokens (token, id) FROM stdin;', 'tok-BASE-SECRET-1\t1', 'tok-BASE-SECRET-1\t2', '\\.', '',
-    ].join('\n')));
+    writeFileSync(
+      dump,
+      gzipSync(
+        [
+          'CREATE TABLE public.tokens (token text PRIMARY KEY, id int);',
+          'COPY public.tokens (token, id) FROM stdin;',
+          'tok-BASE-SECRET-1\t1',
+          'tok-BASE-SECRET-1\t2',
+          '\\.',
+          '',
+        ].join('\n'),
+      ),
+    );
     await pg.createDatabase('base_dup');
-    const error = await restoreBase({ profile: pg.profile('base_dup'), restoreId: 'bdup', baseLsn: formatLsn(BASE_LSN), dump: { format: 'plain', path: dump } })
-      .then(() => null, (err: unknown) => err as Error);
+    const error = await restoreBase({
+      profile: pg.profile('base_dup'),
+      restoreId: 'bdup',
+      baseLsn: formatLsn(BASE_LSN),
+      dump: { format: 'plain', path: dump },
+    }).then(
+      () => null,
+      (err: unknown) => err as Error,
+    );
     expect(error?.name).toBe('CommandFailedError');
     expect(error!.message).toContain('violates unique constraint "tokens_pkey"');
     expect(recorded(error!)).not.toContain('BASE-SECRET');
@@ -111,12 +132,14 @@ describe('apply errors carry no row values', () => {
 
   it("a trigger's message is left out (it may quote the row), the table is named", async () => {
     const secret = 'ssn-SECRET-123-45';
-    const error = await failure(`
+    const error = await failure(
+      `
       CREATE TABLE public.people (id int PRIMARY KEY, ssn text);
       CREATE FUNCTION public.refuse() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN RAISE EXCEPTION 'refused %', NEW.ssn; END$$;
       CREATE TRIGGER refuse BEFORE INSERT ON public.people FOR EACH ROW EXECUTE FUNCTION public.refuse();
       ALTER TABLE public.people ENABLE ALWAYS TRIGGER refuse;`,
-      [[`INSERT INTO public.people (id, ssn) VALUES ('1', '${secret}')`]]);
+      [[`INSERT INTO public.people (id, ssn) VALUES ('1', '${secret}')`]],
+    );
     expect(error.sqlState).toBe('P0001');
     expect(error.message).toContain('public.people');
     expect(recorded(error)).not.toContain('SECRET-123');

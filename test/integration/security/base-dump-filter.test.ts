@@ -18,8 +18,16 @@ jest.setTimeout(300_000);
 
 /** Text shaped like pg_dump's section headers, inside a function body. */
 const FAKE_HEADERS = [
-  '', '--', '-- Name: pgincr_a; Type: COMMENT; Schema: -; Owner: x', '--', 'kept line 1',
-  '--', '-- Name: t; Type: TABLE; Schema: public; Owner: x', '--', 'kept line 2', '',
+  '',
+  '--',
+  '-- Name: pgincr_a; Type: COMMENT; Schema: -; Owner: x',
+  '--',
+  'kept line 1',
+  '--',
+  '-- Name: t; Type: TABLE; Schema: public; Owner: x',
+  '--',
+  'kept line 2',
+  '',
 ].join('\n');
 
 const USER_OBJECTS = `
@@ -58,16 +66,18 @@ describe('base dump: pgincr objects left out by catalog identity, user objects k
     envs.push(env);
     const a = env.activities;
     await a.installCaptureSchema({ profile: 'default' });
-    const [{ n }] = await pg.query<{ n: string }>(
-      "SELECT count(*) AS n FROM pg_event_trigger e JOIN pg_proc p ON p.oid = e.evtfoid WHERE p.pronamespace = 'pgincr'::regnamespace", [], db) as [{ n: string }];
+    const [{ n }] = (await pg.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pg_event_trigger e JOIN pg_proc p ON p.oid = e.evtfoid WHERE p.pronamespace = 'pgincr'::regnamespace",
+      [],
+      db,
+    )) as [{ n: string }];
     expect(Number(n)).toBeGreaterThan(0);
     const b = await a.takeBase({ profile: 'default', temporarySlot: true });
     await a.writeMetadata({ profile: 'default', baseId: b.baseId });
     const metadata = JSON.parse(readFileSync(join(b.dir, 'metadata.json'), 'utf8')) as { dumpFormat: string; dumpFile: string };
     const path = join(b.dir, metadata.dumpFile);
-    const dump: BaseDump = metadata.dumpFormat === 'directory'
-      ? { format: 'directory', path, jobs: 2, listPath: join(b.dir, 'dump.list') }
-      : { format: 'plain', path };
+    const dump: BaseDump =
+      metadata.dumpFormat === 'directory' ? { format: 'directory', path, jobs: 2, listPath: join(b.dir, 'dump.list') } : { format: 'plain', path };
     return { dump, lsn: b.lsn, dir: b.dir };
   }
 
@@ -78,9 +88,10 @@ describe('base dump: pgincr objects left out by catalog identity, user objects k
     expect(await q('SELECT count(*)::int AS n FROM public."pgincr_x; Type: COMMENT;"')).toEqual([{ n: 2 }]);
     expect(await q('SELECT id, v FROM pgincr_data.items')).toEqual([{ id: 1, v: 'one' }]);
     expect(await q('SELECT public.tricky() AS t')).toEqual([{ t: FAKE_HEADERS }]);
-    expect(await q("SELECT evtname, obj_description(oid, 'pg_event_trigger') AS c FROM pg_event_trigger ORDER BY 1"))
-      .toEqual([{ evtname: 'pgincr_user', c: "the user's own" }]);
-    expect(await q("SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1")).toEqual([{ tgname: 'pgincr_audit' }]);
+    expect(await q("SELECT evtname, obj_description(oid, 'pg_event_trigger') AS c FROM pg_event_trigger ORDER BY 1")).toEqual([
+      { evtname: 'pgincr_user', c: "the user's own" },
+    ]);
+    expect(await q('SELECT tgname FROM pg_trigger WHERE NOT tgisinternal ORDER BY 1')).toEqual([{ tgname: 'pgincr_audit' }]);
     expect(await q("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'pgincr%' ORDER BY 1")).toEqual([{ nspname: 'pgincr_data' }]);
   }
 
@@ -112,7 +123,10 @@ describe('base dump: pgincr objects left out by catalog identity, user objects k
     const readme = /^ {2}(pg_restore -L .*NEWDB.*)$/m.exec(readFileSync(join(dir, 'README.txt'), 'utf8'))?.[1];
     expect(readme).toBeDefined();
     const env = { ...process.env, ...pg.env(), CHAIN: dirname(dirname(dir)), BASE: basename(dir) };
-    for (const [db, command] of [['dir_doc', doc!], ['dir_readme', readme!.replace('NEWDB', 'dir_readme')]] as const) {
+    for (const [db, command] of [
+      ['dir_doc', doc!],
+      ['dir_readme', readme!.replace('NEWDB', 'dir_readme')],
+    ] as const) {
       await pg.createDatabase(db);
       execFileSync('bash', ['-e', '-c', command], { env: { ...env, DB: db }, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
       await expectUserObjectsOnly(db);

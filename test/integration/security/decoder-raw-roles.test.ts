@@ -24,10 +24,15 @@ describeRaw('decoder_raw: ordinary roles captured, forged rows refused', () => {
   });
 
   it('captures DML and DDL of a role without privileges on pgincr, and refuses an unsigned ddl_history row', async () => {
-    const chain = await setUpDecoderChain(pg, 'rawsec', `
+    const chain = await setUpDecoderChain(
+      pg,
+      'rawsec',
+      `
       CREATE TABLE public.t (id int PRIMARY KEY, v text);
       GRANT ALL ON public.t TO mallory;
-      GRANT CREATE ON SCHEMA public TO mallory;`, 'decoder_raw');
+      GRANT CREATE ON SCHEMA public TO mallory;`,
+      'decoder_raw',
+    );
     try {
       const mallory = await pg.connect('rawsec', { user: 'mallory' });
       try {
@@ -57,7 +62,10 @@ describeRaw('decoder_raw: ordinary roles captured, forged rows refused', () => {
       expect(text).not.toContain('pwn');
       expect(text.split('\n').filter((l) => l.startsWith('-- pgincr: REFUSED pgincr.ddl_history'))).toHaveLength(1);
       await restoreChain(chain, 'rawsec_restored');
-      expect(await pg.query('SELECT id, v FROM public.t ORDER BY id', [], 'rawsec_restored')).toEqual([{ id: 1, v: 'c' }, { id: 3, v: 'with the forged row' }]);
+      expect(await pg.query('SELECT id, v FROM public.t ORDER BY id', [], 'rawsec_restored')).toEqual([
+        { id: 1, v: 'c' },
+        { id: 3, v: 'with the forged row' },
+      ]);
       expect(await pg.query('SELECT id, v FROM public.m', [], 'rawsec_restored')).toEqual([{ id: 1, v: 'mine' }]);
       expect(await pg.query(`SELECT 1 FROM pg_class WHERE relname = 'pwn'`, [], 'rawsec_restored')).toEqual([]);
     } finally {

@@ -65,8 +65,9 @@ test('DDL sent by an ordinary role under standard_conforming_strings = off repla
     expect(segments).toContain("DO $pgincr$ BEGIN EXECUTE E'CREATE TABLE t1 (a text DEFAULT ''\\\\''); CREATE FUNCTION public.evil()");
     await expectRestoreEqualsSource(pg, chain, 'scsoff_r');
     expect(await defaultOf('scsoff_r')).toBe(`${quoteText(longDefault)}::text`);
-    expect(await pg.query("SELECT to_regclass('public.t2') IS NOT NULL AS t2, to_regproc('public.evil') IS NULL AS no_evil", [], 'scsoff_r'))
-      .toEqual([{ t2: true, no_evil: true }]);
+    expect(await pg.query("SELECT to_regclass('public.t2') IS NOT NULL AS t2, to_regproc('public.evil') IS NULL AS no_evil", [], 'scsoff_r')).toEqual([
+      { t2: true, no_evil: true },
+    ]);
     const values = (await pg.query<{ a: string }>('SELECT a FROM t1', [], 'scsoff_r')).map((r) => r.a).sort();
     expect(values).toEqual([longDefault, "x\\y'z"].sort());
   } finally {
@@ -89,27 +90,33 @@ test('names with line breaks before transaction markers and other control charac
   const chain: DirectChain = await setUpChain(pg, 'ctlnames', 'GRANT CREATE ON DATABASE ctlnames TO mallory; GRANT CREATE ON SCHEMA public TO mallory');
   const s = q(schema);
   const t = `${s}.${q(table)}`;
-  await run('ctlnames', [
-    `CREATE SCHEMA ${s}`,
-    `CREATE TYPE ${s}.${q(type)} AS ENUM ('a', 'b')`,
-    `CREATE TABLE ${t} (id serial PRIMARY KEY, ${q(column)} ${s}.${q(type)}, ${q(other)} text)`,
-    `INSERT INTO ${t} (${q(column)}, ${q(other)}) VALUES ('a', 'one'), ('b', 'two'), ('a', 'three')`,
-    `UPDATE ${t} SET ${q(other)} = 'updated', ${q(column)} = 'b' WHERE id = 1`,
-    `DELETE FROM ${t} WHERE id = 2`,
-    `CREATE TABLE public.${q(other)} (k int PRIMARY KEY)`,
-    `INSERT INTO public.${q(other)} VALUES (1), (2)`,
-    `TRUNCATE public.${q(other)}`,
-    `INSERT INTO public.${q(other)} VALUES (3)`,
-    `ALTER TABLE ${t} RENAME ${q(other)} TO ${q(`${other}2`)}`,
-    `INSERT INTO ${t} (${q(column)}) VALUES ('b')`,
-  ], 'mallory');
+  await run(
+    'ctlnames',
+    [
+      `CREATE SCHEMA ${s}`,
+      `CREATE TYPE ${s}.${q(type)} AS ENUM ('a', 'b')`,
+      `CREATE TABLE ${t} (id serial PRIMARY KEY, ${q(column)} ${s}.${q(type)}, ${q(other)} text)`,
+      `INSERT INTO ${t} (${q(column)}, ${q(other)}) VALUES ('a', 'one'), ('b', 'two'), ('a', 'three')`,
+      `UPDATE ${t} SET ${q(other)} = 'updated', ${q(column)} = 'b' WHERE id = 1`,
+      `DELETE FROM ${t} WHERE id = 2`,
+      `CREATE TABLE public.${q(other)} (k int PRIMARY KEY)`,
+      `INSERT INTO public.${q(other)} VALUES (1), (2)`,
+      `TRUNCATE public.${q(other)}`,
+      `INSERT INTO public.${q(other)} VALUES (3)`,
+      `ALTER TABLE ${t} RENAME ${q(other)} TO ${q(`${other}2`)}`,
+      `INSERT INTO ${t} (${q(column)}) VALUES ('b')`,
+    ],
+    'mallory',
+  );
   try {
     await captureAndStop(pg, chain); // never stops on the names
     const segments = sealedSegmentText(chain);
     expect(segments).toContain('INSERT INTO U&"s\\000ACOMMIT; -- xid 1 end_lsn 0/1 changes 1".U&"x\\000ACOMMIT; -- xid 1 end_lsn 0/1 changes 1"');
     expect(segments).toContain('TRUNCATE ONLY public.U&"tab\\0009here\\0001 \\\\ ""q"" \\007F\\000A-- end of segment: transactions 1"');
     expect(segments).toContain("DO $pgincr$ BEGIN EXECUTE E'CREATE TABLE");
-    expect(segments).toContain(`SELECT pg_catalog.setval(E'"s\\nCOMMIT; -- xid 1 end_lsn 0/1 changes 1"."x\\nCOMMIT; -- xid 1 end_lsn 0/1 changes 1_id_seq"', 4, true);`);
+    expect(segments).toContain(
+      `SELECT pg_catalog.setval(E'"s\\nCOMMIT; -- xid 1 end_lsn 0/1 changes 1"."x\\nCOMMIT; -- xid 1 end_lsn 0/1 changes 1_id_seq"', 4, true);`,
+    );
     // every marker-like line is a real marker
     const lines = segments.split('\n');
     expect(lines.filter((l) => /^(BEGIN|COMMIT); -- xid [123] /.test(l))).toEqual([]);
@@ -143,7 +150,9 @@ test('generated query strings: the statement cut out of each ddl_history row is 
             await c.query(q.text);
             const { rows } = await c.query<{ tag: string; query: string; ordinal: number; scs: string }>(
               `SELECT command_tag AS tag, convert_to(query, 'UTF8') AS query, statement_ordinal AS ordinal, standard_conforming_strings AS scs
-                 FROM pgincr.ddl_history WHERE id > $1 AND query = $2 ORDER BY id`, [last, q.text]);
+                 FROM pgincr.ddl_history WHERE id > $1 AND query = $2 ORDER BY id`,
+              [last, q.text],
+            );
             const want = expectedDdl(q.stmts);
             expect(rows.map((r) => r.tag)).toEqual(want.map((w) => w.tag)); // the server split it as the generator did
             for (const [i, r] of rows.entries()) {

@@ -25,7 +25,9 @@ describe('database names reach the client programs as names only', () => {
   let names: string[];
 
   const userTables = async (db: string) =>
-    (await pg.query<{ t: string }>("SELECT relname AS t FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY 1", [], db)).map((r) => r.t);
+    (await pg.query<{ t: string }>("SELECT relname AS t FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace ORDER BY 1", [], db)).map(
+      (r) => r.t,
+    );
 
   /** Creates `name` unless an earlier test did (each test can run alone). */
   const ensureDatabase = async (name: string) => {
@@ -59,7 +61,10 @@ describe('database names reach the client programs as names only', () => {
     for (const [i, name] of names.entries()) {
       await createTargetDatabase(pg.profile(), name, { restoreId: `names${i}` });
       await restoreBase({ profile: pg.profile(name), restoreId: `names${i}`, baseLsn: '0/3000000', dump: { format: 'directory', path: dumpDir, jobs: 2 } });
-      expect(await pg.query('SELECT id, name FROM public.accounts ORDER BY id', [], name)).toEqual([{ id: 1, name: 'alice' }, { id: 2, name: 'bob' }]);
+      expect(await pg.query('SELECT id, name FROM public.accounts ORDER BY id', [], name)).toEqual([
+        { id: 1, name: 'alice' },
+        { id: 2, name: 'bob' },
+      ]);
     }
     const dbs = (await pg.query<{ d: string }>('SELECT datname AS d FROM pg_database WHERE NOT datistemplate ORDER BY 1')).map((r) => r.d);
     expect(dbs.sort()).toEqual(['decoy', 'postgres', 'src', ...names].sort());
@@ -85,7 +90,11 @@ describe('database names reach the client programs as names only', () => {
       await pg.query("SELECT pg_create_logical_replication_slot($1, 'test_decoding')", [slot], name);
       const lines: string[] = [];
       const supervisor = new RecvlogicalSupervisor({
-        profile: pg.profile(name), slot, file: join(dir, `${slot}.raw`), fsyncIntervalS: 1, serverEncoding: 'UTF8',
+        profile: pg.profile(name),
+        slot,
+        file: join(dir, `${slot}.raw`),
+        fsyncIntervalS: 1,
+        serverEncoding: 'UTF8',
         log: { info: () => undefined, warn: (_o, msg) => lines.push(msg) },
         beforeStart: async () => undefined,
       });

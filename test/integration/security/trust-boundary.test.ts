@@ -11,9 +11,7 @@ import { DDL_HISTORY_SIGNED_COLUMNS, rowSignature } from '../../../src/core/sql/
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { pgincrTestEnv, waitFor } from '../../helpers/pgincr-env';
 import { GOLDEN_KEY, GOLDEN_SIGNATURE, GOLDEN_VALUES } from '../../helpers/signature-golden';
-import {
-  captureAndStop, expectRestoreEqualsSource, sealedSegmentText, setUpChain, tearDownChain,
-} from '../../helpers/direct-pipeline';
+import { captureAndStop, expectRestoreEqualsSource, sealedSegmentText, setUpChain, tearDownChain } from '../../helpers/direct-pipeline';
 
 jest.setTimeout(240_000);
 
@@ -38,10 +36,14 @@ VALUES (0, now(), '', '', 'CREATE FUNCTION', '{}', '{}',
 const bytes = (s: string | null) => (s === null ? null : Buffer.from(s, 'utf8').toString('latin1'));
 
 test('forged, hidden and misplaced DDL: refused or recorded as it ran; the restore holds only what the server executed', async () => {
-  const chain = await setUpChain(pg, 'sec_src', `
+  const chain = await setUpChain(
+    pg,
+    'sec_src',
+    `
     CREATE TABLE public.base (id int PRIMARY KEY, v text);
     CREATE SEQUENCE public.s;
-    GRANT CREATE ON SCHEMA public TO creator;`);
+    GRANT CREATE ON SCHEMA public TO creator;`,
+  );
   try {
     const mallory = await pg.connect('sec_src', { user: 'mallory' });
     try {
@@ -96,31 +98,62 @@ test('forged, hidden and misplaced DDL: refused or recorded as it ran; the resto
     const [{ key }] = (await pg.query<{ key: Buffer }>('SELECT key FROM pgincr.secret', [], 'sec_src')) as [{ key: Buffer }];
     expect(DDL_HISTORY_SIGNED_COLUMNS).toEqual(DDL_SIGNED_FIELDS);
     const rows = await pg.query<Record<string, string | null>>(
-      `SELECT ${DDL_SIGNED_FIELDS.map((f) => `${f}::text`).join(', ')}, sig FROM pgincr.ddl_history WHERE xid <> 0 ORDER BY id`, [], 'sec_src');
+      `SELECT ${DDL_SIGNED_FIELDS.map((f) => `${f}::text`).join(', ')}, sig FROM pgincr.ddl_history WHERE xid <> 0 ORDER BY id`,
+      [],
+      'sec_src',
+    );
     expect(rows.length).toBeGreaterThanOrEqual(4);
-    for (const r of rows) expect(rowSignature(key, DDL_SIGNED_FIELDS.map((f) => bytes(r[f] ?? null)))).toBe(r.sig);
+    for (const r of rows)
+      expect(
+        rowSignature(
+          key,
+          DDL_SIGNED_FIELDS.map((f) => bytes(r[f] ?? null)),
+        ),
+      ).toBe(r.sig);
     const recorded = await pg.query<{ role_name: string; session_user_name: string; query: string }>(
-      `SELECT role_name, session_user_name, query FROM pgincr.ddl_history WHERE query LIKE '%hidden%' ORDER BY id`, [], 'sec_src');
-    expect(recorded.map((r) => [r.role_name, r.session_user_name])).toEqual([['creator', 'creator'], ['creator', 'creator']]);
-    expect(await pg.query(`SELECT role_name, session_user_name FROM pgincr.ddl_history WHERE query LIKE '%as_creator%'`, [], 'sec_src'))
-      .toEqual([{ role_name: 'creator', session_user_name: pg.user }]);
+      `SELECT role_name, session_user_name, query FROM pgincr.ddl_history WHERE query LIKE '%hidden%' ORDER BY id`,
+      [],
+      'sec_src',
+    );
+    expect(recorded.map((r) => [r.role_name, r.session_user_name])).toEqual([
+      ['creator', 'creator'],
+      ['creator', 'creator'],
+    ]);
+    expect(await pg.query(`SELECT role_name, session_user_name FROM pgincr.ddl_history WHERE query LIKE '%as_creator%'`, [], 'sec_src')).toEqual([
+      { role_name: 'creator', session_user_name: pg.user },
+    ]);
     // The golden vector of the unit test, computed by the SQL side.
     const fields = GOLDEN_VALUES.map((_, i) => `pgincr.canonical_field($${i + 2})`).join(' || ');
     const golden = await pg.query<{ sig: string }>(
       `SELECT encode(sha256($1::bytea || sha256($1::bytea || ${fields})), 'hex') AS sig`,
-      [GOLDEN_KEY, ...GOLDEN_VALUES.map((v) => (v === null ? null : Buffer.from(v, 'latin1').toString('utf8')))], 'sec_src');
+      [GOLDEN_KEY, ...GOLDEN_VALUES.map((v) => (v === null ? null : Buffer.from(v, 'latin1').toString('utf8')))],
+      'sec_src',
+    );
     expect(golden).toEqual([{ sig: GOLDEN_SIGNATURE }]);
 
     // The capture runs count what they refused (the capture workflow's status adds them up).
     const [{ lsn }] = (await pg.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn', [], 'sec_src')) as [{ lsn: string }];
     let refusedRows = 0;
-    await waitFor(`slot ${chain.slot} to confirm ${lsn}`, async () => {
-      const r = await chain.env.activities.captureChanges({ profile: 'default', runForMs: 700, ...(chain.lastDurableLsn ? { lastDurableLsn: chain.lastDurableLsn } : {}) });
-      chain.lastDurableLsn = r.lastDurableLsn;
-      refusedRows += r.refusedRows ?? 0;
-      const [c] = await pg.query<{ ok: boolean }>('SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2', [lsn, chain.slot], 'sec_src');
-      return c?.ok === true;
-    }, 60_000, 0);
+    await waitFor(
+      `slot ${chain.slot} to confirm ${lsn}`,
+      async () => {
+        const r = await chain.env.activities.captureChanges({
+          profile: 'default',
+          runForMs: 700,
+          ...(chain.lastDurableLsn ? { lastDurableLsn: chain.lastDurableLsn } : {}),
+        });
+        chain.lastDurableLsn = r.lastDurableLsn;
+        refusedRows += r.refusedRows ?? 0;
+        const [c] = await pg.query<{ ok: boolean }>(
+          'SELECT confirmed_flush_lsn >= $1::pg_lsn AS ok FROM pg_replication_slots WHERE slot_name = $2',
+          [lsn, chain.slot],
+          'sec_src',
+        );
+        return c?.ok === true;
+      },
+      60_000,
+      0,
+    );
     expect(refusedRows).toBe(3);
     await captureAndStop(pg, chain);
     const text = sealedSegmentText(chain);
@@ -180,25 +213,33 @@ test('every function of the capture schema has a fixed search_path and nothing i
   } finally {
     await c.end();
   }
-  const unfixed = await pg.query<{ proname: string; prosecdef: boolean; prosrc: string }>(`
+  const unfixed = await pg.query<{ proname: string; prosecdef: boolean; prosrc: string }>(
+    `
     SELECT p.proname, p.prosecdef, p.prosrc FROM pg_proc p
      WHERE p.pronamespace = 'pgincr'::regnamespace
        AND NOT EXISTS (SELECT 1 FROM unnest(p.proconfig) s WHERE s = 'search_path=pg_catalog, pg_temp')
-     ORDER BY 1`, [], 'sec_fn');
+     ORDER BY 1`,
+    [],
+    'sec_fn',
+  );
   // The two event-trigger entry points read the DDL session's search_path (docs/security.md):
   // their body is one schema-qualified call.
   expect(unfixed.map((r) => r.proname)).toEqual(['on_ddl_command_end', 'on_ddl_command_start']);
   for (const r of unfixed) {
     expect(r.prosrc.trim()).toMatch(/^BEGIN\s+PERFORM pgincr\.ddl_command_(start|end)_impl\(TG_TAG, pg_catalog\.current_setting\('search_path'\)\);\s+END$/);
   }
-  const grants = await pg.query<{ what: string }>(`
+  const grants = await pg.query<{ what: string }>(
+    `
     SELECT 'schema' AS what WHERE has_schema_privilege('mallory', 'pgincr', 'USAGE')
     UNION ALL SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p
      WHERE p.pronamespace = 'pgincr'::regnamespace AND has_function_privilege('mallory', p.oid, 'EXECUTE')
        AND p.prorettype <> 'event_trigger'::regtype AND p.prorettype <> 'trigger'::regtype
     UNION ALL SELECT 'table ' || c.relname FROM pg_class c
      WHERE c.relnamespace = 'pgincr'::regnamespace AND c.relkind IN ('r', 'S')
-       AND (has_table_privilege('mallory', c.oid, 'SELECT') OR has_table_privilege('mallory', c.oid, 'INSERT'))`, [], 'sec_fn');
+       AND (has_table_privilege('mallory', c.oid, 'SELECT') OR has_table_privilege('mallory', c.oid, 'INSERT'))`,
+    [],
+    'sec_fn',
+  );
   expect(grants).toEqual([]);
 
   // decoder_raw's per-table trigger and new-table trigger, for a role owning nothing of pgincr.
@@ -222,7 +263,10 @@ test('every function of the capture schema has a fixed search_path and nothing i
   const trig = await pg.query(`SELECT 1 FROM pg_trigger WHERE tgrelid = 'public.m'::regclass AND tgname = 'pgincr_raw_capture'`, [], 'sec_fn');
   expect(trig).toHaveLength(1);
   const ddl = await pg.query<{ role_name: string; command_tag: string }>(
-    `SELECT role_name, command_tag FROM pgincr.ddl_history WHERE query LIKE '%public.m %' ORDER BY id`, [], 'sec_fn');
+    `SELECT role_name, command_tag FROM pgincr.ddl_history WHERE query LIKE '%public.m %' ORDER BY id`,
+    [],
+    'sec_fn',
+  );
   expect(ddl).toEqual([{ role_name: 'mallory', command_tag: 'CREATE TABLE' }]);
   const m2 = await pg.query<{ ids: string }>(`SELECT object_identities::text AS ids FROM pgincr.ddl_history WHERE query LIKE '%public.m2 %'`, [], 'sec_fn');
   expect(m2).toEqual([{ ids: '{public.m2,public.m2_pkey}' }]); // not public.victim
@@ -239,7 +283,10 @@ test("setup refuses a pgincr schema created beforehand by the database's owner (
   }
   const env = pgincrTestEnv(pg, 'sec_squat');
   try {
-    const err = await env.activities.installCaptureSchema({ profile: 'default' }).then(() => null, (e: Error) => e);
+    const err = await env.activities.installCaptureSchema({ profile: 'default' }).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err?.name).toBe('NotReadyError');
     expect(err?.message).toMatch(/schema pgincr belongs to role dbowner/);
     expect(err?.message).toMatch(/hint: .*DROP SCHEMA pgincr CASCADE/);
@@ -253,7 +300,10 @@ test("setup refuses a pgincr schema created beforehand by the database's owner (
   const c = await pg.connect('sec_squat');
   try {
     await c.query(`ALTER SCHEMA pgincr OWNER TO ${pg.user}`);
-    const err = await migrate(c, MIGRATIONS).then(() => null, (e: Error) => e);
+    const err = await migrate(c, MIGRATIONS).then(
+      () => null,
+      (e: Error) => e,
+    );
     expect(err?.message).toMatch(/function pgincr\.identity_index\(oid\) belongs to role dbowner/);
   } finally {
     await c.end();
@@ -276,7 +326,10 @@ test('an upgrade from schema version 4 locks down an existing install and its de
   }
   expect(await pg.query(`SELECT has_table_privilege('mallory', 'pgincr.ddl_history', 'INSERT') AS p`, [], 'sec_upgrade')).toEqual([{ p: false }]);
   const fn = await pg.query<{ prosecdef: boolean; proconfig: string[] }>(
-    `SELECT prosecdef, proconfig FROM pg_proc WHERE oid = 'pgincr.raw_capture_trigger()'::regprocedure`, [], 'sec_upgrade');
+    `SELECT prosecdef, proconfig FROM pg_proc WHERE oid = 'pgincr.raw_capture_trigger()'::regprocedure`,
+    [],
+    'sec_upgrade',
+  );
   expect(fn).toEqual([{ prosecdef: true, proconfig: ['search_path=pg_catalog, pg_temp'] }]);
   // Nothing of the upgrade itself was recorded as DDL.
   expect(await pg.query(`SELECT command_tag FROM pgincr.ddl_history`, [], 'sec_upgrade')).toEqual([]);

@@ -51,8 +51,13 @@ describe('a failing capture', () => {
   beforeAll(async () => {
     hook = createServer((req, res) => {
       let body = '';
-      req.on('data', (c: Buffer) => { body += c.toString(); });
-      req.on('end', () => { received.push(JSON.parse(body) as AlertPayload); res.writeHead(204).end(); });
+      req.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      req.on('end', () => {
+        received.push(JSON.parse(body) as AlertPayload);
+        res.writeHead(204).end();
+      });
     });
     await new Promise<void>((done) => hook.listen(0, '127.0.0.1', done));
     const webhookUrl = `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alert`;
@@ -66,9 +71,16 @@ describe('a failing capture', () => {
     activities = createActivities({ config: env.config, logger: createLogger({ level: 'silent', pretty: false }), metrics });
     configDir = mkdtempSync(join(tmpdir(), 'pgincr-fail-config-'));
     configFile = join(configDir, 'pgincr.json');
-    writeFileSync(configFile, JSON.stringify({
-      repository: env.repository, profiles: { default: pg.profile('app') }, capture: { slot }, alerts, temporal: temporalConfig,
-    }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        repository: env.repository,
+        profiles: { default: pg.profile('app') },
+        capture: { slot },
+        alerts,
+        temporal: temporalConfig,
+      }),
+    );
   });
   afterAll(async () => {
     await new Promise<void>((done) => hook?.close(() => done()));
@@ -78,121 +90,177 @@ describe('a failing capture', () => {
   });
 
   const cli = (...args: string[]) => execa(join(ROOT, 'bin/pgincr'), ['--config', configFile, ...args], { reject: false, env: { PGINCR_LOG_LEVEL: 'error' } });
-  const healthCheck = () => temporal.client.workflow.execute('healthCheckWorkflow', {
-    taskQueue: temporal.taskQueue, workflowId: temporal.workflowId('health'), args: [{ profile: 'default' }],
-  });
+  const healthCheck = () =>
+    temporal.client.workflow.execute('healthCheckWorkflow', {
+      taskQueue: temporal.taskQueue,
+      workflowId: temporal.workflowId('health'),
+      args: [{ profile: 'default' }],
+    });
   const failingAlerts = () => received.filter((a) => a.check === 'capture.failing');
   const failuresCounted = async () => {
     const text = await metrics.registry.metrics();
-    return [...text.matchAll(new RegExp(`^pgincr_capture_failures_total\\{slot="${slot}",error_type="([^"]+)"\\} (\\d+)$`, 'gm'))].map((m) => [m[1], Number(m[2])] as const);
+    return [...text.matchAll(new RegExp(`^pgincr_capture_failures_total\\{slot="${slot}",error_type="([^"]+)"\\} (\\d+)$`, 'gm'))].map(
+      (m) => [m[1], Number(m[2])] as const,
+    );
   };
   let nextId = 1;
   const insert = () => pg.query(`INSERT INTO t VALUES (${nextId++}, 'x')`, [], 'app');
 
   it('source down: retried, CRITICAL in check after captureFailingCritical naming the failure, one alert, one recovery', async () => {
-    await temporal.run(async () => {
-      expect((await runSetupWorkflow(temporal)).status).toBe('set up');
-      const capture = await temporal.client.workflow.start('captureWorkflow', {
-        taskQueue: temporal.taskQueue, workflowId: captureId, args: [{ profile: 'default', runForMs: 120_000 }],
-      });
-      try {
-        await insert();
-        await waitFor('the capture to make a position durable', async () => /pgincr_capture_seconds_since_durable_commit\{slot="[^"]+"\} \d/.test(await metrics.registry.metrics()), 60_000);
-        await capture.signal(rotateSignal);
-        await waitFor('a sealed segment', async () => (await activities.listRepository({ profile: 'default' })).text.includes('.sql'), 60_000);
+    await temporal.run(
+      async () => {
+        expect((await runSetupWorkflow(temporal)).status).toBe('set up');
+        const capture = await temporal.client.workflow.start('captureWorkflow', {
+          taskQueue: temporal.taskQueue,
+          workflowId: captureId,
+          args: [{ profile: 'default', runForMs: 120_000 }],
+        });
+        try {
+          await insert();
+          await waitFor(
+            'the capture to make a position durable',
+            async () => /pgincr_capture_seconds_since_durable_commit\{slot="[^"]+"\} \d/.test(await metrics.registry.metrics()),
+            60_000,
+          );
+          await capture.signal(rotateSignal);
+          await waitFor('a sealed segment', async () => (await activities.listRepository({ profile: 'default' })).text.includes('.sql'), 60_000);
 
-        pg.stopServer('fast');
-        const chain = chainOf(env.repository);
-        await waitFor('two failed attempts recorded in the repository', async () => ((await loadCaptureFailure(chain, slot))?.failures ?? 0) >= 2, 60_000);
-        const failure = (await loadCaptureFailure(chain, slot))!;
-        expect(failure).toMatchObject({ transient: true, nonRetryable: false });
-        expect(failure.message).toMatch(/ECONNREFUSED|ENOENT|terminat|shut/i);
+          pg.stopServer('fast');
+          const chain = chainOf(env.repository);
+          await waitFor('two failed attempts recorded in the repository', async () => ((await loadCaptureFailure(chain, slot))?.failures ?? 0) >= 2, 60_000);
+          const failure = (await loadCaptureFailure(chain, slot))!;
+          expect(failure).toMatchObject({ transient: true, nonRetryable: false });
+          expect(failure.message).toMatch(/ECONNREFUSED|ENOENT|terminat|shut/i);
 
-        // Critical once it has failed for 3 s without progress (Temporal unreachable or not, the record is enough).
-        await waitFor('check to turn critical', async () => (await activities.runCheck({ profile: 'default', nagios: true })).report.exitCode === 2, 30_000, 500);
-        const nagios = await cli('check', '--nagios');
-        expect(nagios.exitCode).toBe(2);
-        const first = nagios.stdout.split('\n')[0]!;
-        // the attempt number comes from Temporal's describe() of the pending activity
-        expect(first).toMatch(/^PGINCR CRITICAL - .*capture has made no progress at \d+\/[0-9A-F]+ for \d+s \(\d+ failed attempts, attempt \d+\): last failure \w+: /);
-        expect(first).toContain(failure.message.slice(0, 30));
+          // Critical once it has failed for 3 s without progress (Temporal unreachable or not, the record is enough).
+          await waitFor(
+            'check to turn critical',
+            async () => (await activities.runCheck({ profile: 'default', nagios: true })).report.exitCode === 2,
+            30_000,
+            500,
+          );
+          const nagios = await cli('check', '--nagios');
+          expect(nagios.exitCode).toBe(2);
+          const first = nagios.stdout.split('\n')[0]!;
+          // the attempt number comes from Temporal's describe() of the pending activity
+          expect(first).toMatch(
+            /^PGINCR CRITICAL - .*capture has made no progress at \d+\/[0-9A-F]+ for \d+s \(\d+ failed attempts, attempt \d+\): last failure \w+: /,
+          );
+          expect(first).toContain(failure.message.slice(0, 30));
 
-        const status = await cli('capture', 'status');
-        expect(status.stdout).toMatch(new RegExp(`last failure  ${failure.errorType}: .*\\(failing since ${failure.since}, \\d+ failed attempts at \\S+, now attempt \\d+\\)`));
+          const status = await cli('capture', 'status');
+          expect(status.stdout).toMatch(
+            new RegExp(`last failure  ${failure.errorType}: .*\\(failing since ${failure.since}, \\d+ failed attempts at \\S+, now attempt \\d+\\)`),
+          );
 
-        await healthCheck();
-        await healthCheck();
-        await waitFor('the incident alert', async () => failingAlerts().length >= 1, 10_000);
-        expect(failingAlerts()).toEqual([expect.objectContaining({ event: 'alert', severity: 'critical', slot, message: expect.stringContaining('capture has made no progress') })]);
-        const since = /^pgincr_capture_seconds_since_durable_commit\{slot="[^"]+"\} (\S+)$/m.exec(await metrics.registry.metrics());
-        expect(Number(since?.[1])).toBeGreaterThanOrEqual(3);
-        const counted = await failuresCounted();
-        expect(counted.reduce((n, [, v]) => n + v, 0)).toBeGreaterThanOrEqual(2);
+          await healthCheck();
+          await healthCheck();
+          await waitFor('the incident alert', async () => failingAlerts().length >= 1, 10_000);
+          expect(failingAlerts()).toEqual([
+            expect.objectContaining({ event: 'alert', severity: 'critical', slot, message: expect.stringContaining('capture has made no progress') }),
+          ]);
+          const since = /^pgincr_capture_seconds_since_durable_commit\{slot="[^"]+"\} (\S+)$/m.exec(await metrics.registry.metrics());
+          expect(Number(since?.[1])).toBeGreaterThanOrEqual(3);
+          const counted = await failuresCounted();
+          expect(counted.reduce((n, [, v]) => n + v, 0)).toBeGreaterThanOrEqual(2);
 
-        pg.startServer();
-        await waitFor('the capture to make progress and clear the failure', async () => {
-          await insert().catch(() => undefined);
-          return (await loadCaptureFailure(chain, slot)) === null;
-        }, 120_000, 1000);
-        await healthCheck();
-        await healthCheck();
-        await waitFor('the recovery alert', async () => failingAlerts().length >= 2, 10_000);
-        expect(failingAlerts().map((a) => [a.event, a.severity])).toEqual([['alert', 'critical'], ['recovered', 'ok']]);
-        expect((await activities.runCheck({ profile: 'default', nagios: true })).report.findings.find((f) => f.check === 'capture.failing'))
-          .toMatchObject({ severity: 'ok', message: 'no capture failure since the last progress' });
-      } catch (err) {
-        await capture.terminate('test failed').catch(() => undefined);
-        throw err;
-      }
-    }, { activities });
+          pg.startServer();
+          await waitFor(
+            'the capture to make progress and clear the failure',
+            async () => {
+              await insert().catch(() => undefined);
+              return (await loadCaptureFailure(chain, slot)) === null;
+            },
+            120_000,
+            1000,
+          );
+          await healthCheck();
+          await healthCheck();
+          await waitFor('the recovery alert', async () => failingAlerts().length >= 2, 10_000);
+          expect(failingAlerts().map((a) => [a.event, a.severity])).toEqual([
+            ['alert', 'critical'],
+            ['recovered', 'ok'],
+          ]);
+          expect((await activities.runCheck({ profile: 'default', nagios: true })).report.findings.find((f) => f.check === 'capture.failing')).toMatchObject({
+            severity: 'ok',
+            message: 'no capture failure since the last progress',
+          });
+        } catch (err) {
+          await capture.terminate('test failed').catch(() => undefined);
+          throw err;
+        }
+      },
+      { activities },
+    );
   });
 
   it('slot dropped under it: fails within seconds without retrying, and a restore to latest says how far it reaches', async () => {
-    await temporal.run(async () => {
-      const capture = temporal.client.workflow.getHandle(captureId);
-      try {
-        const started = Date.now();
-        await waitFor(`slot ${slot} to be dropped`, async () => {
-          await pg.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot]);
-          try {
-            await pg.query('SELECT pg_drop_replication_slot($1)', [slot]);
-            return true;
-          } catch (error) {
-            if (/does not exist/.test((error as Error).message)) return true;
-            return false;
-          }
-        }, 30_000, 50);
-        const failure = await capture.result().then(() => undefined, (err: unknown) => err);
-        expect(Date.now() - started).toBeLessThan(30_000);
-        expect(failure).toBeInstanceOf(WorkflowFailedError);
-        const activityFailure = (failure as WorkflowFailedError).cause as ActivityFailure;
-        expect(activityFailure).toBeInstanceOf(ActivityFailure);
-        expect(activityFailure.retryState).toBe(RetryState.NON_RETRYABLE_FAILURE);
-        const cause = activityFailure.cause as ApplicationFailure;
-        expect(cause.type).toBe('SlotMissingError');
-        expect(cause.message).toContain(`replication slot is missing: slot ${slot}`);
-        expect(cause.message).toContain('pgincr setup --new-chain');
+    await temporal.run(
+      async () => {
+        const capture = temporal.client.workflow.getHandle(captureId);
+        try {
+          const started = Date.now();
+          await waitFor(
+            `slot ${slot} to be dropped`,
+            async () => {
+              await pg.query('SELECT pg_terminate_backend(active_pid) FROM pg_replication_slots WHERE slot_name = $1 AND active', [slot]);
+              try {
+                await pg.query('SELECT pg_drop_replication_slot($1)', [slot]);
+                return true;
+              } catch (error) {
+                if (/does not exist/.test((error as Error).message)) return true;
+                return false;
+              }
+            },
+            30_000,
+            50,
+          );
+          const failure = await capture.result().then(
+            () => undefined,
+            (err: unknown) => err,
+          );
+          expect(Date.now() - started).toBeLessThan(30_000);
+          expect(failure).toBeInstanceOf(WorkflowFailedError);
+          const activityFailure = (failure as WorkflowFailedError).cause as ActivityFailure;
+          expect(activityFailure).toBeInstanceOf(ActivityFailure);
+          expect(activityFailure.retryState).toBe(RetryState.NON_RETRYABLE_FAILURE);
+          const cause = activityFailure.cause as ApplicationFailure;
+          expect(cause.type).toBe('SlotMissingError');
+          expect(cause.message).toContain(`replication slot is missing: slot ${slot}`);
+          expect(cause.message).toContain('pgincr setup --new-chain');
 
-        const check = await activities.runCheck({ profile: 'default', nagios: false });
-        expect(check.report.findings.find((f) => f.check === 'capture.failing')).toMatchObject({
-          severity: 'critical', message: expect.stringMatching(/^capture stopped at \S+ on an error a retry cannot fix: SlotMissingError: replication slot is missing/),
-        });
+          const check = await activities.runCheck({ profile: 'default', nagios: false });
+          expect(check.report.findings.find((f) => f.check === 'capture.failing')).toMatchObject({
+            severity: 'critical',
+            message: expect.stringMatching(/^capture stopped at \S+ on an error a retry cannot fix: SlotMissingError: replication slot is missing/),
+          });
 
-        // Restore to latest while the capture is stopped: the report and the CLI say how far it reaches.
-        const restored = await cli('restore', '--target-db', 'app_latest');
-        expect(restored.exitCode).toBe(0);
-        const listing = await activities.listRepository({ profile: 'default' });
-        const segments = (listing.data as { catalog: { segments: { endLsn: string; lastCommitTime: string }[] } }).catalog.segments;
-        const last = segments.at(-1)!;
-        expect(restored.stdout).toContain(`chain reaches ${last.endLsn} (last commit ${last.lastCommitTime}): this restore includes nothing after it`);
-        expect(restored.stdout).toMatch(/WARNING: capture stopped at \S+ on SlotMissingError: replication slot is missing.*: changes made on the source since are not in any segment yet/);
-        expect(restored.stdout).toMatch(/the source's WAL was at \d+\/[0-9A-F]+, .* past the chain's end: transactions committed there are not in this restore/);
-        const result = (await temporal.client.workflow.getHandle(workflowIds.restore('app_latest')).result()) as RestoreReport;
-        expect(result.plan.reach).toMatchObject({ lsn: last.endLsn, capture: 'failing', behind: true, failure: { errorType: 'SlotMissingError', nonRetryable: true } });
-      } finally {
-        await capture.signal(stopSignal).catch(() => undefined);
-        await capture.terminate('test cleanup').catch(() => undefined);
-      }
-    }, { activities });
+          // Restore to latest while the capture is stopped: the report and the CLI say how far it reaches.
+          const restored = await cli('restore', '--target-db', 'app_latest');
+          expect(restored.exitCode).toBe(0);
+          const listing = await activities.listRepository({ profile: 'default' });
+          const segments = (listing.data as { catalog: { segments: { endLsn: string; lastCommitTime: string }[] } }).catalog.segments;
+          const last = segments.at(-1)!;
+          expect(restored.stdout).toContain(`chain reaches ${last.endLsn} (last commit ${last.lastCommitTime}): this restore includes nothing after it`);
+          expect(restored.stdout).toMatch(
+            /WARNING: capture stopped at \S+ on SlotMissingError: replication slot is missing.*: changes made on the source since are not in any segment yet/,
+          );
+          expect(restored.stdout).toMatch(
+            /the source's WAL was at \d+\/[0-9A-F]+, .* past the chain's end: transactions committed there are not in this restore/,
+          );
+          const result = (await temporal.client.workflow.getHandle(workflowIds.restore('app_latest')).result()) as RestoreReport;
+          expect(result.plan.reach).toMatchObject({
+            lsn: last.endLsn,
+            capture: 'failing',
+            behind: true,
+            failure: { errorType: 'SlotMissingError', nonRetryable: true },
+          });
+        } finally {
+          await capture.signal(stopSignal).catch(() => undefined);
+          await capture.terminate('test cleanup').catch(() => undefined);
+        }
+      },
+      { activities },
+    );
   });
 });

@@ -34,7 +34,10 @@ async function ownership(pg: PgCluster, db: string): Promise<Record<string, unkn
             (SELECT proowner::regrole::text || ' ' || prosecdef FROM pg_proc WHERE oid = 'a_s.f()'::regprocedure) AS f,
             (SELECT relacl::text FROM pg_class WHERE oid = 'a_s.later'::regclass) AS later_acl,
             (SELECT relacl::text FROM pg_class WHERE oid = 'a_s.t'::regclass) AS t_acl,
-            (SELECT count(*)::int FROM pg_default_acl) AS default_acls`, [], db);
+            (SELECT count(*)::int FROM pg_default_acl) AS default_acls`,
+    [],
+    db,
+  );
   return row as Record<string, unknown>;
 }
 
@@ -56,15 +59,18 @@ describe('restoreWorkflow replays DDL as the role that ran it', () => {
     env = pgincrTestEnv(pg, 'app', {
       profiles: { default: pg.profile('app'), admin: pg.profile('postgres'), other: other.profile('postgres') },
     });
-    await temporal.run(async () => {
-      const { client, taskQueue } = temporal;
-      expect((await runSetupWorkflow(temporal)).status).toBe('set up');
-      const capture = await client.workflow.start('captureWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('capture'), args: [{ profile: 'default', runForMs: 4000 }],
-      });
-      await runStatements(pg, 'app', [
-        // One transaction: alice's DDL, then the superuser's DML on a table alice may not write, and DDL.
-        `BEGIN;
+    await temporal.run(
+      async () => {
+        const { client, taskQueue } = temporal;
+        expect((await runSetupWorkflow(temporal)).status).toBe('set up');
+        const capture = await client.workflow.start('captureWorkflow', {
+          taskQueue,
+          workflowId: temporal.workflowId('capture'),
+          args: [{ profile: 'default', runForMs: 4000 }],
+        });
+        await runStatements(pg, 'app', [
+          // One transaction: alice's DDL, then the superuser's DML on a table alice may not write, and DDL.
+          `BEGIN;
          SET ROLE alice;
          CREATE SCHEMA a_s;
          CREATE TABLE a_s.t (id int PRIMARY KEY, v text);
@@ -76,26 +82,32 @@ describe('restoreWorkflow replays DDL as the role that ran it', () => {
          INSERT INTO public.private_t VALUES (1, 'after alice');
          CREATE TABLE public.su_t (id int PRIMARY KEY);
          COMMIT`,
-        `INSERT INTO public.private_t VALUES (2, 'next transaction')`,
-        'SET ROLE alice; CREATE TABLE a_s.later (id int PRIMARY KEY); RESET ROLE',
-        `INSERT INTO public.su_t VALUES (1)`,
-      ]);
-      await waitSlotCaughtUp(pg, 'app');
-      await capture.signal(stopSignal);
-      expect(((await capture.result()) as CaptureStatus).state).toBe('stopped');
-    }, { activities: env.activities });
+          `INSERT INTO public.private_t VALUES (2, 'next transaction')`,
+          'SET ROLE alice; CREATE TABLE a_s.later (id int PRIMARY KEY); RESET ROLE',
+          `INSERT INTO public.su_t VALUES (1)`,
+        ]);
+        await waitSlotCaughtUp(pg, 'app');
+        await capture.signal(stopSignal);
+        expect(((await capture.result()) as CaptureStatus).state).toBe('stopped');
+      },
+      { activities: env.activities },
+    );
   }, 200_000);
   afterAll(async () => {
     env?.cleanup();
     await Promise.all([pg?.stop(), other?.stop()]);
   });
 
-  const restore = (label: string, input: Record<string, unknown>) => temporal.run(
-    () => temporal.client.workflow.execute('restoreWorkflow', {
-      taskQueue: temporal.taskQueue, workflowId: temporal.workflowId(`restore-${label}`), args: [{ profile: 'default', ...input }],
-    }) as Promise<RestoreReport>,
-    { activities: env.activities },
-  );
+  const restore = (label: string, input: Record<string, unknown>) =>
+    temporal.run(
+      () =>
+        temporal.client.workflow.execute('restoreWorkflow', {
+          taskQueue: temporal.taskQueue,
+          workflowId: temporal.workflowId(`restore-${label}`),
+          args: [{ profile: 'default', ...input }],
+        }) as Promise<RestoreReport>,
+      { activities: env.activities },
+    );
 
   it('restores owners, grants, default privileges and the database owner; the role switch does not leak', async () => {
     const report = await restore('same', { targetProfile: 'admin', targetDb: 'app_restored' });
@@ -109,14 +121,19 @@ describe('restoreWorkflow replays DDL as the role that ran it', () => {
   });
 
   it('refuses a target cluster without the role before creating anything, naming it and the fixes', async () => {
-    const error = await restore('missing', { targetProfile: 'other', targetDb: 'app_missing' }).then(() => null, (e: unknown) => e);
+    const error = await restore('missing', { targetProfile: 'other', targetDb: 'app_missing' }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(WorkflowFailedError);
     const activity = (error as WorkflowFailedError).cause as ActivityFailure;
     expect(activity).toBeInstanceOf(ActivityFailure);
     expect(activity.retryState).toBe(RetryState.NON_RETRYABLE_FAILURE);
     const failure = activity.cause as ApplicationFailure;
     expect(failure.type).toBe('PlanError');
-    expect(failure.message).toMatch(/^the restore needs a role that the target cluster \(profile other\) does not have: "alice" .*nothing was restored\nhint: restore the roles first: pgincr restore --globals .* or restore with --no-owner/);
+    expect(failure.message).toMatch(
+      /^the restore needs a role that the target cluster \(profile other\) does not have: "alice" .*nothing was restored\nhint: restore the roles first: pgincr restore --globals .* or restore with --no-owner/,
+    );
     expect(await other.query(`SELECT datname FROM pg_database WHERE datname = 'app_missing' OR datname LIKE 'pgincr\\_tmp\\_%'`)).toEqual([]);
   });
 

@@ -51,64 +51,76 @@ describe('full backup aligned with a running capture', () => {
 
   const restore = (label: string, args: Record<string, unknown>) =>
     temporal.client.workflow.execute('restoreWorkflow', {
-      taskQueue: temporal.taskQueue, workflowId: temporal.workflowId(label), args: [{ profile: 'default', targetProfile: 'admin', ...args }],
+      taskQueue: temporal.taskQueue,
+      workflowId: temporal.workflowId(label),
+      args: [{ profile: 'default', targetProfile: 'admin', ...args }],
     }) as Promise<RestoreReport>;
 
   it('takes a new base under load; both bases restore exactly', async () => {
-    await temporal.run(async () => {
-      const { client, taskQueue } = temporal;
-      const setup = await runSetupWorkflow(temporal);
-      expect(setup.base).toBeDefined();
-      oldBase = setup.base as { baseId: string; lsn: string };
-      chain = chainOf(env.repository);
+    await temporal.run(
+      async () => {
+        const { client, taskQueue } = temporal;
+        const setup = await runSetupWorkflow(temporal);
+        expect(setup.base).toBeDefined();
+        oldBase = setup.base as { baseId: string; lsn: string };
+        chain = chainOf(env.repository);
 
-      const capture = await client.workflow.start('captureWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('capture'), args: [{ profile: 'default', runForMs: 4000 }],
-      });
-      const load = await startLoad(pg, 'app');
-      await load.waitMore(30);
-      newBase = (await client.workflow.execute('fullBackupWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('full'), args: [{ profile: 'default' }],
-      })) as FullBackupResult;
-      expect(newBase.baseId).not.toBe(oldBase.baseId);
-      expect(newBase.coverage).toMatchObject({ lsn: newBase.lsn, covered: true });
-      await load.waitMore(30);
-      expect(await load.stop()).toBeGreaterThanOrEqual(60);
-      await waitSlotCaughtUp(pg, 'app');
-      await capture.signal(stopSignal);
-      expect(((await capture.result()) as CaptureStatus).state).toBe('stopped');
+        const capture = await client.workflow.start('captureWorkflow', {
+          taskQueue,
+          workflowId: temporal.workflowId('capture'),
+          args: [{ profile: 'default', runForMs: 4000 }],
+        });
+        const load = await startLoad(pg, 'app');
+        await load.waitMore(30);
+        newBase = (await client.workflow.execute('fullBackupWorkflow', {
+          taskQueue,
+          workflowId: temporal.workflowId('full'),
+          args: [{ profile: 'default' }],
+        })) as FullBackupResult;
+        expect(newBase.baseId).not.toBe(oldBase.baseId);
+        expect(newBase.coverage).toMatchObject({ lsn: newBase.lsn, covered: true });
+        await load.waitMore(30);
+        expect(await load.stop()).toBeGreaterThanOrEqual(60);
+        await waitSlotCaughtUp(pg, 'app');
+        await capture.signal(stopSignal);
+        expect(((await capture.result()) as CaptureStatus).state).toBe('stopped');
 
-      const catalog = readCatalog(chain);
-      expect(catalog.bases.map((b) => b.id)).toEqual([oldBase.baseId, newBase.baseId]);
-      expect(baseFolders(chain)).toEqual({ complete: [oldBase.baseId, newBase.baseId], temporary: [] });
-      // The marker's segment: sealed, gzip, holding the marker line for the new base.
-      const covering = catalog.segments.find((s) => s.file === newBase.coverage.segment);
-      expect(covering).toBeDefined();
-      const text = execFileSync('zcat', [join(chain, covering!.file)], { encoding: 'utf8' });
-      expect(text).toContain('-- pgincr segment v1');
-      expect(text).toMatch(/^BEGIN; -- xid \d+ commit_lsn /m);
-      expect(text).toContain(`-- pgincr marker: full-backup ${newBase.baseId} at ${newBase.lsn}\n`);
-      expect(text).toMatch(/^INSERT INTO public\.load /m);
-      expect(catalog.segments.every((s) => s.compressed && s.file.endsWith('.sql.gz'))).toBe(true);
+        const catalog = readCatalog(chain);
+        expect(catalog.bases.map((b) => b.id)).toEqual([oldBase.baseId, newBase.baseId]);
+        expect(baseFolders(chain)).toEqual({ complete: [oldBase.baseId, newBase.baseId], temporary: [] });
+        // The marker's segment: sealed, gzip, holding the marker line for the new base.
+        const covering = catalog.segments.find((s) => s.file === newBase.coverage.segment);
+        expect(covering).toBeDefined();
+        const text = execFileSync('zcat', [join(chain, covering!.file)], { encoding: 'utf8' });
+        expect(text).toContain('-- pgincr segment v1');
+        expect(text).toMatch(/^BEGIN; -- xid \d+ commit_lsn /m);
+        expect(text).toContain(`-- pgincr marker: full-backup ${newBase.baseId} at ${newBase.lsn}\n`);
+        expect(text).toMatch(/^INSERT INTO public\.load /m);
+        expect(catalog.segments.every((s) => s.compressed && s.file.endsWith('.sql.gz'))).toBe(true);
 
-      const source = await tableSums(pg, 'app');
-      const fromNew = await restore('restore-new', { targetDb: 'from_new', fromBase: newBase.baseId });
-      expect(fromNew.plan.baseId).toBe(newBase.baseId);
-      expect(fromNew.plan.segments.length).toBeGreaterThan(0);
-      expect(fromNew.plan.segments.every((f) => f.endsWith('.sql.gz'))).toBe(true);
-      expect(fromNew.apply.appliedTransactions).toBeGreaterThan(0);
-      expect(await tableSums(pg, 'from_new')).toEqual(source);
+        const source = await tableSums(pg, 'app');
+        const fromNew = await restore('restore-new', { targetDb: 'from_new', fromBase: newBase.baseId });
+        expect(fromNew.plan.baseId).toBe(newBase.baseId);
+        expect(fromNew.plan.segments.length).toBeGreaterThan(0);
+        expect(fromNew.plan.segments.every((f) => f.endsWith('.sql.gz'))).toBe(true);
+        expect(fromNew.apply.appliedTransactions).toBeGreaterThan(0);
+        expect(await tableSums(pg, 'from_new')).toEqual(source);
 
-      const toNew = await restore('restore-old-to-new', {
-        targetDb: 'old_to_new', fromBase: oldBase.baseId, target: { kind: 'lsn', lsn: newBase.lsn, inclusive: true }, verify: true,
-      });
-      expect(toNew.plan.baseId).toBe(oldBase.baseId);
-      expect(toNew.plan.expectedChecksumsFile).toBe(join(chain, 'base', newBase.baseId, 'checksums.json'));
-      expect(toNew.verify).toMatchObject({ compared: true, ok: true, mismatches: [] });
-      const expected = JSON.parse(readFileSync(join(chain, 'base', newBase.baseId, 'checksums.json'), 'utf8')) as { tables: unknown };
-      expect(await tableSums(pg, 'old_to_new')).toEqual(expected.tables);
-      expect(await tableSums(pg, 'old_to_new')).not.toEqual(source);
-    }, { activities: env.activities });
+        const toNew = await restore('restore-old-to-new', {
+          targetDb: 'old_to_new',
+          fromBase: oldBase.baseId,
+          target: { kind: 'lsn', lsn: newBase.lsn, inclusive: true },
+          verify: true,
+        });
+        expect(toNew.plan.baseId).toBe(oldBase.baseId);
+        expect(toNew.plan.expectedChecksumsFile).toBe(join(chain, 'base', newBase.baseId, 'checksums.json'));
+        expect(toNew.verify).toMatchObject({ compared: true, ok: true, mismatches: [] });
+        const expected = JSON.parse(readFileSync(join(chain, 'base', newBase.baseId, 'checksums.json'), 'utf8')) as { tables: unknown };
+        expect(await tableSums(pg, 'old_to_new')).toEqual(expected.tables);
+        expect(await tableSums(pg, 'old_to_new')).not.toEqual(source);
+      },
+      { activities: env.activities },
+    );
   });
 
   it('a dump killed mid-way leaves no base behind', async () => {
@@ -117,35 +129,47 @@ describe('full backup aligned with a running capture', () => {
     // slot is created: creating a slot waits for open transactions, and this one has an xid.
     const locker = await pg.connect('app');
     let armed = true;
-    const hooks = { afterSlotCreated: async () => {
-      if (!armed) return;
-      await locker.query('BEGIN');
-      await locker.query('LOCK TABLE public.cache IN ACCESS EXCLUSIVE MODE');
-    } };
+    const hooks = {
+      afterSlotCreated: async () => {
+        if (!armed) return;
+        await locker.query('BEGIN');
+        await locker.query('LOCK TABLE public.cache IN ACCESS EXCLUSIVE MODE');
+      },
+    };
     const activities = createActivities({ config: env.config, logger: createLogger({ level: 'warn', pretty: false }), hooks } as ActivityDeps);
-    const waitingDump = async () => (await pg.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'`, [], 'app')).map((r) => r.pid);
+    const waitingDump = async () =>
+      (await pg.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'`, [], 'app')).map(
+        (r) => r.pid,
+      );
     const before = readCatalog(chain).bases.map((b) => b.id);
     try {
-      await temporal.run(async () => {
-        const handle = await temporal.client.workflow.start('fullBackupWorkflow', {
-          taskQueue: temporal.taskQueue, workflowId: temporal.workflowId('full-killed'), args: [{ profile: 'default' }],
-        });
-        await waitFor('pg_dump to wait on the lock', async () => (await waitingDump()).length > 0, 60_000);
-        expect(baseFolders(chain).temporary).toHaveLength(1);
-        const [killed] = (await pg.query<{ ok: boolean }>('SELECT bool_and(pg_terminate_backend(pid)) AS ok FROM pg_stat_activity WHERE application_name = $1', ['pg_dump'])) as [{ ok: boolean }];
-        expect(killed.ok).toBe(true);
-        // The attempt fails and removes its temporary folder; nothing was registered.
-        await waitFor('the failed attempt to clean up', async () => (await waitingDump()).length === 0 && baseFolders(chain).temporary.length === 0, 60_000);
-        expect(readCatalog(chain).bases.map((b) => b.id)).toEqual(before);
-        expect(baseFolders(chain).complete).toEqual(before);
-        await locker.query('ROLLBACK');
-        // The retry (its hook locks again) blocks in pg_dump; cancel the workflow there.
-        await waitFor('the retry to reach pg_dump', async () => (await waitingDump()).length > 0, 60_000);
-        await handle.cancel();
-        await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
-        expect(await waitingDump()).toEqual([]);
-      }, { activities });
+      await temporal.run(
+        async () => {
+          const handle = await temporal.client.workflow.start('fullBackupWorkflow', {
+            taskQueue: temporal.taskQueue,
+            workflowId: temporal.workflowId('full-killed'),
+            args: [{ profile: 'default' }],
+          });
+          await waitFor('pg_dump to wait on the lock', async () => (await waitingDump()).length > 0, 60_000);
+          expect(baseFolders(chain).temporary).toHaveLength(1);
+          const [killed] = (await pg.query<{ ok: boolean }>(
+            'SELECT bool_and(pg_terminate_backend(pid)) AS ok FROM pg_stat_activity WHERE application_name = $1',
+            ['pg_dump'],
+          )) as [{ ok: boolean }];
+          expect(killed.ok).toBe(true);
+          // The attempt fails and removes its temporary folder; nothing was registered.
+          await waitFor('the failed attempt to clean up', async () => (await waitingDump()).length === 0 && baseFolders(chain).temporary.length === 0, 60_000);
+          expect(readCatalog(chain).bases.map((b) => b.id)).toEqual(before);
+          expect(baseFolders(chain).complete).toEqual(before);
+          await locker.query('ROLLBACK');
+          // The retry (its hook locks again) blocks in pg_dump; cancel the workflow there.
+          await waitFor('the retry to reach pg_dump', async () => (await waitingDump()).length > 0, 60_000);
+          await handle.cancel();
+          await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+          expect(await waitingDump()).toEqual([]);
+        },
+        { activities },
+      );
     } finally {
       armed = false;
       await locker.query('ROLLBACK').catch(() => undefined);

@@ -56,13 +56,16 @@ describe('monitoring through Temporal with the real capture', () => {
     server = await startMetricsServer(0, metrics.registry, '127.0.0.1');
     configDir = mkdtempSync(join(tmpdir(), 'pgincr-mon-config-'));
     configFile = join(configDir, 'pgincr.json');
-    writeFileSync(configFile, JSON.stringify({
-      repository: env.repository,
-      profiles: { default: pg.profile('app') },
-      capture: { slot },
-      alerts,
-      temporal: temporalConfig,
-    }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        repository: env.repository,
+        profiles: { default: pg.profile('app') },
+        capture: { slot },
+        alerts,
+        temporal: temporalConfig,
+      }),
+    );
   });
   afterAll(async () => {
     await server?.close();
@@ -77,17 +80,30 @@ describe('monitoring through Temporal with the real capture', () => {
     nextId += n;
     return pg.query(`INSERT INTO big SELECT g, repeat('x', 200) FROM generate_series(${from}, ${from + n - 1}) g`, [], 'app');
   };
-  const slotRow = async () => (await pg.query<{ active: boolean; lag: string; wal_status: string }>(
-    `SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text AS lag, wal_status FROM pg_replication_slots WHERE slot_name = $1`,
-    [slot]))[0];
-  const growLagTo = (bytes: number) => waitFor(`restart lag of ${slot} to reach ${bytes}`, async () => {
-    if (Number((await slotRow())?.lag ?? 0) >= bytes) return true;
-    await insertRows(2000);
-    return false;
-  }, 60_000, 0);
-  const healthCheck = () => temporal.client.workflow.execute('healthCheckWorkflow', {
-    taskQueue: temporal.taskQueue, workflowId: temporal.workflowId('health'), args: [{ profile: 'default' }],
-  }) as Promise<HealthResult>;
+  const slotRow = async () =>
+    (
+      await pg.query<{ active: boolean; lag: string; wal_status: string }>(
+        `SELECT active, pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::text AS lag, wal_status FROM pg_replication_slots WHERE slot_name = $1`,
+        [slot],
+      )
+    )[0];
+  const growLagTo = (bytes: number) =>
+    waitFor(
+      `restart lag of ${slot} to reach ${bytes}`,
+      async () => {
+        if (Number((await slotRow())?.lag ?? 0) >= bytes) return true;
+        await insertRows(2000);
+        return false;
+      },
+      60_000,
+      0,
+    );
+  const healthCheck = () =>
+    temporal.client.workflow.execute('healthCheckWorkflow', {
+      taskQueue: temporal.taskQueue,
+      workflowId: temporal.workflowId('health'),
+      args: [{ profile: 'default' }],
+    }) as Promise<HealthResult>;
   const finding = (r: HealthResult, check: string) => r.findings.find((f) => f.check === check);
   const scrape = async () => {
     const res = await fetch(`http://127.0.0.1:${server.port}/metrics`);
@@ -101,107 +117,136 @@ describe('monitoring through Temporal with the real capture', () => {
   const cliCheck = () => execa(join(ROOT, 'bin/pgincr'), ['--config', configFile, 'check', '--nagios'], { reject: false, env: { PGINCR_LOG_LEVEL: 'error' } });
 
   it('goes WARNING → CRITICAL while the capture is paused and back to OK when it resumes; metrics and Nagios codes follow', async () => {
-    await temporal.run(async () => {
-      const { client, taskQueue } = temporal;
-      const setup = await runSetupWorkflow(temporal);
-      expect(setup.status).toBe('set up');
-      const capture = await client.workflow.start('captureWorkflow', { taskQueue, workflowId: captureId, args: [{ profile: 'default', runForMs: 120_000 }] });
-      try {
-        await waitFor('the capture to hold the slot', async () => (await slotRow())?.active === true);
-        await insertRows(100);
-        await waitFor('the capture to record transactions', async () => (sample(await scrape(), 'pgincr_capture_transactions_total') ?? 0) > 0, 30_000);
+    await temporal.run(
+      async () => {
+        const { client, taskQueue } = temporal;
+        const setup = await runSetupWorkflow(temporal);
+        expect(setup.status).toBe('set up');
+        const capture = await client.workflow.start('captureWorkflow', { taskQueue, workflowId: captureId, args: [{ profile: 'default', runForMs: 120_000 }] });
+        try {
+          await waitFor('the capture to hold the slot', async () => (await slotRow())?.active === true);
+          await insertRows(100);
+          await waitFor('the capture to record transactions', async () => (sample(await scrape(), 'pgincr_capture_transactions_total') ?? 0) > 0, 30_000);
 
-        await capture.signal(pauseSignal);
-        await waitFor('the paused capture to let go of the slot', async () => (await slotRow())?.active === false);
-        await growLagTo(alerts.restartLagWarningBytes);
-        const warning = await healthCheck();
-        expect([warning.status, warning.exitCode]).toEqual(['warning', 1]);
-        expect(finding(warning, 'slot.restart_lag')?.severity).toBe('warning');
-        expect(finding(warning, 'capture')).toEqual({ check: 'capture', severity: 'ok', message: `capture workflow ${captureId} is running` });
+          await capture.signal(pauseSignal);
+          await waitFor('the paused capture to let go of the slot', async () => (await slotRow())?.active === false);
+          await growLagTo(alerts.restartLagWarningBytes);
+          const warning = await healthCheck();
+          expect([warning.status, warning.exitCode]).toEqual(['warning', 1]);
+          expect(finding(warning, 'slot.restart_lag')?.severity).toBe('warning');
+          expect(finding(warning, 'capture')).toEqual({ check: 'capture', severity: 'ok', message: `capture workflow ${captureId} is running` });
 
-        await growLagTo(alerts.restartLagCriticalBytes);
-        const critical = await healthCheck();
-        expect([critical.status, critical.exitCode]).toEqual(['critical', 2]);
-        expect(finding(critical, 'slot.restart_lag')?.severity).toBe('critical');
-        const text = await scrape();
-        expect(sample(text, 'pgincr_slot_restart_lag_bytes')).toBeGreaterThanOrEqual(alerts.restartLagCriticalBytes);
-        expect(sample(text, 'pgincr_health_severity')).toBe(3);
-        expect(sample(text, 'pgincr_capture_transactions_total')).toBeGreaterThan(0);
-        expect(sample(text, 'pgincr_capture_bytes_total')).toBeGreaterThan(0);
-        expect(sample(text, 'pgincr_capture_changes_total')).toBeGreaterThanOrEqual(100);
-        expect(sample(text, 'pgincr_capture_lsn')).toBeGreaterThan(0);
-        expect(sample(text, 'pgincr_last_full_backup_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 600);
-        // The CLI: Nagios line and exit code, and it asks Temporal for the capture workflow.
-        const cli = await cliCheck();
-        expect(cli.exitCode).toBe(2);
-        expect(cli.stdout.split('\n')[0]).toMatch(new RegExp(`^PGINCR CRITICAL - slot ${slot} keeps [\\d.]+ MiB of WAL on the source \\(critical at 4\\.0 MiB\\).* \\| restart_lag=\\d+B;${MiB};${4 * MiB};0 `));
+          await growLagTo(alerts.restartLagCriticalBytes);
+          const critical = await healthCheck();
+          expect([critical.status, critical.exitCode]).toEqual(['critical', 2]);
+          expect(finding(critical, 'slot.restart_lag')?.severity).toBe('critical');
+          const text = await scrape();
+          expect(sample(text, 'pgincr_slot_restart_lag_bytes')).toBeGreaterThanOrEqual(alerts.restartLagCriticalBytes);
+          expect(sample(text, 'pgincr_health_severity')).toBe(3);
+          expect(sample(text, 'pgincr_capture_transactions_total')).toBeGreaterThan(0);
+          expect(sample(text, 'pgincr_capture_bytes_total')).toBeGreaterThan(0);
+          expect(sample(text, 'pgincr_capture_changes_total')).toBeGreaterThanOrEqual(100);
+          expect(sample(text, 'pgincr_capture_lsn')).toBeGreaterThan(0);
+          expect(sample(text, 'pgincr_last_full_backup_timestamp_seconds')).toBeGreaterThan(Date.now() / 1000 - 600);
+          // The CLI: Nagios line and exit code, and it asks Temporal for the capture workflow.
+          const cli = await cliCheck();
+          expect(cli.exitCode).toBe(2);
+          expect(cli.stdout.split('\n')[0]).toMatch(
+            new RegExp(
+              `^PGINCR CRITICAL - slot ${slot} keeps [\\d.]+ MiB of WAL on the source \\(critical at 4\\.0 MiB\\).* \\| restart_lag=\\d+B;${MiB};${4 * MiB};0 `,
+            ),
+          );
 
-        await capture.signal(resumeSignal);
-        let ok: HealthResult | undefined;
-        await waitFor('the check to be OK after the capture caught up', async () => {
-          await pg.query('CHECKPOINT'); // logs the running transactions, so restart_lsn can move
-          ok = await healthCheck();
-          return ok.status === 'ok';
-        }, 90_000, 500);
-        expect(ok!.exitCode).toBe(0);
-        expect(finding(ok!, 'slot.restart_lag')!.severity).toBe('ok');
-        const nagios = await activities.runCheck({ profile: 'default', nagios: true });
-        expect(nagios.report.exitCode).toBe(0);
-        expect(nagios.text.split('\n')[0]).toMatch(new RegExp(`^PGINCR OK - slot ${slot} healthy`));
-        expect(sample(await scrape(), 'pgincr_health_severity')).toBe(0);
-      } catch (err) {
-        await capture.terminate('test failed').catch(() => undefined);
-        throw err;
-      }
-    }, { activities });
+          await capture.signal(resumeSignal);
+          let ok: HealthResult | undefined;
+          await waitFor(
+            'the check to be OK after the capture caught up',
+            async () => {
+              await pg.query('CHECKPOINT'); // logs the running transactions, so restart_lsn can move
+              ok = await healthCheck();
+              return ok.status === 'ok';
+            },
+            90_000,
+            500,
+          );
+          expect(ok!.exitCode).toBe(0);
+          expect(finding(ok!, 'slot.restart_lag')!.severity).toBe('ok');
+          const nagios = await activities.runCheck({ profile: 'default', nagios: true });
+          expect(nagios.report.exitCode).toBe(0);
+          expect(nagios.text.split('\n')[0]).toMatch(new RegExp(`^PGINCR OK - slot ${slot} healthy`));
+          expect(sample(await scrape(), 'pgincr_health_severity')).toBe(0);
+        } catch (err) {
+          await capture.terminate('test failed').catch(() => undefined);
+          throw err;
+        }
+      },
+      { activities },
+    );
   });
 
   it('reports an invalidated slot as an emergency, and the capture fails with SlotMissingError instead of retrying', async () => {
-    await temporal.run(async () => {
-      const capture: WorkflowHandle = temporal.client.workflow.getHandle(captureId);
-      try {
-        await capture.signal(pauseSignal);
-        await waitFor('the paused capture to let go of the slot', async () => (await slotRow())?.active === false);
-        await pg.query("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
-        await pg.query('SELECT pg_reload_conf()');
-        await waitFor(`slot ${slot} to be lost`, async () => {
-          await insertRows(1);
-          await pg.query('SELECT pg_switch_wal()');
-          await pg.query('CHECKPOINT');
-          return (await slotRow())?.wal_status === 'lost';
-        }, 60_000, 0);
+    await temporal.run(
+      async () => {
+        const capture: WorkflowHandle = temporal.client.workflow.getHandle(captureId);
+        try {
+          await capture.signal(pauseSignal);
+          await waitFor('the paused capture to let go of the slot', async () => (await slotRow())?.active === false);
+          await pg.query("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+          await pg.query('SELECT pg_reload_conf()');
+          await waitFor(
+            `slot ${slot} to be lost`,
+            async () => {
+              await insertRows(1);
+              await pg.query('SELECT pg_switch_wal()');
+              await pg.query('CHECKPOINT');
+              return (await slotRow())?.wal_status === 'lost';
+            },
+            60_000,
+            0,
+          );
 
-        const lost = await healthCheck();
-        expect([lost.status, lost.exitCode]).toEqual(['emergency', 2]);
-        expect(finding(lost, 'slot.wal_status')).toMatchObject({ severity: 'emergency', message: `replication slot ${slot} is invalidated (wal_status lost): the backup chain is broken` });
-        const nagios = await activities.runCheck({ profile: 'default', nagios: true });
-        expect(nagios.report.exitCode).toBe(2);
-        expect(nagios.text.split('\n')[0]).toMatch(new RegExp(`^PGINCR CRITICAL - EMERGENCY: replication slot ${slot} is invalidated`));
-        expect(nagios.text).toContain(`pgincr slot drop ${slot} --confirm ${slot}`);
-        expect(sample(await scrape(), 'pgincr_health_severity')).toBe(4);
+          const lost = await healthCheck();
+          expect([lost.status, lost.exitCode]).toEqual(['emergency', 2]);
+          expect(finding(lost, 'slot.wal_status')).toMatchObject({
+            severity: 'emergency',
+            message: `replication slot ${slot} is invalidated (wal_status lost): the backup chain is broken`,
+          });
+          const nagios = await activities.runCheck({ profile: 'default', nagios: true });
+          expect(nagios.report.exitCode).toBe(2);
+          expect(nagios.text.split('\n')[0]).toMatch(new RegExp(`^PGINCR CRITICAL - EMERGENCY: replication slot ${slot} is invalidated`));
+          expect(nagios.text).toContain(`pgincr slot drop ${slot} --confirm ${slot}`);
+          expect(sample(await scrape(), 'pgincr_health_severity')).toBe(4);
 
-        await capture.signal(resumeSignal);
-        const started = Date.now();
-        const failure = await capture.result().then(() => undefined, (err: unknown) => err);
-        // Non-retryable: it fails at once instead of retrying with backoff.
-        expect(Date.now() - started).toBeLessThan(60_000);
-        expect(failure).toBeInstanceOf(WorkflowFailedError);
-        const activityFailure = (failure as WorkflowFailedError).cause;
-        expect(activityFailure).toBeInstanceOf(ActivityFailure);
-        const cause = (activityFailure as ActivityFailure).cause as ApplicationFailure;
-        expect(cause).toBeInstanceOf(ApplicationFailure);
-        expect(cause.type).toBe('SlotMissingError');
-        expect(cause.message).toContain(`replication slot is invalidated: slot ${slot}`);
-        expect(cause.message).toContain('pgincr setup --new-chain');
-        expect((await capture.describe()).status.name).toBe('FAILED');
+          await capture.signal(resumeSignal);
+          const started = Date.now();
+          const failure = await capture.result().then(
+            () => undefined,
+            (err: unknown) => err,
+          );
+          // Non-retryable: it fails at once instead of retrying with backoff.
+          expect(Date.now() - started).toBeLessThan(60_000);
+          expect(failure).toBeInstanceOf(WorkflowFailedError);
+          const activityFailure = (failure as WorkflowFailedError).cause;
+          expect(activityFailure).toBeInstanceOf(ActivityFailure);
+          const cause = (activityFailure as ActivityFailure).cause as ApplicationFailure;
+          expect(cause).toBeInstanceOf(ApplicationFailure);
+          expect(cause.type).toBe('SlotMissingError');
+          expect(cause.message).toContain(`replication slot is invalidated: slot ${slot}`);
+          expect(cause.message).toContain('pgincr setup --new-chain');
+          expect((await capture.describe()).status.name).toBe('FAILED');
 
-        const after = await healthCheck();
-        expect([after.status, after.exitCode]).toEqual(['emergency', 2]);
-        expect(finding(after, 'capture')).toMatchObject({ severity: 'critical', message: expect.stringMatching(new RegExp(`^capture workflow ${captureId} is not running \\(FAILED\\)`)) });
-      } finally {
-        await capture.signal(stopSignal).catch(() => undefined);
-        await capture.terminate('test cleanup').catch(() => undefined);
-      }
-    }, { activities });
+          const after = await healthCheck();
+          expect([after.status, after.exitCode]).toEqual(['emergency', 2]);
+          expect(finding(after, 'capture')).toMatchObject({
+            severity: 'critical',
+            message: expect.stringMatching(new RegExp(`^capture workflow ${captureId} is not running \\(FAILED\\)`)),
+          });
+        } finally {
+          await capture.signal(stopSignal).catch(() => undefined);
+          await capture.terminate('test cleanup').catch(() => undefined);
+        }
+      },
+      { activities },
+    );
   });
 });

@@ -31,9 +31,12 @@ describe('preflightWorkflow through a real Temporal server and worker', () => {
 
   const preflight = (env: PgincrTestEnv) =>
     temporal.run(
-      () => temporal.client.workflow.execute('preflightWorkflow', {
-        taskQueue: temporal.taskQueue, workflowId: temporal.workflowId('preflight'), args: [{ profile: 'default' }],
-      }) as Promise<PreflightResult>,
+      () =>
+        temporal.client.workflow.execute('preflightWorkflow', {
+          taskQueue: temporal.taskQueue,
+          workflowId: temporal.workflowId('preflight'),
+          args: [{ profile: 'default' }],
+        }) as Promise<PreflightResult>,
       { activities: env.activities },
     );
 
@@ -65,9 +68,15 @@ describe('preflightWorkflow through a real Temporal server and worker', () => {
 
   it('rejects an invalid input at once, naming the field', async () => {
     await expect(
-      temporal.run(() => temporal.client.workflow.execute('preflightWorkflow', {
-        taskQueue: temporal.taskQueue, workflowId: temporal.workflowId('bad'), args: [{ profile: 'no spaces allowed' }],
-      }), { activities: envLogical.activities }),
+      temporal.run(
+        () =>
+          temporal.client.workflow.execute('preflightWorkflow', {
+            taskQueue: temporal.taskQueue,
+            workflowId: temporal.workflowId('bad'),
+            args: [{ profile: 'no spaces allowed' }],
+          }),
+        { activities: envLogical.activities },
+      ),
     ).rejects.toThrow(/workflow execution failed/i);
   });
 });

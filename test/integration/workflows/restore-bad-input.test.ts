@@ -39,23 +39,34 @@ describe('restoreWorkflow refuses a damaged repository or a bad target, before t
     await pg.createDatabase('app');
     await runStatements(pg, 'app', ['CREATE TABLE items (id serial PRIMARY KEY, batch int, v text)', `INSERT INTO items (batch, v) VALUES (0, 'base')`]);
     source = pgincrTestEnv(pg, 'app', { capture: CAPTURE });
-    await temporal.run(async () => {
-      const { client, taskQueue } = temporal;
-      const setup = await runSetupWorkflow(temporal);
-      expect(setup.status).toBe('set up');
-      const capture = await client.workflow.start('captureWorkflow', {
-        taskQueue, workflowId: temporal.workflowId('capture'), args: [{ profile: 'default', runForMs: 4000 }],
-      });
-      // Rounds of ~10 KB, each confirmed by the slot before the next: a size rotation waits for
-      // the sequence positions to come through the stream, so a single burst would be one segment.
-      for (let round = 0; round < ROUNDS; round++) {
-        await runStatements(pg, 'app', Array.from({ length: 4 }, (_, i) =>
-          `INSERT INTO items (batch, v) SELECT ${round * 4 + i + 1}, repeat(md5(g::text), 3) FROM generate_series(1, 20) g`));
-        await waitSlotCaughtUp(pg, 'app');
-      }
-      await capture.signal(stopSignal);
-      expect(((await capture.result()) as CaptureStatus).state).toBe('stopped');
-    }, { activities: source.activities });
+    await temporal.run(
+      async () => {
+        const { client, taskQueue } = temporal;
+        const setup = await runSetupWorkflow(temporal);
+        expect(setup.status).toBe('set up');
+        const capture = await client.workflow.start('captureWorkflow', {
+          taskQueue,
+          workflowId: temporal.workflowId('capture'),
+          args: [{ profile: 'default', runForMs: 4000 }],
+        });
+        // Rounds of ~10 KB, each confirmed by the slot before the next: a size rotation waits for
+        // the sequence positions to come through the stream, so a single burst would be one segment.
+        for (let round = 0; round < ROUNDS; round++) {
+          await runStatements(
+            pg,
+            'app',
+            Array.from(
+              { length: 4 },
+              (_, i) => `INSERT INTO items (batch, v) SELECT ${round * 4 + i + 1}, repeat(md5(g::text), 3) FROM generate_series(1, 20) g`,
+            ),
+          );
+          await waitSlotCaughtUp(pg, 'app');
+        }
+        await capture.signal(stopSignal);
+        expect(((await capture.result()) as CaptureStatus).state).toBe('stopped');
+      },
+      { activities: source.activities },
+    );
     segments = readCatalog(chainOf(source.repository)).segments;
     expect(segments.length).toBeGreaterThanOrEqual(4);
   }, 150_000);
@@ -77,13 +88,16 @@ describe('restoreWorkflow refuses a damaged repository or a bad target, before t
     return { env, chain };
   }
 
-  const restore = (env: PgincrTestEnv, targetDb: string, target?: object) => temporal.run(
-    () => temporal.client.workflow.execute('restoreWorkflow', {
-      taskQueue: temporal.taskQueue, workflowId: temporal.workflowId(`restore-${targetDb}`),
-      args: [{ profile: 'default', targetProfile: 'admin', targetDb, ...(target ? { target } : {}) }],
-    }) as Promise<RestoreReport>,
-    { activities: env.activities },
-  );
+  const restore = (env: PgincrTestEnv, targetDb: string, target?: object) =>
+    temporal.run(
+      () =>
+        temporal.client.workflow.execute('restoreWorkflow', {
+          taskQueue: temporal.taskQueue,
+          workflowId: temporal.workflowId(`restore-${targetDb}`),
+          args: [{ profile: 'default', targetProfile: 'admin', targetDb, ...(target ? { target } : {}) }],
+        }) as Promise<RestoreReport>,
+      { activities: env.activities },
+    );
 
   /** The activity error under a failed workflow, asserting it was not retried (a non-retryable type). */
   function failureOf(error: unknown): ApplicationFailure {
@@ -98,12 +112,14 @@ describe('restoreWorkflow refuses a damaged repository or a bad target, before t
   /** Runs the restore, expects a fast failure of `type` that was not retried, and no database left. */
   async function restoreFailure(env: PgincrTestEnv, targetDb: string, type: string, target?: object): Promise<string> {
     const started = Date.now();
-    const error = await restore(env, targetDb, target).then(() => null, (err: unknown) => err);
+    const error = await restore(env, targetDb, target).then(
+      () => null,
+      (err: unknown) => err,
+    );
     expect(Date.now() - started).toBeLessThan(FAST_MS);
     const failure = failureOf(error);
     expect(failure.type).toBe(type);
-    const left = await pg.query<{ datname: string }>(
-      `SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE 'pgincr\\_tmp\\_%'`, [targetDb]);
+    const left = await pg.query<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE 'pgincr\\_tmp\\_%'`, [targetDb]);
     expect(left).toEqual([]);
     return failure.message;
   }
@@ -124,7 +140,10 @@ describe('restoreWorkflow refuses a damaged repository or a bad target, before t
     });
     const message = await restoreFailure(env, 'r_corrupt', 'SegmentCorruptError');
     expect(message).toContain(`segment ${seg.startLsn} to ${seg.endLsn} is damaged: ${join(chain, seg.file)}: body_sha256 mismatch`);
-    const range = /: a byte between offset 0 and offset (\d+) \(the footer\) was changed\nhint: nothing was restored; restore the file from a copy; or the chain is whole up to /.exec(message);
+    const range =
+      /: a byte between offset 0 and offset (\d+) \(the footer\) was changed\nhint: nothing was restored; restore the file from a copy; or the chain is whole up to /.exec(
+        message,
+      );
     expect(range).not.toBeNull();
     expect(at).toBeLessThan(Number(range![1]));
   });
@@ -158,7 +177,10 @@ describe('restoreWorkflow refuses a damaged repository or a bad target, before t
     await pg.query('CREATE TABLE mine (x int)', [], 'taken');
     const { env } = repositoryCopy('exists');
     const started = Date.now();
-    const error = await restore(env, 'taken').then(() => null, (err: unknown) => err);
+    const error = await restore(env, 'taken').then(
+      () => null,
+      (err: unknown) => err,
+    );
     expect(Date.now() - started).toBeLessThan(FAST_MS);
     const failure = failureOf(error);
     expect(failure.type).toBe('TargetExistsError');
@@ -169,7 +191,9 @@ describe('restoreWorkflow refuses a damaged repository or a bad target, before t
   it('a target time before the oldest base', async () => {
     const { env } = repositoryCopy('too-early');
     const message = await restoreFailure(env, 'r_early', 'PlanError', { kind: 'time', time: '2000-01-01T00:00:00Z', inclusive: true });
-    expect(message).toMatch(/^target time 2000-01-01T00:00:00\.000000Z is before the oldest base backup \S+ \(lsn [0-9A-F]+\/[0-9A-F]+, taken .*\)\nhint: the earliest restorable point is /);
+    expect(message).toMatch(
+      /^target time 2000-01-01T00:00:00\.000000Z is before the oldest base backup \S+ \(lsn [0-9A-F]+\/[0-9A-F]+, taken .*\)\nhint: the earliest restorable point is /,
+    );
   });
 
   it('the repository is missing', async () => {
@@ -177,6 +201,8 @@ describe('restoreWorkflow refuses a damaged repository or a bad target, before t
     const env = pgincrTestEnv(pg, 'app', { repository: missing, capture: CAPTURE });
     envs.push(env);
     const message = await restoreFailure(env, 'r_norepo', 'ConfigError');
-    expect(message).toBe(`repository ${missing} does not exist\nhint: check repository in the configuration (or PGINCR_REPOSITORY), and that the backup volume is mounted`);
+    expect(message).toBe(
+      `repository ${missing} does not exist\nhint: check repository in the configuration (or PGINCR_REPOSITORY), and that the backup volume is mounted`,
+    );
   });
 });

@@ -24,8 +24,11 @@ const CRONS = {
   verify: '15 5 * * *',
 };
 const TYPES: Record<keyof typeof CRONS, string> = {
-  fullBackup: 'fullBackupWorkflow', globalsBackup: 'globalsBackupWorkflow', healthCheck: 'healthCheckWorkflow',
-  retention: 'retentionWorkflow', verify: 'verifyWorkflow',
+  fullBackup: 'fullBackupWorkflow',
+  globalsBackup: 'globalsBackupWorkflow',
+  healthCheck: 'healthCheckWorkflow',
+  retention: 'retentionWorkflow',
+  verify: 'verifyWorkflow',
 };
 
 describe('schedules', () => {
@@ -53,7 +56,10 @@ describe('schedules', () => {
   });
   afterAll(async () => {
     for (const id of Object.values(scheduleIds).map((f) => f(profile))) {
-      await temporal.client.schedule.getHandle(id).delete().catch(() => undefined);
+      await temporal.client.schedule
+        .getHandle(id)
+        .delete()
+        .catch(() => undefined);
     }
     env?.cleanup();
     await pg?.stop();
@@ -68,9 +74,8 @@ describe('schedules', () => {
     calendars: d.spec.calendars,
     overlap: d.policies.overlap,
     paused: d.state.paused,
-    action: d.action.type === 'startWorkflow'
-      ? { type: d.action.workflowType, args: d.action.args, taskQueue: d.action.taskQueue, memo: d.action.memo }
-      : d.action,
+    action:
+      d.action.type === 'startWorkflow' ? { type: d.action.workflowType, args: d.action.args, taskQueue: d.action.taskQueue, memo: d.action.memo } : d.action,
   });
 
   it('applies idempotently; list shows the configured cron', async () => {
@@ -106,32 +111,44 @@ describe('schedules', () => {
     expect((await handle.describe()).state.paused).toBe(false);
     // A re-apply keeps the configured cron and state.
     await applySchedules(temporal.client, env.config, profile);
-    expect((await listSchedules(temporal.client, profile)).find((r) => r.scheduleId === handle.scheduleId)).toMatchObject({ cron: CRONS.fullBackup, paused: false });
+    expect((await listSchedules(temporal.client, profile)).find((r) => r.scheduleId === handle.scheduleId)).toMatchObject({
+      cron: CRONS.fullBackup,
+      paused: false,
+    });
   });
 
   it('a triggered full backup runs to completion', async () => {
-    await temporal.run(async () => {
-      await temporal.client.workflow.execute('setupWorkflow', {
-        taskQueue: temporal.taskQueue, workflowId: temporal.workflowId('setup'), args: [{ profile, startCapture: false }],
-      });
-      const chain = chainOf(env.repository);
-      const basesBefore = readCatalog(chain).bases.length;
-      const handle = scheduleHandle(temporal.client, profile, 'full-backup');
-      await handle.trigger();
-      let workflowId: string | undefined;
-      await waitFor('the schedule to start a workflow', async () => {
-        const d = await handle.describe();
-        workflowId = d.info.recentActions[0]?.action.workflow.workflowId ?? d.info.runningActions[0]?.workflow.workflowId;
-        return workflowId !== undefined;
-      }, 60_000);
-      expect(workflowId).toMatch(new RegExp(`^${scheduleIds.fullBackup(profile)}-run`));
-      const result = (await temporal.client.workflow.getHandle(workflowId!).result()) as FullBackupResult;
-      expect(result.baseId).toMatch(/^\d{8}T\d{6}Z_[0-9A-F]{16}$/);
-      // No capture runs here: the base is complete, its LSN not yet reached by sealed segments.
-      expect(result.coverage).toMatchObject({ covered: false, reason: expect.stringContaining('no capture is running') });
-      const catalog = readCatalog(chain);
-      expect(catalog.bases).toHaveLength(basesBefore + 1);
-      expect(catalog.bases.at(-1)?.id).toBe(result.baseId);
-    }, { activities: env.activities });
+    await temporal.run(
+      async () => {
+        await temporal.client.workflow.execute('setupWorkflow', {
+          taskQueue: temporal.taskQueue,
+          workflowId: temporal.workflowId('setup'),
+          args: [{ profile, startCapture: false }],
+        });
+        const chain = chainOf(env.repository);
+        const basesBefore = readCatalog(chain).bases.length;
+        const handle = scheduleHandle(temporal.client, profile, 'full-backup');
+        await handle.trigger();
+        let workflowId: string | undefined;
+        await waitFor(
+          'the schedule to start a workflow',
+          async () => {
+            const d = await handle.describe();
+            workflowId = d.info.recentActions[0]?.action.workflow.workflowId ?? d.info.runningActions[0]?.workflow.workflowId;
+            return workflowId !== undefined;
+          },
+          60_000,
+        );
+        expect(workflowId).toMatch(new RegExp(`^${scheduleIds.fullBackup(profile)}-run`));
+        const result = (await temporal.client.workflow.getHandle(workflowId!).result()) as FullBackupResult;
+        expect(result.baseId).toMatch(/^\d{8}T\d{6}Z_[0-9A-F]{16}$/);
+        // No capture runs here: the base is complete, its LSN not yet reached by sealed segments.
+        expect(result.coverage).toMatchObject({ covered: false, reason: expect.stringContaining('no capture is running') });
+        const catalog = readCatalog(chain);
+        expect(catalog.bases).toHaveLength(basesBefore + 1);
+        expect(catalog.bases.at(-1)?.id).toBe(result.baseId);
+      },
+      { activities: env.activities },
+    );
   });
 });

@@ -53,9 +53,17 @@ describe('setupWorkflow refuses bad input, naming the fix, leaving nothing behin
   async function setupFailure(env: PgincrTestEnv): Promise<ApplicationFailure> {
     const started = Date.now();
     const error = await temporal.run(
-      () => temporal.client.workflow.execute('setupWorkflow', {
-        taskQueue: temporal.taskQueue, workflowId: temporal.workflowId('setup'), args: [{ profile: 'default', startCapture: false }],
-      }).then(() => null, (err: unknown) => err),
+      () =>
+        temporal.client.workflow
+          .execute('setupWorkflow', {
+            taskQueue: temporal.taskQueue,
+            workflowId: temporal.workflowId('setup'),
+            args: [{ profile: 'default', startCapture: false }],
+          })
+          .then(
+            () => null,
+            (err: unknown) => err,
+          ),
       { activities: env.activities },
     );
     expect(Date.now() - started).toBeLessThan(FAST_MS);
@@ -72,10 +80,14 @@ describe('setupWorkflow refuses bad input, naming the fix, leaving nothing behin
   async function expectNothingMade(pg: PgCluster, env: PgincrTestEnv, keepSlots: string[] = []): Promise<void> {
     const slots = await pg.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots ORDER BY 1');
     expect(slots.map((s) => s.slot_name)).toEqual(keepSlots);
-    const made = await pg.query<{ schema: boolean; publication: boolean; triggers: number }>(`SELECT
+    const made = await pg.query<{ schema: boolean; publication: boolean; triggers: number }>(
+      `SELECT
         EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'pgincr') AS schema,
         EXISTS (SELECT 1 FROM pg_publication) AS publication,
-        (SELECT count(*) FROM pg_event_trigger)::int AS triggers`, [], 'app');
+        (SELECT count(*) FROM pg_event_trigger)::int AS triggers`,
+      [],
+      'app',
+    );
     expect(made).toEqual([{ schema: false, publication: false, triggers: 0 }]);
     expect(readdirSync(env.repository)).toEqual([]);
   }
@@ -112,7 +124,10 @@ describe('setupWorkflow refuses bad input, naming the fix, leaving nothing behin
     const env = envFor(main);
     for (const [create, kind] of [
       ["SELECT pg_create_physical_replication_slot('pgincr')", /slot pgincr exists for physical decoding with plugin \(none\)/],
-      ["SELECT pg_create_logical_replication_slot('pgincr', 'test_decoding')", /slot pgincr exists for logical decoding with plugin test_decoding on database app, not pgoutput on app/],
+      [
+        "SELECT pg_create_logical_replication_slot('pgincr', 'test_decoding')",
+        /slot pgincr exists for logical decoding with plugin test_decoding on database app, not pgoutput on app/,
+      ],
     ] as const) {
       await main.query(create, [], 'app');
       try {
@@ -148,13 +163,18 @@ describe('setupWorkflow refuses bad input, naming the fix, leaving nothing behin
   it('a base that fails after its slot was created drops the slot (the activity, as a retry would see it)', async () => {
     const bin = join(scratch, 'failing-bin');
     mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, 'pg_dump'), '#!/bin/sh\n[ "$1" = --version ] && exec echo "pg_dump (PostgreSQL) 15.20"\necho "pg_dump: error: simulated failure" >&2\nexit 1\n');
+    writeFileSync(
+      join(bin, 'pg_dump'),
+      '#!/bin/sh\n[ "$1" = --version ] && exec echo "pg_dump (PostgreSQL) 15.20"\necho "pg_dump: error: simulated failure" >&2\nexit 1\n',
+    );
     chmodSync(join(bin, 'pg_dump'), 0o755);
     const env = envFor(main);
     const path = process.env.PATH;
     process.env.PATH = `${bin}${delimiter}${path ?? ''}`;
     try {
-      await expect(env.activities.takeBase({ profile: 'default', temporarySlot: false })).rejects.toThrow(/pg_dump failed with exit code 1: pg_dump: error: simulated failure/);
+      await expect(env.activities.takeBase({ profile: 'default', temporarySlot: false })).rejects.toThrow(
+        /pg_dump failed with exit code 1: pg_dump: error: simulated failure/,
+      );
     } finally {
       process.env.PATH = path;
     }
@@ -177,7 +197,9 @@ describe('setupWorkflow refuses bad input, naming the fix, leaving nothing behin
   it('the database does not exist', async () => {
     const env = envFor(main, { profiles: { default: main.profile('nope'), admin: main.profile('postgres') } });
     const failure = await setupFailure(env);
-    expect(failure.message).toMatch(/cannot connect to .*dbname=nope.*database "nope" does not exist \(3D000\) \(hint: create the database or fix dbname in the profile\)/);
+    expect(failure.message).toMatch(
+      /cannot connect to .*dbname=nope.*database "nope" does not exist \(3D000\) \(hint: create the database or fix dbname in the profile\)/,
+    );
     expect(readdirSync(env.repository)).toEqual([]);
     expect(await main.query("SELECT 1 FROM pg_database WHERE datname = 'nope'")).toEqual([]);
   });
@@ -186,7 +208,9 @@ describe('setupWorkflow refuses bad input, naming the fix, leaving nothing behin
     const port = await freePort();
     const env = envFor(main, { profiles: { default: { host: '127.0.0.1', port, user: main.user, dbname: 'app' } } });
     const failure = await setupFailure(env);
-    expect(failure.message).toMatch(new RegExp(`cannot connect to host=127\\.0\\.0\\.1 port=${port} .*ECONNREFUSED.*hint: is the server running and listening there\\? check host and port`));
+    expect(failure.message).toMatch(
+      new RegExp(`cannot connect to host=127\\.0\\.0\\.1 port=${port} .*ECONNREFUSED.*hint: is the server running and listening there\\? check host and port`),
+    );
     expect(readdirSync(env.repository)).toEqual([]);
   });
 });

@@ -27,8 +27,9 @@ function cli(configFile: string, args: string[]): Promise<{ code: number; stdout
   const env = { ...process.env };
   delete env.TEMPORAL_ADDRESS; // the config names the server, as for a user
   return new Promise((done) => {
-    execFile(join(ROOT, 'bin/pgincr'), ['--config', configFile, ...args], { cwd: ROOT, env, timeout: 180_000 },
-      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }));
+    execFile(join(ROOT, 'bin/pgincr'), ['--config', configFile, ...args], { cwd: ROOT, env, timeout: 180_000 }, (err, stdout, stderr) =>
+      done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -41,12 +42,15 @@ describe('UI labels on workflows started through bin/pgincr', () => {
 
   const writeConfig = (name: string, namespace: string, taskQueue: string): string => {
     const file = join(dir, name);
-    writeFileSync(file, JSON.stringify({
-      repository: join(dir, 'repository'),
-      profiles: { app: { host: '/nonexistent', dbname: database } },
-      defaultProfile: 'app',
-      temporal: { address: temporalAddress(), namespace, taskQueue },
-    }));
+    writeFileSync(
+      file,
+      JSON.stringify({
+        repository: join(dir, 'repository'),
+        profiles: { app: { host: '/nonexistent', dbname: database } },
+        defaultProfile: 'app',
+        temporal: { address: temporalAddress(), namespace, taskQueue },
+      }),
+    );
     return file;
   };
 
@@ -54,50 +58,62 @@ describe('UI labels on workflows started through bin/pgincr', () => {
     dir = mkdtempSync(join(tmpdir(), 'pgincr-labels-'));
     mkdirSync(join(dir, 'repository', chain), { recursive: true }); // the chain folder setup would have made
   });
-  afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
 
   it('list filters by database, target database and chain; summaries name the target and point, the slot; the memo the durable LSN', async () => {
     const configFile = writeConfig('pgincr.json', 'default', temporal.taskQueue);
     const stubs = stubActivities({}, { captureRunMs: 300 });
     const { client } = temporal;
-    await temporal.run(async () => {
-      const restore = await cli(configFile, ['--no-wait', 'restore', '--target-db', `copy_${suffix}`, '--to-time', '2026-12-06 10:00:00.25+00']);
-      expect(restore.code).toBe(0);
-      expect(restore.stderr).not.toContain('warning'); // the dev server registered the attributes
-      const capture = await cli(configFile, ['capture', 'start']);
-      expect(capture.code).toBe(0);
-      expect(capture.stderr).not.toContain('warning');
-      const captureId = workflowIds.capture('app', 'pgincr');
-      await waitFor('a capture run to end', async () => stubs.of('captureChanges').some((c) => c.outcome === 'ok'), 60_000, 200);
+    await temporal.run(
+      async () => {
+        const restore = await cli(configFile, ['--no-wait', 'restore', '--target-db', `copy_${suffix}`, '--to-time', '2026-12-06 10:00:00.25+00']);
+        expect(restore.code).toBe(0);
+        expect(restore.stderr).not.toContain('warning'); // the dev server registered the attributes
+        const capture = await cli(configFile, ['capture', 'start']);
+        expect(capture.code).toBe(0);
+        expect(capture.stderr).not.toContain('warning');
+        const captureId = workflowIds.capture('app', 'pgincr');
+        await waitFor('a capture run to end', async () => stubs.of('captureChanges').some((c) => c.outcome === 'ok'), 60_000, 200);
 
-      /** Summaries of the workflows a visibility query lists (visibility lags a little behind). */
-      const listed = async (query: string, expected: number): Promise<Map<string, string | undefined>> => {
-        const found = new Map<string, string | undefined>();
-        await waitFor(`${expected} workflows for ${query}`, async () => {
-          found.clear();
-          for await (const w of client.workflow.list({ query })) {
-            found.set(w.type, await (await client.workflow.getHandle(w.workflowId, w.runId).describe()).staticSummary());
-          }
-          return found.size >= expected;
-        }, 30_000, 250);
-        return found;
-      };
-      const bySource = await listed(`PgincrDatabase = '${database}'`, 2);
-      expect(bySource.get('restoreWorkflow')).toBe(`restore ${database} · into copy_${suffix} · to commit time <= 2026-12-06T10:00:00.250000Z (UTC)`);
-      expect(bySource.get('captureWorkflow')).toBe(`capture ${database} · slot pgincr · profile app`);
-      expect([...(await listed(`PgincrDatabase = 'copy_${suffix}'`, 1)).keys()]).toEqual(['restoreWorkflow']);
-      expect([...(await listed(`PgincrChain = '${chain}' AND PgincrKind = 'capture'`, 1)).keys()]).toEqual(['captureWorkflow']);
+        /** Summaries of the workflows a visibility query lists (visibility lags a little behind). */
+        const listed = async (query: string, expected: number): Promise<Map<string, string | undefined>> => {
+          const found = new Map<string, string | undefined>();
+          await waitFor(
+            `${expected} workflows for ${query}`,
+            async () => {
+              found.clear();
+              for await (const w of client.workflow.list({ query })) {
+                found.set(w.type, await (await client.workflow.getHandle(w.workflowId, w.runId).describe()).staticSummary());
+              }
+              return found.size >= expected;
+            },
+            30_000,
+            250,
+          );
+          return found;
+        };
+        const bySource = await listed(`PgincrDatabase = '${database}'`, 2);
+        expect(bySource.get('restoreWorkflow')).toBe(`restore ${database} · into copy_${suffix} · to commit time <= 2026-12-06T10:00:00.250000Z (UTC)`);
+        expect(bySource.get('captureWorkflow')).toBe(`capture ${database} · slot pgincr · profile app`);
+        expect([...(await listed(`PgincrDatabase = 'copy_${suffix}'`, 1)).keys()]).toEqual(['restoreWorkflow']);
+        expect([...(await listed(`PgincrChain = '${chain}' AND PgincrKind = 'capture'`, 1)).keys()]).toEqual(['captureWorkflow']);
 
-      const described = await client.workflow.getHandle(captureId).describe();
-      expect(described.typedSearchAttributes.get(searchAttributes.kind)).toBe('capture');
-      expect(described.memo?.[DURABLE_LSN_MEMO]).toMatch(/^0\/[0-9A-F]+$/);
-      // What the UI's workflow page shows as "current details" (the SDK's metadata query).
-      const metadata = await client.workflow.getHandle(captureId).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-      expect(metadata.currentDetails).toMatch(/^\*\*running\*\* · durable LSN 0\/[0-9A-F]+ · run \d+ · \d+ transactions, \d+ segments sealed since this execution began/);
+        const described = await client.workflow.getHandle(captureId).describe();
+        expect(described.typedSearchAttributes.get(searchAttributes.kind)).toBe('capture');
+        expect(described.memo?.[DURABLE_LSN_MEMO]).toMatch(/^0\/[0-9A-F]+$/);
+        // What the UI's workflow page shows as "current details" (the SDK's metadata query).
+        const metadata = await client.workflow.getHandle(captureId).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
+        expect(metadata.currentDetails).toMatch(
+          /^\*\*running\*\* · durable LSN 0\/[0-9A-F]+ · run \d+ · \d+ transactions, \d+ segments sealed since this execution began/,
+        );
 
-      expect((await cli(configFile, ['capture', 'stop'])).code).toBe(0);
-      await client.workflow.getHandle(captureId).result();
-    }, { activities: stubs.activities });
+        expect((await cli(configFile, ['capture', 'stop'])).code).toBe(0);
+        await client.workflow.getHandle(captureId).result();
+      },
+      { activities: stubs.activities },
+    );
   });
 
   it('a server without the search attributes: the job starts unlabelled, and the warning names the attribute and the fix', async () => {
@@ -105,7 +121,16 @@ describe('UI labels on workflows started through bin/pgincr', () => {
     const connection = await Connection.connect({ address: temporalAddress() });
     try {
       await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: { seconds: 86_400 as unknown as Long } });
-      await waitFor(`namespace ${namespace}`, async () => connection.workflowService.describeNamespace({ namespace }).then(() => true, () => false), 30_000, 250);
+      await waitFor(
+        `namespace ${namespace}`,
+        async () =>
+          connection.workflowService.describeNamespace({ namespace }).then(
+            () => true,
+            () => false,
+          ),
+        30_000,
+        250,
+      );
     } finally {
       await connection.close();
     }

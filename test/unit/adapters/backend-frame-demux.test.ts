@@ -95,7 +95,10 @@ test('reads cut at every pair of boundaries, and one byte per read, give the sam
 
 test('zero copy: a whole frame is handed over inside the read; a cut one in its own buffer', () => {
   const seen: Buffer[] = [];
-  const demux = new BackendFrameDemux((chunk) => seen.push(chunk), () => undefined);
+  const demux = new BackendFrameDemux(
+    (chunk) => seen.push(chunk),
+    () => undefined,
+  );
   const read = Buffer.alloc(wire.length); // never from the shared pool: its own ArrayBuffer
   wire.copy(read);
   demux.push(read.subarray(0, 20)); // ends inside the first XLogData
@@ -129,20 +132,28 @@ test('passThrough: the partial frame, the rest of the read and every later read 
 
     // ...or between reads, with part of a frame pending.
     const later: Buffer[] = [];
-    const idle = new BackendFrameDemux(() => undefined, (bytes) => later.push(Buffer.from(bytes)));
+    const idle = new BackendFrameDemux(
+      () => undefined,
+      (bytes) => later.push(Buffer.from(bytes)),
+    );
     const [first, second] = cut([i]);
     idle.push(first!);
     const before = Buffer.concat(later).length;
     idle.passThrough();
     idle.push(second!);
     let lastWhole = 0; // where the frame cut by `i` starts
-    for (const f of frames) if (lastWhole + f.length <= i) lastWhole += f.length; else break;
+    for (const f of frames)
+      if (lastWhole + f.length <= i) lastWhole += f.length;
+      else break;
     expect(Buffer.concat(later).subarray(before).toString('hex')).toBe(wire.subarray(lastWhole).toString('hex'));
   }
 });
 
 test('a length below 4 is a protocol error (the stream is out of step)', () => {
-  const demux = new BackendFrameDemux(() => undefined, () => undefined);
+  const demux = new BackendFrameDemux(
+    () => undefined,
+    () => undefined,
+  );
   expect(() => demux.push(Buffer.from([0x64, 0, 0, 0, 3, 0]))).toThrow(/length 3 \(< 4\)/);
 });
 

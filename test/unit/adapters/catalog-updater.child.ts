@@ -14,7 +14,9 @@ export async function addCheckpoints(chain: string, first: number, count: number
       await updateCatalog(chain, async (catalog) => {
         await new Promise((r) => setTimeout(r, 1 + Math.random() * 3)); // widen the load → save window
         return addCheckpoint(catalog ?? emptyCatalog('7000000000000000002', 'app'), {
-          lsn: formatLsn(lsn), takenAt: '2026-01-01T00:00:00.000000Z', file: checkpointRelPath(lsn),
+          lsn: formatLsn(lsn),
+          takenAt: '2026-01-01T00:00:00.000000Z',
+          file: checkpointRelPath(lsn),
         });
       });
     }),

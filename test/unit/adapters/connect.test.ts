@@ -50,8 +50,10 @@ describe('connection profiles (libpq rules)', () => {
     const passfile = join(dir, 'pgpass2');
     writeFileSync(passfile, '*:*:*:*:hidden\n');
     chmodSync(passfile, 0o600);
-    const env = childEnv({ host: 'db', port: 5433, dbname: 'app', user: 'bob', passfile, sslmode: 'require' },
-      { PATH: '/bin', PGSERVICEFILE: '/nowhere', PGHOSTADDR: '10.0.0.1' });
+    const env = childEnv(
+      { host: 'db', port: 5433, dbname: 'app', user: 'bob', passfile, sslmode: 'require' },
+      { PATH: '/bin', PGSERVICEFILE: '/nowhere', PGHOSTADDR: '10.0.0.1' },
+    );
     expect(env).toEqual({ PATH: '/bin', PGHOST: 'db', PGPORT: '5433', PGDATABASE: 'app', PGUSER: 'bob', PGPASSFILE: passfile, PGSSLMODE: 'require' });
     expect(JSON.stringify(env)).not.toContain('hidden');
     expect(describeProfile({ host: 'db', dbname: 'app', user: 'bob', passfile }, {})).toBe('host=db port=5432 dbname=app user=bob');

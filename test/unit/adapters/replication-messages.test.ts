@@ -36,7 +36,14 @@ test('short or unknown messages are protocol errors naming what was wrong', () =
 test('standby status update: 34 bytes, positions, clock in microseconds since 2000-01-01, reply flag', () => {
   const buf = standbyStatusUpdate({ write: 3n, flush: 2n, apply: 1n, replyRequested: true }, Date.UTC(2000, 0, 1, 0, 0, 1));
   expect(buf.length).toBe(34);
-  expect([String.fromCharCode(buf[0]!), buf.readBigUInt64BE(1), buf.readBigUInt64BE(9), buf.readBigUInt64BE(17), buf.readBigInt64BE(25), buf[33]]).toEqual(['r', 3n, 2n, 1n, 1_000_000n, 1]);
+  expect([String.fromCharCode(buf[0]!), buf.readBigUInt64BE(1), buf.readBigUInt64BE(9), buf.readBigUInt64BE(17), buf.readBigInt64BE(25), buf[33]]).toEqual([
+    'r',
+    3n,
+    2n,
+    1n,
+    1_000_000n,
+    1,
+  ]);
   expect(standbyStatusUpdate({ write: 0n, flush: 0n, apply: 0n }, 0)[33]).toBe(0);
 });
 

@@ -116,13 +116,26 @@ class FakeStream implements CaptureStream {
 }
 
 const fields: HeaderFields = {
-  systemIdentifier: '7312000000000000001', database: 'app', serverVersion: 'PostgreSQL 15.20', encoding: 'UTF8',
-  slot: 'pgincr', decoder: 'pgoutput', timeline: 1,
+  systemIdentifier: '7312000000000000001',
+  database: 'app',
+  serverVersion: 'PostgreSQL 15.20',
+  encoding: 'UTF8',
+  slot: 'pgincr',
+  decoder: 'pgoutput',
+  timeline: 1,
 };
 
 const input: CaptureInput = {
-  slot: 'pgincr', publication: 'pgincr', segmentMaxBytes: 1 << 30, segmentMaxAgeMs: 3600_000, runForMs: 3600_000,
-  heartbeatEveryMs: 0, sequenceEveryMs: 0, idleMessageEveryMs: 0, compress: 'none', ddlInFunction: 'fail',
+  slot: 'pgincr',
+  publication: 'pgincr',
+  segmentMaxBytes: 1 << 30,
+  segmentMaxAgeMs: 3600_000,
+  runForMs: 3600_000,
+  heartbeatEveryMs: 0,
+  sequenceEveryMs: 0,
+  idleMessageEveryMs: 0,
+  compress: 'none',
+  ddlInFunction: 'fail',
 };
 
 let chain: string;
@@ -161,12 +174,20 @@ async function runScript(startLsn: bigint, script: (fsync: { release: () => void
   };
   const violations: string[] = [];
   const controller = new AbortController();
-  const stream = new FakeStream(script({ release: () => release() }), clock, () => disk, (status) => {
-    if (status.flush > durable) violations.push(`flush ${status.flush} sent while only ${durable} is durable`);
-    if (status.write !== status.flush || status.apply !== status.flush) violations.push('write/apply differ from flush');
-  }, () => controller.abort());
+  const stream = new FakeStream(
+    script({ release: () => release() }),
+    clock,
+    () => disk,
+    (status) => {
+      if (status.flush > durable) violations.push(`flush ${status.flush} sent while only ${durable} is durable`);
+      if (status.write !== status.flush || status.apply !== status.flush) violations.push('write/apply differ from flush');
+    },
+    () => controller.abort(),
+  );
   const source: SourceSession = {
-    client: {} as Client, replication: {} as Client, header: fields,
+    client: {} as Client,
+    replication: {} as Client,
+    header: fields,
     factsLookup: async () => ({ identityAlways: new Set(), generated: new Set(), partitioned: false }),
     close: async () => undefined,
   };
@@ -195,17 +216,21 @@ test('fsyncs that succeed: each transaction is acknowledged once durable, up to 
 });
 
 test('a failed fsync: the run fails with its error, and no status ever confirms past the last durable commit', async () => {
-  const r = await runScript(0x1000n, ({ release }) => [
-    // xid 10 is written and fsynced (fsync 1); xid 11 is written, and its fsync (2) hangs...
-    { messages: [pgoutput.relation(1, 't'), pgoutput.begin(0x1100n, 10), pgoutput.insert(1, '1'), pgoutput.commit(0x1100n, 0x1110n)] },
-    { messages: [pgoutput.begin(0x1200n, 11), pgoutput.insert(1, '2'), pgoutput.commit(0x1200n, 0x1210n)] },
-    // ...while a transaction with nothing to write begins...
-    { messages: [pgoutput.begin(0x1300n, 12)] },
-    // ...then fails, before that transaction's commit arrives: 0x1310 must not be acknowledged,
-    // it is past xid 11, which never became durable.
-    { before: release, messages: [pgoutput.commit(0x1300n, 0x1310n)] },
-    { messages: [pgoutput.begin(0x1400n, 13), pgoutput.insert(1, '4'), pgoutput.commit(0x1400n, 0x1410n)] },
-  ], 2);
+  const r = await runScript(
+    0x1000n,
+    ({ release }) => [
+      // xid 10 is written and fsynced (fsync 1); xid 11 is written, and its fsync (2) hangs...
+      { messages: [pgoutput.relation(1, 't'), pgoutput.begin(0x1100n, 10), pgoutput.insert(1, '1'), pgoutput.commit(0x1100n, 0x1110n)] },
+      { messages: [pgoutput.begin(0x1200n, 11), pgoutput.insert(1, '2'), pgoutput.commit(0x1200n, 0x1210n)] },
+      // ...while a transaction with nothing to write begins...
+      { messages: [pgoutput.begin(0x1300n, 12)] },
+      // ...then fails, before that transaction's commit arrives: 0x1310 must not be acknowledged,
+      // it is past xid 11, which never became durable.
+      { before: release, messages: [pgoutput.commit(0x1300n, 0x1310n)] },
+      { messages: [pgoutput.begin(0x1400n, 13), pgoutput.insert(1, '4'), pgoutput.commit(0x1400n, 0x1410n)] },
+    ],
+    2,
+  );
   expect(r.outcome).toMatchObject({ code: 'EIO' });
   expect(r.violations).toEqual([]);
   expect(r.statuses).toEqual([0x1000n, 0x1110n]);
@@ -221,7 +246,10 @@ test('a failed fsync under a keepalive: the keepalive position is not acknowledg
   };
   const sent: bigint[] = [];
   const messages: ReplicationMessage[] = [
-    xlog(pgoutput.relation(1, 't')), xlog(pgoutput.begin(0x1100n, 10)), xlog(pgoutput.insert(1, '1')), xlog(pgoutput.commit(0x1100n, 0x1110n)),
+    xlog(pgoutput.relation(1, 't')),
+    xlog(pgoutput.begin(0x1100n, 10)),
+    xlog(pgoutput.insert(1, '1')),
+    xlog(pgoutput.commit(0x1100n, 0x1110n)),
   ];
   let waits = 0;
   const stream: CaptureStream = {
@@ -235,7 +263,10 @@ test('a failed fsync under a keepalive: the keepalive position is not acknowledg
     sendStatus: (s) => sent.push(s.flush),
     stop: async () => true,
   };
-  const source = { header: fields, factsLookup: async () => ({ identityAlways: new Set<string>(), generated: new Set<string>(), partitioned: false }) } as unknown as SourceSession;
+  const source = {
+    header: fields,
+    factsLookup: async () => ({ identityAlways: new Set<string>(), generated: new Set<string>(), partitioned: false }),
+  } as unknown as SourceSession;
   const control = { heartbeat: () => undefined, signal: new AbortController().signal, rotateRequested: () => false, now: () => clock.now() };
   const run = new CaptureRun({ clock } as unknown as CaptureDeps, input, control, source, writer, stream, new RelationCache(source.factsLookup), 0x1000n);
   await expect(run.loop()).rejects.toMatchObject({ code: 'EIO' });

@@ -185,7 +185,21 @@ test('back-pressure: maxUnsynced written during a running fsync makes the caller
 
 test('property: whatever the order of writes, fsync outcomes, keepalives and time, no flush position passes a write that is not durable', async () => {
   type Kind = 'write' | 'empty' | 'sync' | 'idleKeepalive' | 'busyKeepalive' | 'tick' | 'complete' | 'fail' | 'syncNow';
-  const kinds: Kind[] = ['write', 'write', 'write', 'empty', 'sync', 'sync', 'idleKeepalive', 'busyKeepalive', 'tick', 'complete', 'complete', 'fail', 'syncNow'];
+  const kinds: Kind[] = [
+    'write',
+    'write',
+    'write',
+    'empty',
+    'sync',
+    'sync',
+    'idleKeepalive',
+    'busyKeepalive',
+    'tick',
+    'complete',
+    'complete',
+    'fail',
+    'syncNow',
+  ];
   const steps = fc.array(fc.record({ kind: fc.constantFrom(...kinds), n: fc.integer({ min: 0, max: 120 }) }), { maxLength: 50 });
   await fc.assert(
     fc.asyncProperty(steps, async (script) => {
@@ -211,7 +225,8 @@ test('property: whatever the order of writes, fsync outcomes, keepalives and tim
           const undurable = written.find((w) => w > durable && w <= flush);
           if (undurable !== undefined) violations.push(`flush ${flush} passes ${undurable}, written and not durable (durable ${durable})`);
           if (flush > highest) violations.push(`flush ${flush} is past everything seen (${highest})`);
-          if (confirmedAtFailure !== null && flush > confirmedAtFailure) violations.push(`flush ${flush} sent after a failed fsync (confirmed ${confirmedAtFailure})`);
+          if (confirmedAtFailure !== null && flush > confirmedAtFailure)
+            violations.push(`flush ${flush} sent after a failed fsync (confirmed ${confirmedAtFailure})`);
           sent.push(flush);
         },
       });
@@ -236,7 +251,8 @@ test('property: whatever the order of writes, fsync outcomes, keepalives and tim
             lsn += 1n; // nothing before it remains to be written
             highest = lsn;
             later(gc.keepalive(lsn, true, n % 2 === 0));
-          } else if (kind === 'busyKeepalive') later(gc.keepalive(lsn + 5n, false, n % 2 === 0)); // a transaction is open
+          } else if (kind === 'busyKeepalive')
+            later(gc.keepalive(lsn + 5n, false, n % 2 === 0)); // a transaction is open
           else if (kind === 'tick') clock.advance(n);
           else if (kind === 'syncNow') later(gc.syncNow());
           else {

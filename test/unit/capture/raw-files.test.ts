@@ -42,7 +42,14 @@ describe('scanClosedRawFiles', () => {
     writeFileSync(join(chain, 'raw', '000000000001.raw'), text.slice(0, 1234));
     writeFileSync(join(chain, 'raw', '000000000002.raw'), text.slice(1234));
     const seen = new Set<string>();
-    await scanClosedRawFiles(chain, (t) => { for (const m of t.matchAll(/MARK\d+;/g)) seen.add(m[0]); }, 100, 16);
+    await scanClosedRawFiles(
+      chain,
+      (t) => {
+        for (const m of t.matchAll(/MARK\d+;/g)) seen.add(m[0]);
+      },
+      100,
+      16,
+    );
     expect(seen.size).toBe(200);
   });
 });

@@ -5,8 +5,9 @@ import { probeTcp } from '../../../src/monitor/capture-state';
 
 const value = async (m: ReturnType<typeof createMetrics>, name: string, labels: Record<string, string>) => {
   const metric = (await m.registry.getMetricsAsJSON()).find((x) => x.name === name);
-  return (metric?.values as { labels: Record<string, string>; value: number }[] | undefined)
-    ?.find((v) => Object.entries(labels).every(([k, l]) => v.labels[k] === l))?.value;
+  return (metric?.values as { labels: Record<string, string>; value: number }[] | undefined)?.find((v) =>
+    Object.entries(labels).every(([k, l]) => v.labels[k] === l),
+  )?.value;
 };
 
 describe('activity metrics', () => {

@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServiceError } from '@temporalio/client';
 import {
-  captureHeartbeat, captureStatus, decodeHeartbeat, decodeResult, pendingHeartbeat, restoreHeartbeat, searchAttributeCommands, workflowKinds,
+  captureHeartbeat,
+  captureStatus,
+  decodeHeartbeat,
+  decodeResult,
+  pendingHeartbeat,
+  restoreHeartbeat,
+  searchAttributeCommands,
+  workflowKinds,
 } from '../../../src/workflows/boundary';
 import { labelOptions, labelsFor, sourceOf, unregisteredSearchAttribute } from '../../../src/client';
 import { parseConfig } from '../../../src/config';
@@ -17,7 +24,7 @@ import * as workflows from '../../../src/workflows';
 const bytes = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
 
 describe('boundary decoders', () => {
-  it('decode a capture heartbeat from an attempt\'s details or describe()\'s payload bytes; refuse other shapes', () => {
+  it("decode a capture heartbeat from an attempt's details or describe()'s payload bytes; refuse other shapes", () => {
     const beat = { lastDurableLsn: '0/16B3748', segment: 'x.partial', bytes: 10, txns: 2 };
     expect(decodeHeartbeat(captureHeartbeat, beat)).toEqual(beat);
     expect(decodeHeartbeat(captureHeartbeat, bytes(beat))).toEqual(beat);
@@ -26,7 +33,7 @@ describe('boundary decoders', () => {
     expect(decodeHeartbeat(captureHeartbeat, undefined)).toBeUndefined();
   });
 
-  it('read the first pending activity\'s restore heartbeat: plan, base or applier', () => {
+  it("read the first pending activity's restore heartbeat: plan, base or applier", () => {
     const raw = (details: unknown) => ({ pendingActivities: [{ heartbeatDetails: { payloads: [{ data: bytes(details) }] } }] });
     expect(pendingHeartbeat(raw({ step: 'plan', verified: 2, of: 5 }), restoreHeartbeat)).toEqual({ step: 'plan', verified: 2, of: 5 });
     const applier = { transactions: 7, lsn: '0/1', bytesDone: 10, bytesTotal: 40, etaSeconds: null, segmentIndex: 1, segmentCount: 3, appliedTransactions: 7 };
@@ -37,10 +44,12 @@ describe('boundary decoders', () => {
   it('decode a query result, or name the field that does not fit', () => {
     const status = { state: 'running', lastDurableLsn: null, iterations: 0, transactions: 0, changes: 0, bytes: 0, segmentsSealed: 0, lastRunEndedAt: null };
     expect(decodeResult(captureStatus, status, 'status')).toEqual(status);
-    expect(() => decodeResult(captureStatus, { ...status, state: 'sleeping' }, 'capture status query')).toThrow(/capture status query returned an unexpected shape \(state: /);
+    expect(() => decodeResult(captureStatus, { ...status, state: 'sleeping' }, 'capture status query')).toThrow(
+      /capture status query returned an unexpected shape \(state: /,
+    );
   });
 
-  it('know every exported workflow\'s kind', () => {
+  it("know every exported workflow's kind", () => {
     expect(Object.keys(workflows).filter((name) => !workflowKinds[name])).toEqual([]);
   });
 });
@@ -59,20 +68,32 @@ describe('client labels', () => {
     expect(sourceOf(config(), 'app')).toEqual({ database: 'app', chain: '7312000000000000001-app' });
     expect(sourceOf(config(), 'fresh')).toEqual({ database: 'fresh' }); // before setup: no chain yet
     const labels = labelsFor(config(), 'app', 'restore', 'into app_copy · to latest', ['app_copy']);
-    expect(labels).toEqual({ kind: 'restore', databases: ['app', 'app_copy'], chain: '7312000000000000001-app', summary: 'restore app · into app_copy · to latest' });
+    expect(labels).toEqual({
+      kind: 'restore',
+      databases: ['app', 'app_copy'],
+      chain: '7312000000000000001-app',
+      summary: 'restore app · into app_copy · to latest',
+    });
     const options = labelOptions(labels);
     expect(options.staticSummary).toBe('restore app · into app_copy · to latest');
     expect(options.typedSearchAttributes.map((p) => [p.key.name, p.value])).toEqual([
-      ['PgincrKind', 'restore'], ['PgincrDatabase', ['app', 'app_copy']], ['PgincrChain', '7312000000000000001-app'],
+      ['PgincrKind', 'restore'],
+      ['PgincrDatabase', ['app', 'app_copy']],
+      ['PgincrChain', '7312000000000000001-app'],
     ]);
   });
 
-  it('recognise the server\'s refusal of an unregistered search attribute, and nothing else', () => {
+  it("recognise the server's refusal of an unregistered search attribute, and nothing else", () => {
     const grpc = Object.assign(new Error('3 INVALID_ARGUMENT: Namespace bare has no mapping defined for search attribute PgincrKind'), {
-      code: 3, details: 'Namespace bare has no mapping defined for search attribute PgincrKind',
+      code: 3,
+      details: 'Namespace bare has no mapping defined for search attribute PgincrKind',
     });
-    expect(unregisteredSearchAttribute(new ServiceError('Failed to start Workflow', { cause: grpc }))).toBe('Namespace bare has no mapping defined for search attribute PgincrKind');
-    expect(unregisteredSearchAttribute(new ServiceError('Failed to start Workflow', { cause: new Error('14 UNAVAILABLE: connection refused') }))).toBeUndefined();
+    expect(unregisteredSearchAttribute(new ServiceError('Failed to start Workflow', { cause: grpc }))).toBe(
+      'Namespace bare has no mapping defined for search attribute PgincrKind',
+    );
+    expect(
+      unregisteredSearchAttribute(new ServiceError('Failed to start Workflow', { cause: new Error('14 UNAVAILABLE: connection refused') })),
+    ).toBeUndefined();
     expect(searchAttributeCommands('prod')[0]).toBe('temporal operator search-attribute create --namespace prod --name PgincrDatabase --type KeywordList');
   });
 });

@@ -11,8 +11,12 @@ import type { temporal } from '@temporalio/proto';
 type History = temporal.api.history.v1.IHistory;
 
 const protoDir = dirname(require.resolve('@temporalio/proto/package.json'));
-const { fromJson } = require(require.resolve('protobufjs/ext/protojson', { paths: [protoDir] })) as { fromJson: (type: unknown, json: unknown, options: object) => History | null };
-const { patchProtobufRoot } = require('@temporalio/proto/lib/patch-protobuf-root') as { patchProtobufRoot: (root: unknown) => { lookupType(name: string): unknown } };
+const { fromJson } = require(require.resolve('protobufjs/ext/protojson', { paths: [protoDir] })) as {
+  fromJson: (type: unknown, json: unknown, options: object) => History | null;
+};
+const { patchProtobufRoot } = require('@temporalio/proto/lib/patch-protobuf-root') as {
+  patchProtobufRoot: (root: unknown) => { lookupType(name: string): unknown };
+};
 const historyType = patchProtobufRoot(require('@temporalio/proto') as unknown).lookupType('temporal.api.history.v1.History');
 
 /** `WorkflowExecutionStarted` → `EVENT_TYPE_WORKFLOW_EXECUTION_STARTED`, as the SDK's reader fixes enum values. */

@@ -13,9 +13,16 @@ import * as workflows from '../../../src/workflows';
 jest.setTimeout(120_000);
 
 const DIR = join(__dirname, '../../fixtures/histories');
-const files = readdirSync(DIR).filter((f) => f.endsWith('.json')).sort();
+const files = readdirSync(DIR)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
-interface Recorded { file: string; workflowId: string; type: string; history: ReturnType<typeof historyFromJsonFile> }
+interface Recorded {
+  file: string;
+  workflowId: string;
+  type: string;
+  history: ReturnType<typeof historyFromJsonFile>;
+}
 
 const recorded: Recorded[] = files.map((file) => {
   const json = JSON.parse(readFileSync(join(DIR, file), 'utf8')) as { workflowId?: string };
@@ -38,8 +45,7 @@ describe('recorded workflow histories replay against the current workflow code',
   it('has a history of every workflow src/workflows/index.ts exports, and a continued-as-new capture', () => {
     const types = new Set(recorded.map((r) => r.type));
     expect(Object.keys(workflows).filter((name) => !types.has(name))).toEqual([]);
-    expect(recorded.some((r) => r.type === 'captureWorkflow'
-      && r.history.events?.some((e) => e.workflowExecutionContinuedAsNewEventAttributes))).toBe(true);
+    expect(recorded.some((r) => r.type === 'captureWorkflow' && r.history.events?.some((e) => e.workflowExecutionContinuedAsNewEventAttributes))).toBe(true);
   });
 
   it('replays every history without a nondeterminism error', async () => {

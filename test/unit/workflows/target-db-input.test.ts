@@ -1,11 +1,12 @@
 import { restoreInput } from '../../../src/workflows/inputs';
 
 describe('restore input: the target database name', () => {
-  it.each([
-    'host=127.0.0.1 port=1 dbname=x', 'postgresql://evil/x', '-X', '--help', `it's a "quoted" \\ name`, 'zoë ☃', 'x'.repeat(63), 'é'.repeat(31),
-  ])('takes %j as a name (it is passed on as data)', (targetDb) => {
-    expect(restoreInput.parse({ profile: 'app', targetDb }).targetDb).toBe(targetDb);
-  });
+  it.each(['host=127.0.0.1 port=1 dbname=x', 'postgresql://evil/x', '-X', '--help', `it's a "quoted" \\ name`, 'zoë ☃', 'x'.repeat(63), 'é'.repeat(31)])(
+    'takes %j as a name (it is passed on as data)',
+    (targetDb) => {
+      expect(restoreInput.parse({ profile: 'app', targetDb }).targetDb).toBe(targetDb);
+    },
+  );
 
   it.each([
     ['', />=1 characters/],

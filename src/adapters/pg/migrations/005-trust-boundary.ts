@@ -43,8 +43,17 @@ const FIXED = 'SECURITY DEFINER SET search_path = pg_catalog, pg_temp';
 
 /** The canonical form's fields, in order (ddl_history columns, text form). */
 export const DDL_SIGNED_FIELDS: readonly string[] = [
-  'xid', 'role_name', 'session_user_name', 'search_path', 'command_tag', 'object_identities', 'query', 'phase',
-  'statement_ordinal', ...SETTING_COLUMNS.map(([c]) => c), 'volatile_rewrites',
+  'xid',
+  'role_name',
+  'session_user_name',
+  'search_path',
+  'command_tag',
+  'object_identities',
+  'query',
+  'phase',
+  'statement_ordinal',
+  ...SETTING_COLUMNS.map(([c]) => c),
+  'volatile_rewrites',
 ];
 
 export const sql = String.raw`

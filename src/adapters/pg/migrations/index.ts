@@ -85,7 +85,8 @@ ORDER BY 1 LIMIT 5`);
     `schema pgincr is not the setup role's: ${rows.map((r) => `${r.what} belongs to role ${r.owner}`).join(', ')} ` +
       `(setup role ${first.me}); pgincr's event triggers run its functions for every role's DDL, so setup will not install into it`,
     {
-      hint: `check what schema pgincr holds; if it is not pgincr's, rename it (ALTER SCHEMA pgincr RENAME TO ...) or drop it (DROP SCHEMA pgincr CASCADE), ` +
+      hint:
+        `check what schema pgincr holds; if it is not pgincr's, rename it (ALTER SCHEMA pgincr RENAME TO ...) or drop it (DROP SCHEMA pgincr CASCADE), ` +
         `then run pgincr setup again as a superuser; if it is, make the setup role own it (ALTER SCHEMA pgincr OWNER TO ${first.me}, and each object) and revoke CREATE on it from other roles`,
     },
   );
@@ -117,7 +118,7 @@ export async function migrate(client: Client, migrations: readonly Migration[] =
     const raw = await client.query<{ has: boolean }>("SELECT pg_catalog.to_regprocedure('pgincr.raw_capture_trigger()') IS NOT NULL AS has");
     if (raw.rows[0]?.has) await ensureRawCaptureObjects(client);
   }
-  return { version: await installedVersion(client) ?? 0, applied };
+  return { version: (await installedVersion(client)) ?? 0, applied };
 }
 
 /** The installed schema version, or null when the pgincr schema is absent. */
