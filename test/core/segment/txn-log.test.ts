@@ -137,13 +137,11 @@ describe('TxnLogFilter', () => {
     fc.tuple(ident, fc.nat(9)).map(([t, n]) => ({ kind: 'INSERT', tables: [t], line: `INSERT INTO ${t} (id) VALUES ('${n}');` })),
     fc.tuple(ident, fc.nat(9)).map(([t, n]) => ({ kind: 'UPDATE', tables: [t], line: `UPDATE ONLY ${t} SET v = 'x' WHERE id = '${n}';` })),
     fc.tuple(ident, fc.nat(9)).map(([t, n]) => ({ kind: 'DELETE', tables: [t], line: `DELETE FROM ONLY ${t} WHERE id = '${n}';` })),
-    fc
-      .tuple(ident, ident)
-      .map(([a, c]) => ({
-        kind: 'TRUNCATE',
-        tables: a === c ? [a] : [a, c],
-        line: `TRUNCATE ${(a === c ? [a] : [a, c]).map((t) => `ONLY ${t}`).join(', ')};`,
-      })),
+    fc.tuple(ident, ident).map(([a, c]) => ({
+      kind: 'TRUNCATE',
+      tables: a === c ? [a] : [a, c],
+      line: `TRUNCATE ${(a === c ? [a] : [a, c]).map((t) => `ONLY ${t}`).join(', ')};`,
+    })),
     ident.map((t) => ({
       kind: 'DDL',
       tables: [t],
