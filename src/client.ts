@@ -9,6 +9,16 @@ import type { Duration, SearchAttributePair } from '@temporalio/common';
 import type { Config } from './config';
 import { parseChainDirName } from './core/repository/paths';
 import { searchAttributeCommands, searchAttributes, type WorkflowKind } from './workflows/boundary';
+import type * as workflows from './workflows';
+
+/**
+ * The workflows a client can start, by the name of their exported function: the name, the
+ * arguments and the result are checked against the functions themselves (a type-only import, so
+ * the CLI loads no workflow code).
+ */
+export type WorkflowName = keyof typeof workflows;
+export type WorkflowArgs<N extends WorkflowName> = Parameters<(typeof workflows)[N]>;
+export type WorkflowResult<N extends WorkflowName> = Awaited<ReturnType<(typeof workflows)[N]>>;
 
 /** `connectTimeout`: how long to try before giving up (the SDK's default is 10 s). */
 export async function connectTemporal(config: Config, options: { connectTimeout?: Duration } = {}): Promise<Client> {
@@ -113,10 +123,10 @@ export function unregisteredSearchAttributesMessage(namespace: string, said: str
  * existing deployment) does not stop the job: it starts again without them (the summary stays)
  * and `warn` names the attributes and the commands that register them.
  */
-export async function startLabelled(
+export async function startLabelled<N extends WorkflowName>(
   client: Client,
-  type: string,
-  options: WorkflowStartOptions,
+  type: N,
+  options: WorkflowStartOptions & { args: WorkflowArgs<N> },
   labels: WorkflowLabels,
   warn: (message: string) => void = (m) => process.stderr.write(`warning: ${m}\n`),
 ): Promise<WorkflowHandleWithFirstExecutionRunId> {

@@ -7,19 +7,16 @@
 import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client, type ScheduleHandle, type ScheduleOptions } from '@temporalio/client';
 import type { Config } from './config';
 import { scheduleIds } from './constants';
-import { labelOptions, labelsFor, unregisteredSearchAttribute, unregisteredSearchAttributesMessage } from './client';
+import { labelOptions, labelsFor, unregisteredSearchAttribute, unregisteredSearchAttributesMessage, type WorkflowArgs, type WorkflowName } from './client';
 import type { WorkflowKind } from './workflows/boundary';
 
 /** The action memo key holding the configured cron expression. */
 export const CRON_MEMO = 'pgincrCron';
 
-interface ScheduleDef {
-  key: keyof Config['schedules'];
-  name: string;
-  workflowType: string;
-  scheduleId: string;
-  args: unknown[];
-}
+/** A scheduled workflow: its name and arguments checked against the workflow function. */
+type ScheduleDef = {
+  [N in WorkflowName]: { key: keyof Config['schedules']; name: string; workflowType: N; scheduleId: string; args: WorkflowArgs<N> };
+}[WorkflowName];
 
 function definitions(config: Config, profile: string): ScheduleDef[] {
   return [

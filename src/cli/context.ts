@@ -5,6 +5,7 @@
 import type { Client, WorkflowStartOptions } from '@temporalio/client';
 import type { Config } from '../config';
 import type { Logger } from '../logger';
+import type { WorkflowArgs, WorkflowName, WorkflowResult } from '../client';
 
 // Heavy modules (the Temporal client, pg, the activities) are loaded when a command needs them,
 // not at start-up, so `pgincr --help` and `pgincr check` start fast.
@@ -73,7 +74,12 @@ export class CliContext {
   }
 
   /** Starts a workflow; waits and returns its result unless --no-wait (then prints the id). */
-  async runWorkflow<R>(type: string, workflowId: string, args: unknown[], extra: Partial<WorkflowStartOptions> = {}): Promise<R | undefined> {
+  async runWorkflow<N extends WorkflowName>(
+    type: N,
+    workflowId: string,
+    args: WorkflowArgs<N>,
+    extra: Partial<Omit<WorkflowStartOptions, 'args'>> = {},
+  ): Promise<WorkflowResult<N> | undefined> {
     return this.withTemporal(async (client) => {
       // Labelled for the Temporal UI: search attributes (database, chain, kind) and a summary line.
       const { labelsFor, startLabelled } = require('../client') as typeof import('../client');
@@ -86,8 +92,8 @@ export class CliContext {
         {
           taskQueue: this.config.temporal.taskQueue,
           workflowId,
-          args,
           ...extra,
+          args,
         },
         labels,
       );
@@ -96,7 +102,7 @@ export class CliContext {
         return undefined;
       }
       try {
-        return (await handle.result()) as R;
+        return (await handle.result()) as WorkflowResult<N>;
       } catch (err) {
         throw new Error(describeWorkflowFailure(type, handle.workflowId, err), { cause: err });
       }

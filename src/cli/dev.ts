@@ -29,7 +29,6 @@ import { createWorker, serveMetrics } from '../worker';
 import { CliContext, type GlobalOptions } from './context';
 import { formatPreflight } from './commands/preflight';
 import { devStatePath, removeDevState, writeDevState } from './dev-state';
-import type { PreflightResult } from '../activities/types';
 import { workflowIds } from '../workflows/ids';
 
 const STATE_DIR = resolve(process.env.PGINCR_STATE_DIR ?? '.pgincr');
@@ -157,7 +156,7 @@ export async function runDev(options: GlobalOptions, opts: { port: number; uiPor
   );
   const ctx = new CliContext({ ...options, json: false });
   Object.defineProperty(ctx, 'config', { value: config });
-  const report = await ctx.runWorkflow<PreflightResult>('preflightWorkflow', `${workflowIds.preflight(profileName)}-${Date.now()}`, [{ profile: profileName }]);
+  const report = await ctx.runWorkflow('preflightWorkflow', `${workflowIds.preflight(profileName)}-${Date.now()}`, [{ profile: profileName }]);
   if (report) process.stdout.write(`${formatPreflight(report)}\n\n`);
   if (opts.exitAfterPreflight) {
     await stop();

@@ -33,7 +33,7 @@ export function registerPreflight(program: Command, ctx: ContextFactory): void {
       } else {
         report = opts.direct
           ? await (await c.activities()).preflight({ profile: c.profile })
-          : await c.runWorkflow<PreflightResult>('preflightWorkflow', `${workflowIds.preflight(c.profile)}-${Date.now()}`, [{ profile: c.profile }]);
+          : await c.runWorkflow('preflightWorkflow', `${workflowIds.preflight(c.profile)}-${Date.now()}`, [{ profile: c.profile }]);
       }
       if (!report) return;
       c.print(formatPreflight(report), report);

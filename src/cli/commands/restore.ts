@@ -4,7 +4,6 @@ import { table, describeWorkflowFailure } from '../context';
 import { workflowIds } from '../../constants';
 import type { RestoreInput } from '../../workflows/inputs';
 import type { RestoreReport } from '../../workflows/restore';
-import type { VerifyReport } from '../../workflows/verify';
 import { normalizeTime } from '../../core/segment/commit-time';
 import { describeReach } from '../../core/monitor/capture-failure';
 
@@ -141,7 +140,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .option('--target-profile <name>', 'where the scratch database is created')
     .action(async (opts: { checkpoint?: boolean; targetProfile?: string }) => {
       const c = ctx();
-      const report = await c.runWorkflow<VerifyReport>('verifyWorkflow', `${workflowIds.verify(c.profile)}-${Date.now()}`, [
+      const report = await c.runWorkflow('verifyWorkflow', `${workflowIds.verify(c.profile)}-${Date.now()}`, [
         { profile: c.profile, checkpoint: Boolean(opts.checkpoint), targetProfile: opts.targetProfile },
       ]);
       if (!report) return;

@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
 import type { ContextFactory } from './index';
 import { workflowIds } from '../../constants';
-import type { SetupResult } from '../../workflows/setup';
 
 export function registerSetup(program: Command, ctx: ContextFactory): void {
   program
@@ -11,7 +10,7 @@ export function registerSetup(program: Command, ctx: ContextFactory): void {
     .option('--no-start-capture', 'do not start the capture workflow afterwards')
     .action(async (opts: { newChain?: boolean; startCapture: boolean }) => {
       const c = ctx();
-      const result = await c.runWorkflow<SetupResult>('setupWorkflow', workflowIds.setup(c.profile), [
+      const result = await c.runWorkflow('setupWorkflow', workflowIds.setup(c.profile), [
         { profile: c.profile, newChain: Boolean(opts.newChain), startCapture: opts.startCapture },
       ]);
       if (!result) return;
