@@ -7,28 +7,19 @@
  * the LSN gap. `bin/pgincr catalog rebuild` recovers the catalog from the files, after which the
  * same restore equals the source.
  */
-import { execFile } from 'node:child_process';
 import { copyFileSync, readFileSync, renameSync, truncateSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { listSealedSegments, scanSegmentFile } from '../../../src/adapters/fs/segment-files';
 import { formatLsn } from '../../../src/core/lsn';
 import { CrashRig, Workload } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
-import { auditXids, reportFault } from './fault-rig';
+import { auditXids, reportFault, runPgincr } from './fault-rig';
 
 jest.setTimeout(300_000);
 
-const BIN = resolve(__dirname, '../../../bin/pgincr');
-
-function pgincr(args: string[], configPath: string): Promise<{ code: number; out: string }> {
-  return new Promise((res) => {
-    execFile(BIN, ['--config', configPath, ...args], { env: { ...process.env, PGINCR_LOG_LEVEL: 'error' } }, (error, stdout, stderr) => {
-      res({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
-    });
-  });
-}
+const pgincr = runPgincr;
 
 describe('fault: corruption in the repository', () => {
   let pg: PgCluster;

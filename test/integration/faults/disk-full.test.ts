@@ -6,27 +6,18 @@
  * full disk, nothing may be lost or doubled, every sealed segment's footer must verify, and
  * the capture must resume by itself when the filler is deleted. Then a restore equals the source.
  */
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { waitFor } from '../../helpers/pgincr-env';
 import { parseLsn } from '../../../src/core/lsn';
 import { CrashRig, currentLsn, waitSlotConfirms, Workload } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
-import { auditXids, captureAttempt, fillDisk, formatLsn, mountTmpfs, onDiskEnd, reportFault, slotConfirmedLsn, unmount } from './fault-rig';
+import { auditXids, captureAttempt, fillDisk, formatLsn, mountTmpfs, onDiskEnd, reportFault, slotConfirmedLsn, unmount, runPgincr } from './fault-rig';
 
 jest.setTimeout(300_000);
 
-const BIN = resolve(__dirname, '../../../bin/pgincr');
-
-function pgincr(args: string[], configPath: string): Promise<{ code: number; out: string }> {
-  return new Promise((res) => {
-    execFile(BIN, ['--config', configPath, ...args], { env: { ...process.env, PGINCR_LOG_LEVEL: 'error' } }, (error, stdout, stderr) => {
-      res({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
-    });
-  });
-}
+const pgincr = runPgincr;
 
 describe('fault: repository disk full', () => {
   let pg: PgCluster;

@@ -8,7 +8,8 @@
  * xids (a COMMIT whose reply the client lost is in it too). Each must be in exactly one BEGIN
  * marker of the segments (invariants 1 and 3).
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { resolve } from 'node:path';
 import { appendFileSync, chmodSync, mkdirSync } from 'node:fs';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { PgCluster } from '../../helpers/pg-cluster';
@@ -141,4 +142,15 @@ export async function captureAttempt(rig: CrashRig, capture: WorkflowHandle): Pr
   const history = await capture.fetchHistory();
   const done = (history.events ?? []).map((e) => e.activityTaskStartedEventAttributes?.attempt ?? 1);
   return Math.max(1, ...pending, ...done);
+}
+
+const BIN = resolve(__dirname, '../../../bin/pgincr');
+
+/** Runs `bin/pgincr --config <configPath> …` as an operator would; resolves with its exit code and output. */
+export function runPgincr(args: string[], configPath: string): Promise<{ code: number; out: string }> {
+  return new Promise((res) => {
+    execFile(BIN, ['--config', configPath, ...args], { env: { ...process.env, PGINCR_LOG_LEVEL: 'error' } }, (error, stdout, stderr) => {
+      res({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
+    });
+  });
 }

@@ -6,25 +6,15 @@
  * the restore equals the source. Then a pg_reload_conf changes max_slot_wal_keep_size, which
  * `check` reads live.
  */
-import { execFile } from 'node:child_process';
-import { resolve } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { waitFor } from '../../helpers/pgincr-env';
 import { CrashRig, currentLsn, slotActivePid, waitSlotConfirms, Workload } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
-import { auditXids, captureAttempt, reportFault } from './fault-rig';
+import { auditXids, captureAttempt, reportFault, runPgincr } from './fault-rig';
 
 jest.setTimeout(300_000);
 
-const BIN = resolve(__dirname, '../../../bin/pgincr');
-
-function pgincr(args: string[], configPath: string): Promise<{ code: number; out: string }> {
-  return new Promise((res) => {
-    execFile(BIN, ['--config', configPath, ...args], { env: { ...process.env, PGINCR_LOG_LEVEL: 'error' } }, (error, stdout, stderr) => {
-      res({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, out: `${stdout}${stderr}` });
-    });
-  });
-}
+const pgincr = runPgincr;
 
 describe('fault: server events (walsender terminated, fast restart, reload)', () => {
   let pg: PgCluster;
