@@ -6,7 +6,7 @@
  * await the outcome. The URL itself is never logged (it may carry a token).
  */
 import type { Logger } from 'pino';
-import type { Finding, HealthReport } from '../core/monitor/health';
+import type { HealthFinding, HealthReport } from '../core/monitor/health';
 
 export type AlertLogger = Pick<Logger, 'info' | 'warn' | 'error' | 'fatal'>;
 
@@ -29,7 +29,7 @@ export interface AlertPayload {
   event: 'alert' | 'recovered';
   slot: string | undefined;
   check: string;
-  severity: Finding['severity'];
+  severity: HealthFinding['severity'];
   message: string;
   value?: number;
   hint?: string;
@@ -78,7 +78,7 @@ async function postWithRetry(url: string, payload: AlertPayload, opts: AlertOpti
 /** Logs one finding at its severity and starts the webhook POST in the background. */
 export function emitAlert(
   logger: AlertLogger,
-  finding: Finding,
+  finding: HealthFinding,
   opts: AlertOptions = {},
   nowMs = Date.now(),
   event: AlertPayload['event'] = 'alert',
@@ -129,7 +129,7 @@ export const INCIDENT_CHECKS: ReadonlySet<string> = new Set(['capture.failing'])
 /** An incident alerted and not yet over, by check (kept between checks in monitor/incidents.json). */
 export interface OpenIncident {
   since: string;
-  severity: Finding['severity'];
+  severity: HealthFinding['severity'];
   message: string;
 }
 

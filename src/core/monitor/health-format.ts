@@ -5,7 +5,7 @@
  * Nagios knows four states, so an emergency is printed as `CRITICAL` (exit 2) with the summary
  * starting `EMERGENCY:`; scripts that grep the status word keep working.
  */
-import type { Finding, HealthReport, Severity } from './health';
+import type { HealthFinding, HealthReport, Severity } from './health';
 
 const LABEL: Record<Severity, string> = {
   ok: 'OK',
@@ -39,7 +39,7 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
 }
 
-function problems(report: HealthReport): Finding[] {
+function problems(report: HealthReport): HealthFinding[] {
   return report.findings.filter((f) => f.severity !== 'ok').sort((a, b) => RANK[b.severity] - RANK[a.severity]);
 }
 
@@ -53,7 +53,7 @@ function summary(report: HealthReport): string {
   return report.status === 'emergency' ? `EMERGENCY: ${text}` : text;
 }
 
-function perfValue(f: Finding | undefined): number | undefined {
+function perfValue(f: HealthFinding | undefined): number | undefined {
   return f?.value;
 }
 

@@ -88,7 +88,7 @@ export interface HealthThresholds {
   captureFailingCriticalMs?: number;
 }
 
-export interface Finding {
+export interface HealthFinding {
   check: string;
   severity: Severity;
   message: string;
@@ -103,7 +103,7 @@ export interface HealthReport {
   exitCode: 0 | 1 | 2 | 3;
   checkedAt: string;
   slotName: string;
-  findings: Finding[];
+  findings: HealthFinding[];
   observations: HealthObservations;
   thresholds: HealthThresholds;
 }
@@ -132,7 +132,7 @@ export function emergencyHint(slot: string): string {
 
 /** Evaluates every check; the report's status is the worst finding's severity. */
 export function evaluateHealth(obs: HealthObservations, thresholds: HealthThresholds, nowMs: number): HealthReport {
-  const findings: Finding[] = [];
+  const findings: HealthFinding[] = [];
   if (!obs.database.reachable) {
     findings.push({ check: 'database', severity: 'unknown', message: `cannot query the source database: ${obs.database.error}` });
   } else {
@@ -156,7 +156,7 @@ export function evaluateHealth(obs: HealthObservations, thresholds: HealthThresh
   };
 }
 
-function identityFindings(obs: HealthObservations): Finding[] {
+function identityFindings(obs: HealthObservations): HealthFinding[] {
   if (!obs.fullIdentityWithKey) return [];
   const full = fullIdentityWarning(obs.fullIdentityWithKey);
   return [
@@ -166,7 +166,7 @@ function identityFindings(obs: HealthObservations): Finding[] {
   ];
 }
 
-function captureFindings(obs: HealthObservations): Finding[] {
+function captureFindings(obs: HealthObservations): HealthFinding[] {
   if (obs.captureRunning === undefined) return [];
   const wf = obs.captureWorkflow;
   const id = wf ? ` ${wf.id}` : '';
@@ -192,11 +192,11 @@ function captureFindings(obs: HealthObservations): Finding[] {
       ];
 }
 
-function catalogFindings(obs: HealthObservations, t: HealthThresholds, nowMs: number): Finding[] {
+function catalogFindings(obs: HealthObservations, t: HealthThresholds, nowMs: number): HealthFinding[] {
   if (!obs.catalog) {
     return obs.catalogError ? [{ check: 'catalog', severity: 'warning', message: `cannot read the catalog: ${obs.catalogError}` }] : [];
   }
-  const out: Finding[] = [];
+  const out: HealthFinding[] = [];
   const { lastSegmentAtMs, lastBaseAtMs, lastVerify } = obs.catalog;
   if (lastSegmentAtMs !== null) {
     const age = Math.max(0, nowMs - lastSegmentAtMs);
@@ -228,7 +228,7 @@ function catalogFindings(obs: HealthObservations, t: HealthThresholds, nowMs: nu
   return out;
 }
 
-function baseFinding(lastBaseAtMs: number | null, t: HealthThresholds, nowMs: number): Finding {
+function baseFinding(lastBaseAtMs: number | null, t: HealthThresholds, nowMs: number): HealthFinding {
   if (lastBaseAtMs === null) {
     return { check: 'backup.full', severity: 'critical', message: 'no full backup in the catalog', hint: 'run `pgincr backup full` or `pgincr setup`' };
   }
@@ -245,7 +245,7 @@ function baseFinding(lastBaseAtMs: number | null, t: HealthThresholds, nowMs: nu
 
 const MiB = 1024 * 1024;
 
-function diskFindings(obs: HealthObservations, t: HealthThresholds): Finding[] {
+function diskFindings(obs: HealthObservations, t: HealthThresholds): HealthFinding[] {
   const disk = obs.repositoryDisk;
   if (!disk) return [];
   if ('error' in disk) return [{ check: 'repository.disk', severity: 'unknown', message: `cannot stat the repository: ${disk.error}` }];

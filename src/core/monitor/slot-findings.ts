@@ -5,12 +5,12 @@
  * WAL the slot keeps on the source's disk. The confirmed flush lag (how far the capture is
  * behind) is reported as a value and drives the no-progress check.
  */
-import type { Finding, HealthObservations, HealthThresholds, Severity, SlotObservation } from './health';
+import type { HealthFinding, HealthObservations, HealthThresholds, Severity, SlotObservation } from './health';
 import { formatBytes, formatDuration } from './health-format';
 
 /** All slot and server findings for a reachable database. */
-export function slotFindings(obs: HealthObservations, t: HealthThresholds, nowMs: number): Finding[] {
-  const out: Finding[] = [];
+export function slotFindings(obs: HealthObservations, t: HealthThresholds, nowMs: number): HealthFinding[] {
+  const out: HealthFinding[] = [];
   const name = obs.slotName;
   if (obs.maxSlotWalKeepSizeBytes !== undefined) out.push(keepSizeFinding(obs.maxSlotWalKeepSizeBytes));
   const slot = obs.slot;
@@ -42,7 +42,7 @@ export function slotFindings(obs: HealthObservations, t: HealthThresholds, nowMs
   return out;
 }
 
-function keepSizeFinding(bytes: number): Finding {
+function keepSizeFinding(bytes: number): HealthFinding {
   return bytes < 0
     ? {
         check: 'server.max_slot_wal_keep_size',
@@ -54,7 +54,7 @@ function keepSizeFinding(bytes: number): Finding {
     : { check: 'server.max_slot_wal_keep_size', severity: 'ok', message: `max_slot_wal_keep_size = ${formatBytes(bytes)}`, value: bytes };
 }
 
-function walStatusFinding(slot: SlotObservation): Finding {
+function walStatusFinding(slot: SlotObservation): HealthFinding {
   const check = 'slot.wal_status';
   switch (slot.walStatus) {
     case 'lost':
@@ -77,7 +77,7 @@ function walStatusFinding(slot: SlotObservation): Finding {
   }
 }
 
-function restartLagFinding(slot: SlotObservation, t: HealthThresholds): Finding {
+function restartLagFinding(slot: SlotObservation, t: HealthThresholds): HealthFinding {
   const lag = slot.restartLagBytes;
   if (lag === null) return { check: 'slot.restart_lag', severity: 'warning', message: `slot ${slot.name} has no restart_lsn` };
   const levels: [Severity, number][] = [
@@ -96,7 +96,7 @@ function restartLagFinding(slot: SlotObservation, t: HealthThresholds): Finding 
   };
 }
 
-function safeWalFinding(slot: SlotObservation, t: HealthThresholds): Finding | undefined {
+function safeWalFinding(slot: SlotObservation, t: HealthThresholds): HealthFinding | undefined {
   const safe = slot.safeWalSizeBytes;
   if (safe === null) return undefined;
   let severity: Severity = 'ok';
@@ -110,7 +110,7 @@ function safeWalFinding(slot: SlotObservation, t: HealthThresholds): Finding | u
   };
 }
 
-function activeFinding(slot: SlotObservation, captureRunning: HealthObservations['captureRunning']): Finding {
+function activeFinding(slot: SlotObservation, captureRunning: HealthObservations['captureRunning']): HealthFinding {
   if (slot.active) {
     return { check: 'slot.active', severity: 'ok', message: `slot ${slot.name} is active (pid ${slot.activePid ?? '?'})`, value: 1 };
   }
@@ -124,7 +124,7 @@ function activeFinding(slot: SlotObservation, captureRunning: HealthObservations
   };
 }
 
-function progressFinding(slot: SlotObservation, lastAt: number | undefined, t: HealthThresholds, nowMs: number): Finding | undefined {
+function progressFinding(slot: SlotObservation, lastAt: number | undefined, t: HealthThresholds, nowMs: number): HealthFinding | undefined {
   if (lastAt === undefined) return undefined;
   const idle = Math.max(0, nowMs - lastAt);
   const behind = (slot.confirmedFlushLagBytes ?? 0) > 0;
