@@ -93,7 +93,7 @@ describe('README walk-through through bin/pgincr', () => {
     else if (dir) process.stderr.write(`readme walk-through: kept ${dir} (worker.log, repository) for inspection\n`);
   });
 
-  it('preflight, setup, pgbench, rotate, list, restore (latest, to a time, twice), verify, check, schedules, stop', async () => {
+  it('preflight, setup, pgbench, rotate, list, restore (latest, to a time, twice), verify, check, schedules, stop, uninstall', async () => {
     const preflight = await cli(['preflight']);
     expect([0, 1]).toContain(preflight.code);
 
@@ -159,6 +159,20 @@ describe('README walk-through through bin/pgincr', () => {
 
     const stop = await cli(['capture', 'stop']);
     expect(stop.code).toBe(0);
+
+    // README: uninstall removes pgincr from the database once the capture has stopped (its slot free).
+    await waitFor(
+      'the capture slot to be released',
+      async () => (await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgincr' AND active")).length === 0,
+      60_000,
+    );
+    const refused = await cli(['uninstall', '--confirm', 'not_app']);
+    expect(refused.code).not.toBe(0);
+    const uninstall = await cli(['uninstall', '--confirm', 'app']);
+    expect({ code: uninstall.code, stdout: uninstall.stdout }).toMatchObject({ code: 0, stdout: expect.stringContaining('slot pgincr') });
+    expect(await pg.query("SELECT slot_name FROM pg_replication_slots WHERE slot_name = 'pgincr'")).toEqual([]);
+    expect(await pg.query("SELECT nspname FROM pg_namespace WHERE nspname = 'pgincr'", [], 'app')).toEqual([]);
+    expect(await pg.query("SELECT evtname FROM pg_event_trigger WHERE evtname LIKE 'pgincr%'", [], 'app')).toEqual([]);
     passed = true;
   });
 });
