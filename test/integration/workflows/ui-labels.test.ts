@@ -38,6 +38,9 @@ describe('UI labels on workflows started through bin/pgincr', () => {
   const suffix = Math.random().toString(36).slice(2, 8);
   const database = `labels_${suffix}`;
   const chain = `7312000000000000042-${database}`;
+  // Its own profile name: the capture's workflow id is per profile and slot, and the integration
+  // tests share one Temporal server (another file's capture of profile `app` may still run).
+  const profile = `app_${suffix}`;
   let dir: string;
 
   const writeConfig = (name: string, namespace: string, taskQueue: string): string => {
@@ -46,8 +49,8 @@ describe('UI labels on workflows started through bin/pgincr', () => {
       file,
       JSON.stringify({
         repository: join(dir, 'repository'),
-        profiles: { app: { host: '/nonexistent', dbname: database } },
-        defaultProfile: 'app',
+        profiles: { [profile]: { host: '/nonexistent', dbname: database } },
+        defaultProfile: profile,
         temporal: { address: temporalAddress(), namespace, taskQueue },
       }),
     );
@@ -74,7 +77,7 @@ describe('UI labels on workflows started through bin/pgincr', () => {
         const capture = await cli(configFile, ['capture', 'start']);
         expect(capture.code).toBe(0);
         expect(capture.stderr).not.toContain('warning');
-        const captureId = workflowIds.capture('app', 'pgincr');
+        const captureId = workflowIds.capture(profile, 'pgincr');
         await waitFor('a capture run to end', async () => stubs.of('captureChanges').some((c) => c.outcome === 'ok'), 60_000, 200);
 
         /** Summaries of the workflows a visibility query lists (visibility lags a little behind). */
@@ -96,7 +99,7 @@ describe('UI labels on workflows started through bin/pgincr', () => {
         };
         const bySource = await listed(`PgincrDatabase = '${database}'`, 2);
         expect(bySource.get('restoreWorkflow')).toBe(`restore ${database} · into copy_${suffix} · to commit time <= 2026-12-06T10:00:00.250000Z (UTC)`);
-        expect(bySource.get('captureWorkflow')).toBe(`capture ${database} · slot pgincr · profile app`);
+        expect(bySource.get('captureWorkflow')).toBe(`capture ${database} · slot pgincr · profile ${profile}`);
         expect([...(await listed(`PgincrDatabase = 'copy_${suffix}'`, 1)).keys()]).toEqual(['restoreWorkflow']);
         expect([...(await listed(`PgincrChain = '${chain}' AND PgincrKind = 'capture'`, 1)).keys()]).toEqual(['captureWorkflow']);
 
