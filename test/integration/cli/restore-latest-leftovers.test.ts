@@ -96,6 +96,9 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
   });
 
   afterAll(async () => {
+    // The capture that setup started must not outlive this file on the shared Temporal server
+    // (another file's `app` profile would meet its workflow id).
+    if (worker && worker.exitCode === null) await cli(['capture', 'stop']).catch(() => undefined);
     if (worker && worker.exitCode === null) {
       const exited = new Promise((r) => worker!.once('exit', r));
       worker.kill('SIGTERM');
