@@ -68,17 +68,20 @@ export async function auditXids(pg: PgCluster, db: string, chain: string): Promi
  * sealed segment's end, else null. What the slot may have confirmed at most (invariant 2).
  */
 export async function onDiskEnd(chain: string): Promise<Lsn | null> {
+  // The open segment first, the sealed ones after: a seal in between then only adds to the
+  // sealed listing. (Listed the other way round, a segment sealed between the two reads was in
+  // neither, and the end looked older than the slot's acknowledged position.)
   let end: Lsn | null = null;
-  for (const s of await listSealedSegments(chain)) if (end === null || s.endLsn > end) end = s.endLsn;
   const partial = await findPartial(chain).catch(() => null);
   if (partial) {
     try {
       const last = (await scanSegmentFile(partial.path)).scan.transactions.at(-1);
-      if (last && (end === null || last.endLsn > end)) end = last.endLsn;
+      if (last) end = last.endLsn;
     } catch {
-      // renamed away by a seal between listing and reading: the sealed listing covers it next time
+      // renamed away by a seal between finding and reading it: the sealed listing below has it
     }
   }
+  for (const s of await listSealedSegments(chain)) if (end === null || s.endLsn > end) end = s.endLsn;
   return end;
 }
 
