@@ -9,7 +9,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import type { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
@@ -138,4 +138,24 @@ export function setupTemporal(options: { workflowsPath: string; activities?: obj
       );
     },
   };
+}
+
+/**
+ * Terminates a workflow on the shared test server if one with this id is running. The integration
+ * files share one Temporal server: a capture that a file's setup started (workflow id per profile
+ * and slot) outlives that file's worker, and another file with the same profile name would find
+ * its id taken.
+ */
+export async function terminateIfRunning(workflowId: string, reason = 'left running by an earlier test file'): Promise<void> {
+  const connection = await Connection.connect({ address: temporalAddress() });
+  try {
+    const client = new Client({ connection, namespace: TEST_NAMESPACE });
+    // Not found, or already closed: nothing to do.
+    await client.workflow
+      .getHandle(workflowId)
+      .terminate(reason)
+      .catch(() => undefined);
+  } finally {
+    await connection.close();
+  }
 }

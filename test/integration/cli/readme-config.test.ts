@@ -14,7 +14,7 @@ import { createActivities } from '../../../src/activities';
 import { workflowIds } from '../../../src/constants';
 import { parseLsn } from '../../../src/core/lsn';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { setupTemporal, temporalAddress } from '../../helpers/temporal';
+import { setupTemporal, temporalAddress, terminateIfRunning } from '../../helpers/temporal';
 import { runSetupWorkflow, waitFor } from '../../helpers/pgincr-env';
 import { BASE_DATA, MIXED_SCHEMA, runStatements, tableSums } from '../../helpers/workload';
 import { chainOf, readCatalog, waitSlotCaughtUp } from '../../helpers/backup-fixture';
@@ -45,6 +45,7 @@ describe('README configuration (profile "app") driven through bin/pgincr', () =>
   const temporal = setupTemporal({ workflowsPath: require.resolve('../../../src/workflows') });
 
   beforeAll(async () => {
+    await terminateIfRunning(workflowIds.capture('app', 'pgincr')); // README's profile and slot, on the shared server
     pg = await startCluster();
     await pg.createDatabase('app');
     await runStatements(pg, 'app', [MIXED_SCHEMA, BASE_DATA]);

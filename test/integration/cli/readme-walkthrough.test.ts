@@ -10,7 +10,8 @@ import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { temporalAddress } from '../../helpers/temporal';
+import { temporalAddress, terminateIfRunning } from '../../helpers/temporal';
+import { workflowIds } from '../../../src/workflows/ids';
 import { waitFor } from '../../helpers/pgincr-env';
 import { tableSums, sequenceValues } from '../../helpers/workload';
 
@@ -61,6 +62,7 @@ describe('README walk-through through bin/pgincr', () => {
   }
 
   beforeAll(async () => {
+    await terminateIfRunning(workflowIds.capture('app', 'pgincr')); // README's profile and slot, on the shared server
     pg = await startCluster();
     await pg.createDatabase('app');
     dir = mkdtempSync(join(tmpdir(), 'pgincr-readme-'));
@@ -83,6 +85,7 @@ describe('README walk-through through bin/pgincr', () => {
   });
 
   afterAll(async () => {
+    await terminateIfRunning(workflowIds.capture('app', 'pgincr')); // stopped by the test when it passes
     if (worker && worker.exitCode === null) {
       const exited = new Promise((r) => worker!.once('exit', r));
       worker.kill('SIGTERM');

@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { temporalAddress } from '../../helpers/temporal';
+import { temporalAddress, terminateIfRunning } from '../../helpers/temporal';
+import { workflowIds } from '../../../src/workflows/ids';
 import { waitFor } from '../../helpers/pgincr-env';
 
 jest.setTimeout(480_000);
@@ -97,8 +98,8 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
 
   afterAll(async () => {
     // The capture that setup started must not outlive this file on the shared Temporal server
-    // (another file's `app` profile would meet its workflow id).
-    if (worker && worker.exitCode === null) await cli(['capture', 'stop']).catch(() => undefined);
+    // (another file's `app` profile would meet its workflow id; a stop signal needs this worker).
+    await terminateIfRunning(workflowIds.capture('app', 'pgincr'));
     if (worker && worker.exitCode === null) {
       const exited = new Promise((r) => worker!.once('exit', r));
       worker.kill('SIGTERM');

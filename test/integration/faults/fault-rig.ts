@@ -15,7 +15,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { PgCluster } from '../../helpers/pg-cluster';
 import type { CrashRig } from '../crash/crash-rig';
 import { findPartial, listSealedSegments, scanSegmentFile, verifySegmentFile } from '../../../src/adapters/fs/segment-files';
-import { formatLsn, type Lsn } from '../../../src/core/lsn';
+import { formatLsn } from '../../../src/core/lsn';
 
 export interface SegmentXids {
   /** xid → how many BEGIN markers carry it (sealed segments and the partial). */
@@ -61,28 +61,6 @@ export async function auditXids(pg: PgCluster, db: string, chain: string): Promi
     doubled: [...counts].filter(([, n]) => n > 1).map(([x]) => x),
     sealedVerified,
   };
-}
-
-/**
- * The end LSN of the last whole transaction on disk: the partial's last COMMIT, else the last
- * sealed segment's end, else null. What the slot may have confirmed at most (invariant 2).
- */
-export async function onDiskEnd(chain: string): Promise<Lsn | null> {
-  // The open segment first, the sealed ones after: a seal in between then only adds to the
-  // sealed listing. (Listed the other way round, a segment sealed between the two reads was in
-  // neither, and the end looked older than the slot's acknowledged position.)
-  let end: Lsn | null = null;
-  const partial = await findPartial(chain).catch(() => null);
-  if (partial) {
-    try {
-      const last = (await scanSegmentFile(partial.path)).scan.transactions.at(-1);
-      if (last) end = last.endLsn;
-    } catch {
-      // renamed away by a seal between finding and reading it: the sealed listing below has it
-    }
-  }
-  for (const s of await listSealedSegments(chain)) if (end === null || s.endLsn > end) end = s.endLsn;
-  return end;
 }
 
 /** The slot's confirmed_flush_lsn as text. */
