@@ -24,6 +24,8 @@ export interface ChainInfo {
 export interface SetupState extends ChainInfo {
   /** A slot exists and the catalog has a base taken from it. */
   alreadySetUp: boolean;
+  /** The slot exists but the server invalidated it (wal_status lost): a new chain is needed. */
+  slotLost: boolean;
   slot: string;
   publication: string;
 }

@@ -27,6 +27,7 @@ export function setupActivities(deps: ActivityDeps): SetupActivities & SetupCliA
         database: s.database,
         chainDir: s.chainDir,
         alreadySetUp: s.alreadySetUp,
+        slotLost: s.slotLost,
         slot: s.slot,
         publication: s.publication,
       };

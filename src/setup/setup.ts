@@ -59,12 +59,21 @@ export async function ensurePublication(deps: SetupDeps, input: ProfileInput): P
 export async function inspectSetup(
   deps: SetupDeps,
   input: ProfileInput,
-): Promise<ChainInfo & { alreadySetUp: boolean; slot: string; publication: string; baseId: string | null }> {
+): Promise<ChainInfo & { alreadySetUp: boolean; slotLost: boolean; slot: string; publication: string; baseId: string | null }> {
   const chain = await chainInfo(deps, input);
   const slot = deps.config.capture.slot;
-  const exists = await withProfileClient(deps, input.profile, async (client) => (await slotInfo(client, slot)) !== null);
-  const base = exists ? await findBaseForSlot(chain.chainDir, slot) : null;
-  return { ...chain, alreadySetUp: exists && base !== null, slot, publication: deps.config.capture.publication, baseId: base?.id ?? null };
+  const info = await withProfileClient(deps, input.profile, async (client) => slotInfo(client, slot));
+  const base = info ? await findBaseForSlot(chain.chainDir, slot) : null;
+  // An invalidated slot cannot stream again: its chain is broken, so setup starts a new one.
+  const slotLost = info?.walStatus === 'lost';
+  return {
+    ...chain,
+    alreadySetUp: info !== null && !slotLost && base !== null,
+    slotLost,
+    slot,
+    publication: deps.config.capture.publication,
+    baseId: base?.id ?? null,
+  };
 }
 
 /** Drops the capture slot (before a new chain). Returns whether it existed. */

@@ -39,7 +39,8 @@ export async function setupWorkflow(raw: SetupInput): Promise<SetupResult> {
   if (state.alreadySetUp && !input.newChain) {
     return { status: 'already set up', chainDir: state.chainDir, preflight, replicaIdentity: [] };
   }
-  if (input.newChain) await quick.dropChainSlot({ profile });
+  // A lost slot (max_slot_wal_keep_size exceeded) cannot stream again: drop it, take a new base.
+  if (input.newChain || state.slotLost) await quick.dropChainSlot({ profile });
 
   await quick.installCaptureSchema({ profile });
   const replicaIdentity = await quick.fixReplicaIdentity({ profile });

@@ -52,8 +52,13 @@ interface PgError {
 }
 
 /** Maps a server error on the replication connection to a pgincr error class. */
-export function mapReplicationError(err: unknown, slot: string, publication: string): Error {
+export function mapReplicationError(err: unknown, slot: string, publication: string, startLsn: Lsn = 0n): Error {
   const e = (err ?? {}) as PgError;
+  // Where the chain on disk ends: nothing after it can be captured any more once the slot is gone.
+  const broken =
+    startLsn > 0n
+      ? `the chain is broken from ${formatLsn(startLsn)} (the end of its segments; restorable up to there, not past it)`
+      : "the chain is broken from the slot's last confirmed position";
   const message = e.message ?? String(err);
   const detail = (e as { detail?: string }).detail;
   const facts = `slot ${slot}: ${message}${detail ? ` (${detail})` : ''}${e.code ? ` (SQLSTATE ${e.code})` : ''}`;
@@ -64,14 +69,14 @@ export function mapReplicationError(err: unknown, slot: string, publication: str
     });
   }
   if (/replication slot ".*" does not exist/.test(message)) {
-    return new SlotMissingError(`replication slot is missing: ${facts}`, {
-      hint: 'the chain is broken; run pgincr setup --new-chain to take a new base and slot',
+    return new SlotMissingError(`replication slot is missing: ${facts}; ${broken}`, {
+      hint: 'run pgincr setup --new-chain to take a new base and slot (a new chain)',
       cause: err,
     });
   }
   if (/can no longer get changes from replication slot|has been invalidated|cannot read from logical replication slot/.test(message)) {
-    return new SlotMissingError(`replication slot is invalidated: ${facts}`, {
-      hint: 'the server removed WAL the slot needed (max_slot_wal_keep_size); run pgincr setup --new-chain',
+    return new SlotMissingError(`replication slot is invalidated: ${facts}; ${broken}`, {
+      hint: 'the server removed WAL the slot needed (max_slot_wal_keep_size exceeded); run pgincr setup --new-chain (plain pgincr setup does the same for a lost slot): it drops the slot and starts a new chain with a new base',
       cause: err,
     });
   }

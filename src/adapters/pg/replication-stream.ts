@@ -177,7 +177,7 @@ export class ReplicationStream {
   }
 
   private fail(err: unknown): void {
-    if (!this.failure && !this.ended) this.failure = mapReplicationError(err, this.opts.slot, this.opts.publication);
+    if (!this.failure && !this.ended) this.failure = mapReplicationError(err, this.opts.slot, this.opts.publication, this.opts.startLsn);
     this.finish();
   }
 
