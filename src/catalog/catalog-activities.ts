@@ -1,7 +1,7 @@
 /** The repository catalog as commands see it: `pgincr list` (bases, segments, the restorable window, gaps) and `catalog rebuild`. */
 import type { CliOnlyActivities } from '../activities/types';
 import { chainDirFor, type ActivityDeps } from '../activities/context';
-import { restorableWindow, findGaps } from '../core/catalog/catalog';
+import { restorableWindow, findGaps, unrestorableSpans } from '../core/catalog/catalog';
 import { table } from '../core/format/table';
 import { loadOrRebuildCatalog, rebuildCatalog, updateCatalog } from '../adapters/fs/catalog-store';
 
@@ -14,6 +14,7 @@ export function catalogActivities(deps: ActivityDeps): CatalogActivities {
       const catalog = await loadOrRebuildCatalog(chain);
       const window = restorableWindow(catalog);
       const gaps = findGaps(catalog);
+      const spans = unrestorableSpans(window);
       const lines = [
         `chain ${chain}`,
         '',
@@ -30,6 +31,11 @@ export function catalogActivities(deps: ActivityDeps): CatalogActivities {
         window.earliest && window.latest
           ? `restorable: from ${window.earliest.time} (${window.earliest.lsn}) to ${window.latest.time} (${window.latest.lsn})`
           : 'restorable: nothing yet (no base)',
+        // One line per break between chains (a lost or dropped slot): "from … to …" is not continuous there.
+        ...spans.map(
+          (s) =>
+            `NOT restorable: from ${s.fromTime} (${s.fromLsn}) to ${s.toTime} (${s.toLsn}): the chain broke at ${s.fromLsn}; base ${s.nextBase} starts a new chain`,
+        ),
         table(
           ['FROM BASE', 'FROM LSN', 'TO LSN', 'TO TIME', 'CHAIN'],
           window.ranges.map((r) => [
@@ -42,7 +48,7 @@ export function catalogActivities(deps: ActivityDeps): CatalogActivities {
         ),
         gaps.length ? `GAPS: ${gaps.map((g) => `${g.kind} from ${g.fromLsn} to ${g.toLsn}, after ${g.after}, before ${g.before}`).join('; ')}` : 'no gaps',
       ];
-      return { text: lines.join('\n'), data: { chain, catalog, window, gaps } };
+      return { text: lines.join('\n'), data: { chain, catalog, window, gaps, unrestorable: spans } };
     },
 
     async rebuildCatalog({ profile }) {

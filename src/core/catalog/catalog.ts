@@ -172,3 +172,26 @@ export function restorableWindow(catalog: Catalog): RestorableWindow {
     latest: latest ? { lsn: latest.toLsn, time: latest.toTime } : null,
   };
 }
+
+/** A stretch no base reaches: between one chain's end and the next base (a lost slot, a new chain). */
+export interface UnrestorableSpan {
+  fromLsn: string;
+  fromTime: string;
+  toLsn: string;
+  toTime: string;
+  /** The base that starts again at `toLsn`. */
+  nextBase: string;
+}
+
+/** The spans between the window's ranges that no restore can reach (sorted by LSN). */
+export function unrestorableSpans(window: RestorableWindow): UnrestorableSpan[] {
+  const spans: UnrestorableSpan[] = [];
+  let reach: { lsn: Lsn; text: string; time: string } | null = null;
+  for (const r of [...window.ranges].sort((a, b) => (parseLsn(a.fromLsn) < parseLsn(b.fromLsn) ? -1 : 1))) {
+    const from = parseLsn(r.fromLsn);
+    if (reach && from > reach.lsn) spans.push({ fromLsn: reach.text, fromTime: reach.time, toLsn: r.fromLsn, toTime: r.fromTime, nextBase: r.baseId });
+    const to = parseLsn(r.toLsn);
+    if (!reach || to > reach.lsn) reach = { lsn: to, text: r.toLsn, time: r.toTime };
+  }
+  return spans;
+}

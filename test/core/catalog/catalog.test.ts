@@ -1,4 +1,4 @@
-import { addBase, addCheckpoint, addSegment, addVerification, chainFrom, findGaps, removeEntries, restorableWindow } from '../../../src/core/catalog/catalog';
+import { addBase, addCheckpoint, addSegment, addVerification, chainFrom, findGaps, removeEntries, restorableWindow, unrestorableSpans } from '../../../src/core/catalog/catalog';
 import { catalogSchema } from '../../../src/core/catalog/schema';
 import { base, makeCatalog, segment } from './make-catalog';
 
@@ -81,5 +81,17 @@ describe('catalog', () => {
     expect(broken.latest).toEqual({ lsn: '0/200', time: s1.lastCommitTime });
     expect(broken.ranges[0]?.broken?.fromLsn).toBe('0/200');
     expect(restorableWindow(makeCatalog([], [s1]))).toEqual({ ranges: [], earliest: null, latest: null });
+  });
+
+  it('names the span no base reaches between a broken chain and the next base (a lost slot)', () => {
+    const b2 = base(0x300n, '2026-01-02T00:00:00.000000Z');
+    expect(unrestorableSpans(restorableWindow(makeCatalog([b1, b2], [s1, s3])))).toEqual([
+      { fromLsn: '0/200', fromTime: s1.lastCommitTime, toLsn: '0/300', toTime: b2.takenAt, nextBase: b2.id },
+    ]);
+    // A base inside the chain, or right at its end, leaves nothing out.
+    const inside = base(0x250n, '2026-01-01T03:30:00.000000Z');
+    expect(unrestorableSpans(restorableWindow(makeCatalog([b1, inside], [s1, s2, s3])))).toEqual([]);
+    const atEnd = base(0x200n, '2026-01-01T02:30:00.000000Z');
+    expect(unrestorableSpans(restorableWindow(makeCatalog([b1, atEnd], [s1])))).toEqual([]);
   });
 });

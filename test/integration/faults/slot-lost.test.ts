@@ -112,8 +112,11 @@ describe('fault: replication slot lost (max_slot_wal_keep_size exceeded)', () =>
     const list = await pgincr(['list'], rig.configPath);
     process.stderr.write(`pgincr list:\n${list.out}\n`);
     expect(list.code).toBe(0);
-    expect(list.out).toContain(newBase?.[1] ?? 'new base');
-    expect(list.out).toContain(breakLsn);
+    // The window before (the old base up to the break) and after (the new base), and the span between named.
+    const oldBase = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+whole$/m.exec(list.out); // the first range: the old base
+    expect(oldBase?.[3]).toBe(breakLsn);
+    expect(list.out).toMatch(new RegExp(`^${newBase?.[1]}\\s+${newBase?.[2]}\\s+${newBase?.[2]}\\s`, 'm'));
+    expect(list.out).toMatch(new RegExp(`^NOT restorable: from \\S+ \\(${breakLsn}\\) to \\S+ \\(${newBase?.[2]}\\): the chain broke at ${breakLsn}; base ${newBase?.[1]} starts a new chain$`, 'm'));
 
     reportFault({
       fault: 'slot lost',
