@@ -11,7 +11,7 @@ import { formatLsn, parseLsn } from '../../../src/core/lsn';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { waitFor } from '../../helpers/pgincr-env';
 import { CrashRig, currentLsn, waitSlotConfirms, Workload } from '../crash/crash-rig';
-import { finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
+import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
 import { auditXids, captureAttempt, reportFault, runPgincr, slotConfirmedLsn } from './fault-rig';
 
 jest.setTimeout(180_000);
@@ -116,15 +116,39 @@ describe('fault: replication slot lost (max_slot_wal_keep_size exceeded)', () =>
     const oldBase = /^(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+whole$/m.exec(list.out); // the first range: the old base
     expect(oldBase?.[3]).toBe(breakLsn);
     expect(list.out).toMatch(new RegExp(`^${newBase?.[1]}\\s+${newBase?.[2]}\\s+${newBase?.[2]}\\s`, 'm'));
-    expect(list.out).toMatch(new RegExp(`^NOT restorable: from \\S+ \\(${breakLsn}\\) to \\S+ \\(${newBase?.[2]}\\): the chain broke at ${breakLsn}; base ${newBase?.[1]} starts a new chain$`, 'm'));
+    expect(list.out).toMatch(
+      new RegExp(
+        `^NOT restorable: from \\S+ \\(${breakLsn}\\) to \\S+ \\(${newBase?.[2]}\\): the chain broke at ${breakLsn}; base ${newBase?.[1]} starts a new chain$`,
+        'm',
+      ),
+    );
 
-    reportFault({
-      fault: 'slot lost',
-      lost: audit.lost.length,
-      doubled: audit.doubled.length,
-      restoreEqual: false, // no restore here: the old chain's content is the other fault tests' part
-      recoverMs,
-      detail: `chain broken from ${breakLsn}; new base ${newBase?.[1]} at ${newBase?.[2]}`,
-    });
+    // Both windows restore: the old base up to the break, the new base. Nothing was written to
+    // app after the capture stopped (the WAL that removed the slot's went to another database),
+    // so each must equal the source.
+    let restoreEqual = false;
+    try {
+      for (const [targetDb, fromBase] of [
+        ['app_before', oldBase?.[1]],
+        ['app_after', undefined],
+      ] as const) {
+        await rig.client.workflow.execute('restoreWorkflow', {
+          taskQueue: rig.taskQueue,
+          workflowId: rig.workflowId(`restore-${targetDb}`),
+          args: [{ profile: 'default', targetProfile: 'admin', targetDb, ...(fromBase ? { fromBase } : {}) }],
+        });
+        await checkRestored(rig, targetDb);
+      }
+      restoreEqual = true;
+    } finally {
+      reportFault({
+        fault: 'slot lost',
+        lost: audit.lost.length,
+        doubled: audit.doubled.length,
+        restoreEqual,
+        recoverMs,
+        detail: `chain broken from ${breakLsn}; new base ${newBase?.[1]} at ${newBase?.[2]}`,
+      });
+    }
   });
 });
