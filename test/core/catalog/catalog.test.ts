@@ -1,4 +1,14 @@
-import { addBase, addCheckpoint, addSegment, addVerification, chainFrom, findGaps, removeEntries, restorableWindow, unrestorableSpans } from '../../../src/core/catalog/catalog';
+import {
+  addBase,
+  addCheckpoint,
+  addSegment,
+  addVerification,
+  chainFrom,
+  findGaps,
+  removeEntries,
+  restorableWindow,
+  unrestorableSpans,
+} from '../../../src/core/catalog/catalog';
 import { catalogSchema } from '../../../src/core/catalog/schema';
 import { base, makeCatalog, segment } from './make-catalog';
 
