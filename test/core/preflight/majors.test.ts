@@ -1,29 +1,8 @@
 /** Issue 16: preflight says whether the server's major is tested, and reports failover slots (17+). */
 import { evaluatePreflight, TESTED_MAJORS, type PreflightFacts } from '../../../src/core/preflight/checks';
+import { facts } from '../../helpers/preflight-facts';
 import { buildReport } from '../../../src/core/preflight/report';
 
-const facts = (over: Partial<PreflightFacts> = {}): PreflightFacts => ({
-  serverVersionNum: 150020,
-  serverVersion: '15.20',
-  database: 'app',
-  walLevel: 'logical',
-  maxReplicationSlots: 10,
-  usedReplicationSlots: 0,
-  maxWalSenders: 10,
-  usedWalSenders: 0,
-  slot: null,
-  superuser: true,
-  replication: true,
-  roleName: 'postgres',
-  maxSlotWalKeepSize: '1024',
-  tablesWithoutIdentity: [],
-  fullIdentityWithKey: [],
-  unloggedTables: [],
-  largeObjects: 0,
-  outputPluginLibraries: null,
-  decoderLoad: null,
-  ...over,
-});
 const opts = { decoder: 'pgoutput' as const, slot: 'pgincr' };
 const find = (f: PreflightFacts, check: string) => evaluatePreflight(f, opts).find((x) => x.check === check);
 

@@ -1,28 +1,7 @@
+import { facts } from '../../helpers/preflight-facts';
 import { buildReport, formatReport, type Finding } from '../../../src/core/preflight/report';
-import { evaluatePreflight, parseListSetting, type PreflightFacts } from '../../../src/core/preflight/checks';
+import { evaluatePreflight, parseListSetting } from '../../../src/core/preflight/checks';
 
-const facts = (over: Partial<PreflightFacts> = {}): PreflightFacts => ({
-  serverVersionNum: 150020,
-  serverVersion: '15.20',
-  database: 'app',
-  walLevel: 'logical',
-  maxReplicationSlots: 10,
-  usedReplicationSlots: 0,
-  maxWalSenders: 10,
-  usedWalSenders: 0,
-  slot: null,
-  superuser: true,
-  replication: true,
-  roleName: 'postgres',
-  maxSlotWalKeepSize: '1024',
-  tablesWithoutIdentity: [],
-  fullIdentityWithKey: [],
-  unloggedTables: [],
-  largeObjects: 0,
-  outputPluginLibraries: null,
-  decoderLoad: null,
-  ...over,
-});
 const opts = { decoder: 'pgoutput' as const, slot: 'pgincr' };
 const statusOf = (findings: Finding[], check: string) => findings.find((f) => f.check === check)?.status;
 
