@@ -452,13 +452,15 @@ export async function runCapture(deps: CaptureDeps, input: CaptureInput, control
   const cleanups: Array<() => Promise<unknown>> = [() => source.close()];
   let run: CaptureRun | undefined;
   try {
+    // The lock comes first: resumePoint may record sealed segments in the catalog, and only the
+    // holder may write to the chain (invariant 11).
+    await holdChainLock(source.client, input.slot);
     const chainEnd = (await deps.resumePoint()) ?? input.lastDurableLsn;
     if (chainEnd === undefined) {
       throw new ConfigError(`slot ${input.slot}: the chain has no segment and no base lsn to start from`, {
         hint: 'run pgincr setup first: it takes the base and records where capture starts',
       });
     }
-    await holdChainLock(source.client, input.slot); // before the open segment is touched (invariant 11)
     const writer = await deps.openWriter(source.header, chainEnd);
     cleanups.unshift(() => (run ?? writer).close());
     const resumeLsn = maxLsn(writer.durableLsn, input.lastDurableLsn ?? 0n);
