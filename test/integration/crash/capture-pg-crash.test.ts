@@ -8,7 +8,7 @@
  */
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { parseLsn } from '../../../src/core/lsn';
-import { CrashRig, currentLsn, delay, randomBetween, waitForValue, waitSlotConfirms, Workload } from './crash-rig';
+import { CrashRig, currentLsn, delay, randomBetween, waitForValue, waitSlotConfirms, waitSlotRewindable, Workload } from './crash-rig';
 import { captureRetries, checkChainAndRestore, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from './capture-scenario';
 
 jest.setTimeout(240_000);
@@ -43,11 +43,14 @@ describe('capture crash: PostgreSQL immediate stop', () => {
     workload = new Workload(pg, 'app', { clients: 2, pauseMs: 10 }).start();
     const capture = await startCapture(rig);
     const crashes: { afterCommitted: number; delayMs: number; downMs: number; rewound: boolean }[] = [];
-    for (let i = 0; i < CRASHES; i++) {
+    // At least CRASHES crashes, up to two more while none has rewound the slot (a checkpoint can
+    // save the slot between the wait below and the stop).
+    for (let i = 0; i < CRASHES || (i < CRASHES + 2 && !crashes.some((c) => c.rewound)); i++) {
       await workload.advance(50, 120_000);
       await waitForValue('the capture activity to run', () => rig.workerRunning(capture, 'captureChanges'), 120_000, 100);
       const delayMs = randomBetween(300, 3000);
-      await delay(delayMs); // a random crash point
+      await delay(delayMs); // a random crash point ...
+      await waitSlotRewindable(pg); // ... once the crash will make the server resend what the capture wrote
       const confirmedBefore = await slotConfirmed(pg);
       pg.stopServer('immediate');
       const downMs = randomBetween(0, 1500);

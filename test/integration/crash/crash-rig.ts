@@ -16,6 +16,7 @@ import type { Client as PgClient } from 'pg';
 import type { PgCluster } from '../../helpers/pg-cluster';
 import { temporalAddress, TEST_NAMESPACE } from '../../helpers/temporal';
 import { waitFor } from '../../helpers/pgincr-env';
+import { parseLsn } from '../../../src/core/lsn';
 import { findPartial, listSealedSegments } from '../../../src/adapters/fs/segment-files';
 import { readSegmentBytes } from '../../../src/restore/apply-segments';
 
@@ -366,4 +367,32 @@ export async function waitSlotConfirms(pg: PgCluster, lsn: string, timeoutMs = 1
 export async function slotActivePid(pg: PgCluster, slot = 'pgincr'): Promise<number | null> {
   const rows = await pg.query<{ pid: number | null }>('SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1', [slot]);
   return rows[0]?.pid ?? null;
+}
+
+/**
+ * The slot's confirmed_flush_lsn as last saved to disk (`pg_replslot/<slot>/state`, PostgreSQL 15
+ * layout: a 16-byte header, then name, database, persistency, xmin, catalog_xmin, restart_lsn,
+ * invalidated_at, confirmed_flush). The server saves it at checkpoints and when the slot's
+ * restart_lsn moves, so a crash rewinds the slot to this position.
+ */
+export function savedSlotConfirmed(pg: PgCluster, slot = 'pgincr'): bigint {
+  return readFileSync(join(pg.dir, 'data', 'pg_replslot', slot, 'state')).readBigUInt64LE(112);
+}
+
+/**
+ * Waits until a crash now rewinds the slot: the position it confirmed in memory is past the one
+ * saved on disk, so after an immediate stop the server resends what the capture already wrote.
+ * Makes the exactly-once path run instead of hoping a random crash point lands there.
+ */
+export async function waitSlotRewindable(pg: PgCluster, slot = 'pgincr', timeoutMs = 60_000): Promise<void> {
+  await waitFor(
+    `slot ${slot} to confirm past its position saved on disk (a crash then rewinds it)`,
+    async () => {
+      const rows = await pg.query<{ lsn: string | null }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+      const lsn = rows[0]?.lsn;
+      return lsn != null && parseLsn(lsn) > savedSlotConfirmed(pg, slot);
+    },
+    timeoutMs,
+    20,
+  );
 }

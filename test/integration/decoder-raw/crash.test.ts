@@ -12,14 +12,12 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { PgCluster } from '../../helpers/pg-cluster';
 import { waitFor } from '../../helpers/pgincr-env';
 import { parseLsn } from '../../../src/core/lsn';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
-import { CrashRig, currentLsn, delay, randomBetween, timer, waitForValue, waitSlotConfirms, Workload, type WorkerProcess } from '../crash/crash-rig';
+import { CrashRig, currentLsn, delay, randomBetween, timer, waitForValue, waitSlotConfirms, waitSlotRewindable, Workload, type WorkerProcess } from '../crash/crash-rig';
 import { captureRetries, checkChainAndRestore, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
 import { describeRaw, startRawCluster } from './raw-cluster';
 
@@ -53,16 +51,6 @@ const alive = (pid: number) => {
 async function slotConfirmed(pg: PgCluster): Promise<bigint> {
   const [row] = await pg.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [SLOT]);
   return parseLsn(row?.lsn ?? '0/0');
-}
-
-/**
- * The slot's confirmed_flush_lsn as last saved to disk (`pg_replslot/<slot>/state`, PostgreSQL 15
- * layout: a 16-byte header, then name, database, persistency, xmin, catalog_xmin, restart_lsn,
- * invalidated_at, confirmed_flush). The server saves it at checkpoints and when the slot's
- * restart_lsn moves (some 15 s apart under load), so a crash rewinds the slot to this position.
- */
-function savedConfirmed(pg: PgCluster): bigint {
-  return readFileSync(join(pg.dir, 'data', 'pg_replslot', SLOT, 'state')).readBigUInt64LE(112);
 }
 
 /** Resent transactions the capture recognized by xid and skipped, over its completed activity runs. */
@@ -143,11 +131,7 @@ describeRaw('decoder_raw capture crash: SIGKILLed worker, PostgreSQL immediate s
       await waitForValue('the capture activity to run', () => rig.workerRunning(capture, 'captureChanges'), 120_000, 100);
       const delayMs = randomBetween(300, 3000);
       await delay(delayMs); // a random crash point
-      // ... once the capture has confirmed past the slot's saved position, so that the crash
-      // rewinds the slot and the server resends what the capture had written
-      await waitFor('the slot to confirm past its saved position', async () => (await slotConfirmed(pg)) > savedConfirmed(pg), 15_000, 20).catch(
-        () => undefined,
-      ); // not always within 15 s under load: then this crash may not rewind, and one more runs
+      await waitSlotRewindable(pg, SLOT); // ... once the crash will make the server resend what the capture wrote
       const confirmedBefore = await slotConfirmed(pg);
       pg.stopServer('immediate');
       const downMs = randomBetween(0, 1500);
