@@ -17,7 +17,18 @@ import type { PgCluster } from '../../helpers/pg-cluster';
 import { waitFor } from '../../helpers/pgincr-env';
 import { parseLsn } from '../../../src/core/lsn';
 import { stopSignal, type CaptureStatus } from '../../../src/workflows/signals';
-import { CrashRig, currentLsn, delay, randomBetween, timer, waitForValue, waitSlotConfirms, waitSlotRewindable, Workload, type WorkerProcess } from '../crash/crash-rig';
+import {
+  CrashRig,
+  currentLsn,
+  delay,
+  randomBetween,
+  timer,
+  waitForValue,
+  waitSlotConfirms,
+  waitSlotRewindable,
+  Workload,
+  type WorkerProcess,
+} from '../crash/crash-rig';
 import { captureRetries, checkChainAndRestore, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
 import { describeRaw, startRawCluster } from './raw-cluster';
 
