@@ -72,6 +72,17 @@ export interface ApplyResult {
   lastEndLsn: string;
   lastCommitTime?: string;
   reachedTarget: boolean;
+  /** A partial restore: what the segments held for tables left out (restore/partial-apply.ts). */
+  partial?: import('../restore/partial-apply').PartialApplyTally;
+}
+
+import type { PartialBaseReport } from '../restore/partial-base';
+export type { PartialBaseReport };
+
+/** A partial restore's selection and the sequences its base kept. */
+export interface PartialRestore {
+  selection: import('../core/restore/table-selection').TableSelection;
+  sequences: import('../core/restore/table-selection').QualifiedName[];
 }
 
 export interface VerifyResult {
@@ -150,9 +161,17 @@ export interface PgincrActivities {
     plan: RestorePlanResult;
     target: RestoreTarget;
     noOwner?: boolean;
+    partial?: PartialRestore;
   }): Promise<ApplyResult>;
+  /** A partial restore: removes all but the chosen tables from the loaded base (restore/partial-base.ts). */
+  keepSelectedTables(input: {
+    targetProfile: string;
+    targetDb: string;
+    selection: import('../core/restore/table-selection').TableSelection;
+  }): Promise<PartialBaseReport>;
   fixSequences(input: { targetProfile: string; targetDb: string }): Promise<{ adjusted: number }>;
-  verifyTarget(input: { profile: string; targetProfile: string; targetDb: string; checksumsFile?: string }): Promise<VerifyResult>;
+  /** `tables`: compare only these (checksums.json keys; a partial restore). */
+  verifyTarget(input: { profile: string; targetProfile: string; targetDb: string; checksumsFile?: string; tables?: string[] }): Promise<VerifyResult>;
   finishRestore(input: { targetProfile: string; targetDb: string; restoreId: string; dropDatabase: boolean }): Promise<void>;
   // verify / checkpoints
   takeCheckpoint(input: { profile: string }): Promise<{ lsn: string; file: string }>;

@@ -83,6 +83,8 @@ export interface ApplyOptions {
   mergeInserts?: boolean;
   /** Send merged INSERTs as COPY where the target table allows it (default true; core/restore/copy-text.ts). */
   copy?: boolean;
+  /** A partial restore's filter over each transaction's statements (restore/partial-apply.ts); the rest applies unchanged. */
+  filterTransaction?: (sql: string) => string;
   /** Called after each batch (awaited: a heartbeat or a test hook may be async). */
   onProgress?: (p: ApplyProgress) => void | Promise<void>;
   signal?: AbortSignal;
@@ -305,7 +307,8 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
           bytesSkipped += txn.byteEnd - txn.byteStart;
         } else {
           const body = transactionBody(bytes, txn);
-          const decoded = decodeBody(decode, body, txn);
+          const whole = decodeBody(decode, body, txn);
+          const decoded = opts.filterTransaction ? opts.filterTransaction(whole) : whole;
           const ddl = holdsDdl(decoded);
           const sql = ddl && opts.noOwner ? withoutRoleSwitches(decoded) : decoded;
           batch.push({ txn, sql, ddl });

@@ -21,6 +21,8 @@ import { checkDdlRoles, rolesOfLines } from './check-roles';
 import { restoreBase } from './restore-base';
 import { applySegments, finishRestore } from './apply-segments';
 import { fixSequences } from './sequences';
+import { keepOnlySelection } from './partial-base';
+import { partialApplyFilter } from './partial-apply';
 import { BASE_FILES, baseDir, rotateRequestPath } from '../core/repository/paths';
 import { parseLsn } from '../core/lsn';
 import { recordRestoreProgress } from '../monitor/activity-metrics';
@@ -35,7 +37,7 @@ const LATEST_SEAL_TIMEOUT_MS = 90_000;
 
 type RestoreActivities = Pick<
   PgincrActivities,
-  'planRestore' | 'createTargetDatabase' | 'restoreGlobals' | 'restoreBase' | 'applySegments' | 'fixSequences' | 'finishRestore'
+  'planRestore' | 'createTargetDatabase' | 'restoreGlobals' | 'restoreBase' | 'applySegments' | 'keepSelectedTables' | 'fixSequences' | 'finishRestore'
 >;
 
 /** Where a checksum file for exactly this LSN exists: a base's snapshot or a checkpoint. */
@@ -189,8 +191,16 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       }
     },
 
-    async applySegments({ targetProfile, targetDb, restoreId, plan, target, noOwner }) {
+    async keepSelectedTables({ targetProfile, targetDb, selection }) {
+      const report = await keepOnlySelection(onDb(profileOf(targetProfile), targetDb), selection);
+      deps.logger.info({ targetDb, kept: report.tables.length, removed: report.removed, foreignKeys: report.foreignKeys.length }, 'partial restore: base reduced');
+      return report;
+    },
+
+    async applySegments({ targetProfile, targetDb, restoreId, plan, target, noOwner, partial }) {
+      const only = partial ? partialApplyFilter(partial.selection, partial.sequences) : undefined;
       const r = await applySegments({
+        ...(only ? { filterTransaction: only.filter } : {}),
         profile: onDb(profileOf(targetProfile), targetDb),
         restoreId,
         segments: plan.segments,
@@ -210,6 +220,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
         lastEndLsn: r.lastEndLsn ?? plan.baseLsn,
         ...(r.lastCommitTime ? { lastCommitTime: r.lastCommitTime } : {}),
         reachedTarget,
+        ...(only ? { partial: only.tally } : {}),
       };
     },
 

@@ -15,6 +15,7 @@ import { checkpointRelPath } from '../core/repository/paths';
 import { parseLsn } from '../core/lsn';
 import { recordVerification } from '../monitor/activity-metrics';
 import { takeCheckpoint, verifyTarget } from './verify-target';
+import type { ChecksumFile } from '../core/verify/compare';
 
 type VerifyActivities = Pick<PgincrActivities, 'verifyTarget' | 'takeCheckpoint' | 'planVerification' | 'recordVerification'>;
 
@@ -24,7 +25,7 @@ export function verifyActivities(deps: ActivityDeps): VerifyActivities {
   const profileOf = (name: string) => profileByName(deps.config, name);
 
   return {
-    async verifyTarget({ targetProfile, targetDb, checksumsFile }) {
+    async verifyTarget({ targetProfile, targetDb, checksumsFile, tables }) {
       const target = onDb(profileOf(targetProfile), targetDb);
       if (!checksumsFile) {
         const sums = await withTimerHeartbeat(
@@ -34,10 +35,10 @@ export function verifyActivities(deps: ActivityDeps): VerifyActivities {
         const rowCounts = Object.fromEntries(Object.entries(sums.tables).map(([t, v]) => [t, String((v as { rows: unknown }).rows)]));
         return { ok: true, compared: false, tables: Object.keys(rowCounts).length, mismatches: [], rowCounts };
       }
-      const expected = JSON.parse(await readFile(checksumsFile, 'utf8'));
+      const expected = JSON.parse(await readFile(checksumsFile, 'utf8')) as ChecksumFile;
       const r = await withTimerHeartbeat(
         () => ({ step: 'verify' }),
-        () => verifyTarget(target, expected),
+        () => verifyTarget(target, expected, tables ? { onlyTables: tables } : {}),
       );
       return {
         ok: r.ok,

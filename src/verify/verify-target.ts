@@ -24,6 +24,8 @@ export interface VerifyTargetOptions {
   /** Throw {@link VerifyFailedError} naming the tables when something differs. */
   throwOnMismatch?: boolean;
   sequences?: 'exact' | 'ignore';
+  /** A partial restore: compare these tables only (checksums.json keys); the others must be absent. */
+  onlyTables?: readonly string[];
 }
 
 /** Compares the target database's checksums with the expected ones. */
@@ -33,8 +35,11 @@ export async function verifyTarget(
   options: VerifyTargetOptions = {},
 ): Promise<VerifyTargetResult> {
   const actual = await databaseChecksums(profile);
-  const mismatches = compareChecksums(expected, actual, { sequences: options.sequences ?? 'ignore' });
-  const result = { ok: mismatches.length === 0, mismatches, tablesChecked: Object.keys(expected.tables).length };
+  // Partial: the chosen tables' expected sums only; any other table in the target shows as unexpected.
+  const only = options.onlyTables ? new Set(options.onlyTables) : null;
+  const wanted = only ? { ...expected, tables: Object.fromEntries(Object.entries(expected.tables).filter(([k]) => only.has(k))) } : expected;
+  const mismatches = compareChecksums(wanted, actual, { sequences: options.sequences ?? 'ignore' });
+  const result = { ok: mismatches.length === 0, mismatches, tablesChecked: Object.keys(wanted.tables).length };
   if (!result.ok && options.throwOnMismatch) {
     const lines = mismatches.map((m) => `${m.kind} ${m.name}: ${m.problem} (expected ${m.expected}, found ${m.actual})`);
     throw new VerifyFailedError(`restored database differs in ${mismatches.length} object(s):\n  ${lines.join('\n  ')}`, {

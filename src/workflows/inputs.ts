@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { RestoreTarget } from '../core/restore/plan';
 import { normalizeTime } from '../core/segment/commit-time';
+import { parseSchemaName, parseTableName } from '../core/restore/table-selection';
 
 const profileName = z.string().regex(/^[A-Za-z0-9_-]+$/, 'a profile name from the worker configuration');
 const profile = profileName.default('default');
@@ -41,6 +42,18 @@ const databaseName = z
   .min(1)
   .refine((s) => !s.includes('\0'), 'a database name cannot contain a NUL character')
   .refine((s) => utf8Bytes(s) <= 63, 'at most 63 bytes in UTF-8 (PostgreSQL would cut a longer name)');
+/** A name a person types (`public.orders`, `public."My Table"`), checked by the same parser the restore uses. */
+const checkedName = (parse: (s: string) => unknown) =>
+  z
+    .string()
+    .min(1)
+    .superRefine((text, ctx) => {
+      try {
+        parse(text);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      }
+    });
 const lsnText = z.string().regex(/^[0-9A-Fa-f]{1,8}\/[0-9A-Fa-f]{1,8}$/, 'an LSN like 0/16B3748');
 
 export const preflightInput = z.object({ profile }).strict();
@@ -93,6 +106,12 @@ export const restoreInput = z
      * and load the base without its ownership changes (objects belong to the restoring role).
      */
     noOwner: z.boolean().default(false),
+    /**
+     * A partial restore: only these tables (`schema.table`, a quoted part kept as written) and
+     * every table of these schemas, with what they depend on; the rest is left out.
+     */
+    tables: z.array(checkedName(parseTableName)).default([]),
+    schemas: z.array(checkedName(parseSchemaName)).default([]),
     /** Drop the target database at the end (verification runs). */
     dropAfter: z.boolean().default(false),
     /** Compare with recorded checksums when the target is a recorded checkpoint. */

@@ -5,7 +5,8 @@ import { restoreInput, type RestoreInput } from './inputs';
 import { parseInput } from './validate';
 import { restoreProgressQuery } from './signals';
 import { nonRetryable, type RestoreProgress } from './boundary';
-import type { ApplyResult, RestorePlanResult, VerifyResult } from '../activities/types';
+import type { ApplyResult, PartialBaseReport, PartialRestore, RestorePlanResult, VerifyResult } from '../activities/types';
+import { parseSelection } from '../core/restore/table-selection';
 
 export interface RestoreReport {
   targetDb: string;
@@ -14,6 +15,8 @@ export interface RestoreReport {
   apply: ApplyResult;
   verify: VerifyResult | null;
   steps: { name: string; ms: number }[];
+  /** A partial restore (`tables`/`schemas`): what was kept, and what was left out that a person must know. */
+  partial?: PartialBaseReport;
 }
 
 /**
@@ -68,8 +71,12 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
   );
   const noOwner = input.noOwner ? { noOwner: true } : {};
   await step('base', () => long.restoreBase({ targetProfile, targetDb: input.targetDb, restoreId, plan, ...noOwner }));
+  // A partial restore: the base keeps only the chosen tables, and the segments only their changes.
+  const selection = input.tables.length > 0 || input.schemas.length > 0 ? parseSelection(input.tables, input.schemas) : undefined;
+  const partialBase = selection ? await step('keep chosen tables', () => long.keepSelectedTables({ targetProfile, targetDb: input.targetDb, selection })) : undefined;
+  const partial: { partial?: PartialRestore } = selection && partialBase ? { partial: { selection, sequences: partialBase.sequences } } : {};
   const apply = await step('segments', () =>
-    long.applySegments({ targetProfile, targetDb: input.targetDb, restoreId, plan, target: input.target, ...noOwner }),
+    long.applySegments({ targetProfile, targetDb: input.targetDb, restoreId, plan, target: input.target, ...noOwner, ...partial }),
   );
   if (input.target.kind !== 'latest' && !apply.reachedTarget) {
     throw nonRetryable(`the restore target was not reached: the chain ends at ${apply.lastEndLsn} (${apply.lastCommitTime ?? 'no transactions'})`, 'PlanError');
@@ -78,7 +85,13 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
   let verify: VerifyResult | null = null;
   if (input.verify) {
     verify = await step('verify', () =>
-      long.verifyTarget({ profile: input.profile, targetProfile, targetDb: input.targetDb, checksumsFile: plan.expectedChecksumsFile }),
+      long.verifyTarget({
+        profile: input.profile,
+        targetProfile,
+        targetDb: input.targetDb,
+        checksumsFile: plan.expectedChecksumsFile,
+        ...(partialBase ? { tables: partialBase.checksumKeys } : {}),
+      }),
     );
     if (verify.compared && !verify.ok) {
       throw nonRetryable(
@@ -89,5 +102,5 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
     }
   }
   await step('finish', () => quick.finishRestore({ targetProfile, targetDb: input.targetDb, restoreId, dropDatabase: input.dropAfter }));
-  return { targetDb: input.targetDb, target: input.target, plan, apply, verify, steps: progress.steps };
+  return { targetDb: input.targetDb, target: input.target, plan, apply, verify, steps: progress.steps, ...(partialBase ? { partial: partialBase } : {}) };
 }

@@ -6,6 +6,21 @@ import type { RestoreInput } from '../../workflows/inputs';
 import type { RestoreReport } from '../../workflows/restore';
 import { normalizeTime } from '../../core/segment/commit-time';
 import { describeReach } from '../../core/monitor/capture-failure';
+import { parseSelection, splitNameList } from '../../core/restore/table-selection';
+
+/** A partial restore's lines: what was kept, and what a person must know was left out. */
+function describePartial(report: RestoreReport): string[] {
+  const p = report.partial!;
+  const tally = report.apply.partial;
+  const lines = [`partial: tables ${p.tables.join(', ')}; ${p.removed} other relation(s) left out`];
+  for (const fk of p.foreignKeys) lines.push(`foreign key left out (its table is not restored): ${fk}`);
+  for (const a of p.alsoChanged) lines.push(`also: ${a}`);
+  if (tally?.skippedDdl) {
+    lines.push(`DDL on other objects skipped: ${tally.skippedDdl}`);
+    for (const h of tally.skippedDdlShown) lines.push(`  ${h}`);
+  }
+  return lines;
+}
 
 /** The target as the report echoes it: a time is the instant used, in UTC. */
 function describeTarget(target: RestoreReport['target']): string {
@@ -43,6 +58,8 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .option('--exclusive', 'stop just before the target instead of after it')
     .option('--from-base <id>', 'start from this base instead of the newest suitable one')
     .option('--globals', 'also restore roles and tablespaces')
+    .option('--tables <list>', 'restore only these tables (schema.table, comma-separated; a quoted part is kept as written: public."My Table")')
+    .option('--schemas <list>', 'restore only the tables of these schemas (comma-separated)')
     .option('--no-owner', 'replay DDL as the restoring role and load the base without ownership changes (like pg_restore --no-owner)')
     .action(
       async (opts: {
@@ -55,8 +72,15 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
         fromBase?: string;
         globals?: boolean;
         owner?: boolean;
+        tables?: string;
+        schemas?: string;
       }) => {
         const c = ctx();
+        const tables = opts.tables === undefined ? [] : splitNameList(opts.tables);
+        const schemas = opts.schemas === undefined ? [] : splitNameList(opts.schemas);
+        // Checked here too, so a bad name fails before any workflow starts (same parser).
+        if (tables.length > 0 || schemas.length > 0) parseSelection(tables, schemas);
+        else if (opts.tables !== undefined || opts.schemas !== undefined) throw new Error('--tables/--schemas: no name given');
         const input: RestoreInput = {
           profile: c.profile,
           targetProfile: opts.targetProfile,
@@ -65,6 +89,8 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
           fromBase: opts.fromBase,
           restoreGlobals: Boolean(opts.globals),
           ...(opts.owner === false ? { noOwner: true } : {}),
+          ...(tables.length > 0 ? { tables } : {}),
+          ...(schemas.length > 0 ? { schemas } : {}),
         };
         const workflowId = workflowIds.restore(opts.targetDb);
         const report = await c.withTemporal(async (client) => {
@@ -122,6 +148,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
             `target: ${describeTarget(report.target)}`,
             // to latest: how far the chain reaches, and whether the capture is failing or behind
             ...(report.plan.reach ? describeReach(report.plan.reach) : []),
+            ...(report.partial ? describePartial(report) : []),
             verdict,
             table(
               ['STEP', 'MS'],

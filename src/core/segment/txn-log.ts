@@ -25,6 +25,7 @@ import { formatLsn, parseLsn, type Lsn } from '../lsn';
 import { renderPgTime } from './commit-time';
 import { quoteIdent, quoteLiteral } from '../sql/quote';
 import { BEGIN_PREFIX, COMMIT_PREFIX, parseBeginLine, parseCommitLine } from './grammar';
+import { splitUserName } from '../sql/user-name';
 
 export const STATEMENT_KINDS = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'DDL'] as const;
 export type StatementKind = (typeof STATEMENT_KINDS)[number];
@@ -70,42 +71,6 @@ export interface TxnSummary {
   statements?: string[];
   /** Matching statements not kept (over `showMax`). */
   statementsOmitted?: number;
-}
-
-/** Splits `a.b`, `"My Table"`, `public."A.B"` into its parts (quoted parts as written, bare parts folded to lower case as PostgreSQL does). */
-function splitUserName(input: string): string[] | null {
-  const parts: string[] = [];
-  let i = 0;
-  for (;;) {
-    if (input[i] === '"') {
-      let j = i + 1;
-      let name = '';
-      for (;;) {
-        const q = input.indexOf('"', j);
-        if (q < 0) return null;
-        name += input.slice(j, q);
-        if (input[q + 1] === '"') {
-          name += '"';
-          j = q + 2;
-        } else {
-          j = q + 1;
-          break;
-        }
-      }
-      parts.push(name);
-      i = j;
-    } else {
-      let j = i;
-      while (j < input.length && input[j] !== '.' && input[j] !== '"') j++;
-      const bare = input.slice(i, j).trim();
-      if (bare === '') return null;
-      parts.push(bare.replace(/[A-Z]+/g, (c) => c.toLowerCase())); // ASCII only, as PostgreSQL folds in UTF8
-      i = j;
-    }
-    if (i === input.length) return parts;
-    if (input[i] !== '.') return null;
-    i++;
-  }
 }
 
 /**

@@ -1,0 +1,91 @@
+/**
+ * A partial restore's body filter (core/restore/table-filter.ts) and selection
+ * (core/restore/table-selection.ts): exact names, hostile names, DDL blocks kept whole or left out.
+ */
+import { filterBody, ddlTag } from '../../../src/core/restore/table-filter';
+import { SelectionMatcher, parseSelection, setvalLiteral, splitNameList } from '../../../src/core/restore/table-selection';
+
+const matcherOf = (tables: string[], schemas: string[] = []) => new SelectionMatcher(parseSelection(tables, schemas));
+const run = (sql: string, tables: string[], schemas: string[] = [], sequences: string[] = []) =>
+  filterBody(sql, { matcher: matcherOf(tables, schemas), sequences: new Set(sequences) });
+
+describe('selection', () => {
+  it('splits comma lists outside quotes and folds bare parts', () => {
+    expect(splitNameList('public.orders, public."a,b" ,x')).toEqual(['public.orders', 'public."a,b"', 'x']);
+    expect(parseSelection(['Public.Orders', '"We""ird".x'], []).tables).toEqual([
+      { schema: 'public', name: 'orders' },
+      { schema: 'We"ird', name: 'x' },
+    ]);
+    expect(() => parseSelection(['a.b.c'], [])).toThrow(/not a table name/);
+    expect(() => parseSelection([], [])).toThrow(/at least one/);
+  });
+
+  it('matches the exact written form only, hostile names included', () => {
+    const m = matcherOf(['public."x\nCOMMIT; -- xid 1"', 'public."a.b"']);
+    expect(m.rowTable('public.U&"x\\000ACOMMIT; -- xid 1"')).toBe(true);
+    expect(m.rowTable('public."a.b"')).toBe(true);
+    expect(m.rowTable('public.a')).toBe(false);
+    expect(m.rowTable('"public.a".b')).toBe(false);
+    expect(m.ddlObject('public."x\\nCOMMIT; -- xid 1"')).toBe(true);
+    const s = matcherOf([], ['s1']);
+    expect(s.rowTable('s1.t')).toBe(true);
+    expect(s.rowTable('s10.t')).toBe(false);
+    expect(s.rowTable('"s1.x".t')).toBe(false);
+  });
+});
+
+describe('filterBody', () => {
+  it('keeps the chosen tables row changes, rewrites TRUNCATE, drops the rest', () => {
+    const body = [
+      "INSERT INTO public.orders (id) VALUES ('1');",
+      "INSERT INTO public.orders_archive (id) VALUES ('1');",
+      "UPDATE ONLY public.order_items SET qty = '2' WHERE id = '1';",
+      "DELETE FROM ONLY public.customers WHERE id = '3';",
+      "DELETE FROM public.orders WHERE id = '4';",
+      'TRUNCATE ONLY public.customers, ONLY public.orders RESTART IDENTITY;',
+      'TRUNCATE ONLY public.customers;',
+      '-- pgincr marker: checkpoint x at 0/1',
+      '',
+    ].join('\n');
+    const r = run(body, ['public.orders', 'public.order_items']);
+    expect(r.sql.split('\n')).toEqual([
+      "INSERT INTO public.orders (id) VALUES ('1');",
+      "UPDATE ONLY public.order_items SET qty = '2' WHERE id = '1';",
+      "DELETE FROM public.orders WHERE id = '4';",
+      'TRUNCATE ONLY public.orders RESTART IDENTITY;',
+      '-- pgincr marker: checkpoint x at 0/1',
+      '',
+    ]);
+    expect(r.droppedLines).toBe(3);
+  });
+
+  it('a hostile table whose name starts like a chosen one is not chosen', () => {
+    const body = `INSERT INTO public."orders; DROP TABLE public.orders" (id) VALUES ('1');\nINSERT INTO public.orders (id) VALUES ('2');\n`;
+    expect(run(body, ['public.orders']).sql).toBe("INSERT INTO public.orders (id) VALUES ('2');\n");
+  });
+
+  it('keeps DDL blocks on chosen tables whole (a body holding row-like lines), leaves out others and reports them', () => {
+    const block = (tag: string, objects: string, stmt: string[]) => [
+      `-- ddl: ${tag} ${objects} role alice at 2026-11-27 14:00:00.000000+00`,
+      'SET ROLE "alice";',
+      "SELECT pg_catalog.set_config('search_path', 'public', true);",
+      ...stmt,
+      "SELECT pg_catalog.set_config('search_path', '', true);",
+      'RESET ROLE;',
+    ];
+    const onOrders = block('ALTER TABLE', 'public.orders', ['ALTER TABLE orders ADD COLUMN note text;']);
+    const onOther = block('CREATE TABLE', 'public.other', ['CREATE TABLE other (id int);']);
+    const fn = block('CREATE FUNCTION', 'public.f()', ['CREATE FUNCTION f() RETURNS int AS $$', "INSERT INTO public.customers (id) VALUES ('1');", 'SELECT 1 $$ LANGUAGE sql;']);
+    const body = [...onOrders, ...onOther, ...fn, "INSERT INTO public.other (id) VALUES ('1');", ''].join('\n');
+    const r = run(body, ['public.orders']);
+    expect(r.sql).toBe([...onOrders, ...fn, ''].join('\n'));
+    expect(r.skippedDdl).toEqual([onOther[0]]);
+    expect(ddlTag(onOther[0]!)).toBe('CREATE TABLE');
+  });
+
+  it('keeps setval of kept sequences only', () => {
+    const body = "SELECT pg_catalog.setval('public.orders_id_seq', 5, true);\nSELECT pg_catalog.setval('public.other_seq', 5, true);\n";
+    const r = run(body, ['public.orders'], [], [setvalLiteral({ schema: 'public', name: 'orders_id_seq' })]);
+    expect(r.sql).toBe("SELECT pg_catalog.setval('public.orders_id_seq', 5, true);\n");
+  });
+});
