@@ -17,7 +17,10 @@ export interface PartialApplyTally {
   skippedDdlShown: string[];
 }
 
-export function partialApplyFilter(selection: TableSelection, sequences: readonly QualifiedName[]): { filter: (sql: string) => string; tally: PartialApplyTally } {
+export function partialApplyFilter(
+  selection: TableSelection,
+  sequences: readonly QualifiedName[],
+): { filter: (sql: string) => string; tally: PartialApplyTally } {
   const options = { matcher: new SelectionMatcher(selection), sequences: new Set(sequences.map(setvalLiteral)) };
   const tally: PartialApplyTally = { droppedLines: 0, skippedDdl: 0, skippedDdlShown: [] };
   const filter = (sql: string): string => {

@@ -193,7 +193,10 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
 
     async keepSelectedTables({ targetProfile, targetDb, selection }) {
       const report = await keepOnlySelection(onDb(profileOf(targetProfile), targetDb), selection);
-      deps.logger.info({ targetDb, kept: report.tables.length, removed: report.removed, foreignKeys: report.foreignKeys.length }, 'partial restore: base reduced');
+      deps.logger.info(
+        { targetDb, kept: report.tables.length, removed: report.removed, foreignKeys: report.foreignKeys.length },
+        'partial restore: base reduced',
+      );
       return report;
     },
 

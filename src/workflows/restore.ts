@@ -73,7 +73,9 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
   await step('base', () => long.restoreBase({ targetProfile, targetDb: input.targetDb, restoreId, plan, ...noOwner }));
   // A partial restore: the base keeps only the chosen tables, and the segments only their changes.
   const selection = input.tables.length > 0 || input.schemas.length > 0 ? parseSelection(input.tables, input.schemas) : undefined;
-  const partialBase = selection ? await step('keep chosen tables', () => long.keepSelectedTables({ targetProfile, targetDb: input.targetDb, selection })) : undefined;
+  const partialBase = selection
+    ? await step('keep chosen tables', () => long.keepSelectedTables({ targetProfile, targetDb: input.targetDb, selection }))
+    : undefined;
   const partial: { partial?: PartialRestore } = selection && partialBase ? { partial: { selection, sequences: partialBase.sequences } } : {};
   const apply = await step('segments', () =>
     long.applySegments({ targetProfile, targetDb: input.targetDb, restoreId, plan, target: input.target, ...noOwner, ...partial }),

@@ -7,6 +7,7 @@ import type { RestoreReport } from '../../workflows/restore';
 import { normalizeTime } from '../../core/segment/commit-time';
 import { describeReach } from '../../core/monitor/capture-failure';
 import { parseSelection, splitNameList } from '../../core/restore/table-selection';
+import { commentText } from '../../core/sql/quote';
 
 /** A partial restore's lines: what was kept, and what a person must know was left out. */
 function describePartial(report: RestoreReport): string[] {
@@ -19,7 +20,8 @@ function describePartial(report: RestoreReport): string[] {
     lines.push(`DDL on other objects skipped: ${tally.skippedDdl}`);
     for (const h of tally.skippedDdlShown) lines.push(`  ${h}`);
   }
-  return lines;
+  // Names come from the database: a line break in one must not start a line of the report.
+  return lines.map((l) => commentText(l));
 }
 
 /** The target as the report echoes it: a time is the instant used, in UTC. */

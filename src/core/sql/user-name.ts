@@ -38,4 +38,3 @@ export function splitUserName(input: string): string[] | null {
     i++;
   }
 }
-

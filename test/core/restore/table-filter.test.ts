@@ -75,7 +75,11 @@ describe('filterBody', () => {
     ];
     const onOrders = block('ALTER TABLE', 'public.orders', ['ALTER TABLE orders ADD COLUMN note text;']);
     const onOther = block('CREATE TABLE', 'public.other', ['CREATE TABLE other (id int);']);
-    const fn = block('CREATE FUNCTION', 'public.f()', ['CREATE FUNCTION f() RETURNS int AS $$', "INSERT INTO public.customers (id) VALUES ('1');", 'SELECT 1 $$ LANGUAGE sql;']);
+    const fn = block('CREATE FUNCTION', 'public.f()', [
+      'CREATE FUNCTION f() RETURNS int AS $$',
+      "INSERT INTO public.customers (id) VALUES ('1');",
+      'SELECT 1 $$ LANGUAGE sql;',
+    ]);
     const body = [...onOrders, ...onOther, ...fn, "INSERT INTO public.other (id) VALUES ('1');", ''].join('\n');
     const r = run(body, ['public.orders']);
     expect(r.sql).toBe([...onOrders, ...fn, ''].join('\n'));
