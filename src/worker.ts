@@ -3,7 +3,9 @@
  * Worker. The only place that wires dependencies together.
  */
 import { tuneHeapForCapture } from './heap-tuning';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type InjectedSinks, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { faultPoint } from './adapters/fault-point';
+import type { FaultSinks } from './workflows/boundary';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { serializeErrorFields } from './log-error';
@@ -86,5 +88,15 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     // Heartbeats (and with them cancellation of a running pg_dump or capture) reach the server
     // within seconds, not the SDK's default of up to a minute.
     maxHeartbeatThrottleInterval: '5s',
+    sinks: workerSinks,
   });
 }
+
+/**
+ * The sinks every worker of pgincr's workflows registers (in-process test workers and replays
+ * too: a workflow calling an unregistered sink logs an error): the test-only kill points in
+ * workflow code (src/workflows/boundary.ts, FaultSinks), a no-op unless PGINCR_FAULT_POINT is set.
+ */
+export const workerSinks: InjectedSinks<FaultSinks> = {
+  faults: { point: { fn: (_info, name) => faultPoint(name), callDuringReplay: false } },
+};

@@ -7,7 +7,9 @@
  */
 import { z } from 'zod';
 import { ApplicationFailure, defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { Sinks } from '@temporalio/workflow';
 import type { NonRetryableErrorType } from '../core/error-types';
+import type { FaultPointName } from '../adapters/fault-point';
 
 // ---- search attributes: what the Temporal UI's list filters on ----
 
@@ -150,4 +152,15 @@ export const DURABLE_LSN_MEMO = 'pgincrDurableLsn';
 /** A workflow's non-retryable failure; `type` is one of src/core/error-types.ts's names (no retry fixes it). */
 export function nonRetryable(message: string, type: NonRetryableErrorType, ...details: unknown[]): ApplicationFailure {
   return ApplicationFailure.nonRetryable(message, type, ...details);
+}
+
+// ---- sinks: workflow → worker calls outside history ----
+
+/**
+ * Test-only kill points inside workflow code (the worker's `faultPoint`, src/adapters/fault-point.ts):
+ * the sandbox cannot signal its process, a sink runs in the worker, before the activation's
+ * completion reaches the server. Not called during replay; a no-op unless PGINCR_FAULT_POINT is set.
+ */
+export interface FaultSinks extends Sinks {
+  faults: { point(name: Extract<FaultPointName, 'mid-continue-as-new'>): void };
 }

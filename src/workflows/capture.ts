@@ -11,12 +11,15 @@ import {
   upsertMemo,
   workflowInfo,
   allHandlersFinished,
+  proxySinks,
 } from '@temporalio/workflow';
 import { capture, quick } from './activity-options';
 import { captureInput, type CaptureInput } from './inputs';
 import { parseInput } from './validate';
 import { captureStatusQuery, pauseSignal, resumeSignal, rotateSignal, stopSignal } from './signals';
-import { DURABLE_LSN_MEMO, type CaptureStatus } from './boundary';
+import { DURABLE_LSN_MEMO, type CaptureStatus, type FaultSinks } from './boundary';
+
+const { faults } = proxySinks<FaultSinks>();
 
 /**
  * Continuous capture: run the streaming activity for a bounded time, loop, and continue-as-new
@@ -137,6 +140,7 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
       // The memo (durable LSN) is not carried over by the server: pass it on.
       const memo = workflowInfo().memo;
       const next = memo && Object.keys(memo).length ? makeContinueAsNewFunc<typeof captureWorkflow>({ memo }) : continueAsNew<typeof captureWorkflow>;
+      faults.point('mid-continue-as-new');
       await next({
         ...input,
         lastDurableLsn: status.lastDurableLsn ?? undefined,

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { workerSinks } from '../../src/worker';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
 export const TEST_NAMESPACE = 'default';
@@ -80,6 +81,7 @@ export async function runWorker<T>(env: TestWorkflowEnvironment, options: RunWor
     workflowBundle: options.workflowBundle,
     ...(options.activities ? { activities: options.activities } : {}),
     maxHeartbeatThrottleInterval: '5s', // as src/worker.ts: cancellation arrives within seconds
+    sinks: workerSinks, // as src/worker.ts
     ...options.workerOptions,
   });
   return worker.runUntil(fn);

@@ -25,6 +25,7 @@ import { normalizeTime } from '../../core/segment/commit-time';
 import { checkScan } from '../../core/segment/scan';
 import { ensureDir, isTempName, writeFileAtomic } from './atomic-write';
 import { withCatalogLock, type CatalogLockOptions } from './catalog-lock';
+import { faultPoint } from '../fault-point';
 import { listSealedSegments, scanSegmentFile } from './segment-files';
 
 function isMissing(error: unknown): boolean {
@@ -74,6 +75,7 @@ export function updateCatalog(chain: string, update: (catalog: Catalog | null) =
     chain,
     async () => {
       const next = await update(await loadCatalog(chain));
+      faultPoint('mid-catalog-update');
       await saveCatalog(chain, next);
       return next;
     },

@@ -25,6 +25,7 @@ import { containsMarker, renderBegin, renderCommit, renderFooter, renderSegmentH
 import { segmentDateFolder } from '../../core/segment/naming';
 import { ensureDir, fsyncDir, writeFileAtomic } from './atomic-write';
 import { findPartial, gzipFileAtomic, removeCompressedLeftovers, scanSegmentFile } from './segment-files';
+import { faultPoint } from '../fault-point';
 
 export { findResumePoint } from './segment-files';
 
@@ -335,6 +336,7 @@ export class SegmentWriter {
     await this.writeBuffer();
     // Writes started earlier (the capture loop's, while this fsync was due) land before it.
     await Promise.all(this.writesInFlight);
+    faultPoint('mid-fsync');
     await this.handle.datasync();
     return this.lastEndLsn;
   }
@@ -395,6 +397,7 @@ export class SegmentWriter {
     const date = segmentDateFolder(lastCommitTime);
     const sealed = segmentPath(this.chain, date, this.startLsn, this.lastEndLsn, false);
     await ensureDir(segmentDateDir(this.chain, date));
+    faultPoint('mid-rotation');
     await rename(this.path, sealed);
     await fsyncDir(dirname(sealed));
     await fsyncDir(dirname(this.path));
@@ -486,6 +489,7 @@ export class SegmentWriter {
     } finally {
       this.writesInFlight.delete(write);
     }
+    if (this.txn && this.txn.start < this.position) faultPoint('mid-transaction');
     if (out.length === this.buf.length) this.spare = out;
   }
 
@@ -507,6 +511,7 @@ export async function compressSealedSegment(chain: string, sealed: SegmentEntry)
   if (sealed.compressed) return sealed;
   const path = join(chain, sealed.file);
   const gz = await gzipFileAtomic(path);
+  faultPoint('mid-gzip');
   await unlink(path);
   await fsyncDir(dirname(path));
   return { ...sealed, file: `${sealed.file}.gz`, bytes: gz.bytes, sha256: gz.sha256, compressed: true, sha256Uncompressed: sealed.sha256 };

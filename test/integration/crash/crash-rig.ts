@@ -114,14 +114,14 @@ export class CrashRig {
     return `${this.taskQueue}-${label}`;
   }
 
-  /** Spawns a worker (its own process group) and waits until it polls the task queue. */
-  async startWorker(): Promise<WorkerProcess> {
+  /** Spawns a worker (its own process group) and waits until it polls the task queue; `env` adds to its environment. */
+  async startWorker(env: NodeJS.ProcessEnv = {}): Promise<WorkerProcess> {
     const logFile = join(this.dir, `worker-${this.workers.length + 1}.log`);
     const fd = openSync(logFile, 'a');
     const child = spawn(BIN, ['worker', '--config', this.configPath], {
       detached: true,
       stdio: ['ignore', fd, fd],
-      env: { ...process.env, PGINCR_LOG_LEVEL: process.env.PGINCR_TEST_LOG_LEVEL ?? 'info', PGINCR_LOG_PRETTY: '0' },
+      env: { ...process.env, PGINCR_LOG_LEVEL: process.env.PGINCR_TEST_LOG_LEVEL ?? 'info', PGINCR_LOG_PRETTY: '0', ...env },
     });
     closeSync(fd);
     children.add(child);

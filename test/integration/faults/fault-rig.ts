@@ -135,3 +135,27 @@ export function runPgincr(args: string[], configPath: string): Promise<{ code: n
     });
   });
 }
+
+/**
+ * A small seeded PRNG (mulberry32): a fault run's choices (kill points, hit counts, delays) come
+ * from one printed seed, so `PGINCR_FAULT_SEED=<seed>` replays the same plan.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** The seed of this run: `PGINCR_FAULT_SEED` when set (a replay), else a fresh one; printed either way. */
+export function faultSeed(label: string): number {
+  const given = process.env.PGINCR_FAULT_SEED;
+  const seed = given ? Number(given) : Math.floor(Math.random() * 2 ** 31);
+  if (!Number.isInteger(seed) || seed < 0) throw new Error(`PGINCR_FAULT_SEED=${given}: expected a non-negative integer`);
+  process.stderr.write(`${label}: seed ${seed} (replay with PGINCR_FAULT_SEED=${seed})\n`);
+  return seed;
+}

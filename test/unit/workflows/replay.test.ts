@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { historyFromJsonFile } from './history-json';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import * as workflows from '../../../src/workflows';
+import { workerSinks } from '../../../src/worker';
 
 jest.setTimeout(120_000);
 
@@ -51,7 +52,7 @@ describe('recorded workflow histories replay against the current workflow code',
   it('replays every history without a nondeterminism error', async () => {
     const failures: string[] = [];
     const results = Worker.runReplayHistories(
-      { workflowBundle: bundle, replayName: 'pgincr-replay-test' },
+      { workflowBundle: bundle, replayName: 'pgincr-replay-test', sinks: workerSinks },
       recorded.map((r) => ({ workflowId: r.workflowId, history: r.history })),
     );
     let replayed = 0;
