@@ -3,9 +3,8 @@
  * Worker. The only place that wires dependencies together.
  */
 import { tuneHeapForCapture } from './heap-tuning';
-import { DefaultLogger, NativeConnection, Runtime, Worker, type InjectedSinks, type LogLevel, type LogMetadata } from '@temporalio/worker';
-import { faultPoint } from './adapters/fault-point';
-import type { FaultSinks } from './workflows/boundary';
+import { DefaultLogger, NativeConnection, Runtime, Worker, type LogLevel, type LogMetadata } from '@temporalio/worker';
+import { workerSinks } from './worker-sinks';
 import type { Config } from './config';
 import type { Logger } from './logger';
 import { serializeErrorFields } from './log-error';
@@ -91,12 +90,3 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     sinks: workerSinks,
   });
 }
-
-/**
- * The sinks every worker of pgincr's workflows registers (in-process test workers and replays
- * too: a workflow calling an unregistered sink logs an error): the test-only kill points in
- * workflow code (src/workflows/boundary.ts, FaultSinks), a no-op unless PGINCR_FAULT_POINT is set.
- */
-export const workerSinks: InjectedSinks<FaultSinks> = {
-  faults: { point: { fn: (_info, name) => faultPoint(name), callDuringReplay: false } },
-};

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { historyFromJsonFile } from './history-json';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import * as workflows from '../../../src/workflows';
-import { workerSinks } from '../../../src/worker';
+import { workerSinks } from '../../../src/worker-sinks';
 
 jest.setTimeout(120_000);
 
