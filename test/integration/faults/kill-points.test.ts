@@ -9,7 +9,7 @@
  * and the test checks from its log and exit that it died there. The first kill is at a random
  * moment instead (the setup worker, killed by the test). One worker runs at a time, so the armed
  * one is the one that captures. The plan (points, hit counts, delay) comes from a printed seed:
- * `PGINCR_FAULT_SEED=<seed>` replays it; `PGINCR_FAULT_KILLS=<n>` named points per run (default 2;
+ * `PGINCR_FAULT_SEED=<seed>` replays it; `PGINCR_FAULT_KILLS=<n>` named points per run (default 1;
  * `npm run faults -- --runs N --only kill-points` for the nightly soak, each run a new seed).
  *
  * After the kills: every xid the source committed is in exactly one BEGIN marker, every sealed
@@ -25,13 +25,13 @@ import { waitFor } from '../../helpers/pgincr-env';
 import { FAULT_POINTS, type FaultPointName } from '../../../src/adapters/fault-point';
 import { listSealedSegments } from '../../../src/adapters/fs/segment-files';
 import { loadCatalog } from '../../../src/adapters/fs/catalog-store';
-import { CrashRig, currentLsn, delay, tail, waitSlotConfirms, Workload, type WorkerProcess } from '../crash/crash-rig';
+import { CrashRig, currentLsn, delay, tail, timer, waitSlotConfirms, Workload, type WorkerProcess } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup } from '../crash/capture-scenario';
 import { auditXids, faultSeed, reportFault, segmentXids, seededRandom } from './fault-rig';
 
 jest.setTimeout(420_000);
 
-const NAMED_KILLS = Number(process.env.PGINCR_FAULT_KILLS ?? 2);
+const NAMED_KILLS = Number(process.env.PGINCR_FAULT_KILLS ?? 1);
 /** Hit counts are drawn from 1..max: points reached often (every fsync) get a later hit. */
 const MAX_HIT: Record<FaultPointName, number> = {
   'mid-transaction': 2,
@@ -90,7 +90,7 @@ class BulkWriter {
       try {
         client ??= await this.pg.connect(this.db);
         await client.query('BEGIN');
-        await client.query("INSERT INTO bulk_log (batch, pad) SELECT $1, repeat(md5(g::text), 6) FROM generate_series(1, 6000) g", [batch]);
+        await client.query('INSERT INTO bulk_log (batch, pad) SELECT $1, repeat(md5(g::text), 6) FROM generate_series(1, 4500) g', [batch]);
         await client.query('INSERT INTO crash_log (k, client) VALUES ($1, 99)', [-batch]);
         await client.query('COMMIT');
         this.committed += 1;
@@ -98,7 +98,7 @@ class BulkWriter {
         await client?.end().catch(() => undefined);
         client = undefined;
       }
-      await delay(2500);
+      await delay(5000);
     }
     await client?.end().catch(() => undefined);
   }
@@ -111,6 +111,7 @@ describe('fault: random kill points (capture worker SIGKILL)', () => {
   let bulk: BulkWriter | undefined;
   const seed = faultSeed('kill-points');
   const plan = killPlan(seed, NAMED_KILLS);
+  const mark = timer();
 
   beforeAll(async () => {
     pg = await startCluster();
@@ -124,20 +125,25 @@ describe('fault: random kill points (capture worker SIGKILL)', () => {
     await workload?.stop();
     await rig?.close();
     await pg?.stop();
+    process.stderr.write(`kill-points timings: ${mark.report()}\n`);
   }, 60_000);
 
   /** Fails a capture attempt still pending on a dead worker: stands in for the 20 s heartbeat timeout (the worker-kill test waits it out). */
   async function failDeadAttempt(capture: WorkflowHandle, dead: WorkerProcess): Promise<void> {
     for (const a of await rig.pendingActivities(capture)) {
       if (a.type !== 'captureChanges' || !a.started || Number(a.workerIdentity.split('@')[0]) !== dead.pid) continue;
-      await rig.client.activity.fail({ workflowId: capture.workflowId, activityId: a.activityId }, new Error(`worker ${dead.pid} SIGKILLed by the fault test`)).catch(() => undefined);
+      await rig.client.activity
+        .fail({ workflowId: capture.workflowId, activityId: a.activityId }, new Error(`worker ${dead.pid} SIGKILLed by the fault test`))
+        .catch(() => undefined);
     }
   }
 
   it(`loses and doubles nothing across the kills, and the restore equals the source (seed ${seed})`, async () => {
     process.stderr.write(`kill-points plan: ${JSON.stringify(plan)}\n`);
     let worker = await rig.startWorker(armedEnv(undefined));
+    mark('worker');
     expect((await runSetup(rig)).status).toBe('set up');
+    mark('setup');
     workload = new Workload(pg, 'app', { clients: 2, pauseMs: 5 }).start();
     bulk = new BulkWriter(pg, 'app').start();
     // As a user starts it in the Temporal UI; short runs and two runs per execution, so continue-as-new comes every few seconds.
@@ -178,20 +184,24 @@ describe('fault: random kill points (capture worker SIGKILL)', () => {
         atCommitted: workload.committed.size,
         diedAfterMs: lastDeathAt - started,
       });
+      mark(`kill ${i + 1}`);
       await failDeadAttempt(capture, worker);
       // Whatever the point, no sealed segment is half-written (each footer verifies) and no xid is written twice: checked after each kill.
       const { counts } = await segmentXids(rig.chainDir());
       expect([...counts].filter(([, n]) => n > 1)).toEqual([]);
       worker = await rig.startWorker(armedEnv(plan[i + 1]));
+      mark(`worker ${i + 2}`);
     }
 
     // The last worker is not armed: the capture catches up past the last kill.
     await waitSlotConfirms(pg, lsnAtLastDeath, 180_000);
     const recoverMs = Date.now() - lastDeathAt;
+    mark('recovered');
     await workload.advance(50, 120_000);
     await bulk.stop();
     const status = await finishCapture(rig, workload, capture);
     expect(status.state).toBe('stopped');
+    mark('stopped');
 
     const chain = rig.chainDir();
     const audit = await auditXids(pg, 'app', chain);
@@ -210,6 +220,7 @@ describe('fault: random kill points (capture worker SIGKILL)', () => {
       });
       await checkRestored(rig, 'app_restored');
       restoreEqual = true;
+      mark('restored');
     } finally {
       reportFault({
         fault: 'random kill points (worker SIGKILL)',
