@@ -163,6 +163,23 @@ export interface PgincrActivities {
     noOwner?: boolean;
     partial?: PartialRestore;
   }): Promise<ApplyResult>;
+  /** `--into-schema`: refuses a missing target database, an existing schema, chosen tables of one name (restore/into-schema.ts). */
+  checkIntoSchema(input: {
+    targetProfile: string;
+    targetDb: string;
+    intoSchema: string;
+    restoreId: string;
+    tables: import('../core/restore/table-selection').QualifiedName[];
+  }): Promise<void>;
+  /** `--into-schema`: the staging database's kept tables copied into a new schema of the target database. */
+  restoreIntoSchema(input: {
+    targetProfile: string;
+    stagingDb: string;
+    targetDb: string;
+    intoSchema: string;
+    restoreId: string;
+    tables: import('../core/restore/table-selection').QualifiedName[];
+  }): Promise<{ copied: boolean }>;
   /** A partial restore: removes all but the chosen tables from the loaded base (restore/partial-base.ts). */
   keepSelectedTables(input: {
     targetProfile: string;

@@ -21,6 +21,8 @@ import { checksumKey, displayName } from '../core/restore/table-selection';
 export interface PartialBaseReport {
   /** The kept tables (display form), partitions and tables of chosen schemas included. */
   tables: string[];
+  /** The kept tables, unquoted. */
+  keptTables: QualifiedName[];
   /** The kept tables as checksums.json names them (a partial verify compares these). */
   checksumKeys: string[];
   /** Sequences kept (their `setval` lines in the segments apply). */
@@ -103,6 +105,7 @@ export async function keepOnlySelection(profile: Profile, selection: TableSelect
     const keptTables = rels.filter((r) => kept.has(r.oid) && 'rpf'.includes(r.relkind)).map((r) => ({ schema: r.nspname, name: r.relname }));
     const report: PartialBaseReport = {
       tables: keptTables.map(displayName),
+      keptTables,
       checksumKeys: keptTables.filter((t) => rels.some((r) => r.relkind === 'r' && r.nspname === t.schema && r.relname === t.name)).map(checksumKey),
       sequences: rels.filter((r) => kept.has(r.oid) && r.relkind === 'S').map((r) => ({ schema: r.nspname, name: r.relname })),
       removed: drop.length,

@@ -23,6 +23,7 @@ import { applySegments, finishRestore } from './apply-segments';
 import { fixSequences } from './sequences';
 import { keepOnlySelection } from './partial-base';
 import { partialApplyFilter } from './partial-apply';
+import { checkIntoSchema, restoreIntoSchema } from './into-schema';
 import { BASE_FILES, baseDir, rotateRequestPath } from '../core/repository/paths';
 import { parseLsn } from '../core/lsn';
 import { recordRestoreProgress } from '../monitor/activity-metrics';
@@ -37,7 +38,7 @@ const LATEST_SEAL_TIMEOUT_MS = 90_000;
 
 type RestoreActivities = Pick<
   PgincrActivities,
-  'planRestore' | 'createTargetDatabase' | 'restoreGlobals' | 'restoreBase' | 'applySegments' | 'keepSelectedTables' | 'fixSequences' | 'finishRestore'
+  'planRestore' | 'createTargetDatabase' | 'restoreGlobals' | 'restoreBase' | 'applySegments' | 'keepSelectedTables' | 'checkIntoSchema' | 'restoreIntoSchema' | 'fixSequences' | 'finishRestore'
 >;
 
 /** Where a checksum file for exactly this LSN exists: a base's snapshot or a checkpoint. */
@@ -189,6 +190,23 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       } finally {
         clearInterval(beat);
       }
+    },
+
+    async checkIntoSchema({ targetProfile, targetDb, intoSchema, restoreId, tables }) {
+      await checkIntoSchema(onDb(profileOf(targetProfile), targetDb), intoSchema, restoreId, tables);
+    },
+
+    async restoreIntoSchema({ targetProfile, stagingDb, targetDb, intoSchema, restoreId, tables }) {
+      const r = await restoreIntoSchema({
+        staging: onDb(profileOf(targetProfile), stagingDb),
+        target: onDb(profileOf(targetProfile), targetDb),
+        schema: intoSchema,
+        tables,
+        restoreId,
+        ...(cancellationSignal() ? { signal: cancellationSignal()! } : {}),
+      });
+      deps.logger.info({ targetDb, tables: tables.length, copied: r.copied }, 'partial restore copied into a new schema');
+      return r;
     },
 
     async keepSelectedTables({ targetProfile, targetDb, selection }) {

@@ -112,12 +112,26 @@ export const restoreInput = z
      */
     tables: z.array(checkedName(parseTableName)).default([]),
     schemas: z.array(checkedName(parseSchemaName)).default([]),
+    /**
+     * Restore the chosen tables into this NEW schema of the existing database `targetDb` (the
+     * live one included) instead of a new database; refused if the schema exists.
+     */
+    intoSchema: z
+      .string()
+      .min(1)
+      .refine((s) => !s.includes('\0'), 'a schema name cannot contain a NUL character')
+      .refine((s) => utf8Bytes(s) <= 63, 'at most 63 bytes in UTF-8 (PostgreSQL would cut a longer name)')
+      .optional(),
     /** Drop the target database at the end (verification runs). */
     dropAfter: z.boolean().default(false),
     /** Compare with recorded checksums when the target is a recorded checkpoint. */
     verify: z.boolean().default(true),
   })
-  .strict();
+  .strict()
+  .refine((r) => r.intoSchema === undefined || r.tables.length > 0 || r.schemas.length > 0, {
+    message: 'intoSchema restores chosen tables: give tables or schemas too',
+    path: ['intoSchema'],
+  });
 export type RestoreInput = z.input<typeof restoreInput>;
 
 export const verifyInput = z

@@ -17,6 +17,8 @@ export interface RestoreReport {
   steps: { name: string; ms: number }[];
   /** A partial restore (`tables`/`schemas`): what was kept, and what was left out that a person must know. */
   partial?: PartialBaseReport;
+  /** `intoSchema`: the new schema of `targetDb` the chosen tables were copied into. */
+  intoSchema?: string;
 }
 
 /**
@@ -43,6 +45,10 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
     return result;
   }
 
+  // --into-schema: the restore is made in a staging database, then its tables are copied into a new schema of targetDb.
+  const db = input.intoSchema ? `pgincr_s_${restoreId}`.slice(0, 63) : input.targetDb;
+  const selection = input.tables.length > 0 || input.schemas.length > 0 ? parseSelection(input.tables, input.schemas) : undefined;
+
   // The plan verifies every file it needs (long: that reads every planned segment).
   // ... and that every role the DDL replays as exists in the target (or comes with the globals), unless noOwner.
   const plan = await step('plan', () =>
@@ -55,13 +61,19 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
       noOwner: input.noOwner,
     }),
   );
+  if (input.intoSchema) {
+    const intoSchema = input.intoSchema;
+    await step('check schema', () =>
+      quick.checkIntoSchema({ targetProfile, targetDb: input.targetDb, intoSchema, restoreId, tables: selection?.tables ?? [] }),
+    );
+  }
   // Roles first: the new database is created owned by the source database's owner.
   if (input.restoreGlobals) await step('globals', () => quick.restoreGlobals({ profile: input.profile, targetProfile, plan }));
   await step('create database', () =>
     quick.createTargetDatabase({
       profile: input.profile,
       targetProfile,
-      targetDb: input.targetDb,
+      targetDb: db,
       restoreId,
       encoding: plan.encoding,
       // owned and granted as the source database was, unless noOwner (then by the restoring role)
@@ -70,39 +82,52 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
     }),
   );
   const noOwner = input.noOwner ? { noOwner: true } : {};
-  await step('base', () => long.restoreBase({ targetProfile, targetDb: input.targetDb, restoreId, plan, ...noOwner }));
+  await step('base', () => long.restoreBase({ targetProfile, targetDb: db, restoreId, plan, ...noOwner }));
   // A partial restore: the base keeps only the chosen tables, and the segments only their changes.
-  const selection = input.tables.length > 0 || input.schemas.length > 0 ? parseSelection(input.tables, input.schemas) : undefined;
-  const partialBase = selection
-    ? await step('keep chosen tables', () => long.keepSelectedTables({ targetProfile, targetDb: input.targetDb, selection }))
-    : undefined;
+  const partialBase = selection ? await step('keep chosen tables', () => long.keepSelectedTables({ targetProfile, targetDb: db, selection })) : undefined;
   const partial: { partial?: PartialRestore } = selection && partialBase ? { partial: { selection, sequences: partialBase.sequences } } : {};
   const apply = await step('segments', () =>
-    long.applySegments({ targetProfile, targetDb: input.targetDb, restoreId, plan, target: input.target, ...noOwner, ...partial }),
+    long.applySegments({ targetProfile, targetDb: db, restoreId, plan, target: input.target, ...noOwner, ...partial }),
   );
   if (input.target.kind !== 'latest' && !apply.reachedTarget) {
     throw nonRetryable(`the restore target was not reached: the chain ends at ${apply.lastEndLsn} (${apply.lastCommitTime ?? 'no transactions'})`, 'PlanError');
   }
-  await step('sequences', () => quick.fixSequences({ targetProfile, targetDb: input.targetDb }));
+  await step('sequences', () => quick.fixSequences({ targetProfile, targetDb: db }));
   let verify: VerifyResult | null = null;
   if (input.verify) {
     verify = await step('verify', () =>
       long.verifyTarget({
         profile: input.profile,
         targetProfile,
-        targetDb: input.targetDb,
+        targetDb: db,
         checksumsFile: plan.expectedChecksumsFile,
         ...(partialBase ? { tables: partialBase.checksumKeys } : {}),
       }),
     );
     if (verify.compared && !verify.ok) {
       throw nonRetryable(
-        `restored database ${input.targetDb} differs from the source in: ${verify.mismatches.map((m) => m.table).join(', ')}`,
+        `restored database ${db} differs from the source in: ${verify.mismatches.map((m) => m.table).join(', ')}`,
         'VerifyFailedError',
         verify,
       );
     }
   }
-  await step('finish', () => quick.finishRestore({ targetProfile, targetDb: input.targetDb, restoreId, dropDatabase: input.dropAfter }));
-  return { targetDb: input.targetDb, target: input.target, plan, apply, verify, steps: progress.steps, ...(partialBase ? { partial: partialBase } : {}) };
+  if (input.intoSchema && partialBase) {
+    const intoSchema = input.intoSchema;
+    await step('into schema', () =>
+      long.restoreIntoSchema({ targetProfile, stagingDb: db, targetDb: input.targetDb, intoSchema, restoreId, tables: partialBase.keptTables }),
+    );
+  }
+  // The staging database of --into-schema goes once its schema is copied.
+  await step('finish', () => quick.finishRestore({ targetProfile, targetDb: db, restoreId, dropDatabase: input.dropAfter || Boolean(input.intoSchema) }));
+  return {
+    targetDb: input.targetDb,
+    target: input.target,
+    plan,
+    apply,
+    verify,
+    steps: progress.steps,
+    ...(partialBase ? { partial: partialBase } : {}),
+    ...(input.intoSchema ? { intoSchema: input.intoSchema } : {}),
+  };
 }

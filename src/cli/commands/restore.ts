@@ -14,6 +14,7 @@ function describePartial(report: RestoreReport): string[] {
   const p = report.partial!;
   const tally = report.apply.partial;
   const lines = [`partial: tables ${p.tables.join(', ')}; ${p.removed} other relation(s) left out`];
+  if (report.intoSchema) lines.push(`copied into the new schema ${JSON.stringify(report.intoSchema)} of database ${report.targetDb}`);
   for (const fk of p.foreignKeys) lines.push(`foreign key left out (its table is not restored): ${fk}`);
   for (const a of p.alsoChanged) lines.push(`also: ${a}`);
   if (tally?.skippedDdl) {
@@ -52,7 +53,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
   program
     .command('restore')
     .description('restore into a NEW database: to the latest state or a point in time, then verify')
-    .requiredOption('--target-db <name>', 'the new database (never overwritten)')
+    .requiredOption('--target-db <name>', 'the new database (never overwritten); with --into-schema, the existing database to add the schema to')
     .option('--target-profile <name>', 'where to create it (default: the source profile)')
     .option('--to-time <timestamptz>', "stop at this commit time, with its zone: '2026-11-27 14:00:00.123456+00', 2026-11-27T16:00:00+02:00")
     .option('--to-lsn <lsn>', 'stop at this commit LSN')
@@ -62,6 +63,10 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .option('--globals', 'also restore roles and tablespaces')
     .option('--tables <list>', 'restore only these tables (schema.table, comma-separated; a quoted part is kept as written: public."My Table")')
     .option('--schemas <list>', 'restore only the tables of these schemas (comma-separated)')
+    .option(
+      '--into-schema <name>',
+      'restore the chosen tables into this NEW schema of the existing database --target-db (the live one included); refused if it exists',
+    )
     .option('--no-owner', 'replay DDL as the restoring role and load the base without ownership changes (like pg_restore --no-owner)')
     .action(
       async (opts: {
@@ -76,6 +81,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
         owner?: boolean;
         tables?: string;
         schemas?: string;
+        intoSchema?: string;
       }) => {
         const c = ctx();
         const tables = opts.tables === undefined ? [] : splitNameList(opts.tables);
@@ -83,6 +89,8 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
         // Checked here too, so a bad name fails before any workflow starts (same parser).
         if (tables.length > 0 || schemas.length > 0) parseSelection(tables, schemas);
         else if (opts.tables !== undefined || opts.schemas !== undefined) throw new Error('--tables/--schemas: no name given');
+        if (opts.intoSchema !== undefined && tables.length === 0 && schemas.length === 0)
+          throw new Error('--into-schema restores chosen tables: give --tables or --schemas');
         const input: RestoreInput = {
           profile: c.profile,
           targetProfile: opts.targetProfile,
@@ -93,13 +101,18 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
           ...(opts.owner === false ? { noOwner: true } : {}),
           ...(tables.length > 0 ? { tables } : {}),
           ...(schemas.length > 0 ? { schemas } : {}),
+          ...(opts.intoSchema !== undefined ? { intoSchema: opts.intoSchema } : {}),
         };
         const workflowId = workflowIds.restore(opts.targetDb);
         const report = await c.withTemporal(async (client) => {
           const { labelsFor, startLabelled } = require('../../client') as typeof import('../../client');
-          const labels = labelsFor(c.config, c.profile, 'restore', `into ${opts.targetDb} · to ${describeTarget(input.target as RestoreReport['target'])}`, [
-            opts.targetDb,
-          ]);
+          const labels = labelsFor(
+            c.config,
+            c.profile,
+            'restore',
+            `into ${opts.targetDb}${opts.intoSchema !== undefined ? ` schema ${commentText(opts.intoSchema)}` : ''}${tables.length ? ` · tables ${commentText(tables.join(','))}` : ''}${schemas.length ? ` · schemas ${commentText(schemas.join(','))}` : ''} · to ${describeTarget(input.target as RestoreReport['target'])}`,
+            [opts.targetDb],
+          );
           const handle = await startLabelled(client, 'restoreWorkflow', { taskQueue: c.config.temporal.taskQueue, workflowId, args: [input] }, labels);
           if (c.options.wait === false) {
             c.print(`started restoreWorkflow: workflow id ${workflowId}`, { workflowId });

@@ -27,6 +27,8 @@ const HOSTILE = 'we"ird.na\nme';
 const HOSTILE_SQL = `public."we""ird.na\nme"`;
 /** Not chosen: a name that starts like a chosen one and carries SQL. */
 const LOOKALIKE_SQL = `public."orders; DROP TABLE public.orders"`;
+/** --into-schema's name, hostile too. */
+const SCHEMA = 'recovered"; DROP TABLE public.orders; --';
 
 interface Run {
   code: number;
@@ -41,6 +43,7 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
   let worker: ChildProcess | undefined;
   let workerLog: string;
   let passed = false;
+  const state: { before?: Record<string, { rows: string; sum: string }>; xid: number } = { xid: 0 };
 
   function cli(args: string[]): Promise<Run> {
     const env = { ...process.env };
@@ -188,6 +191,54 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
     await sql(`INSERT INTO public.orders (state, total) VALUES ('refunded', 1)`, 'shop_orders');
     await expect(sql(`INSERT INTO public.orders (total) VALUES (-1)`, 'shop_orders')).rejects.toThrow(/orders_total_check/);
     expect(HOSTILE).toContain('\n');
+    state.before = before;
+    state.xid = found!.xid;
+  });
+
+  it('--into-schema puts them back beside the live tables, never touching them, and the DBA copies the lost rows back', async () => {
+    const { before, xid } = state;
+    expect(xid).toBeGreaterThan(0);
+    const live = await sums('shop');
+    const args = [
+      'restore',
+      '--target-db',
+      'shop',
+      '--tables',
+      'public.orders,public.order_items',
+      '--to-xid',
+      String(xid),
+      '--exclusive',
+      '--into-schema',
+      SCHEMA,
+    ];
+    const into = await cli(args);
+    expect({ code: into.code, stderr: into.stderr }).toMatchObject({ code: 0 });
+    expect(into.stdout).toContain(`copied into the new schema ${JSON.stringify(SCHEMA)} of database shop`);
+    const now = await sums('shop');
+    const q = `"${SCHEMA.replace(/"/g, '""')}"`;
+    // The recovered tables equal the source just before the DELETE; every live table is as it was.
+    expect(now[`${q}."orders"`]).toEqual(before!['"public"."orders"']);
+    expect(now[`${q}."order_items"`]).toEqual(before!['"public"."order_items"']);
+    for (const [t, v] of Object.entries(live)) expect({ t, v: now[t] }).toEqual({ t, v });
+    expect(Object.keys(now).length).toBe(Object.keys(live).length + 2);
+    // No staging database is left behind.
+    expect(await sql(`SELECT datname FROM pg_database WHERE datname LIKE 'pgincr\\_%'`, 'postgres')).toEqual([]);
+
+    // The same again: refused, nothing created, nothing changed.
+    const again = await cli(args);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain(`schema ${JSON.stringify(SCHEMA)} already exists in database "shop"`);
+    expect(await sums('shop')).toEqual(now);
+    expect(await sql(`SELECT datname FROM pg_database WHERE datname LIKE 'pgincr\\_%'`, 'postgres')).toEqual([]);
+
+    // The DBA puts the lost rows back.
+    await sql(`INSERT INTO public.orders SELECT * FROM ${q}.orders r WHERE NOT EXISTS (SELECT 1 FROM public.orders o WHERE o.id = r.id);
+               INSERT INTO public.order_items SELECT * FROM ${q}.order_items r WHERE NOT EXISTS (SELECT 1 FROM public.order_items i WHERE i.id = r.id)`);
+    const [{ lost }] = (await sql(`SELECT count(*)::int AS lost FROM ${q}.orders r WHERE NOT EXISTS (SELECT 1 FROM public.orders o WHERE o.id = r.id)`)) as [
+      { lost: number },
+    ];
+    expect(lost).toBe(0);
+    expect(Number((await sums('shop'))['"public"."orders"']!.rows)).toBe(Number(before!['"public"."orders"']!.rows) + 1);
     passed = true;
   });
 });
