@@ -103,7 +103,7 @@ function copySchema(staging: Profile, target: Profile, schema: string, signal?: 
       child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString('utf8')).slice(-STDERR_TAIL)));
       child.on('error', reject);
       child.on('close', (code) =>
-        code === 0 ? resolve() : reject(new CommandFailedError(`${what} failed (exit ${code}): ${stderrWithoutRowValues(stderr)}`)),
+        code === 0 ? resolve() : reject(new CommandFailedError(`${what} failed (exit ${String(code)}): ${stderrWithoutRowValues(stderr)}`)),
       );
     });
   return Promise.all([ended(dump, 'pg_dump of the staging schema'), ended(psql, `psql loading schema ${JSON.stringify(schema)}`)]).then(() => undefined);

@@ -38,7 +38,16 @@ const LATEST_SEAL_TIMEOUT_MS = 90_000;
 
 type RestoreActivities = Pick<
   PgincrActivities,
-  'planRestore' | 'createTargetDatabase' | 'restoreGlobals' | 'restoreBase' | 'applySegments' | 'keepSelectedTables' | 'checkIntoSchema' | 'restoreIntoSchema' | 'fixSequences' | 'finishRestore'
+  | 'planRestore'
+  | 'createTargetDatabase'
+  | 'restoreGlobals'
+  | 'restoreBase'
+  | 'applySegments'
+  | 'keepSelectedTables'
+  | 'checkIntoSchema'
+  | 'restoreIntoSchema'
+  | 'fixSequences'
+  | 'finishRestore'
 >;
 
 /** Where a checksum file for exactly this LSN exists: a base's snapshot or a checkpoint. */
