@@ -47,6 +47,8 @@ export const TargetExistsError = defineError('TargetExistsError', 'target_exists
 export const VerifyFailedError = defineError('VerifyFailedError', 'verify_failed');
 /** A DDL command the stream cannot replay (e.g. DDL inside a function, when configured to fail). */
 export const UnreplayableDdlError = defineError('UnreplayableDdlError', 'unreplayable_ddl');
+/** An object-store repository request failed or an object does not match what was uploaded; retryable. */
+export const ObjectStoreError = defineError('ObjectStoreError', 'object_store');
 /** An external command (pg_dump, psql…) failed; retryable by default. */
 export const CommandFailedError = defineError('CommandFailedError', 'command_failed');
 

@@ -51,6 +51,20 @@ export function addVerification(catalog: Catalog, v: VerificationEntry): Catalog
   return { ...catalog, verifications: [...catalog.verifications.filter((x) => !same(x)), v] };
 }
 
+/**
+ * Every entry of `from` added to `into` (an entry of `from` replaces the same one of `into`):
+ * how a worker's catalog joins the one in an object store, where several workers write
+ * (docs/s3-repository.md). Entries are never dropped by a merge; removals are explicit (removeEntries).
+ */
+export function mergeCatalogs(into: Catalog, from: Catalog): Catalog {
+  let merged = into;
+  for (const base of from.bases) merged = addBase(merged, base);
+  for (const segment of from.segments) merged = addSegment(merged, segment);
+  for (const checkpoint of from.checkpoints) merged = addCheckpoint(merged, checkpoint);
+  for (const verification of from.verifications) merged = addVerification(merged, verification);
+  return merged;
+}
+
 /** Removes bases (by id) and segments (by file), e.g. after retention deleted them. */
 export function removeEntries(catalog: Catalog, remove: { bases?: readonly string[]; segments?: readonly string[] }): Catalog {
   const bases = new Set(remove.bases ?? []);

@@ -1,0 +1,154 @@
+/**
+ * A chain folder and its copy in an object store (docs/s3-repository.md): push uploads what the
+ * bucket lacks, files first and the catalog last (so the bucket's catalog never lists a file the
+ * bucket does not hold); pull downloads what the local folder lacks and merges the bucket's
+ * catalog into the local one. Files are immutable once written (sealed segments, base files,
+ * checkpoints), so "lacks" is by name and size. The catalog, which several workers update, is
+ * written with a conditional put (If-Match on the ETag read, If-None-Match for the first one)
+ * and merged again when another writer got there first: no entry is ever lost.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { mergeCatalogs } from '../../core/catalog/catalog';
+import { catalogSchema, type Catalog } from '../../core/catalog/schema';
+import { isMirrored } from '../../core/repository/object-store';
+import { CATALOG_FILE, SEGMENTS_DIR } from '../../core/repository/paths';
+import { ObjectStoreError } from '../../errors';
+import { loadCatalog, updateCatalog } from '../fs/catalog-store';
+import type { ObjectStore } from './object-store';
+
+/** Conditional catalog writes tried before giving up (each loss means another writer's update landed). */
+const CATALOG_ATTEMPTS = 20;
+
+export interface PushResult {
+  uploaded: string[];
+  /** The catalog now in the bucket (the local one merged with what other workers wrote). */
+  catalog: Catalog | null;
+}
+
+/** Files under `chainDir` (paths relative to it, `/`-separated) that belong in the bucket, with their sizes. */
+async function localFiles(chainDir: string): Promise<Map<string, number>> {
+  const files = new Map<string, number>();
+  let entries;
+  try {
+    entries = await readdir(chainDir, { recursive: true, withFileTypes: true });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return files;
+    throw error;
+  }
+  for (const entry of entries) {
+    if (!entry.isFile()) continue;
+    const full = join(entry.parentPath, entry.name);
+    const rel = full
+      .slice(chainDir.length + 1)
+      .split('\\')
+      .join('/');
+    if (!isMirrored(rel) || rel === CATALOG_FILE) continue;
+    files.set(rel, (await stat(full)).size);
+  }
+  return files;
+}
+
+/** Objects of the chain in the bucket (paths relative to the chain folder) with their sizes. */
+async function storedFiles(store: ObjectStore, chain: string): Promise<Map<string, number>> {
+  const files = new Map<string, number>();
+  for await (const o of store.list(chain)) files.set(o.path.slice(chain.length + 1), o.bytes);
+  return files;
+}
+
+function parseStoredCatalog(store: ObjectStore, path: string, text: string): Catalog {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (cause) {
+    throw new ObjectStoreError(`${store.describe(path)}: not valid JSON`, { cause, hint: 'rebuild the catalog from the bucket (pgincr catalog rebuild)' });
+  }
+  const parsed = catalogSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new ObjectStoreError(`${store.describe(path)}: invalid catalog: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, {
+      hint: 'rebuild the catalog from the bucket (pgincr catalog rebuild)',
+    });
+  }
+  return parsed.data;
+}
+
+/** The bucket's catalog of a chain (null when it has none). */
+export async function loadStoredCatalog(store: ObjectStore, chain: string): Promise<Catalog | null> {
+  const path = `${chain}/${CATALOG_FILE}`;
+  const stored = await store.getText(path);
+  return stored ? parseStoredCatalog(store, path, stored.text) : null;
+}
+
+/**
+ * Merges `catalog` into the bucket's catalog of `chain` with conditional writes, retrying on a
+ * lost race (re-read, re-merge). `replace` writes `catalog` as it is instead of merging (a
+ * rebuild or retention, which remove entries). Returns what the bucket now holds.
+ */
+export async function storeCatalog(store: ObjectStore, chain: string, catalog: Catalog, options: { replace?: boolean } = {}): Promise<Catalog> {
+  const path = `${chain}/${CATALOG_FILE}`;
+  for (let attempt = 1; attempt <= CATALOG_ATTEMPTS; attempt++) {
+    const stored = await store.getText(path);
+    const current = stored ? parseStoredCatalog(store, path, stored.text) : null;
+    const next = current && !options.replace ? mergeCatalogs(current, catalog) : catalog;
+    if (current && JSON.stringify(current) === JSON.stringify(next)) return current;
+    const written = await store.putIf(path, `${JSON.stringify(catalogSchema.parse(next), null, 2)}\n`, stored ? (stored.etag ?? null) : null);
+    if (written !== null) return next;
+    await new Promise((r) => setTimeout(r, Math.min(1000, 20 * attempt + Math.random() * 50))); // another writer won: read its catalog again
+  }
+  throw new ObjectStoreError(`${store.describe(path)}: ${CATALOG_ATTEMPTS} conditional writes lost to other writers`, {
+    hint: 'too many workers update this catalog at once; the update is retried with the activity',
+  });
+}
+
+/**
+ * Uploads every file of the chain folder that the bucket lacks (or holds at another size), then
+ * merges the local catalog into the bucket's. `only` limits the files considered (the capture
+ * names the segment it just sealed, so it need not list the whole chain).
+ */
+export async function pushChain(store: ObjectStore, chainDir: string, options: { only?: string[] } = {}): Promise<PushResult> {
+  const chain = basename(chainDir);
+  const catalog = await loadCatalog(chainDir);
+  const local = options.only
+    ? new Map(await Promise.all(options.only.map(async (rel) => [rel, (await stat(join(chainDir, rel))).size] as const)))
+    : await localFiles(chainDir);
+  const stored = options.only ? new Map<string, number>() : await storedFiles(store, chain);
+  // A sealed segment goes up once the catalog lists it: before that it may still be compressed (its .sql replaced by .gz).
+  const listed = new Set(catalog?.segments.map((s) => s.file) ?? []);
+  const uploaded: string[] = [];
+  for (const [rel, bytes] of [...local].sort(([a], [b]) => a.localeCompare(b))) {
+    if (stored.get(rel) === bytes || (rel.startsWith(`${SEGMENTS_DIR}/`) && !listed.has(rel))) continue;
+    await store.putFile(`${chain}/${rel}`, join(chainDir, rel));
+    uploaded.push(rel);
+  }
+  return { uploaded, catalog: catalog ? await storeCatalog(store, chain, catalog) : await loadStoredCatalog(store, chain) };
+}
+
+/**
+ * Downloads every object of the chain that the local folder lacks (or holds at another size),
+ * except those `skip` names, then merges the bucket's catalog into the local one. Returns the
+ * paths downloaded (relative to the chain folder).
+ */
+export async function pullChain(store: ObjectStore, chainDir: string, options: { skip?: (rel: string) => boolean } = {}): Promise<string[]> {
+  const chain = basename(chainDir);
+  const stored = await storedFiles(store, chain);
+  const local = await localFiles(chainDir);
+  const downloaded: string[] = [];
+  for (const [rel, bytes] of [...stored].sort(([a], [b]) => a.localeCompare(b))) {
+    if (rel === CATALOG_FILE || !isMirrored(rel) || options.skip?.(rel) || local.get(rel) === bytes) continue;
+    await store.downloadFile(`${chain}/${rel}`, join(chainDir, rel));
+    downloaded.push(rel);
+  }
+  const catalog = await loadStoredCatalog(store, chain);
+  if (catalog) await updateCatalog(chainDir, (mine) => (mine ? mergeCatalogs(mine, catalog) : catalog));
+  return downloaded;
+}
+
+/** The chain folders (`<system_identifier>-<dbname>`) the bucket holds. */
+export async function storedChains(store: ObjectStore): Promise<string[]> {
+  const chains = new Set<string>();
+  for await (const o of store.list('')) {
+    const head = o.path.split('/')[0];
+    if (head && /^\d+-/.test(head)) chains.add(head);
+  }
+  return [...chains].sort();
+}
