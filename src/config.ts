@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors';
+import { parseS3Url, type ObjectStoreLocation } from './core/repository/object-store';
 
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier (a-z, 0-9, _; at most 63)');
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration like 500ms, 30s, 10m, 1h, 7d');
@@ -120,9 +121,25 @@ export const temporalSchema = z
   })
   .strict();
 
+/**
+ * An S3-compatible repository (docs/s3-repository.md). No credentials: the worker takes them from
+ * the AWS environment (variables, shared credentials file, instance role).
+ */
+export const s3RepositorySchema = z
+  .object({
+    url: z.string().startsWith('s3://', 's3://bucket/prefix'),
+    /** An S3-compatible server's URL; AWS S3 when absent. */
+    endpoint: z.string().url().optional(),
+    region: z.string().min(1).optional(),
+    forcePathStyle: z.boolean().optional(),
+    /** This worker's local folder: the capture's spool and the cache of what restore and verify download. */
+    spool: z.string().min(1, 'a folder path'),
+  })
+  .strict();
+
 export const configSchema = z
   .object({
-    repository: z.string().min(1, 'a folder path'),
+    repository: z.union([z.string().min(1, 'a folder path'), s3RepositorySchema]),
     profiles: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), profileSchema).default({}),
     defaultProfile: z.string().default('default'),
     capture: captureSchema.default(captureSchema.parse({})),
@@ -137,11 +154,15 @@ export const configSchema = z
   })
   .strict();
 
-export type Config = z.infer<typeof configSchema>;
+/**
+ * The parsed configuration. `repository` is always a local folder: the repository itself, or with
+ * an object-store repository (`objectStore`) this worker's spool, which mirrors the bucket's layout.
+ */
+export type Config = Omit<z.infer<typeof configSchema>, 'repository'> & { repository: string; objectStore?: ObjectStoreLocation };
 export type Profile = z.infer<typeof profileSchema>;
 
 /** Keys that would put a secret into the config file: refused with a pointer to pgpass. */
-const SECRET_KEYS = /^(password|passwd|pass|secret|pgpassword)$/i;
+const SECRET_KEYS = /^(password|passwd|pass|secret|pgpassword|credentials|access_?key(_?id)?|secret_?(access_?)?key|session_?token|aws_[a-z_]+)$/i;
 
 function findSecretKeys(value: unknown, path: string[] = []): string[] {
   if (value === null || typeof value !== 'object') return [];
@@ -162,8 +183,11 @@ export function formatIssues(error: z.ZodError): string[] {
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, source = 'config'): Config {
   const secrets = findSecretKeys(raw);
   if (secrets.length) {
-    throw new ConfigError(`${source}: ${secrets.map((k) => `${k}: passwords are not allowed in the config file`).join('; ')}`, {
-      hint: 'set PGPASSWORD in the worker environment, or use a pgpass file (profile.passfile) or a service file',
+    const what = (k: string) => (/pass/i.test(k.split('.').at(-1) ?? '') ? 'passwords' : 'credentials');
+    throw new ConfigError(`${source}: ${secrets.map((k) => `${k}: ${what(k)} are not allowed in the config file`).join('; ')}`, {
+      hint:
+        'set PGPASSWORD in the worker environment, or use a pgpass file (profile.passfile) or a service file; ' +
+        'S3 credentials come from the AWS environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance role)',
     });
   }
   const input = { ...(raw as Record<string, unknown>) };
@@ -176,10 +200,40 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
     const lines = formatIssues(result.error);
     throw new ConfigError(`${source} is invalid:\n  ${lines.join('\n  ')}`);
   }
-  const config = result.data;
+  const config = resolveRepository(result.data, input, source);
   if (env.TEMPORAL_ADDRESS) config.temporal.address = env.TEMPORAL_ADDRESS;
   if (!config.profiles[config.defaultProfile]) config.profiles[config.defaultProfile] = {};
   return config;
+}
+
+/** With an S3 repository: the spool is the local folder every stage works in, the bucket is `objectStore`. */
+function resolveRepository(parsed: z.infer<typeof configSchema>, input: Record<string, unknown>, source: string): Config {
+  const { repository, ...rest } = parsed;
+  if (typeof repository === 'string') {
+    if (repository.startsWith('s3://')) {
+      throw new ConfigError(`${source} is invalid:\n  repository: an S3 repository is an object with a local spool folder`, {
+        hint: `write "repository": { "url": ${JSON.stringify(repository)}, "spool": "/var/lib/pgincr/spool" } (docs/s3-repository.md)`,
+      });
+    }
+    return { ...rest, repository };
+  }
+  let where: { bucket: string; prefix: string } | null;
+  try {
+    where = parseS3Url(repository.url);
+  } catch (error) {
+    throw new ConfigError(`${source} is invalid:\n  repository.url: ${(error as Error).message}`);
+  }
+  if (!where) throw new ConfigError(`${source} is invalid:\n  repository.url: s3://bucket/prefix`);
+  if (rest.capture.decoder === 'decoder_raw') {
+    throw new ConfigError(`${source} is invalid:\n  capture.decoder: decoder_raw is not supported with an S3 repository yet`, {
+      hint: 'use the pgoutput decoder',
+    });
+  }
+  // Segments seal after a short age by default: the slot is acknowledged only up to what the bucket holds.
+  const capture = input.capture as Record<string, unknown> | undefined;
+  if (capture?.segmentMaxAge === undefined) rest.capture.segmentMaxAge = '1m';
+  const { endpoint, region, forcePathStyle } = repository;
+  return { ...rest, repository: repository.spool, objectStore: { ...where, endpoint, region, forcePathStyle } };
 }
 
 /** Loads `--config FILE` / $PGINCR_CONFIG (JSON), or builds the all-defaults config from env. */

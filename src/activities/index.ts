@@ -13,11 +13,12 @@ import { verifyActivities } from '../verify/verify-activities';
 import { monitorActivities } from '../monitor/monitor-activities';
 import { retentionActivities } from '../retention/retention-activities';
 import { catalogActivities } from '../catalog/catalog-activities';
+import { withObjectStore } from './object-store-activities';
 
 export type { ActivityDeps };
 
 export function createActivities(deps: ActivityDeps): PgincrActivities & CliOnlyActivities {
-  return {
+  return withObjectStore(deps, {
     ...setupActivities(deps),
     ...baseActivities(deps),
     ...captureActivities(deps),
@@ -27,5 +28,5 @@ export function createActivities(deps: ActivityDeps): PgincrActivities & CliOnly
     ...verifyActivities(deps),
     ...monitorActivities(deps),
     ...retentionActivities(deps),
-  };
+  });
 }

@@ -2,8 +2,8 @@
  * The capture activity: runs the capture engine for a bounded time, heartbeating the durable
  * position from a timer, and resumes from the repository's files after any crash.
  */
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
-import { controlDir, rotateRequestPath } from '../core/repository/paths';
+import { rm } from 'node:fs/promises';
+import { rotateRequestPath } from '../core/repository/paths';
 import type { CaptureRunInput, PgincrActivities } from '../activities/types';
 import { activityContext, cancellationSignal, chainDirFor, heartbeat, lastHeartbeat, profileByName, type ActivityDeps } from '../activities/context';
 import { durationMs } from '../config';
@@ -18,7 +18,8 @@ import { captureRecorder } from '../monitor/activity-metrics';
 import { SegmentWriter } from '../adapters/fs/segment-writer';
 import { findPartial, scanSegmentFile } from '../adapters/fs/segment-files';
 import { addSegment, emptyCatalog } from '../core/catalog/catalog';
-import { updateCatalog } from '../adapters/fs/catalog-store';
+import { loadCatalog, updateCatalog } from '../adapters/fs/catalog-store';
+import { clearRotation, pullFromObjectStore, pushToObjectStore, requestRotation, rotationRequested } from '../activities/object-store';
 import { clearCaptureFailure, describeFailure, loadCaptureFailure, recordCaptureFailure, unrecordedFailure } from '../monitor/capture-failures';
 
 /** The control file a running capture polls for "rotate now". */
@@ -37,18 +38,41 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
     return base ? parseLsn(base.metadata.lsn) : undefined;
   }
 
+  /**
+   * With an object-store repository the local folder is a cache: it gets what the bucket holds
+   * (not the base dumps), an open segment that another worker has since sealed past is dropped
+   * (its transactions are in the bucket), and sealed segments the bucket lacks (a crash between
+   * a seal and its upload) go up before the slot is acknowledged past them.
+   */
+  async function resumeFromObjectStore(chain: string, log: ActivityDeps['logger']): Promise<void> {
+    const pulled = await pullFromObjectStore(deps.config, chain, { withoutDumps: true });
+    const partial = await findPartial(chain);
+    const sealedEnd = (await loadCatalog(chain))?.segments.reduce<bigint>((max, s) => (parseLsn(s.endLsn) > max ? parseLsn(s.endLsn) : max), 0n) ?? 0n;
+    if (partial && partial.startLsn < sealedEnd) {
+      log.warn(
+        { partial: partial.path, sealedEnd: formatLsn(sealedEnd) },
+        'dropping an open segment that the bucket has sealed past (another worker captured since)',
+      );
+      await rm(partial.path, { force: true });
+    }
+    const pushed = await pushToObjectStore(deps.config, chain);
+    if (pulled.length || pushed.length) log.info({ pulled: pulled.length, pushed: pushed.length }, 'chain folder in step with the object store');
+  }
+
   return {
     async captureChanges(input): Promise<CaptureResult> {
       const profile = profileByName(deps.config, input.profile);
       const chain = await chainDirFor(deps, input.profile);
       const log = deps.logger.child({ component: 'capture', slot: cfg.slot });
+      const offsite = deps.config.objectStore !== undefined;
+      if (offsite) await resumeFromObjectStore(chain, log);
       // "rotate now" requests arrive as a file (the workflow's signal → requestRotation); polled, not per message.
       let rotate = false;
       const poll = setInterval(
         () =>
-          void stat(rotateRequestPath(chain)).then(
-            () => {
-              rotate = true;
+          void rotationRequested(deps.config, chain).then(
+            (asked) => {
+              if (asked) rotate = true;
             },
             () => undefined,
           ),
@@ -90,7 +114,13 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
       };
       try {
         const result = await run(
-          createCaptureDeps({ profile, chainDir: chain, log }),
+          createCaptureDeps({
+            profile,
+            chainDir: chain,
+            log,
+            // The bucket gets each sealed segment (and the catalog naming it) before the slot is acknowledged past it.
+            ...(offsite ? { upload: async (sealed: { file: string }) => void (await pushToObjectStore(deps.config, chain, [sealed.file])) } : {}),
+          }),
           {
             slot: cfg.slot,
             publication: cfg.publication,
@@ -115,7 +145,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
             rotateRequested: () => {
               if (!rotate) return false;
               rotate = false;
-              void rm(rotateRequestPath(chain), { force: true });
+              void clearRotation(deps.config, chain).catch(() => undefined);
               return true;
             },
             now: () => Date.now(),
@@ -139,9 +169,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
     },
 
     async requestRotation({ profile }) {
-      const chain = await chainDirFor(deps, profile);
-      await mkdir(controlDir(chain), { recursive: true, mode: 0o700 });
-      await writeFile(rotateRequestPath(chain), new Date().toISOString(), { mode: 0o600 });
+      await requestRotation(deps.config, await chainDirFor(deps, profile));
     },
 
     /** Seals the open partial segment, if any (after the capture activity has stopped). */
@@ -156,6 +184,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
       await writer.close();
       if (!entry) return { sealed: null };
       await updateCatalog(chain, (catalog) => addSegment(catalog ?? emptyCatalog(fields.systemIdentifier, fields.database), entry));
+      await pushToObjectStore(deps.config, chain, [entry.file]);
       return { sealed: entry.file };
     },
   };

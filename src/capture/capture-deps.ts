@@ -11,6 +11,7 @@ import { recordUnlistedSegments, updateCatalog } from '../adapters/fs/catalog-st
 import { startReplication } from '../adapters/pg/replication-stream';
 import { openSourceSession } from './source-session';
 import type { CaptureClock, CaptureDeps, CaptureLog } from './capture-types';
+import type { SegmentEntry } from '../core/catalog/schema';
 
 /** Wall-clock time and Node timers. */
 export const systemClock: CaptureClock = {
@@ -29,6 +30,8 @@ export interface CaptureDepsOptions {
   log?: CaptureLog;
   /** Writer buffer size before a write to the file (tests use small values). */
   flushBytes?: number;
+  /** An object-store repository: uploads a recorded segment (and the catalog); the slot is acknowledged only past what it uploaded. */
+  upload?: (sealed: SegmentEntry) => Promise<void>;
 }
 
 export function createCaptureDeps(options: CaptureDepsOptions): CaptureDeps {
@@ -47,7 +50,9 @@ export function createCaptureDeps(options: CaptureDepsOptions): CaptureDeps {
     openWriter: (header, startLsn) => SegmentWriter.open(chainDir, header, startLsn, { flushBytes: options.flushBytes, nowMs: systemClock.now }),
     recordSegment: async (header, sealed) => {
       await updateCatalog(chainDir, (catalog) => addSegment(catalog ?? emptyCatalog(header.systemIdentifier, header.database), sealed));
+      await options.upload?.(sealed);
     },
+    offsite: options.upload !== undefined,
     compressSegment: (sealed) => compressSealedSegment(chainDir, sealed),
     log: options.log,
   };

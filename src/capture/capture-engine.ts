@@ -26,7 +26,7 @@ import { DdlOrdinals, initDdlParser } from '../core/ddl/extract';
 import { isSignedTable, type RefusedRow, type VerifyingCaptureContext } from '../core/sql/capture-row-verify';
 import { requireCaptureKey } from '../adapters/pg/capture-key';
 import type { PgoutputMessage } from '../core/decoding/model';
-import { formatLsn, maxLsn, type Lsn } from '../core/lsn';
+import { formatLsn, maxLsn, parseLsn, type Lsn } from '../core/lsn';
 import { shouldRotate, type RotateReason } from '../core/segment/rotation';
 import type { ReplicationMessage } from '../adapters/pg/replication-messages';
 import type { SegmentWriter } from '../adapters/fs/segment-writer';
@@ -127,6 +127,8 @@ export class CaptureRun {
       clock: deps.clock,
       durableLsn: writer.durableLsn, // everything in the files is fsynced when the writer opens
       confirmedLsn: resumeLsn,
+      // The bucket holds every sealed segment when a run starts (the activity uploads what it lacks), not the open one.
+      ...(deps.offsite ? { offsiteLsn: writer.startLsn } : {}),
     });
     this.started = this.clock.now();
   }
@@ -393,7 +395,7 @@ export class CaptureRun {
     this.result.segmentsSealed += 1;
     this.deps.log?.info({ reason, segment: sealed.file, endLsn: sealed.endLsn }, 'segment sealed');
     if (this.input.compress === 'gzip') this.compressInBackground(sealed);
-    else await this.deps.recordSegment(this.source.header, sealed);
+    else await this.record(sealed);
     if (reason !== 'stop') this.writer = await this.deps.openWriter(this.source.header, end);
     else await this.settleCompression();
   }
@@ -407,11 +409,16 @@ export class CaptureRun {
    */
   private compressInBackground(sealed: SegmentEntry): void {
     this.compressing = (async () => {
-      const compressed = await this.deps.compressSegment(sealed);
-      await this.deps.recordSegment(this.source.header, compressed);
+      await this.record(await this.deps.compressSegment(sealed));
     })().catch((error: unknown) => {
       this.compressError ??= error;
     });
+  }
+
+  /** The catalog entry (and with an object store the upload), then what the repository now holds may be acknowledged. */
+  private async record(sealed: SegmentEntry): Promise<void> {
+    await this.deps.recordSegment(this.source.header, sealed);
+    this.commits.offsiteHolds(parseLsn(sealed.endLsn));
   }
 
   /** Waits for the segment being compressed and recorded; rethrows its failure. */

@@ -114,9 +114,14 @@ export interface CaptureDeps {
    * else starts a new partial at `startLsn` (the previous segment's end, or the base LSN).
    */
   openWriter(header: Omit<SegmentHeader, 'startLsn'>, startLsn: Lsn): Promise<SegmentWriter>;
-  /** Records a sealed segment in the catalog. */
+  /**
+   * Records a sealed segment in the catalog; with an object-store repository (`offsite`) it also
+   * uploads it and resolves once the bucket holds it, verified.
+   */
   recordSegment(header: Omit<SegmentHeader, 'startLsn'>, sealed: SegmentEntry): Promise<void>;
   /** gzips a sealed, uncompressed segment (compressSealedSegment); returns its new catalog entry. */
   compressSegment(sealed: SegmentEntry): Promise<SegmentEntry>;
+  /** An object-store repository: acknowledge only what recordSegment has put in the bucket (group-commit.ts). */
+  offsite?: boolean;
   log?: CaptureLog;
 }

@@ -13,6 +13,12 @@
  * after the last successful fsync is ever acknowledged (the next run cuts the partial segment
  * back, invariant 3).
  *
+ * With an object-store repository (`offsiteLsn`), acknowledged also means held by the bucket:
+ * while the files hold durable transactions past the end of the last segment uploaded and
+ * verified there, acknowledgements stop at that end (`offsiteHolds` moves it), so losing the
+ * worker's disk loses nothing the slot let go (docs/design.md, "The acknowledgement rule with an
+ * object store").
+ *
  * No I/O of its own: the fsync, the status sender and the clock are injected, so unit tests
  * drive it with a fake clock, an fsync that fails and a fake stream.
  */
@@ -37,6 +43,8 @@ export interface GroupCommitOptions {
    * WAL fsyncs on the same disk and cut its TPS. It only delays acknowledgements, by at most this.
    */
   minGapMs?: number;
+  /** Object-store repository: the end of what the bucket holds when the run starts (acknowledgements stop there). */
+  offsiteLsn?: Lsn;
 }
 
 export class GroupCommit {
@@ -59,6 +67,8 @@ export class GroupCommit {
   /** Cancels the fsync due after the minimum gap. */
   private cancelTimer: (() => void) | null = null;
   private lastSyncStartMs = Number.NEGATIVE_INFINITY;
+  /** End of what the object store holds; null without one. */
+  private offsite: Lsn | null;
 
   constructor(options: GroupCommitOptions) {
     this.fsync = options.fsync;
@@ -68,7 +78,24 @@ export class GroupCommit {
     this.minGapMs = options.minGapMs ?? 50;
     this.writtenLsn = options.durableLsn;
     this.durableLsn = options.durableLsn;
-    this.confirmedLsn = maxLsn(options.durableLsn, options.confirmedLsn);
+    this.offsite = options.offsiteLsn ?? null;
+    this.confirmedLsn = this.capped(maxLsn(options.durableLsn, options.confirmedLsn));
+  }
+
+  /**
+   * What may be acknowledged of `lsn`: all of it, unless durable transactions past the end of
+   * what the object store holds are only on this disk; then that end.
+   */
+  private capped(lsn: Lsn): Lsn {
+    if (this.offsite === null || this.durableLsn <= this.offsite) return lsn;
+    return lsn < this.offsite ? lsn : this.offsite;
+  }
+
+  /** The object store now holds everything up to `lsn` (a sealed segment uploaded and verified). */
+  offsiteHolds(lsn: Lsn): void {
+    if (this.offsite === null) return;
+    this.offsite = maxLsn(this.offsite, lsn);
+    this.acknowledgeDurable();
   }
 
   /** The position acknowledged to the server (and reported in heartbeats). */
@@ -145,8 +172,9 @@ export class GroupCommit {
       return;
     }
     this.throwIfFailed();
-    if (idle && walEnd > this.confirmedLsn) {
-      this.confirmedLsn = walEnd;
+    const lsn = this.capped(walEnd);
+    if (idle && lsn > this.confirmedLsn) {
+      this.confirmedLsn = lsn;
       this.resend();
     } else if (replyRequested) this.resend();
   }
@@ -221,8 +249,9 @@ export class GroupCommit {
   }
 
   private acknowledgeDurable(): void {
-    if (this.durableLsn > this.confirmedLsn) {
-      this.confirmedLsn = this.durableLsn;
+    const lsn = this.capped(this.durableLsn);
+    if (lsn > this.confirmedLsn) {
+      this.confirmedLsn = lsn;
       this.resend();
     }
   }

@@ -5,13 +5,10 @@
  * the capture is asked to rotate, and `waitForSegmentCoverage` polls the catalog until a sealed
  * segment ends at or after the LSN.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { PgincrActivities, SegmentCoverage } from '../activities/types';
 import { cancellationSignal, chainDirFor, heartbeat, profileByName, type ActivityDeps } from '../activities/context';
 import { withProfileClient } from '../activities/profiles';
-import { rotateRequestPath } from '../capture/capture-activities';
-import { loadCatalog } from '../adapters/fs/catalog-store';
+import { repositoryCatalog, requestRotation } from '../activities/object-store';
 import { slotInfo } from '../adapters/pg/slot';
 import { formatLsn, parseLsn } from '../core/lsn';
 import type { Catalog } from '../core/catalog/schema';
@@ -43,12 +40,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function coverageActivities(deps: ActivityDeps): CoverageActivities {
   const slot = deps.config.capture.slot;
-
-  async function requestRotation(chain: string): Promise<void> {
-    const path = rotateRequestPath(chain);
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    await writeFile(path, new Date().toISOString(), { mode: 0o600 });
-  }
 
   async function slotActive(profile: string): Promise<boolean> {
     return withProfileClient(deps, profile, async (client) => (await slotInfo(client, slot))?.active === true);
@@ -83,7 +74,7 @@ export function coverageActivities(deps: ActivityDeps): CoverageActivities {
       let inactiveSince: number | null = null;
       let lastRotation = started;
       for (;;) {
-        const coverage = coverageOf(await loadCatalog(chain), lsn);
+        const coverage = coverageOf(await repositoryCatalog(deps.config, chain), lsn); // the bucket's, with an object store
         heartbeat({ waitingFor: lsn, sealedEndLsn: coverage.sealedEndLsn });
         if (coverage.covered || timeoutMs <= 0) return coverage;
         const now = Date.now();
@@ -100,7 +91,7 @@ export function coverageActivities(deps: ActivityDeps): CoverageActivities {
         }
         if (now - lastRotation >= REROTATE_MS) {
           lastRotation = now;
-          await requestRotation(chain);
+          await requestRotation(deps.config, chain);
         }
         cancellationSignal()?.throwIfAborted();
         await sleep(POLL_MS);

@@ -4,7 +4,7 @@
  * src/verify/.
  */
 import { existsSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { join } from 'node:path';
 import type { DatabaseGrant, PgincrActivities, RestorePlanResult } from '../activities/types';
 import { activityClient, cancellationSignal, chainDirFor, heartbeat, profileByName, type ActivityDeps } from '../activities/context';
 import { chainReach } from '../monitor/chain-reach';
@@ -12,7 +12,7 @@ import type { Profile } from '../config';
 
 import { planRestore } from '../core/restore/plan';
 import type { Catalog } from '../core/catalog/schema';
-import { loadCatalog, loadOrRebuildCatalog } from '../adapters/fs/catalog-store';
+import { loadOrRebuildCatalog } from '../adapters/fs/catalog-store';
 import { readBaseMetadata } from '../base/base-files';
 import { checkBaseFiles, checkChainFolder, checkSegmentFiles } from './check-plan';
 import { createTargetDatabase, dropOwnTargetDatabase } from './create-target';
@@ -24,14 +24,14 @@ import { fixSequences } from './sequences';
 import { keepOnlySelection } from './partial-base';
 import { partialApplyFilter } from './partial-apply';
 import { checkIntoSchema, restoreIntoSchema } from './into-schema';
-import { BASE_FILES, baseDir, rotateRequestPath } from '../core/repository/paths';
+import { BASE_FILES, baseDir } from '../core/repository/paths';
+import { repositoryCatalog, requestRotation } from '../activities/object-store';
 import { parseLsn } from '../core/lsn';
 import { recordRestoreProgress } from '../monitor/activity-metrics';
 import { lastCommitEnd, waitForSealed, type OpenSegmentOutcome } from './open-segment';
 import { findPartial } from '../adapters/fs/segment-files';
 import { connectProfile } from '../adapters/pg/connect';
 import { slotInfo } from '../adapters/pg/slot';
-import { mkdir, writeFile } from 'node:fs/promises';
 
 /** How long a restore to latest waits for the capture to seal the open segment. */
 const LATEST_SEAL_TIMEOUT_MS = 90_000;
@@ -76,13 +76,9 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
     const outcome = await waitForSealed(
       parseLsn(end),
       {
-        requestRotation: async () => {
-          const path = rotateRequestPath(chain);
-          await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-          await writeFile(path, new Date().toISOString(), { mode: 0o600 });
-        },
+        requestRotation: () => requestRotation(deps.config, chain),
         sealedEnd: async () => {
-          const segments = (await loadCatalog(chain))?.segments ?? [];
+          const segments = (await repositoryCatalog(deps.config, chain))?.segments ?? []; // the bucket's, with an object store
           return segments.reduce<bigint | null>((max, s) => (max === null || parseLsn(s.endLsn) > max ? parseLsn(s.endLsn) : max), null);
         },
         captureRunning: async () => {

@@ -94,3 +94,56 @@ describe('config validation', () => {
     expect(() => durationMs('1 week')).toThrow(/invalid duration/);
   });
 });
+
+describe('S3 repository config', () => {
+  const s3 = {
+    url: 's3://backups-eu/pgincr/prod',
+    endpoint: 'http://127.0.0.1:7070',
+    region: 'eu-west-1',
+    forcePathStyle: true,
+    spool: '/var/lib/pgincr/spool',
+  };
+
+  it('keeps the spool as the local folder and the bucket, prefix and connection as the object store', () => {
+    const c = parseConfig({ repository: s3 }, env);
+    expect(c.repository).toBe('/var/lib/pgincr/spool');
+    expect(c.objectStore).toEqual({
+      bucket: 'backups-eu',
+      prefix: 'pgincr/prod',
+      endpoint: 'http://127.0.0.1:7070',
+      region: 'eu-west-1',
+      forcePathStyle: true,
+    });
+    expect(c.capture.segmentMaxAge).toBe('1m'); // the slot waits for uploads: segments seal after a short age
+    expect(parseConfig({ repository: s3, capture: { segmentMaxAge: '5m' } }, env).capture.segmentMaxAge).toBe('5m');
+    expect(parseConfig({ repository: '/b' }, env).objectStore).toBeUndefined();
+  });
+
+  it('refuses credentials in the config file and points to the AWS environment', () => {
+    for (const key of ['accessKeyId', 'secretAccessKey', 'sessionToken', 'credentials', 'aws_secret_access_key']) {
+      const msg = problems({ repository: { ...s3, [key]: 'AKIAEXAMPLE' } });
+      expect(msg).toMatch(new RegExp(`repository\\.${key}: credentials are not allowed in the config file`));
+      expect(msg).toMatch(/hint: .*AWS_ACCESS_KEY_ID/);
+      expect(msg).not.toMatch(/AKIAEXAMPLE/);
+    }
+    expect(problems({ repository: { ...s3, credentials: { accessKeyId: 'AKIAEXAMPLE' } } })).toMatch(/repository\.credentials: credentials are not allowed/);
+  });
+
+  it('names a bad URL, a missing spool, an unknown key and a bare s3:// string', () => {
+    expect(problems({ repository: { ...s3, url: 's3://Bad_Bucket/x' } })).toMatch(
+      /repository\.url: s3:\/\/Bad_Bucket\/x: "Bad_Bucket" is not an S3 bucket name/,
+    );
+    expect(problems({ repository: { ...s3, url: 's3://bucket/a/../b' } })).toMatch(/repository\.url: .*'\.\.'/);
+    expect(problems({ repository: { url: s3.url } })).toMatch(/repository/);
+    expect(problems({ repository: { ...s3, endpoint: 'not a url' } })).toMatch(/repository/);
+    expect(problems({ repository: 's3://backups-eu/pgincr' })).toMatch(
+      /repository: an S3 repository is an object with a local spool folder[^]*hint: write "repository": \{ "url": "s3:\/\/backups-eu\/pgincr", "spool"/,
+    );
+  });
+
+  it('refuses decoder_raw with an S3 repository (not supported yet)', () => {
+    expect(problems({ repository: s3, capture: { decoder: 'decoder_raw' } })).toMatch(
+      /capture\.decoder: decoder_raw is not supported with an S3 repository yet/,
+    );
+  });
+});

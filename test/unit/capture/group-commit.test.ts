@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { GroupCommit } from '../../../src/capture/group-commit';
 import { eio, FakeClock, FakeFsync, settle } from './fakes';
 
-function setup(options: { durable?: bigint; confirmed?: bigint; maxUnsynced?: number } = {}) {
+function setup(options: { durable?: bigint; confirmed?: bigint; maxUnsynced?: number; offsite?: bigint } = {}) {
   const clock = new FakeClock();
   const sent: bigint[] = []; // the fake stream: flush positions in the order sent
   const fsync = new FakeFsync((): bigint => gc.written);
@@ -18,6 +18,7 @@ function setup(options: { durable?: bigint; confirmed?: bigint; maxUnsynced?: nu
     durableLsn: options.durable ?? 100n,
     confirmedLsn: options.confirmed ?? 100n,
     maxUnsynced: options.maxUnsynced,
+    ...(options.offsite !== undefined ? { offsiteLsn: options.offsite } : {}),
   });
   return { clock, sent, fsync, gc };
 }
@@ -289,4 +290,56 @@ test('property: whatever the order of writes, fsync outcomes, keepalives and tim
     }),
     { numRuns: 300 },
   );
+});
+
+describe('with an object-store repository', () => {
+  test('durable is acknowledged only up to what the bucket holds; an upload moves it', async () => {
+    const { sent, fsync, gc } = setup({ offsite: 100n });
+    gc.wrote(200n);
+    void gc.syncInBackground();
+    fsync.complete();
+    await settle();
+    expect([gc.durable, gc.confirmed]).toEqual([200n, 100n]); // durable on this disk only
+    await gc.keepalive(900n, true, false); // idle: still not past the bucket while 100..200 is only here
+    expect(gc.confirmed).toBe(100n);
+    gc.offsiteHolds(200n); // the segment ending at 200 is uploaded and verified
+    expect(sent.at(-1)).toBe(200n);
+    await gc.keepalive(900n, true, false); // nothing left only on this disk: the idle rule applies again
+    expect(gc.confirmed).toBe(900n);
+  });
+
+  test('a run resuming an open segment acknowledges nothing past the bucket, whatever it was told', () => {
+    const { gc } = setup({ durable: 500n, confirmed: 600n, offsite: 300n });
+    expect(gc.confirmed).toBe(300n);
+    gc.resend();
+  });
+
+  test('property: the acknowledged position never passes the bucket while durable data is only local', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.oneof(fc.constant('write'), fc.constant('upload'), fc.constant('idle')), { maxLength: 30 }), async (steps) => {
+        const { sent, fsync, gc } = setup({ offsite: 100n });
+        let next = 100n;
+        let uploaded = 100n;
+        const written: bigint[] = [];
+        let checked = 0;
+        for (const step of steps) {
+          if (step === 'write') {
+            next += 10n;
+            written.push(next);
+            gc.wrote(next);
+            void gc.syncInBackground();
+            fsync.complete(fsync.started - 1);
+            await settle();
+          } else if (step === 'upload') {
+            uploaded = gc.durable;
+            gc.offsiteHolds(uploaded);
+          } else await gc.keepalive(next + 5n, true, false);
+          // Every transaction at or before a position sent was in the bucket when it was sent.
+          for (const lsn of sent.slice(checked)) expect(written.filter((w) => w <= lsn && w > uploaded)).toEqual([]);
+          checked = sent.length;
+        }
+      }),
+      { numRuns: 50 },
+    );
+  });
 });
