@@ -9,7 +9,7 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config';
 import { ObjectStore } from '../adapters/s3/object-store';
-import { loadStoredCatalog, pullChain, pushChain, storedChains } from '../adapters/s3/chain-mirror';
+import { loadStoredCatalog, pullChain, pushChain } from '../adapters/s3/chain-mirror';
 import { loadCatalog } from '../adapters/fs/catalog-store';
 import type { Catalog } from '../core/catalog/schema';
 import { BASE_DIR, BASE_FILES, CONTROL_DIR, rotateRequestPath } from '../core/repository/paths';
@@ -49,12 +49,6 @@ export async function pushToObjectStore(config: Config, chainDir: string, only?:
 export async function repositoryCatalog(config: Config, chainDir: string): Promise<Catalog | null> {
   const store = objectStoreOf(config);
   return store ? loadStoredCatalog(store, basename(chainDir)) : loadCatalog(chainDir);
-}
-
-/** The chain folder names the repository holds (the bucket's with an object store). */
-export async function repositoryChains(config: Config): Promise<string[] | undefined> {
-  const store = objectStoreOf(config);
-  return store ? storedChains(store) : undefined;
 }
 
 /** The rotate request's key in the bucket: the capture may run on another worker than the one asking. */

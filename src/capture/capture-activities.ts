@@ -3,7 +3,6 @@
  * position from a timer, and resumes from the repository's files after any crash.
  */
 import { rm } from 'node:fs/promises';
-import { rotateRequestPath } from '../core/repository/paths';
 import type { CaptureRunInput, PgincrActivities } from '../activities/types';
 import { activityContext, cancellationSignal, chainDirFor, heartbeat, lastHeartbeat, profileByName, type ActivityDeps } from '../activities/context';
 import { durationMs } from '../config';
@@ -21,9 +20,6 @@ import { addSegment, emptyCatalog } from '../core/catalog/catalog';
 import { loadCatalog, updateCatalog } from '../adapters/fs/catalog-store';
 import { clearRotation, pullFromObjectStore, pushToObjectStore, requestRotation, rotationRequested } from '../activities/object-store';
 import { clearCaptureFailure, describeFailure, loadCaptureFailure, recordCaptureFailure, unrecordedFailure } from '../monitor/capture-failures';
-
-/** The control file a running capture polls for "rotate now". */
-export { rotateRequestPath };
 
 type CaptureActivities = Pick<PgincrActivities, 'captureChanges' | 'requestRotation' | 'sealCurrentSegment'>;
 

@@ -142,13 +142,3 @@ export async function pullChain(store: ObjectStore, chainDir: string, options: {
   if (catalog) await updateCatalog(chainDir, (mine) => (mine ? mergeCatalogs(mine, catalog) : catalog));
   return downloaded;
 }
-
-/** The chain folders (`<system_identifier>-<dbname>`) the bucket holds. */
-export async function storedChains(store: ObjectStore): Promise<string[]> {
-  const chains = new Set<string>();
-  for await (const o of store.list('')) {
-    const head = o.path.split('/')[0];
-    if (head && /^\d+-/.test(head)) chains.add(head);
-  }
-  return [...chains].sort();
-}

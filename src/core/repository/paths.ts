@@ -136,11 +136,6 @@ export function catalogPath(chain: string): string {
   return join(chain, CATALOG_FILE);
 }
 
-/** `<chain>/control/`: requests to the running capture. */
-export function controlDir(chain: string): string {
-  return join(chain, CONTROL_DIR);
-}
-
 /** A rotation asked for by `pgincr capture rotate` (or a backup workflow), read by the running capture. */
 export function rotateRequestPath(chain: string): string {
   return join(chain, CONTROL_DIR, 'rotate-request');
