@@ -3,14 +3,32 @@
  * Never log secrets: connection settings are logged through `describeProfile`, which has none.
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { asyncLocalStorage } from '@temporalio/activity';
 import { serializeError } from './log-error';
 
 export type { Logger };
 
+type ActivitySdk = typeof import('@temporalio/activity');
+let activitySdkPath: string | null | undefined;
+
+/**
+ * The activity SDK when this process has loaded it, else undefined: an activity can only run in
+ * a process that loaded it (the worker), and the CLI must not load it just to learn that no
+ * activity runs (its ~50 modules are a third of `pgincr check`'s start-up, bench/cli-start.ts).
+ */
+function loadedActivitySdk(): ActivitySdk | undefined {
+  if (activitySdkPath === undefined) {
+    try {
+      activitySdkPath = require.resolve('@temporalio/activity');
+    } catch {
+      activitySdkPath = null;
+    }
+  }
+  return activitySdkPath === null ? undefined : (require.cache[activitySdkPath]?.exports as ActivitySdk | undefined);
+}
+
 /** Inside an activity: which workflow, activity and attempt a line belongs to. */
 function activityIds(): Record<string, unknown> {
-  const info = asyncLocalStorage.getStore()?.info;
+  const info = loadedActivitySdk()?.asyncLocalStorage.getStore()?.info;
   if (!info) return {};
   return {
     ...(info.workflowExecution ? { workflowId: info.workflowExecution.workflowId, workflowRunId: info.workflowExecution.runId } : {}),

@@ -27,7 +27,23 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * Node 21+ defines `navigator` (userAgent `Node.js/<major>`); Node 20 does not, and then pg,
+ * when it loads, probes for Cloudflare Workers by building a fetch `Response`, which loads
+ * undici (a tenth of `pgincr check`'s start-up, bench/cli-start.ts). The CLI defines it as
+ * Node 21+ does, so every library sees what it sees on a newer Node.
+ */
+function defineNavigatorAsNewerNode(): void {
+  if ('navigator' in globalThis) return;
+  Object.defineProperty(globalThis, 'navigator', {
+    value: { userAgent: `Node.js/${process.versions.node.split('.')[0]}` },
+    configurable: true,
+    writable: true,
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  defineNavigatorAsNewerNode();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
