@@ -26,8 +26,9 @@ const { faults } = proxySinks<FaultSinks>();
  * with the durable LSN to keep history small. Signals act within seconds while the activity
  * runs: rotate writes the request file the activity polls, pause and stop cancel the activity
  * (stop then seals the current segment), resume starts the next run. Query: status.
- * The UI shows the durable LSN: in the workflow's current details (live) and in its memo
- * (`pgincrDurableLsn`, after every run; also what `describe()` and list filters return).
+ * The UI shows the durable LSN: in the workflow's current details (live, under the summary line
+ * the input carries to every run) and in its memo (`pgincrDurableLsn`, after every run; also what
+ * `describe()` and list filters return). The search attributes are carried by the server.
  */
 export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus> {
   const input = parseInput(captureInput, raw, 'captureWorkflow');
@@ -45,10 +46,14 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
   let pendingRotation = false;
 
   setHandler(captureStatusQuery, () => status);
-  // Shown by the UI on the workflow's page (not in history: free to change at any time).
+  // A database name may hold any character but NUL, and the UI renders details as Markdown: one
+  // line, with no link, image, HTML or emphasis whatever it holds.
+  const summaryLine = input.summary?.replace(/[\u0000-\u001f\u007f]/g, ' ').replace(/[\\`*[\]<>!]/g, '\\$&');
+  // Shown by the UI on the workflow's page (not in history: free to change at any time). The
+  // summary line first: a continued run has no static summary of its own.
   const showDetails = () =>
     setCurrentDetails(
-      `**${status.state}** · durable LSN ${status.lastDurableLsn ?? '(none yet)'} · run ${status.iterations + (status.state === 'running' ? 1 : 0)}` +
+      `${summaryLine ? `${summaryLine}\n\n` : ''}**${status.state}** · durable LSN ${status.lastDurableLsn ?? '(none yet)'} · run ${status.iterations + (status.state === 'running' ? 1 : 0)}` +
         ` · ${status.transactions} transactions, ${status.segmentsSealed} segments sealed since this execution began` +
         `${status.lastRunEndedAt ? ` · last run ended ${status.lastRunEndedAt}` : ''}`,
     );

@@ -81,6 +81,13 @@ export const captureInput = z
     runForMs: z.number().int().min(100).optional(),
     /** Continue-as-new after this many runs (keeps history small; tests use 2). */
     runsPerExecution: z.number().int().min(1).default(50),
+    /**
+     * The UI's summary line of this capture (`capture <database> · slot <slot> · profile <name>`),
+     * as its starter set the first run's static summary. A continued run has no static summary
+     * (the SDK cannot set one on continue-as-new), so every run shows this line at the top of its
+     * current details (control characters shown as spaces), and continue-as-new carries it.
+     */
+    summary: z.string().max(1000).optional(),
   })
   .strict();
 export type CaptureInput = z.input<typeof captureInput>;

@@ -53,14 +53,16 @@ export async function setupWorkflow(raw: SetupInput): Promise<SetupResult> {
   let captureWorkflowId: string | undefined;
   if (input.startCapture) {
     captureWorkflowId = workflowIds.capture(profile, state.slot);
+    const summary = `capture ${state.database} · slot ${state.slot} · profile ${profile}`;
     try {
       await startChild('captureWorkflow', {
         workflowId: captureWorkflowId,
-        args: [{ profile, lastDurableLsn: base.lsn }],
+        // The summary in the input too: every continued run shows it (captureWorkflow).
+        args: [{ profile, lastDurableLsn: base.lsn, summary }],
         parentClosePolicy: ParentClosePolicy.ABANDON,
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
         taskQueue: workflowInfo().taskQueue,
-        staticSummary: `capture ${state.database} · slot ${state.slot} · profile ${profile}`,
+        staticSummary: summary,
         ...labels(childSearchAttributes('capture', { chain: chainName(state.chainDir) })),
       });
     } catch (err) {

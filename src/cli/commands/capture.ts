@@ -18,15 +18,17 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
       await c.withTemporal(async (client) => {
         try {
           const { labelsFor, startLabelled } = require('../../client') as typeof import('../../client');
+          const labels = labelsFor(c.config, c.profile, 'capture', `slot ${c.config.capture.slot} · profile ${c.profile}`);
           const handle = await startLabelled(
             client,
             'captureWorkflow',
             {
               taskQueue: c.config.temporal.taskQueue,
               workflowId: idOf(c),
-              args: [{ profile: c.profile }],
+              // The summary in the input too: every continued run shows it (captureWorkflow).
+              args: [{ profile: c.profile, summary: labels.summary }],
             },
-            labelsFor(c.config, c.profile, 'capture', `slot ${c.config.capture.slot} · profile ${c.profile}`),
+            labels,
           );
           c.print(`capture started: workflow id ${handle.workflowId}`, { workflowId: handle.workflowId });
         } catch (err) {

@@ -108,7 +108,9 @@ describe('UI labels on workflows started through bin/pgincr', () => {
         expect(described.memo?.[DURABLE_LSN_MEMO]).toMatch(/^0\/[0-9A-F]+$/);
         // What the UI's workflow page shows as "current details" (the SDK's metadata query).
         const metadata = await client.workflow.getHandle(captureId).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
-        expect(metadata.currentDetails).toMatch(
+        // The summary line first (a continued run has no static summary), then the state.
+        expect(metadata.currentDetails?.startsWith(`capture ${database} · slot pgincr · profile ${profile}\n\n`)).toBe(true);
+        expect(metadata.currentDetails?.split('\n\n')[1]).toMatch(
           /^\*\*running\*\* · durable LSN 0\/[0-9A-F]+ · run \d+ · \d+ transactions, \d+ segments sealed since this execution began/,
         );
 

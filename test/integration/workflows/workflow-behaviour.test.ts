@@ -129,12 +129,21 @@ describe('workflows on the real dev server with stub activities', () => {
     );
   });
 
-  it('capture: continue-as-new carries the durable LSN, the run count, a pause and the labels', async () => {
+  it('capture: continue-as-new carries the durable LSN, the run count, a pause, the labels and the summary line', async () => {
     // The first run ends by itself (its LSN is durable); later runs run until cancelled.
     const stubs = stubActivities({}, { captureRunMs: (run) => (run === 1 ? 50 : 60_000) });
     await temporal.run(
       async () => {
-        const handle = await startCapture(stubs, 'can', { runsPerExecution: 1 });
+        // The summary line as a starter passes it, with a hostile database name (a line break, a Markdown link, HTML).
+        const handle = await startCapture(stubs, 'can', {
+          runsPerExecution: 1,
+          summary: 'capture a[pp](https://x.example)\n<b> · slot pgincr · profile default',
+        });
+        const shown = 'capture a\\[pp\\](https://x.example) \\<b\\> · slot pgincr · profile default\n\n**';
+        /** What the UI's workflow page shows as current details: the summary line first, on every run (a continued run has no static summary). */
+        const details = async () =>
+          (await temporal.client.workflow.getHandle(handle.workflowId).query<{ currentDetails?: string }>('__temporal_workflow_metadata')).currentDetails;
+        await waitFor('the first run to show its summary line', async () => (await details())?.startsWith(shown) === true, WITHIN_MS, 100);
         const firstRunId = (await handle.describe()).runId;
         // run 1 returns → continue-as-new → run 2 starts with the LSN run 1 made durable
         await waitFor(
@@ -151,6 +160,8 @@ describe('workflows on the real dev server with stub activities', () => {
         expect(second.memo?.[DURABLE_LSN_MEMO]).toBe(captureLsn(1));
         expect(second.typedSearchAttributes.get(searchAttributes.kind)).toBe('capture');
         expect(second.typedSearchAttributes.get(searchAttributes.database)).toEqual(['app']);
+        expect(await second.staticSummary()).toBeUndefined(); // why the summary line rides in the input
+        expect((await details())!.startsWith(shown)).toBe(true);
 
         // pause in the second execution: its run is cancelled, it continues as new, paused
         await handle.signal(pauseSignal);
@@ -163,6 +174,14 @@ describe('workflows on the real dev server with stub activities', () => {
         const third = temporal.client.workflow.getHandle(handle.workflowId);
         const paused = await status(third);
         expect(paused).toMatchObject({ state: 'paused', iterations: 2, lastDurableLsn: captureLsn(1) });
+        // The third run too: the summary line and every search attribute.
+        expect(await details()).toMatch(
+          /^capture a\\\[pp\\\]\(https:\/\/x\.example\) \\<b\\> · slot pgincr · profile default\n\n\*\*paused\*\* · durable LSN /,
+        );
+        const thirdRun = await third.describe();
+        expect(thirdRun.typedSearchAttributes.get(searchAttributes.kind)).toBe('capture');
+        expect(thirdRun.typedSearchAttributes.get(searchAttributes.database)).toEqual(['app']);
+        expect(thirdRun.typedSearchAttributes.get(searchAttributes.chain)).toBe('7312000000000000001-app');
         expect(stubs.runningCaptures()).toHaveLength(0);
 
         await third.signal(resumeSignal);
