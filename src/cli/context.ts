@@ -48,8 +48,9 @@ export class CliContext {
   get profile(): string {
     return this.options.profile ?? this.config.defaultProfile;
   }
+  /** Made at its first use: `pgincr check` logs only when something is wrong, and pino is a tenth of its start-up. */
   get logger(): Logger {
-    this.cachedLogger ??= (require('../logger') as typeof import('../logger')).createLogger();
+    this.cachedLogger ??= madeAtFirstUse(() => (require('../logger') as typeof import('../logger')).createLogger());
     return this.cachedLogger;
   }
 
@@ -108,6 +109,20 @@ export class CliContext {
       }
     });
   }
+}
+
+/** An object that `make`s the real one when first touched (its methods bound to it). */
+function madeAtFirstUse<T extends object>(make: () => T): T {
+  let real: T | undefined;
+  const target = () => (real ??= make());
+  return new Proxy({} as T, {
+    get: (_, key) => {
+      const value: unknown = Reflect.get(target(), key);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target()) : value;
+    },
+    set: (_, key, value) => Reflect.set(target(), key, value),
+    has: (_, key) => Reflect.has(target(), key),
+  });
 }
 
 export function describeWorkflowFailure(type: string, workflowId: string, err: unknown): string {
