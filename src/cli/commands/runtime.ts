@@ -8,9 +8,11 @@ export function registerRuntime(program: Command, ctx: ContextFactory): void {
     .action(async () => {
       const c = ctx();
       const { createWorker, serveMetrics } = require('../../worker') as typeof import('../../worker');
-      const worker = await createWorker(c.config, c.logger);
-      const metrics = await serveMetrics(c.config, c.logger);
-      c.logger.info({ address: c.config.temporal.address, taskQueue: c.config.temporal.taskQueue, metricsPort: metrics?.port ?? null }, 'worker started');
+      // The logger itself, not the CLI's made-at-first-use stand-in: the worker logs from its hot paths.
+      const logger = (require('../../logger') as typeof import('../../logger')).createLogger();
+      const worker = await createWorker(c.config, logger);
+      const metrics = await serveMetrics(c.config, logger);
+      logger.info({ address: c.config.temporal.address, taskQueue: c.config.temporal.taskQueue, metricsPort: metrics?.port ?? null }, 'worker started');
       try {
         await worker.run();
       } finally {
