@@ -50,6 +50,11 @@ export interface RestorePlanResult {
   baseId: string;
   baseLsn: string;
   segments: string[];
+  /**
+   * Restore to latest when nothing sealed the open segment for it: its whole transactions, read
+   * up to its last COMMIT and applied after `segments` (src/restore/open-prefix.ts).
+   */
+  openSegment?: import('../restore/open-prefix').OpenPrefix;
   expectedChecksumsFile?: string;
   encoding: string;
   /** The roles the planned segments' DDL runs as (`SET ROLE` lines), sorted. */

@@ -66,6 +66,11 @@ export interface ApplyOptions {
   restoreId: string;
   /** Segment files in LSN order (absolute paths; `.sql` or `.sql.gz`). */
   segments: readonly string[];
+  /**
+   * After them, the open segment's whole transactions (a restore to latest that nothing sealed
+   * for: src/restore/open-prefix.ts): `read` returns exactly the planned bytes, checked, or throws.
+   */
+  openPrefix?: { read(): Promise<{ path: string; bytes: Buffer; scan: ScanResult }> };
   stopAt: StopTarget;
   /** The base's LSN: the origin starts there when the base step did not create it. */
   startLsn?: string;
@@ -106,6 +111,8 @@ export interface ApplyResult {
 interface VerifiedSegment {
   path: string;
   scan: ScanResult;
+  /** The bytes again, when the segment is applied (checked to be the bytes verified). */
+  read: () => Promise<Buffer>;
 }
 
 /** Reads a segment file's bytes, uncompressing `.gz`. */
@@ -138,7 +145,15 @@ export async function verifySegments(paths: readonly string[]): Promise<Verified
   for (const path of paths) {
     const checked = verifySegment(await readSegmentBytes(path), path);
     if (!checked.ok) throw checked.error;
-    out.push({ path, scan: checked.scan });
+    const scan = checked.scan;
+    const read = async () => {
+      const bytes = await readSegmentBytes(path);
+      if (bytes.length !== scan.length) {
+        throw new SegmentCorruptError(`${path}: changed while the restore ran (${scan.length} bytes verified, ${bytes.length} now) at offset 0`);
+      }
+      return bytes;
+    };
+    out.push({ path, scan, read });
   }
   return out;
 }
@@ -204,6 +219,11 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
   const maxTxns = opts.batchTransactions ?? 1000;
   const decide = stopDecider(opts.stopAt);
   const verified = await verifySegments(opts.segments);
+  if (opts.openPrefix) {
+    const open = opts.openPrefix;
+    const first = await open.read();
+    verified.push({ path: first.path, scan: first.scan, read: async () => (await open.read()).bytes });
+  }
   const bytesTotal = verified.reduce((n, v) => n + v.scan.length, 0);
   const client = await openApplyConnection(opts, name);
   const mergeWanted = opts.mergeInserts !== false && opts.sessionReplicationRole !== 'origin';
@@ -231,11 +251,8 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
     let insertRuns = mergeWanted && !(await insertTriggersFire(client));
     let stop = false;
     for (let i = 0; i < verified.length && !stop; i++) {
-      const { path, scan } = verified[i] as VerifiedSegment;
-      const bytes = await readSegmentBytes(path);
-      if (bytes.length !== scan.length) {
-        throw new SegmentCorruptError(`${path}: changed while the restore ran (${scan.length} bytes verified, ${bytes.length} now) at offset 0`);
-      }
+      const { path, scan, read } = verified[i] as VerifiedSegment;
+      const bytes = await read();
       const decode = decoderFor(scan.header.encoding, path);
       // The same settings as the segment before, with no DDL since: nothing to set, and the batch
       // still in flight need not be waited for.

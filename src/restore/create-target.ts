@@ -37,6 +37,30 @@ export function restoreMarker(restoreId: string): string {
   return `pgincr restore ${checkRestoreId(restoreId)}`;
 }
 
+/**
+ * The comment of a completed restore's database: no longer this restore's working mark, so
+ * `pgincr leftovers` never lists it, even once Temporal has forgotten the run.
+ */
+export function completedMarker(restoreId: string): string {
+  return `${restoreMarker(restoreId)} completed`;
+}
+
+/**
+ * Marks the database of a restore that completed (its last step; idempotent): only while it
+ * still carries this restore's working mark, so no other database's comment is ever changed.
+ */
+export async function markRestoreCompleted(profile: Profile, name: string, restoreId: string): Promise<boolean> {
+  const client = await connectProfile(maintenance(profile, name));
+  try {
+    const existing = await databaseComment(client, name);
+    if (!existing.exists || existing.comment !== restoreMarker(restoreId)) return false;
+    await client.query(`COMMENT ON DATABASE ${client.escapeIdentifier(name)} IS ${client.escapeLiteral(completedMarker(restoreId))}`);
+    return true;
+  } finally {
+    await client.end();
+  }
+}
+
 /** The maintenance database to connect through (never the one being created). */
 function maintenance(profile: Profile, name: string): Profile {
   return { ...profile, dbname: profile.dbname && profile.dbname !== name ? profile.dbname : 'postgres' };

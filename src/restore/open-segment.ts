@@ -3,10 +3,11 @@
  * was in the open segment when it started. The restore reads how far the open segment's whole
  * transactions reach (its last COMMIT marker line), asks the running capture to seal it (the
  * rotate-request file the capture polls, as `pgincr capture rotate` does) and waits, bounded,
- * until a sealed segment ends at or after that point. Only sealed segments are restored: they
- * carry a footer and a body checksum the plan verifies (invariant 4: whole transactions only).
- * Without a running capture nothing can seal the open segment (invariant 11: only the capture
- * that holds the slot touches it), so the restore goes on and its report says what it left out.
+ * until a sealed segment ends at or after that point: sealed segments carry a footer and a body
+ * checksum the plan verifies (invariant 4: whole transactions only). Without a running capture
+ * nothing can seal the open segment (invariant 11: only the capture that holds the slot touches
+ * it), so the restore reads its whole transactions itself instead (open-prefix.ts), and its
+ * report says so.
  */
 import { open } from 'node:fs/promises';
 import { COMMIT_PREFIX, parseCommitLine } from '../core/segment/grammar';

@@ -15,7 +15,7 @@ import type { Catalog } from '../core/catalog/schema';
 import { loadOrRebuildCatalog } from '../adapters/fs/catalog-store';
 import { readBaseMetadata } from '../base/base-files';
 import { checkBaseFiles, checkChainFolder, checkSegmentFiles } from './check-plan';
-import { createTargetDatabase, dropOwnTargetDatabase } from './create-target';
+import { createTargetDatabase, dropOwnTargetDatabase, markRestoreCompleted } from './create-target';
 import { restoreGlobals } from './restore-globals';
 import { checkDdlRoles, rolesOfLines } from './check-roles';
 import { restoreBase } from './restore-base';
@@ -29,6 +29,7 @@ import { repositoryCatalog, requestRotation } from '../activities/object-store';
 import { parseLsn } from '../core/lsn';
 import { recordRestoreProgress } from '../monitor/activity-metrics';
 import { lastCommitEnd, waitForSealed, type OpenSegmentOutcome } from './open-segment';
+import { planOpenPrefix, readOpenPrefix, type OpenPrefix } from './open-prefix';
 import { findPartial } from '../adapters/fs/segment-files';
 import { connectProfile } from '../adapters/pg/connect';
 import { slotInfo } from '../adapters/pg/slot';
@@ -118,6 +119,15 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
         (done) => heartbeat({ step: 'plan', verified: done, of: plan.segments.length }),
         roleLines,
       );
+      // Not sealed for this restore (no capture running, or not in time): the open segment's whole transactions are read instead.
+      let prefix: OpenPrefix | undefined;
+      if (openSegment && !openSegment.sealed) {
+        const read = await planOpenPrefix(chain, { baseLsn: plan.base.lsn, segmentsEnd: plan.segments.at(-1)?.endLsn ?? null });
+        if ('prefix' in read) {
+          prefix = read.prefix;
+          for (const line of read.roleLines) roleLines.add(line);
+        } else openSegment.reason = `${openSegment.reason ?? 'not sealed'}; ${read.reason}`;
+      }
       const server = metadata?.server as { encoding?: string; owner?: string; grants?: DatabaseGrant[] } | undefined;
       const ddlRoles = rolesOfLines(roleLines, server?.encoding ?? 'UTF8', chain);
       // The new database gets the source database's owner and grants (DDL run by its owner needs them).
@@ -142,8 +152,11 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
         ...(server?.owner ? { databaseOwner: server.owner } : {}),
         ...(server?.grants?.length ? { databaseGrants: server.grants } : {}),
         ...(expected ? { expectedChecksumsFile: join(chain, expected) } : {}),
+        ...(prefix ? { openSegment: prefix } : {}),
       };
-      // "latest" is the end of the sealed segments: say how far that is and whether the capture is failing or behind.
+      // "latest" is the end of the sealed segments, and of the open segment's whole transactions
+      // when nothing sealed it (no capture running, or it did not seal in time): say how far that
+      // is and whether the capture is failing or behind.
       if (target.kind === 'latest') {
         const last = plan.segments.at(-1);
         result.reach = await chainReach({
@@ -151,10 +164,18 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
           profileName: profile,
           profile: profileOf(profile),
           chainDir: chain,
-          end: last ? { lsn: last.endLsn, commitTime: last.lastCommitTime } : { lsn: plan.base.lsn, commitTime: plan.base.takenAt },
+          end: prefix
+            ? { lsn: prefix.lastEndLsn, commitTime: prefix.lastCommitTime }
+            : last
+              ? { lsn: last.endLsn, commitTime: last.lastCommitTime }
+              : { lsn: plan.base.lsn, commitTime: plan.base.takenAt },
           ...(activityClient() ? { client: activityClient()! } : {}),
         });
-        if (openSegment) result.reach.openSegment = openSegment;
+        if (openSegment) {
+          result.reach.openSegment = prefix
+            ? { ...openSegment, read: { transactions: prefix.transactions, lastEndLsn: prefix.lastEndLsn, lastCommitTime: prefix.lastCommitTime } }
+            : openSegment;
+        }
       }
       deps.logger.info({ chain, base: result.baseId, segments: result.segments.length, target }, 'restore planned');
       return result;
@@ -230,6 +251,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
         profile: onDb(profileOf(targetProfile), targetDb),
         restoreId,
         segments: plan.segments,
+        ...(plan.openSegment ? { openPrefix: { read: () => readOpenPrefix(plan.chainDir, plan.openSegment!) } } : {}),
         stopAt: target,
         startLsn: plan.baseLsn,
         ...(noOwner ? { noOwner } : {}),
@@ -259,6 +281,8 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       const target = onDb(profileOf(targetProfile), targetDb);
       await finishRestore(target, restoreId);
       if (dropDatabase) await dropOwnTargetDatabase(profileOf(targetProfile), targetDb, restoreId);
+      // Completed: the database is the user's now, whatever happens to the run's history.
+      else await markRestoreCompleted(profileOf(targetProfile), targetDb, restoreId);
     },
   };
 }

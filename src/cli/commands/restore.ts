@@ -25,6 +25,9 @@ function describePartial(report: RestoreReport): string[] {
   return lines.map((l) => commentText(l));
 }
 
+/** The status of a restore run Temporal no longer knows (its history expired): it ended. */
+const NOT_FOUND = 'NOT FOUND (history expired)';
+
 /** The target as the report echoes it: a time is the instant used, in UTC. */
 function describeTarget(target: RestoreReport['target']): string {
   const bound = 'inclusive' in target ? (target.inclusive ? '<=' : '<') : '';
@@ -203,42 +206,53 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
       const { profileByName } = require('../../activities/profiles') as typeof import('../../activities/profiles');
       const profile = profileByName(c.config, profileName);
       const marks = await findRestoreMarks(profile);
-      // A mark is a leftover only when Temporal confirms its restore run ended without completing:
-      // a running restore is in use, a completed one's database is the user's.
+      // A mark is a leftover only when its restore run ended without completing: Temporal says
+      // so, or no longer knows the run at all (its history expired: a run is kept at least as
+      // long as it runs, so "not found" is a run that ended; a completed restore re-marks its
+      // database `… completed`, which is never listed). Never when a session of it is connected.
+      const { WorkflowNotFoundError } = require('@temporalio/client') as typeof import('@temporalio/client');
       const judged = await c.withTemporal((client) =>
         Promise.all(
           marks.map(async (m) => {
             const run = restoreRunOf(m.restoreId);
-            if (run) {
-              // The CLI's workflow id for a database name first (a describe needs no visibility store)...
-              for (const wid of m.databases.map((d) => workflowIds.restore(d)).filter((w) => workflowIdTail(w) === run.workflowIdTail)) {
-                const d = await client.workflow
-                  .getHandle(wid, run.runId)
-                  .describe()
-                  .catch(() => null);
-                if (d && d.type === 'restoreWorkflow') return { marks: m, status: d.status.name, workflowId: wid, runId: run.runId };
+            if (!run) return { marks: m, status: 'UNCONFIRMED', workflowId: null, runId: null };
+            let unknown = false; // an answer other than "not found": not proof of anything
+            // The CLI's workflow id for a database name first (a describe needs no visibility store)...
+            const candidates = m.databases.map((d) => workflowIds.restore(d)).filter((w) => workflowIdTail(w) === run.workflowIdTail);
+            for (const wid of candidates) {
+              try {
+                const d = await client.workflow.getHandle(wid, run.runId).describe();
+                if (d.type === 'restoreWorkflow') return { marks: m, status: d.status.name, workflowId: wid, runId: run.runId };
+              } catch (err) {
+                if (!(err instanceof WorkflowNotFoundError)) unknown = true;
               }
-              // ...else any restore run with that run id (started from the UI, a verification's scratch restore).
+            }
+            // ...else any restore run with that run id (started from the UI, a verification's scratch restore).
+            try {
               for await (const wf of client.workflow.list({ query: `RunId = '${run.runId}'` })) {
                 if (wf.type === 'restoreWorkflow' && workflowIdTail(wf.workflowId) === run.workflowIdTail) {
                   return { marks: m, status: wf.status.name, workflowId: wf.workflowId, runId: run.runId };
                 }
               }
+            } catch {
+              unknown = true;
             }
-            return { marks: m, status: 'UNCONFIRMED', workflowId: null, runId: run?.runId ?? null };
+            if (unknown || m.sessions > 0) return { marks: m, status: 'UNCONFIRMED', workflowId: null, runId: run.runId };
+            return { marks: m, status: NOT_FOUND, workflowId: candidates[0] ?? null, runId: run.runId };
           }),
         ),
       );
-      const ended = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED']);
+      const ended = new Set(['FAILED', 'TERMINATED', 'TIMED_OUT', 'CANCELLED', NOT_FOUND]);
       const leftovers = judged.filter((j) => ended.has(j.status));
       const running = judged.filter((j) => j.status === 'RUNNING').length;
       const unconfirmed = judged.filter((j) => j.status === 'UNCONFIRMED').length;
+      const expired = leftovers.filter((l) => l.status === NOT_FOUND).length;
       const cleaned: { restoreId: string; databases: string[]; origin: string | null }[] = [];
       if (opts.clean) {
         for (const l of leftovers) cleaned.push({ restoreId: l.marks.restoreId, ...(await cleanRestoreMarks(profile, l.marks)) });
       }
       const rows = leftovers.map((l) => [
-        `${l.workflowId} (run ${l.runId})`,
+        `${l.workflowId ?? `restore ${l.marks.restoreId}`} (run ${l.runId})`,
         l.status,
         l.marks.databases.join(', ') || '-',
         l.marks.origin ? `${l.marks.origin.name} at ${l.marks.origin.lsn}` : '-',
@@ -253,10 +267,16 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
                 ? `removed: ${cleaned.flatMap((x) => [...x.databases.map((d) => `database ${d}`), ...(x.origin ? [`origin ${x.origin}`] : [])]).join(', ') || 'nothing'}`
                 : `${leftovers.length} failed restore(s) left these; \`pgincr leftovers --clean\` drops them`,
             ];
+      if (expired) {
+        lines.push(
+          `${expired} of them: Temporal (namespace ${c.config.temporal.namespace}) no longer knows the run (its history expired after the retention period), ` +
+            'so it ended; never completed (a completed restore marks its database "completed"), and none of its sessions is connected',
+        );
+      }
       if (running) lines.push(`${running} restore(s) still running: not leftovers, not touched`);
       if (unconfirmed) {
         lines.push(
-          `${unconfirmed} database(s)/origin(s) carry a restore mark that Temporal does not know (history expired, or another Temporal): not touched; drop them yourself if unused`,
+          `${unconfirmed} database(s)/origin(s) carry a restore mark that is not of this pgincr's form, has a session connected, or that Temporal did not answer for: not touched; drop them yourself if unused`,
         );
       }
       c.print(lines.join('\n'), {
@@ -272,6 +292,7 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
         ...(opts.clean ? { cleaned } : {}),
         running,
         unconfirmed,
+        expired,
       });
     });
 

@@ -131,8 +131,16 @@ export interface ChainReach {
   /**
    * The open segment when the restore started: the end LSN of its last whole transaction, and
    * whether the capture sealed it in time (then the restore includes it). Absent: it held none.
+   * `read`: not sealed, so the restore read its whole transactions up to its last COMMIT itself
+   * (then `lsn` and `commitTime` above are where they end).
    */
-  openSegment?: { lsn: string; sealed: boolean; waitedMs: number; reason?: string };
+  openSegment?: {
+    lsn: string;
+    sealed: boolean;
+    waitedMs: number;
+    reason?: string;
+    read?: { transactions: number; lastEndLsn: string; lastCommitTime: string };
+  };
 }
 
 /** The report's lines about it (the CLI prints them after the restore summary). */
@@ -141,7 +149,12 @@ export function describeReach(r: ChainReach): string[] {
   const open = r.openSegment;
   if (open?.sealed)
     lines.push(`open segment sealed for this restore (its transactions up to ${open.lsn} included; waited ${(open.waitedMs / 1000).toFixed(1)} s)`);
-  else if (open) lines.push(`WARNING: the open segment's transactions up to ${open.lsn} are not included: ${open.reason ?? 'not sealed'}`);
+  else if (open?.read) {
+    lines.push(
+      `open segment not sealed (${open.reason ?? 'not sealed'}): read up to its last COMMIT instead, ${open.read.transactions} whole transactions up to ${open.read.lastEndLsn} ` +
+        `(last commit ${open.read.lastCommitTime}) included; nothing after that COMMIT`,
+    );
+  } else if (open) lines.push(`WARNING: the open segment's transactions up to ${open.lsn} are not included: ${open.reason ?? 'not sealed'}`);
   if (r.capture !== 'running') lines.push(`WARNING: ${r.captureDetail}: changes made on the source since are not in any segment yet`);
   else lines.push(r.captureDetail);
   if (r.sourceWalLsn && r.behindBytes !== undefined && r.behindBytes > 0) {
