@@ -41,7 +41,7 @@ export function restoreMarker(restoreId: string): string {
  * The comment of a completed restore's database: no longer this restore's working mark, so
  * `pgincr leftovers` never lists it, even once Temporal has forgotten the run.
  */
-export function completedMarker(restoreId: string): string {
+function completedMarker(restoreId: string): string {
   return `${restoreMarker(restoreId)} completed`;
 }
 
