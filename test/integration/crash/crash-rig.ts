@@ -77,6 +77,8 @@ export interface PendingActivity {
 
 export interface RigOptions {
   capture?: Record<string, unknown>;
+  /** A Temporal server of the test's own (host:port) instead of the shared one. */
+  temporalAddress?: string;
 }
 
 export class CrashRig {
@@ -96,7 +98,7 @@ export class CrashRig {
     const dir = mkdtempSync(join(tmpdir(), `pgincr-crash-${label}-`));
     const repository = join(dir, 'repository');
     const taskQueue = `crash-${label}-${randomUUID().slice(0, 8)}`;
-    const address = temporalAddress();
+    const address = options.temporalAddress ?? temporalAddress();
     const config = {
       repository,
       profiles: { default: pg.profile(db), admin: pg.profile('postgres') },

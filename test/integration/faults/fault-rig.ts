@@ -15,7 +15,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import type { PgCluster } from '../../helpers/pg-cluster';
 import type { CrashRig } from '../crash/crash-rig';
 import { findPartial, listSealedSegments, scanSegmentFile, verifySegmentFile } from '../../../src/adapters/fs/segment-files';
-import { formatLsn } from '../../../src/core/lsn';
+import { formatLsn, parseLsn, type Lsn } from '../../../src/core/lsn';
 
 export interface SegmentXids {
   /** xid → how many BEGIN markers carry it (sealed segments and the partial). */
@@ -158,4 +158,62 @@ export function faultSeed(label: string): number {
   if (!Number.isInteger(seed) || seed < 0) throw new Error(`PGINCR_FAULT_SEED=${given}: expected a non-negative integer`);
   process.stderr.write(`${label}: seed ${seed} (replay with PGINCR_FAULT_SEED=${seed})\n`);
   return seed;
+}
+
+/** A transaction of the chain's files: its xid and end LSN. */
+export interface ChainTransaction {
+  xid: number;
+  endLsn: Lsn;
+}
+
+/**
+ * Every whole transaction in the chain's files, read while a capture may be writing: the open
+ * segment first, the sealed ones after (a seal in between only adds to the sealed listing), and
+ * read again from the start when a file goes away under the reader (a seal's rename, a gzip).
+ */
+export async function chainTransactions(chain: string): Promise<ChainTransaction[]> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const found: ChainTransaction[] = [];
+      const partial = await findPartial(chain);
+      if (partial) for (const t of (await scanSegmentFile(partial.path)).scan.transactions) found.push({ xid: t.xid, endLsn: t.endLsn });
+      for (const s of await listSealedSegments(chain))
+        for (const t of (await scanSegmentFile(s.path)).scan.transactions) found.push({ xid: t.xid, endLsn: t.endLsn });
+      return found;
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'ENOENT' || attempt >= 5) throw error;
+    }
+  }
+}
+
+/** The slot's acknowledged position, and the xids on disk read after it (invariant 2's evidence at one moment). */
+export interface AckSample {
+  confirmed: Lsn;
+  onDisk: Set<number>;
+  at: string;
+}
+
+export async function sampleAck(pg: PgCluster, chain: string, slot = 'pgincr'): Promise<AckSample> {
+  const confirmed = parseLsn(await slotConfirmedLsn(pg, slot));
+  const onDisk = new Set((await chainTransactions(chain)).map((t) => t.xid));
+  return { confirmed, onDisk, at: new Date().toISOString() };
+}
+
+/**
+ * Invariant 2 checked after the fact: every transaction of the final chain that ends at or
+ * before a sample's acknowledged position was already on disk when that sample read the files
+ * (the files were read after the position). Sound under load and when idle alike: an idle
+ * keepalive's acknowledgement has no transaction before it left to write.
+ */
+export function ackViolations(samples: AckSample[], final: ChainTransaction[]): string[] {
+  const problems: string[] = [];
+  for (const s of samples) {
+    const missing = final.filter((t) => t.endLsn <= s.confirmed && !s.onDisk.has(t.xid));
+    if (missing.length > 0) {
+      problems.push(
+        `at ${s.at} the slot had acknowledged ${formatLsn(s.confirmed)} but ${missing.length} transaction(s) ending before it were not on disk yet, e.g. xid ${missing[0]?.xid} ending ${formatLsn(missing[0]?.endLsn ?? 0n)}`,
+      );
+    }
+  }
+  return problems;
 }
