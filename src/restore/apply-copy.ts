@@ -25,18 +25,17 @@ class CopyQuery extends Query {
 
   constructor(
     text: string,
-    private readonly copies: readonly string[],
+    private readonly copies: readonly Buffer[],
   ) {
     super({ text });
   }
 
   handleCopyInResponse(connection: CopyConnection): void {
-    const data = this.copies[this.next++];
-    if (data === undefined) {
+    const bytes = this.copies[this.next++];
+    if (bytes === undefined) {
       connection.sendCopyFail('pgincr: no data for this COPY');
       return;
     }
-    const bytes = Buffer.from(data, 'utf8');
     for (let at = 0; at < bytes.length; at += CHUNK) connection.sendCopyFromChunk(bytes.subarray(at, at + CHUNK));
     connection.endCopyFrom();
   }
@@ -49,9 +48,9 @@ class CopyQuery extends Query {
 
 /**
  * Runs `text` (several statements, simple protocol) whose `COPY … FROM STDIN` statements take
- * `copies` in order; fails when the number of COPYs that ran is not the number of `copies`.
+ * `copies` (COPY data, as bytes) in order; fails when the number of COPYs that ran is not the number of `copies`.
  */
-export async function queryWithCopies(client: Client, text: string, copies: readonly string[]): Promise<void> {
+export async function queryWithCopies(client: Client, text: string, copies: readonly Buffer[]): Promise<void> {
   const query = new CopyQuery(text, copies);
   await new Promise<void>((resolve, reject) => {
     void client.query(query as unknown as Parameters<Client['query']>[0], ((error: Error | null) => (error ? reject(error) : resolve())) as never);

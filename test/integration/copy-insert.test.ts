@@ -2,7 +2,7 @@
  * The applier sends merged INSERT runs as COPY (core/restore/copy-text.ts). Property, against a
  * real server: for rows of random values over many column types — typmods, arrays, bytea, json,
  * domains, NULLs, backslashes, tabs and line breaks, and values some types refuse — COPY of
- * `copyLine` stores exactly what the renderer's INSERT stores (every column's text), or both fail
+ * `copyRows` stores exactly what the renderer's INSERT stores (every column's text), or both fail
  * (not always with the same SQLSTATE: with several bad values in a row, the INSERT reports an input
  * error before a typmod error of an earlier column, COPY the first column's; a failed merged batch
  * is applied as written, which reports the statement's own error). And the target catalog's `copy` flag: set for these columns, not where
@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import type { Client } from 'pg';
 import { startCluster, type PgCluster } from '../helpers/pg-cluster';
 import { parseChangeLine, type InsertChange } from '../../src/core/restore/change-lines';
-import { copyLine, copyStatement } from '../../src/core/restore/copy-text';
+import { copyRows, copyStatement } from '../../src/core/restore/copy-text';
 import { quoteLiteral } from '../../src/core/sql/quote';
 import { queryWithCopies } from '../../src/restore/apply-copy';
 import { TableShapes } from '../../src/restore/table-shapes';
@@ -163,7 +163,7 @@ describe('COPY of merged INSERTs', () => {
           );
           const viaCopy = await outcome(
             client,
-            () => queryWithCopies(client, copyStatement(parsed[0] as InsertChange), [parsed.map((p) => copyLine(p.row)).join('')]),
+            () => queryWithCopies(client, copyStatement(parsed[0] as InsertChange), [copyRows(parsed.map((p) => p.row))]),
             'via_copy',
           );
           expect(viaCopy).toBe(viaInsert);
@@ -193,6 +193,6 @@ describe('COPY of merged INSERTs', () => {
   it('a COPY statement without its data fails the query, and data without a COPY is refused', async () => {
     await expect(queryWithCopies(client, 'BEGIN; COPY public.via_copy (t) FROM STDIN; COMMIT;', [])).rejects.toThrow(/no data for this COPY/);
     await client.query('ROLLBACK');
-    await expect(queryWithCopies(client, 'SELECT 1', ['x\n'])).rejects.toThrow(/1 COPY data sets prepared, 0 COPY statements ran/);
+    await expect(queryWithCopies(client, 'SELECT 1', [Buffer.from('x\n')])).rejects.toThrow(/1 COPY data sets prepared, 0 COPY statements ran/);
   });
 });

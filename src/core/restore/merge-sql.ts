@@ -19,13 +19,13 @@
  *   text format (copy-text.ts) carried beside the SQL.
  */
 import type { DeleteChange, FullCondition, InsertChange, UpdateChange } from './change-lines';
-import { copyLine, copyStatement } from './copy-text';
+import { copyRows, copyStatement } from './copy-text';
 import type { Step } from './merge-changes';
 
-/** A rendered batch: its statements, and the data of each `COPY … FROM STDIN` among them, in order. */
+/** A rendered batch: its statements, and the data of each `COPY … FROM STDIN` among them, in order (COPY text format, UTF-8). */
 export interface MergedBatch {
   sql: string;
-  copies: string[];
+  copies: Buffer[];
 }
 
 /** The statements of the steps, one per line, each line ending with `\n` (no COPY: copy steps are written as INSERTs). */
@@ -38,13 +38,11 @@ export function renderSteps(steps: readonly Step[]): string {
 /** The statements of the steps, copy steps as COPY with their data beside. */
 export function renderBatch(steps: readonly Step[]): MergedBatch {
   let sql = '';
-  const copies: string[] = [];
+  const copies: Buffer[] = [];
   for (const step of steps) {
     if (step.kind === 'insert' && step.copy && step.changes.length > 0) {
       sql += `${copyStatement(step.changes[0] as InsertChange)}\n`;
-      let data = '';
-      for (const c of step.changes) data += copyLine(c.row);
-      copies.push(data);
+      copies.push(copyRows(step.changes.map((c) => c.row)));
     } else sql += `${renderStep(step)}\n`;
   }
   return { sql, copies };

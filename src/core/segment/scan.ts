@@ -24,6 +24,7 @@ import {
 const MARKER_FIRST_BYTES = new Set([BEGIN_PREFIX, COMMIT_PREFIX, FOOTER_PREFIX].map((p) => p.charCodeAt(0)));
 const NEWLINE = Buffer.from('\n');
 const SET_ROLE = Buffer.from('SET ROLE ');
+const EMPTY = Buffer.alloc(0);
 
 /** Longest line prefix kept in memory; every marker, header and footer line is shorter. */
 export const HEAD_MAX = 1024;
@@ -88,21 +89,43 @@ export class SegmentScanner {
   private completeLength = 0;
   private issues: ScanIssue[] = [];
   private roleLines = new Set<string>();
+  /** The chunk being pushed, its file offset, and how far into it the hash has read. */
+  private chunk: Buffer = EMPTY;
+  private chunkStart = 0;
+  private hashedTo = 0;
+  /** The hash state at completeLength is still to be copied (when the hash reaches it). */
+  private completeDue = false;
 
   constructor(private readonly name = 'segment') {}
 
   push(chunk: Buffer): void {
+    this.chunk = chunk;
+    this.chunkStart = this.offset;
+    this.hashedTo = 0;
     let pos = 0;
     while (pos < chunk.length) {
       const nl = chunk.indexOf(10, pos);
+      if (nl !== -1 && this.headLength === 0 && !this.lineHashed) {
+        // A whole line in this chunk (nearly every line): read in place, hashed later with its neighbours.
+        this.offset += nl - pos + 1;
+        this.wholeLine(chunk, pos, nl);
+        pos = nl + 1;
+        continue;
+      }
+      // A line that starts or ends in another chunk: kept and hashed line by line.
+      this.hashUpTo(pos);
       const end = nl === -1 ? chunk.length : nl;
       this.addLineBytes(chunk.subarray(pos, end));
       this.offset += end - pos;
+      this.hashedTo = end;
       if (nl === -1) break;
       this.offset += 1;
+      this.hashedTo = nl + 1;
       this.endLine();
       pos = nl + 1;
     }
+    this.hashUpTo(chunk.length);
+    this.chunk = EMPTY;
   }
 
   /** Ends the scan; throws {@link SegmentCorruptError} only when the header is unreadable. */
@@ -126,6 +149,61 @@ export class SegmentScanner {
   completeHash(): Hash {
     if (!this.completeHashState) throw this.corrupt('incomplete header', this.offset);
     return this.completeHashState.copy();
+  }
+
+  /** Hashes the pushed chunk's bytes up to `to` (in one call for many lines: the body's hash costs a fraction of per-line updates). */
+  private hashUpTo(to: number): void {
+    if (this.completeDue && to >= this.completeLength - this.chunkStart) {
+      const at = this.completeLength - this.chunkStart;
+      if (at > this.hashedTo) this.hash.update(this.chunk.subarray(this.hashedTo, at));
+      this.hashedTo = Math.max(this.hashedTo, at);
+      this.completeHashState = this.hash.copy();
+      this.completeDue = false;
+    }
+    if (to <= this.hashedTo) return;
+    this.hash.update(this.chunk.subarray(this.hashedTo, to));
+    this.hashedTo = to;
+  }
+
+  /**
+   * A line `chunk[start, nl)` whole in the pushed chunk, `this.offset` already after its newline:
+   * the same reading as {@link endLine}, its bytes left to {@link hashUpTo}.
+   */
+  private wholeLine(chunk: Buffer, start: number, nl: number): void {
+    const lineStart = this.lineStart;
+    const end = this.offset;
+    const length = nl - start;
+    const long = length > HEAD_MAX;
+    this.lineStart = end;
+    if (this.header !== null && !(length > 0 && MARKER_FIRST_BYTES.has(chunk[start] as number))) {
+      // A statement line (the bulk of a segment): never turned into a string.
+      if (
+        !long &&
+        this.open &&
+        chunk[start] === 0x53 &&
+        length > SET_ROLE.length &&
+        chunk.compare(SET_ROLE, 0, SET_ROLE.length, start, start + SET_ROLE.length) === 0
+      ) {
+        this.roleLines.add(chunk.toString('latin1', start, nl));
+      }
+      if (this.footer) return this.issue(lineStart, 'bytes after the footer');
+      if (!this.open && length > 0) this.issue(lineStart, 'a line outside any transaction');
+      return;
+    }
+    const text = chunk.toString('latin1', start, long ? start + HEAD_MAX : nl);
+    const isFooter = !long && this.header !== null && this.open === null && text.startsWith(FOOTER_PREFIX);
+    if (isFooter) {
+      // The body's hash ends where the footer line starts; the footer line itself is not hashed.
+      this.hashUpTo(start);
+      this.actualBodySha256 = this.hash.copy().digest('hex');
+      this.hashedTo = nl + 1;
+    }
+    if (!this.header) return this.headerLine(text, end);
+    if (this.footer) return this.issue(lineStart, 'bytes after the footer');
+    if (isFooter) return this.footerLine(text, lineStart);
+    if (text.startsWith(BEGIN_PREFIX)) return this.beginLine(text, lineStart, long);
+    if (text.startsWith(COMMIT_PREFIX)) return this.commitLine(text, lineStart, end, long);
+    if (!this.open && (long || text.length > 0)) this.issue(lineStart, 'a line outside any transaction');
   }
 
   private addLineBytes(bytes: Buffer): void {
@@ -238,9 +316,11 @@ export class SegmentScanner {
     this.footer = { ...footer, offset: start };
   }
 
+  /** Bytes up to `end` are whole transactions; the hash state there is copied once the hash reaches it (one copy per chunk, not per COMMIT). */
   private markComplete(end: number): void {
     this.completeLength = end;
-    this.completeHashState = this.hash.copy();
+    this.completeDue = true;
+    if (end - this.chunkStart <= this.hashedTo) this.hashUpTo(this.hashedTo);
   }
 
   private issue(offset: number, problem: string): void {

@@ -1,11 +1,12 @@
 import fc from 'fast-check';
 import { parseChangeLine, type InsertChange } from '../../../src/core/restore/change-lines';
-import { copyLine, copyStatement, overridesIdentity } from '../../../src/core/restore/copy-text';
+import { copyRows, copyStatement, overridesIdentity } from '../../../src/core/restore/copy-text';
 import { quoteLiteral } from '../../../src/core/sql/quote';
 
 /** COPY text format's reading of one line (what the server does with a field), for the property below. */
 function readCopyLine(line: string): Array<string | null> {
   expect(line.endsWith('\n')).toBe(true);
+  expect(line.slice(0, -1)).not.toMatch(/\n/);
   return line
     .slice(0, -1)
     .split('\t')
@@ -20,7 +21,19 @@ const insertOf = (values: Array<string | null>) =>
     `INSERT INTO public.t (${values.map((_, i) => `c${i}`).join(', ')}) VALUES (${values.map((v) => (v === null ? 'NULL' : quoteLiteral(v))).join(', ')});`,
   ) as InsertChange;
 
-describe('copyLine', () => {
+/** COPY's reading of data made of several lines. */
+function readCopyData(data: Buffer): Array<Array<string | null>> {
+  const text = data.toString('utf8');
+  expect(text.endsWith('\n')).toBe(true);
+  return text
+    .slice(0, -1)
+    .split('\n')
+    .map((line) => readCopyLine(`${line}\n`));
+}
+
+const copyLine = (row: string): string => copyRows([row]).toString('utf8');
+
+describe('copyRows', () => {
   it.each<[string, Array<string | null>, string]>([
     ['NULL and the empty string', [null, ''], '\\N\t\n'],
     ['a doubled quote', ["it's"], "it's\n"],
@@ -49,9 +62,45 @@ describe('copyLine', () => {
     );
   });
 
+  it('reads back rows of any Unicode text, latin1-decoded bytes and long values, many rows in one buffer (property)', () => {
+    const unit = fc.oneof(
+      fc.constantFrom("'", '\\', '\t', '\n', '\r', '.', 'N', ','),
+      fc.integer({ min: 0x80, max: 0xff }).map((c) => String.fromCharCode(c)),
+      fc.string({ unit: 'grapheme', maxLength: 1 }),
+    );
+    const value = fc.option(fc.string({ unit, maxLength: 40 }), { nil: null });
+    const rows = fc.array(fc.array(value, { minLength: 3, maxLength: 3 }), { minLength: 1, maxLength: 30 });
+    fc.assert(
+      fc.property(rows, (values) => {
+        const data = copyRows(values.map((v) => insertOf(v).row));
+        expect(readCopyData(data)).toEqual(values);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('never writes a line that reads as the end-of-data marker', () => {
+    const data = copyRows([insertOf(['\\.', null]).row, insertOf(['\\.\n\\.', '.']).row]).toString('utf8');
+    expect(data.split('\n')).not.toContain('\\.');
+    expect(data).toBe('\\\\.\t\\N\n\\\\.\\n\\\\.\t.\n');
+  });
+
+  it('grows its buffer for huge values and values that double when escaped', () => {
+    const huge = 'x\t\\é😀'.repeat(200_000);
+    const values: Array<Array<string | null>> = [
+      ['a', null],
+      [huge, '\t'.repeat(300_000)],
+      ['b', 'c'],
+    ];
+    const data = copyRows(values.map((v) => insertOf(v).row));
+    expect(readCopyData(data)).toEqual(values);
+  });
+
   it('refuses a row that is not in the parsed form', () => {
     expect(() => copyLine("('a' 'b')")).toThrow(/unexpected text/);
     expect(() => copyLine('(1)')).toThrow(/no literal/);
+    expect(() => copyLine("('a)")).toThrow(/unterminated/);
+    expect(() => copyLine("'a')")).toThrow(/must start with/);
   });
 });
 
