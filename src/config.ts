@@ -41,6 +41,12 @@ export const captureSchema = z
     activityRunTime: duration.default('1h'),
     /** Must stay well under the capture activity's heartbeat timeout (20 s). */
     heartbeatInterval: duration.refine((d) => durationMs(d) <= 10_000, 'at most 10s (the capture heartbeat timeout is 20s)').default('5s'),
+    /**
+     * No byte from the server for this long means the network or the server is gone (like the
+     * standby's wal_receiver_timeout): the capture asks for a reply after half of it, then
+     * closes its connections and is retried (docs/capture.md, "A dead network").
+     */
+    receiveTimeout: duration.refine((d) => durationMs(d) >= 2000, 'at least 2s').default('60s'),
     /** How often sequence positions are recorded into the stream. */
     sequenceInterval: duration.default('1m'),
     /** Emit a pg_logical_emit_message this often so an idle database's slot keeps moving; 0 = off. */

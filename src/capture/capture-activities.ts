@@ -125,6 +125,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
             segmentMaxAgeMs: durationMs(cfg.segmentMaxAge),
             runForMs: input.runForMs ?? durationMs(cfg.activityRunTime),
             heartbeatEveryMs: durationMs(cfg.heartbeatInterval),
+            receiveTimeoutMs: durationMs(cfg.receiveTimeout),
             sequenceEveryMs: durationMs(cfg.sequenceInterval),
             idleMessageEveryMs: cfg.idleMessageInterval === '0' ? 0 : durationMs(cfg.idleMessageInterval),
             sealOnExit: input.stopping ?? false,

@@ -10,6 +10,7 @@ import { compressSealedSegment, findResumePoint, SegmentWriter } from '../adapte
 import { recordUnlistedSegments, updateCatalog } from '../adapters/fs/catalog-store';
 import { startReplication } from '../adapters/pg/replication-stream';
 import { openSourceSession } from './source-session';
+import { DEFAULT_RECEIVE_TIMEOUT_MS } from './stream-watchdog';
 import type { CaptureClock, CaptureDeps, CaptureLog } from './capture-types';
 import type { SegmentEntry } from '../core/catalog/schema';
 
@@ -37,7 +38,7 @@ export interface CaptureDepsOptions {
 export function createCaptureDeps(options: CaptureDepsOptions): CaptureDeps {
   const { chainDir } = options;
   return {
-    openSource: (input) => openSourceSession(options.profile, input.slot, options.env),
+    openSource: (input) => openSourceSession(options.profile, input.slot, input.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS, options.env),
     openStream: startReplication,
     clock: systemClock,
     resumePoint: async () => {

@@ -40,6 +40,7 @@ import { PeriodicTask } from './periodic';
 import { RelationCache } from './relation-cache';
 import { recordSequencePositions, recordSequencePositionsXid, emitIdleMessage } from './sequence-recorder';
 import { GroupCommit } from './group-commit';
+import { DEFAULT_RECEIVE_TIMEOUT_MS, StreamWatchdog } from './stream-watchdog';
 import type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps, CaptureClock, CaptureStream, SourceSession } from './capture-types';
 
 export type { CaptureInput, CaptureControl, CaptureResult, CaptureDeps } from './capture-types';
@@ -101,6 +102,8 @@ export class CaptureRun {
   private compressError: unknown = null;
   private readonly context: VerifyingCaptureContext & { trust: NonNullable<VerifyingCaptureContext['trust']> };
   private readonly rows = new RowRenderer();
+  /** The receive timeout's verdict (stream-watchdog.ts): set, the loop fails with it. */
+  streamFailure: () => Error | null = () => null;
 
   constructor(
     private readonly deps: CaptureDeps,
@@ -175,6 +178,12 @@ export class CaptureRun {
     this.commits.resend();
   }
 
+  /** The acknowledged position again, asking the server to answer at once (the receive timeout's ping). */
+  ping(): void {
+    const lsn = this.commits.confirmed;
+    this.stream.sendStatus({ write: lsn, flush: lsn, apply: lsn, replyRequested: true });
+  }
+
   /**
    * Abort: now (a transaction in progress is cut and resent next time). Run time up: only
    * between transactions, or a transaction longer than the run time would never finish.
@@ -207,6 +216,8 @@ export class CaptureRun {
         if (io) await io;
       }
       this.commits.throwIfFailed();
+      const dead = this.streamFailure();
+      if (dead) throw dead;
       if (!this.txn && this.rotationDue()) await this.maybeRotate();
     }
   }
@@ -448,6 +459,32 @@ export class CaptureRun {
   }
 }
 
+/** The receive timeout of one run (stream-watchdog.ts): pings, then fails the run naming the server, the slot and the durable LSN. */
+function receiveWatchdog(
+  input: CaptureInput,
+  source: SourceSession,
+  stream: Required<CaptureStream>,
+  run: CaptureRun,
+  clock: CaptureClock,
+  timeoutMs: number,
+): StreamWatchdog {
+  return new StreamWatchdog({
+    timeoutMs,
+    now: clock.now,
+    liveness: () => stream.liveness(),
+    ping: () => run.ping(),
+    abort: () => source.abort(),
+    deadError: (silentMs) =>
+      new PgincrError(
+        'receive_timeout',
+        `slot ${input.slot}: nothing received from the server (${source.server}) for ${(silentMs / 1000).toFixed(1)} s, ` +
+          `past capture.receiveTimeout (${timeoutMs / 1000} s), a reply requested after half of it went unanswered: the network to PostgreSQL or the server is gone. ` +
+          `The connections were closed; everything up to ${run.heartbeatDetails().lastDurableLsn} is in the segments and the capture is retried from there`,
+        { hint: 'check the network path to the server (link, firewall, VPN, load balancer idle timeouts); raise capture.receiveTimeout if the server is only slow to answer' },
+      ),
+  });
+}
+
 /**
  * Runs the capture for `input.runForMs` (or until `control.signal` aborts): streams the slot
  * from the resume point into segments, acknowledging only what is fsynced. The open partial
@@ -483,16 +520,25 @@ export async function runCapture(deps: CaptureDeps, input: CaptureInput, control
     cleanups.unshift(() => stream.stop());
     run = new CaptureRun(deps, input, control, source, writer, stream, new RelationCache(source.factsLookup), resumeLsn);
     const r = run;
+    const receiveTimeoutMs = input.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS;
+    const watchdog = stream.liveness ? receiveWatchdog(input, source, stream as Required<CaptureStream>, r, deps.clock, receiveTimeoutMs) : null;
+    r.streamFailure = () => watchdog?.error ?? null;
     const onError = (what: string) => (err: unknown) => deps.log?.warn({ err, slot: input.slot }, `${what} failed`);
     const timers = [
       new PeriodicTask(input.heartbeatEveryMs, async () => control.heartbeat(r.heartbeatDetails()), onError('heartbeat')),
-      new PeriodicTask(input.statusEveryMs ?? 10_000, async () => r.sendStatus(), onError('status update')),
+      new PeriodicTask(Math.min(input.statusEveryMs ?? 10_000, receiveTimeoutMs / 4), async () => r.sendStatus(), onError('status update')),
+      new PeriodicTask(watchdog?.everyMs ?? 0, async () => watchdog?.check(), onError('receive timeout check')),
       new PeriodicTask(input.sequenceEveryMs, async () => void (await recordSequencePositions(source.client)), onError('record sequence positions')),
       new PeriodicTask(input.idleMessageEveryMs, async () => void (await emitIdleMessage(source.client)), onError('idle message')),
     ].map((t) => t.start());
     cleanups.unshift(async () => Promise.all(timers.map((t) => t.stop())));
     r.sendStatus();
-    await r.loop();
+    try {
+      await r.loop();
+    } catch (err) {
+      // A query stuck on the dead link rejected when the watchdog destroyed it: the timeout is the story.
+      throw watchdog?.error ?? err;
+    }
     if (input.sealOnExit) await r.drainSequencesForStop();
     await Promise.all(timers.map((t) => t.stop()));
     const result = await r.finish(input.sealOnExit ?? false);

@@ -9,6 +9,7 @@ import type { SegmentEntry } from '../core/catalog/schema';
 import type { SegmentHeader } from '../core/segment/grammar';
 import type { SegmentWriter } from '../adapters/fs/segment-writer';
 import type { ReplicationMessage, StandbyStatus } from '../adapters/pg/replication-messages';
+import type { StreamLiveness } from '../adapters/pg/replication-stream';
 import type { StartReplicationOptions } from '../adapters/pg/replication-command';
 import type { RelationFactsLookup } from './relation-cache';
 
@@ -22,8 +23,13 @@ export interface CaptureInput {
   /** Return after this long (the open partial stays on disk for the next run). */
   runForMs: number;
   heartbeatEveryMs: number;
-  /** Standby status updates (keeps wal_sender_timeout away while we are busy); default 10 s. */
+  /** Standby status updates (keeps wal_sender_timeout away while we are busy); default 10 s, at most a quarter of receiveTimeoutMs. */
   statusEveryMs?: number;
+  /**
+   * No byte from the server for this long (and the socket not held back by us) means the
+   * network or the server is gone: the run fails and is retried (stream-watchdog.ts); default 60 s.
+   */
+  receiveTimeoutMs?: number;
   /** Record sequence positions this often (and before each rotation); 0 = never. */
   sequenceEveryMs: number;
   /** Emit an idle logical message this often; 0 = never. */
@@ -71,6 +77,10 @@ export interface SourceSession {
   replication: Client;
   header: Omit<SegmentHeader, 'startLsn'>;
   factsLookup: RelationFactsLookup;
+  /** Where the session connects, for messages (`host=… port=… dbname=… user=…`, never a password). */
+  server: string;
+  /** Destroys both connections now (a dead network: pending queries reject). */
+  abort(): void;
   close(): Promise<void>;
 }
 
@@ -94,6 +104,8 @@ export interface CaptureStream {
   /** Waits at most `ms` for the next message: `undefined` on timeout. */
   nextWithin(ms: number): Promise<ReplicationMessage | null | undefined>;
   hasQueued(): boolean;
+  /** When bytes last arrived, and whether we hold the socket back (the receive timeout); absent: not watched. */
+  liveness?(): StreamLiveness;
   /** A standby status update; `flush` must be durable (docs/design.md invariant 2). */
   sendStatus(status: StandbyStatus): void;
   stop(): Promise<unknown>;

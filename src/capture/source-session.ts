@@ -5,7 +5,8 @@
  */
 import type { Client, ClientConfig } from 'pg';
 import type { Profile } from '../config';
-import { connectProfile } from '../adapters/pg/connect';
+import { connectProfile, describeProfile } from '../adapters/pg/connect';
+import { destroyConnection } from '../adapters/pg/pg-internals';
 import { pinSessionSettings, replicationSessionOptions } from '../adapters/pg/replication-session';
 import { catalogFactsLookup } from './relation-cache';
 import type { SourceSession } from './capture-types';
@@ -15,19 +16,58 @@ async function showSetting(client: Client, name: string): Promise<string> {
   return Object.values(rows[0] ?? {})[0] ?? '';
 }
 
+/** How long close() waits for a clean goodbye before it destroys the sockets (a dead link never answers). */
+const CLOSE_GRACE_MS = 2000;
+
+/**
+ * Both sides of the capture's connections notice a dead peer within `receiveTimeoutMs`
+ * (capture.receiveTimeout): the client connects within it and sends TCP keepalives; the
+ * server's backends are told the same in their startup options (tcp_keepalives_*,
+ * tcp_user_timeout, and the walsender's wal_sender_timeout; all settable per session), so a
+ * session cut off by the network (holding the chain lock, or the slot) ends on the server and
+ * the next attempt can take over when the network is back.
+ */
+export function livenessSettings(receiveTimeoutMs: number): { client: Partial<ClientConfig>; server: string; walsender: string } {
+  const s = Math.max(1, Math.round(receiveTimeoutMs / 1000));
+  const idle = Math.max(1, Math.round(s / 2));
+  const interval = Math.max(1, Math.round(s / 6));
+  return {
+    client: { keepAlive: true, keepAliveInitialDelayMillis: idle * 1000, connectionTimeoutMillis: receiveTimeoutMs },
+    server: `-c tcp_keepalives_idle=${idle} -c tcp_keepalives_interval=${interval} -c tcp_keepalives_count=3 -c tcp_user_timeout=${receiveTimeoutMs}`,
+    walsender: `-c wal_sender_timeout=${receiveTimeoutMs}`,
+  };
+}
+
 /** Opens both connections; on any failure closes what was opened. */
-export async function openSourceSession(profile: Profile, slot: string, env: NodeJS.ProcessEnv = process.env): Promise<SourceSession> {
+export async function openSourceSession(
+  profile: Profile,
+  slot: string,
+  receiveTimeoutMs: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<SourceSession> {
   const opened: Client[] = [];
   const close = async () => {
-    for (const c of opened.reverse()) await c.end().catch(() => undefined);
+    for (const c of opened.reverse()) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+      await Promise.race([c.end().catch(() => undefined), late]);
+      clearTimeout(timer);
+      destroyConnection(c);
+    }
   };
+  const live = livenessSettings(receiveTimeoutMs);
   try {
-    const client = await connectProfile(profile, { application_name: 'pgincr capture' }, env);
+    const client = await connectProfile(profile, { application_name: 'pgincr capture', options: live.server, ...live.client }, env);
     client.on('error', () => undefined); // surfaced by the next query
     opened.push(client);
     const replication = await connectProfile(
       profile,
-      { replication: 'database', options: replicationSessionOptions(), application_name: 'pgincr capture' } as Partial<ClientConfig>,
+      {
+        replication: 'database',
+        options: `${replicationSessionOptions()} ${live.server} ${live.walsender}`,
+        application_name: 'pgincr capture',
+        ...live.client,
+      } as Partial<ClientConfig>,
       env,
     );
     replication.on('error', () => undefined); // surfaced by the stream
@@ -49,6 +89,8 @@ export async function openSourceSession(profile: Profile, slot: string, env: Nod
         timeline: Number(ident.timeline),
       },
       factsLookup: catalogFactsLookup(client),
+      server: describeProfile(profile, env),
+      abort: () => opened.forEach(destroyConnection),
       close,
     };
   } catch (err) {

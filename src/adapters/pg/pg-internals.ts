@@ -83,3 +83,12 @@ export function pgClientIdle(client: Client): boolean {
   const c = client as unknown as ClientInternals;
   return c.readyForQuery === true && (c._queryQueue?.length ?? 0) === 0;
 }
+
+/**
+ * Destroys a client's socket at once: its pending queries reject and end() settles. For a
+ * connection whose peer cannot answer (a dead network), where end() would wait forever for the
+ * server's side of the goodbye. A no-op when pg has no such socket (never connected).
+ */
+export function destroyConnection(client: Client): void {
+  (client as unknown as ClientInternals).connection?.stream?.destroy?.();
+}

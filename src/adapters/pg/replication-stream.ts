@@ -55,6 +55,13 @@ const MAX_QUEUED_MESSAGES = 4096;
 /** Bytes per read-batching window below which the stream is a trickle (see afterRead). */
 const TRICKLE_BYTES = 64 * 1024;
 
+export interface StreamLiveness {
+  /** Date.now() of the last bytes received (or of the end of a backpressure pause). */
+  receivedAtMs: number;
+  /** The socket is paused by backpressure: silence now says nothing about the network. */
+  heldBack: boolean;
+}
+
 /** An open replication stream. Not reusable after `stop()` or an error. */
 export class ReplicationStream {
   /** Received messages not yet polled: a ring (power-of-two capacity) from `head`, `count` long. */
@@ -76,6 +83,8 @@ export class ReplicationStream {
   private batchTimer: NodeJS.Timeout | undefined;
   private windowStart = 0;
   private windowBytes = 0;
+  /** Date.now() of the last socket read (or of the start, or of the end of a backpressure pause). */
+  private receivedAt = Date.now();
   private readonly socket: PgConnectionInternals['stream'];
   private readonly detach: () => void;
   /** Settles when START_REPLICATION's command completes (stream over). */
@@ -101,6 +110,7 @@ export class ReplicationStream {
     );
     const batchMs = opts.readBatchMs ?? 0;
     const onData = (chunk: Buffer) => {
+      this.receivedAt = Date.now();
       try {
         demux.push(chunk);
       } catch (err) {
@@ -232,6 +242,7 @@ export class ReplicationStream {
   private resumeSocket(): void {
     if (this.paused) {
       this.paused = false;
+      this.receivedAt = Date.now(); // the silence while we held the socket back was ours
       this.windowStart = performance.now(); // the time held back is not the source's
       this.windowBytes = 0;
       if (!this.batchTimer) this.socket.resume();
@@ -240,6 +251,14 @@ export class ReplicationStream {
 
   hasQueued(): boolean {
     return this.count > 0;
+  }
+
+  /**
+   * What tells a dead network from a quiet server: when the socket last delivered bytes, and
+   * whether we hold it back ourselves (backpressure: the consumer is behind, not the network).
+   */
+  liveness(): StreamLiveness {
+    return { receivedAtMs: this.receivedAt, heldBack: this.paused };
   }
 
   /**

@@ -9,8 +9,9 @@
  * marker of the segments (invariants 1 and 3).
  */
 import { execFile, execFileSync } from 'node:child_process';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { appendFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { PG_BIN as pgBin } from '../../../src/dev/local-cluster';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { PgCluster } from '../../helpers/pg-cluster';
 import type { CrashRig } from '../crash/crash-rig';
@@ -216,4 +217,124 @@ export function ackViolations(samples: AckSample[], final: ChainTransaction[]): 
     }
   }
   return problems;
+}
+
+/**
+ * A network between this host and a PostgreSQL server that a test can cut (issue 18, item 3):
+ * a network namespace joined to the host by a veth pair on a private /30 (10.200.N.1 here,
+ * 10.200.N.2 there), the server started inside it listening on 10.200.N.2. `cut()` drops every
+ * packet on the namespace's side of the link (an nftables table in the namespace: packets vanish,
+ * nothing is refused, as on a dead link), `heal()` removes the table. The unix socket still
+ * works (a file, not the network): the test's own queries and workload are never cut.
+ * Needs root, `ip` and `nft` (Debian: iproute2, nftables).
+ */
+export class NetnsLink {
+  private constructor(
+    readonly ns: string,
+    readonly hostIf: string,
+    readonly nsIf: string,
+    readonly hostAddress: string,
+    readonly serverAddress: string,
+  ) {}
+
+  /** Whether this machine can make one (root, ip netns, nft); the reason when not. */
+  static unavailable(): string | null {
+    const probe = `pgi-probe-${process.pid}`;
+    try {
+      execFileSync('ip', ['netns', 'add', probe], { stdio: 'pipe' });
+      execFileSync('ip', ['netns', 'del', probe], { stdio: 'pipe' });
+      execFileSync('nft', ['--version'], { stdio: 'pipe' });
+      return null;
+    } catch (err) {
+      return `ip netns add / nft failed: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`;
+    }
+  }
+
+  /** A namespace and veth pair with unique names, on a /30 no interface of this host uses. */
+  static create(): NetnsLink {
+    const id = `${process.pid.toString(36)}${Math.floor(Math.random() * 36 ** 3).toString(36)}`.slice(-7);
+    const used = execFileSync('ip', ['-4', '-o', 'addr', 'show'], { encoding: 'utf8' });
+    let n = 0;
+    for (let tries = 0; tries < 50; tries++) {
+      n = Math.floor(Math.random() * 250) + 1;
+      if (!used.includes(` 10.200.${n}.`)) break;
+    }
+    const link = new NetnsLink(`pgi-${id}`, `pgih${id}`, `pgin${id}`, `10.200.${n}.1`, `10.200.${n}.2`);
+    const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' });
+    try {
+      ip('netns', 'add', link.ns);
+      ip('link', 'add', link.hostIf, 'type', 'veth', 'peer', 'name', link.nsIf, 'netns', link.ns);
+      ip('addr', 'add', `${link.hostAddress}/30`, 'dev', link.hostIf);
+      ip('link', 'set', link.hostIf, 'up');
+      ip('netns', 'exec', link.ns, 'ip', 'addr', 'add', `${link.serverAddress}/30`, 'dev', link.nsIf);
+      ip('netns', 'exec', link.ns, 'ip', 'link', 'set', link.nsIf, 'up');
+      ip('netns', 'exec', link.ns, 'ip', 'link', 'set', 'lo', 'up');
+    } catch (err) {
+      link.destroy();
+      throw err;
+    }
+    return link;
+  }
+
+  /** Every packet in or out of the namespace's end of the link is dropped from now on. */
+  cut(): void {
+    const rules = `table inet pgincr_cut {
+  chain input { type filter hook input priority 0; policy accept; iifname "${this.nsIf}" drop; }
+  chain output { type filter hook output priority 0; policy accept; oifname "${this.nsIf}" drop; }
+}\n`;
+    execFileSync('ip', ['netns', 'exec', this.ns, 'nft', '-f', '-'], { input: rules, stdio: ['pipe', 'pipe', 'pipe'] });
+  }
+
+  heal(): void {
+    execFileSync('ip', ['netns', 'exec', this.ns, 'nft', 'delete', 'table', 'inet', 'pgincr_cut'], { stdio: 'pipe' });
+  }
+
+  /**
+   * Moves a test cluster's server into the namespace: stopped, set to listen on the server
+   * address (trust from the /30, as the cluster trusts 127.0.0.1), started again inside it.
+   * Stop it with `pg.stopServer()` (pg_ctl signals it from here).
+   */
+  moveServer(pg: PgCluster): void {
+    pg.stopServer('fast');
+    const data = join(pg.dir, 'data');
+    const net = `${this.serverAddress.replace(/\.2$/, '.0')}/30`;
+    appendFileSync(join(data, 'postgresql.conf'), `\n# network-cut test\nlisten_addresses = '${this.serverAddress}'\n`);
+    appendFileSync(join(data, 'pg_hba.conf'), `host all all ${net} trust\nhost replication all ${net} trust\n`);
+    execFileSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        this.ns,
+        'runuser',
+        '-u',
+        pg.user,
+        '--',
+        join(pgBin, 'pg_ctl'),
+        '-D',
+        data,
+        '-l',
+        join(pg.dir, 'server.log'),
+        '-w',
+        '-t',
+        '60',
+        'start',
+      ],
+      { stdio: 'pipe' },
+    );
+  }
+
+  /** Removes the namespace and the link (idempotent; called even when the test failed). */
+  destroy(): void {
+    for (const args of [
+      ['link', 'del', this.hostIf],
+      ['netns', 'del', this.ns],
+    ]) {
+      try {
+        execFileSync('ip', args, { stdio: 'pipe' });
+      } catch {
+        /* already gone */
+      }
+    }
+  }
 }

@@ -189,6 +189,8 @@ async function runScript(startLsn: bigint, script: (fsync: { release: () => void
     replication: {} as Client,
     header: fields,
     factsLookup: async () => ({ identityAlways: new Set(), generated: new Set(), partitioned: false }),
+    server: 'host=fake',
+    abort: () => undefined,
     close: async () => undefined,
   };
   const deps = { clock, log: undefined } as unknown as CaptureDeps;
