@@ -1,0 +1,125 @@
+/**
+ * Fault gauntlet, item 3 (issue 18): the network between the worker and PostgreSQL is cut. The
+ * server runs in a network namespace behind a veth pair and pgincr connects to it over TCP; the
+ * cut drops every packet (nothing is refused, as on a dead link or a firewall that stopped
+ * answering), under a pgbench-like load that goes on over the unix socket.
+ *
+ * The capture must notice within capture.receiveTimeout (4 s here), not after the OS's TCP
+ * timeouts (15 min with data in flight, hours without), say so in `capture status`, and come
+ * back by itself exactly once when the link returns: every committed xid in exactly one BEGIN
+ * marker, and the restore equals the source.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
+import { waitFor, waitForValue } from '../../helpers/wait';
+import { CrashRig, currentLsn, waitSlotConfirms, Workload } from '../crash/crash-rig';
+import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
+import { auditXids, captureAttempt, NetnsLink, reportFault, runPgincr } from './fault-rig';
+
+jest.setTimeout(300_000);
+
+const RECEIVE_TIMEOUT_MS = 4000;
+
+const unavailable = NetnsLink.unavailable();
+if (unavailable) throw new Error(`the network-cut fault test needs network namespaces and nftables as root: ${unavailable}`);
+
+describe('fault: network cut between the worker and PostgreSQL', () => {
+  let pg: PgCluster;
+  let link: NetnsLink | undefined;
+  let rig: CrashRig;
+  let workload: Workload | undefined;
+
+  beforeAll(async () => {
+    pg = await startCluster();
+    await preparePgbenchDatabase(pg, 'app');
+    link = NetnsLink.create();
+    link.moveServer(pg);
+    rig = await CrashRig.create(pg, 'app', 'network-cut', { capture: { segmentMaxBytes: 64 * 1024, receiveTimeout: `${RECEIVE_TIMEOUT_MS / 1000}s` } });
+    // pgincr reaches the server over TCP through the link (the rig's profiles use the socket).
+    const config = JSON.parse(readFileSync(rig.configPath, 'utf8')) as { profiles: Record<string, Record<string, unknown>> };
+    for (const [name, db] of [
+      ['default', 'app'],
+      ['admin', 'postgres'],
+    ] as const)
+      config.profiles[name] = { host: link.serverAddress, port: pg.port, user: pg.user, dbname: db };
+    writeFileSync(rig.configPath, JSON.stringify(config, null, 2));
+  }, 120_000);
+  afterAll(async () => {
+    await workload?.stop();
+    await rig?.close();
+    try {
+      pg?.stopServer('immediate');
+    } catch {
+      /* not running */
+    }
+    link?.destroy();
+    await pg?.stop();
+  }, 60_000);
+
+  it('the capture notices within receiveTimeout, resumes exactly once when the link returns, and the restore equals the source', async () => {
+    await rig.startWorker();
+    expect((await runSetup(rig)).status).toBe('set up');
+    workload = new Workload(pg, 'app', { clients: 2, pauseMs: 5 }).start();
+    const capture = await startCapture(rig, 60_000);
+    await workload.advance(100, 120_000);
+    await waitSlotConfirms(pg, await currentLsn(pg, 'app'));
+    const [tcp] = await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_replication WHERE client_addr IS NOT NULL AND application_name = 'pgincr capture'");
+    expect(tcp?.n).toBe(1); // the capture streams over the link, not the socket
+
+    // The cut: the workload goes on (socket); the capture hears nothing.
+    link!.cut();
+    const cutAt = Date.now();
+    const failure = await waitForValue(
+      'the capture activity to fail on the cut',
+      async () => {
+        const d = await capture.describe();
+        const pending = (d.raw.pendingActivities ?? []).find((a) => a.activityType?.name === 'captureChanges');
+        return pending?.lastFailure?.message ?? undefined;
+      },
+      RECEIVE_TIMEOUT_MS + 26_000,
+      100,
+    );
+    const noticedMs = Date.now() - cutAt;
+    expect(failure).toMatch(/nothing received from the server \(host=10\.200\.\d+\.2 port=\d+ dbname=app user=\w+\) for \d+\.\d s, past capture\.receiveTimeout \(4 s\)/);
+    // Within the timeout plus one check period and the activity's failure round trip, not minutes.
+    expect(noticedMs).toBeLessThan(RECEIVE_TIMEOUT_MS + 4000);
+    // What an operator sees (the repository's failure record; the source is unreachable too).
+    const check = await runPgincr(['check'], rig.configPath);
+    expect(check.out).toMatch(/capture.*nothing received from the server/);
+    await workload.advance(50, 60_000);
+
+    // The link returns: the next attempt connects and streams again, from the durable end.
+    link!.heal();
+    const healedAt = Date.now();
+    const afterHeal = await currentLsn(pg, 'app');
+    await waitSlotConfirms(pg, afterHeal, 120_000);
+    const recoverMs = Date.now() - healedAt;
+    expect(await captureAttempt(rig, capture)).toBeGreaterThanOrEqual(2);
+    await workload.advance(100, 120_000);
+
+    const finished = await finishCapture(rig, workload, capture);
+    expect(finished.state).toBe('stopped');
+    const audit = await auditXids(pg, 'app', rig.chainDir());
+    let restoreEqual = false;
+    try {
+      await rig.client.workflow.execute('restoreWorkflow', {
+        taskQueue: rig.taskQueue,
+        workflowId: rig.workflowId('restore-app_restored'),
+        args: [{ profile: 'default', targetProfile: 'admin', targetDb: 'app_restored' }],
+      });
+      await checkRestored(rig, 'app_restored');
+      restoreEqual = true;
+    } finally {
+      reportFault({
+        fault: 'network cut worker-PostgreSQL',
+        lost: audit.lost.length,
+        doubled: audit.doubled.length,
+        restoreEqual,
+        recoverMs,
+        detail: `capture noticed in ${(noticedMs / 1000).toFixed(1)} s (receiveTimeout 4 s); ${workload.committed.size} transactions, ${audit.sealedVerified} sealed segments verified`,
+      });
+    }
+    expect(audit.lost).toEqual([]);
+    expect(audit.doubled).toEqual([]);
+  });
+});
