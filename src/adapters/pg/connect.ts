@@ -179,9 +179,17 @@ export function clientConfig(profile: Profile, env: Env = process.env): ClientCo
   };
 }
 
+/**
+ * Every connection gives up connecting after this long (callers may pass their own
+ * `connectionTimeoutMillis`): without it a server behind a dead network holds a connect for the
+ * OS's SYN retries (~2 min), and `pgincr check`, the chain lookup and each retried activity with
+ * it. And, like libpq's default keepalives=1, TCP keepalives are on.
+ */
+const CONNECT_TIMEOUT_MS = 10_000;
+
 /** Opens a normal SQL connection. */
 export async function connectProfile(profile: Profile, extra: Partial<ClientConfig> = {}, env: Env = process.env): Promise<Client> {
-  const client = new Client({ ...clientConfig(profile, env), ...extra });
+  const client = new Client({ connectionTimeoutMillis: CONNECT_TIMEOUT_MS, keepAlive: true, ...clientConfig(profile, env), ...extra });
   await client.connect();
   return client;
 }

@@ -115,7 +115,9 @@ describe('fault: network cut between the worker and PostgreSQL', () => {
     const restoredRows = async () => {
       const exists = await pg.query("SELECT 1 FROM pg_database WHERE datname = 'app_restored'");
       if (exists.length === 0) return 0;
-      return (await pg.query<{ n: number }>("SELECT CASE WHEN to_regclass('public.crash_log') IS NULL THEN 0 ELSE (SELECT count(*)::int FROM crash_log) END AS n", [], 'app_restored'))[0]!.n;
+      const [table] = await pg.query<{ t: string | null }>("SELECT to_regclass('public.crash_log')::text AS t", [], 'app_restored');
+      if (!table?.t) return 0;
+      return (await pg.query<{ n: number }>('SELECT count(*)::int AS n FROM crash_log', [], 'app_restored'))[0]!.n;
     };
     let restoreEqual = false;
     let restoreNote = '';
@@ -144,8 +146,8 @@ describe('fault: network cut between the worker and PostgreSQL', () => {
       await checkRestored(rig, 'app_restored');
       restoreEqual = true;
       mark('restored');
-      process.stderr.write(`network cut phases: ${mark.report()}\n`);
     } finally {
+      process.stderr.write(`network cut phases: ${mark.report()}\n`);
       reportFault({
         fault: 'network cut worker-PostgreSQL',
         lost: audit.lost.length,
