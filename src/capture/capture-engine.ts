@@ -480,7 +480,9 @@ function receiveWatchdog(
         `slot ${input.slot}: nothing received from the server (${source.server}) for ${(silentMs / 1000).toFixed(1)} s, ` +
           `past capture.receiveTimeout (${timeoutMs / 1000} s), a reply requested after half of it went unanswered: the network to PostgreSQL or the server is gone. ` +
           `The connections were closed; everything up to ${run.heartbeatDetails().lastDurableLsn} is in the segments and the capture is retried from there`,
-        { hint: 'check the network path to the server (link, firewall, VPN, load balancer idle timeouts); raise capture.receiveTimeout if the server is only slow to answer' },
+        {
+          hint: 'check the network path to the server (link, firewall, VPN, load balancer idle timeouts); raise capture.receiveTimeout if the server is only slow to answer',
+        },
       ),
   });
 }

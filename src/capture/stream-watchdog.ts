@@ -9,7 +9,7 @@
  * Temporal retries it until the server answers again. Silence while the stream is held back by
  * backpressure is the consumer's, not the network's: not counted.
  */
-import { PgincrError } from '../errors';
+import type { PgincrError } from '../errors';
 import type { StreamLiveness } from '../adapters/pg/replication-stream';
 
 /** capture.receiveTimeout's default, as the standby's wal_receiver_timeout. */

@@ -94,7 +94,7 @@ describe('fault: very large transactions', () => {
       try {
         await client.query('BEGIN');
         await client.query(sql);
-        await client.query("INSERT INTO crash_log (k, client) VALUES (-1 * (SELECT count(*) + 1 FROM crash_log WHERE k < 0), 99)");
+        await client.query('INSERT INTO crash_log (k, client) VALUES (-1 * (SELECT count(*) + 1 FROM crash_log WHERE k < 0), 99)');
         await client.query('COMMIT');
       } finally {
         await client.end();
@@ -105,12 +105,16 @@ describe('fault: very large transactions', () => {
     const started = Date.now();
     const { peak, samples } = await peakRss(worker.pid, async () => {
       // 1 KiB of md5 text per row (not repeat(): TOAST would compress it, the decoded text is the same size).
-      await big(`INSERT INTO wide SELECT g, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 32) i) FROM generate_series(1, ${rowsWide}) g`);
+      await big(
+        `INSERT INTO wide SELECT g, (SELECT string_agg(md5(g::text || i::text), '') FROM generate_series(1, 32) i) FROM generate_series(1, ${rowsWide}) g`,
+      );
       await big(`INSERT INTO narrow SELECT g, g % 1000 FROM generate_series(1, ${NARROW_ROWS}) g`);
       await waitSlotConfirms(pg, await currentLsn(pg, 'app'), LONG ? 3_000_000 : 240_000);
     });
     const captureMs = Date.now() - started;
-    process.stderr.write(`large transactions: captured in ${(captureMs / 1000).toFixed(1)} s; worker peak RSS ${mib(peak)} (${samples} samples), ${mib(baseline)} streaming the load alone\n`);
+    process.stderr.write(
+      `large transactions: captured in ${(captureMs / 1000).toFixed(1)} s; worker peak RSS ${mib(peak)} (${samples} samples), ${mib(baseline)} streaming the load alone\n`,
+    );
     expect(worker.alive()).toBe(true);
 
     const status = await finishCapture(rig, workload, capture);
@@ -137,7 +141,11 @@ describe('fault: very large transactions', () => {
     }
     expect(audit.lost).toEqual([]);
     expect(audit.doubled).toEqual([]);
-    const [counts] = await pg.query<{ wide: number; narrow: number }>('SELECT (SELECT count(*) FROM wide)::int AS wide, (SELECT count(*) FROM narrow)::int AS narrow', [], 'app_restored');
+    const [counts] = await pg.query<{ wide: number; narrow: number }>(
+      'SELECT (SELECT count(*) FROM wide)::int AS wide, (SELECT count(*) FROM narrow)::int AS narrow',
+      [],
+      'app_restored',
+    );
     expect(counts).toEqual({ wide: rowsWide, narrow: NARROW_ROWS });
     expect(peak - baseline).toBeLessThan(GROWTH_LIMIT);
   });

@@ -71,7 +71,9 @@ describe('fault: network cut between the worker and PostgreSQL', () => {
     const capture = await startCapture(rig, 60_000);
     await workload.advance(100, 120_000);
     await waitSlotConfirms(pg, await currentLsn(pg, 'app'));
-    const [tcp] = await pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_replication WHERE client_addr IS NOT NULL AND application_name = 'pgincr capture'");
+    const [tcp] = await pg.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM pg_stat_replication WHERE client_addr IS NOT NULL AND application_name = 'pgincr capture'",
+    );
     expect(tcp?.n).toBe(1); // the capture streams over the link, not the socket
 
     mark('streaming');
@@ -89,7 +91,9 @@ describe('fault: network cut between the worker and PostgreSQL', () => {
       100,
     );
     const noticedMs = Date.now() - cutAt;
-    expect(failure).toMatch(/nothing received from the server \(host=10\.200\.\d+\.2 port=\d+ dbname=app user=\w+\) for \d+\.\d s, past capture\.receiveTimeout \(4 s\)/);
+    expect(failure).toMatch(
+      /nothing received from the server \(host=10\.200\.\d+\.2 port=\d+ dbname=app user=\w+\) for \d+\.\d s, past capture\.receiveTimeout \(4 s\)/,
+    );
     // Within the timeout plus one check period and the activity's failure round trip, not minutes.
     expect(noticedMs).toBeLessThan(RECEIVE_TIMEOUT_MS + 4000);
     // What an operator sees (the repository's failure record; the source is unreachable too).
@@ -128,15 +132,25 @@ describe('fault: network cut between the worker and PostgreSQL', () => {
         args: [{ profile: 'default', targetProfile: 'admin', targetDb: 'app_restored' }],
       });
       // Cut once the segments' rows arrive (the base has none: it predates the load), mid-apply.
-      const before = await waitForValue('the restore to apply segments', async () => ((await restoredRows()) > 0 ? await restoredRows() : undefined), 120_000, 20);
+      const before = await waitForValue(
+        'the restore to apply segments',
+        async () => ((await restoredRows()) > 0 ? await restoredRows() : undefined),
+        120_000,
+        20,
+      );
       link!.cut();
       const cutRows = await restoredRows();
       expect(cutRows).toBeLessThan(total); // the cut came mid-apply
-      await waitFor('the apply to stall on the cut', async () => {
-        const a = await restoredRows();
-        await new Promise((r) => setTimeout(r, 1500));
-        return (await restoredRows()) === a;
-      }, 30_000, 0);
+      await waitFor(
+        'the apply to stall on the cut',
+        async () => {
+          const a = await restoredRows();
+          await new Promise((r) => setTimeout(r, 1500));
+          return (await restoredRows()) === a;
+        },
+        30_000,
+        0,
+      );
       const stalledRows = await restoredRows();
       mark('restore cut');
       link!.heal();
