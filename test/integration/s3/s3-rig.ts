@@ -1,0 +1,119 @@
+/**
+ * Worker environments for the S3 repository tests: each has its own spool folder and config file
+ * (docs/s3-repository.md's example with the test's bucket, cluster and Temporal server filled in),
+ * credentials only in the AWS variables, `bin/pgincr` commands and a `bin/pgincr worker` process.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { PgCluster } from '../../helpers/pg-cluster';
+import { temporalAddress } from '../../helpers/temporal';
+import { waitFor } from '../../helpers/wait';
+import type { S3TestServer } from '../../helpers/s3-server';
+import { ObjectStore } from '../../../src/adapters/s3/object-store';
+import { loadStoredCatalog } from '../../../src/adapters/s3/chain-mirror';
+import { parseLsn } from '../../../src/core/lsn';
+
+const ROOT = resolve(__dirname, '../../..');
+const BIN = join(ROOT, 'bin/pgincr');
+export const PREFIX = 'prod/pgincr';
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** The first ```json block of docs/s3-repository.md: the configuration example users copy. */
+function docConfig(): Record<string, unknown> {
+  const doc = readFileSync(join(ROOT, 'docs/s3-repository.md'), 'utf8');
+  const block = /```json\n([^]*?)```/.exec(doc);
+  if (!block) throw new Error('docs/s3-repository.md has no ```json block');
+  return JSON.parse(block[1] as string) as Record<string, unknown>;
+}
+
+export interface WorkerEnvironment {
+  spool: string;
+  cli(args: string[]): Promise<Run>;
+  startWorker(): Promise<ChildProcess>;
+}
+
+export function workerEnvironment(options: {
+  dir: string;
+  name: string;
+  pg: PgCluster;
+  s3: S3TestServer;
+  profile: string;
+  taskQueue: string;
+}): WorkerEnvironment {
+  const { dir, name, pg, s3, profile, taskQueue } = options;
+  const home = join(dir, name);
+  const spool = join(home, 'spool');
+  const config = docConfig();
+  const { host, port, user } = pg.profile('app');
+  const file = join(home, 'pgincr.json');
+  mkdirSync(home, { recursive: true });
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        ...config,
+        repository: { ...(config.repository as object), url: `s3://${s3.bucket}/${PREFIX}`, endpoint: s3.endpoint, region: s3.env.AWS_REGION, spool },
+        profiles: { [profile]: { host, port, dbname: 'app', user } },
+        defaultProfile: profile,
+        capture: { ...(config.capture as object), segmentMaxAge: '5s', heartbeatInterval: '1s', sequenceInterval: '2s' },
+        temporal: { address: temporalAddress(), namespace: 'default', taskQueue },
+      },
+      null,
+      2,
+    ),
+  );
+  const env: NodeJS.ProcessEnv = { ...process.env, ...s3.env, PGINCR_LOG_PRETTY: '0' };
+  delete env.TEMPORAL_ADDRESS;
+  const log = join(home, 'worker.log');
+  return {
+    spool,
+    cli: (args) =>
+      new Promise((done) =>
+        execFile(BIN, [...args, '--config', file], { cwd: dir, env, timeout: 300_000 }, (err, stdout, stderr) =>
+          done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+        ),
+      ),
+    async startWorker() {
+      mkdirSync(home, { recursive: true });
+      const fd = openSync(log, 'a');
+      const worker = spawn(BIN, ['worker', '--config', file], { stdio: ['ignore', fd, fd], env });
+      closeSync(fd);
+      await waitFor(
+        `worker ${name} to start`,
+        async () => {
+          if (worker.exitCode !== null) throw new Error(`worker ${name} exited ${worker.exitCode}:\n${readFileSync(log, 'utf8').slice(-3000)}`);
+          return readFileSync(log, 'utf8').includes('worker started');
+        },
+        240_000,
+        250,
+      );
+      return worker;
+    },
+  };
+}
+
+export async function stopWorker(worker: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (worker.exitCode !== null || worker.signalCode !== null) return;
+  const exited = new Promise((r) => worker.once('exit', r));
+  worker.kill(signal);
+  await exited;
+}
+
+/** The end LSN of the last segment the bucket's catalog of `chain` names (0 when none). */
+export async function bucketEnd(s3: S3TestServer, chain: string): Promise<bigint> {
+  const store = new ObjectStore({ bucket: s3.bucket, prefix: PREFIX, endpoint: s3.endpoint, forcePathStyle: true }, s3.client);
+  const catalog = await loadStoredCatalog(store, chain);
+  return catalog?.segments.reduce((max, s) => (parseLsn(s.endLsn) > max ? parseLsn(s.endLsn) : max), 0n) ?? 0n;
+}
+
+/** The slot's confirmed_flush_lsn. */
+export async function confirmedFlush(pg: PgCluster): Promise<bigint> {
+  const [slot] = await pg.query<{ lsn: string }>("SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'pgincr'");
+  return parseLsn(slot!.lsn);
+}
