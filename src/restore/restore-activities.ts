@@ -24,6 +24,7 @@ import { fixSequences } from './sequences';
 import { keepOnlySelection } from './partial-base';
 import { partialApplyFilter } from './partial-apply';
 import { checkIntoSchema, restoreIntoSchema } from './into-schema';
+import { selectionNames } from '../core/restore/table-selection';
 import { BASE_FILES, baseDir } from '../core/repository/paths';
 import { repositoryCatalog, requestRotation } from '../activities/object-store';
 import { parseLsn } from '../core/lsn';
@@ -246,6 +247,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
 
     async applySegments({ targetProfile, targetDb, restoreId, plan, target, noOwner, partial }) {
       const only = partial ? partialApplyFilter(partial.selection, partial.sequences) : undefined;
+      const chosen = partial ? selectionNames(partial.selection) : undefined;
       const r = await applySegments({
         ...(only ? { filterTransaction: only.filter } : {}),
         profile: onDb(profileOf(targetProfile), targetDb),
@@ -256,7 +258,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
         startLsn: plan.baseLsn,
         ...(noOwner ? { noOwner } : {}),
         onProgress: (p) => {
-          heartbeat({ ...p, transactions: p.appliedTransactions, lsn: p.lastEndLsn });
+          heartbeat({ ...p, transactions: p.appliedTransactions, lsn: p.lastEndLsn, fromLsn: plan.baseLsn, ...(chosen ? { tables: chosen } : {}) });
           recordRestoreProgress(deps.metrics, targetDb, p);
         },
         signal: cancellationSignal(),

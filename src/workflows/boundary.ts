@@ -80,6 +80,10 @@ export const restoreHeartbeat = z.union([
     bytesDone: z.number(),
     bytesTotal: z.number(),
     etaSeconds: z.number().nullable(),
+    /** The LSN range: from the base's LSN to `lsn`, the last applied transaction's end. */
+    fromLsn: z.string().optional(),
+    /** A partial restore's tables (and schemas), as a person reads them. */
+    tables: z.array(z.string()).optional(),
   }),
 ]);
 
@@ -130,6 +134,12 @@ export type CaptureStatus = z.infer<typeof captureStatus>;
 export const restoreProgress = z.object({
   step: z.string(),
   steps: z.array(z.object({ name: z.string(), ms: z.number() })),
+  /** A partial restore: the chosen tables and schemas (`schema ` + name), and the new schema it goes into. */
+  tables: z.array(z.string()).optional(),
+  intoSchema: z.string().optional(),
+  /** The LSN range: the base's LSN once planned, the last applied end LSN once the segments are in. */
+  fromLsn: z.string().optional(),
+  toLsn: z.string().optional(),
 });
 /** The restore workflow's `progress` query result. */
 export type RestoreProgress = z.infer<typeof restoreProgress>;

@@ -6,7 +6,7 @@ import { parseInput } from './validate';
 import { restoreProgressQuery } from './signals';
 import { nonRetryable, type RestoreProgress } from './boundary';
 import type { ApplyResult, PartialBaseReport, PartialRestore, RestorePlanResult, VerifyResult } from '../activities/types';
-import { parseSelection } from '../core/restore/table-selection';
+import { parseSelection, selectionNames } from '../core/restore/table-selection';
 
 export interface RestoreReport {
   targetDb: string;
@@ -48,6 +48,9 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
   // --into-schema: the restore is made in a staging database, then its tables are copied into a new schema of targetDb.
   const db = input.intoSchema ? `pgincr_s_${restoreId}`.slice(0, 63) : input.targetDb;
   const selection = input.tables.length > 0 || input.schemas.length > 0 ? parseSelection(input.tables, input.schemas) : undefined;
+  // What the Temporal UI's progress query shows: the tables and the LSN range.
+  if (selection) progress.tables = selectionNames(selection);
+  if (input.intoSchema) progress.intoSchema = input.intoSchema;
 
   // The plan verifies every file it needs (long: that reads every planned segment).
   // ... and that every role the DDL replays as exists in the target (or comes with the globals), unless noOwner.
@@ -61,6 +64,7 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
       noOwner: input.noOwner,
     }),
   );
+  progress.fromLsn = plan.baseLsn;
   if (input.intoSchema) {
     const intoSchema = input.intoSchema;
     await step('check schema', () =>
@@ -89,6 +93,7 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
   const apply = await step('segments', () =>
     long.applySegments({ targetProfile, targetDb: db, restoreId, plan, target: input.target, ...noOwner, ...partial }),
   );
+  progress.toLsn = apply.lastEndLsn;
   if (input.target.kind !== 'latest' && !apply.reachedTarget) {
     throw nonRetryable(`the restore target was not reached: the chain ends at ${apply.lastEndLsn} (${apply.lastCommitTime ?? 'no transactions'})`, 'PlanError');
   }

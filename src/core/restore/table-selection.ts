@@ -110,3 +110,8 @@ export function setvalLiteral(q: QualifiedName): string {
 export function checksumKey(q: QualifiedName): string {
   return `"${q.schema.replace(/"/g, '""')}"."${q.name.replace(/"/g, '""')}"`;
 }
+
+/** The selection as a person reads it: each table, then `schema <name>` for each schema. */
+export function selectionNames(selection: TableSelection): string[] {
+  return [...selection.tables.map(displayName), ...selection.schemas.map((s) => `schema ${regclassText('', s)}`)];
+}

@@ -15,6 +15,9 @@ import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { temporalAddress, terminateIfRunning } from '../../helpers/temporal';
 import { workflowIds } from '../../../src/workflows/ids';
 import { waitFor } from '../../helpers/pgincr-env';
+import { Client, Connection } from '@temporalio/client';
+import type { RestoreReport } from '../../../src/workflows/restore';
+import type { RestoreProgress } from '../../../src/workflows/boundary';
 import { databaseChecksums } from '../../../src/adapters/pg/checksums';
 
 jest.setTimeout(480_000);
@@ -239,6 +242,40 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
     ];
     expect(lost).toBe(0);
     expect(Number((await sums('shop'))['"public"."orders"']!.rows)).toBe(Number(before!['"public"."orders"']!.rows) + 1);
+  });
+
+  it('from the Temporal UI: the JSON a person types starts a partial restore; its progress names the tables and the LSN range', async () => {
+    const { before, xid } = state;
+    const taskQueue = (JSON.parse(readFileSync(configFile, 'utf8')) as { temporal: { taskQueue: string } }).temporal.taskQueue;
+    const connection = await Connection.connect({ address: temporalAddress() });
+    try {
+      const client = new Client({ connection, namespace: 'default' });
+      // Typed in the UI's input box, as text.
+      const typed = `{"profile": "shop", "targetDb": "shop_ui", "tables": ["public.order_items"], "target": {"kind": "xid", "xid": ${xid}, "inclusive": false}}`;
+      const handle = await client.workflow.start('restoreWorkflow', { taskQueue, workflowId: `partial-ui-${Date.now()}`, args: [JSON.parse(typed)] });
+      const report = (await handle.result()) as RestoreReport;
+      expect(report.partial).toMatchObject({
+        tables: ['public.order_items'],
+        foreignKeys: expect.arrayContaining(['public.order_items.order_items_order_id_fkey references public.orders']),
+      });
+      expect(report.apply.partial!.droppedLines).toBeGreaterThan(0);
+      expect((await sums('shop_ui'))['"public"."order_items"']).toEqual(before!['"public"."order_items"']);
+      const progress = await handle.query<RestoreProgress>('progress');
+      expect(progress).toMatchObject({ tables: ['public.order_items'], fromLsn: report.plan.baseLsn, toLsn: report.apply.lastEndLsn });
+      expect(progress.steps.map((s) => s.name)).toContain('keep chosen tables');
+
+      // A name that is not one, and intoSchema without tables: refused, naming the field.
+      for (const [input, message] of [
+        [{ profile: 'shop', targetDb: 'shop_bad', tables: ['a.b.c'] }, 'tables.0: --tables: "a.b.c" is not a table name'],
+        [{ profile: 'shop', targetDb: 'shop', intoSchema: 'x' }, 'intoSchema: intoSchema restores chosen tables'],
+      ] as const) {
+        const bad = await client.workflow.start('restoreWorkflow', { taskQueue, workflowId: `partial-ui-bad-${Date.now()}`, args: [input] });
+        await expect(bad.result()).rejects.toMatchObject({ cause: { message: expect.stringContaining(message) } });
+      }
+      expect(await sql(`SELECT datname FROM pg_database WHERE datname = 'shop_bad'`, 'postgres')).toEqual([]);
+    } finally {
+      await connection.close();
+    }
     passed = true;
   });
 });
