@@ -106,7 +106,8 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       const chain = await chainDirFor(deps, profile);
       await checkChainFolder(deps.config.repository, chain);
       // Latest means latest: the open segment's whole transactions are sealed first (bounded wait).
-      const openSegment = target.kind === 'latest' ? await sealOpenSegment(chain, profile) : null;
+      // So for an xid: the bad DELETE of a minute ago is still in the open segment.
+      const openSegment = target.kind === 'latest' || target.kind === 'xid' ? await sealOpenSegment(chain, profile) : null;
       const catalog = await loadOrRebuildCatalog(chain);
       const plan = planRestore(catalog, target, fromBase ? { fromBaseId: fromBase } : {});
       const metadata = await readBaseMetadata(join(chain, plan.base.dir));

@@ -7,7 +7,7 @@
  * just before the DELETE (checksums), every other table is absent, and the foreign keys to
  * tables left out are reported.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -276,6 +276,24 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
     } finally {
       await connection.close();
     }
+  });
+
+  it('docs/undo-delete.md, followed literally, undoes a bad DELETE of a minute ago (still in the open segment)', async () => {
+    const [{ since }] = (await sql(`SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') || '+00' AS since`)) as [{ since: string }];
+    const before = (await sums('shop'))['"public"."order_items"'];
+    await sql('DELETE FROM public.order_items WHERE qty = 2');
+    await sql(`INSERT INTO public.orders (customer_id, total) VALUES (2, 7)`);
+    expect((await sums('shop'))['"public"."order_items"']).not.toEqual(before);
+    const blocks = [...readFileSync(join(ROOT, 'docs/undo-delete.md'), 'utf8').matchAll(/^```bash\n([\s\S]*?)^```$/gm)].map((m) => m[1] as string);
+    expect(blocks).toHaveLength(5);
+    const env: NodeJS.ProcessEnv = { ...process.env, ...pg.env('shop'), PGINCR_CONFIG: configFile, SINCE: since, DB: 'shop' };
+    delete env.TEMPORAL_ADDRESS;
+    const r = spawnSync('bash', ['-e', '-c', blocks.join('\n')], { cwd: ROOT, env, encoding: 'utf8', timeout: 300_000 });
+    expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: 0 });
+    expect(r.stdout).toContain('DELETE FROM ONLY public.order_items WHERE id = ');
+    expect(r.stdout).toContain('copied into the new schema "recovered" of database shop');
+    expect((await sums('shop'))['"public"."order_items"']).toEqual(before);
+    expect(await sql(`SELECT nspname FROM pg_namespace WHERE nspname = 'recovered'`)).toEqual([]);
     passed = true;
   });
 });
