@@ -58,7 +58,7 @@ describe('S3 repository: the capture worker killed and its folder deleted mid-wo
     const chain = readdirSync(a.spool).find((n) => /^\d+-app$/.test(n))!;
 
     const samples: Array<{ confirmed: bigint; bucket: bigint }> = [];
-    const bench = spawn('pgbench', ['-c', '2', '-T', '40', '-n', 'app'], { env: { ...process.env, ...pg.env('app') }, stdio: 'ignore' });
+    const bench = spawn('pgbench', ['-c', '2', '-T', '25', '-n', 'app'], { env: { ...process.env, ...pg.env('app') }, stdio: 'ignore' });
     const benchDone = new Promise<number | null>((r) => bench.once('exit', r));
     let running = true;
     void benchDone.then(() => (running = false));

@@ -7,7 +7,7 @@
  * of its own, restores from the bucket, and the restore equals the source.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
@@ -64,7 +64,7 @@ describe('S3 repository: capture on worker A, restore on worker B that shares on
     // While pgbench runs: the slot's confirmed position, read first, never passes the end of what the bucket holds, read after.
     const chain = readdirSync(a.spool).find((n) => /^\d+-app$/.test(n))!;
     const samples: Array<{ confirmed: bigint; bucket: bigint }> = [];
-    const bench = spawn('pgbench', ['-c', '2', '-T', '15', '-n', 'app'], { env: { ...process.env, ...pg.env('app') }, stdio: 'ignore' });
+    const bench = spawn('pgbench', ['-c', '2', '-T', '10', '-n', 'app'], { env: { ...process.env, ...pg.env('app') }, stdio: 'ignore' });
     const benchDone = new Promise<number | null>((r) => bench.once('exit', r));
     let running = true;
     void benchDone.then(() => (running = false));
@@ -107,6 +107,19 @@ describe('S3 repository: capture on worker A, restore on worker B that shares on
     expect({ code: restore.code, stderr: restore.stderr }).toMatchObject({ code: 0 });
     expect(await tableSums(pg, 'app_restored')).toEqual(final.sums);
     expect(await sequenceValues(pg, 'app_restored')).toEqual(final.sequences);
+
+    // The bucket's catalog lost: `catalog rebuild` from a worker with the bucket recreates it from the bucket's files.
+    const catalogFile = join(stored, 'catalog', 'catalog.json');
+    const before = JSON.parse(readFileSync(catalogFile, 'utf8')) as { segments: unknown[]; bases: unknown[] };
+    rmSync(catalogFile);
+    rmSync(join(b.spool, chain), { recursive: true, force: true }); // nor a copy on the worker
+    const rebuild = await b.cli(['catalog', 'rebuild']);
+    expect({ code: rebuild.code, stdout: rebuild.stdout }).toMatchObject({
+      code: 0,
+      stdout: expect.stringContaining(`catalog rebuilt: 1 bases, ${before.segments.length} segments`),
+    });
+    const after = JSON.parse(readFileSync(catalogFile, 'utf8')) as { segments: unknown[]; bases: unknown[] };
+    expect([after.bases.length, after.segments.length]).toEqual([1, before.segments.length]);
     passed = true;
   });
 });
