@@ -74,6 +74,9 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
                                        product_id int REFERENCES public.products, qty int NOT NULL);
       CREATE TABLE ${HOSTILE_SQL} (id int PRIMARY KEY, v text);
       CREATE TABLE ${LOOKALIKE_SQL} (id int PRIMARY KEY);
+      CREATE SCHEMA "Sales 2026";
+      CREATE TABLE "Sales 2026".targets (id serial PRIMARY KEY, amount numeric);
+      CREATE VIEW "Sales 2026".big AS SELECT * FROM "Sales 2026".targets WHERE amount > 10;
       CREATE VIEW public.order_summary AS SELECT o.id, c.name, o.total FROM public.orders o JOIN public.customers c ON c.id = o.customer_id;
       INSERT INTO public.customers (name) SELECT 'customer ' || g FROM generate_series(1, 50) g;
       INSERT INTO public.products (title, price) SELECT 'product ' || g, g FROM generate_series(1, 20) g;`);
@@ -133,7 +136,7 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
       if (i === 12) await sql(`UPDATE public.orders SET state = 'refunded', note = 'it''s back' WHERE id % 7 = 0`);
       if (i === 14)
         await sql(`INSERT INTO ${HOSTILE_SQL} SELECT g, E'line\\nbreak ' || g FROM generate_series(1, 30) g; INSERT INTO ${LOOKALIKE_SQL} VALUES (1)`);
-      await sql(`UPDATE public.customers SET name = name || '+' WHERE id = ${1 + i}`);
+      await sql(`UPDATE public.customers SET name = name || '+' WHERE id = ${1 + i}; INSERT INTO "Sales 2026".targets (amount) VALUES (${i})`);
     }
     await sql(`DELETE FROM ${HOSTILE_SQL} WHERE id > 25`);
     const before = await sums('shop');
@@ -178,7 +181,7 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
     for (const t of chosen) expect({ table: t, ...restored[t] }).toEqual({ table: t, ...before[t] });
     // The report names the foreign keys to tables left out, and the DDL skipped.
     // A name's line break is shown as \n: no name can start a line of the report.
-    expect(restore.stdout).toContain('partial: tables public.order_items, public.orders, public."we""ird.na\\nme"; 6 other relation(s) left out\n');
+    expect(restore.stdout).toContain('partial: tables public.order_items, public.orders, public."we""ird.na\\nme"; 9 other relation(s) left out\n');
     expect(restore.stdout).toMatch(/foreign key left out \(its table is not restored\): public\.orders\.orders_customer_id_fkey references public\.customers/);
     expect(restore.stdout).toMatch(
       /foreign key left out \(its table is not restored\): public\.order_items\.order_items_product_id_fkey references public\.products/,
@@ -260,6 +263,17 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
       });
       expect(report.apply.partial!.droppedLines).toBeGreaterThan(0);
       expect((await sums('shop_ui'))['"public"."order_items"']).toEqual(before!['"public"."order_items"']);
+      // A whole schema (its view too), by the quoted name a person types.
+      const schema = await client.workflow.start('restoreWorkflow', {
+        taskQueue,
+        workflowId: `partial-ui-schema-${Date.now()}`,
+        args: [{ profile: 'shop', targetDb: 'shop_sales', schemas: ['"Sales 2026"'], target: { kind: 'xid', xid, inclusive: false } }],
+      });
+      const sales = (await schema.result()) as RestoreReport;
+      expect(sales.partial!.tables).toEqual(['"Sales 2026".targets']);
+      expect(Object.keys(await sums('shop_sales'))).toEqual(['"Sales 2026"."targets"']);
+      expect((await sums('shop_sales'))['"Sales 2026"."targets"']).toEqual(before!['"Sales 2026"."targets"']);
+      expect(await sql(`SELECT count(*)::int AS n FROM "Sales 2026".big`, 'shop_sales')).toEqual([{ n: 9 }]);
       const progress = await handle.query<RestoreProgress>('progress');
       expect(progress).toMatchObject({ tables: ['public.order_items'], fromLsn: report.plan.baseLsn, toLsn: report.apply.lastEndLsn });
       expect(progress.steps.map((s) => s.name)).toContain('keep chosen tables');
