@@ -5,6 +5,7 @@
  */
 import type { Client, ClientConfig } from 'pg';
 import type { Profile } from '../config';
+import { PgincrError } from '../errors';
 import { connectProfile, describeProfile } from '../adapters/pg/connect';
 import { destroyConnection } from '../adapters/pg/pg-internals';
 import { pinSessionSettings, replicationSessionOptions } from '../adapters/pg/replication-session';
@@ -95,6 +96,14 @@ export async function openSourceSession(
     };
   } catch (err) {
     await close();
+    // pg says only "timeout expired": name the server and the setting.
+    if ((err as Error).message === 'timeout expired') {
+      throw new PgincrError(
+        'connect_timeout',
+        `slot ${slot}: cannot connect to the source (${describeProfile(profile, env)}) within capture.receiveTimeout (${receiveTimeoutMs / 1000} s): the network to PostgreSQL or the server is gone`,
+        { cause: err, hint: 'check the network path to the server; the capture is retried and resumes from the segments once it answers' },
+      );
+    }
     throw err;
   }
 }

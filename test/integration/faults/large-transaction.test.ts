@@ -19,7 +19,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { CrashRig, currentLsn, waitSlotConfirms, Workload, type WorkerProcess } from '../crash/crash-rig';
+import { CrashRig, currentLsn, timer, waitSlotConfirms, Workload, type WorkerProcess } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
 import { auditXids, reportFault } from './fault-rig';
 
@@ -80,8 +80,10 @@ describe('fault: very large transactions', () => {
   }, 60_000);
 
   it('streams them with flat capture memory, writes them once, and restores them', async () => {
+    const mark = timer();
     const worker: WorkerProcess = await rig.startWorker();
     expect((await runSetup(rig)).status).toBe('set up');
+    mark('setup');
     workload = new Workload(pg, 'app', { clients: 2, pauseMs: 20 }).start();
     const capture = await startCapture(rig, 10 * 60_000);
     await workload.advance(50, 120_000);
@@ -112,6 +114,7 @@ describe('fault: very large transactions', () => {
       await waitSlotConfirms(pg, await currentLsn(pg, 'app'), LONG ? 3_000_000 : 240_000);
     });
     const captureMs = Date.now() - started;
+    mark('captured');
     process.stderr.write(
       `large transactions: captured in ${(captureMs / 1000).toFixed(1)} s; worker peak RSS ${mib(peak)} (${samples} samples), ${mib(baseline)} streaming the load alone\n`,
     );
@@ -120,6 +123,7 @@ describe('fault: very large transactions', () => {
     const status = await finishCapture(rig, workload, capture);
     expect(status.state).toBe('stopped');
     const audit = await auditXids(pg, 'app', rig.chainDir());
+    mark('audited');
     let restoreEqual = false;
     try {
       await rig.client.workflow.execute('restoreWorkflow', {
@@ -127,9 +131,12 @@ describe('fault: very large transactions', () => {
         workflowId: rig.workflowId('restore-app_restored'),
         args: [{ profile: 'default', targetProfile: 'admin', targetDb: 'app_restored' }],
       });
+      mark('restored');
       await checkRestored(rig, 'app_restored');
       restoreEqual = true;
+      mark('compared');
     } finally {
+      process.stderr.write(`large transaction phases: ${mark.report()}\n`);
       reportFault({
         fault: 'very large transaction',
         lost: audit.lost.length,
