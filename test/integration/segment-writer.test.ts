@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFile, copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -122,6 +123,23 @@ describe('SegmentWriter', () => {
     expect(r.resume).toMatchObject({ resumed: true, transactions: 2, lastEndLsn: 0x1200n });
     expect(r.resume.cutBytes).toBeGreaterThan(80);
     expect(await r.seal({ compress: 'none' })).toEqual(first);
+  });
+
+  it("removes temp files a killed process left (a new partial header, a gzip), keeps a live process's (issue 18: kill-points test)", async () => {
+    // A pid that no longer runs: a child that has exited.
+    const dead = spawnSync('true').pid;
+    const partialTemp = join(chain, 'segments', 'partial', `.0000000000001000.sql.partial.tmp-${dead}-0a1b2c3d`);
+    const gzipTemp = join(chain, 'segments', '2026-11-27', `.0000000000001000_0000000000002000.sql.gz.tmp-${dead}-0a1b2c3d`);
+    const liveTemp = join(chain, 'segments', 'partial', `.0000000000001000.sql.partial.tmp-${process.pid}-0a1b2c3d`);
+    await mkdir(join(chain, 'segments', 'partial'), { recursive: true });
+    await mkdir(join(chain, 'segments', '2026-11-27'), { recursive: true });
+    for (const f of [partialTemp, gzipTemp, liveTemp]) await writeFile(f, 'half written');
+    const w = await SegmentWriter.open(chain, fields, 0x1000n);
+    await w.close();
+    expect(await readdir(join(chain, 'segments', '2026-11-27'))).toEqual([]);
+    expect((await readdir(join(chain, 'segments', 'partial'))).sort()).toEqual(
+      ['.0000000000001000.sql.partial.tmp-' + process.pid + '-0a1b2c3d', '0000000000001000.sql.partial'].sort(),
+    );
   });
 
   it('refuses to resume a partial damaged before its last transaction', async () => {

@@ -4,7 +4,7 @@
  * fsynced so the rename itself survives a crash.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** A temporary name beside `path` (same folder, so the rename is atomic). Starts with `.` so listings skip it. */
@@ -15,6 +15,40 @@ export function tempPathFor(path: string): string {
 /** True for names made by {@link tempPathFor}. */
 export function isTempName(name: string): boolean {
   return /^\..+\.tmp-\d+-[0-9a-f]{8}$/.test(name);
+}
+
+/** True when a process with this pid runs on this host (EPERM: someone else's, alive). */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code !== 'ESRCH';
+  }
+}
+
+/**
+ * Removes the temporary files in `dir` that a process which no longer runs left behind (a kill
+ * between {@link tempPathFor}'s write and its rename: the fault gauntlet's random kills left a
+ * `.…sql.partial.tmp-<pid>-…` for ever). Another live process's temp (this one's background gzip
+ * included) is kept. Returns the names removed. Call it only as the folder's one writer.
+ */
+export async function removeAbandonedTemps(dir: string): Promise<string[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') return [];
+    throw error;
+  }
+  const removed: string[] = [];
+  for (const name of names) {
+    const pid = isTempName(name) ? Number(/\.tmp-(\d+)-[0-9a-f]{8}$/.exec(name)?.[1]) : NaN;
+    if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid || pidAlive(pid)) continue;
+    await unlink(join(dir, name)).catch(() => undefined);
+    removed.push(name);
+  }
+  return removed;
 }
 
 /** fsyncs a folder, making renames and new entries in it durable. */

@@ -16,7 +16,7 @@ import type { Lsn } from '../../core/lsn';
 import { PARTIAL_DIR, SEGMENTS_DIR } from '../../core/repository/paths';
 import { isDateFolder, parseSegmentName } from '../../core/segment/naming';
 import { SegmentScanner, checkScan, type ScanResult } from '../../core/segment/scan';
-import { fsyncDir, tempPathFor } from './atomic-write';
+import { fsyncDir, removeAbandonedTemps, tempPathFor } from './atomic-write';
 
 /** A scan of a file plus the facts about the stored bytes. */
 export interface FileScan {
@@ -127,6 +127,8 @@ export async function removeCompressedLeftovers(chain: string): Promise<string[]
   const removed: string[] = [];
   for (const date of (await listDir(join(chain, SEGMENTS_DIR))).filter(isDateFolder)) {
     const dir = join(chain, SEGMENTS_DIR, date);
+    // A gzip's temp file, written when a kill came (the .sql it was made from is still there).
+    for (const name of await removeAbandonedTemps(dir)) removed.push(join(dir, name));
     const names = new Set(await listDir(dir));
     for (const name of names) {
       if (name.endsWith('.sql') && names.has(`${name}.gz`)) {

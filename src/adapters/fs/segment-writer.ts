@@ -23,7 +23,7 @@ import { partialDir, partialPath, segmentDateDir, segmentPath, segmentRelPath } 
 import { normalizeTime } from '../../core/segment/commit-time';
 import { containsMarker, renderBegin, renderCommit, renderFooter, renderSegmentHeader, type BeginMeta, type SegmentHeader } from '../../core/segment/grammar';
 import { segmentDateFolder } from '../../core/segment/naming';
-import { ensureDir, fsyncDir, writeFileAtomic } from './atomic-write';
+import { ensureDir, fsyncDir, removeAbandonedTemps, writeFileAtomic } from './atomic-write';
 import { findPartial, gzipFileAtomic, removeCompressedLeftovers, scanSegmentFile } from './segment-files';
 import { faultPoint } from '../fault-point';
 
@@ -121,6 +121,7 @@ export class SegmentWriter {
     const flushBytes = options.flushBytes ?? 1024 * 1024;
     const now = options.nowMs ?? Date.now;
     await ensureDir(partialDir(chain));
+    await removeAbandonedTemps(partialDir(chain)); // a new partial's header, written when a kill came
     await removeCompressedLeftovers(chain);
     const existing = await findPartial(chain);
     if (existing) return SegmentWriter.resumePartial(chain, fields, existing.path, flushBytes, now);
