@@ -34,6 +34,7 @@ import { planOpenPrefix, readOpenPrefix, type OpenPrefix } from './open-prefix';
 import { findPartial } from '../adapters/fs/segment-files';
 import { connectProfile } from '../adapters/pg/connect';
 import { slotInfo } from '../adapters/pg/slot';
+import { initDdlParser } from '../core/ddl/extract';
 
 /** How long a restore to latest waits for the capture to seal the open segment. */
 const LATEST_SEAL_TIMEOUT_MS = 90_000;
@@ -247,6 +248,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
     },
 
     async applySegments({ targetProfile, targetDb, restoreId, plan, target, noOwner, partial }) {
+      if (partial) await initDdlParser(); // the filter reads CREATE INDEX statements (core/ddl/index-target.ts)
       const only = partial ? partialApplyFilter(partial.selection, partial.sequences) : undefined;
       const chosen = partial ? selectionNames(partial.selection) : undefined;
       const r = await applySegments({

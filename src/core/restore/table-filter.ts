@@ -9,14 +9,16 @@
  * - `TRUNCATE ONLY a, ONLY b …`: rewritten to name only the chosen tables (left out when none).
  * - a DDL block (`-- ddl:` header to its end, core/restore/ddl-region.ts): when one of its objects
  *   is a chosen table (or in a chosen schema), or it is DDL on a type, domain, function or the
- *   like (those stay in the partial base, so their changes apply; `keepNonRelationDdl`). Any other
- *   block is left out and its header returned in `skippedDdl`, for the restore report.
+ *   like (those stay in the partial base, so their changes apply; `keepNonRelationDdl`), or a
+ *   `CREATE INDEX` whose statement names a chosen table (its header names only the index). Any
+ *   other block is left out and its header returned in `skippedDdl`, for the restore report.
  * - `SELECT pg_catalog.setval('<seq>', …);`: when the sequence is one the partial base kept.
  * - comments, markers and anything else: kept (they change no table).
  * Lines inside a DDL block are never read as row changes (a function body may hold such lines).
  */
 import { ddlRegionEnd, isDdlHeader } from './ddl-region';
 import { ddlObjects } from '../segment/txn-log';
+import { createIndexTarget, searchPathSchemas } from '../ddl/index-target';
 import type { SelectionMatcher } from './table-selection';
 
 export interface BodyFilterResult {
@@ -39,6 +41,29 @@ const NON_RELATION =
 
 const ROW_PREFIXES = ['INSERT INTO ', 'UPDATE ONLY ', 'DELETE FROM ONLY ', 'DELETE FROM ', 'UPDATE ', '-- update on '] as const;
 const SETVAL = 'SELECT pg_catalog.setval(';
+
+const SEARCH_PATH_SET = /^SELECT pg_catalog\.set_config\('search_path', '((?:[^']|'')*)', true\);$/;
+
+/**
+ * A `CREATE INDEX` block on a chosen table: the statement's table, qualified or resolved through
+ * the block's search_path (kept when any schema on the path holds a chosen table of that name).
+ */
+function indexOnChosenTable(block: readonly string[], matcher: SelectionMatcher): boolean {
+  let path: string[] = [];
+  const statement: string[] = [];
+  for (const line of block.slice(1)) {
+    const set = SEARCH_PATH_SET.exec(line);
+    if (set) {
+      if (statement.length === 0) path = searchPathSchemas((set[1] as string).replace(/''/g, "'"));
+      continue;
+    }
+    if (line.startsWith('-- ') || line.startsWith('SET ROLE ') || line === 'RESET ROLE;' || line.startsWith('SELECT pg_catalog.set_config(')) continue;
+    statement.push(line);
+  }
+  const target = createIndexTarget(statement.join('\n'));
+  if (!target) return false;
+  return target.schema !== null ? matcher.table(target.schema, target.name) : path.some((schema) => matcher.table(schema, target.name));
+}
 
 /** End of an identifier at `p` (bare, `"…"` or `U&"…"`), or -1. */
 function identEnd(s: string, p: number): number {
@@ -100,7 +125,11 @@ export function filterBody(sql: string, options: BodyFilterOptions): BodyFilterR
     const line = lines[i] as string;
     if (isDdlHeader(line)) {
       const end = ddlRegionEnd(lines, i);
-      const keep = ddlObjects(line).some((o) => matcher.ddlObject(o)) || NON_RELATION.test(ddlTag(line));
+      const tag = ddlTag(line);
+      const keep =
+        ddlObjects(line).some((o) => matcher.ddlObject(o)) ||
+        NON_RELATION.test(tag) ||
+        (tag === 'CREATE INDEX' && indexOnChosenTable(lines.slice(i, end), matcher));
       if (keep) for (let k = i; k < end; k++) out.push(lines[k] as string);
       else skippedDdl.push(line);
       i = end - 1;

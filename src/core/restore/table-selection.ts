@@ -82,8 +82,12 @@ export class SelectionMatcher {
   private readonly rowSchemas: string[];
   private readonly ddlTables: Set<string>;
   private readonly ddlSchemas: string[];
+  private readonly tables: Set<string>;
+  private readonly schemas: Set<string>;
 
   constructor(selection: TableSelection) {
+    this.tables = new Set(selection.tables.map((t) => `${t.schema}\u0000${t.name}`));
+    this.schemas = new Set(selection.schemas);
     this.rowTables = new Set(selection.tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.name)}`));
     this.rowSchemas = selection.schemas.map((s) => `${quoteIdent(s)}.`);
     this.ddlTables = new Set(selection.tables.map((t) => commentText(regclassText(t.schema, t.name))));
@@ -93,6 +97,11 @@ export class SelectionMatcher {
   /** A table as row changes write it (`public.orders`, `public.U&"a\000Ab"`). */
   rowTable(written: string): boolean {
     return this.rowTables.has(written) || this.rowSchemas.some((p) => written.startsWith(p) && written.length > p.length);
+  }
+
+  /** A table by its unquoted schema and name (chosen, or in a chosen schema). */
+  table(schema: string, name: string): boolean {
+    return this.tables.has(`${schema}\u0000${name}`) || this.schemas.has(schema);
   }
 
   /** A `schema.name` of a DDL header's object identities. */

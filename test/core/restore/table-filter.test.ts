@@ -4,6 +4,8 @@
  */
 import { filterBody, ddlTag } from '../../../src/core/restore/table-filter';
 import { SelectionMatcher, parseSelection, setvalLiteral, splitNameList } from '../../../src/core/restore/table-selection';
+import { initDdlParser } from '../../../src/core/ddl/extract';
+import { searchPathSchemas } from '../../../src/core/ddl/index-target';
 
 const matcherOf = (tables: string[], schemas: string[] = []) => new SelectionMatcher(parseSelection(tables, schemas));
 const run = (sql: string, tables: string[], schemas: string[] = [], sequences: string[] = []) =>
@@ -85,6 +87,30 @@ describe('filterBody', () => {
     expect(r.sql).toBe([...onOrders, ...fn, ''].join('\n'));
     expect(r.skippedDdl).toEqual([onOther[0]]);
     expect(ddlTag(onOther[0]!)).toBe('CREATE TABLE');
+  });
+
+  it('keeps a CREATE INDEX on a chosen table (its header names only the index), qualified or through the search_path', async () => {
+    await initDdlParser();
+    const index = (name: string, path: string, stmt: string) => [
+      `-- ddl: CREATE INDEX ${name} role alice at 2026-11-27 14:00:00.000000+00`,
+      'SET ROLE "alice";',
+      `SELECT pg_catalog.set_config('search_path', '${path}', true);`,
+      stmt,
+      "SELECT pg_catalog.set_config('search_path', '', true);",
+      'RESET ROLE;',
+    ];
+    const qualified = index('public.orders_state', '', 'CREATE INDEX orders_state ON public.orders USING btree (state);');
+    const viaPath = index('public.orders_note', '"$user", public', 'CREATE UNIQUE INDEX orders_note ON ONLY orders (note)\n  WHERE note IS NOT NULL;');
+    const other = index('public.other_v', 'public', 'CREATE INDEX other_v ON public.other (v);');
+    // A hostile table whose name reads like the chosen one: not chosen.
+    const lookalike = index('public."orders x"', 'public', 'CREATE INDEX "orders x" ON public."orders; DROP TABLE public.orders" (id);');
+    const body = [...qualified, ...viaPath, ...other, ...lookalike, ''].join('\n');
+    const r = run(body, ['public.orders']);
+    expect(r.sql).toBe([...qualified, ...viaPath, ''].join('\n'));
+    expect(r.skippedDdl).toEqual([other[0], lookalike[0]]);
+    // Another schema first on the path: the unqualified table is that schema's, not chosen.
+    expect(run(index('app.orders_x', 'app', 'CREATE INDEX orders_x ON orders (id);').join('\n'), ['public.orders']).skippedDdl).toHaveLength(1);
+    expect(searchPathSchemas('"$user", public, "My ""S""", Sales')).toEqual(['public', 'My "S"', 'sales']);
   });
 
   it('keeps setval of kept sequences only', () => {

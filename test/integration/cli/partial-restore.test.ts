@@ -131,6 +131,8 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
                    SELECT 1 + (g % 50), (ARRAY['new', 'paid', 'shipped'])[1 + g % 3]::public.order_state, g FROM generate_series(${i * 10 + 1}, ${i * 10 + 10}) g RETURNING id)
         INSERT INTO public.order_items (order_id, product_id, qty) SELECT o.id, 1 + (o.id % 20), 1 + (o.id % 4) FROM o, generate_series(1, 3)`);
       if (i === 5) await sql('ALTER TABLE public.orders ADD COLUMN note text');
+      // An index on a chosen table (its DDL header names only the index) and one on another, unqualified.
+      if (i === 6) await sql('CREATE INDEX orders_note_idx ON public.orders (note); CREATE INDEX customers_name_idx ON customers (name)');
       if (i === 8) await sql("CREATE TABLE public.audit (id serial PRIMARY KEY, what text); INSERT INTO public.audit (what) VALUES ('x')");
       if (i === 10) await sql(`ALTER TYPE public.order_state ADD VALUE 'refunded'`);
       if (i === 12) await sql(`UPDATE public.orders SET state = 'refunded', note = 'it''s back' WHERE id % 7 = 0`);
@@ -186,7 +188,12 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
     expect(restore.stdout).toMatch(
       /foreign key left out \(its table is not restored\): public\.order_items\.order_items_product_id_fkey references public\.products/,
     );
-    expect(restore.stdout).toMatch(/DDL on other objects skipped: 1\n {2}-- ddl: CREATE TABLE public\.audit_id_seq, public\.audit, /);
+    expect(restore.stdout).toMatch(
+      /DDL on other objects skipped: 2\n {2}-- ddl: CREATE INDEX public\.customers_name_idx .*\n {2}-- ddl: CREATE TABLE public\.audit_id_seq, public\.audit, /,
+    );
+    expect(
+      await sql(`SELECT indexrelid::regclass::text AS index FROM pg_index WHERE indrelid = 'public.orders'::regclass AND NOT indisprimary`, 'shop_orders'),
+    ).toEqual([{ index: 'orders_note_idx' }]);
     // What the chosen tables depend on is there and works; the rest is not.
     const objects = await sql(
       `SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('v', 'r') AND c.relname IN ('customers', 'products', 'audit', 'order_summary', 'orders; DROP TABLE public.orders'))::int AS others,
