@@ -7,8 +7,8 @@
  * just before the DELETE (checksums), every other table is absent, and the foreign keys to
  * tables left out are reported.
  */
-import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync, execFile, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
@@ -19,6 +19,7 @@ import { Client, Connection } from '@temporalio/client';
 import type { RestoreReport } from '../../../src/workflows/restore';
 import type { RestoreProgress } from '../../../src/workflows/boundary';
 import { databaseChecksums } from '../../../src/adapters/pg/checksums';
+import { startWorkerProcess, stopWorkerProcess } from '../../helpers/worker-process';
 
 jest.setTimeout(480_000);
 
@@ -94,27 +95,12 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
       }),
     );
     workerLog = join(dir, 'worker.log');
-    const fd = openSync(workerLog, 'a');
-    worker = spawn(BIN, ['worker', '--config', configFile], { stdio: ['ignore', fd, fd], env: { ...process.env, PGINCR_LOG_PRETTY: '0' } });
-    closeSync(fd);
-    await waitFor(
-      'the worker to start',
-      async () => {
-        if (worker!.exitCode !== null) throw new Error(`worker exited ${worker!.exitCode}:\n${readFileSync(workerLog, 'utf8').slice(-3000)}`);
-        return readFileSync(workerLog, 'utf8').includes('worker started');
-      },
-      180_000,
-      250,
-    );
+    worker = await startWorkerProcess(configFile, workerLog);
   });
 
   afterAll(async () => {
     await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((r) => worker!.once('exit', r));
-      worker.kill('SIGTERM');
-      await exited;
-    }
+    await stopWorkerProcess(worker);
     await pg?.stop();
     if (dir && passed) rmSync(dir, { recursive: true, force: true });
     else if (dir) process.stderr.write(`partial-restore: kept ${dir} (worker.log, repository) for inspection\n`);

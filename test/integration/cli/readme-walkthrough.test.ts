@@ -5,8 +5,8 @@
  * The workload is the common one that broke before: `pgbench -i` run after setup, then pgbench.
  * Results are checked by restoring and comparing with the source.
  */
-import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, closeSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
@@ -14,6 +14,7 @@ import { temporalAddress, terminateIfRunning } from '../../helpers/temporal';
 import { workflowIds } from '../../../src/workflows/ids';
 import { waitFor } from '../../helpers/pgincr-env';
 import { tableSums, sequenceValues } from '../../helpers/workload';
+import { startWorkerProcess, stopWorkerProcess } from '../../helpers/worker-process';
 
 jest.setTimeout(600_000);
 
@@ -70,27 +71,12 @@ describe('README walk-through through bin/pgincr', () => {
     const taskQueue = `readme-${process.pid}-${Date.now()}`;
     writeFileSync(configFile, JSON.stringify(readmeConfig(pg, join(dir, 'repository'), taskQueue), null, 2));
     workerLog = join(dir, 'worker.log');
-    const fd = openSync(workerLog, 'a');
-    worker = spawn(BIN, ['worker', '--config', configFile], { stdio: ['ignore', fd, fd], env: { ...process.env, PGINCR_LOG_PRETTY: '0' } });
-    closeSync(fd);
-    await waitFor(
-      'the worker to start',
-      async () => {
-        if (worker!.exitCode !== null) throw new Error(`worker exited ${worker!.exitCode}:\n${readFileSync(workerLog, 'utf8').slice(-3000)}`);
-        return readFileSync(workerLog, 'utf8').includes('worker started');
-      },
-      180_000,
-      250,
-    );
+    worker = await startWorkerProcess(configFile, workerLog);
   });
 
   afterAll(async () => {
     await terminateIfRunning(workflowIds.capture('app', 'pgincr')); // stopped by the test when it passes
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((r) => worker!.once('exit', r));
-      worker.kill('SIGTERM');
-      await exited;
-    }
+    await stopWorkerProcess(worker);
     await pg?.stop();
     if (dir && passed) rmSync(dir, { recursive: true, force: true });
     else if (dir) process.stderr.write(`readme walk-through: kept ${dir} (worker.log, repository) for inspection\n`);

@@ -10,8 +10,8 @@
  *   `--clean` drops it, while a database pgincr did not make — plain, or one that merely carries
  *   a restore-like comment — is never listed nor touched, nor is a completed restore's database.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -19,6 +19,7 @@ import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { temporalAddress, terminateIfRunning } from '../../helpers/temporal';
 import { workflowIds } from '../../../src/workflows/ids';
 import { waitFor } from '../../helpers/pgincr-env';
+import { startWorkerProcess, stopWorkerProcess } from '../../helpers/worker-process';
 
 jest.setTimeout(480_000);
 
@@ -82,29 +83,14 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
       ),
     );
     workerLog = join(dir, 'worker.log');
-    const fd = openSync(workerLog, 'a');
-    worker = spawn(BIN, ['worker', '--config', configFile], { stdio: ['ignore', fd, fd], env: { ...process.env, PGINCR_LOG_PRETTY: '0' } });
-    closeSync(fd);
-    await waitFor(
-      'the worker to start',
-      async () => {
-        if (worker!.exitCode !== null) throw new Error(`worker exited ${worker!.exitCode}:\n${readFileSync(workerLog, 'utf8').slice(-3000)}`);
-        return readFileSync(workerLog, 'utf8').includes('worker started');
-      },
-      180_000,
-      250,
-    );
+    worker = await startWorkerProcess(configFile, workerLog);
   });
 
   afterAll(async () => {
     // The capture that setup started must not outlive this file on the shared Temporal server
     // (another file's `app` profile would meet its workflow id; a stop signal needs this worker).
     await terminateIfRunning(workflowIds.capture('app', 'pgincr'));
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((r) => worker!.once('exit', r));
-      worker.kill('SIGTERM');
-      await exited;
-    }
+    await stopWorkerProcess(worker);
     await Promise.all([pg?.stop(), other?.stop()]);
     if (dir && passed) rmSync(dir, { recursive: true, force: true });
     else if (dir) process.stderr.write(`restore-latest-leftovers: kept ${dir} (worker.log, repository) for inspection\n`);

@@ -9,9 +9,9 @@
  * and that no capture was running; and the open segment is byte for byte what it was (it belongs
  * to the capture: docs/design.md invariant 11). Old code restored none of those transactions.
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, closeSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
@@ -20,6 +20,7 @@ import { workflowIds } from '../../../src/workflows/ids';
 import { waitFor } from '../../helpers/pgincr-env';
 import { formatLsn, parseLsn } from '../../../src/core/lsn';
 import { renderBegin } from '../../../src/core/segment/grammar';
+import { startWorkerProcess, stopWorkerProcess } from '../../helpers/worker-process';
 
 jest.setTimeout(420_000);
 
@@ -78,27 +79,12 @@ describe('restore to latest with no capture running, through bin/pgincr', () => 
       ),
     );
     workerLog = join(dir, 'worker.log');
-    const fd = openSync(workerLog, 'a');
-    worker = spawn(BIN, ['worker', '--config', configFile], { stdio: ['ignore', fd, fd], env: { ...process.env, PGINCR_LOG_PRETTY: '0' } });
-    closeSync(fd);
-    await waitFor(
-      'the worker to start',
-      async () => {
-        if (worker!.exitCode !== null) throw new Error(`worker exited ${worker!.exitCode}:\n${readFileSync(workerLog, 'utf8').slice(-3000)}`);
-        return readFileSync(workerLog, 'utf8').includes('worker started');
-      },
-      180_000,
-      250,
-    );
+    worker = await startWorkerProcess(configFile, workerLog);
   });
 
   afterAll(async () => {
     await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    if (worker && worker.exitCode === null) {
-      const exited = new Promise((r) => worker!.once('exit', r));
-      worker.kill('SIGTERM');
-      await exited;
-    }
+    await stopWorkerProcess(worker);
     await pg?.stop();
     if (dir && passed) rmSync(dir, { recursive: true, force: true });
     else if (dir) process.stderr.write(`restore-latest-no-capture: kept ${dir} (worker.log, repository) for inspection\n`);

@@ -68,7 +68,12 @@ describe('S3 repository: capture on worker A, restore on worker B that shares on
     const benchDone = new Promise<number | null>((r) => bench.once('exit', r));
     let running = true;
     void benchDone.then(() => (running = false));
-    while (running) {
+    // Sampled on after pgbench ends until the age seal of its last changes is uploaded too (at most 30 s more):
+    // how many seals fall inside pgbench's 10 s depends on how fast the machine is.
+    const distinct = () => new Set(samples.map((s) => s.bucket)).size;
+    let sampleUntil = Infinity;
+    while (running || (distinct() <= 2 && Date.now() < sampleUntil)) {
+      if (!running && sampleUntil === Infinity) sampleUntil = Date.now() + 30_000;
       const confirmed = await confirmedFlush(pg); // first the slot, then the bucket: both only move forward
       samples.push({ confirmed, bucket: await bucketEnd(s3, chain) });
       await new Promise((r) => setTimeout(r, 500));
