@@ -235,6 +235,9 @@ describe('a failing capture', () => {
             message: expect.stringMatching(/^capture stopped at \S+ on an error a retry cannot fix: SlotMissingError: replication slot is missing/),
           });
 
+          // A transaction after the capture stopped is in no segment: the source is past the chain's end
+          // (without it, whether the WAL had moved past the open segment's last COMMIT was up to timing).
+          await insert();
           // Restore to latest while the capture is stopped: the report and the CLI say how far it reaches.
           const restored = await cli('restore', '--target-db', 'app_latest');
           expect(restored.exitCode).toBe(0);

@@ -15,6 +15,7 @@ import type Long from 'long';
 import { Client, Connection } from '@temporalio/client';
 import { setupTemporal, temporalAddress } from '../../helpers/temporal';
 import { waitFor } from '../../helpers/pgincr-env';
+import { waitForValue } from '../../helpers/wait';
 import { stubActivities } from '../../fixtures/workflows/stub-activities';
 import { DURABLE_LSN_MEMO, searchAttributes } from '../../../src/workflows/boundary';
 import { workflowIds } from '../../../src/workflows/ids';
@@ -105,7 +106,14 @@ describe('UI labels on workflows started through bin/pgincr', () => {
 
         const described = await client.workflow.getHandle(captureId).describe();
         expect(described.typedSearchAttributes.get(searchAttributes.kind)).toBe('capture');
-        expect(described.memo?.[DURABLE_LSN_MEMO]).toMatch(/^0\/[0-9A-F]+$/);
+        // The memo is upserted by the workflow task that follows the run's completion: waited for, not raced.
+        const memoLsn = await waitForValue(
+          'the durable LSN memo',
+          async () => (await client.workflow.getHandle(captureId).describe()).memo?.[DURABLE_LSN_MEMO] as string | undefined,
+          30_000,
+          200,
+        );
+        expect(memoLsn).toMatch(/^0\/[0-9A-F]+$/);
         // What the UI's workflow page shows as "current details" (the SDK's metadata query).
         const metadata = await client.workflow.getHandle(captureId).query<{ currentDetails?: string }>('__temporal_workflow_metadata');
         // The summary line first (a continued run has no static summary), then the state.
