@@ -9,6 +9,7 @@ import { connect } from 'node:net';
 import type { Client } from '@temporalio/client';
 import type { Config } from '../config';
 import { workflowIds } from '../constants';
+import { CAPTURE_STATE_MEMO } from '../workflows/memo';
 import type { HealthObservations } from '../core/monitor/health';
 import { describeError } from './check';
 
@@ -47,7 +48,13 @@ export async function captureWorkflowState(client: Client, config: Config, profi
     const description = await client.withDeadline(Date.now() + timeoutMs, () => client.workflow.getHandle(id).describe());
     const status = description.status.name;
     const activity = status === 'RUNNING' ? pendingCaptureActivity(description.raw) : undefined;
-    return { captureRunning: status === 'RUNNING', captureWorkflow: { id, status }, ...(activity ? { captureActivity: activity } : {}) };
+    // A paused capture's execution is RUNNING too: the workflow's memo tells them apart.
+    const paused = status === 'RUNNING' && description.memo?.[CAPTURE_STATE_MEMO] === 'paused';
+    return {
+      captureRunning: status === 'RUNNING',
+      captureWorkflow: { id, status, ...(paused ? { paused } : {}) },
+      ...(activity ? { captureActivity: activity } : {}),
+    };
   } catch (error) {
     // Loaded here, not at start-up: `pgincr check` without a reachable Temporal never needs the SDK.
     const { WorkflowNotFoundError } = require('@temporalio/client') as typeof import('@temporalio/client');

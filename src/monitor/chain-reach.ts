@@ -51,6 +51,9 @@ export async function chainReach(opts: {
     captureDetail = failure.nonRetryable
       ? `capture stopped at ${failure.lastAt} on ${describeCaptureFailure(failure)}`
       : `capture failing since ${failure.since} (${failure.failures} failed attempts): ${describeCaptureFailure(failure)}`;
+  } else if (state.captureRunning === true && wf.paused) {
+    capture = 'paused';
+    captureDetail = `capture workflow ${wf.id} is paused (\`pgincr capture resume\` resumes it)`;
   } else if (state.captureRunning === true) {
     capture = 'running';
     captureDetail = `capture workflow ${wf.id} is running`;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { DatabaseGrant, PgincrActivities, RestorePlanResult } from '../activities/types';
 import { activityClient, cancellationSignal, chainDirFor, heartbeat, profileByName, type ActivityDeps } from '../activities/context';
 import { chainReach } from '../monitor/chain-reach';
+import { askCaptureState } from '../monitor/capture-state';
 import type { Profile } from '../config';
 
 import { planRestore } from '../core/restore/plan';
@@ -27,7 +28,7 @@ import { checkIntoSchema, restoreIntoSchema } from './into-schema';
 import { selectionNames } from '../core/restore/table-selection';
 import { BASE_FILES, baseDir } from '../core/repository/paths';
 import { repositoryCatalog, requestRotation } from '../activities/object-store';
-import { parseLsn } from '../core/lsn';
+import { formatLsn, parseLsn } from '../core/lsn';
 import { recordRestoreProgress } from '../monitor/activity-metrics';
 import { lastCommitEnd, waitForSealed, type OpenSegmentOutcome } from './open-segment';
 import { planOpenPrefix, readOpenPrefix, type OpenPrefix } from './open-prefix';
@@ -76,6 +77,14 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
     const partial = await findPartial(chain);
     const end = partial ? await lastCommitEnd(partial.path) : null;
     if (end === null) return null;
+    // A paused capture seals nothing until it resumes: no wait, and no rotate request that the
+    // capture would act on long after this restore (at its resume).
+    const state = await askCaptureState(deps.config, profile, activityClient() ? { client: activityClient()! } : { connectTimeoutMs: 2000 });
+    if (state.captureWorkflow.paused) {
+      const outcome = { lsn: formatLsn(parseLsn(end)), sealed: false, waitedMs: 0, reason: 'the capture is paused, so nothing seals the open segment' };
+      deps.logger.info({ chain, openSegment: outcome }, 'open segment not sealed');
+      return outcome;
+    }
     const outcome = await waitForSealed(
       parseLsn(end),
       {

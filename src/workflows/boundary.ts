@@ -154,8 +154,8 @@ export function decodeResult<S extends z.ZodTypeAny>(schema: S, value: unknown, 
 
 // ---- memo ----
 
-/** The capture workflow's memo key for its durable LSN (updated after every capture run). */
-export const DURABLE_LSN_MEMO = 'pgincrDurableLsn';
+// The memo keys live in ./memo.ts (no zod, no SDK: `pgincr check` reads them at start-up).
+export { CAPTURE_STATE_MEMO, DURABLE_LSN_MEMO } from './memo';
 
 // ---- failures ----
 

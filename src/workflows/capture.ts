@@ -17,7 +17,7 @@ import { capture, quick } from './activity-options';
 import { captureInput, type CaptureInput } from './inputs';
 import { parseInput } from './validate';
 import { captureStatusQuery, pauseSignal, resumeSignal, rotateSignal, stopSignal } from './signals';
-import { DURABLE_LSN_MEMO, type CaptureStatus, type FaultSinks } from './boundary';
+import { CAPTURE_STATE_MEMO, DURABLE_LSN_MEMO, type CaptureStatus, type FaultSinks } from './boundary';
 
 const { faults } = proxySinks<FaultSinks>();
 
@@ -66,6 +66,11 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
       memoLsn = status.lastDurableLsn;
     }
   };
+  // Paused or running, in the memo: what `describe()` shows of a RUNNING execution that streams
+  // nothing. A history event: behind a patch, so captures running older code replay.
+  const recordPaused = () => {
+    if (patched('capture-state-memo')) upsertMemo({ [CAPTURE_STATE_MEMO]: status.state });
+  };
   showDetails();
   setHandler(rotateSignal, async () => {
     // At once, while the capture activity runs: it polls the request file every second and
@@ -89,12 +94,14 @@ export async function captureWorkflow(raw: CaptureInput): Promise<CaptureStatus>
       status.state = 'paused';
       scope?.cancel();
       showDetails();
+      recordPaused();
     }
   });
   setHandler(resumeSignal, () => {
     if (status.state === 'paused') {
       status.state = 'running';
       showDetails();
+      recordPaused();
     }
   });
   setHandler(stopSignal, () => {

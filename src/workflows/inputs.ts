@@ -84,8 +84,9 @@ export const captureInput = z
     /**
      * The UI's summary line of this capture (`capture <database> · slot <slot> · profile <name>`),
      * as its starter set the first run's static summary. A continued run has no static summary
-     * (the SDK cannot set one on continue-as-new), so every run shows this line at the top of its
-     * current details (control characters shown as spaces), and continue-as-new carries it.
+     * (Temporal gives a continued run none, whatever the SDK: docs/workflows.md), so every run
+     * shows this line at the top of its current details (control characters shown as spaces),
+     * and continue-as-new carries it.
      */
     summary: z.string().max(1000).optional(),
   })

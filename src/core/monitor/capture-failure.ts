@@ -119,7 +119,7 @@ export interface ChainReach {
   lsn: string;
   /** The commit time of the last transaction they hold (the base's time when there are none). */
   commitTime: string | null;
-  capture: 'running' | 'failing' | 'stopped' | 'unknown';
+  capture: 'running' | 'paused' | 'failing' | 'stopped' | 'unknown';
   /** One line on the capture: the workflow's status, or the failure and since when. */
   captureDetail: string;
   failure?: CaptureFailureFacts;
@@ -164,7 +164,9 @@ export function describeReach(r: ChainReach): string[] {
           ? ' (written after the open segment was sealed for this restore, or WAL without transactions)'
           : r.capture === 'running'
             ? ' (they are in the open segment; `pgincr capture rotate` seals it)'
-            : ''),
+            : r.capture === 'paused'
+              ? ' (the capture is paused: `pgincr capture resume` captures them)'
+              : ''),
     );
   }
   return lines;

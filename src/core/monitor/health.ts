@@ -63,8 +63,11 @@ export interface HealthObservations {
   fullIdentityWithKey?: FullIdentityTable[];
   /** true/false from Temporal; 'unknown' when asked but Temporal could not say; undefined = not asked. */
   captureRunning?: boolean | 'unknown';
-  /** What Temporal said about the capture workflow: its id, and its status or why it could not say. */
-  captureWorkflow?: { id: string; status?: string; error?: string };
+  /**
+   * What Temporal said about the capture workflow: its id, and its status or why it could not say;
+   * `paused`: RUNNING, but paused by `pgincr capture pause` (its memo), so it streams nothing.
+   */
+  captureWorkflow?: { id: string; status?: string; error?: string; paused?: boolean };
   /** The capture's failure record (the repository's monitor/capture.json): null = none; undefined = not read. */
   captureFailure?: CaptureFailureFacts | null;
   /** Temporal's view of the capture's pending activity (attempt, last failure), when asked and running. */
@@ -177,6 +180,17 @@ function captureFindings(obs: HealthObservations): HealthFinding[] {
         check: 'capture',
         severity: 'ok',
         message: `capture workflow${id} not checked: Temporal not reachable${wf?.error ? ` (${wf.error})` : ''}`,
+      },
+    ];
+  }
+  if (obs.captureRunning && wf?.paused) {
+    // An operator's pause, not a failure: but nothing is backed up meanwhile and the slot keeps WAL.
+    return [
+      {
+        check: 'capture',
+        severity: 'warning',
+        message: `capture workflow${id} is paused: nothing is captured and the slot keeps WAL on the source until it resumes`,
+        hint: 'resume it with `pgincr capture resume`',
       },
     ];
   }

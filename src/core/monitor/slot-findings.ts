@@ -36,7 +36,7 @@ export function slotFindings(obs: HealthObservations, t: HealthThresholds, nowMs
   }
   const safe = safeWalFinding(slot, t);
   if (safe) out.push(safe);
-  out.push(activeFinding(slot, obs.captureRunning));
+  out.push(activeFinding(slot, obs.captureRunning === true && !obs.captureWorkflow?.paused));
   const progress = progressFinding(slot, obs.lastFlushProgressAtMs, t, nowMs);
   if (progress) out.push(progress);
   return out;
@@ -110,15 +110,16 @@ function safeWalFinding(slot: SlotObservation, t: HealthThresholds): HealthFindi
   };
 }
 
-function activeFinding(slot: SlotObservation, captureRunning: HealthObservations['captureRunning']): HealthFinding {
+/** `streaming`: Temporal says the capture workflow runs and is not paused. */
+function activeFinding(slot: SlotObservation, streaming: boolean): HealthFinding {
   if (slot.active) {
     return { check: 'slot.active', severity: 'ok', message: `slot ${slot.name} is active (pid ${slot.activePid ?? '?'})`, value: 1 };
   }
   // Between two capture activities the slot is briefly free; it only matters when the
-  // workflow claims to run and yet nobody holds the slot.
+  // workflow claims to stream and yet nobody holds the slot (a paused capture holds none).
   return {
     check: 'slot.active',
-    severity: captureRunning === true ? 'warning' : 'ok',
+    severity: streaming ? 'warning' : 'ok',
     message: `slot ${slot.name} is not active (no capture connected)`,
     value: 0,
   };

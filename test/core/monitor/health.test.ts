@@ -190,9 +190,22 @@ describe('evaluateHealth', () => {
     expect(severityOf(healthy({ captureRunning: undefined }), 'capture')).toBeUndefined();
   });
 
-  it('an inactive slot is a warning only when the capture claims to run', () => {
+  it('an inactive slot is a warning only when the capture claims to stream (not when it is paused)', () => {
     expect(severityOf(healthy({ slot: slot({ active: false, activePid: null }) }), 'slot.active')).toBe('warning');
     expect(severityOf(healthy({ captureRunning: undefined, slot: slot({ active: false, activePid: null }) }), 'slot.active')).toBe('ok');
+    const paused = { captureWorkflow: { id: 'w', status: 'RUNNING', paused: true } };
+    expect(severityOf(healthy({ ...paused, slot: slot({ active: false, activePid: null }) }), 'slot.active')).toBe('ok');
+  });
+
+  it('a paused capture is a warning that says paused and how to resume, never "running"', () => {
+    const report = evaluateHealth(healthy({ captureRunning: true, captureWorkflow: { id: 'w', status: 'RUNNING', paused: true } }), thresholds, NOW);
+    const finding = report.findings.find((f) => f.check === 'capture');
+    expect(finding).toMatchObject({
+      severity: 'warning',
+      message: 'capture workflow w is paused: nothing is captured and the slot keeps WAL on the source until it resumes',
+      hint: 'resume it with `pgincr capture resume`',
+    });
+    expect(report.status).toBe('warning');
   });
 
   it('full backup age against the allowed maximum; none at all is critical', () => {

@@ -6,7 +6,7 @@
  * `pgincr restore` without a target must still include every WHOLE transaction of the open
  * segment — read up to its last COMMIT, since nothing can seal it — and nothing of the torn one;
  * the restored tables equal the source's; the report says how far it reached (LSN, commit time)
- * and that no capture was running; and the open segment is byte for byte what it was (it belongs
+ * and that the capture was paused (as `capture status` and `check` say: never "running"); and the open segment is byte for byte what it was (it belongs
  * to the capture: docs/design.md invariant 11). Old code restored none of those transactions.
  */
 import { execFile, type ChildProcess } from 'node:child_process';
@@ -145,6 +145,13 @@ describe('restore to latest with no capture running, through bin/pgincr', () => 
       60_000,
       250,
     );
+    // Paused, not running: in `capture status`, in `check` and (below) in the restore's report.
+    const status = await cli(['capture', 'status']);
+    expect({ code: status.code, stderr: status.stderr }).toMatchObject({ code: 0 });
+    expect(status.stdout).toMatch(/^capture pgincr-capture-shop-pgincr: paused$/m);
+    const check = await cli(['check']);
+    expect(check.stdout).toMatch(/^ +WARNING +capture +capture workflow pgincr-capture-shop-pgincr is paused: nothing is captured and the slot keeps WAL/m);
+    expect(check.stdout).not.toMatch(/is running/);
     // What a capture killed mid-write leaves: a transaction begun, its COMMIT line never written.
     const partial = partialFile()!;
     appendFileSync(
@@ -168,11 +175,17 @@ describe('restore to latest with no capture running, through bin/pgincr', () => 
     expect(restore.stdout).toMatch(new RegExp(`^chain reaches ${lastEnd} \\(last commit \\d{4}-\\d\\d-\\d\\d[ T]\\d\\d:\\d\\d:\\d\\d`, 'm'));
     expect(restore.stdout).toMatch(
       new RegExp(
-        `^open segment not sealed \\(no capture is running \\(its slot is inactive\\)[^\\n]*\\): read up to its last COMMIT instead, \\d+ whole transactions up to ${lastEnd} \\(last commit [^)]+\\) included; nothing after that COMMIT$`,
+        `^open segment not sealed \\(the capture is paused, so nothing seals the open segment\\): read up to its last COMMIT instead, \\d+ whole transactions up to ${lastEnd} \\(last commit [^)]+\\) included; nothing after that COMMIT$`,
         'm',
       ),
     );
+    expect(restore.stdout).toMatch(
+      /^WARNING: capture workflow pgincr-capture-shop-pgincr is paused \(`pgincr capture resume` resumes it\): changes made on the source since are not in any segment yet$/m,
+    );
+    expect(restore.stdout).not.toMatch(/is running/);
     expect(formatLsn(parseLsn(lastEnd))).toBe(lastEnd);
+    // No rotate request left behind: the capture would seal at its resume, long after this restore.
+    expect(existsSync(join(partial, '../../../control/rotate-request'))).toBe(false);
     // Read, never written: the capture owns the open segment (its next start cuts the torn tail itself).
     expect(partialFile()).toBe(partial);
     expect(sha256(partial)).toBe(before);

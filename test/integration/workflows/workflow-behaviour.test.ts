@@ -18,7 +18,7 @@ import { findTemporalBinary } from '../../../src/dev/temporal-dev-server';
 import { waitFor } from '../../helpers/pgincr-env';
 import { captureLsn, nonRetryableStub, stubActivities, type Stubs } from '../../fixtures/workflows/stub-activities';
 import { captureStatusQuery, pauseSignal, resumeSignal, rotateSignal, stopSignal } from '../../../src/workflows/signals';
-import { captureStatus, decodeResult, DURABLE_LSN_MEMO, searchAttributes, type CaptureStatus } from '../../../src/workflows/boundary';
+import { CAPTURE_STATE_MEMO, captureStatus, decodeResult, DURABLE_LSN_MEMO, searchAttributes, type CaptureStatus } from '../../../src/workflows/boundary';
 import type { RestoreReport } from '../../../src/workflows/restore';
 import type { VerifyReport } from '../../../src/workflows/verify';
 import type { SetupResult } from '../../../src/workflows/setup';
@@ -179,6 +179,8 @@ describe('workflows on the real dev server with stub activities', () => {
           /^capture a\\\[pp\\\]\(https:\/\/x\.example\) \\<b\\> · slot pgincr · profile default\n\n\*\*paused\*\* · durable LSN /,
         );
         const thirdRun = await third.describe();
+        // Paused in the memo too (carried over): what `describe()` tells `pgincr check` and a restore's report.
+        expect(thirdRun.memo?.[CAPTURE_STATE_MEMO]).toBe('paused');
         expect(thirdRun.typedSearchAttributes.get(searchAttributes.kind)).toBe('capture');
         expect(thirdRun.typedSearchAttributes.get(searchAttributes.database)).toEqual(['app']);
         expect(thirdRun.typedSearchAttributes.get(searchAttributes.chain)).toBe('7312000000000000001-app');
@@ -187,6 +189,7 @@ describe('workflows on the real dev server with stub activities', () => {
         await third.signal(resumeSignal);
         await waitFor('a run after resume', async () => stubs.runningCaptures().length === 1, WITHIN_MS, 100);
         expect(stubs.of('captureChanges')[2]!.input).toMatchObject({ lastDurableLsn: captureLsn(1) });
+        expect((await third.describe()).memo?.[CAPTURE_STATE_MEMO]).toBe('running');
         await third.signal(stopSignal);
         expect(((await third.result()) as CaptureStatus).state).toBe('stopped');
         await record(third, 'capture-continue-as-new');

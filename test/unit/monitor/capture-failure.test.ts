@@ -170,6 +170,24 @@ describe('what a restore to latest could not include', () => {
     ]);
   });
 
+  it('a paused capture is a warning line that says paused, and the WAL past the end is not in the open segment', () => {
+    expect(
+      describeReach({
+        lsn: '0/3000060',
+        commitTime: null,
+        capture: 'paused',
+        captureDetail: 'capture workflow w is paused (`pgincr capture resume` resumes it)',
+        sourceWalLsn: '0/3001060',
+        behindBytes: 4096,
+        behind: true,
+      }),
+    ).toEqual([
+      'chain reaches 0/3000060: this restore includes nothing after it',
+      'WARNING: capture workflow w is paused (`pgincr capture resume` resumes it): changes made on the source since are not in any segment yet',
+      "the source's WAL was at 0/3001060, 4.0 KiB past the chain's end: transactions committed there are not in this restore (the capture is paused: `pgincr capture resume` captures them)",
+    ]);
+  });
+
   it('a failing capture is a warning line', () => {
     const lines = describeReach({
       lsn: '0/3000060',
