@@ -86,7 +86,8 @@ export async function applyBatch(client: Client, file: string, items: readonly B
   return 'one-by-one';
 }
 
-function isConnectionError(error: unknown): boolean {
+/** The connection failed (or a client-side error): nothing the statement did can be judged from it. */
+export function isConnectionError(error: unknown): boolean {
   const code = (error as { code?: string }).code;
   return code === undefined || code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03';
 }
@@ -156,11 +157,11 @@ function dmlTables(sql: string): string[] {
 }
 
 /** What failed, named without row values: the table(s), and where in the statement. */
-function failedObject(item: BatchItem, e: ServerError): string {
+function failedObject(sql: string, e: ServerError): string {
   let table: string | undefined = e.table ? (e.schema ? `${e.schema}.${e.table}` : e.table) : undefined;
   let near = '';
   if (e.position) {
-    const chars = Array.from(item.sql);
+    const chars = Array.from(sql);
     const at = Math.min(chars.length, Math.max(0, Number(e.position) - 1));
     let start = at;
     while (start > 0 && chars[start - 1] !== '\n') start--;
@@ -169,10 +170,10 @@ function failedObject(item: BatchItem, e: ServerError): string {
     const m = DML.exec(chars.slice(start, end).join('') + ' ');
     if (m) table ??= m[2]!;
     // A row statement's text is row values; other statements (DDL) are shown around the error.
-    else near = ` near ${JSON.stringify(excerpt(item.sql, Number(e.position)))}`;
+    else near = ` near ${JSON.stringify(excerpt(sql, Number(e.position)))}`;
   }
   if (table) return ` on table ${table}${near}`;
-  const tables = dmlTables(item.sql);
+  const tables = dmlTables(sql);
   if (tables.length === 0) return near;
   const shown = tables.slice(0, 5).join(', ') + (tables.length > 5 ? `, … (${tables.length} tables)` : '');
   return ` in a transaction writing ${tables.length === 1 ? 'table' : 'tables'} ${shown}${near}`;
@@ -185,10 +186,15 @@ function failedObject(item: BatchItem, e: ServerError): string {
  * change, not the server's message where it may quote a value, and not the pg error as `cause`.
  */
 function wrap(file: string, item: BatchItem, error: unknown): Error {
+  return applyError(describe(file, item.txn), item.sql, error);
+}
+
+/** {@link wrap} for a source transaction named by `where`, whose statements sent were `sql` (a large transaction's piece: apply-large.ts). */
+export function applyError(where: string, sql: string, error: unknown): Error {
   const e = error as ServerError;
   const message = messageWithoutValues(e, error);
   const constraint = e.constraint && !message.includes(`"${e.constraint}"`) ? ` (constraint ${e.constraint})` : '';
-  return new ApplyFailedError(`${describe(file, item.txn)}${failedObject(item, e)}: ${message}${constraint}`, {
+  return new ApplyFailedError(`${where}${failedObject(sql, e)}: ${message}${constraint}`, {
     sqlState: e.code,
     hint:
       'nothing of this transaction was applied; fix the cause in the target (e.g. a missing role or extension) and retry: the restore resumes here. ' +

@@ -11,7 +11,13 @@
  * statements that need their own transaction's commit (e.g. `ALTER TYPE … ADD VALUE` then
  * using the value) behave as they did on the source.
  *
- * Every segment is verified (footer, counts, body checksum) before anything is applied.
+ * Every segment is verified (footer, counts, body checksum) before anything is applied, then read
+ * again as a stream (core/segment/split.ts), checked to be the same bytes: neither a segment nor
+ * a transaction is ever held whole. A source transaction larger than a batch is applied as its
+ * own target transaction, sent in pieces (apply-large.ts). Memory: the batch being prepared and
+ * the one in flight (each at most `batchBytes` of statements plus one transaction of at most
+ * that size, as decoded text, parsed lines and merged SQL), or a large transaction's two pieces
+ * of `pieceBytes`, plus read chunks of 256 KiB; one statement line is always held whole.
  * The connection runs with `session_replication_role = replica` (triggers and foreign keys
  * do not fire: their effects are already in the stream, as with logical replication).
  *
@@ -25,30 +31,32 @@
  * fire anywhere in the target. A transaction holding DDL is sent as written and ends its batch,
  * and the target's catalog is read again after it.
  */
-import { readFile } from 'node:fs/promises';
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
 import type { Client } from 'pg';
 import type { Profile } from '../config';
 import { connectProfile } from '../adapters/pg/connect';
+import { segmentChunks, verifySegmentFile } from '../adapters/fs/segment-files';
 import { formatLsn } from '../core/lsn';
-import type { ScanResult, ScannedTransaction } from '../core/segment/format';
-import { verifySegment } from '../core/segment/scan';
+import type { BeginMeta, SegmentHeader } from '../core/segment/grammar';
+import type { ScanResult, ScannedTransaction } from '../core/segment/scan';
+import { TransactionSplitter } from '../core/segment/split';
 import { SegmentCorruptError } from '../errors';
 import { ensureOrigin, advanceOrigin, originName, originProgress, restoreApplicationName, setupOriginSession, dropOrigin, endStaleSessions } from './origin';
 import { decoderFor, type SegmentDecoder } from './text-decoding';
-import { stopDecider, type StopTarget } from './stop-target';
+import { stopDecider, type StopDecision, type StopTarget } from './stop-target';
 import { applyBatch, type BatchItem } from './apply-batch';
-import { batchTables, mergeBatch, parseBatch } from '../core/restore/merge-changes';
-import type { MergedBatch } from '../core/restore/merge-sql';
+import { LargeTransaction, type LargeContext } from './apply-large';
+import { insertTriggersFire, mergedSql } from './merge-batch';
 import { TableShapes } from './table-shapes';
 import { withoutRoleSwitches } from '../core/restore/ddl-region';
+import type { MergedBatch } from '../core/restore/merge-sql';
 import { InFlight } from './in-flight';
-
-const gunzipAsync = promisify(gunzip);
 
 /** Source transactions per target transaction by default (see applySegments). */
 const DEFAULT_BATCH_TRANSACTIONS = 250;
+/** Source bytes per target transaction by default; a larger source transaction is sent in pieces. */
+const DEFAULT_BATCH_BYTES = 5 * 1024 * 1024;
+/** A large transaction's piece (apply-large.ts): about this many bytes of whole statements. */
+const DEFAULT_PIECE_BYTES = 1024 * 1024;
 
 export interface ApplyProgress {
   segment: string;
@@ -71,15 +79,21 @@ export interface ApplyOptions {
   segments: readonly string[];
   /**
    * After them, the open segment's whole transactions (a restore to latest that nothing sealed
-   * for: src/restore/open-prefix.ts): `read` returns exactly the planned bytes, checked, or throws.
+   * for: src/restore/open-prefix.ts): `read` checks exactly the planned bytes (or throws) and
+   * returns their scan and a way to read them again.
    */
-  openPrefix?: { read(): Promise<{ path: string; bytes: Buffer; scan: ScanResult }> };
+  openPrefix?: { read(): Promise<{ path: string; scan: ScanResult; sha256: string; chunks(): AsyncIterable<Buffer>; close(): Promise<void> }> };
   stopAt: StopTarget;
   /** The base's LSN: the origin starts there when the base step did not create it. */
   startLsn?: string;
-  /** Batch limits: a target transaction holds at most this many source bytes / transactions. */
+  /**
+   * Batch limits: a target transaction holds at most this many source bytes / transactions; a
+   * source transaction of more than `batchBytes` is one target transaction of its own, sent in
+   * pieces of about `pieceBytes` (apply-large.ts).
+   */
   batchBytes?: number;
   batchTransactions?: number;
+  pieceBytes?: number;
   /** `replica` (default) keeps triggers and foreign keys from firing on replayed rows. */
   sessionReplicationRole?: 'replica' | 'origin';
   /**
@@ -109,54 +123,40 @@ export interface ApplyResult {
   /** Batches committed in their merged form, and merged batches that failed and were applied as written. */
   mergedBatches: number;
   mergeFallbacks: number;
+  /** Source transactions larger than a batch, each sent in pieces (apply-large.ts), and the pieces. */
+  largeTransactions: number;
+  pieces: number;
 }
 
+/** A segment verified before anything is applied, and how to read it again. */
 interface VerifiedSegment {
   path: string;
-  scan: ScanResult;
-  /** The bytes again, when the segment is applied (checked to be the bytes verified). */
-  read: () => Promise<Buffer>;
-}
-
-/** Reads a segment file's bytes, uncompressing `.gz`. */
-export async function readSegmentBytes(path: string): Promise<Buffer> {
-  let raw: Buffer;
-  try {
-    raw = await readFile(path);
-  } catch (error) {
-    if ((error as { code?: string }).code === 'ENOENT') throw error;
-    throw new SegmentCorruptError(`${path}: cannot be read (${(error as Error).message})`, { cause: error });
-  }
-  if (!path.endsWith('.gz')) return raw;
-  try {
-    return await gunzipAsync(raw);
-  } catch (cause) {
-    throw new SegmentCorruptError(`${path}: gzip stream is damaged (${(cause as Error).message}) at offset 0`, {
-      cause,
-      hint: 'restore the file from a copy; `gzip -t` shows the damage',
-    });
-  }
+  header: SegmentHeader;
+  /** The bytes the applier reads: the whole file, or an open segment's planned prefix. */
+  length: number;
+  /** SHA-256 of those bytes before the footer line (of all of them for a prefix): the second reading must match. */
+  bodySha256: string;
+  transactions: number;
+  chunks: () => AsyncIterable<Buffer>;
+  close?: () => Promise<void>;
 }
 
 /**
  * Verifies every segment (footer, counts, body checksum) before anything is applied; throws the
- * first problem. One segment in memory at a time (a segment is bounded by rotation, and the
- * applier holds one anyway), its body hashed once.
+ * first problem. Streamed: what is kept of a segment is its size, header, checksum and count.
  */
-export async function verifySegments(paths: readonly string[]): Promise<VerifiedSegment[]> {
+async function verifySegments(paths: readonly string[]): Promise<VerifiedSegment[]> {
   const out: VerifiedSegment[] = [];
   for (const path of paths) {
-    const checked = verifySegment(await readSegmentBytes(path), path);
-    if (!checked.ok) throw checked.error;
-    const scan = checked.scan;
-    const read = async () => {
-      const bytes = await readSegmentBytes(path);
-      if (bytes.length !== scan.length) {
-        throw new SegmentCorruptError(`${path}: changed while the restore ran (${scan.length} bytes verified, ${bytes.length} now) at offset 0`);
-      }
-      return bytes;
-    };
-    out.push({ path, scan, read });
+    const { scan } = await verifySegmentFile(path);
+    out.push({
+      path,
+      header: scan.header,
+      length: scan.length,
+      bodySha256: scan.actualBodySha256 as string,
+      transactions: scan.transactions.length,
+      chunks: () => segmentChunks(path),
+    });
   }
   return out;
 }
@@ -172,14 +172,6 @@ export function headerSettings(bytes: Buffer, headerLength: number): string {
     .filter((s) => s.startsWith('SET ') && !/^SET\s+client_encoding\b/i.test(s))
     .map((s) => `${s};`)
     .join(' ');
-}
-
-/** The statements of one transaction: the bytes between its BEGIN and COMMIT marker lines. */
-export function transactionBody(bytes: Buffer, txn: ScannedTransaction): Buffer {
-  const firstNewline = bytes.indexOf(10, txn.byteStart);
-  const commitAt = bytes.lastIndexOf('\nCOMMIT; -- xid ', txn.byteEnd - 1, 'latin1');
-  if (firstNewline < 0 || commitAt < firstNewline) return Buffer.alloc(0);
-  return bytes.subarray(firstNewline + 1, commitAt + 1);
 }
 
 async function openApplyConnection(opts: ApplyOptions, name: string): Promise<Client> {
@@ -204,36 +196,47 @@ async function openApplyConnection(opts: ApplyOptions, name: string): Promise<Cl
   }
 }
 
-/** True when an INSERT could fire a trigger or rule under `session_replication_role = replica`. */
-async function insertTriggersFire(client: Client): Promise<boolean> {
-  const r = await client.query<{ fires: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_trigger WHERE tgenabled IN ('A', 'R') AND (tgtype & 4) <> 0)
-         OR EXISTS (SELECT 1 FROM pg_catalog.pg_rewrite WHERE ev_enabled IN ('A', 'R') AND ev_type = '3') AS fires`,
-  );
-  return r.rows[0]?.fires !== false;
-}
-
 const holdsDdl = (sql: string): boolean => sql.startsWith('-- ddl: ') || sql.includes('\n-- ddl: ');
+
+/** The source transaction being read from the stream. */
+interface OpenTransaction {
+  begin: BeginMeta & { offset: number };
+  decision: StopDecision;
+  /** Applied before (its commit LSN is before the origin's progress): read past. */
+  skip: boolean;
+  /** Its statements so far, while it is small enough to hold. */
+  parts: Buffer[];
+  size: number;
+  /** Once it outgrew a batch: sent in pieces. */
+  large: LargeTransaction | null;
+}
 
 /** Applies planned segments up to the stop target; resumable (see the module comment). */
 export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
   const name = originName(opts.restoreId);
-  const maxBytes = opts.batchBytes ?? 5 * 1024 * 1024;
+  const maxBytes = opts.batchBytes ?? DEFAULT_BATCH_BYTES;
   // 250, not more: a batch's parsed lines live until it is merged, and past a few hundred source
   // transactions they outlive V8's young-generation collections and are promoted, which made the
   // garbage collector the applier's largest cost (synthetic bench: half the JavaScript CPU at 250
   // as at 1000, the same server work: a COPY of a few thousand rows amortises its statement).
   const maxTxns = opts.batchTransactions ?? DEFAULT_BATCH_TRANSACTIONS;
+  const pieceBytes = opts.pieceBytes ?? DEFAULT_PIECE_BYTES;
   const decide = stopDecider(opts.stopAt);
   const verified = await verifySegments(opts.segments);
   if (opts.openPrefix) {
-    const open = opts.openPrefix;
-    const first = await open.read();
-    verified.push({ path: first.path, scan: first.scan, read: async () => (await open.read()).bytes });
+    const open = await opts.openPrefix.read();
+    verified.push({
+      path: open.path,
+      header: open.scan.header,
+      length: open.scan.length,
+      // A prefix has no footer: the hash is of all its bytes.
+      bodySha256: open.sha256,
+      transactions: open.scan.transactions.length,
+      chunks: () => open.chunks(),
+      close: () => open.close(),
+    });
   }
-  const bytesTotal = verified.reduce((n, v) => n + v.scan.length, 0);
-  const client = await openApplyConnection(opts, name);
-  const mergeWanted = opts.mergeInserts !== false && opts.sessionReplicationRole !== 'origin';
+  const bytesTotal = verified.reduce((n, v) => n + v.length, 0);
   const result: ApplyResult = {
     appliedTransactions: 0,
     skippedTransactions: 0,
@@ -243,32 +246,30 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
     reachedTarget: false,
     mergedBatches: 0,
     mergeFallbacks: 0,
+    largeTransactions: 0,
+    pieces: 0,
   };
-  const shapes = new TableShapes();
-  const started = Date.now();
-  let bytesBefore = 0;
-  let sessionSettings: string | null = null;
-  let bytesSkipped = 0;
+  let client: Client | undefined;
   // One batch may be in flight on the server while the next is read, decoded and merged here;
   // the connection is used for anything else only after `settle`.
   const inflight = new InFlight();
   const settle = () => inflight.settle();
   try {
-    const progress = (await originProgress(client, name)) ?? 0n;
-    let insertRuns = mergeWanted && !(await insertTriggersFire(client));
+    client = await openApplyConnection(opts, name);
+    const db = client;
+    const mergeWanted = opts.mergeInserts !== false && opts.sessionReplicationRole !== 'origin';
+    const shapes = new TableShapes();
+    const started = Date.now();
+    let bytesBefore = 0;
+    let sessionSettings: string | null = null;
+    let bytesSkipped = 0;
+    const progress = (await originProgress(db, name)) ?? 0n;
+    const state = { insertRuns: mergeWanted && !(await insertTriggersFire(db)) };
     let stop = false;
     for (let i = 0; i < verified.length && !stop; i++) {
-      const { path, scan, read } = verified[i] as VerifiedSegment;
-      const bytes = await read();
-      const decode = decoderFor(scan.header.encoding, path);
-      // The same settings as the segment before, with no DDL since: nothing to set, and the batch
-      // still in flight need not be waited for.
-      const settings = headerSettings(bytes, scan.headerLength);
-      if (settings !== sessionSettings) {
-        await settle();
-        await client.query(settings);
-        sessionSettings = settings;
-      }
+      const segment = verified[i] as VerifiedSegment;
+      const { path } = segment;
+      const decode = decoderFor(segment.header.encoding, path);
       const segmentStart = bytesBefore;
       let batch: BatchItem[] = [];
       let batchBytes = 0;
@@ -287,7 +288,7 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
         });
       };
       const apply = async (items: BatchItem[], merged: MergedBatch | undefined, doneBytes: number): Promise<void> => {
-        const outcome = await applyBatch(client, path, items, merged);
+        const outcome = await applyBatch(db, path, items, merged);
         if (outcome === 'merged') result.mergedBatches += 1;
         else if (merged !== undefined) result.mergeFallbacks += 1;
         const last = items[items.length - 1] as BatchItem;
@@ -296,6 +297,13 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
         result.lastEndLsn = formatLsn(last.txn.endLsn);
         result.lastCommitTime = last.txn.commitTime;
         await report(doneBytes);
+      };
+      const catalogChanged = async (): Promise<void> => {
+        // Read the catalog again before merging anything after this, and set the next segment's
+        // settings again whatever they are.
+        shapes.clear();
+        sessionSettings = null;
+        state.insertRuns = mergeWanted && !(await insertTriggersFire(db));
       };
       const flush = async (doneBytes: number): Promise<void> => {
         if (batch.length === 0) {
@@ -306,7 +314,15 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
         batch = [];
         batchBytes = 0;
         const ddl = items.some((b) => b.ddl);
-        const merged = mergeWanted ? await mergedSql(client, shapes, items, { insertRuns, copy: opts.copy !== false }, settle) : undefined;
+        const merged = mergeWanted
+          ? await mergedSql(
+              db,
+              shapes,
+              items.map((b) => ({ sql: b.sql, verbatim: b.ddl })),
+              { insertRuns: state.insertRuns, copy: opts.copy !== false },
+              settle,
+            )
+          : undefined;
         await settle();
         opts.signal?.throwIfAborted();
         if (!ddl) {
@@ -314,66 +330,151 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
           return;
         }
         await apply(items, merged, doneBytes);
-        // The catalog changed: read it again before merging anything after this batch, and set the
-        // next segment's settings again whatever they are.
-        shapes.clear();
-        sessionSettings = null;
-        insertRuns = mergeWanted && !(await insertTriggersFire(client));
+        await catalogChanged();
       };
-      for (const txn of scan.transactions) {
-        const decision = decide(txn);
-        if (decision === 'stop-before') {
-          stop = true;
-          break;
+      const largeContext: LargeContext = {
+        client: db,
+        file: path,
+        decode,
+        pieceBytes,
+        ...(opts.filterTransaction ? { filter: opts.filterTransaction } : {}),
+        noOwner: opts.noOwner === true,
+        merge: mergeWanted,
+        copy: opts.copy !== false,
+        shapes,
+        state,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+        onPiece: (offset) => report(offset),
+      };
+      const splitter = new TransactionSplitter(path);
+      let open: OpenTransaction | null = null;
+      try {
+        reading: for await (const chunk of segment.chunks()) {
+          for (const piece of splitter.push(chunk)) {
+            if (piece.kind === 'header') {
+              // The same settings as the segment before, with no DDL since: nothing to set, and the
+              // batch still in flight need not be waited for.
+              const settings = headerSettings(piece.bytes, piece.bytes.length);
+              if (settings !== sessionSettings) {
+                await settle();
+                await db.query(settings);
+                sessionSettings = settings;
+              }
+            } else if (piece.kind === 'begin') {
+              const decision = decide(piece.meta);
+              if (decision === 'stop-before') {
+                stop = true;
+                break reading;
+              }
+              // Applied before: its commit LSN is before the origin's progress (the end LSN of the
+              // last transaction applied, or the base's LSN), known here before its statements.
+              const skip = piece.meta.commitLsn < progress;
+              open = { begin: { ...piece.meta, offset: piece.offset }, decision, skip, parts: [], size: 0, large: null };
+            } else if (piece.kind === 'lines') {
+              const txn = open as OpenTransaction;
+              if (txn.skip) continue;
+              if (txn.large) {
+                await txn.large.add(piece.bytes, piece.offset);
+                continue;
+              }
+              txn.parts.push(piece.bytes);
+              txn.size += piece.bytes.length;
+              if (txn.size > maxBytes) {
+                // Too large to hold: its own target transaction, sent in pieces. Whatever is batched
+                // before it commits first (batches hold whole source transactions, in order).
+                await flush(txn.begin.offset);
+                await settle();
+                txn.large = new LargeTransaction(largeContext, txn.begin);
+                await txn.large.start();
+                const held = txn.parts;
+                txn.parts = [];
+                let at = piece.offset + piece.bytes.length - txn.size;
+                for (const part of held) {
+                  await txn.large.add(part, at);
+                  at += part.length;
+                }
+              }
+            } else {
+              const txn = open as OpenTransaction;
+              open = null;
+              const done: ScannedTransaction = {
+                xid: piece.meta.xid,
+                commitLsn: txn.begin.commitLsn,
+                endLsn: piece.meta.endLsn,
+                commitTime: txn.begin.commitTime,
+                changes: piece.meta.changes,
+                byteStart: txn.begin.offset,
+                byteEnd: piece.end,
+              };
+              if (txn.skip) {
+                if (done.endLsn > progress) {
+                  throw new SegmentCorruptError(
+                    `${path}: xid ${done.xid} (offset ${done.byteStart}) commits at ${formatLsn(done.commitLsn)}, before the restore's progress ${formatLsn(progress)}, but ends after it at ${formatLsn(done.endLsn)}`,
+                    { hint: 'the segments and the restore origin disagree: run the restore again into a new target database' },
+                  );
+                }
+                result.skippedTransactions += 1;
+                bytesSkipped += done.byteEnd - done.byteStart;
+              } else if (txn.large) {
+                const large = txn.large;
+                txn.large = null;
+                await large.commit(done);
+                result.appliedTransactions += 1;
+                result.batches += 1;
+                result.largeTransactions += 1;
+                result.pieces += large.piecesSent;
+                if (large.mergedPieces > 0 && large.mergeFallbacks === 0) result.mergedBatches += 1;
+                if (large.mergeFallbacks > 0) result.mergeFallbacks += 1;
+                result.lastEndLsn = formatLsn(done.endLsn);
+                result.lastCommitTime = done.commitTime;
+                if (large.heldDdl) await catalogChanged();
+                await report(done.byteEnd);
+              } else {
+                const body = txn.parts.length === 1 ? (txn.parts[0] as Buffer) : Buffer.concat(txn.parts, txn.size);
+                const whole = decodeBody(decode, body, done);
+                const decoded = opts.filterTransaction ? opts.filterTransaction(whole) : whole;
+                const ddl = holdsDdl(decoded);
+                const sql = ddl && opts.noOwner ? withoutRoleSwitches(decoded) : decoded;
+                batch.push({ txn: done, sql, ddl });
+                batchBytes += body.length;
+                if (ddl || batchBytes >= maxBytes || batch.length >= maxTxns) await flush(done.byteEnd);
+              }
+              if (txn.decision === 'apply-and-stop') {
+                stop = true;
+                break reading;
+              }
+            }
+          }
         }
-        if (txn.endLsn <= progress) {
-          result.skippedTransactions += 1;
-          bytesSkipped += txn.byteEnd - txn.byteStart;
-        } else {
-          const body = transactionBody(bytes, txn);
-          const whole = decodeBody(decode, body, txn);
-          const decoded = opts.filterTransaction ? opts.filterTransaction(whole) : whole;
-          const ddl = holdsDdl(decoded);
-          const sql = ddl && opts.noOwner ? withoutRoleSwitches(decoded) : decoded;
-          batch.push({ txn, sql, ddl });
-          batchBytes += body.length;
-          if (ddl || batchBytes >= maxBytes || batch.length >= maxTxns) await flush(txn.byteEnd);
-        }
-        if (decision === 'apply-and-stop') {
-          stop = true;
-          break;
+      } catch (error) {
+        await open?.large?.abort();
+        throw error;
+      }
+      if (!stop) {
+        // The second reading must be the bytes verified.
+        const end = splitter.finish();
+        const same = end.length === segment.length && end.transactions === segment.transactions && end.bodySha256 === segment.bodySha256;
+        if (!same) {
+          throw new SegmentCorruptError(
+            `${path}: changed while the restore ran (${segment.length} bytes and ${segment.transactions} transactions verified, ${end.length} bytes and ${end.transactions} transactions read, checksum ${end.bodySha256 === segment.bodySha256 ? 'equal' : 'different'}) at offset 0`,
+            { hint: 'run the restore again: it verifies the files again; if it refuses, restore the file from a copy' },
+          );
         }
       }
-      await flush(scan.length);
-      bytesBefore += scan.length;
+      await flush(segment.length);
+      bytesBefore += segment.length;
       if (stop) result.reachedTarget = true;
     }
     await settle();
     if (opts.stopAt.kind === 'latest') result.reachedTarget = true;
     // Make the final progress durable before reporting it (synchronous_commit is off).
-    await originProgress(client, name);
+    await originProgress(db, name);
     return result;
   } finally {
     await inflight.drain();
-    await client.end().catch(() => undefined);
+    await client?.end().catch(() => undefined);
+    for (const v of verified) await v.close?.().catch(() => undefined);
   }
-}
-
-/** The batch's merged SQL (core/restore/merge-changes.ts), reading shapes of tables not seen since the last DDL. */
-async function mergedSql(
-  client: Client,
-  shapes: TableShapes,
-  batch: readonly BatchItem[],
-  options: { insertRuns: boolean; copy: boolean },
-  idle: () => Promise<void>,
-): Promise<MergedBatch> {
-  const lines = parseBatch(batch.map((b) => ({ sql: b.sql, verbatim: b.ddl })));
-  const tables = batchTables(lines);
-  if (shapes.missing(tables)) {
-    await idle(); // never a catalog query inside a batch that is still running
-    await shapes.load(client, tables);
-  }
-  return mergeBatch(lines, (table) => shapes.get(table), options);
 }
 
 function decodeBody(decode: SegmentDecoder, body: Buffer, txn: ScannedTransaction): string {

@@ -9,13 +9,12 @@
  * bytes planned. Read-only: the open segment belongs to the capture (docs/design.md invariant 11).
  */
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { SegmentCorruptError } from '../errors';
 import { formatLsn, parseLsn } from '../core/lsn';
-import { scanSegment, type ScanResult } from '../core/segment/scan';
-import { findPartial, listSealedSegments } from '../adapters/fs/segment-files';
-import { readSegmentBytes } from './apply-segments';
+import { SegmentScanner, type ScanResult } from '../core/segment/scan';
+import { findPartial, listSealedSegments, scanSegmentFile, segmentChunks, type FileScan } from '../adapters/fs/segment-files';
 
 /** The open segment's whole transactions as a restore planned them. */
 export interface OpenPrefix {
@@ -31,8 +30,6 @@ export interface OpenPrefix {
   lastEndLsn: string;
   lastCommitTime: string;
 }
-
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 /** Grammar problems before `length` (a damaged open segment): the first, or null. */
 function problemBefore(scan: ScanResult, length: number): string | null {
@@ -51,16 +48,17 @@ export async function planOpenPrefix(
 ): Promise<{ prefix: OpenPrefix; roleLines: string[] } | { reason: string }> {
   const partial = await findPartial(chain);
   if (!partial) return { reason: 'the open segment was sealed while the restore was planned: run the restore again to include it' };
-  let bytes: Buffer;
+  let read: FileScan;
   try {
-    bytes = await readFile(partial.path);
+    // Streamed: the open segment may hold a transaction of any size.
+    read = await scanSegmentFile(partial.path);
   } catch (error) {
     if ((error as { code?: string }).code === 'ENOENT') {
       return { reason: 'the open segment was sealed while the restore was planned: run the restore again to include it' };
     }
     throw error;
   }
-  const scan = scanSegment(bytes, partial.path);
+  const scan = read.scan;
   const damaged = problemBefore(scan, scan.completeLength);
   if (damaged) return { reason: `${partial.path} is damaged (${damaged}): its transactions are left out` };
   const last = scan.transactions.at(-1);
@@ -79,7 +77,7 @@ export async function planOpenPrefix(
       file: relative(chain, partial.path),
       startLsn: formatLsn(start),
       length,
-      sha256: sha256(bytes.subarray(0, length)),
+      sha256: read.scanner.completeHash().digest('hex'),
       transactions: scan.transactions.length,
       lastEndLsn: formatLsn(last.endLsn),
       lastCommitTime: last.commitTime,
@@ -89,16 +87,29 @@ export async function planOpenPrefix(
   };
 }
 
+/** The open segment's planned bytes, checked, ready to be read again by the applier. */
+export interface OpenPrefixRead {
+  /** The file read: the `.partial`, or the sealed segment it became. */
+  path: string;
+  /** The scan of the planned bytes, and their SHA-256 (the plan's). */
+  scan: ScanResult;
+  sha256: string;
+  /** The planned bytes again, from the same open file (whatever is renamed or removed meanwhile). */
+  chunks(): AsyncIterable<Buffer>;
+  close(): Promise<void>;
+}
+
 /**
  * The planned bytes of the open segment, for the applier: from the `.partial`, else from the
  * sealed segment with the same start (sealed since the plan), checked against the plan's length
- * and SHA-256. Throws SegmentCorruptError naming the file when they differ.
+ * and SHA-256, streamed (never held whole). The file stays open for the applier's reading.
+ * Throws SegmentCorruptError naming the file when they differ.
  */
-export async function readOpenPrefix(chain: string, prefix: OpenPrefix): Promise<{ path: string; bytes: Buffer; scan: ScanResult }> {
+export async function readOpenPrefix(chain: string, prefix: OpenPrefix): Promise<OpenPrefixRead> {
   let path = join(chain, prefix.file);
-  let bytes: Buffer;
+  let handle: FileHandle;
   try {
-    bytes = await readFile(path);
+    handle = await open(path, 'r');
   } catch (error) {
     if ((error as { code?: string }).code !== 'ENOENT') throw error;
     const sealed = (await listSealedSegments(chain)).find((s) => s.startLsn === parseLsn(prefix.startLsn));
@@ -108,21 +119,34 @@ export async function readOpenPrefix(chain: string, prefix: OpenPrefix): Promise
       });
     }
     path = sealed.path;
-    bytes = await readSegmentBytes(path);
+    handle = await open(path, 'r');
   }
-  const planned = bytes.subarray(0, prefix.length);
-  if (planned.length !== prefix.length || sha256(planned) !== prefix.sha256) {
-    throw new SegmentCorruptError(
-      `${path}: its first ${prefix.length} bytes (the open segment's whole transactions up to ${prefix.lastEndLsn}) changed since the restore was planned, at offset 0`,
-      { hint: 'run the restore again: it plans from what the chain holds now' },
-    );
+  try {
+    const scanner = new SegmentScanner(path);
+    const hash = createHash('sha256');
+    let length = 0;
+    for await (const chunk of segmentChunks(path, { handle, limit: prefix.length })) {
+      hash.update(chunk);
+      scanner.push(chunk);
+      length += chunk.length;
+    }
+    if (length !== prefix.length || hash.digest('hex') !== prefix.sha256) {
+      throw new SegmentCorruptError(
+        `${path}: its first ${prefix.length} bytes (the open segment's whole transactions up to ${prefix.lastEndLsn}) changed since the restore was planned, at offset 0`,
+        { hint: 'run the restore again: it plans from what the chain holds now' },
+      );
+    }
+    const scan = scanner.finish();
+    const damaged = problemBefore(scan, prefix.length);
+    if (damaged || scan.transactions.length !== prefix.transactions) {
+      throw new SegmentCorruptError(`${path}: ${damaged ?? `${scan.transactions.length} transactions, ${prefix.transactions} planned`}`, {
+        hint: 'run the restore again: it plans from what the chain holds now',
+      });
+    }
+    const opened = handle;
+    return { path, scan, sha256: prefix.sha256, chunks: () => segmentChunks(path, { handle: opened, limit: prefix.length }), close: () => opened.close() };
+  } catch (error) {
+    await handle.close();
+    throw error;
   }
-  const scan = scanSegment(planned, path);
-  const damaged = problemBefore(scan, prefix.length);
-  if (damaged || scan.transactions.length !== prefix.transactions) {
-    throw new SegmentCorruptError(`${path}: ${damaged ?? `${scan.transactions.length} transactions, ${prefix.transactions} planned`}`, {
-      hint: 'run the restore again: it plans from what the chain holds now',
-    });
-  }
-  return { path, bytes: planned, scan };
 }

@@ -1,6 +1,6 @@
 import { stopDecider } from '../../src/restore/stop-target';
 import { parsePsqlErrors } from '../../src/restore/restore-globals';
-import { headerSettings, transactionBody } from '../../src/restore/apply-segments';
+import { headerSettings } from '../../src/restore/apply-segments';
 import { parseLsn } from '../../src/core/lsn';
 
 const txn = (xid: number, lsn: string, time: string) => ({ xid, commitLsn: parseLsn(lsn), commitTime: time });
@@ -51,13 +51,6 @@ describe('segment pieces', () => {
     expect(headerSettings(seg, headerLength)).toBe(
       "SET standard_conforming_strings = on; SET DateStyle = 'ISO, YMD'; SET TimeZone = 'UTC'; SET search_path = '';",
     );
-  });
-
-  it('cuts a transaction body between its markers', () => {
-    const byteStart = seg.indexOf('BEGIN;');
-    const byteEnd = seg.indexOf('changes 2\n') + 'changes 2\n'.length;
-    const body = transactionBody(seg, { xid: 5, commitLsn: 0x10n, endLsn: 0x20n, commitTime: '', changes: 2, byteStart, byteEnd });
-    expect(body.toString()).toBe('INSERT 1;\nINSERT 2;\n');
   });
 });
 

@@ -6,9 +6,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { setPriority } from 'node:os';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, readdir, rename, unlink } from 'node:fs/promises';
+import { open, readdir, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform } from 'node:stream';
+import { Readable, Transform, pipeline as pipelineCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { SegmentCorruptError } from '../../errors';
@@ -60,6 +60,55 @@ export async function scanSegmentFile(path: string): Promise<FileScan> {
   const scan = scanner.finish();
   const sha256 = stored.digest('hex');
   return { scan, scanner, bytes, sha256, sha256Uncompressed: path.endsWith('.gz') ? plain.digest('hex') : sha256 };
+}
+
+/** Read size of the applier's segment reads (a chunk is referenced until its statements are sent). */
+const READ_CHUNK = 256 * 1024;
+
+/**
+ * A segment file's bytes in chunks, `.gz` uncompressed on the fly, the first `limit` of them when
+ * given (an open segment's planned prefix); `handle` reads an already opened file from its start
+ * (the same file whatever is renamed or removed meanwhile). Nothing is held beyond the chunk the
+ * reader is at. Errors: ENOENT as is, others as SegmentCorruptError naming the file.
+ */
+export async function* segmentChunks(path: string, options: { limit?: number; handle?: FileHandle } = {}): AsyncGenerator<Buffer> {
+  const source = options.handle ? Readable.from(readFrom(options.handle), { objectMode: false }) : createReadStream(path, { highWaterMark: READ_CHUNK });
+  const stream = path.endsWith('.gz') ? pipelineCallback(source, createGunzip({ chunkSize: READ_CHUNK }), () => undefined) : source;
+  let left = options.limit ?? Infinity;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (left <= 0) break;
+      const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
+      left -= part.length;
+      yield part;
+    }
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ENOENT') throw error;
+    throw new SegmentCorruptError(`${path}: cannot be read (${(error as Error).message})`, {
+      cause: error,
+      hint: path.endsWith('.gz') ? 'restore the file from a copy; `gzip -t` shows the damage' : 'check the repository file system',
+    });
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** An open file's bytes from its start, in chunks (the handle stays open: a stream would close it). */
+async function* readFrom(handle: FileHandle): AsyncGenerator<Buffer> {
+  for (let position = 0; ;) {
+    const buffer = Buffer.allocUnsafe(READ_CHUNK);
+    const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, position);
+    if (bytesRead === 0) return;
+    position += bytesRead;
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+
+/** A whole segment file's bytes, uncompressed (tests and benchmarks; the restore streams: {@link segmentChunks}). */
+export async function readSegmentFile(path: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of segmentChunks(path)) chunks.push(chunk);
+  return Buffer.concat(chunks);
 }
 
 /** Scans and verifies a sealed segment file; throws {@link SegmentCorruptError} naming the offset. */

@@ -220,6 +220,16 @@ export function ddlRegionEnd(lines: readonly string[], start: number): number {
 }
 
 /**
+ * True when a DDL block (of the shape in the module comment) may end with this line: the
+ * search_path reset, `RESET ROLE;` or a `-- not replayed:` line. A reader that gets a body line
+ * by line (core/restore/pieces.ts) asks {@link ddlRegionEnd} whether the block ended only after
+ * such a line, not after every line of a long function body.
+ */
+export function mayEndDdlRegion(line: string): boolean {
+  return line === DDL_BLOCK_END || line === RESET_ROLE_LINE || line.startsWith(NOT_REPLAYED);
+}
+
+/**
  * `sql` without its role switches (`pgincr restore --no-owner`): every line that is a whole
  * top-level statement `SET ROLE "<role>";` or `RESET ROLE;` (src/core/sql/role-switch.ts),
  * found with the lexer-aware scan, so the same text inside a function body, a literal or a

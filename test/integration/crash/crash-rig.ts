@@ -17,8 +17,7 @@ import type { PgCluster } from '../../helpers/pg-cluster';
 import { temporalAddress, TEST_NAMESPACE } from '../../helpers/temporal';
 import { waitFor } from '../../helpers/pgincr-env';
 import { parseLsn } from '../../../src/core/lsn';
-import { findPartial, listSealedSegments } from '../../../src/adapters/fs/segment-files';
-import { readSegmentBytes } from '../../../src/restore/apply-segments';
+import { findPartial, listSealedSegments, readSegmentFile } from '../../../src/adapters/fs/segment-files';
 
 const BIN = resolve(__dirname, '../../../bin/pgincr');
 /** A worker process transpiles the CLI and bundles the workflows: ~10 s on a quiet 2-core machine. */
@@ -316,7 +315,7 @@ export async function segmentKeyCounts(chain: string): Promise<Map<number, numbe
   if (partial) paths.push(partial.path);
   const counts = new Map<number, number>();
   for (const path of paths) {
-    const text = (await readSegmentBytes(path)).toString('latin1');
+    const text = (await readSegmentFile(path)).toString('latin1');
     for (const m of text.matchAll(/^INSERT INTO public\.crash_log \(k, client, at\) VALUES \('?(\d+)'?,/gm)) {
       const k = Number(m[1]);
       counts.set(k, (counts.get(k) ?? 0) + 1);
