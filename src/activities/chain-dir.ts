@@ -6,6 +6,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { serverIdentity } from '../adapters/pg/server-info';
 import { chainDir as chainDirPath, chainDirName } from '../core/repository/paths';
+import { describeLocation } from '../core/repository/object-store';
 import { ConfigError } from '../errors';
 import { profileByName, withProfileClient, type ProfileInput, type SetupDeps } from './profiles';
 import type { ChainInfo } from './types';
@@ -28,7 +29,7 @@ export async function chainDirFor(deps: SetupDeps, profile: string): Promise<str
     return (await chainInfo(deps, { profile })).chainDir;
   } catch (err) {
     const dbname = profileByName(deps.config, profile).dbname ?? process.env.PGDATABASE;
-    const entries = await readdir(deps.config.repository).catch(() => [] as string[]);
+    const entries = await repositoryChains(deps);
     const suffix = dbname ? chainDirName('0', dbname).replace(/^0/, '') : undefined;
     const matches = suffix ? entries.filter((e) => e.endsWith(suffix) && /^\d+-/.test(e)) : [];
     if (matches.length === 1 && matches[0]) {
@@ -37,7 +38,21 @@ export async function chainDirFor(deps: SetupDeps, profile: string): Promise<str
     }
     throw new ConfigError(`cannot find the backup chain of profile ${profile}: ${(err as Error).message}`, {
       cause: err,
-      hint: `the source is unreachable and ${matches.length} chains in ${deps.config.repository} match database ${dbname ?? '(unknown)'}`,
+      hint: `the source is unreachable and ${matches.length} chains in ${describeRepository(deps)} match database ${dbname ?? '(unknown)'}`,
     });
   }
+}
+
+/** The chain folders of the repository: the bucket's with an object store (the local folder may be empty), else the folder's. */
+async function repositoryChains(deps: SetupDeps): Promise<string[]> {
+  if (deps.config.objectStore) {
+    // Loaded here only: `pgincr check` with a reachable source never needs the AWS SDK for this.
+    const { objectStoreOf } = require('./object-store') as typeof import('./object-store');
+    return (await objectStoreOf(deps.config)?.folders('')) ?? [];
+  }
+  return readdir(deps.config.repository).catch(() => [] as string[]);
+}
+
+function describeRepository(deps: SetupDeps): string {
+  return deps.config.objectStore ? describeLocation(deps.config.objectStore) : deps.config.repository;
 }

@@ -12,7 +12,8 @@ import type { ActivityDeps } from './context';
 import { chainDirFor } from './chain-dir';
 import { localChainPath, objectStoreOf, pullFromObjectStore, pushToObjectStore } from './object-store';
 import { loadCatalog } from '../adapters/fs/catalog-store';
-import { storeCatalog } from '../adapters/s3/chain-mirror';
+import { deleteExpiredObjects, loadStoredCatalog, storeCatalog } from '../adapters/s3/chain-mirror';
+import { withExpired } from '../core/catalog/catalog';
 
 type Activities = PgincrActivities & CliOnlyActivities;
 type Name = keyof Activities;
@@ -21,9 +22,6 @@ type Name = keyof Activities;
 const READS_WITHOUT_DUMPS: Name[] = [
   'inspectSetup',
   'takeBase',
-  'listRepository',
-  'runCheck',
-  'healthCheck',
   'planVerification',
   'takeCheckpoint',
   'recordVerification',
@@ -59,13 +57,28 @@ export function withObjectStore(deps: ActivityDeps, activities: Activities): Act
       return result;
     });
   }
-  // A rebuilt catalog replaces the bucket's (a merge would keep entries of files that are gone).
+  // A rebuilt catalog replaces the bucket's (a merge would keep entries of files that are gone);
+  // it keeps the bucket's record of what retention expired, so stale copies stay out.
   wrap('rebuildCatalog', async (input, run) => {
     const result = await run(input);
     const chain = await chainOf(input);
     await pushToObjectStore(config, chain);
     const rebuilt = await loadCatalog(chain);
-    if (rebuilt) await storeCatalog(store, basename(chain), rebuilt, { replace: true });
+    const stored = await loadStoredCatalog(store, basename(chain)).catch(() => null); // a damaged one is what a rebuild replaces
+    if (rebuilt) await storeCatalog(store, basename(chain), withExpired(rebuilt, stored?.expired), { replace: true });
+    return result;
+  });
+  // Retention (pulled first, above) removed the entries from the local catalog and recorded them as
+  // expired: merged into the bucket's catalog (conditional writes: a segment another worker
+  // uploads meanwhile stays), then the expired objects are deleted, catalog first as on disk.
+  wrap('applyRetention', async (input, run) => {
+    const result = await run(input);
+    if (input.dryRun) return result;
+    const chain = await chainOf(input);
+    const local = await loadCatalog(chain);
+    if (local) await storeCatalog(store, basename(chain), local);
+    const deleted = await deleteExpiredObjects(store, basename(chain));
+    deps.logger.info({ chain, deleted: deleted.length }, 'retention applied to the bucket');
     return result;
   });
   for (const name of TAKES_PLAN) {

@@ -1,9 +1,27 @@
 /** The repository catalog as commands see it: `pgincr list` (bases, segments, the restorable window, gaps) and `catalog rebuild`. */
+import { basename } from 'node:path';
 import type { CliOnlyActivities } from '../activities/types';
 import { chainDirFor, type ActivityDeps } from '../activities/context';
 import { restorableWindow, findGaps, unrestorableSpans } from '../core/catalog/catalog';
 import { table } from '../core/format/table';
 import { loadOrRebuildCatalog, rebuildCatalog, updateCatalog } from '../adapters/fs/catalog-store';
+import { loadStoredCatalog } from '../adapters/s3/chain-mirror';
+import type { ObjectStore } from '../adapters/s3/object-store';
+import { objectStoreOf } from '../activities/object-store';
+import type { Catalog } from '../core/catalog/schema';
+import { CATALOG_FILE } from '../core/repository/paths';
+import { ObjectStoreError } from '../errors';
+
+/** The bucket's catalog of a chain; an error naming it and the fix when it has none. */
+async function bucketCatalog(store: ObjectStore, chain: string): Promise<Catalog> {
+  const catalog = await loadStoredCatalog(store, basename(chain));
+  if (!catalog) {
+    throw new ObjectStoreError(`no catalog at ${store.describe(`${basename(chain)}/${CATALOG_FILE}`)}`, {
+      hint: 'has `pgincr setup` run with this repository? If the bucket holds the chain files, `pgincr catalog rebuild` recreates it',
+    });
+  }
+  return catalog;
+}
 
 type CatalogActivities = Pick<CliOnlyActivities, 'listRepository' | 'rebuildCatalog'>;
 
@@ -11,12 +29,14 @@ export function catalogActivities(deps: ActivityDeps): CatalogActivities {
   return {
     async listRepository({ profile }) {
       const chain = await chainDirFor(deps, profile);
-      const catalog = await loadOrRebuildCatalog(chain);
+      // With an object store: the bucket's catalog, read directly (no download, no local folder needed).
+      const store = objectStoreOf(deps.config);
+      const catalog = store ? await bucketCatalog(store, chain) : await loadOrRebuildCatalog(chain);
       const window = restorableWindow(catalog);
       const gaps = findGaps(catalog);
       const spans = unrestorableSpans(window);
       const lines = [
-        `chain ${chain}`,
+        `chain ${store ? store.describe(basename(chain)) : chain}`,
         '',
         table(
           ['BASE', 'LSN', 'TAKEN AT', 'BYTES'],

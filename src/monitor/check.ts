@@ -117,7 +117,10 @@ async function observeRepository(opts: HealthCheckOptions, obs: HealthObservatio
   } catch (error) {
     obs.catalogError = describeError(error);
   }
-  for (const dir of [opts.chainDir, dirname(opts.chainDir)]) {
+  // The chain folder, else the nearest folder above it (a worker's spool with an object store may not hold the chain yet).
+  const dirs = [opts.chainDir];
+  while (dirname(dirs.at(-1)!) !== dirs.at(-1)) dirs.push(dirname(dirs.at(-1)!));
+  for (const dir of dirs) {
     try {
       const s = await statfs(dir);
       const used = s.blocks - s.bfree;

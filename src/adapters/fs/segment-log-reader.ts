@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { loadCatalog } from './catalog-store';
+import type { Catalog, SegmentEntry } from '../../core/catalog/schema';
 import { findPartial, listSealedSegments } from './segment-files';
 import { parseLsn, type Lsn } from '../../core/lsn';
 import { normalizeTime } from '../../core/segment/commit-time';
@@ -20,6 +21,8 @@ export interface LogFile {
   file: string;
   startLsn: Lsn;
   partial: boolean;
+  /** In an object store: read with the reader's `open`, `path` is relative to the chain. */
+  remote?: boolean;
 }
 
 /** A listed transaction and the segment it is in. */
@@ -35,19 +38,47 @@ export async function filesForWindow(chain: string, filter: Pick<LogFilter, 'fro
   const times = new Map((catalog?.segments ?? []).map((s) => [s.file.replace(/\.gz$/, ''), s]));
   const files: LogFile[] = [];
   for (const s of await listSealedSegments(chain)) {
-    if (filter.fromLsn !== undefined && s.endLsn < filter.fromLsn) continue;
-    if (filter.toLsn !== undefined && s.startLsn >= filter.toLsn) continue;
-    const entry = times.get(s.file.replace(/\.gz$/, ''));
-    if (entry && entry.transactions > 0) {
-      if (filter.fromTime !== undefined && normalizeTime(entry.lastCommitTime) < filter.fromTime) continue;
-      if (filter.toTime !== undefined && normalizeTime(entry.firstCommitTime) > filter.toTime) continue;
-    }
-    files.push({ path: s.path, file: s.file, startLsn: s.startLsn, partial: false });
+    if (meetsWindow(filter, s, times.get(s.file.replace(/\.gz$/, '')))) files.push({ path: s.path, file: s.file, startLsn: s.startLsn, partial: false });
   }
+  const partial = await openSegmentFor(chain, filter);
+  if (partial) files.push(partial);
+  return files;
+}
+
+/** Whether a sealed segment (its LSN range; its catalog entry when listed) may hold commits inside the window. */
+function meetsWindow(filter: Pick<LogFilter, 'fromLsn' | 'toLsn' | 'fromTime' | 'toTime'>, s: { startLsn: Lsn; endLsn: Lsn }, entry: SegmentEntry | undefined): boolean {
+  if (filter.fromLsn !== undefined && s.endLsn < filter.fromLsn) return false;
+  if (filter.toLsn !== undefined && s.startLsn >= filter.toLsn) return false;
+  if (entry && entry.transactions > 0) {
+    if (filter.fromTime !== undefined && normalizeTime(entry.lastCommitTime) < filter.fromTime) return false;
+    if (filter.toTime !== undefined && normalizeTime(entry.firstCommitTime) > filter.toTime) return false;
+  }
+  return true;
+}
+
+/** This host's open segment of the chain, when it may hold commits inside the window. */
+async function openSegmentFor(chain: string, filter: Pick<LogFilter, 'toLsn'>): Promise<LogFile | null> {
   const partial = await findPartial(chain);
-  if (partial && !(filter.toLsn !== undefined && partial.startLsn >= filter.toLsn)) {
-    files.push({ path: partial.path, file: partial.path.slice(chain.length + 1), startLsn: partial.startLsn, partial: true });
+  if (!partial || (filter.toLsn !== undefined && partial.startLsn >= filter.toLsn)) return null;
+  return { path: partial.path, file: partial.path.slice(chain.length + 1), startLsn: partial.startLsn, partial: true };
+}
+
+/**
+ * The files of a chain whose sealed segments are in an object store (read from there by `open`):
+ * the catalog's segments that meet the window, then this host's open segment when it has one.
+ */
+export async function filesForWindowFromCatalog(
+  chain: string,
+  catalog: Catalog,
+  filter: Pick<LogFilter, 'fromLsn' | 'toLsn' | 'fromTime' | 'toTime'>,
+): Promise<LogFile[]> {
+  const files: LogFile[] = [];
+  for (const entry of catalog.segments) {
+    const range = { startLsn: parseLsn(entry.startLsn), endLsn: parseLsn(entry.endLsn) };
+    if (meetsWindow(filter, range, entry)) files.push({ path: entry.file, file: entry.file, startLsn: range.startLsn, partial: false, remote: true });
   }
+  const partial = await openSegmentFor(chain, filter);
+  if (partial) files.push(partial);
   return files;
 }
 
@@ -55,12 +86,17 @@ export async function filesForWindow(chain: string, filter: Pick<LogFilter, 'fro
  * The transactions of `chain` that pass `filter`, in LSN order, as they are found: summaries are
  * handed out after each chunk read, so a day of segments is never held at once.
  */
-export async function* logTransactions(chain: string, filter: LogFilter, limit = Infinity): AsyncGenerator<LoggedTxn> {
+export async function* logTransactions(
+  chain: string,
+  filter: LogFilter,
+  limit = Infinity,
+  source?: { files: LogFile[]; open(file: LogFile): Promise<Readable> },
+): AsyncGenerator<LoggedTxn> {
   let emitted = 0;
-  for (const file of await filesForWindow(chain, filter)) {
+  for (const file of source?.files ?? (await filesForWindow(chain, filter))) {
     const found: TxnSummary[] = [];
     const scan = new TxnLogFilter(filter, (t) => found.push(t));
-    const raw = createReadStream(file.path, { highWaterMark: 1 << 20 });
+    const raw = file.remote && source ? await source.open(file) : createReadStream(file.path, { highWaterMark: 1 << 20 });
     const stream: Readable = file.path.endsWith('.gz') ? raw.pipe(createGunzip({ chunkSize: 1 << 18 })) : raw;
     try {
       for await (const chunk of stream) {

@@ -7,9 +7,9 @@
  * written with a conditional put (If-Match on the ETag read, If-None-Match for the first one)
  * and merged again when another writer got there first: no entry is ever lost.
  */
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { mergeCatalogs } from '../../core/catalog/catalog';
+import { isExpiredFile, mergeCatalogs, withExpired } from '../../core/catalog/catalog';
 import { catalogSchema, type Catalog } from '../../core/catalog/schema';
 import { isMirrored } from '../../core/repository/object-store';
 import { CATALOG_FILE, SEGMENTS_DIR } from '../../core/repository/paths';
@@ -103,7 +103,8 @@ export async function storeCatalog(store: ObjectStore, chain: string, catalog: C
 /**
  * Uploads every file of the chain folder that the bucket lacks (or holds at another size), then
  * merges the local catalog into the bucket's. `only` limits the files considered (the capture
- * names the segment it just sealed, so it need not list the whole chain).
+ * names the segment it just sealed, so it need not list the whole chain). Files retention
+ * expired (in either catalog) are never uploaded again: a worker's stale copy stays local.
  */
 export async function pushChain(store: ObjectStore, chainDir: string, options: { only?: string[] } = {}): Promise<PushResult> {
   const chain = basename(chainDir);
@@ -112,11 +113,13 @@ export async function pushChain(store: ObjectStore, chainDir: string, options: {
     ? new Map(await Promise.all(options.only.map(async (rel) => [rel, (await stat(join(chainDir, rel))).size] as const)))
     : await localFiles(chainDir);
   const stored = options.only ? new Map<string, number>() : await storedFiles(store, chain);
+  const storedCatalog = options.only ? null : await loadStoredCatalog(store, chain);
+  const expired = catalog ? withExpired(catalog, storedCatalog?.expired) : storedCatalog;
   // A sealed segment goes up once the catalog lists it: before that it may still be compressed (its .sql replaced by .gz).
   const listed = new Set(catalog?.segments.map((s) => s.file) ?? []);
   const uploaded: string[] = [];
   for (const [rel, bytes] of [...local].sort(([a], [b]) => a.localeCompare(b))) {
-    if (stored.get(rel) === bytes || (rel.startsWith(`${SEGMENTS_DIR}/`) && !listed.has(rel))) continue;
+    if (stored.get(rel) === bytes || (rel.startsWith(`${SEGMENTS_DIR}/`) && !listed.has(rel)) || isExpiredFile(expired, rel)) continue;
     await store.putFile(`${chain}/${rel}`, join(chainDir, rel));
     uploaded.push(rel);
   }
@@ -125,20 +128,48 @@ export async function pushChain(store: ObjectStore, chainDir: string, options: {
 
 /**
  * Downloads every object of the chain that the local folder lacks (or holds at another size),
- * except those `skip` names, then merges the bucket's catalog into the local one. Returns the
- * paths downloaded (relative to the chain folder).
+ * except those `skip` names, then merges the bucket's catalog into the local one. Files that
+ * retention expired (a retention run on another worker) are neither downloaded nor kept: the
+ * local copies are deleted. Returns the paths downloaded (relative to the chain folder).
  */
 export async function pullChain(store: ObjectStore, chainDir: string, options: { skip?: (rel: string) => boolean } = {}): Promise<string[]> {
   const chain = basename(chainDir);
+  const catalog = await loadStoredCatalog(store, chain);
   const stored = await storedFiles(store, chain);
   const local = await localFiles(chainDir);
   const downloaded: string[] = [];
   for (const [rel, bytes] of [...stored].sort(([a], [b]) => a.localeCompare(b))) {
-    if (rel === CATALOG_FILE || !isMirrored(rel) || options.skip?.(rel) || local.get(rel) === bytes) continue;
+    if (rel === CATALOG_FILE || !isMirrored(rel) || options.skip?.(rel) || local.get(rel) === bytes || isExpiredFile(catalog, rel)) continue;
     await store.downloadFile(`${chain}/${rel}`, join(chainDir, rel));
     downloaded.push(rel);
   }
-  const catalog = await loadStoredCatalog(store, chain);
-  if (catalog) await updateCatalog(chainDir, (mine) => (mine ? mergeCatalogs(mine, catalog) : catalog));
+  if (catalog) {
+    const merged = await updateCatalog(chainDir, (mine) => (mine ? mergeCatalogs(mine, catalog) : catalog));
+    await removeExpiredFiles(chainDir, merged, [...local.keys()]);
+  }
   return downloaded;
+}
+
+/** Deletes the local files (of `files`, relative to the chain folder) that `catalog` records as expired; returns them. */
+export async function removeExpiredFiles(chainDir: string, catalog: Catalog, files: readonly string[]): Promise<string[]> {
+  const expired = files.filter((rel) => isExpiredFile(catalog, rel));
+  for (const rel of expired) await rm(join(chainDir, rel), { force: true });
+  return expired;
+}
+
+/**
+ * Deletes from the bucket every object of the chain that its catalog records as expired
+ * (retention: the catalog is written first, so a crash between leaves only unlisted objects,
+ * which the next run deletes). Returns the paths deleted (relative to the chain folder).
+ */
+export async function deleteExpiredObjects(store: ObjectStore, chain: string): Promise<string[]> {
+  const catalog = await loadStoredCatalog(store, chain);
+  if (!catalog?.expired) return [];
+  const deleted: string[] = [];
+  for (const rel of (await storedFiles(store, chain)).keys()) {
+    if (!isExpiredFile(catalog, rel)) continue;
+    await store.delete(`${chain}/${rel}`);
+    deleted.push(rel);
+  }
+  return deleted;
 }

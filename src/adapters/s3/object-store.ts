@@ -218,6 +218,20 @@ export class ObjectStore {
     }
   }
 
+  /** The names of the folders directly under `dir` ('' for the repository root): one request per 1000, no recursion. */
+  async folders(dir: string): Promise<string[]> {
+    const prefix = dir ? `${this.key(dir).replace(/\/$/, '')}/` : this.location.prefix ? `${this.location.prefix}/` : '';
+    const names: string[] = [];
+    try {
+      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.location.bucket, Prefix: prefix, Delimiter: '/' })) {
+        for (const p of page.CommonPrefixes ?? []) if (p.Prefix) names.push(p.Prefix.slice(prefix.length).replace(/\/$/, ''));
+      }
+    } catch (error) {
+      this.fail('listing of', dir, error);
+    }
+    return names;
+  }
+
   async delete(path: string): Promise<void> {
     try {
       await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.key(path) }));

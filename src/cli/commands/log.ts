@@ -6,7 +6,11 @@
 import type { Command } from 'commander';
 import type { ContextFactory } from './index';
 import type { LogFilter, KindCounts } from '../../core/segment/txn-log';
-import type { LoggedTxn } from '../../adapters/fs/segment-log-reader';
+import type { LogFile, LoggedTxn } from '../../adapters/fs/segment-log-reader';
+import type { Config } from '../../config';
+import { basename } from 'node:path';
+import { CATALOG_FILE } from '../../core/repository/paths';
+import type { Readable } from 'node:stream';
 
 interface LogOptions {
   from?: string;
@@ -51,6 +55,29 @@ function json(t: LoggedTxn): string {
     tables,
     ...(t.statements ? { statements: t.statements.map(fromBytes) } : {}),
   });
+}
+
+/**
+ * With an object store: the bucket's catalog and sealed segments, read directly (streamed, no
+ * download, no local folder needed), then this host's open segment when it has one.
+ */
+async function bucketSource(config: Config, chain: string, filter: LogFilter): Promise<{ where: string; files: LogFile[]; open(file: LogFile): Promise<Readable> }> {
+  const { objectStoreOf } = require('../../activities/object-store') as typeof import('../../activities/object-store');
+  const { loadStoredCatalog } = require('../../adapters/s3/chain-mirror') as typeof import('../../adapters/s3/chain-mirror');
+  const { filesForWindowFromCatalog } = require('../../adapters/fs/segment-log-reader') as typeof import('../../adapters/fs/segment-log-reader');
+  const store = objectStoreOf(config)!;
+  const name = basename(chain);
+  const catalog = await loadStoredCatalog(store, name);
+  if (!catalog) throw new Error(`no catalog at ${store.describe(`${name}/${CATALOG_FILE}`)}: has \`pgincr setup\` run with this repository? (\`pgincr catalog rebuild\` recreates it from the bucket's files)`);
+  return {
+    where: store.describe(name),
+    files: await filesForWindowFromCatalog(chain, catalog, filter),
+    async open(file) {
+      const object = await store.get(`${name}/${file.file}`);
+      if (!object) throw new Error(`${store.describe(`${name}/${file.file}`)} is in the catalog but not in the bucket; run \`pgincr catalog rebuild\``);
+      return object.body;
+    },
+  };
 }
 
 export function registerLog(program: Command, ctx: ContextFactory): void {
@@ -104,6 +131,8 @@ export function registerLog(program: Command, ctx: ContextFactory): void {
         ...(opts.show ? { show: true } : {}),
       };
       const chain = await chainDirFor({ config: c.config, logger: c.logger }, c.profile);
+      const source = c.config.objectStore ? await bucketSource(c.config, chain, filter) : undefined;
+      const where = source?.where ?? chain;
       const asJson = c.options.json === true;
       // `pgincr log | head`: a reader that has seen enough is not an error.
       process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -115,7 +144,7 @@ export function registerLog(program: Command, ctx: ContextFactory): void {
       // one write per transaction would cost more than reading it.
       let pending = '';
       let flushedAt = Date.now();
-      for await (const t of logTransactions(chain, filter, limit)) {
+      for await (const t of logTransactions(chain, filter, limit, source)) {
         found++;
         pending += `${asJson ? json(t) : human(t)}\n`;
         if (pending.length > 1 << 16 || ((found & 255) === 0 && Date.now() - flushedAt > 200)) {
@@ -129,7 +158,7 @@ export function registerLog(program: Command, ctx: ContextFactory): void {
         process.stdout.write(
           found
             ? `${found} transaction(s)${found === limit ? ` (--limit ${limit} reached)` : ''}\n`
-            : `no transaction in ${chain} matches; widen --from/--to or check the names with pgincr list\n`,
+            : `no transaction in ${where} matches; widen --from/--to or check the names with pgincr list\n`,
         );
       }
     });

@@ -7,7 +7,9 @@
  * segment a base needs (the first one ending after the base LSN) starts at or before it.
  */
 import { formatLsn, parseLsn, type Lsn } from '../lsn';
-import type { BaseEntry, Catalog, CheckpointEntry, SegmentEntry, VerificationEntry } from './schema';
+import { BASE_DIR, SEGMENTS_DIR } from '../repository/paths';
+import { isDateFolder, parseSegmentName } from '../segment/naming';
+import type { BaseEntry, Catalog, CheckpointEntry, Expired, SegmentEntry, VerificationEntry } from './schema';
 
 /** A new, empty catalog for one chain. */
 export function emptyCatalog(systemIdentifier: string, database: string): Catalog {
@@ -54,7 +56,8 @@ export function addVerification(catalog: Catalog, v: VerificationEntry): Catalog
 /**
  * Every entry of `from` added to `into` (an entry of `from` replaces the same one of `into`):
  * how a worker's catalog joins the one in an object store, where several workers write
- * (docs/s3-repository.md). Entries are never dropped by a merge; removals are explicit (removeEntries).
+ * (docs/s3-repository.md). Entries are never dropped by a merge, except those retention
+ * expired in either catalog (`expired`): an older copy must not bring back a deleted file.
  */
 export function mergeCatalogs(into: Catalog, from: Catalog): Catalog {
   let merged = into;
@@ -62,18 +65,69 @@ export function mergeCatalogs(into: Catalog, from: Catalog): Catalog {
   for (const segment of from.segments) merged = addSegment(merged, segment);
   for (const checkpoint of from.checkpoints) merged = addCheckpoint(merged, checkpoint);
   for (const verification of from.verifications) merged = addVerification(merged, verification);
-  return merged;
+  const expired = mergeExpired(into.expired, from.expired);
+  return expired ? dropExpired({ ...merged, expired }) : merged;
 }
 
-/** Removes bases (by id) and segments (by file), e.g. after retention deleted them. */
+function mergeExpired(a: Expired | undefined, b: Expired | undefined): Expired | undefined {
+  if (!a || !b) return a ?? b;
+  const through = [a.segmentsThrough, b.segmentsThrough].filter((l): l is string => l !== undefined).sort((x, y) => cmp(parseLsn(x), parseLsn(y)));
+  const last = through.at(-1);
+  return { ...(last ? { segmentsThrough: last } : {}), bases: [...new Set([...a.bases, ...b.bases])].sort() };
+}
+
+/** `catalog` with `expired` added to what it records as expired, and those entries removed (a rebuilt catalog keeps the bucket's record). */
+export function withExpired(catalog: Catalog, expired: Expired | undefined): Catalog {
+  const all = mergeExpired(catalog.expired, expired);
+  return all ? dropExpired({ ...catalog, expired: all }) : catalog;
+}
+
+/** The entries `catalog.expired` names, removed. */
+function dropExpired(catalog: Catalog): Catalog {
+  const { expired } = catalog;
+  if (!expired) return catalog;
+  const through = expired.segmentsThrough !== undefined ? parseLsn(expired.segmentsThrough) : -1n;
+  const bases = new Set(expired.bases);
+  return {
+    ...catalog,
+    bases: catalog.bases.filter((b) => !bases.has(b.id)),
+    segments: catalog.segments.filter((s) => parseLsn(s.endLsn) > through),
+  };
+}
+
+/**
+ * Removes bases (by id) and segments (by file) after retention deleted them, and records them
+ * in `expired` so a merge never brings them back. The segments must be a prefix of the chain
+ * (every segment ending at or before the last one removed is removed too): retention's rule.
+ */
 export function removeEntries(catalog: Catalog, remove: { bases?: readonly string[]; segments?: readonly string[] }): Catalog {
   const bases = new Set(remove.bases ?? []);
   const segments = new Set(remove.segments ?? []);
+  const removed = catalog.segments.filter((s) => segments.has(s.file));
+  const through = removed.reduce<Lsn | undefined>((max, s) => (max === undefined || parseLsn(s.endLsn) > max ? parseLsn(s.endLsn) : max), undefined);
+  const stray = through === undefined ? [] : catalog.segments.filter((s) => parseLsn(s.endLsn) <= through && !segments.has(s.file));
+  if (stray.length) throw new Error(`retention would leave ${stray[0]!.file} before removed segments ending at ${formatLsn(through!)}: not a prefix of the chain`);
+  const expired = mergeExpired(catalog.expired, {
+    ...(through !== undefined ? { segmentsThrough: formatLsn(through) } : {}),
+    bases: [...bases],
+  });
   return {
     ...catalog,
     bases: catalog.bases.filter((b) => !bases.has(b.id)),
     segments: catalog.segments.filter((s) => !segments.has(s.file)),
+    ...(expired && (expired.segmentsThrough !== undefined || expired.bases.length) ? { expired } : {}),
   };
+}
+
+/** Whether a repository file (relative to the chain folder) belongs to something retention expired. */
+export function isExpiredFile(catalog: Catalog | null, rel: string): boolean {
+  const expired = catalog?.expired;
+  if (!expired) return false;
+  const [top, second, name, ...rest] = rel.split('/');
+  if (top === BASE_DIR) return second !== undefined && name !== undefined && expired.bases.includes(second);
+  if (top !== SEGMENTS_DIR || second === undefined || !isDateFolder(second) || name === undefined || rest.length) return false;
+  const segment = parseSegmentName(name);
+  return segment?.kind === 'sealed' && expired.segmentsThrough !== undefined && segment.endLsn <= parseLsn(expired.segmentsThrough);
 }
 
 /** A break in the chain: missing LSN range (`gap`) or two segments covering the same range (`overlap`). */

@@ -61,6 +61,18 @@ export const verificationEntrySchema = z
   })
   .strict();
 
+/**
+ * What retention deleted, so a merge with an older copy of the catalog (another worker's, in an
+ * object store) does not bring the entries back: segments ending at or before `segmentsThrough`
+ * (retention deletes a prefix of the chain), and bases by id.
+ */
+export const expiredSchema = z
+  .object({
+    segmentsThrough: lsnText.optional(),
+    bases: z.array(z.string().min(1)),
+  })
+  .strict();
+
 export const catalogSchema = z
   .object({
     version: z.literal(1),
@@ -69,6 +81,7 @@ export const catalogSchema = z
     segments: z.array(segmentEntrySchema),
     checkpoints: z.array(checkpointEntrySchema),
     verifications: z.array(verificationEntrySchema),
+    expired: expiredSchema.optional(),
   })
   .strict();
 
@@ -77,3 +90,4 @@ export type SegmentEntry = z.infer<typeof segmentEntrySchema>;
 export type CheckpointEntry = z.infer<typeof checkpointEntrySchema>;
 export type VerificationEntry = z.infer<typeof verificationEntrySchema>;
 export type Catalog = z.infer<typeof catalogSchema>;
+export type Expired = z.infer<typeof expiredSchema>;

@@ -10,7 +10,8 @@
  * - every segment whose last commit is younger than `segmentsDays`;
  * - every segment a retained base needs to reach the next base or the latest point: every
  *   segment with `endLsn` > the oldest retained base's LSN (as pgBackRest keeps the WAL of
- *   every retained backup by default). Only segments wholly before that base can go.
+ *   every retained backup by default). Only segments wholly before that base can go;
+ * - every segment after a kept one: what goes is a prefix of the chain.
  */
 import type { Catalog } from '../catalog/schema';
 import { parseLsn } from '../lsn';
@@ -67,8 +68,11 @@ export function expirable(catalog: Catalog, policy: RetentionPolicy, nowMs: numb
   const oldest = retained.reduce<(typeof retained)[number] | undefined>((best, b) => (!best || parseLsn(b.lsn) < parseLsn(best.lsn) ? b : best), undefined);
   if (!oldest) return { bases, segments: [] };
   const floor = parseLsn(oldest.lsn);
-  const segments = catalog.segments
-    .filter((s) => parseLsn(s.endLsn) <= floor && nowMs - timeToMs(s.lastCommitTime) >= policy.segmentsDays * DAY_MS)
+  // A prefix of the chain only (in end LSN order, up to the first segment kept): deleting never
+  // opens a hole, and the catalog records the deletion as one LSN (core/catalog, `expired`).
+  const byEnd = [...catalog.segments].sort((a, b) => (parseLsn(a.endLsn) < parseLsn(b.endLsn) ? -1 : parseLsn(a.endLsn) > parseLsn(b.endLsn) ? 1 : 0));
+  const firstKept = byEnd.findIndex((s) => !(parseLsn(s.endLsn) <= floor && nowMs - timeToMs(s.lastCommitTime) >= policy.segmentsDays * DAY_MS));
+  const segments = (firstKept < 0 ? byEnd : byEnd.slice(0, firstKept))
     .map((s) => ({
       file: s.file,
       reason: `ends at ${s.endLsn}, at or before the oldest retained base ${oldest.id} (lsn ${oldest.lsn}), last commit ${s.lastCommitTime} older than ${policy.segmentsDays} days`,

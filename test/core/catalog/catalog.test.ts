@@ -5,7 +5,10 @@ import {
   addVerification,
   chainFrom,
   findGaps,
+  isExpiredFile,
+  mergeCatalogs,
   removeEntries,
+  withExpired,
   restorableWindow,
   unrestorableSpans,
 } from '../../../src/core/catalog/catalog';
@@ -34,6 +37,33 @@ describe('catalog', () => {
     expect(c.verifications).toHaveLength(1);
     expect(catalogSchema.parse(c)).toEqual(c);
     expect(removeEntries(c, { segments: [s1.file] }).segments).toEqual([s2, s3]);
+  });
+
+  it('a merge with an older copy does not bring back what retention removed (several workers, one bucket)', () => {
+    const b2 = base(0x300n, '2026-01-02T00:00:00.000000Z');
+    const full = makeCatalog([b1, b2], [s1, s2, s3]);
+    const expired = removeEntries(full, { bases: [b1.id], segments: [s1.file, s2.file] });
+    expect(expired.expired).toEqual({ segmentsThrough: '0/300', bases: [b1.id] });
+    expect(catalogSchema.parse(expired)).toEqual(expired);
+    // A stale worker's catalog (before retention) merged into the bucket's, and the other way round.
+    const s4 = segment(0x400n, 0x500n, '2026-01-03T03:00:00.000000Z', '2026-01-03T04:00:00.000000Z');
+    const stale = addSegment(full, s4);
+    for (const merged of [mergeCatalogs(expired, stale), mergeCatalogs(stale, expired)]) {
+      expect(merged.bases.map((b) => b.id)).toEqual([b2.id]);
+      expect(merged.segments.map((s) => s.file)).toEqual([s3.file, s4.file]);
+      expect(merged.expired).toEqual(expired.expired);
+    }
+    expect(isExpiredFile(expired, s1.file)).toBe(true);
+    expect(isExpiredFile(expired, s1.file.replace(/\.gz$/, ''))).toBe(true);
+    expect(isExpiredFile(expired, s3.file)).toBe(false);
+    expect(isExpiredFile(expired, `${b1.dir}/dump.sql.gz`)).toBe(true);
+    expect(isExpiredFile(expired, `${b2.dir}/dump.sql.gz`)).toBe(false);
+    expect(isExpiredFile(expired, 'checkpoints/0000000000000250.json')).toBe(false);
+    expect(isExpiredFile(full, s1.file)).toBe(false);
+    // A rebuilt catalog (from a stale folder) keeps the record and drops the entries.
+    expect(withExpired(full, expired.expired).segments).toEqual([s3]);
+    // Retention deletes a prefix of the chain only: a hole is refused.
+    expect(() => removeEntries(full, { segments: [s2.file] })).toThrow(/not a prefix/);
   });
 
   it('rejects malformed entries', () => {

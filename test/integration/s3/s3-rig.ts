@@ -7,7 +7,8 @@ import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PgCluster } from '../../helpers/pg-cluster';
-import { temporalAddress } from '../../helpers/temporal';
+import { Client, Connection } from '@temporalio/client';
+import { TEST_NAMESPACE, temporalAddress } from '../../helpers/temporal';
 import { waitFor } from '../../helpers/wait';
 import type { S3TestServer } from '../../helpers/s3-server';
 import { ObjectStore } from '../../../src/adapters/s3/object-store';
@@ -45,8 +46,10 @@ export function workerEnvironment(options: {
   s3: S3TestServer;
   profile: string;
   taskQueue: string;
+  /** Top-level config sections added to the example (retention, alerts…). */
+  extra?: Record<string, unknown>;
 }): WorkerEnvironment {
-  const { dir, name, pg, s3, profile, taskQueue } = options;
+  const { dir, name, pg, s3, profile, taskQueue, extra = {} } = options;
   const home = join(dir, name);
   const spool = join(home, 'spool');
   const config = docConfig();
@@ -62,7 +65,8 @@ export function workerEnvironment(options: {
         profiles: { [profile]: { host, port, dbname: 'app', user } },
         defaultProfile: profile,
         capture: { ...(config.capture as object), segmentMaxAge: '5s', heartbeatInterval: '1s', sequenceInterval: '2s' },
-        temporal: { address: temporalAddress(), namespace: 'default', taskQueue },
+        temporal: { address: temporalAddress(), namespace: TEST_NAMESPACE, taskQueue },
+        ...extra,
       },
       null,
       2,
@@ -105,10 +109,32 @@ export async function stopWorker(worker: ChildProcess, signal: NodeJS.Signals = 
   await exited;
 }
 
+/** The test bucket's repository (the rig's prefix) through the test client. */
+export function bucketStore(s3: S3TestServer): ObjectStore {
+  return new ObjectStore({ bucket: s3.bucket, prefix: PREFIX, endpoint: s3.endpoint, forcePathStyle: true }, s3.client);
+}
+
+/** Every object of the chain in the bucket, path relative to the chain folder, sorted. */
+export async function bucketFiles(s3: S3TestServer, chain: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const o of bucketStore(s3).list(chain)) out.push(o.path.slice(chain.length + 1));
+  return out.sort();
+}
+
+/** Runs a workflow as a user starts one from the Web UI or `temporal workflow start`: its type and JSON input. */
+export async function runWorkflowJson<T>(taskQueue: string, type: string, workflowId: string, json: string): Promise<T> {
+  const connection = await Connection.connect({ address: temporalAddress() });
+  try {
+    const client = new Client({ connection, namespace: TEST_NAMESPACE });
+    return (await client.workflow.execute(type, { taskQueue, workflowId, args: [JSON.parse(json)] })) as T;
+  } finally {
+    await connection.close();
+  }
+}
+
 /** The end LSN of the last segment the bucket's catalog of `chain` names (0 when none). */
 export async function bucketEnd(s3: S3TestServer, chain: string): Promise<bigint> {
-  const store = new ObjectStore({ bucket: s3.bucket, prefix: PREFIX, endpoint: s3.endpoint, forcePathStyle: true }, s3.client);
-  const catalog = await loadStoredCatalog(store, chain);
+  const catalog = await loadStoredCatalog(bucketStore(s3), chain);
   return catalog?.segments.reduce((max, s) => (parseLsn(s.endLsn) > max ? parseLsn(s.endLsn) : max), 0n) ?? 0n;
 }
 
