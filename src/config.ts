@@ -113,6 +113,12 @@ export const alertsSchema = z
     /** A capture whose activity keeps failing without progress is CRITICAL after this long. */
     captureFailingCritical: duration.default('2m'),
     repositoryDiskWarningPercent: z.number().min(1).max(100).default(80),
+    /** With an object store: the age of the oldest durable transaction not yet in the bucket. */
+    uploadLagWarning: duration.default('5m'),
+    uploadLagCritical: duration.default('15m'),
+    /** With an object store: uploads failed in a row. */
+    uploadFailuresWarning: z.number().int().min(1).default(1),
+    uploadFailuresCritical: z.number().int().min(1).default(5),
     webhookUrl: z.string().url().optional(),
     autoDropSlot: z.boolean().default(false),
   })

@@ -3,6 +3,7 @@
  * position from a timer, and resumes from the repository's files after any crash.
  */
 import { rm } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { CaptureRunInput, PgincrActivities } from '../activities/types';
 import { activityContext, cancellationSignal, chainDirFor, heartbeat, lastHeartbeat, profileByName, type ActivityDeps } from '../activities/context';
 import { durationMs } from '../config';
@@ -19,6 +20,8 @@ import { findPartial, scanSegmentFile } from '../adapters/fs/segment-files';
 import { addSegment, emptyCatalog } from '../core/catalog/catalog';
 import { loadCatalog, updateCatalog } from '../adapters/fs/catalog-store';
 import { clearRotation, pullFromObjectStore, pushToObjectStore, requestRotation, rotationRequested } from '../activities/object-store';
+import { recordUploadFailure, recordUploadSuccess } from '../monitor/upload-record';
+import { parseSegmentName } from '../core/segment/naming';
 import { clearCaptureFailure, describeFailure, loadCaptureFailure, recordCaptureFailure, unrecordedFailure } from '../monitor/capture-failures';
 
 type CaptureActivities = Pick<PgincrActivities, 'captureChanges' | 'requestRotation' | 'sealCurrentSegment'>;
@@ -40,8 +43,30 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
    * (its transactions are in the bucket), and sealed segments the bucket lacks (a crash between
    * a seal and its upload) go up before the slot is acknowledged past them.
    */
+  /**
+   * Uploads (the named sealed segments, or what the bucket lacks) and records the outcome in the
+   * upload record that `pgincr check` reads on this worker (monitor/uploads.json): upload lag and
+   * failures in a row.
+   */
+  async function upload(chain: string, only?: string[]): Promise<string[]> {
+    try {
+      const pushed = await pushToObjectStore(deps.config, chain, only);
+      const ends = only
+        ? only.map((f) => parseSegmentName(basename(f))).flatMap((n) => (n?.kind === 'sealed' ? [n.endLsn] : []))
+        : ((await loadCatalog(chain))?.segments ?? []).map((s) => parseLsn(s.endLsn));
+      await recordUploadSuccess(chain, ends.length ? ends.reduce((max, l) => (l > max ? l : max)) : undefined).catch(() => undefined);
+      return pushed;
+    } catch (error) {
+      await recordUploadFailure(chain, error).catch(() => undefined);
+      throw error;
+    }
+  }
+
   async function resumeFromObjectStore(chain: string, log: ActivityDeps['logger']): Promise<void> {
-    const pulled = await pullFromObjectStore(deps.config, chain, { withoutDumps: true });
+    const pulled = await pullFromObjectStore(deps.config, chain, { withoutDumps: true }).catch(async (error: unknown) => {
+      await recordUploadFailure(chain, error).catch(() => undefined); // the bucket does not answer: uploads cannot either
+      throw error;
+    });
     const partial = await findPartial(chain);
     const sealedEnd = (await loadCatalog(chain))?.segments.reduce<bigint>((max, s) => (parseLsn(s.endLsn) > max ? parseLsn(s.endLsn) : max), 0n) ?? 0n;
     if (partial && partial.startLsn < sealedEnd) {
@@ -51,7 +76,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
       );
       await rm(partial.path, { force: true });
     }
-    const pushed = await pushToObjectStore(deps.config, chain);
+    const pushed = await upload(chain);
     if (pulled.length || pushed.length) log.info({ pulled: pulled.length, pushed: pushed.length }, 'chain folder in step with the object store');
   }
 
@@ -115,7 +140,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
             chainDir: chain,
             log,
             // The bucket gets each sealed segment (and the catalog naming it) before the slot is acknowledged past it.
-            ...(offsite ? { upload: async (sealed: { file: string }) => void (await pushToObjectStore(deps.config, chain, [sealed.file])) } : {}),
+            ...(offsite ? { upload: async (sealed: { file: string }) => void (await upload(chain, [sealed.file])) } : {}),
           }),
           {
             slot: cfg.slot,
@@ -181,7 +206,7 @@ export function captureActivities(deps: ActivityDeps): CaptureActivities {
       await writer.close();
       if (!entry) return { sealed: null };
       await updateCatalog(chain, (catalog) => addSegment(catalog ?? emptyCatalog(fields.systemIdentifier, fields.database), entry));
-      await pushToObjectStore(deps.config, chain, [entry.file]);
+      if (deps.config.objectStore) await upload(chain, [entry.file]);
       return { sealed: entry.file };
     },
   };

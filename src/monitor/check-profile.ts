@@ -37,7 +37,7 @@ export async function checkProfile(config: Config, logger: Logger, profile: stri
     ...capture,
     maxBaseAgeMs: 2 * 86_400_000,
     segmentAgeWarningMs: 4 * durationMs(config.capture.segmentMaxAge),
-    ...(config.objectStore ? { loadCatalog: (dir: string) => bucketCatalog(config, dir) } : {}),
+    ...(config.objectStore ? { loadCatalog: (dir: string) => bucketCatalog(config, dir), uploads: true } : {}),
   });
   return { report, chain };
 }

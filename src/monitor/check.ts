@@ -19,6 +19,8 @@ import { evaluateHealth, type HealthObservations, type HealthReport, type Health
 import { trackProgress } from '../core/monitor/progress';
 import { loadMonitorState, saveMonitorState } from './progress-state';
 import { loadCaptureFailure } from './capture-failures';
+import { observeUploads } from './upload-record';
+import { parseLsn } from '../core/lsn';
 
 export type AlertsConfig = z.infer<typeof alertsSchema>;
 
@@ -38,6 +40,8 @@ export interface HealthCheckOptions {
   maxBaseAgeMs?: number;
   /** Warn when no segment was sealed for this long while the capture is behind. */
   segmentAgeWarningMs?: number;
+  /** With an object store: observe the uploads (this worker's folder against the bucket's catalog). */
+  uploads?: boolean;
   /** Loads the catalog; defaults to catalog-store's loadCatalog (`<chainDir>/catalog/catalog.json`). */
   loadCatalog?: (chainDir: string) => Promise<CatalogLike>;
   connectTimeoutMs?: number;
@@ -54,6 +58,12 @@ export function thresholdsFromConfig(alerts: AlertsConfig, extra: { maxBaseAgeMs
     noProgressEmergencyMs: durationMs(alerts.noProgressEmergency),
     captureFailingCriticalMs: durationMs(alerts.captureFailingCritical),
     repositoryDiskWarningPercent: alerts.repositoryDiskWarningPercent,
+    upload: {
+      uploadLagWarningMs: durationMs(alerts.uploadLagWarning),
+      uploadLagCriticalMs: durationMs(alerts.uploadLagCritical),
+      uploadFailuresWarning: alerts.uploadFailuresWarning,
+      uploadFailuresCritical: alerts.uploadFailuresCritical,
+    },
     ...(extra.maxBaseAgeMs !== undefined ? { maxBaseAgeMs: extra.maxBaseAgeMs } : {}),
     ...(extra.segmentAgeWarningMs !== undefined ? { segmentAgeWarningMs: extra.segmentAgeWarningMs } : {}),
   };
@@ -112,10 +122,19 @@ async function observeProgress(opts: HealthCheckOptions, obs: HealthObservations
 }
 
 async function observeRepository(opts: HealthCheckOptions, obs: HealthObservations): Promise<void> {
+  let catalog: CatalogLike | undefined;
   try {
-    obs.catalog = catalogFacts(await (opts.loadCatalog ?? readCatalog)(opts.chainDir));
+    catalog = await (opts.loadCatalog ?? readCatalog)(opts.chainDir);
+    obs.catalog = catalogFacts(catalog);
   } catch (error) {
     obs.catalogError = describeError(error);
+  }
+  if (opts.uploads) {
+    // The bucket's end from its catalog when it answered; else the capture's record of its last upload.
+    const ends = ((catalog as { segments?: { endLsn?: string }[] } | undefined)?.segments ?? []).map((s) => (s.endLsn ? parseLsn(s.endLsn) : 0n));
+    const bucketEnd = catalog ? ends.reduce((max, l) => (l > max ? l : max), 0n) : undefined;
+    const upload = await observeUploads(opts.chainDir, bucketEnd).catch(() => undefined);
+    if (upload) obs.upload = upload;
   }
   // The chain folder, else the nearest folder above it (a worker's spool with an object store may not hold the chain yet).
   const dirs = [opts.chainDir];

@@ -15,6 +15,7 @@ import { fullIdentityWarning, type FullIdentityTable } from '../preflight/checks
 import { formatBytes, formatDuration } from './health-format';
 import { slotFindings } from './slot-findings';
 import { captureFailureFindings, type CaptureActivityObservation, type CaptureFailureFacts } from './capture-failure';
+import { uploadFindings, type UploadObservation, type UploadThresholds } from './upload-findings';
 
 export { formatHuman, formatNagios, formatBytes, formatDuration } from './health-format';
 
@@ -72,6 +73,8 @@ export interface HealthObservations {
   captureFailure?: CaptureFailureFacts | null;
   /** Temporal's view of the capture's pending activity (attempt, last failure), when asked and running. */
   captureActivity?: CaptureActivityObservation;
+  /** With an object store, on the capture's host: what is durable there and not yet in the bucket, failed uploads. */
+  upload?: UploadObservation;
 }
 
 export interface HealthThresholds {
@@ -89,6 +92,8 @@ export interface HealthThresholds {
   segmentAgeWarningMs?: number;
   /** A capture failing without progress for this long is critical (default 2 minutes). */
   captureFailingCriticalMs?: number;
+  /** Upload lag and failed uploads with an object store (defaults 5m / 15m, 1 / 5). */
+  upload?: UploadThresholds;
 }
 
 export interface HealthFinding {
@@ -133,6 +138,13 @@ export function emergencyHint(slot: string): string {
   );
 }
 
+const DEFAULT_UPLOAD_THRESHOLDS: UploadThresholds = {
+  uploadLagWarningMs: 5 * 60_000,
+  uploadLagCriticalMs: 15 * 60_000,
+  uploadFailuresWarning: 1,
+  uploadFailuresCritical: 5,
+};
+
 /** Evaluates every check; the report's status is the worst finding's severity. */
 export function evaluateHealth(obs: HealthObservations, thresholds: HealthThresholds, nowMs: number): HealthReport {
   const findings: HealthFinding[] = [];
@@ -145,6 +157,7 @@ export function evaluateHealth(obs: HealthObservations, thresholds: HealthThresh
   findings.push(...captureFindings(obs));
   findings.push(...captureFailureFindings(obs.captureFailure, obs.captureActivity, thresholds.captureFailingCriticalMs ?? 120_000, nowMs));
   findings.push(...catalogFindings(obs, thresholds, nowMs));
+  findings.push(...uploadFindings(obs.upload, thresholds.upload ?? DEFAULT_UPLOAD_THRESHOLDS, nowMs));
   findings.push(...diskFindings(obs, thresholds));
   for (const f of findings) if (f.severity === 'emergency' && !f.hint) f.hint = emergencyHint(obs.slotName);
   const status = findings.reduce<Severity>((s, f) => worse(s, f.severity), 'ok');

@@ -161,6 +161,11 @@ export function captureRecordPath(chain: string): string {
   return join(chain, MONITOR_DIR, 'capture.json');
 }
 
+/** With an object store: the capture's upload record (what it last uploaded, failures in a row). */
+export function uploadRecordPath(chain: string): string {
+  return join(chain, MONITOR_DIR, 'uploads.json');
+}
+
 /** decoder_raw's spool folder. */
 export function rawDir(chain: string): string {
   return join(chain, RAW_DIR);
