@@ -19,6 +19,9 @@ import { connectProfile } from '../src/adapters/pg/connect';
 import { pinSessionSettings, replicationSessionOptions } from '../src/adapters/pg/replication-session';
 import { startReplication } from '../src/adapters/pg/replication-stream';
 import type { ClientConfig } from 'pg';
+import { ObjectStore } from '../src/adapters/s3/object-store';
+import { pushChain } from '../src/adapters/s3/chain-mirror';
+import type { ObjectStoreLocation } from '../src/core/repository/object-store';
 
 export interface ChildOptions {
   profile: Profile;
@@ -31,6 +34,10 @@ export interface ChildOptions {
   seal: boolean;
   /** `discard`: the protocol ceiling, a client that receives and acknowledges, writes nothing. */
   decoder: 'pgoutput' | 'decoder_raw' | 'discard';
+  /** An S3 repository: sealed segments uploaded (and the slot acknowledged only past them), as the capture activity does. */
+  objectStore?: ObjectStoreLocation;
+  segmentMaxBytes?: number;
+  segmentMaxAgeMs?: number;
 }
 
 export type ChildMessage =
@@ -111,7 +118,12 @@ async function main(o: ChildOptions): Promise<void> {
   process.on('message', (m: { type?: string }) => {
     if (m.type === 'stop') controller.abort();
   });
-  const deps = createCaptureDeps({ profile: o.profile, chainDir: o.chainDir });
+  const store = o.objectStore ? new ObjectStore(o.objectStore) : undefined;
+  const deps = createCaptureDeps({
+    profile: o.profile,
+    chainDir: o.chainDir,
+    ...(store ? { upload: async (sealed: { file: string }) => void (await pushChain(store, o.chainDir, { only: [sealed.file] })) } : {}),
+  });
   const run: typeof runCapture = o.decoder === 'decoder_raw' ? (d, i, c) => runRawCapture(d, i, c, { profile: o.profile, chainDir: o.chainDir }) : runCapture;
   const memory: MemoryPeaks = { rssBefore: process.memoryUsage().rss, heapTotal: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
   const sample = () => {
@@ -132,8 +144,8 @@ async function main(o: ChildOptions): Promise<void> {
             slot: o.slot,
             publication: o.publication,
             lastDurableLsn: parseLsn(o.baseLsn),
-            segmentMaxBytes: 64 * 1024 * 1024,
-            segmentMaxAgeMs: 15 * 60_000,
+            segmentMaxBytes: o.segmentMaxBytes ?? 64 * 1024 * 1024,
+            segmentMaxAgeMs: o.segmentMaxAgeMs ?? 15 * 60_000,
             runForMs: 24 * 3600_000,
             heartbeatEveryMs: 50,
             statusEveryMs: 10_000,

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import type { PgCluster } from '../test/helpers/pg-cluster';
 import { loadCatalog } from '../src/adapters/fs/catalog-store';
 import type { Lsn } from '../src/core/lsn';
+import type { ObjectStoreLocation } from '../src/core/repository/object-store';
 import { fmtInt, log, msSince, waitUntil } from './bench-util';
 import { startCaptureRun, type RecvlogicalUsage } from './capture-run';
 
@@ -44,6 +45,10 @@ export interface MeasureOptions {
   commits: number;
   /** pgoutput only: the WAL position after the workload (an alternative end condition). */
   target?: Lsn;
+  /** An S3 repository for the capture (bench:s3); and its segment limits. */
+  objectStore?: ObjectStoreLocation;
+  segmentMaxBytes?: number;
+  segmentMaxAgeMs?: number;
 }
 
 /** CPU time (ms) of the process streaming `slot`, sampled while it runs; 0 where unknown. */
@@ -83,6 +88,9 @@ export async function measureCapture(o: MeasureOptions): Promise<CaptureMeasure>
       compress: o.compress,
       seal: true,
       decoder: o.decoder,
+      ...(o.objectStore ? { objectStore: o.objectStore } : {}),
+      ...(o.segmentMaxBytes ? { segmentMaxBytes: o.segmentMaxBytes } : {}),
+      ...(o.segmentMaxAgeMs ? { segmentMaxAgeMs: o.segmentMaxAgeMs } : {}),
     });
     // Timed from the child's start of streaming (its process start and module loading excluded).
     const t = process.hrtime.bigint();

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import { formatLsn, parseLsn, type Lsn } from '../src/core/lsn';
 import type { CaptureResult } from '../src/capture/capture-engine';
 import type { PgCluster } from '../test/helpers/pg-cluster';
+import type { ObjectStoreLocation } from '../src/core/repository/object-store';
 import { log, msSince, transpileForChild } from './bench-util';
 import type { ChildMessage, ChildOptions } from './capture-child';
 
@@ -40,6 +41,11 @@ export interface CaptureRunOptions {
   compress: 'gzip' | 'none';
   seal: boolean;
   decoder?: 'pgoutput' | 'decoder_raw' | 'discard';
+  /** An S3 repository: each sealed segment is uploaded before the slot is acknowledged past it (credentials from the AWS environment). */
+  objectStore?: ObjectStoreLocation;
+  /** Seal by size and age (defaults 64 MiB, 15 minutes). */
+  segmentMaxBytes?: number;
+  segmentMaxAgeMs?: number;
 }
 
 export interface RecvlogicalUsage {
@@ -139,6 +145,9 @@ export async function startCaptureRun(o: CaptureRunOptions): Promise<CaptureHand
     compress: o.compress,
     seal: o.seal,
     decoder: o.decoder ?? 'pgoutput',
+    ...(o.objectStore ? { objectStore: o.objectStore } : {}),
+    ...(o.segmentMaxBytes ? { segmentMaxBytes: o.segmentMaxBytes } : {}),
+    ...(o.segmentMaxAgeMs ? { segmentMaxAgeMs: o.segmentMaxAgeMs } : {}),
   };
   child.send({ type: 'start', options });
   await started;

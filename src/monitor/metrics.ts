@@ -28,6 +28,10 @@ export interface PgincrMetrics {
   lastFullBackupTimestampSeconds: Gauge<'slot'>;
   lastVerifyTimestampSeconds: Gauge<'slot'>;
   lastVerifyOk: Gauge<'slot'>;
+  /** With an object store, on the capture's worker: age of the oldest durable transaction not yet in the bucket. */
+  uploadLagSeconds: Gauge<'slot'>;
+  /** With an object store, on the capture's worker: uploads failed in a row. */
+  uploadFailures: Gauge<'slot'>;
   restoreProgressLsn: Gauge<'restore'>;
   restoreProgressTransactions: Gauge<'restore'>;
   /** Failed capture attempts by the error's name (its Temporal failure type). */
@@ -79,6 +83,8 @@ export function createMetrics(registry: Registry = new Registry()): PgincrMetric
     lastFullBackupTimestampSeconds: gauge('pgincr_last_full_backup_timestamp_seconds', 'When the newest full backup was taken (Unix time)', ['slot']),
     lastVerifyTimestampSeconds: gauge('pgincr_last_verify_timestamp_seconds', 'When the newest verification ran (Unix time)', ['slot']),
     lastVerifyOk: gauge('pgincr_last_verify_ok', '1 when the newest verification passed', ['slot']),
+    uploadLagSeconds: gauge('pgincr_upload_lag_seconds', 'Age of the oldest transaction durable on the capture worker but not yet in the bucket (0: none)', ['slot']),
+    uploadFailures: gauge('pgincr_upload_failures', 'Uploads to the bucket failed in a row', ['slot']),
     restoreProgressLsn: gauge('pgincr_restore_progress_lsn', 'Commit LSN of the last applied transaction, as a byte position', ['restore']),
     restoreProgressTransactions: gauge('pgincr_restore_progress_transactions', 'Transactions applied by the restore', ['restore']),
   };
@@ -115,6 +121,9 @@ export function updateFromHealth(m: PgincrMetrics, report: HealthReport): void {
   setOrRemove(m.lastFullBackupTimestampSeconds, slot, c?.lastBaseAtMs != null ? c.lastBaseAtMs / 1000 : undefined);
   setOrRemove(m.lastVerifyTimestampSeconds, slot, c?.lastVerify ? c.lastVerify.atMs / 1000 : undefined);
   setOrRemove(m.lastVerifyOk, slot, c?.lastVerify ? Number(c.lastVerify.ok) : undefined);
+  const u = obs.upload;
+  setOrRemove(m.uploadLagSeconds, slot, u ? (u.pendingSinceMs === null ? 0 : Math.max(0, (nowMs - u.pendingSinceMs) / 1000)) : undefined);
+  setOrRemove(m.uploadFailures, slot, u?.failures);
 }
 
 export interface MetricsServer {

@@ -25,6 +25,10 @@ export interface S3TestServer {
   env: Record<string, string>;
   /** A client with the server's credentials (for tests that look into the bucket). */
   client: S3Client;
+  /** Stops the server process, keeping its data and port: the bucket is unreachable until restart(). */
+  outage(): Promise<void>;
+  /** Starts it again on the same port and data (after an outage). */
+  restart(): Promise<void>;
   /** Stops the server; `keepData` leaves the data folder (another server can serve it). */
   stop(options?: { keepData?: boolean }): Promise<void>;
 }
@@ -55,52 +59,72 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
   const port = await freePort();
   const endpoint = `http://127.0.0.1:${port}`;
   const log: string[] = [];
-  const child = spawn(
-    versitygwBin(),
-    ['--access', ACCESS_KEY, '--secret', SECRET_KEY, '--port', `127.0.0.1:${port}`, '--quiet', 'posix', join(dataDir, 'data')],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  running.add(child);
-  const keep = (chunk: Buffer) => {
-    log.push(chunk.toString());
-    if (log.length > 50) log.shift();
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  let child: ChildProcess;
   let exited: number | null | undefined;
-  const gone = new Promise<void>((resolveGone) => child.once('exit', (code) => ((exited = code), running.delete(child), resolveGone())));
+  let gone: Promise<void>;
+  const spawnGateway = () => {
+    exited = undefined;
+    child = spawn(
+      versitygwBin(),
+      ['--access', ACCESS_KEY, '--secret', SECRET_KEY, '--port', `127.0.0.1:${port}`, '--quiet', 'posix', join(dataDir, 'data')],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    running.add(child);
+    const keep = (chunk: Buffer) => {
+      log.push(chunk.toString());
+      if (log.length > 50) log.shift();
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    const self = child;
+    gone = new Promise<void>((resolveGone) => self.once('exit', (code) => ((exited = code), running.delete(self), resolveGone())));
+  };
   const env = { AWS_ACCESS_KEY_ID: ACCESS_KEY, AWS_SECRET_ACCESS_KEY: SECRET_KEY, AWS_REGION: REGION };
   const client = new S3Client({ endpoint, region: REGION, forcePathStyle: true, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY } });
   // Ready when it answers a signed request: the bucket is created on the first that does.
-  await waitForValue(
-    `versitygw on ${endpoint} to create bucket ${bucket}`,
-    async () => {
-      if (exited !== undefined) throw new Error(`versitygw exited with ${exited}:\n${log.join('')}`);
-      try {
-        await client.send(new CreateBucketCommand({ Bucket: bucket }));
-        return true;
-      } catch (error) {
-        if ((error as { name?: string }).name === 'BucketAlreadyOwnedByYou') return true;
-        return undefined;
-      }
-    },
-    30_000,
-    100,
-  );
+  const ready = () =>
+    waitForValue(
+      `versitygw on ${endpoint} to answer for bucket ${bucket}`,
+      async () => {
+        if (exited !== undefined) throw new Error(`versitygw exited with ${exited}:\n${log.join('')}`);
+        try {
+          await client.send(new CreateBucketCommand({ Bucket: bucket }));
+          return true;
+        } catch (error) {
+          if ((error as { name?: string }).name === 'BucketAlreadyOwnedByYou' || (error as { name?: string }).name === 'BucketAlreadyExists') return true;
+          return undefined;
+        }
+      },
+      30_000,
+      100,
+    );
+  spawnGateway();
+  await ready();
+  const halt = async () => {
+    if (exited === undefined) {
+      child.kill('SIGTERM');
+      await gone;
+    }
+  };
   return {
     endpoint,
     bucket,
     dataDir: join(dataDir, 'data'),
     env,
     client,
+    async outage() {
+      await halt();
+    },
+    async restart() {
+      await halt();
+      spawnGateway();
+      await ready();
+    },
     async stop({ keepData = false } = {}) {
       client.destroy();
-      if (exited === undefined) {
-        child.kill('SIGTERM');
-        await gone;
-      }
+      await halt();
       if (!keepData) rmSync(dataDir, { recursive: true, force: true });
     },
   };

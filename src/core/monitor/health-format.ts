@@ -78,17 +78,20 @@ export function perfdata(report: HealthReport): string {
   return items.join(' ');
 }
 
+const oneLine = (text: string) => text.replace(/\s*\n\s*/g, ' ');
+
 /**
  * Nagios plugin output: the status line, then each problem worst first with its hint.
  * The exit code is `report.exitCode`.
  */
 export function formatNagios(report: HealthReport): string[] {
   const perf = perfdata(report);
-  const first = `PGINCR ${NAGIOS_LABEL[report.status]} - ${summary(report)}${perf ? ` | ${perf}` : ''}`;
+  // One line, and no `|` before the perfdata: a message may quote an error with line breaks (an S3 error's hint).
+  const first = `PGINCR ${NAGIOS_LABEL[report.status]} - ${oneLine(summary(report)).replace(/\|/g, '/')}${perf ? ` | ${perf}` : ''}`;
   const lines = [first];
   const hinted = new Set<string>();
   for (const f of problems(report)) {
-    lines.push(`${LABEL[f.severity]} ${f.check}: ${f.message}`);
+    lines.push(`${LABEL[f.severity]} ${f.check}: ${oneLine(f.message)}`);
     // the emergency procedure hint is the same on every emergency finding: print it once
     if (f.hint && !hinted.has(f.hint)) lines.push(`  hint: ${f.hint}`);
     if (f.hint) hinted.add(f.hint);
