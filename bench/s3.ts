@@ -124,7 +124,16 @@ async function measureCaptures(pg: PgCluster, s3: S3TestServer, run: number): Pr
   await pg.query('CALL public.bench_s3_workload($1, $2, $3)', [(run - 1) * ROWS, ROWS, PER_TXN], 'app');
   const target = await currentLsn(pg, 'app');
   log(`run ${run}: workload of ${fmtInt(ROWS)} rows in ${(msSince(t) / 1000).toFixed(1)} s`);
-  const common = { pg, db: 'app', decoder: 'pgoutput' as const, baseLsn: base, compress: 'gzip' as const, commits: ROWS / PER_TXN, target, segmentMaxBytes: SEGMENT_BYTES };
+  const common = {
+    pg,
+    db: 'app',
+    decoder: 'pgoutput' as const,
+    baseLsn: base,
+    compress: 'gzip' as const,
+    commits: ROWS / PER_TXN,
+    target,
+    segmentMaxBytes: SEGMENT_BYTES,
+  };
   const local = await measureCapture({ ...common, slot: `local_${run}` });
   const remote = await measureCapture({
     ...common,
@@ -189,7 +198,15 @@ async function main(): Promise<void> {
     const localDrain = captures.map((c) => perS(c.local, c.local.drainMs));
     const s3Drain = captures.map((c) => perS(c.s3, c.s3.drainMs));
     const capRows = [
-      ['durable on the local disk (drain)', localDrain.map(fmtInt).join(' / '), s3Drain.map(fmtInt).join(' / '), spread(s3Drain.map((s, k) => s / localDrain[k]!), fmtRatio)],
+      [
+        'durable on the local disk (drain)',
+        localDrain.map(fmtInt).join(' / '),
+        s3Drain.map(fmtInt).join(' / '),
+        spread(
+          s3Drain.map((s, k) => s / localDrain[k]!),
+          fmtRatio,
+        ),
+      ],
       [
         'in the repository (sealed; S3: uploaded)',
         localPerS.map(fmtInt).join(' / '),

@@ -19,14 +19,7 @@ type Activities = PgincrActivities & CliOnlyActivities;
 type Name = keyof Activities;
 
 /** Read the chain: pulled first, base dumps left in the bucket. */
-const READS_WITHOUT_DUMPS: Name[] = [
-  'inspectSetup',
-  'takeBase',
-  'planVerification',
-  'takeCheckpoint',
-  'recordVerification',
-  'applyRetention',
-];
+const READS_WITHOUT_DUMPS: Name[] = ['inspectSetup', 'takeBase', 'planVerification', 'takeCheckpoint', 'recordVerification', 'applyRetention'];
 /** Read the chain with its base dumps (a restore plan checks every file it needs; a rebuild sizes the bases). */
 const READS_ALL: Name[] = ['planRestore', 'rebuildCatalog'];
 /** Write to the chain: what the bucket lacks is pushed after. */

@@ -83,7 +83,9 @@ export function createMetrics(registry: Registry = new Registry()): PgincrMetric
     lastFullBackupTimestampSeconds: gauge('pgincr_last_full_backup_timestamp_seconds', 'When the newest full backup was taken (Unix time)', ['slot']),
     lastVerifyTimestampSeconds: gauge('pgincr_last_verify_timestamp_seconds', 'When the newest verification ran (Unix time)', ['slot']),
     lastVerifyOk: gauge('pgincr_last_verify_ok', '1 when the newest verification passed', ['slot']),
-    uploadLagSeconds: gauge('pgincr_upload_lag_seconds', 'Age of the oldest transaction durable on the capture worker but not yet in the bucket (0: none)', ['slot']),
+    uploadLagSeconds: gauge('pgincr_upload_lag_seconds', 'Age of the oldest transaction durable on the capture worker but not yet in the bucket (0: none)', [
+      'slot',
+    ]),
     uploadFailures: gauge('pgincr_upload_failures', 'Uploads to the bucket failed in a row', ['slot']),
     restoreProgressLsn: gauge('pgincr_restore_progress_lsn', 'Commit LSN of the last applied transaction, as a byte position', ['restore']),
     restoreProgressTransactions: gauge('pgincr_restore_progress_transactions', 'Transactions applied by the restore', ['restore']),

@@ -43,7 +43,8 @@ async function save(chainDir: string, record: UploadRecord): Promise<void> {
 /** An upload succeeded: the bucket holds the chain up to `through` (when known). */
 export async function recordUploadSuccess(chainDir: string, through: Lsn | undefined, now = new Date()): Promise<void> {
   const previous = await loadUploadRecord(chainDir);
-  const kept = previous?.uploadedThrough !== undefined && (through === undefined || parseLsn(previous.uploadedThrough) > through) ? previous.uploadedThrough : undefined;
+  const kept =
+    previous?.uploadedThrough !== undefined && (through === undefined || parseLsn(previous.uploadedThrough) > through) ? previous.uploadedThrough : undefined;
   const end = kept ?? (through !== undefined ? formatLsn(through) : undefined);
   await save(chainDir, { version: 1, ...(end ? { uploadedThrough: end } : {}), lastUploadAt: now.toISOString(), failures: 0 });
 }

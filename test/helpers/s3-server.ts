@@ -64,13 +64,9 @@ export async function startS3Server(options: { bucket?: string } = {}): Promise<
   let gone: Promise<void>;
   const spawnGateway = () => {
     exited = undefined;
-    child = spawn(
-      versitygwBin(),
-      ['--access', ACCESS_KEY, '--secret', SECRET_KEY, '--port', `127.0.0.1:${port}`, '--quiet', 'posix', join(dataDir, 'data')],
-      {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
+    child = spawn(versitygwBin(), ['--access', ACCESS_KEY, '--secret', SECRET_KEY, '--port', `127.0.0.1:${port}`, '--quiet', 'posix', join(dataDir, 'data')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     running.add(child);
     const keep = (chunk: Buffer) => {
       log.push(chunk.toString());

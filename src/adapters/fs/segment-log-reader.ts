@@ -46,7 +46,11 @@ export async function filesForWindow(chain: string, filter: Pick<LogFilter, 'fro
 }
 
 /** Whether a sealed segment (its LSN range; its catalog entry when listed) may hold commits inside the window. */
-function meetsWindow(filter: Pick<LogFilter, 'fromLsn' | 'toLsn' | 'fromTime' | 'toTime'>, s: { startLsn: Lsn; endLsn: Lsn }, entry: SegmentEntry | undefined): boolean {
+function meetsWindow(
+  filter: Pick<LogFilter, 'fromLsn' | 'toLsn' | 'fromTime' | 'toTime'>,
+  s: { startLsn: Lsn; endLsn: Lsn },
+  entry: SegmentEntry | undefined,
+): boolean {
   if (filter.fromLsn !== undefined && s.endLsn < filter.fromLsn) return false;
   if (filter.toLsn !== undefined && s.startLsn >= filter.toLsn) return false;
   if (entry && entry.transactions > 0) {

@@ -61,14 +61,21 @@ function json(t: LoggedTxn): string {
  * With an object store: the bucket's catalog and sealed segments, read directly (streamed, no
  * download, no local folder needed), then this host's open segment when it has one.
  */
-async function bucketSource(config: Config, chain: string, filter: LogFilter): Promise<{ where: string; files: LogFile[]; open(file: LogFile): Promise<Readable> }> {
+async function bucketSource(
+  config: Config,
+  chain: string,
+  filter: LogFilter,
+): Promise<{ where: string; files: LogFile[]; open(file: LogFile): Promise<Readable> }> {
   const { objectStoreOf } = require('../../activities/object-store') as typeof import('../../activities/object-store');
   const { loadStoredCatalog } = require('../../adapters/s3/chain-mirror') as typeof import('../../adapters/s3/chain-mirror');
   const { filesForWindowFromCatalog } = require('../../adapters/fs/segment-log-reader') as typeof import('../../adapters/fs/segment-log-reader');
   const store = objectStoreOf(config)!;
   const name = basename(chain);
   const catalog = await loadStoredCatalog(store, name);
-  if (!catalog) throw new Error(`no catalog at ${store.describe(`${name}/${CATALOG_FILE}`)}: has \`pgincr setup\` run with this repository? (\`pgincr catalog rebuild\` recreates it from the bucket's files)`);
+  if (!catalog)
+    throw new Error(
+      `no catalog at ${store.describe(`${name}/${CATALOG_FILE}`)}: has \`pgincr setup\` run with this repository? (\`pgincr catalog rebuild\` recreates it from the bucket's files)`,
+    );
   return {
     where: store.describe(name),
     files: await filesForWindowFromCatalog(chain, catalog, filter),

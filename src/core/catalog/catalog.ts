@@ -106,7 +106,8 @@ export function removeEntries(catalog: Catalog, remove: { bases?: readonly strin
   const removed = catalog.segments.filter((s) => segments.has(s.file));
   const through = removed.reduce<Lsn | undefined>((max, s) => (max === undefined || parseLsn(s.endLsn) > max ? parseLsn(s.endLsn) : max), undefined);
   const stray = through === undefined ? [] : catalog.segments.filter((s) => parseLsn(s.endLsn) <= through && !segments.has(s.file));
-  if (stray.length) throw new Error(`retention would leave ${stray[0]!.file} before removed segments ending at ${formatLsn(through!)}: not a prefix of the chain`);
+  if (stray.length)
+    throw new Error(`retention would leave ${stray[0]!.file} before removed segments ending at ${formatLsn(through!)}: not a prefix of the chain`);
   const expired = mergeExpired(catalog.expired, {
     ...(through !== undefined ? { segmentsThrough: formatLsn(through) } : {}),
     bases: [...bases],

@@ -73,7 +73,12 @@ export function perfdata(report: HealthReport): string {
   add('full_backup_age', perfValue(find('backup.full')), 's', t.maxBaseAgeMs !== undefined ? `;${Math.round(t.maxBaseAgeMs / 1000)};;0` : ';;;0');
   add('repository_disk', perfValue(find('repository.disk')), '%', `;${t.repositoryDiskWarningPercent};;0;100`);
   const u = t.upload;
-  add('upload_lag', perfValue(find('upload.lag')), 's', u ? `;${Math.round(u.uploadLagWarningMs / 1000)};${Math.round(u.uploadLagCriticalMs / 1000)};0` : ';;;0');
+  add(
+    'upload_lag',
+    perfValue(find('upload.lag')),
+    's',
+    u ? `;${Math.round(u.uploadLagWarningMs / 1000)};${Math.round(u.uploadLagCriticalMs / 1000)};0` : ';;;0',
+  );
   add('upload_failures', perfValue(find('upload.failures')), '', u ? `;${u.uploadFailuresWarning};${u.uploadFailuresCritical};0` : ';;;0');
   return items.join(' ');
 }

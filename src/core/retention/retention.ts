@@ -72,10 +72,9 @@ export function expirable(catalog: Catalog, policy: RetentionPolicy, nowMs: numb
   // opens a hole, and the catalog records the deletion as one LSN (core/catalog, `expired`).
   const byEnd = [...catalog.segments].sort((a, b) => (parseLsn(a.endLsn) < parseLsn(b.endLsn) ? -1 : parseLsn(a.endLsn) > parseLsn(b.endLsn) ? 1 : 0));
   const firstKept = byEnd.findIndex((s) => !(parseLsn(s.endLsn) <= floor && nowMs - timeToMs(s.lastCommitTime) >= policy.segmentsDays * DAY_MS));
-  const segments = (firstKept < 0 ? byEnd : byEnd.slice(0, firstKept))
-    .map((s) => ({
-      file: s.file,
-      reason: `ends at ${s.endLsn}, at or before the oldest retained base ${oldest.id} (lsn ${oldest.lsn}), last commit ${s.lastCommitTime} older than ${policy.segmentsDays} days`,
-    }));
+  const segments = (firstKept < 0 ? byEnd : byEnd.slice(0, firstKept)).map((s) => ({
+    file: s.file,
+    reason: `ends at ${s.endLsn}, at or before the oldest retained base ${oldest.id} (lsn ${oldest.lsn}), last commit ${s.lastCommitTime} older than ${policy.segmentsDays} days`,
+  }));
   return { bases, segments };
 }

@@ -24,7 +24,13 @@ describe('upload lag and failed uploads (S3 repository)', () => {
   it('warns, then is CRITICAL, naming where the oldest pending transaction is and the last error', () => {
     const warn = report({ pendingSinceMs: NOW - 6 * 60_000, pendingIn: 'segments/2026-12-06/A_B.sql.gz', failures: 1, lastError: 'connect ECONNREFUSED' });
     expect(warn.status).toBe('warning');
-    const crit = report({ pendingSinceMs: NOW - 16 * 60_000, pendingIn: 'segments/2026-12-06/A_B.sql.gz', failures: 5, failingSinceMs: NOW - 60_000, lastError: 'connect ECONNREFUSED' });
+    const crit = report({
+      pendingSinceMs: NOW - 16 * 60_000,
+      pendingIn: 'segments/2026-12-06/A_B.sql.gz',
+      failures: 5,
+      failingSinceMs: NOW - 60_000,
+      lastError: 'connect ECONNREFUSED',
+    });
     expect(crit.status).toBe('critical');
     const first = formatNagios(crit)[0]!;
     expect(first).toMatch(/^PGINCR CRITICAL - upload lag 16m 0s: the oldest transaction not yet in the bucket \(in segments\/2026-12-06\/A_B.sql.gz\)/);

@@ -202,8 +202,11 @@ describe('S3 repository operations: upload outage in check, verify from an empty
     );
     const local = (args: string[]) =>
       new Promise<Run>((done) =>
-        execFile(join(ROOT, 'bin/pgincr'), [...args, '--config', localConfig], { cwd: dir, env: { ...process.env, PGINCR_LOG_PRETTY: '0' } }, (err, stdout, stderr) =>
-          done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
+        execFile(
+          join(ROOT, 'bin/pgincr'),
+          [...args, '--config', localConfig],
+          { cwd: dir, env: { ...process.env, PGINCR_LOG_PRETTY: '0' } },
+          (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
         ),
       );
     const fromFolder = { list: await local(['list']), log: await local(logArgs) };

@@ -105,7 +105,12 @@ describe('S3 repository: retention deletes from the bucket, never what the resto
 
     // Worker B, with an empty folder, runs the workflows (started with the JSON of docs/workflows.md).
     workers.push(await b.startWorker());
-    const dry = await runWorkflowJson<{ removed: string[] }>(taskQueue, 'retentionWorkflow', `s3-retention-dry-${Date.now()}`, `{"profile":"${PROFILE}","dryRun":true}`);
+    const dry = await runWorkflowJson<{ removed: string[] }>(
+      taskQueue,
+      'retentionWorkflow',
+      `s3-retention-dry-${Date.now()}`,
+      `{"profile":"${PROFILE}","dryRun":true}`,
+    );
     expect(dry.removed).toEqual(described);
     expect(await bucketFiles(s3, chain)).toEqual(before);
     expect(await loadStoredCatalog(store, chain)).toEqual(aged);
@@ -135,7 +140,12 @@ describe('S3 repository: retention deletes from the bucket, never what the resto
     expect(rebuilt.segments.map((s) => s.file)).toEqual(after.segments.map((s) => s.file));
 
     // Nothing more to delete; the newest base restores on B to exactly the source.
-    const again = await runWorkflowJson<{ removed: string[] }>(taskQueue, 'retentionWorkflow', `s3-retention-again-${Date.now()}`, `{"profile":"${PROFILE}","dryRun":false}`);
+    const again = await runWorkflowJson<{ removed: string[] }>(
+      taskQueue,
+      'retentionWorkflow',
+      `s3-retention-again-${Date.now()}`,
+      `{"profile":"${PROFILE}","dryRun":false}`,
+    );
     expect(again.removed).toEqual([]);
     const restore = await b.cli(['restore', '--target-db', 'app_restored']);
     ok(restore);
