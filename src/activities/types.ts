@@ -82,7 +82,8 @@ export interface ApplyResult {
 }
 
 import type { PartialBaseReport } from '../restore/partial-base';
-export type { PartialBaseReport };
+import type { BaseDataReport } from '../restore/restore-base';
+export type { BaseDataReport, PartialBaseReport };
 
 /** A partial restore's selection and the sequences its base kept. */
 export interface PartialRestore {
@@ -146,6 +147,8 @@ export interface PgincrActivities {
     targetProfile?: string;
     restoreGlobals?: boolean;
     noOwner?: boolean;
+    /** A partial restore: its names are checked against the base and the planned segments (restore/check-selection.ts). */
+    selection?: import('../core/restore/table-selection').TableSelection;
   }): Promise<RestorePlanResult>;
   /** `owner`/`grants`: the source database's (plan), unless the restore is noOwner. */
   createTargetDatabase(input: {
@@ -158,7 +161,15 @@ export interface PgincrActivities {
     grants?: DatabaseGrant[];
   }): Promise<{ created: boolean }>;
   restoreGlobals(input: { profile: string; targetProfile: string; plan: RestorePlanResult }): Promise<{ notes: string[] }>;
-  restoreBase(input: { targetProfile: string; targetDb: string; restoreId: string; plan: RestorePlanResult; noOwner?: boolean }): Promise<{ skipped: boolean }>;
+  /** `selection`: a partial restore loads only the kept tables' data (restore/restore-base.ts). */
+  restoreBase(input: {
+    targetProfile: string;
+    targetDb: string;
+    restoreId: string;
+    plan: RestorePlanResult;
+    noOwner?: boolean;
+    selection?: import('../core/restore/table-selection').TableSelection;
+  }): Promise<{ skipped: boolean; data?: BaseDataReport }>;
   applySegments(input: {
     targetProfile: string;
     targetDb: string;
@@ -192,13 +203,28 @@ export interface PgincrActivities {
     selection: import('../core/restore/table-selection').TableSelection;
   }): Promise<PartialBaseReport>;
   fixSequences(input: { targetProfile: string; targetDb: string }): Promise<{ adjusted: number }>;
-  /** `tables`: compare only these (checksums.json keys; a partial restore). */
-  verifyTarget(input: { profile: string; targetProfile: string; targetDb: string; checksumsFile?: string; tables?: string[] }): Promise<VerifyResult>;
+  /** `tables`: compare only these (checksums.json keys; a partial restore), and every table of `schemas`. */
+  verifyTarget(input: {
+    profile: string;
+    targetProfile: string;
+    targetDb: string;
+    checksumsFile?: string;
+    tables?: string[];
+    schemas?: string[];
+  }): Promise<VerifyResult>;
   finishRestore(input: { targetProfile: string; targetDb: string; restoreId: string; dropDatabase: boolean }): Promise<void>;
   // verify / checkpoints
   takeCheckpoint(input: { profile: string }): Promise<{ lsn: string; file: string }>;
   planVerification(input: { profile: string; checkpoint: boolean }): Promise<{ fromBase: string; toLsn: string; checksumsFile: string } | null>;
-  recordVerification(input: { profile: string; fromBase: string; toLsn: string; ok: boolean; mismatches: string[] }): Promise<void>;
+  recordVerification(input: {
+    profile: string;
+    fromBase: string;
+    toLsn: string;
+    ok: boolean;
+    mismatches: string[];
+    /** A partial verification: the tables compared. */
+    tables?: string[];
+  }): Promise<void>;
   // retention / health
   applyRetention(input: { profile: string; dryRun: boolean }): Promise<{ removed: string[]; kept: number }>;
   healthCheck(input: { profile: string }): Promise<HealthResult>;

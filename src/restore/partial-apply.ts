@@ -1,8 +1,13 @@
 /**
  * The applier's hook for a partial restore: each transaction's statements go through the
  * selection's body filter (core/restore/table-filter.ts) before they are batched, and what was
- * left out is tallied for the restore report.
+ * left out is tallied for the restore report. The filter starts from the indexes, views and
+ * materialized views the target holds ({@link targetDependents}: after the partial base, all of
+ * kept relations; on a retry, as far as the applied DDL took them).
  */
+import type { Profile } from '../config';
+import { connectProfile } from '../adapters/pg/connect';
+import { commentText, regclassText } from '../core/sql/quote';
 import { filterBody } from '../core/restore/table-filter';
 import { SelectionMatcher, setvalLiteral, type QualifiedName, type TableSelection } from '../core/restore/table-selection';
 
@@ -20,8 +25,9 @@ export interface PartialApplyTally {
 export function partialApplyFilter(
   selection: TableSelection,
   sequences: readonly QualifiedName[],
+  dependents: readonly string[] = [],
 ): { filter: (sql: string) => string; tally: PartialApplyTally } {
-  const options = { matcher: new SelectionMatcher(selection), sequences: new Set(sequences.map(setvalLiteral)) };
+  const options = { matcher: new SelectionMatcher(selection), sequences: new Set(sequences.map(setvalLiteral)), dependents: new Set(dependents) };
   const tally: PartialApplyTally = { droppedLines: 0, skippedDdl: 0, skippedDdlShown: [] };
   const filter = (sql: string): string => {
     const r = filterBody(sql, options);
@@ -31,4 +37,19 @@ export function partialApplyFilter(
     return r.sql;
   };
   return { filter, tally };
+}
+
+/** The target's indexes, views and materialized views, as DDL headers name them (a partial target holds only kept relations). */
+export async function targetDependents(profile: Profile): Promise<string[]> {
+  const client = await connectProfile(profile);
+  try {
+    const r = await client.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('i', 'I', 'v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgincr')
+          AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'`,
+    );
+    return r.rows.map((x) => commentText(regclassText(x.schema, x.name)));
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }

@@ -3,10 +3,11 @@
  * the chosen tables is removed, in one transaction, before any segment is applied.
  *
  * Kept: the chosen tables (and their partitions), every relation of a chosen schema, the
- * sequences they own or whose `nextval` their defaults call, and every non-relation object
+ * sequences they own or whose `nextval` their defaults call, the views and materialized views
+ * that read only kept relations (a view on a kept view too), and every non-relation object
  * (types, domains, functions, schemas, extensions: what their columns, defaults, constraints and
  * triggers may use). Removed: every other table, view, materialized view, foreign table and
- * sequence. A chosen table's foreign key to a table left out is dropped and reported, as is a
+ * sequence; a view that reads a kept relation and one left out is removed and reported. A chosen table's foreign key to a table left out is dropped and reported, as is a
  * chosen partition detached from a parent left out, and anything of a kept table that the drops
  * take with them (a default, a rule). Names reach SQL through the server's own `format('%I')`.
  * Idempotent: a retry finds less to remove.
@@ -14,7 +15,6 @@
 import type { Client } from 'pg';
 import type { Profile } from '../config';
 import { connectProfile } from '../adapters/pg/connect';
-import { PlanError } from '../errors';
 import type { QualifiedName, TableSelection } from '../core/restore/table-selection';
 import { checksumKey, displayName } from '../core/restore/table-selection';
 
@@ -27,6 +27,10 @@ export interface PartialBaseReport {
   checksumKeys: string[];
   /** Sequences kept (their `setval` lines in the segments apply). */
   sequences: QualifiedName[];
+  /** Views and materialized views kept (display form): they read only kept relations. */
+  views: string[];
+  /** `public.order_summary (reads public.customers)`: views of kept relations removed, since they also read one left out. */
+  viewsLeftOut: string[];
   /** Relations removed. */
   removed: number;
   /** `public.order_items.order_items_product_id_fkey references public.products`: dropped, the referenced table was left out. */
@@ -66,7 +70,40 @@ async function keptOids(client: Client, selection: TableSelection): Promise<Set<
   return new Set(r.rows.map((x) => Number(x.oid)));
 }
 
-/** Chosen tables the base does not have (checked before anything is removed). */
+/** Each view's and materialized view's relations (its rewrite rule's dependencies), among `candidates`. */
+async function viewReads(client: Client, views: readonly number[], candidates: ReadonlySet<number>): Promise<Map<number, number[]>> {
+  const r = await client.query<{ view: number; ref: number }>(
+    `SELECT DISTINCT w.ev_class AS view, d.refobjid AS ref FROM pg_catalog.pg_rewrite w
+       JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND d.objid = w.oid
+      WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid <> w.ev_class AND w.ev_class = ANY ($1::oid[])`,
+    [views],
+  );
+  const out = new Map<number, number[]>(views.map((v) => [v, []]));
+  for (const row of r.rows) if (candidates.has(Number(row.ref))) out.get(Number(row.view))?.push(Number(row.ref));
+  return out;
+}
+
+/**
+ * The kept set with views settled: a view that reads only kept relations (at least one) is kept,
+ * one that reads a relation left out is not (fixpoints, so views on views follow).
+ */
+function settleViews(kept: Set<number>, reads: ReadonlyMap<number, number[]>): void {
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [view, refs] of reads) {
+      if (!kept.has(view) && refs.length > 0 && refs.every((r) => kept.has(r))) {
+        kept.add(view);
+        changed = true;
+      }
+    }
+  }
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const [view, refs] of reads) if (kept.has(view) && !refs.every((r) => kept.has(r))) changed = kept.delete(view);
+  }
+}
+
+/** Chosen tables the base does not have (the segments create them). */
 async function missingTables(client: Client, selection: TableSelection): Promise<QualifiedName[]> {
   const r = await client.query<{ schema: string; name: string }>(
     `SELECT t.schema, t.name FROM unnest($1::text[], $2::text[]) AS t(schema, name)
@@ -81,12 +118,8 @@ async function missingTables(client: Client, selection: TableSelection): Promise
 export async function keepOnlySelection(profile: Profile, selection: TableSelection): Promise<PartialBaseReport> {
   const client = await connectProfile(profile);
   try {
-    const missing = await missingTables(client, selection);
-    if (missing.length > 0) {
-      throw new PlanError(`the base has no table ${missing.map(displayName).join(', ')}`, {
-        hint: 'check the name with `pgincr log --tables …` or in the source; names are schema.table, a quoted part is kept as written ("My Table")',
-      });
-    }
+    // The plan checked every name against the base and the segments (restore/check-selection.ts): one the base lacks is created by them.
+    const later = await missingTables(client, selection);
     await client.query('BEGIN');
     // Every name the server prints (regclass, pg_describe_object) schema-qualified.
     await client.query("SET LOCAL search_path = ''");
@@ -100,6 +133,14 @@ export async function keepOnlySelection(profile: Profile, selection: TableSelect
           ORDER BY n.nspname, c.relname`,
       )
     ).rows.map((r) => ({ ...r, oid: Number(r.oid) }));
+    const views = rels.filter((r) => r.relkind === 'v' || r.relkind === 'm');
+    const reads = await viewReads(
+      client,
+      views.map((v) => v.oid),
+      new Set(rels.map((r) => r.oid)),
+    );
+    settleViews(kept, reads);
+    const byOid = new Map(rels.map((r) => [r.oid, r]));
     const drop = rels.filter((r) => !kept.has(r.oid));
     const dropOids = drop.map((r) => r.oid);
     const keptTables = rels.filter((r) => kept.has(r.oid) && 'rpf'.includes(r.relkind)).map((r) => ({ schema: r.nspname, name: r.relname }));
@@ -108,9 +149,16 @@ export async function keepOnlySelection(profile: Profile, selection: TableSelect
       keptTables,
       checksumKeys: keptTables.filter((t) => rels.some((r) => r.relkind === 'r' && r.nspname === t.schema && r.relname === t.name)).map(checksumKey),
       sequences: rels.filter((r) => kept.has(r.oid) && r.relkind === 'S').map((r) => ({ schema: r.nspname, name: r.relname })),
+      views: views.filter((v) => kept.has(v.oid)).map((v) => displayName({ schema: v.nspname, name: v.relname })),
+      viewsLeftOut: views
+        .filter((v) => !kept.has(v.oid) && (reads.get(v.oid) ?? []).some((r) => kept.has(r)))
+        .map((v) => {
+          const out = (reads.get(v.oid) ?? []).filter((r) => !kept.has(r)).map((r) => byOid.get(r)!);
+          return `${displayName({ schema: v.nspname, name: v.relname })} (reads ${out.map((o) => displayName({ schema: o.nspname, name: o.relname })).join(', ')})`;
+        }),
       removed: drop.length,
       foreignKeys: [],
-      alsoChanged: [],
+      alsoChanged: later.map((t) => `${displayName(t)} is not in the base: created by the segments`),
     };
     // Foreign keys of kept tables to tables left out: reported, then dropped by name.
     const fks = await client.query<{ describe: string; stmt: string }>(

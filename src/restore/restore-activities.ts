@@ -23,8 +23,9 @@ import { restoreBase } from './restore-base';
 import { applySegments, finishRestore } from './apply-segments';
 import { fixSequences } from './sequences';
 import { keepOnlySelection } from './partial-base';
-import { partialApplyFilter } from './partial-apply';
+import { partialApplyFilter, targetDependents } from './partial-apply';
 import { checkIntoSchema, restoreIntoSchema } from './into-schema';
+import { checkSelectionNames } from './check-selection';
 import { selectionNames } from '../core/restore/table-selection';
 import { BASE_FILES, baseDir } from '../core/repository/paths';
 import { repositoryCatalog, requestRotation } from '../activities/object-store';
@@ -112,7 +113,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
   }
 
   return {
-    async planRestore({ profile, target, fromBase, targetProfile, restoreGlobals: withGlobals, noOwner }) {
+    async planRestore({ profile, target, fromBase, targetProfile, restoreGlobals: withGlobals, noOwner, selection }) {
       const chain = await chainDirFor(deps, profile);
       await checkChainFolder(deps.config.repository, chain);
       // Latest means latest: the open segment's whole transactions are sealed first (bounded wait).
@@ -141,6 +142,18 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
         } else openSegment.reason = `${openSegment.reason ?? 'not sealed'}; ${read.reason}`;
       }
       const server = metadata?.server as { encoding?: string; owner?: string; grants?: DatabaseGrant[] } | undefined;
+      // A partial restore's names exist in the base or are created by the segments up to the target: checked before anything is created.
+      if (selection) {
+        await checkSelectionNames(selection, {
+          baseDir: join(chain, plan.base.dir),
+          baseId: plan.base.id,
+          format: metadata?.dumpFormat ?? 'plain',
+          dumpFile: metadata?.dumpFile ?? 'dump.sql.gz',
+          segments,
+          ...(prefix ? { openPrefix: { path: join(chain, prefix.file), length: prefix.length } } : {}),
+          encoding: server?.encoding ?? 'UTF8',
+        });
+      }
       const ddlRoles = rolesOfLines(roleLines, server?.encoding ?? 'UTF8', chain);
       // The new database gets the source database's owner and grants (DDL run by its owner needs them).
       const databaseRoles = [...(server?.owner ? [server.owner] : []), ...(server?.grants ?? []).map((g) => g.grantee)];
@@ -209,7 +222,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       return restoreGlobals(profileOf(targetProfile), globals, cancellationSignal());
     },
 
-    async restoreBase({ targetProfile, targetDb, restoreId, plan, noOwner }) {
+    async restoreBase({ targetProfile, targetDb, restoreId, plan, noOwner, selection }) {
       const dir = baseDir(plan.chainDir, plan.baseId);
       const metadata = await readBaseMetadata(dir);
       const format = metadata?.dumpFormat ?? 'plain';
@@ -223,8 +236,14 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
           dump: format === 'directory' ? { format, path, jobs: deps.config.setup.dumpJobs, ...directoryList(dir) } : { format: 'plain', path },
           signal: cancellationSignal(),
           ...(noOwner ? { noOwner } : {}),
+          ...(selection ? { dataOf: { selection, encoding: plan.encoding } } : {}),
         });
-        return { skipped: r.skipped };
+        if (r.data)
+          deps.logger.info(
+            { targetDb, ...r.data },
+            r.data.filtered ? 'partial restore: base loaded with the kept tables data only' : 'partial restore: whole base loaded',
+          );
+        return { skipped: r.skipped, ...(r.data ? { data: r.data } : {}) };
       } finally {
         clearInterval(beat);
       }
@@ -258,7 +277,10 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
 
     async applySegments({ targetProfile, targetDb, restoreId, plan, target, noOwner, partial }) {
       if (partial) await initDdlParser(); // the filter reads CREATE INDEX statements (core/ddl/index-target.ts)
-      const only = partial ? partialApplyFilter(partial.selection, partial.sequences) : undefined;
+      // The indexes and views the target holds belong to kept relations: DDL on them applies.
+      const only = partial
+        ? partialApplyFilter(partial.selection, partial.sequences, await targetDependents(onDb(profileOf(targetProfile), targetDb)))
+        : undefined;
       const chosen = partial ? selectionNames(partial.selection) : undefined;
       const r = await applySegments({
         ...(only ? { filterTransaction: only.filter } : {}),

@@ -12,6 +12,11 @@
  * Directory dumps with jobs > 1 run `pg_restore -j N` (which cannot be one transaction), then
  * create the origin and advance it to the base LSN. A retry after a failed parallel load
  * (objects present, no origin) runs `pg_restore --clean --if-exists` over it.
+ *
+ * A partial restore (`dataOf`) streams the script through core/restore/base-data-filter.ts: the
+ * data of tables left out is never sent to the server. A guard in the same transaction checks
+ * that none of the tables left out belongs to the kept set; if one does (a child the filter
+ * could not place), that transaction rolls back and the whole base is loaded instead.
  */
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -25,6 +30,8 @@ import { stderrWithoutRowValues } from '../core/commands/server-messages';
 import { CommandFailedError } from '../errors';
 import { NoOwnerFilter } from '../core/restore/no-owner-filter';
 import { advanceOrigin, ensureOrigin, originName, originProgress } from './origin';
+import { BaseDataFilter, filterEncoding, SKIPPED_DATA_GUARD, skippedDataGuard } from '../core/restore/base-data-filter';
+import type { TableSelection } from '../core/restore/table-selection';
 
 export type BaseDump =
   | { format: 'plain'; path: string }
@@ -44,13 +51,27 @@ export interface RestoreBaseOptions {
    * through {@link NoOwnerFilter}.
    */
   noOwner?: boolean;
+  /** A partial restore: only these tables' data is loaded (module comment); `encoding` is the server's. */
+  dataOf?: { selection: TableSelection; encoding: string };
   signal?: AbortSignal;
+}
+
+/** How a partial restore's base was loaded. */
+export interface BaseDataReport {
+  /** True when only the kept tables' data was loaded. */
+  filtered: boolean;
+  /** Tables whose data was left out unread by the server, and its bytes (uncompressed script). */
+  skippedTables: number;
+  skippedBytes: number;
+  /** Why the whole base was loaded instead. */
+  wholeBase?: string;
 }
 
 export interface RestoreBaseResult {
   /** True when an earlier attempt had already committed the base. */
   skipped: boolean;
   originLsn: string;
+  data?: BaseDataReport;
 }
 
 const STDERR_TAIL = 8192;
@@ -100,6 +121,31 @@ function pgRestoreScriptSource(dir: string, listFile: string | undefined, env: R
     );
   });
   return { stream: child.stdout, done, kill: () => child.kill('SIGKILL') };
+}
+
+/** The source through a partial restore's data filter. */
+function filteredSource(source: Source, filter: BaseDataFilter): Source {
+  const stream = source.stream.pipe(
+    new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        try {
+          for (const b of filter.push(chunk)) this.push(b);
+          done();
+        } catch (error) {
+          done(error as Error);
+        }
+      },
+      flush(done) {
+        for (const b of filter.end()) this.push(b);
+        done();
+      },
+    }),
+  );
+  source.stream.on('error', (error: Error) => stream.destroy(error));
+  const done = Promise.all([source.done, new Promise<void>((resolve, reject) => (stream.on('end', resolve), stream.on('error', reject)))]).then(
+    () => undefined,
+  );
+  return { stream, done, kill: () => source.kill() };
 }
 
 /** Streams `prelude`, the source, then `epilogue` into psql; psql is killed if the source fails. */
@@ -190,7 +236,8 @@ export async function restoreBase(o: RestoreBaseOptions): Promise<RestoreBaseRes
       return { skipped: true, originLsn: o.baseLsn };
     }
     const jobs = o.dump.format === 'directory' ? (o.dump.jobs ?? 1) : 1;
-    if (o.dump.format === 'directory' && jobs > 1) {
+    // A partial restore is one transaction whatever the jobs: its data filter needs the script (one job).
+    if (o.dump.format === 'directory' && jobs > 1 && !o.dataOf) {
       const clean = await hasUserObjects(client);
       const dbname = resolveProfile(o.profile).dbname;
       await runPgRestore(
@@ -205,9 +252,35 @@ export async function restoreBase(o: RestoreBaseOptions): Promise<RestoreBaseRes
       await advanceOrigin(client, name, o.baseLsn);
       return { skipped: false, originLsn: o.baseLsn };
     }
-    const source = o.dump.format === 'plain' ? fileSource(o.dump.path, o.noOwner) : pgRestoreScriptSource(o.dump.path, o.dump.listPath, env, o.noOwner);
-    await psqlFromSource(env, source, 'BEGIN;\n', () => originEpilogue(name, o.baseLsn), o.signal);
-    return { skipped: false, originLsn: o.baseLsn };
+    const open = () => (o.dump.format === 'plain' ? fileSource(o.dump.path, o.noOwner) : pgRestoreScriptSource(o.dump.path, o.dump.listPath, env, o.noOwner));
+    const encoding = o.dataOf ? filterEncoding(o.dataOf.encoding) : null;
+    if (o.dataOf && encoding) {
+      const { selection } = o.dataOf;
+      const filter = new BaseDataFilter(selection, encoding);
+      try {
+        await psqlFromSource(
+          env,
+          filteredSource(open(), filter),
+          'BEGIN;\n',
+          () => skippedDataGuard(selection, filter.skipped, encoding) + originEpilogue(name, o.baseLsn),
+          o.signal,
+        );
+        return { skipped: false, originLsn: o.baseLsn, data: { filtered: true, skippedTables: filter.skipped.length, skippedBytes: filter.skippedBytes } };
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        const at = message.indexOf(SKIPPED_DATA_GUARD);
+        if (at < 0) throw error;
+        // Rolled back: the whole base instead (the partial base step removes what is not kept).
+        await psqlFromSource(env, open(), 'BEGIN;\n', () => originEpilogue(name, o.baseLsn), o.signal);
+        const wholeBase = message.slice(at, message.indexOf('\n', at) < 0 ? undefined : message.indexOf('\n', at));
+        return { skipped: false, originLsn: o.baseLsn, data: { filtered: false, skippedTables: 0, skippedBytes: 0, wholeBase } };
+      }
+    }
+    await psqlFromSource(env, open(), 'BEGIN;\n', () => originEpilogue(name, o.baseLsn), o.signal);
+    const data: { data?: BaseDataReport } = o.dataOf
+      ? { data: { filtered: false, skippedTables: 0, skippedBytes: 0, wholeBase: `the filter does not read names in encoding ${o.dataOf.encoding}` } }
+      : {};
+    return { skipped: false, originLsn: o.baseLsn, ...data };
   } finally {
     await client.end().catch(() => undefined);
   }

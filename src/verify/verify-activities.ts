@@ -16,16 +16,23 @@ import { parseLsn } from '../core/lsn';
 import { recordVerification } from '../monitor/activity-metrics';
 import { takeCheckpoint, verifyTarget } from './verify-target';
 import type { ChecksumFile } from '../core/verify/compare';
+import { checksumKey } from '../core/restore/table-selection';
 
 type VerifyActivities = Pick<PgincrActivities, 'verifyTarget' | 'takeCheckpoint' | 'planVerification' | 'recordVerification'>;
 
 const onDb = (profile: Profile, dbname: string): Profile => ({ ...profile, dbname });
 
+/** A partial restore's tables: those named, and every expected table of the chosen schemas (created after the base too). */
+function onlyTables(expected: ChecksumFile, tables: readonly string[], schemas: readonly string[]): string[] {
+  const prefixes = schemas.map((s) => checksumKey({ schema: s, name: '' }).slice(0, -2));
+  return [...new Set([...tables, ...Object.keys(expected.tables).filter((k) => prefixes.some((p) => k.startsWith(p)))])];
+}
+
 export function verifyActivities(deps: ActivityDeps): VerifyActivities {
   const profileOf = (name: string) => profileByName(deps.config, name);
 
   return {
-    async verifyTarget({ targetProfile, targetDb, checksumsFile, tables }) {
+    async verifyTarget({ targetProfile, targetDb, checksumsFile, tables, schemas }) {
       const target = onDb(profileOf(targetProfile), targetDb);
       if (!checksumsFile) {
         const sums = await withTimerHeartbeat(
@@ -38,7 +45,7 @@ export function verifyActivities(deps: ActivityDeps): VerifyActivities {
       const expected = JSON.parse(await readFile(checksumsFile, 'utf8')) as ChecksumFile;
       const r = await withTimerHeartbeat(
         () => ({ step: 'verify' }),
-        () => verifyTarget(target, expected, tables ? { onlyTables: tables } : {}),
+        () => verifyTarget(target, expected, tables ? { onlyTables: onlyTables(expected, tables, schemas ?? []) } : {}),
       );
       return {
         ok: r.ok,
@@ -68,7 +75,7 @@ export function verifyActivities(deps: ActivityDeps): VerifyActivities {
       return selected ? { fromBase: selected.fromBase, toLsn: selected.toLsn, checksumsFile: join(chain, selected.checksumsFile) } : null;
     },
 
-    async recordVerification({ profile, fromBase, toLsn, ok, mismatches }) {
+    async recordVerification({ profile, fromBase, toLsn, ok, mismatches, tables }) {
       const chain = await chainDirFor(deps, profile);
       await updateCatalog(chain, (catalog) =>
         addVerification(catalog ?? emptyCatalog('0', 'unknown'), {
@@ -77,10 +84,12 @@ export function verifyActivities(deps: ActivityDeps): VerifyActivities {
           toLsn,
           ok,
           ...(mismatches.length ? { mismatches } : {}),
+          ...(tables?.length ? { tables } : {}),
         }),
       );
-      if (!ok) deps.logger.error({ chain, fromBase, toLsn, mismatches }, 'verification failed');
-      recordVerification(deps.metrics, deps.config.capture.slot, ok);
+      if (!ok) deps.logger.error({ chain, fromBase, toLsn, mismatches, ...(tables?.length ? { tables } : {}) }, 'verification failed');
+      // The metric says whether the chain restores: a partial verification that passed does not prove it.
+      if (!tables?.length || !ok) recordVerification(deps.metrics, deps.config.capture.slot, ok);
     },
   };
 }

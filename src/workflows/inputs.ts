@@ -148,6 +148,12 @@ export const verifyInput = z
     targetProfile: otherProfile,
     /** Take a fresh checkpoint (temporary slot + snapshot checksums) and verify up to it. */
     checkpoint: z.boolean().default(false),
+    /**
+     * A partial verification: restore only these tables (and every table of these schemas), as
+     * `restoreInput.tables`/`schemas`, and compare only them with the checkpoint's checksums.
+     */
+    tables: z.array(checkedName(parseTableName)).default([]),
+    schemas: z.array(checkedName(parseSchemaName)).default([]),
   })
   .strict();
 export type VerifyInput = z.input<typeof verifyInput>;

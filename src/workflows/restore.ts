@@ -5,8 +5,8 @@ import { restoreInput, type RestoreInput } from './inputs';
 import { parseInput } from './validate';
 import { restoreProgressQuery } from './signals';
 import { nonRetryable, type RestoreProgress } from './boundary';
-import type { ApplyResult, PartialBaseReport, PartialRestore, RestorePlanResult, VerifyResult } from '../activities/types';
-import { parseSelection, selectionNames } from '../core/restore/table-selection';
+import type { ApplyResult, BaseDataReport, PartialBaseReport, PartialRestore, RestorePlanResult, VerifyResult } from '../activities/types';
+import { checksumKey, parseSelection, selectionNames } from '../core/restore/table-selection';
 
 export interface RestoreReport {
   targetDb: string;
@@ -15,8 +15,8 @@ export interface RestoreReport {
   apply: ApplyResult;
   verify: VerifyResult | null;
   steps: { name: string; ms: number }[];
-  /** A partial restore (`tables`/`schemas`): what was kept, and what was left out that a person must know. */
-  partial?: PartialBaseReport;
+  /** A partial restore (`tables`/`schemas`): what was kept, and what was left out that a person must know; how the base was loaded. */
+  partial?: PartialBaseReport & { baseData?: BaseDataReport };
   /** `intoSchema`: the new schema of `targetDb` the chosen tables were copied into. */
   intoSchema?: string;
 }
@@ -62,6 +62,7 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
       targetProfile,
       restoreGlobals: input.restoreGlobals,
       noOwner: input.noOwner,
+      ...(selection ? { selection } : {}),
     }),
   );
   progress.fromLsn = plan.baseLsn;
@@ -86,7 +87,7 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
     }),
   );
   const noOwner = input.noOwner ? { noOwner: true } : {};
-  await step('base', () => long.restoreBase({ targetProfile, targetDb: db, restoreId, plan, ...noOwner }));
+  const base = await step('base', () => long.restoreBase({ targetProfile, targetDb: db, restoreId, plan, ...noOwner, ...(selection ? { selection } : {}) }));
   // A partial restore: the base keeps only the chosen tables, and the segments only their changes.
   const partialBase = selection ? await step('keep chosen tables', () => long.keepSelectedTables({ targetProfile, targetDb: db, selection })) : undefined;
   const partial: { partial?: PartialRestore } = selection && partialBase ? { partial: { selection, sequences: partialBase.sequences } } : {};
@@ -106,7 +107,8 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
         targetProfile,
         targetDb: db,
         checksumsFile: plan.expectedChecksumsFile,
-        ...(partialBase ? { tables: partialBase.checksumKeys } : {}),
+        // The kept tables, and chosen ones the segments created after the base.
+        ...(partialBase && selection ? { tables: [...partialBase.checksumKeys, ...selection.tables.map(checksumKey)], schemas: selection.schemas } : {}),
       }),
     );
     if (verify.compared && !verify.ok) {
@@ -132,7 +134,7 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
     apply,
     verify,
     steps: progress.steps,
-    ...(partialBase ? { partial: partialBase } : {}),
+    ...(partialBase ? { partial: { ...partialBase, ...(base.data ? { baseData: base.data } : {}) } } : {}),
     ...(input.intoSchema ? { intoSchema: input.intoSchema } : {}),
   };
 }

@@ -14,7 +14,15 @@ function describePartial(report: RestoreReport): string[] {
   const p = report.partial!;
   const tally = report.apply.partial;
   const lines = [`partial: tables ${p.tables.join(', ')}; ${p.removed} other relation(s) left out`];
+  const data = p.baseData;
+  if (data?.filtered)
+    lines.push(
+      `base: only their data loaded (${data.skippedTables} other table(s), ${(data.skippedBytes / 1048576).toFixed(1)} MiB, never sent to the server)`,
+    );
+  else if (data?.wholeBase) lines.push(`base: loaded whole (${data.wholeBase})`);
   if (report.intoSchema) lines.push(`copied into the new schema ${JSON.stringify(report.intoSchema)} of database ${report.targetDb}`);
+  if (p.views?.length) lines.push(`views kept (they read only restored tables): ${p.views.join(', ')}`);
+  for (const v of p.viewsLeftOut ?? []) lines.push(`view left out (it reads a table not restored): ${v}`);
   for (const fk of p.foreignKeys) lines.push(`foreign key left out (its table is not restored): ${fk}`);
   for (const a of p.alsoChanged) lines.push(`also: ${a}`);
   if (tally?.skippedDdl) {
@@ -183,13 +191,27 @@ export function registerRestore(program: Command, ctx: ContextFactory): void {
     .description('restore a base plus segments up to a later checkpoint into a scratch database and compare exactly; non-zero exit on failure')
     .option('--checkpoint', 'take a fresh checkpoint first and verify up to it')
     .option('--target-profile <name>', 'where the scratch database is created')
-    .action(async (opts: { checkpoint?: boolean; targetProfile?: string }) => {
+    .option('--tables <list>', 'a partial verification: restore only these tables (as restore --tables) and compare only them')
+    .option('--schemas <list>', 'a partial verification: only the tables of these schemas (comma-separated)')
+    .action(async (opts: { checkpoint?: boolean; targetProfile?: string; tables?: string; schemas?: string }) => {
       const c = ctx();
+      const tables = opts.tables === undefined ? [] : splitNameList(opts.tables);
+      const schemas = opts.schemas === undefined ? [] : splitNameList(opts.schemas);
+      // Checked here too, so a bad name fails before any workflow starts (same parser).
+      if (tables.length > 0 || schemas.length > 0) parseSelection(tables, schemas);
+      else if (opts.tables !== undefined || opts.schemas !== undefined) throw new Error('--tables/--schemas: no name given');
       const report = await c.runWorkflow('verifyWorkflow', `${workflowIds.verify(c.profile)}-${Date.now()}`, [
-        { profile: c.profile, checkpoint: Boolean(opts.checkpoint), targetProfile: opts.targetProfile },
+        {
+          profile: c.profile,
+          checkpoint: Boolean(opts.checkpoint),
+          targetProfile: opts.targetProfile,
+          ...(tables.length > 0 ? { tables } : {}),
+          ...(schemas.length > 0 ? { schemas } : {}),
+        },
       ]);
       if (!report) return;
-      c.print(report.ok ? `OK: ${report.message} (base ${report.fromBase ?? '-'} → ${report.toLsn ?? '-'})` : `FAILED: ${report.message}`, report);
+      // A table's name may hold a line break: it must not start a line of the output.
+      c.print(report.ok ? `OK: ${commentText(report.message)} (base ${report.fromBase ?? '-'} → ${report.toLsn ?? '-'})` : `FAILED: ${report.message}`, report);
       process.exitCode = report.ok ? 0 : 1;
     });
 

@@ -58,6 +58,8 @@ export const verificationEntrySchema = z
     toLsn: lsnText,
     ok: z.boolean(),
     mismatches: z.array(z.string()).optional(),
+    /** A partial verification (`pgincr verify --tables`): the tables it compared (display form). */
+    tables: z.array(z.string()).optional(),
   })
   .strict();
 

@@ -35,3 +35,57 @@ export function searchPathSchemas(value: string): string[] {
   }
   return out;
 }
+
+type Json = Record<string, unknown>;
+
+/** Every `RangeVar` under `node` except unqualified CTE names of the statement (they are no relation). */
+function rangeVars(node: unknown, out: IndexTarget[], ctes: Set<string>): void {
+  if (Array.isArray(node)) {
+    for (const n of node) rangeVars(n, out, ctes);
+    return;
+  }
+  if (node === null || typeof node !== 'object') return;
+  for (const [k, v] of Object.entries(node as Json)) {
+    if (k === 'CommonTableExpr' && typeof (v as Json).ctename === 'string') ctes.add((v as Json).ctename as string);
+    if (k === 'RangeVar') {
+      const rv = v as { schemaname?: string; relname?: string };
+      if (rv.relname) out.push({ schema: rv.schemaname ?? null, name: rv.relname });
+      continue;
+    }
+    rangeVars(v, out, ctes);
+  }
+}
+
+/**
+ * The relations a single `CREATE [OR REPLACE] VIEW` or `CREATE MATERIALIZED VIEW` reads (as
+ * written; unqualified ones resolve through the block's search_path), or null for another
+ * statement. A partial restore applies such a view only when all of them are kept.
+ */
+export function viewSources(statement: string): IndexTarget[] | null {
+  try {
+    const stmts = parseSync(statement).stmts ?? [];
+    if (stmts.length !== 1) return null;
+    const stmt = stmts[0]?.stmt as { ViewStmt?: { query?: unknown }; CreateTableAsStmt?: { query?: unknown; objtype?: string } } | undefined;
+    const query = stmt?.ViewStmt?.query ?? (stmt?.CreateTableAsStmt?.objtype === 'OBJECT_MATVIEW' ? stmt.CreateTableAsStmt.query : undefined);
+    if (query === undefined) return null;
+    const out: IndexTarget[] = [];
+    const ctes = new Set<string>();
+    rangeVars(query, out, ctes);
+    return out.filter((r) => r.schema !== null || !ctes.has(r.name));
+  } catch {
+    return null;
+  }
+}
+
+/** The old name in a single `ALTER INDEX|VIEW|MATERIALIZED VIEW … RENAME TO …` (its DDL header names the new one), or null. */
+export function renamedRelation(statement: string): IndexTarget | null {
+  try {
+    const stmts = parseSync(statement).stmts ?? [];
+    if (stmts.length !== 1) return null;
+    const rename = (stmts[0]?.stmt as { RenameStmt?: { renameType?: string; relation?: { schemaname?: string; relname?: string } } } | undefined)?.RenameStmt;
+    if (!rename || !['OBJECT_INDEX', 'OBJECT_VIEW', 'OBJECT_MATVIEW'].includes(rename.renameType ?? '') || !rename.relation?.relname) return null;
+    return { schema: rename.relation.schemaname ?? null, name: rename.relation.relname };
+  } catch {
+    return null;
+  }
+}

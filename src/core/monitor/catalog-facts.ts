@@ -15,6 +15,7 @@ export interface CatalogLike {
     mismatches?: readonly string[];
     detail?: string;
     error?: string;
+    tables?: readonly string[];
   }[];
 }
 
@@ -38,6 +39,8 @@ export function catalogFacts(catalog: CatalogLike): CatalogFacts {
   const lastBaseAtMs = latest((catalog.bases ?? []).map((b) => b.takenAt));
   let lastVerify: CatalogFacts['lastVerify'] = null;
   for (const v of catalog.verifications ?? []) {
+    // A partial verification (some tables only) that passed does not prove the chain restores; one that failed shows a problem.
+    if (v.tables?.length && (v.ok ?? v.passed) === true) continue;
     const atMs = Date.parse(v.finishedAt ?? v.at ?? '');
     if (!Number.isFinite(atMs) || (lastVerify && lastVerify.atMs >= atMs)) continue;
     const detail = v.detail ?? v.error ?? (v.mismatches?.length ? `${v.mismatches.length} mismatches: ${v.mismatches.slice(0, 3).join(', ')}` : undefined);

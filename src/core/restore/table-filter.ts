@@ -10,15 +10,21 @@
  * - a DDL block (`-- ddl:` header to its end, core/restore/ddl-region.ts): when one of its objects
  *   is a chosen table (or in a chosen schema), or it is DDL on a type, domain, function or the
  *   like (those stay in the partial base, so their changes apply; `keepNonRelationDdl`), or a
- *   `CREATE INDEX` whose statement names a chosen table (its header names only the index). Any
- *   other block is left out and its header returned in `skippedDdl`, for the restore report.
+ *   `CREATE INDEX` whose statement names a chosen table (its header names only the index). With
+ *   `dependents` (the indexes, views and materialized views the target holds: all of kept
+ *   relations), also: `CREATE INDEX` on a kept materialized view, `CREATE [MATERIALIZED] VIEW`
+ *   whose query reads only kept relations (PostgreSQL's parser), and `ALTER`/`DROP INDEX`,
+ *   `ALTER`/`DROP [MATERIALIZED] VIEW`, `REFRESH MATERIALIZED VIEW` of a dependent (a rename:
+ *   the statement's old name); what is kept is added to `dependents`. Any other block is left
+ *   out and its header returned in `skippedDdl`, for the restore report.
  * - `SELECT pg_catalog.setval('<seq>', …);`: when the sequence is one the partial base kept.
  * - comments, markers and anything else: kept (they change no table).
  * Lines inside a DDL block are never read as row changes (a function body may hold such lines).
  */
 import { ddlRegionEnd, isDdlHeader } from './ddl-region';
 import { ddlObjects } from '../segment/txn-log';
-import { createIndexTarget, searchPathSchemas } from '../ddl/index-target';
+import { createIndexTarget, renamedRelation, searchPathSchemas, viewSources, type IndexTarget } from '../ddl/index-target';
+import { commentText, regclassText } from '../sql/quote';
 import type { SelectionMatcher } from './table-selection';
 
 export interface BodyFilterResult {
@@ -33,7 +39,24 @@ export interface BodyFilterOptions {
   matcher: SelectionMatcher;
   /** `setval` literals (table-selection.ts setvalLiteral) of the sequences the partial base kept. */
   sequences: ReadonlySet<string>;
+  /**
+   * Indexes, views and materialized views of kept relations, as DDL headers write them
+   * (`commentText(regclassText(schema, name))`): the target's at the start, then those the kept
+   * DDL creates or renames (this set is updated in place, transaction by transaction).
+   */
+  dependents?: Set<string>;
 }
+
+/** DDL on an index or view, kept when that index or view is one of the dependents. */
+const DEPENDENT_DDL = new Set([
+  'ALTER INDEX',
+  'DROP INDEX',
+  'ALTER VIEW',
+  'DROP VIEW',
+  'ALTER MATERIALIZED VIEW',
+  'DROP MATERIALIZED VIEW',
+  'REFRESH MATERIALIZED VIEW',
+]);
 
 /** DDL tags whose object is not a relation: applied, since those objects stay in a partial base. */
 const NON_RELATION =
@@ -44,11 +67,8 @@ const SETVAL = 'SELECT pg_catalog.setval(';
 
 const SEARCH_PATH_SET = /^SELECT pg_catalog\.set_config\('search_path', '((?:[^']|'')*)', true\);$/;
 
-/**
- * A `CREATE INDEX` block on a chosen table: the statement's table, qualified or resolved through
- * the block's search_path (kept when any schema on the path holds a chosen table of that name).
- */
-function indexOnChosenTable(block: readonly string[], matcher: SelectionMatcher): boolean {
+/** A DDL block's statement (its lines without the header, role switch and settings) and the search_path it runs with. */
+function blockStatement(block: readonly string[]): { statement: string; path: string[] } {
   let path: string[] = [];
   const statement: string[] = [];
   for (const line of block.slice(1)) {
@@ -60,9 +80,34 @@ function indexOnChosenTable(block: readonly string[], matcher: SelectionMatcher)
     if (line.startsWith('-- ') || line.startsWith('SET ROLE ') || line === 'RESET ROLE;' || line.startsWith('SELECT pg_catalog.set_config(')) continue;
     statement.push(line);
   }
-  const target = createIndexTarget(statement.join('\n'));
-  if (!target) return false;
-  return target.schema !== null ? matcher.table(target.schema, target.name) : path.some((schema) => matcher.table(schema, target.name));
+  return { statement: statement.join('\n'), path };
+}
+
+/** A relation as a statement writes it is a kept one: qualified, or through the search_path (any schema on it). */
+function resolves(ref: IndexTarget, path: readonly string[], kept: (schema: string, name: string) => boolean): boolean {
+  return ref.schema !== null ? kept(ref.schema, ref.name) : path.some((schema) => kept(schema, ref.name));
+}
+
+/** Whether a DDL block on an index or view concerns the kept relations (module comment); its tag is `tag`. */
+function dependentDdl(tag: string, block: readonly string[], objects: readonly string[], matcher: SelectionMatcher, dependents?: Set<string>): boolean {
+  const isDependent = (schema: string, name: string) => dependents?.has(commentText(regclassText(schema, name))) ?? false;
+  const kept = (schema: string, name: string) => matcher.table(schema, name) || isDependent(schema, name);
+  if (tag === 'CREATE INDEX') {
+    const { statement, path } = blockStatement(block);
+    const target = createIndexTarget(statement);
+    return target !== null && resolves(target, path, kept);
+  }
+  if (!dependents) return false;
+  if (tag === 'CREATE VIEW' || tag === 'CREATE MATERIALIZED VIEW') {
+    const { statement, path } = blockStatement(block);
+    const sources = viewSources(statement);
+    return sources !== null && sources.length > 0 && sources.every((s) => resolves(s, path, kept));
+  }
+  if (!DEPENDENT_DDL.has(tag)) return false;
+  if (objects.length > 0 && objects.every((o) => dependents.has(o))) return true;
+  const { statement, path } = blockStatement(block);
+  const renamed = renamedRelation(statement);
+  return renamed !== null && resolves(renamed, path, isDependent);
 }
 
 /** End of an identifier at `p` (bare, `"…"` or `U&"…"`), or -1. */
@@ -126,12 +171,15 @@ export function filterBody(sql: string, options: BodyFilterOptions): BodyFilterR
     if (isDdlHeader(line)) {
       const end = ddlRegionEnd(lines, i);
       const tag = ddlTag(line);
+      const objects = ddlObjects(line);
       const keep =
-        ddlObjects(line).some((o) => matcher.ddlObject(o)) ||
-        NON_RELATION.test(tag) ||
-        (tag === 'CREATE INDEX' && indexOnChosenTable(lines.slice(i, end), matcher));
-      if (keep) for (let k = i; k < end; k++) out.push(lines[k] as string);
-      else skippedDdl.push(line);
+        objects.some((o) => matcher.ddlObject(o)) || NON_RELATION.test(tag) || dependentDdl(tag, lines.slice(i, end), objects, matcher, options.dependents);
+      if (keep) {
+        for (let k = i; k < end; k++) out.push(lines[k] as string);
+        // An index or view the kept DDL creates or renames is a dependent from now on.
+        if (options.dependents && (tag === 'CREATE INDEX' || tag.endsWith(' VIEW') || tag === 'ALTER INDEX'))
+          for (const o of objects) options.dependents.add(o);
+      } else skippedDdl.push(line);
       i = end - 1;
       continue;
     }

@@ -8,11 +8,11 @@
  * tables left out are reported.
  */
 import { spawnSync, execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { temporalAddress, terminateIfRunning } from '../../helpers/temporal';
+import { TEST_NAMESPACE, temporalAddress, terminateIfRunning } from '../../helpers/temporal';
 import { workflowIds } from '../../../src/workflows/ids';
 import { waitFor } from '../../helpers/pgincr-env';
 import { Client, Connection } from '@temporalio/client';
@@ -79,6 +79,15 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
       CREATE TABLE "Sales 2026".targets (id serial PRIMARY KEY, amount numeric);
       CREATE VIEW "Sales 2026".big AS SELECT * FROM "Sales 2026".targets WHERE amount > 10;
       CREATE VIEW public.order_summary AS SELECT o.id, c.name, o.total FROM public.orders o JOIN public.customers c ON c.id = o.customer_id;
+      -- Views on chosen tables only (one on another view, a materialized one): kept.
+      CREATE VIEW public.paid_orders AS SELECT id, total FROM public.orders WHERE state = 'paid';
+      CREATE VIEW public.paid_total AS SELECT sum(total) AS total FROM public.paid_orders;
+      CREATE MATERIALIZED VIEW public.item_qty AS SELECT order_id, sum(qty) AS qty FROM public.order_items GROUP BY order_id;
+      -- A partitioned table (not in checksums.json: only its partitions are).
+      CREATE TABLE public.events (id int, kind text) PARTITION BY LIST (kind);
+      CREATE TABLE public.events_a PARTITION OF public.events FOR VALUES IN ('a');
+      CREATE TABLE public.events_b PARTITION OF public.events FOR VALUES IN ('b');
+      INSERT INTO public.events SELECT g, (ARRAY['a', 'b'])[1 + g % 2] FROM generate_series(1, 40) g;
       INSERT INTO public.customers (name) SELECT 'customer ' || g FROM generate_series(1, 50) g;
       INSERT INTO public.products (title, price) SELECT 'product ' || g, g FROM generate_series(1, 20) g;`);
     dir = mkdtempSync(join(tmpdir(), 'pgincr-partial-'));
@@ -91,7 +100,7 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
         profiles: { [PROFILE]: { host: a.host, port: a.port, dbname: 'shop', user: a.user } },
         defaultProfile: PROFILE,
         capture: { segmentMaxBytes: 67108864, segmentMaxAge: '15m', compress: 'gzip' },
-        temporal: { address: temporalAddress(), namespace: 'default', taskQueue: `partial-${process.pid}-${Date.now()}` },
+        temporal: { address: temporalAddress(), namespace: TEST_NAMESPACE, taskQueue: `partial-${process.pid}-${Date.now()}` },
       }),
     );
     workerLog = join(dir, 'worker.log');
@@ -120,6 +129,17 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
       // An index on a chosen table (its DDL header names only the index) and one on another, unqualified.
       if (i === 6) await sql('CREATE INDEX orders_note_idx ON public.orders (note); CREATE INDEX customers_name_idx ON customers (name)');
       if (i === 8) await sql("CREATE TABLE public.audit (id serial PRIMARY KEY, what text); INSERT INTO public.audit (what) VALUES ('x')");
+      // Index DDL that names only the index: on chosen tables (a hostile name too), applied; on another, skipped.
+      if (i === 9) {
+        await sql(`ALTER INDEX public.orders_note_idx RENAME TO orders_note_i2; ALTER INDEX public.orders_note_i2 SET (fillfactor = 70);
+                   CREATE INDEX order_items_qty_idx ON public.order_items (qty); DROP INDEX public.order_items_qty_idx;
+                   CREATE INDEX "Idx ""q"".x" ON ${HOSTILE_SQL} (v); ALTER INDEX public."Idx ""q"".x" RENAME TO "Idx 2";
+                   ALTER INDEX public.customers_name_idx SET (fillfactor = 80)`);
+        // Views made later: on a chosen table (kept), and on a chosen and another one (skipped).
+        await sql(`CREATE VIEW public.big_orders AS SELECT id FROM public.orders WHERE total > 100;
+                   CREATE VIEW public.customer_orders AS SELECT c.name, o.id FROM public.orders o JOIN public.customers c ON c.id = o.customer_id`);
+      }
+      if (i === 11) await sql('REFRESH MATERIALIZED VIEW public.item_qty');
       if (i === 10) await sql(`ALTER TYPE public.order_state ADD VALUE 'refunded'`);
       if (i === 12) await sql(`UPDATE public.orders SET state = 'refunded', note = 'it''s back' WHERE id % 7 = 0`);
       if (i === 14)
@@ -169,17 +189,40 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
     for (const t of chosen) expect({ table: t, ...restored[t] }).toEqual({ table: t, ...before[t] });
     // The report names the foreign keys to tables left out, and the DDL skipped.
     // A name's line break is shown as \n: no name can start a line of the report.
-    expect(restore.stdout).toContain('partial: tables public.order_items, public.orders, public."we""ird.na\\nme"; 9 other relation(s) left out\n');
+    expect(restore.stdout).toContain('partial: tables public.order_items, public.orders, public."we""ird.na\\nme"; 12 other relation(s) left out\n');
+    expect(restore.stdout).toContain('views kept (they read only restored tables): public.item_qty, public.paid_orders, public.paid_total\n');
+    // The base's data of the other tables was never loaded (TOC filtering).
+    expect(restore.stdout).toMatch(/\nbase: only their data loaded \(6 other table\(s\), \d+\.\d MiB, never sent to the server\)\n/);
+    expect(restore.stdout).toContain('view left out (it reads a table not restored): public.order_summary (reads public.customers)\n');
     expect(restore.stdout).toMatch(/foreign key left out \(its table is not restored\): public\.orders\.orders_customer_id_fkey references public\.customers/);
     expect(restore.stdout).toMatch(
       /foreign key left out \(its table is not restored\): public\.order_items\.order_items_product_id_fkey references public\.products/,
     );
     expect(restore.stdout).toMatch(
-      /DDL on other objects skipped: 2\n {2}-- ddl: CREATE INDEX public\.customers_name_idx .*\n {2}-- ddl: CREATE TABLE public\.audit_id_seq, public\.audit, /,
+      /DDL on other objects skipped: 4\n {2}-- ddl: CREATE INDEX public\.customers_name_idx .*\n {2}-- ddl: CREATE TABLE public\.audit_id_seq, public\.audit, .*\n {2}-- ddl: ALTER INDEX public\.customers_name_idx .*\n {2}-- ddl: CREATE VIEW public\.customer_orders /,
+    );
+    // ALTER INDEX and DROP INDEX on chosen tables applied (renamed, fillfactor set, dropped).
+    expect(
+      await sql(
+        `SELECT indrelid::regclass::text AS t, indexrelid::regclass::text AS index, c.reloptions FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+          WHERE NOT indisprimary AND c.relnamespace = 'public'::regnamespace ORDER BY 1, 2`,
+        'shop_orders',
+      ),
+    ).toEqual([
+      { t: `"we""ird.na\nme"`, index: '"Idx 2"', reloptions: null },
+      { t: 'orders', index: 'orders_note_i2', reloptions: ['fillfactor=70'] },
+    ]);
+    // The views on chosen tables are there and read the restored rows; the others are not.
+    expect(await sql(`SELECT relname FROM pg_class WHERE relkind IN ('v', 'm') AND relnamespace = 'public'::regnamespace ORDER BY 1`, 'shop_orders')).toEqual(
+      ['big_orders', 'item_qty', 'paid_orders', 'paid_total'].map((relname) => ({ relname })),
     );
     expect(
-      await sql(`SELECT indexrelid::regclass::text AS index FROM pg_index WHERE indrelid = 'public.orders'::regclass AND NOT indisprimary`, 'shop_orders'),
-    ).toEqual([{ index: 'orders_note_idx' }]);
+      await sql(`SELECT (SELECT total FROM public.paid_total) = (SELECT sum(total) FROM public.orders WHERE state = 'paid') AS same`, 'shop_orders'),
+    ).toEqual([{ same: true }]);
+    // The materialized view as its REFRESH in the stream left it (the source's has not been refreshed since).
+    const matview = `SELECT count(*)::int AS n, sum(qty)::int AS qty FROM public.item_qty`;
+    expect(await sql(matview, 'shop_orders')).toEqual(await sql(matview));
+    expect((await sql(matview)) as unknown).not.toEqual([{ n: 0, qty: null }]);
     // What the chosen tables depend on is there and works; the rest is not.
     const objects = await sql(
       `SELECT (SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind IN ('v', 'r') AND c.relname IN ('customers', 'products', 'audit', 'order_summary', 'orders; DROP TABLE public.orders'))::int AS others,
@@ -192,6 +235,53 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
     expect(HOSTILE).toContain('\n');
     state.before = before;
     state.xid = found!.xid;
+  });
+
+  it('a mistyped table or schema is refused before anything is created, naming the close names; a table created after the base is not mistyped', async () => {
+    const { xid } = state;
+    const started = Date.now();
+    const typo = await cli([
+      'restore',
+      '--target-db',
+      'shop_typo',
+      '--tables',
+      `public.order_item,public.Events,public."We""ird.na
+me",public.events`,
+      '--schemas',
+      '"sales 2026"',
+    ]);
+    expect(typo.code).not.toBe(0);
+    expect(typo.stderr).toContain(
+      'partial restore: no public.order_item (did you mean public.order_items?), public."We""ird.na\\nme" (did you mean public."we""ird.na\\nme"?), schema "sales 2026" (did you mean schema "Sales 2026"?) in base ',
+    );
+    // Refused by the plan: no database, nothing loaded (public.events, partitioned, is only in the base's TOC; public.Events folds to it).
+    expect(await sql(`SELECT datname FROM pg_database WHERE datname = 'shop_typo'`, 'postgres')).toEqual([]);
+    process.stderr.write(`partial-restore: the mistyped restore was refused in ${Date.now() - started} ms\n`);
+    // public.audit was created after the base: a valid choice.
+    const audit = await cli(['restore', '--target-db', 'shop_audit', '--tables', 'public.audit', '--to-xid', String(xid), '--exclusive']);
+    expect({ code: audit.code, stderr: audit.stderr }).toMatchObject({ code: 0 });
+    expect(audit.stdout).toContain('also: public.audit is not in the base: created by the segments');
+    expect(await sql(`SELECT what FROM public.audit`, 'shop_audit')).toEqual([{ what: 'x' }]);
+  });
+
+  it('pgincr verify --tables checks a partial restore: only the chosen tables (a partitioned one by its partitions) against a fresh checkpoint', async () => {
+    const verify = await cli(['verify', '--checkpoint', '--tables', 'public.orders,public.order_items,public.events']);
+    expect({ code: verify.code, stderr: verify.stderr }).toMatchObject({ code: 0 });
+    expect(verify.stdout).toMatch(
+      /^OK: verified 4 table\(s\) only: public\.events, public\.events_a, public\.events_b, public\.order_items, public\.orders \(base /,
+    );
+    const chain = readdirSync(join(dir, 'repository')).find((d) => d.endsWith('-shop'))!;
+    const catalog = JSON.parse(readFileSync(join(dir, 'repository', chain, 'catalog', 'catalog.json'), 'utf8')) as {
+      verifications: { ok: boolean; tables?: string[] }[];
+    };
+    expect(catalog.verifications.at(-1)).toMatchObject({
+      ok: true,
+      tables: ['public.events', 'public.events_a', 'public.events_b', 'public.order_items', 'public.orders'],
+    });
+    // A mistyped name: refused before the scratch restore, the run recorded as failed.
+    const typo = await cli(['verify', '--tables', 'public.ordres']);
+    expect(typo.code).not.toBe(0);
+    expect(`${typo.stdout}${typo.stderr}`).toContain('no public.ordres (did you mean public.orders?)');
   });
 
   it('--into-schema puts them back beside the live tables, never touching them, and the DBA copies the lost rows back', async () => {
@@ -245,7 +335,7 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
     const taskQueue = (JSON.parse(readFileSync(configFile, 'utf8')) as { temporal: { taskQueue: string } }).temporal.taskQueue;
     const connection = await Connection.connect({ address: temporalAddress() });
     try {
-      const client = new Client({ connection, namespace: 'default' });
+      const client = new Client({ connection, namespace: TEST_NAMESPACE });
       // Typed in the UI's input box, as text.
       const typed = `{"profile": "shop", "targetDb": "shop_ui", "tables": ["public.order_items"], "target": {"kind": "xid", "xid": ${xid}, "inclusive": false}}`;
       const handle = await client.workflow.start('restoreWorkflow', { taskQueue, workflowId: `partial-ui-${Date.now()}`, args: [JSON.parse(typed)] });
