@@ -33,6 +33,7 @@ module.exports = {
       roots: ['<rootDir>/test/integration'],
       globalSetup: '<rootDir>/test/helpers/global-setup.ts',
       globalTeardown: '<rootDir>/test/helpers/global-teardown.ts',
+      setupFiles: ['<rootDir>/test/helpers/worker-namespace.ts'],
     },
   ],
   // Per-project testTimeout is ignored by jest; integration hooks start clusters and servers.

@@ -6,7 +6,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { startDevServer, type DevServer } from '../../src/dev/temporal-dev-server';
-import { TEST_NAMESPACE, temporalStateFile } from './temporal';
+import { MAX_TEST_WORKERS, testNamespaceFor } from './test-namespace';
+import { temporalStateFile } from './temporal';
 
 declare global {
   var __pgincrTemporal: DevServer | undefined;
@@ -18,10 +19,16 @@ export default async function globalSetup(): Promise<void> {
     return;
   }
   const started = Date.now();
-  const server = await startDevServer({ namespace: TEST_NAMESPACE, headless: true });
+  // One namespace per jest worker (see TEST_NAMESPACE), created with the server.
+  const namespaces = Array.from({ length: MAX_TEST_WORKERS }, (_, i) => testNamespaceFor(String(i + 1)));
+  const server = await startDevServer({
+    namespace: namespaces[namespaces.length - 1]!,
+    headless: true,
+    extraArgs: namespaces.slice(0, -1).flatMap((n) => ['--namespace', n]),
+  });
   globalThis.__pgincrTemporal = server;
+  // Workers inherit the address; each sets its own TEMPORAL_NAMESPACE (worker-namespace.ts).
   process.env.TEMPORAL_ADDRESS = server.address;
-  process.env.TEMPORAL_NAMESPACE = TEST_NAMESPACE;
-  writeFileSync(temporalStateFile(process.pid), JSON.stringify({ address: server.address, namespace: TEST_NAMESPACE, pid: server.pid }));
+  writeFileSync(temporalStateFile(process.pid), JSON.stringify({ address: server.address, namespaces, pid: server.pid }));
   process.stderr.write(`\ntemporal: dev server ${server.address} (pid ${server.pid}) ready in ${Date.now() - started} ms\n`);
 }

@@ -14,7 +14,8 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { workerSinks } from '../../src/worker-sinks';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
-export const TEST_NAMESPACE = 'default';
+export { MAX_TEST_WORKERS, TEST_NAMESPACE, testNamespaceFor } from './test-namespace';
+import { TEST_NAMESPACE } from './test-namespace';
 const HOOK_TIMEOUT_MS = 120_000;
 
 /** Fallback hand-off file from globalSetup (keyed by the jest parent pid). */
@@ -31,7 +32,7 @@ export function temporalAddress(): string {
   }
   throw new Error(
     'no temporal server for tests: TEMPORAL_ADDRESS is unset and globalSetup left no state file\n' +
-      'hint: run integration tests with `npx jest --selectProjects integration -i`, or export TEMPORAL_ADDRESS',
+      'hint: run integration tests with `npx jest --selectProjects integration`, or export TEMPORAL_ADDRESS',
   );
 }
 
@@ -51,8 +52,7 @@ function installQuietRuntime(): void {
 /** A TestWorkflowEnvironment on the shared server; call `teardown()` in afterAll. */
 export async function testEnv(): Promise<TestWorkflowEnvironment> {
   installQuietRuntime();
-  const namespace = process.env.TEMPORAL_NAMESPACE ?? TEST_NAMESPACE;
-  return TestWorkflowEnvironment.createFromExistingServer({ address: temporalAddress(), namespace });
+  return TestWorkflowEnvironment.createFromExistingServer({ address: temporalAddress(), namespace: TEST_NAMESPACE });
 }
 
 /** A task queue name unique to this test file and run. */

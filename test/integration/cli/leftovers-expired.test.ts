@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client as PgClient } from 'pg';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { temporalAddress } from '../../helpers/temporal';
+import { temporalAddress, TEST_NAMESPACE } from '../../helpers/temporal';
 
 jest.setTimeout(240_000);
 
@@ -60,7 +60,7 @@ describe('pgincr leftovers with expired histories', () => {
         repository: join(dir, 'repository'),
         profiles: { restores: { host: p.host, port: p.port, dbname: 'postgres', user: p.user } },
         defaultProfile: 'restores',
-        temporal: { address: temporalAddress(), namespace: 'default', taskQueue: `expired-${process.pid}` },
+        temporal: { address: temporalAddress(), namespace: TEST_NAMESPACE, taskQueue: `expired-${process.pid}` },
       }),
     );
   });

@@ -14,7 +14,7 @@ import { createActivities } from '../../../src/activities';
 import { workflowIds } from '../../../src/constants';
 import { parseLsn } from '../../../src/core/lsn';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { setupTemporal, temporalAddress, terminateIfRunning } from '../../helpers/temporal';
+import { setupTemporal, temporalAddress, terminateIfRunning, TEST_NAMESPACE } from '../../helpers/temporal';
 import { runSetupWorkflow, waitFor } from '../../helpers/pgincr-env';
 import { BASE_DATA, MIXED_SCHEMA, runStatements, tableSums } from '../../helpers/workload';
 import { chainOf, readCatalog, waitSlotCaughtUp } from '../../helpers/backup-fixture';
@@ -56,7 +56,7 @@ describe('README configuration (profile "app") driven through bin/pgincr', () =>
       profiles: { app: pg.profile('app') },
       defaultProfile: 'app',
       capture: { heartbeatInterval: '1s', segmentMaxAge: '1h', sequenceInterval: '2s' },
-      temporal: { address: temporalAddress(), namespace: 'default', taskQueue: temporal.taskQueue },
+      temporal: { address: temporalAddress(), namespace: TEST_NAMESPACE, taskQueue: temporal.taskQueue },
     };
     configFile = join(repository, 'pgincr.json');
     writeFileSync(configFile, JSON.stringify(file));

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { temporalAddress, terminateIfRunning } from '../../helpers/temporal';
+import { temporalAddress, terminateIfRunning, TEST_NAMESPACE } from '../../helpers/temporal';
 import { workflowIds } from '../../../src/workflows/ids';
 import { waitFor } from '../../helpers/pgincr-env';
 import { tableSums, sequenceValues } from '../../helpers/workload';
@@ -35,7 +35,7 @@ function readmeConfig(pg: PgCluster, repository: string, taskQueue: string): unk
     profiles: { app: { host, port, dbname: 'app', user } },
     defaultProfile: 'app',
     capture: { segmentMaxBytes: 67108864, segmentMaxAge: '15m', compress: 'gzip' },
-    temporal: { address: temporalAddress(), namespace: 'default', taskQueue },
+    temporal: { address: temporalAddress(), namespace: TEST_NAMESPACE, taskQueue },
   };
 }
 

@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { temporalAddress, terminateIfRunning } from '../../helpers/temporal';
+import { temporalAddress, terminateIfRunning, TEST_NAMESPACE } from '../../helpers/temporal';
 import { workflowIds } from '../../../src/workflows/ids';
 import { waitFor } from '../../helpers/pgincr-env';
 import { startWorkerProcess, stopWorkerProcess } from '../../helpers/worker-process';
@@ -76,7 +76,7 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
           },
           defaultProfile: 'app',
           capture: { segmentMaxBytes: 67108864, segmentMaxAge: '15m', compress: 'gzip' },
-          temporal: { address: temporalAddress(), namespace: 'default', taskQueue: `latest-${process.pid}-${Date.now()}` },
+          temporal: { address: temporalAddress(), namespace: TEST_NAMESPACE, taskQueue: `latest-${process.pid}-${Date.now()}` },
         },
         null,
         2,
@@ -159,7 +159,7 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
     // The operator gives up on it (as from the Temporal UI).
     const connection = await Connection.connect({ address: temporalAddress() });
     try {
-      await new Client({ connection, namespace: 'default' }).workflow.getHandle('pgincr-restore-broken').terminate('test: give up on a restore that fails');
+      await new Client({ connection, namespace: TEST_NAMESPACE }).workflow.getHandle('pgincr-restore-broken').terminate('test: give up on a restore that fails');
     } finally {
       await connection.close();
     }

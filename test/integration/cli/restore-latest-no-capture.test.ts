@@ -15,7 +15,7 @@ import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmS
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { temporalAddress, terminateIfRunning } from '../../helpers/temporal';
+import { temporalAddress, terminateIfRunning, TEST_NAMESPACE } from '../../helpers/temporal';
 import { workflowIds } from '../../../src/workflows/ids';
 import { waitFor } from '../../helpers/pgincr-env';
 import { formatLsn, parseLsn } from '../../../src/core/lsn';
@@ -72,7 +72,7 @@ describe('restore to latest with no capture running, through bin/pgincr', () => 
           profiles: { [PROFILE]: { host: p.host, port: p.port, dbname: 'shop', user: p.user } },
           defaultProfile: PROFILE,
           capture: { segmentMaxBytes: 67108864, segmentMaxAge: '15m', compress: 'gzip' },
-          temporal: { address: temporalAddress(), namespace: 'default', taskQueue: `nocapture-${process.pid}-${Date.now()}` },
+          temporal: { address: temporalAddress(), namespace: TEST_NAMESPACE, taskQueue: `nocapture-${process.pid}-${Date.now()}` },
         },
         null,
         2,

@@ -101,7 +101,7 @@ export class CrashRig {
     const config = {
       repository,
       profiles: { default: pg.profile(db), admin: pg.profile('postgres') },
-      temporal: { address, namespace: process.env.TEMPORAL_NAMESPACE ?? TEST_NAMESPACE, taskQueue },
+      temporal: { address, namespace: TEST_NAMESPACE, taskQueue },
       capture: { heartbeatInterval: '1s', sequenceInterval: '2s', segmentMaxAge: '1h', ...options.capture },
     };
     const configPath = join(dir, 'pgincr.json');

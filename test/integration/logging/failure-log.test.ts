@@ -14,7 +14,7 @@ import { createLogger } from '../../../src/logger';
 import { createWorker, installRuntimeLogger } from '../../../src/worker';
 import { PgincrError } from '../../../src/errors';
 import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { setupTemporal, temporalAddress } from '../../helpers/temporal';
+import { setupTemporal, temporalAddress, TEST_NAMESPACE } from '../../helpers/temporal';
 import { waitFor } from '../../helpers/pgincr-env';
 
 jest.setTimeout(180_000);
@@ -52,7 +52,7 @@ describe('failure logs', () => {
         repository,
         // A database that does not exist: every attempt fails with SQLSTATE 3D000.
         profiles: { default: pg.profile('no_such_db') },
-        temporal: { address: temporalAddress(), namespace: 'default', taskQueue: temporal.taskQueue },
+        temporal: { address: temporalAddress(), namespace: TEST_NAMESPACE, taskQueue: temporal.taskQueue },
       },
       {},
       'test config',

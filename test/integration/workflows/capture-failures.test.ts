@@ -64,7 +64,7 @@ describe('a failing capture', () => {
     pg = await startCluster();
     await pg.createDatabase('app');
     await pg.query('CREATE TABLE t (id int PRIMARY KEY, v text)', [], 'app');
-    const temporalConfig = { address: temporalAddress(), namespace: process.env.TEMPORAL_NAMESPACE ?? TEST_NAMESPACE, taskQueue: temporal.taskQueue };
+    const temporalConfig = { address: temporalAddress(), namespace: TEST_NAMESPACE, taskQueue: temporal.taskQueue };
     const alerts = { captureFailingCritical: '3s', repositoryDiskWarningPercent: 100, webhookUrl };
     env = pgincrTestEnv(pg, 'app', { capture: { slot }, alerts, temporal: temporalConfig });
     metrics = createMetrics();

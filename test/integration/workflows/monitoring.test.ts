@@ -49,7 +49,7 @@ describe('monitoring through Temporal with the real capture', () => {
     pg = await startCluster({ settings: { max_slot_wal_keep_size: '1GB', wal_keep_size: 0, min_wal_size: '32MB', max_wal_size: '64MB' } });
     await pg.createDatabase('app');
     await pg.query('CREATE TABLE big (id int PRIMARY KEY, pad text)', [], 'app');
-    const temporalConfig = { address: temporalAddress(), namespace: process.env.TEMPORAL_NAMESPACE ?? TEST_NAMESPACE };
+    const temporalConfig = { address: temporalAddress(), namespace: TEST_NAMESPACE };
     env = pgincrTestEnv(pg, 'app', { capture: { slot }, alerts, temporal: temporalConfig });
     metrics = createMetrics();
     activities = createActivities({ config: env.config, logger: createLogger({ level: 'silent', pretty: false }), metrics });
