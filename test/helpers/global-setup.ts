@@ -15,7 +15,10 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   if (process.env.TEMPORAL_ADDRESS) {
-    process.stderr.write(`\ntemporal: using TEMPORAL_ADDRESS=${process.env.TEMPORAL_ADDRESS}\n`);
+    process.env.PGINCR_TEST_EXTERNAL_NAMESPACE = process.env.TEMPORAL_NAMESPACE ?? 'default';
+    process.stderr.write(
+      `\ntemporal: using TEMPORAL_ADDRESS=${process.env.TEMPORAL_ADDRESS}, namespace ${process.env.PGINCR_TEST_EXTERNAL_NAMESPACE} (run with -i: files share it)\n`,
+    );
     return;
   }
   const started = Date.now();

@@ -7,6 +7,9 @@
 export const MAX_TEST_WORKERS = 4;
 
 export function testNamespaceFor(workerId: string | undefined): string {
+  // A server given by TEMPORAL_ADDRESS has only its own namespace: run such a suite with -i.
+  const external = process.env.PGINCR_TEST_EXTERNAL_NAMESPACE;
+  if (external) return external;
   return workerId ? `pgincr-test-${workerId}` : 'default';
 }
 

@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type Long from 'long';
 import { Client, Connection } from '@temporalio/client';
-import { setupTemporal, temporalAddress } from '../../helpers/temporal';
+import { setupTemporal, temporalAddress, TEST_NAMESPACE } from '../../helpers/temporal';
 import { waitFor } from '../../helpers/pgincr-env';
 import { waitForValue } from '../../helpers/wait';
 import { stubActivities } from '../../fixtures/workflows/stub-activities';
@@ -67,7 +67,7 @@ describe('UI labels on workflows started through bin/pgincr', () => {
   });
 
   it('list filters by database, target database and chain; summaries name the target and point, the slot; the memo the durable LSN', async () => {
-    const configFile = writeConfig('pgincr.json', 'default', temporal.taskQueue);
+    const configFile = writeConfig('pgincr.json', TEST_NAMESPACE, temporal.taskQueue);
     const stubs = stubActivities({}, { captureRunMs: 300 });
     const { client } = temporal;
     await temporal.run(
