@@ -9,6 +9,7 @@ import { parseConfig, type Config } from '../../src/config';
 import { createLogger } from '../../src/logger';
 import { createActivities } from '../../src/activities';
 import type { PgCluster } from './pg-cluster';
+import { TEST_NAMESPACE } from './test-namespace';
 import type { TemporalTestContext } from './temporal';
 import type { SetupResult } from '../../src/workflows/setup';
 
@@ -25,6 +26,8 @@ export function pgincrTestEnv(pg: PgCluster, dbname: string, overrides: Record<s
     repository,
     profiles: { default: pg.profile(dbname), admin: pg.profile('postgres') },
     ...overrides,
+    // This jest worker's namespace, where its in-process workers poll (test-namespace.ts).
+    temporal: { namespace: TEST_NAMESPACE, ...(overrides.temporal as object | undefined) },
     capture: { heartbeatInterval: '1s', segmentMaxAge: '1h', sequenceInterval: '2s', ...(overrides.capture as object | undefined) },
   };
   const config = parseConfig(raw, {}, 'test config');
