@@ -14,7 +14,7 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { workerSinks } from '../../src/worker-sinks';
 import { bundleWorkflowCode, DefaultLogger, Runtime, Worker, type WorkerOptions, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 
-export { MAX_TEST_WORKERS, TEST_NAMESPACE, testNamespaceFor } from './test-namespace';
+export { TEST_NAMESPACE } from './test-namespace';
 import { TEST_NAMESPACE } from './test-namespace';
 const HOOK_TIMEOUT_MS = 120_000;
 
