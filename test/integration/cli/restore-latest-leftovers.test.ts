@@ -159,7 +159,9 @@ describe('restore to latest and leftovers through bin/pgincr', () => {
     // The operator gives up on it (as from the Temporal UI).
     const connection = await Connection.connect({ address: temporalAddress() });
     try {
-      await new Client({ connection, namespace: TEST_NAMESPACE }).workflow.getHandle('pgincr-restore-broken').terminate('test: give up on a restore that fails');
+      await new Client({ connection, namespace: TEST_NAMESPACE }).workflow
+        .getHandle('pgincr-restore-broken')
+        .terminate('test: give up on a restore that fails');
     } finally {
       await connection.close();
     }
