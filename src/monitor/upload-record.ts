@@ -80,13 +80,17 @@ async function firstCommitMs(path: string): Promise<number | null> {
  * What this worker's folder holds that the bucket does not (the bucket's end is the newest of
  * `bucketEnd`, read from the bucket's catalog when it answered, and the record's
  * `uploadedThrough`): the sealed segments past it, then the open segment. Undefined when this
- * is not a capture's worker (no upload record and no open segment).
+ * is not the capture's worker (no upload record and no open segment, or the bucket holds more than
+ * this worker uploaded and it has no open segment past that: the capture moved).
  */
 export async function observeUploads(chainDir: string, bucketEnd: Lsn | undefined): Promise<UploadObservation | undefined> {
   const record = await loadUploadRecord(chainDir);
   const partial = await findPartial(chainDir).catch(() => null);
   if (!record && !partial) return undefined;
   const recorded = record?.uploadedThrough !== undefined ? parseLsn(record.uploadedThrough) : undefined;
+  // The bucket went past what this worker uploaded and it has no open segment beyond: the capture
+  // runs (or ran last) on another worker, and this record, failures included, is history.
+  if (bucketEnd !== undefined && recorded !== undefined && bucketEnd > recorded && !(partial && partial.startLsn >= bucketEnd)) return undefined;
   const through = [bucketEnd, recorded].reduce<Lsn | undefined>((max, l) => (l !== undefined && (max === undefined || l > max) ? l : max), undefined) ?? 0n;
   let pending: { ms: number; where: string } | null = null;
   const older = (ms: number | null, where: string) => {
