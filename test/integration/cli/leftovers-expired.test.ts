@@ -107,7 +107,7 @@ describe('pgincr leftovers with expired histories', () => {
     const human = await cli(['leftovers']);
     expect(human.stdout).toMatch(/pgincr-restore-gone \(run 00000001-0000-4000-8000-000000000001\) +NOT FOUND \(history expired\) +gone /);
     expect(human.stdout).toContain(
-      '1 of them: Temporal (namespace default) no longer knows the run (its history expired after the retention period), so it ended',
+      `1 of them: Temporal (namespace ${TEST_NAMESPACE}) no longer knows the run (its history expired after the retention period), so it ended`,
     );
     expect(human.stdout).not.toMatch(/\b(busy|done|mine|odd)\b/);
 
