@@ -82,8 +82,9 @@ export interface ApplyResult {
 }
 
 import type { PartialBaseReport } from '../restore/partial-base';
+import type { FindTransactionsInput, FindTransactionsResult } from '../restore/find-transactions';
 import type { BaseDataReport } from '../restore/restore-base';
-export type { BaseDataReport, PartialBaseReport };
+export type { BaseDataReport, FindTransactionsResult, PartialBaseReport };
 
 /** A partial restore's selection and the sequences its base kept. */
 export interface PartialRestore {
@@ -203,6 +204,8 @@ export interface PgincrActivities {
     selection: import('../core/restore/table-selection').TableSelection;
   }): Promise<PartialBaseReport>;
   fixSequences(input: { targetProfile: string; targetDb: string }): Promise<{ adjusted: number }>;
+  /** `pgincr log` for findTransactionsWorkflow (restore/find-transactions.ts): no statements, row values stay out of the history. */
+  findTransactions(input: FindTransactionsInput): Promise<FindTransactionsResult>;
   /** `tables`: compare only these (checksums.json keys; a partial restore), and every table of `schemas`. */
   verifyTarget(input: {
     profile: string;

@@ -26,6 +26,7 @@ import { keepOnlySelection } from './partial-base';
 import { partialApplyFilter, targetDependents } from './partial-apply';
 import { checkIntoSchema, restoreIntoSchema } from './into-schema';
 import { checkSelectionNames } from './check-selection';
+import { findTransactions } from './find-transactions';
 import { selectionNames } from '../core/restore/table-selection';
 import { BASE_FILES, baseDir } from '../core/repository/paths';
 import { repositoryCatalog, requestRotation } from '../activities/object-store';
@@ -53,6 +54,7 @@ type RestoreActivities = Pick<
   | 'restoreIntoSchema'
   | 'fixSequences'
   | 'finishRestore'
+  | 'findTransactions'
 >;
 
 /** Where a checksum file for exactly this LSN exists: a base's snapshot or a checkpoint. */
@@ -306,6 +308,10 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
         reachedTarget,
         ...(only ? { partial: only.tally } : {}),
       };
+    },
+
+    async findTransactions(input) {
+      return findTransactions(deps, input);
     },
 
     async fixSequences({ targetProfile, targetDb }) {

@@ -39,7 +39,8 @@ export function searchAttributeCommands(namespace: string): string[] {
   return SEARCH_ATTRIBUTE_DEFINITIONS.map((d) => `temporal operator search-attribute create --namespace ${namespace} --name ${d.name} --type ${d.type}`);
 }
 
-export type WorkflowKind = 'preflight' | 'setup' | 'capture' | 'full-backup' | 'globals-backup' | 'restore' | 'verify' | 'health-check' | 'retention';
+export type WorkflowKind =
+  'preflight' | 'setup' | 'capture' | 'full-backup' | 'globals-backup' | 'restore' | 'verify' | 'health-check' | 'retention' | 'find-transactions';
 
 /** The kind of each workflow type (src/workflows/index.ts). */
 export const workflowKinds: Record<string, WorkflowKind> = {
@@ -50,6 +51,7 @@ export const workflowKinds: Record<string, WorkflowKind> = {
   globalsBackupWorkflow: 'globals-backup',
   restoreWorkflow: 'restore',
   verifyWorkflow: 'verify',
+  findTransactionsWorkflow: 'find-transactions',
   healthCheckWorkflow: 'health-check',
   retentionWorkflow: 'retention',
 };

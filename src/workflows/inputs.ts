@@ -158,6 +158,28 @@ export const verifyInput = z
   .strict();
 export type VerifyInput = z.input<typeof verifyInput>;
 
+/** `pgincr log` from the Temporal UI (findTransactionsWorkflow): the CLI's filters, as JSON. */
+export const findTransactionsInput = z
+  .object({
+    profile,
+    /** Commit time window, inclusive, with a zone (as `--to-time` takes it). */
+    from: z.string().optional(),
+    to: z.string().optional(),
+    /** Commit LSN window, inclusive. */
+    fromLsn: z.string().optional(),
+    toLsn: z.string().optional(),
+    /** `schema.table` as `pgincr log --tables` takes them. */
+    tables: z.array(z.string().min(1)).default([]),
+    /** INSERT, UPDATE, DELETE, TRUNCATE, DDL. */
+    kinds: z.array(z.string().min(1)).default([]),
+    /** `col=value`, as `pgincr log --where`. */
+    where: z.string().optional(),
+    /** At most this many transactions (the result stays small enough for the workflow history). */
+    limit: z.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+export type FindTransactionsInput = z.input<typeof findTransactionsInput>;
+
 export const backupInput = z.object({ profile }).strict();
 export type BackupInput = z.input<typeof backupInput>;
 

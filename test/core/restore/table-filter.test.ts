@@ -113,6 +113,44 @@ describe('filterBody', () => {
     expect(searchPathSchemas('"$user", public, "My ""S""", Sales')).toEqual(['public', 'My "S"', 'sales']);
   });
 
+  it('follows indexes and views of kept relations: ALTER/DROP INDEX, CREATE VIEW on kept relations only, renames', async () => {
+    await initDdlParser();
+    const block = (header: string, path: string, stmt: string) => [
+      `-- ddl: ${header} role alice at 2026-11-27 14:00:00.000000+00`,
+      'SET ROLE "alice";',
+      `SELECT pg_catalog.set_config('search_path', '${path}', true);`,
+      stmt,
+      "SELECT pg_catalog.set_config('search_path', '', true);",
+      'RESET ROLE;',
+    ];
+    const kept = [
+      ...block('ALTER INDEX public.orders_note_i2', 'public', 'ALTER INDEX orders_note RENAME TO orders_note_i2;'),
+      ...block('ALTER INDEX public.orders_note_i2', '', 'ALTER INDEX public.orders_note_i2 SET (fillfactor = 70);'),
+      ...block('CREATE INDEX public."Idx ""q"""', '', 'CREATE INDEX "Idx ""q""" ON public.orders (id);'),
+      ...block('DROP INDEX public."Idx ""q"""', '', 'DROP INDEX public."Idx ""q""";'),
+      ...block(
+        'CREATE VIEW public.big',
+        'public',
+        'CREATE VIEW big AS WITH c AS (SELECT 1) SELECT o.id FROM orders o, c WHERE EXISTS (SELECT 1 FROM public.paid);',
+      ),
+      ...block('REFRESH MATERIALIZED VIEW public.mv', '', 'REFRESH MATERIALIZED VIEW public.mv;'),
+    ];
+    const skipped = [
+      ...block('ALTER INDEX public.customers_idx', '', 'ALTER INDEX public.customers_idx SET (fillfactor = 70);'),
+      ...block('CREATE VIEW public.mixed', '', 'CREATE VIEW public.mixed AS SELECT * FROM public.orders JOIN public.customers USING (id);'),
+      ...block('DROP INDEX public.other_idx', '', 'DROP INDEX public.other_idx;'),
+    ];
+    const dependents = new Set(['public.orders_note', 'public.paid', 'public.mv']);
+    const r = filterBody([...kept, ...skipped, ''].join('\n'), { matcher: matcherOf(['public.orders']), sequences: new Set(), dependents });
+    expect(r.sql).toBe([...kept, ''].join('\n'));
+    expect(r.skippedDdl.map((h) => h.split(' role ')[0])).toEqual([
+      '-- ddl: ALTER INDEX public.customers_idx',
+      '-- ddl: CREATE VIEW public.mixed',
+      '-- ddl: DROP INDEX public.other_idx',
+    ]);
+    expect([...dependents]).toEqual(expect.arrayContaining(['public.orders_note_i2', 'public.big']));
+  });
+
   it('keeps setval of kept sequences only', () => {
     const body = "SELECT pg_catalog.setval('public.orders_id_seq', 5, true);\nSELECT pg_catalog.setval('public.other_seq', 5, true);\n";
     const r = run(body, ['public.orders'], [], [setvalLiteral({ schema: 'public', name: 'orders_id_seq' })]);

@@ -18,6 +18,7 @@ import { waitFor } from '../../helpers/pgincr-env';
 import { Client, Connection } from '@temporalio/client';
 import type { RestoreReport } from '../../../src/workflows/restore';
 import type { RestoreProgress } from '../../../src/workflows/boundary';
+import type { FindTransactionsResult } from '../../../src/activities/types';
 import { databaseChecksums } from '../../../src/adapters/pg/checksums';
 import { startWorkerProcess, stopWorkerProcess } from '../../helpers/worker-process';
 
@@ -97,7 +98,11 @@ describe('pgincr restore --tables (partial, point in time) through bin/pgincr', 
       configFile,
       JSON.stringify({
         repository: join(dir, 'repository'),
-        profiles: { [PROFILE]: { host: a.host, port: a.port, dbname: 'shop', user: a.user } },
+        // `default` too: docs/workflows.md's JSON examples name it (the same database, the same chain).
+        profiles: {
+          [PROFILE]: { host: a.host, port: a.port, dbname: 'shop', user: a.user },
+          default: { host: a.host, port: a.port, dbname: 'shop', user: a.user },
+        },
         defaultProfile: PROFILE,
         capture: { segmentMaxBytes: 67108864, segmentMaxAge: '15m', compress: 'gzip' },
         temporal: { address: temporalAddress(), namespace: TEST_NAMESPACE, taskQueue: `partial-${process.pid}-${Date.now()}` },
@@ -357,6 +362,18 @@ me",public.events`,
       expect(Object.keys(await sums('shop_sales'))).toEqual(['"Sales 2026"."targets"']);
       expect((await sums('shop_sales'))['"Sales 2026"."targets"']).toEqual(before!['"Sales 2026"."targets"']);
       expect(await sql(`SELECT count(*)::int AS n FROM "Sales 2026".big`, 'shop_sales')).toEqual([{ n: 9 }]);
+      // The transaction search too: docs/workflows.md's JSON as written finds the bad DELETE, without its statements.
+      const typedSearch = /^\| `findTransactionsWorkflow` \| `(\{.*?\})` \|/m.exec(readFileSync(join(ROOT, 'docs/workflows.md'), 'utf8'))![1]!;
+      const search = (await client.workflow.execute('findTransactionsWorkflow', {
+        taskQueue,
+        workflowId: `partial-ui-search-${Date.now()}`,
+        args: [JSON.parse(typedSearch)],
+      })) as FindTransactionsResult;
+      expect(search.transactions[0]).toMatchObject({
+        xid,
+        tables: { 'public.orders': { DELETE: expect.any(Number) }, 'public.order_items': { DELETE: expect.any(Number) } },
+      });
+      expect(JSON.stringify(search)).not.toMatch(/DELETE FROM|INSERT INTO|statements/);
       const progress = await handle.query<RestoreProgress>('progress');
       expect(progress).toMatchObject({ tables: ['public.order_items'], fromLsn: report.plan.baseLsn, toLsn: report.apply.lastEndLsn });
       expect(progress.steps.map((s) => s.name)).toContain('keep chosen tables');

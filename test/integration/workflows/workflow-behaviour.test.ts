@@ -308,6 +308,26 @@ describe('workflows on the real dev server with stub activities', () => {
     );
   });
 
+  it('findTransactions: the JSON a person types runs the search activity once and returns its result', async () => {
+    const stubs = stubActivities({});
+    await temporal.run(
+      async () => {
+        const { client, taskQueue } = temporal;
+        const handle = await client.workflow.start('findTransactionsWorkflow', {
+          taskQueue,
+          workflowId: temporal.workflowId('find-transactions'),
+          args: [{ profile: 'default', tables: ['public.orders'], kinds: ['DELETE'], from: '2026-11-27 14:00:00+00' }],
+        });
+        expect(await handle.result()).toEqual({ chain: '/stub/default', transactions: [], limitReached: false });
+        expect(stubs.of('findTransactions').map((c) => c.input)).toEqual([
+          { profile: 'default', tables: ['public.orders'], kinds: ['DELETE'], from: '2026-11-27 14:00:00+00', limit: 100 },
+        ]);
+        await record(handle, 'find-transactions');
+      },
+      { activities: stubs.activities },
+    );
+  });
+
   it('setup, preflight, backups, retention and health run on stubs; setup labels the capture it starts', async () => {
     const stubs = stubActivities({}, { captureRunMs: 60_000 });
     await temporal.run(
