@@ -63,6 +63,17 @@ export const captureSchema = z
   })
   .strict();
 
+export const restoreSchema = z
+  .object({
+    /**
+     * A statement outstanding this long with no byte from the target server, and a check over a
+     * new connection that does not find it running, means the network or the server is gone: the
+     * apply closes its connection and is retried (docs/restore.md, "A dead network").
+     */
+    receiveTimeout: duration.refine((d) => durationMs(d) >= 2000, 'at least 2s').default('60s'),
+  })
+  .strict();
+
 export const setupSchema = z
   .object({
     fixReplicaIdentity: z.boolean().default(true),
@@ -156,6 +167,7 @@ export const configSchema = z
     defaultProfile: z.string().default('default'),
     capture: captureSchema.default(captureSchema.parse({})),
     setup: setupSchema.default(setupSchema.parse({})),
+    restore: restoreSchema.default(restoreSchema.parse({})),
     schedules: schedulesSchema.default(schedulesSchema.parse({})),
     retention: retentionSchema.default(retentionSchema.parse({})),
     alerts: alertsSchema.default(alertsSchema.parse({})),

@@ -6,7 +6,7 @@
 import type { Client, ClientConfig } from 'pg';
 import type { Profile } from '../config';
 import { PgincrError } from '../errors';
-import { connectProfile, describeProfile } from '../adapters/pg/connect';
+import { connectProfile, describeProfile, livenessSettings } from '../adapters/pg/connect';
 import { destroyConnection } from '../adapters/pg/pg-internals';
 import { pinSessionSettings, replicationSessionOptions } from '../adapters/pg/replication-session';
 import { catalogFactsLookup } from './relation-cache';
@@ -19,25 +19,6 @@ async function showSetting(client: Client, name: string): Promise<string> {
 
 /** How long close() waits for a clean goodbye before it destroys the sockets (a dead link never answers). */
 const CLOSE_GRACE_MS = 2000;
-
-/**
- * Both sides of the capture's connections notice a dead peer within `receiveTimeoutMs`
- * (capture.receiveTimeout): the client connects within it and sends TCP keepalives; the
- * server's backends are told the same in their startup options (tcp_keepalives_*,
- * tcp_user_timeout, and the walsender's wal_sender_timeout; all settable per session), so a
- * session cut off by the network (holding the chain lock, or the slot) ends on the server and
- * the next attempt can take over when the network is back.
- */
-export function livenessSettings(receiveTimeoutMs: number): { client: Partial<ClientConfig>; server: string; walsender: string } {
-  const s = Math.max(1, Math.round(receiveTimeoutMs / 1000));
-  const idle = Math.max(1, Math.round(s / 2));
-  const interval = Math.max(1, Math.round(s / 6));
-  return {
-    client: { keepAlive: true, keepAliveInitialDelayMillis: idle * 1000, connectionTimeoutMillis: receiveTimeoutMs },
-    server: `-c tcp_keepalives_idle=${idle} -c tcp_keepalives_interval=${interval} -c tcp_keepalives_count=3 -c tcp_user_timeout=${receiveTimeoutMs}`,
-    walsender: `-c wal_sender_timeout=${receiveTimeoutMs}`,
-  };
-}
 
 /** Opens both connections; on any failure closes what was opened. */
 export async function openSourceSession(

@@ -33,7 +33,8 @@
  */
 import type { Client } from 'pg';
 import type { Profile } from '../config';
-import { connectProfile } from '../adapters/pg/connect';
+import { connectProfile, livenessSettings } from '../adapters/pg/connect';
+import { destroyConnection } from '../adapters/pg/pg-internals';
 import { segmentChunks, verifySegmentFile } from '../adapters/fs/segment-files';
 import { formatLsn } from '../core/lsn';
 import type { BeginMeta, SegmentHeader } from '../core/segment/grammar';
@@ -50,6 +51,7 @@ import { TableShapes } from './table-shapes';
 import { withoutRoleSwitches } from '../core/restore/ddl-region';
 import type { MergedBatch } from '../core/restore/merge-sql';
 import { InFlight } from './in-flight';
+import { ApplyWatchdog, DEFAULT_APPLY_RECEIVE_TIMEOUT_MS } from './apply-watchdog';
 
 /** Source transactions per target transaction by default (see applySegments). */
 const DEFAULT_BATCH_TRANSACTIONS = 250;
@@ -107,6 +109,12 @@ export interface ApplyOptions {
   copy?: boolean;
   /** A partial restore's filter over each transaction's statements (restore/partial-apply.ts); the rest applies unchanged. */
   filterTransaction?: (sql: string) => string;
+  /**
+   * A statement outstanding this long with nothing received from the target server, and a check
+   * over a new connection that does not find it running: the link is dead, the apply fails and is
+   * retried (restore.receiveTimeout; apply-watchdog.ts). Default 60 s.
+   */
+  receiveTimeoutMs?: number;
   /** Called after each batch (awaited: a heartbeat or a test hook may be async). */
   onProgress?: (p: ApplyProgress) => void | Promise<void>;
   signal?: AbortSignal;
@@ -174,11 +182,16 @@ export function headerSettings(bytes: Buffer, headerLength: number): string {
     .join(' ');
 }
 
-async function openApplyConnection(opts: ApplyOptions, name: string): Promise<Client> {
+async function openApplyConnection(opts: ApplyOptions, name: string): Promise<{ client: Client; watchdog: ApplyWatchdog }> {
   const applicationName = restoreApplicationName(opts.restoreId);
-  const client = await connectProfile(opts.profile, { application_name: applicationName });
+  const timeoutMs = opts.receiveTimeoutMs ?? DEFAULT_APPLY_RECEIVE_TIMEOUT_MS;
+  // Connects within the timeout; the server ends this session if the network cuts it off.
+  const live = livenessSettings(timeoutMs);
+  const client = await connectProfile(opts.profile, { application_name: applicationName, options: live.server, ...live.client });
   // A connection that dies while idle must not crash the worker: the next query reports it.
   client.on('error', () => undefined);
+  const watchdog = new ApplyWatchdog(client, opts.profile, timeoutMs);
+  watchdog.start();
   try {
     await client.query("SET client_encoding = 'UTF8'");
     // Progress commits with the data (apply-batch.ts: the origin's position is set in the batch's
@@ -189,10 +202,11 @@ async function openApplyConnection(opts: ApplyOptions, name: string): Promise<Cl
     await client.query(`SET session_replication_role = ${opts.sessionReplicationRole === 'origin' ? 'origin' : 'replica'}`);
     if ((await ensureOrigin(client, name)) && opts.startLsn) await advanceOrigin(client, name, opts.startLsn);
     await setupOriginSession(client, name, applicationName);
-    return client;
+    return { client, watchdog };
   } catch (error) {
-    await client.end().catch(() => undefined);
-    throw error;
+    watchdog.stop();
+    destroyConnection(client);
+    throw watchdog.error ?? error;
   }
 }
 
@@ -250,12 +264,13 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
     pieces: 0,
   };
   let client: Client | undefined;
+  let watchdog: ApplyWatchdog | undefined;
   // One batch may be in flight on the server while the next is read, decoded and merged here;
   // the connection is used for anything else only after `settle`.
   const inflight = new InFlight();
   const settle = () => inflight.settle();
   try {
-    client = await openApplyConnection(opts, name);
+    ({ client, watchdog } = await openApplyConnection(opts, name));
     const db = client;
     const mergeWanted = opts.mergeInserts !== false && opts.sessionReplicationRole !== 'origin';
     const shapes = new TableShapes();
@@ -470,9 +485,14 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
     // Make the final progress durable before reporting it (synchronous_commit is off).
     await originProgress(db, name);
     return result;
+  } catch (error) {
+    // A dead link: the watchdog's error says why; the pending query's is only its echo.
+    throw watchdog?.error ?? error;
   } finally {
+    watchdog?.stop();
     await inflight.drain();
-    await client?.end().catch(() => undefined);
+    if (watchdog?.error) destroyConnection(client as Client);
+    else await client?.end().catch(() => undefined);
     for (const v of verified) await v.close?.().catch(() => undefined);
   }
 }

@@ -9,7 +9,7 @@ import type { DatabaseGrant, PgincrActivities, RestorePlanResult } from '../acti
 import { activityClient, cancellationSignal, chainDirFor, heartbeat, profileByName, type ActivityDeps } from '../activities/context';
 import { chainReach } from '../monitor/chain-reach';
 import { askCaptureState } from '../monitor/capture-state';
-import type { Profile } from '../config';
+import { durationMs, type Profile } from '../config';
 
 import { planRestore } from '../core/restore/plan';
 import type { Catalog } from '../core/catalog/schema';
@@ -292,6 +292,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
         ...(plan.openSegment ? { openPrefix: { read: () => readOpenPrefix(plan.chainDir, plan.openSegment!) } } : {}),
         stopAt: target,
         startLsn: plan.baseLsn,
+        receiveTimeoutMs: durationMs(deps.config.restore.receiveTimeout),
         ...(noOwner ? { noOwner } : {}),
         onProgress: (p) => {
           heartbeat({ ...p, transactions: p.appliedTransactions, lsn: p.lastEndLsn, fromLsn: plan.baseLsn, ...(chosen ? { tables: chosen } : {}) });

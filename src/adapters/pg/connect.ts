@@ -222,3 +222,22 @@ export function describeProfile(profile: Profile, env: Env = process.env): strin
     return `service=${profile.service ?? '(none)'} (unresolved)`;
   }
 }
+
+/**
+ * Both sides of a connection notice a dead peer within `receiveTimeoutMs` (capture.receiveTimeout,
+ * restore.receiveTimeout): the client connects within it and sends TCP keepalives; the server's
+ * backends are told the same in their startup options (tcp_keepalives_*, tcp_user_timeout, and a
+ * walsender's wal_sender_timeout; all settable per session), so a session cut off by the network
+ * (holding the chain lock, the slot, or a restore's origin and open transaction) ends on the
+ * server and the next attempt can take over when the network is back.
+ */
+export function livenessSettings(receiveTimeoutMs: number): { client: Partial<ClientConfig>; server: string; walsender: string } {
+  const s = Math.max(1, Math.round(receiveTimeoutMs / 1000));
+  const idle = Math.max(1, Math.round(s / 2));
+  const interval = Math.max(1, Math.round(s / 6));
+  return {
+    client: { keepAlive: true, keepAliveInitialDelayMillis: idle * 1000, connectionTimeoutMillis: receiveTimeoutMs },
+    server: `-c tcp_keepalives_idle=${idle} -c tcp_keepalives_interval=${interval} -c tcp_keepalives_count=3 -c tcp_user_timeout=${receiveTimeoutMs}`,
+    walsender: `-c wal_sender_timeout=${receiveTimeoutMs}`,
+  };
+}

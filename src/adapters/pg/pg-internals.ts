@@ -92,3 +92,9 @@ export function pgClientIdle(client: Client): boolean {
 export function destroyConnection(client: Client): void {
   (client as unknown as ClientInternals).connection?.stream?.destroy?.();
 }
+
+/** The server process id of a connected client (pg's `processID`, from BackendKeyData), or null. */
+export function pgBackendPid(client: Client): number | null {
+  const pid = (client as unknown as { processID?: unknown }).processID;
+  return typeof pid === 'number' ? pid : null;
+}
