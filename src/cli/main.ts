@@ -27,6 +27,11 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The top-level commands (src/cli/start.ts keeps a code cache for each, and for nothing else). */
+export function commandNames(): string[] {
+  return buildProgram().commands.map((c) => c.name());
+}
+
 /**
  * Node 21+ defines `navigator` (userAgent `Node.js/<major>`); Node 20 does not, and then pg,
  * when it loads, probes for Cloudflare Workers by building a fetch `Response`, which loads
