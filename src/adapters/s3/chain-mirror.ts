@@ -52,7 +52,12 @@ async function localFiles(chainDir: string): Promise<Map<string, number>> {
 /** Objects of the chain in the bucket (paths relative to the chain folder) with their sizes. */
 async function storedFiles(store: ObjectStore, chain: string): Promise<Map<string, number>> {
   const files = new Map<string, number>();
-  for await (const o of store.list(chain)) files.set(o.path.slice(chain.length + 1), o.bytes);
+  for await (const o of store.list(chain)) {
+    const rel = o.path.slice(chain.length + 1);
+    // A key is any string: one with an empty, `.` or `..` part would name a file outside the chain folder here.
+    if (rel.split('/').some((part) => part === '' || part === '.' || part === '..')) continue;
+    files.set(rel, o.bytes);
+  }
   return files;
 }
 
