@@ -23,7 +23,7 @@ import { restoreBase } from './restore-base';
 import { applySegments, finishRestore } from './apply-segments';
 import { fixSequences } from './sequences';
 import { keepOnlySelection } from './partial-base';
-import { partialApplyFilter, targetDependents } from './partial-apply';
+import { partialApplyFilter, targetRelations } from './partial-apply';
 import { checkIntoSchema, restoreIntoSchema } from './into-schema';
 import { checkSelectionNames } from './check-selection';
 import { findTransactions } from './find-transactions';
@@ -281,7 +281,7 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       if (partial) await initDdlParser(); // the filter reads CREATE INDEX statements (core/ddl/index-target.ts)
       // The indexes and views the target holds belong to kept relations: DDL on them applies.
       const only = partial
-        ? partialApplyFilter(partial.selection, partial.sequences, await targetDependents(onDb(profileOf(targetProfile), targetDb)))
+        ? partialApplyFilter(partial.selection, partial.sequences, await targetRelations(onDb(profileOf(targetProfile), targetDb)))
         : undefined;
       const chosen = partial ? selectionNames(partial.selection) : undefined;
       const r = await applySegments({

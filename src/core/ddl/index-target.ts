@@ -89,3 +89,34 @@ export function renamedRelation(statement: string): IndexTarget | null {
     return null;
   }
 }
+
+/**
+ * A single `ALTER TABLE … RENAME TO …` or `ALTER TABLE … SET SCHEMA …` (foreign tables too): the
+ * table as written and its new name or schema, or null. Its DDL header names the table only by its
+ * new identity, so a partial restore reads the old one here to follow a chosen table.
+ */
+export function movedTable(statement: string): { table: IndexTarget; newName?: string; newSchema?: string } | null {
+  try {
+    const stmts = parseSync(statement).stmts ?? [];
+    if (stmts.length !== 1) return null;
+    type Rel = { schemaname?: string; relname?: string };
+    const stmt = stmts[0]?.stmt as
+      | {
+          RenameStmt?: { renameType?: string; relation?: Rel; newname?: string };
+          AlterObjectSchemaStmt?: { objectType?: string; relation?: Rel; newschema?: string };
+        }
+      | undefined;
+    const tableTypes = ['OBJECT_TABLE', 'OBJECT_FOREIGN_TABLE'];
+    const rename = stmt?.RenameStmt;
+    if (rename && tableTypes.includes(rename.renameType ?? '') && rename.relation?.relname && rename.newname) {
+      return { table: { schema: rename.relation.schemaname ?? null, name: rename.relation.relname }, newName: rename.newname };
+    }
+    const move = stmt?.AlterObjectSchemaStmt;
+    if (move && tableTypes.includes(move.objectType ?? '') && move.relation?.relname && move.newschema) {
+      return { table: { schema: move.relation.schemaname ?? null, name: move.relation.relname }, newSchema: move.newschema };
+    }
+    return null;
+  } catch {
+    return null;
+  }
+}

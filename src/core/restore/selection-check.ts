@@ -93,7 +93,7 @@ export function unknownSelection(selection: TableSelection, known: KnownRelation
   for (const t of selection.tables) {
     if (baseTables.has(key(t)) || known.laterTables.has(commentText(regclassText(t.schema, t.name)))) continue;
     const display = displayName(t);
-    out.push({ name: commentText(display), suggestions: closestNames({ ...t, display }, tableCandidates).map(commentText) });
+    out.push({ name: commentText(display), suggestions: [...new Set(closestNames({ ...t, display }, tableCandidates).map(commentText))] });
   }
   const schemaCandidates = [
     ...known.baseSchemas.map((s) => ({ schema: s, name: s, display: regclassText('', s) })),

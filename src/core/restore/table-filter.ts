@@ -15,15 +15,17 @@
  *   relations), also: `CREATE INDEX` on a kept materialized view, `CREATE [MATERIALIZED] VIEW`
  *   whose query reads only kept relations (PostgreSQL's parser), and `ALTER`/`DROP INDEX`,
  *   `ALTER`/`DROP [MATERIALIZED] VIEW`, `REFRESH MATERIALIZED VIEW` of a dependent (a rename:
- *   the statement's old name); what is kept is added to `dependents`. Any other block is left
- *   out and its header returned in `skippedDdl`, for the restore report.
+ *   the statement's old name); what is kept is added to `dependents`. An `ALTER TABLE … RENAME
+ *   TO` / `SET SCHEMA` of a chosen table (its header names the new identity) is kept and the
+ *   matcher follows the table under its new name. Any other block is left out and its header
+ *   returned in `skippedDdl`, for the restore report.
  * - `SELECT pg_catalog.setval('<seq>', …);`: when the sequence is one the partial base kept.
  * - comments, markers and anything else: kept (they change no table).
  * Lines inside a DDL block are never read as row changes (a function body may hold such lines).
  */
 import { ddlRegionEnd, isDdlHeader } from './ddl-region';
 import { ddlObjects } from '../segment/txn-log';
-import { createIndexTarget, renamedRelation, searchPathSchemas, viewSources, type IndexTarget } from '../ddl/index-target';
+import { createIndexTarget, movedTable, renamedRelation, searchPathSchemas, viewSources, type IndexTarget } from '../ddl/index-target';
 import { commentText, regclassText } from '../sql/quote';
 import type { SelectionMatcher } from './table-selection';
 
@@ -86,6 +88,20 @@ function blockStatement(block: readonly string[]): { statement: string; path: st
 /** A relation as a statement writes it is a kept one: qualified, or through the search_path (any schema on it). */
 function resolves(ref: IndexTarget, path: readonly string[], kept: (schema: string, name: string) => boolean): boolean {
   return ref.schema !== null ? kept(ref.schema, ref.name) : path.some((schema) => kept(schema, ref.name));
+}
+
+/**
+ * A chosen table renamed or moved to another schema (its header names only the new identity):
+ * kept, and the matcher follows it under its new name, so its later changes apply.
+ */
+function followMovedTable(block: readonly string[], matcher: SelectionMatcher): boolean {
+  const { statement, path } = blockStatement(block);
+  const moved = movedTable(statement);
+  if (!moved) return false;
+  const schema = moved.table.schema ?? path.find((s) => matcher.table(s, moved.table.name));
+  if (schema === undefined || !matcher.table(schema, moved.table.name)) return false;
+  matcher.addTable({ schema: moved.newSchema ?? schema, name: moved.newName ?? moved.table.name });
+  return true;
 }
 
 /** Whether a DDL block on an index or view concerns the kept relations (module comment); its tag is `tag`. */
@@ -173,7 +189,10 @@ export function filterBody(sql: string, options: BodyFilterOptions): BodyFilterR
       const tag = ddlTag(line);
       const objects = ddlObjects(line);
       const keep =
-        objects.some((o) => matcher.ddlObject(o)) || NON_RELATION.test(tag) || dependentDdl(tag, lines.slice(i, end), objects, matcher, options.dependents);
+        objects.some((o) => matcher.ddlObject(o)) ||
+        NON_RELATION.test(tag) ||
+        dependentDdl(tag, lines.slice(i, end), objects, matcher, options.dependents) ||
+        ((tag === 'ALTER TABLE' || tag === 'ALTER FOREIGN TABLE') && followMovedTable(lines.slice(i, end), matcher));
       if (keep) {
         for (let k = i; k < end; k++) out.push(lines[k] as string);
         // An index or view the kept DDL creates or renames is a dependent from now on.

@@ -108,6 +108,13 @@ export class SelectionMatcher {
   ddlObject(written: string): boolean {
     return this.ddlTables.has(written) || this.ddlSchemas.some((p) => written.startsWith(p) && written.length > p.length);
   }
+
+  /** One more kept table: a chosen one under its new name (renamed or moved by replayed DDL), or one the target holds. */
+  addTable(t: QualifiedName): void {
+    this.tables.add(`${t.schema}\u0000${t.name}`);
+    this.rowTables.add(`${quoteIdent(t.schema)}.${quoteIdent(t.name)}`);
+    this.ddlTables.add(commentText(regclassText(t.schema, t.name)));
+  }
 }
 
 /** The literal a `setval` line names its sequence by (capture-tables.ts renderSequencePositions). */

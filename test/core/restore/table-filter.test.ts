@@ -151,6 +151,36 @@ describe('filterBody', () => {
     expect([...dependents]).toEqual(expect.arrayContaining(['public.orders_note_i2', 'public.big']));
   });
 
+  it('follows a chosen table renamed or moved (its header names only the new identity): later changes under the new name apply', async () => {
+    await initDdlParser();
+    const block = (header: string, stmt: string) => [
+      `-- ddl: ALTER TABLE ${header} role alice at 2026-11-27 14:00:00.000000+00`,
+      'SET ROLE "alice";',
+      "SELECT pg_catalog.set_config('search_path', 'public', true);",
+      stmt,
+      "SELECT pg_catalog.set_config('search_path', '', true);",
+      'RESET ROLE;',
+    ];
+    const body = [
+      ...block('public."Orders 2"', 'ALTER TABLE public.orders RENAME TO "Orders 2";'),
+      `INSERT INTO public."Orders 2" (id) VALUES ('1');`,
+      ...block('archive."Orders 2"', 'ALTER TABLE public."Orders 2" SET SCHEMA archive;'),
+      `DELETE FROM archive."Orders 2" WHERE id = '1';`,
+      ...block('public.other2', 'ALTER TABLE public.other RENAME TO other2;'),
+      `INSERT INTO public.other2 (id) VALUES ('1');`,
+      '',
+    ].join('\n');
+    const r = run(body, ['public.orders']);
+    expect(r.sql.split('\n')).toEqual([
+      ...block('public."Orders 2"', 'ALTER TABLE public.orders RENAME TO "Orders 2";'),
+      `INSERT INTO public."Orders 2" (id) VALUES ('1');`,
+      ...block('archive."Orders 2"', 'ALTER TABLE public."Orders 2" SET SCHEMA archive;'),
+      `DELETE FROM archive."Orders 2" WHERE id = '1';`,
+      '',
+    ]);
+    expect(r.skippedDdl).toHaveLength(1);
+  });
+
   it('keeps setval of kept sequences only', () => {
     const body = "SELECT pg_catalog.setval('public.orders_id_seq', 5, true);\nSELECT pg_catalog.setval('public.other_seq', 5, true);\n";
     const r = run(body, ['public.orders'], [], [setvalLiteral({ schema: 'public', name: 'orders_id_seq' })]);
