@@ -1,6 +1,10 @@
 // CommonJS jest on Node 20 with execa 9 (ESM-only): transform execa and its ESM dependencies.
 // Each entry is an ESM-only package that execa 9 pulls in; ts-jest compiles them to CommonJS.
+// age-encryption (client-side encryption of an S3 repository) and its noble/scure dependencies are ESM-only too.
 const esmOnly = [
+  'age-encryption',
+  '@noble',
+  '@scure',
   'execa',
   '@sindresorhus/merge-streams',
   '@sec-ant/readable-stream',

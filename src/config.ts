@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './errors';
 import { parseS3Url, type ObjectStoreLocation } from './core/repository/object-store';
+import { recipientProblems, splitRecipients } from './core/repository/encryption';
 
 const identifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier (a-z, 0-9, _; at most 63)');
 const duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, 'a duration like 500ms, 30s, 10m, 1h, 7d');
@@ -157,12 +158,37 @@ export const s3RepositorySchema = z
     forcePathStyle: z.boolean().optional(),
     /** This worker's local folder: the capture's spool and the cache of what restore and verify download. */
     spool: z.string().min(1, 'a folder path'),
+    /**
+     * Client-side age encryption (docs/s3-repository.md, "Encryption"): the public keys files are
+     * encrypted to, and the path of the identity file that decrypts them (never the key itself).
+     * $PGINCR_AGE_RECIPIENTS and $PGINCR_AGE_IDENTITY_FILE win over these.
+     */
+    encryption: z
+      .object({
+        recipients: z.array(z.string()).optional(),
+        identityFile: z.string().min(1, 'a file path').optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/**
+ * Two repositories (docs/s3-repository.md, "Two repositories"): a local repository and its copy in
+ * an S3-compatible bucket, like pgBackRest's repo1 and repo2.
+ */
+export const twoRepositoriesSchema = z
+  .object({
+    /** The local repository: a folder, as a one-repository config's `repository`. */
+    path: z.string().min(1, 'a folder path'),
+    /** The copy: an S3 repository without a spool (the local repository is its folder). */
+    copy: s3RepositorySchema.omit({ spool: true }),
   })
   .strict();
 
 export const configSchema = z
   .object({
-    repository: z.union([z.string().min(1, 'a folder path'), s3RepositorySchema]),
+    repository: z.union([z.string().min(1, 'a folder path'), s3RepositorySchema, twoRepositoriesSchema]),
     profiles: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), profileSchema).default({}),
     defaultProfile: z.string().default('default'),
     capture: captureSchema.default(captureSchema.parse({})),
@@ -186,9 +212,12 @@ export type Config = Omit<z.infer<typeof configSchema>, 'repository'> & { reposi
 export type Profile = z.infer<typeof profileSchema>;
 
 /** Keys that would put a secret into the config file: refused with a pointer to pgpass. */
-const SECRET_KEYS = /^(password|passwd|pass|secret|pgpassword|credentials|access_?key(_?id)?|secret_?(access_?)?key|session_?token|aws_[a-z_]+)$/i;
+const SECRET_KEYS =
+  /^(password|passwd|pass|secret|pgpassword|credentials|access_?key(_?id)?|secret_?(access_?)?key|session_?token|aws_[a-z_]+|identity|identities|private_?key)$/i;
 
 function findSecretKeys(value: unknown, path: string[] = []): string[] {
+  // An age private key pasted where a public key or a path belongs.
+  if (typeof value === 'string') return /AGE-SECRET-KEY-/i.test(value) ? [path.join('.')] : [];
   if (value === null || typeof value !== 'object') return [];
   return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) =>
     SECRET_KEYS.test(k) ? [[...path, k].join('.')] : findSecretKeys(v, [...path, k]),
@@ -207,11 +236,16 @@ export function formatIssues(error: z.ZodError): string[] {
 export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, source = 'config'): Config {
   const secrets = findSecretKeys(raw);
   if (secrets.length) {
-    const what = (k: string) => (/pass/i.test(k.split('.').at(-1) ?? '') ? 'passwords' : 'credentials');
+    const what = (k: string) => {
+      const key = k.split('.').at(-1) ?? '';
+      if (/^(identity|identities|private_?key|\d+)$/i.test(key) || /encryption/.test(k)) return 'age private keys';
+      return /pass/i.test(key) ? 'passwords' : 'credentials';
+    };
     throw new ConfigError(`${source}: ${secrets.map((k) => `${k}: ${what(k)} are not allowed in the config file`).join('; ')}`, {
       hint:
         'set PGPASSWORD in the worker environment, or use a pgpass file (profile.passfile) or a service file; ' +
-        'S3 credentials come from the AWS environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance role)',
+        'S3 credentials come from the AWS environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, an instance role); ' +
+        'an age identity comes from a file: repository.encryption.identityFile or PGINCR_AGE_IDENTITY_FILE',
     });
   }
   const input = { ...(raw as Record<string, unknown>) };
@@ -224,14 +258,14 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
     const lines = formatIssues(result.error);
     throw new ConfigError(`${source} is invalid:\n  ${lines.join('\n  ')}`);
   }
-  const config = resolveRepository(result.data, input, source);
+  const config = resolveRepository(result.data, input, source, env);
   if (env.TEMPORAL_ADDRESS) config.temporal.address = env.TEMPORAL_ADDRESS;
   if (!config.profiles[config.defaultProfile]) config.profiles[config.defaultProfile] = {};
   return config;
 }
 
 /** With an S3 repository: the spool is the local folder every stage works in, the bucket is `objectStore`. */
-function resolveRepository(parsed: z.infer<typeof configSchema>, input: Record<string, unknown>, source: string): Config {
+function resolveRepository(parsed: z.infer<typeof configSchema>, input: Record<string, unknown>, source: string, env: NodeJS.ProcessEnv): Config {
   const { repository, ...rest } = parsed;
   if (typeof repository === 'string') {
     if (repository.startsWith('s3://')) {
@@ -241,9 +275,11 @@ function resolveRepository(parsed: z.infer<typeof configSchema>, input: Record<s
     }
     return { ...rest, repository };
   }
+  const copy = 'copy' in repository;
+  const s3 = 'copy' in repository ? { ...repository.copy, spool: repository.path } : repository;
   let where: { bucket: string; prefix: string } | null;
   try {
-    where = parseS3Url(repository.url);
+    where = parseS3Url(s3.url);
   } catch (error) {
     throw new ConfigError(`${source} is invalid:\n  repository.url: ${(error as Error).message}`);
   }
@@ -256,8 +292,35 @@ function resolveRepository(parsed: z.infer<typeof configSchema>, input: Record<s
   // Segments seal after a short age by default: the slot is acknowledged only up to what the bucket holds.
   const capture = input.capture as Record<string, unknown> | undefined;
   if (capture?.segmentMaxAge === undefined) rest.capture.segmentMaxAge = '1m';
-  const { endpoint, region, forcePathStyle } = repository;
-  return { ...rest, repository: repository.spool, objectStore: { ...where, endpoint, region, forcePathStyle } };
+  const { endpoint, region, forcePathStyle } = s3;
+  const encryption = resolveEncryption(s3.encryption, source, env);
+  return {
+    ...rest,
+    repository: s3.spool,
+    objectStore: { ...where, endpoint, region, forcePathStyle, ...(copy ? { copy } : {}), ...(encryption ? { encryption } : {}) },
+  };
+}
+
+/** The repository's age keys: recipients and the identity file's path, from the environment or the config; undefined when unencrypted. */
+function resolveEncryption(
+  configured: { recipients?: string[] | undefined; identityFile?: string | undefined } | undefined,
+  source: string,
+  env: NodeJS.ProcessEnv,
+): { recipients: string[]; identityFile?: string } | undefined {
+  const fromEnv = env.PGINCR_AGE_RECIPIENTS !== undefined && env.PGINCR_AGE_RECIPIENTS.trim() !== '';
+  const recipients = fromEnv ? splitRecipients(env.PGINCR_AGE_RECIPIENTS as string) : (configured?.recipients ?? []);
+  const identityFile = env.PGINCR_AGE_IDENTITY_FILE || configured?.identityFile;
+  if (!recipients.length && !identityFile) {
+    if (configured) {
+      throw new ConfigError(`${source} is invalid:\n  repository.encryption: needs recipients (to upload) and/or identityFile (to download)`, {
+        hint: 'recipients are age public keys (age1…: age-keygen -y identity.txt); identityFile is the path of the identity file (docs/s3-repository.md, "Encryption")',
+      });
+    }
+    return undefined;
+  }
+  const problems = recipientProblems(recipients).map((p) => `${fromEnv ? 'PGINCR_AGE_RECIPIENTS' : 'repository.encryption'}: ${p}`);
+  if (problems.length) throw new ConfigError(`${source} is invalid:\n  ${problems.join('\n  ')}`);
+  return { recipients, ...(identityFile ? { identityFile } : {}) };
 }
 
 /** Loads `--config FILE` / $PGINCR_CONFIG (JSON), or builds the all-defaults config from env. */

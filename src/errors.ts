@@ -49,6 +49,11 @@ export const VerifyFailedError = defineError('VerifyFailedError', 'verify_failed
 export const UnreplayableDdlError = defineError('UnreplayableDdlError', 'unreplayable_ddl');
 /** An object-store repository request failed or an object does not match what was uploaded; retryable. */
 export const ObjectStoreError = defineError('ObjectStoreError', 'object_store');
+/**
+ * An encrypted repository file cannot be decrypted with this worker's keys (no identity file, an
+ * unreadable one, or none of its identities opens the file), or there are no recipients to encrypt to.
+ */
+export const EncryptionKeyError = defineError('EncryptionKeyError', 'encryption_key');
 /** An external command (pg_dump, psql…) failed; retryable by default. */
 export const CommandFailedError = defineError('CommandFailedError', 'command_failed');
 

@@ -10,7 +10,7 @@ import { basename } from 'node:path';
 import type { CliOnlyActivities, PgincrActivities, RestorePlanResult } from './types';
 import type { ActivityDeps } from './context';
 import { chainDirFor } from './chain-dir';
-import { localChainPath, objectStoreOf, pullFromObjectStore, pushToObjectStore } from './object-store';
+import { checkRepositoryKey, localChainPath, objectStoreOf, pullFromObjectStore, pushToObjectStore } from './object-store';
 import { loadCatalog } from '../adapters/fs/catalog-store';
 import { deleteExpiredObjects, loadStoredCatalog, storeCatalog } from '../adapters/s3/chain-mirror';
 import { withExpired } from '../core/catalog/catalog';
@@ -22,6 +22,8 @@ type Name = keyof Activities;
 const READS_WITHOUT_DUMPS: Name[] = ['inspectSetup', 'takeBase', 'planVerification', 'takeCheckpoint', 'recordVerification', 'applyRetention'];
 /** Read the chain with its base dumps (a restore plan checks every file it needs; a rebuild sizes the bases). */
 const READS_ALL: Name[] = ['planRestore', 'rebuildCatalog'];
+/** Restore and verify start here: with an encrypted repository they refuse a wrong or missing key before anything else. */
+const CHECKS_KEY: Name[] = ['planRestore', 'planVerification'];
 /** Write to the chain: what the bucket lacks is pushed after. */
 const WRITES: Name[] = ['takeBase', 'dumpGlobals', 'writeMetadata', 'takeCheckpoint', 'recordVerification'];
 /** Take a restore plan made on any worker: its paths are mapped into this worker's folder, the files pulled. */
@@ -43,8 +45,9 @@ export function withObjectStore(deps: ActivityDeps, activities: Activities): Act
   for (const name of new Set([...READS_WITHOUT_DUMPS, ...READS_ALL, ...WRITES])) {
     wrap(name, async (input, run) => {
       const chain = await chainOf(input);
-      if (READS_ALL.includes(name)) await pullFromObjectStore(config, chain);
-      else if (READS_WITHOUT_DUMPS.includes(name)) await pullFromObjectStore(config, chain, { withoutDumps: true });
+      if (CHECKS_KEY.includes(name)) await checkRepositoryKey(config, chain);
+      if (READS_ALL.includes(name)) await pullFromObjectStore(config, chain, { log: deps.logger });
+      else if (READS_WITHOUT_DUMPS.includes(name)) await pullFromObjectStore(config, chain, { withoutDumps: true, log: deps.logger });
       const result = await run(input);
       if (WRITES.includes(name)) await pushToObjectStore(config, chain);
       return result;
@@ -82,7 +85,7 @@ export function withObjectStore(deps: ActivityDeps, activities: Activities): Act
         chainDir: localChainPath(config, plan.chainDir),
         ...(plan.expectedChecksumsFile ? { expectedChecksumsFile: localChainPath(config, plan.expectedChecksumsFile) } : {}),
       };
-      await pullFromObjectStore(config, local.chainDir, { withoutDumps: name !== 'restoreBase' });
+      await pullFromObjectStore(config, local.chainDir, { withoutDumps: name !== 'restoreBase', log: deps.logger });
       return run({ ...input, plan: local });
     });
   }
@@ -90,7 +93,7 @@ export function withObjectStore(deps: ActivityDeps, activities: Activities): Act
     const file = input.checksumsFile as string | undefined;
     if (!file) return run(input);
     const local = localChainPath(config, file);
-    await pullFromObjectStore(config, local.replace(/\/(base|checkpoints)\/.*$/, ''), { withoutDumps: true }); // its chain folder
+    await pullFromObjectStore(config, local.replace(/\/(base|checkpoints)\/.*$/, ''), { withoutDumps: true, log: deps.logger }); // its chain folder
     return run({ ...input, checksumsFile: local });
   });
   return wrapped as unknown as Activities;

@@ -8,8 +8,10 @@
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { Config } from '../config';
+import type { Logger } from '../logger';
+import { ObjectStoreError } from '../errors';
 import { ObjectStore } from '../adapters/s3/object-store';
-import { loadStoredCatalog, pullChain, pushChain } from '../adapters/s3/chain-mirror';
+import { checkDecryptionKey, loadStoredCatalog, pullChain, pushChain } from '../adapters/s3/chain-mirror';
 import { loadCatalog } from '../adapters/fs/catalog-store';
 import type { Catalog } from '../core/catalog/schema';
 import { BASE_DIR, BASE_FILES, CONTROL_DIR, rotateRequestPath } from '../core/repository/paths';
@@ -32,10 +34,33 @@ const isDump = (rel: string) => rel.startsWith(`${BASE_DIR}/`) && (rel.includes(
  * Brings the chain folder up to the bucket (files it lacks, the bucket's catalog merged in).
  * `withoutDumps`: leave base dumps in the bucket (the capture needs none).
  */
-export async function pullFromObjectStore(config: Config, chainDir: string, options: { withoutDumps?: boolean } = {}): Promise<string[]> {
+export async function pullFromObjectStore(config: Config, chainDir: string, options: { withoutDumps?: boolean; log?: Logger } = {}): Promise<string[]> {
   const store = objectStoreOf(config);
   if (!store) return [];
-  return pullChain(store, chainDir, options.withoutDumps ? { skip: isDump } : {});
+  try {
+    return await pullChain(store, chainDir, options.withoutDumps ? { skip: isDump } : {});
+  } catch (error) {
+    if (!copyUnavailable(config, error)) throw error;
+    options.log?.warn({ err: error, copy: store.describe(basename(chainDir)) }, 'the repository copy cannot be read: using the local repository alone');
+    return [];
+  }
+}
+
+/**
+ * Two repositories: the local repository serves what it holds while its copy cannot be reached
+ * or read (a restore whose files are all local needs no bucket). A wrong key is never passed over.
+ */
+function copyUnavailable(config: Config, error: unknown): boolean {
+  return config.objectStore?.copy === true && error instanceof ObjectStoreError;
+}
+
+/** With an encrypted repository: throws when this worker's identity does not open the chain's files (restore and verify ask first). */
+export async function checkRepositoryKey(config: Config, chainDir: string): Promise<void> {
+  const store = objectStoreOf(config);
+  if (!store) return;
+  await checkDecryptionKey(store, basename(chainDir)).catch((error: unknown) => {
+    if (!copyUnavailable(config, error)) throw error;
+  });
 }
 
 /** Uploads what the bucket lacks of the chain folder (`only`: just these files), then merges the catalog. */

@@ -19,6 +19,7 @@ export const NON_RETRYABLE_ERROR_TYPES = [
   'TargetExistsError',
   'VerifyFailedError',
   'UnreplayableDdlError',
+  'EncryptionKeyError',
   'DecodeError',
   'RenderError',
 ] as const;

@@ -7,11 +7,11 @@ import { basename, join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { durationMs, type Config } from '../config';
 import type { Logger } from '../logger';
-import type { HealthReport } from '../core/monitor/health';
+import type { HealthObservations, HealthReport } from '../core/monitor/health';
 import { chainDirFor } from '../activities/chain-dir';
 import { profileByName } from '../activities/profiles';
 import { askCaptureState } from './capture-state';
-import { runHealthCheck } from './check';
+import { describeError, runHealthCheck } from './check';
 import { CATALOG_FILE } from '../core/repository/paths';
 import type { CatalogLike } from '../core/monitor/catalog-facts';
 
@@ -26,6 +26,20 @@ async function bucketCatalog(config: Config, chainDir: string): Promise<CatalogL
   return catalog;
 }
 
+/** Two repositories: the local chain folder against the bucket's copy (loaded here only: no AWS SDK in a one-repository check's start-up). */
+async function compareCopy(config: Config, chainDir: string): Promise<NonNullable<HealthObservations['repositoryCopy']>> {
+  const { objectStoreOf } = require('../activities/object-store') as typeof import('../activities/object-store');
+  const { compareChain } = require('../adapters/s3/chain-mirror') as typeof import('../adapters/s3/chain-mirror');
+  const store = objectStoreOf(config)!;
+  const copy = store.describe(basename(chainDir));
+  try {
+    const d = await compareChain(store, chainDir);
+    return { copy, onlyLocal: d.onlyLocal, onlyInCopy: d.onlyInStore, different: d.different };
+  } catch (error) {
+    return { copy, error: describeError(error) };
+  }
+}
+
 export async function checkProfile(config: Config, logger: Logger, profile: string, client?: Client): Promise<{ report: HealthReport; chain: string }> {
   const chain = await chainDirFor({ config, logger }, profile).catch(() => join(config.repository, 'unknown'));
   const capture = await askCaptureState(config, profile, client ? { client } : {});
@@ -37,7 +51,10 @@ export async function checkProfile(config: Config, logger: Logger, profile: stri
     ...capture,
     maxBaseAgeMs: 2 * 86_400_000,
     segmentAgeWarningMs: 4 * durationMs(config.capture.segmentMaxAge),
-    ...(config.objectStore ? { loadCatalog: (dir: string) => bucketCatalog(config, dir), uploads: true } : {}),
+    // Two repositories: the local repository's catalog (it is a repository, and answers while the bucket does not).
+    ...(config.objectStore && !config.objectStore.copy ? { loadCatalog: (dir: string) => bucketCatalog(config, dir) } : {}),
+    ...(config.objectStore ? { uploads: true } : {}),
+    ...(config.objectStore?.copy ? { compareCopy: () => compareCopy(config, chain) } : {}),
   });
   return { report, chain };
 }

@@ -45,6 +45,8 @@ export interface HealthCheckOptions {
   /** Loads the catalog; defaults to catalog-store's loadCatalog (`<chainDir>/catalog/catalog.json`). */
   loadCatalog?: (chainDir: string) => Promise<CatalogLike>;
   connectTimeoutMs?: number;
+  /** Two repositories: compares the local repository with its object-store copy. */
+  compareCopy?: () => Promise<NonNullable<HealthObservations['repositoryCopy']>>;
   now?: () => number;
   env?: NodeJS.ProcessEnv;
 }
@@ -169,5 +171,6 @@ export async function runHealthCheck(opts: HealthCheckOptions): Promise<HealthRe
   const nowMs = now();
   await observeProgress(opts, obs, nowMs);
   await observeRepository(opts, obs);
+  if (opts.compareCopy) obs.repositoryCopy = await opts.compareCopy();
   return evaluateHealth(obs, thresholdsFromConfig(opts.alerts, opts), nowMs);
 }

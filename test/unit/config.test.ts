@@ -141,6 +141,53 @@ describe('S3 repository config', () => {
     );
   });
 
+  describe('encryption', () => {
+    const recipient = 'age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p';
+    const secret = 'AGE-SECRET-KEY-1GFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFPYYSJZGFQ';
+
+    it('takes recipients and the identity file path from the config, or the environment over it', () => {
+      const c = parseConfig({ repository: { ...s3, encryption: { recipients: [recipient], identityFile: '/etc/pgincr/age-identity.txt' } } }, env);
+      expect(c.objectStore?.encryption).toEqual({ recipients: [recipient], identityFile: '/etc/pgincr/age-identity.txt' });
+      const fromEnv = parseConfig({ repository: s3 }, { PGINCR_AGE_RECIPIENTS: `${recipient} ${recipient}`, PGINCR_AGE_IDENTITY_FILE: '/run/key' });
+      expect(fromEnv.objectStore?.encryption).toEqual({ recipients: [recipient, recipient], identityFile: '/run/key' });
+      expect(parseConfig({ repository: s3 }, env).objectStore?.encryption).toBeUndefined();
+      expect(parseConfig({ repository: { ...s3, encryption: { identityFile: '/k' } } }, env).objectStore?.encryption).toEqual({
+        recipients: [],
+        identityFile: '/k',
+      });
+    });
+
+    it('refuses a private key anywhere in the config without repeating it, and names a bad recipient', () => {
+      for (const encryption of [{ recipients: [secret] }, { identity: secret }, { identityFile: secret }]) {
+        const msg = problems({ repository: { ...s3, encryption } });
+        expect(msg).toMatch(/repository\.encryption\.\S+: age private keys are not allowed in the config file/);
+        expect(msg).toMatch(/hint: .*PGINCR_AGE_IDENTITY_FILE/);
+        expect(msg).not.toContain(secret);
+      }
+      expect(problems({ repository: { ...s3, encryption: { recipients: ['age1nope'] } } })).toMatch(
+        /repository\.encryption: recipients\[0\] "age1nope" is not an age X25519 public key/,
+      );
+      expect(problems({ repository: { ...s3, encryption: {} } })).toMatch(/repository\.encryption: needs recipients .* and\/or identityFile/);
+      let envMessage = '';
+      try {
+        parseConfig({ repository: s3 }, { PGINCR_AGE_RECIPIENTS: secret });
+      } catch (error) {
+        envMessage = (error as Error).message;
+      }
+      expect(envMessage).toMatch(/PGINCR_AGE_RECIPIENTS: recipients\[0\] is a private key/);
+      expect(envMessage).not.toContain(secret);
+    });
+  });
+
+  it('takes two repositories: the local path is the repository folder, the copy the object store', () => {
+    const { spool: _spool, ...copy } = s3;
+    const c = parseConfig({ repository: { path: '/var/backups/pgincr', copy } }, env);
+    expect(c.repository).toBe('/var/backups/pgincr');
+    expect(c.objectStore).toMatchObject({ bucket: 'backups-eu', prefix: 'pgincr/prod', copy: true });
+    expect(parseConfig({ repository: s3 }, env).objectStore?.copy).toBeUndefined();
+    expect(problems({ repository: { path: '/b', copy: { ...copy, spool: '/s' } } })).toMatch(/repository/);
+  });
+
   it('refuses decoder_raw with an S3 repository (not supported yet)', () => {
     expect(problems({ repository: s3, capture: { decoder: 'decoder_raw' } })).toMatch(
       /capture\.decoder: decoder_raw is not supported with an S3 repository yet/,

@@ -6,14 +6,18 @@
  * checkpoints), so "lacks" is by name and size. The catalog, which several workers update, is
  * written with a conditional put (If-Match on the ETag read, If-None-Match for the first one)
  * and merged again when another writer got there first: no entry is ever lost.
+ * With encryption (encryption.ts) every file but the catalog is stored as `<name>.age`, encrypted
+ * on the way up and decrypted on the way down; the local folder always holds the plaintext.
  */
 import { readdir, rm, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { isExpiredFile, mergeCatalogs, withExpired } from '../../core/catalog/catalog';
 import { catalogSchema, type Catalog } from '../../core/catalog/schema';
-import { isMirrored } from '../../core/repository/object-store';
+import { isMirrored, isSafeChainPath } from '../../core/repository/object-store';
+import { ageFileBytes, fileOfStoredName, isEncryptedInStore, storedName } from '../../core/repository/encryption';
 import { CATALOG_FILE, SEGMENTS_DIR } from '../../core/repository/paths';
-import { ObjectStoreError } from '../../errors';
+import { EncryptionKeyError, ObjectStoreError } from '../../errors';
 import { loadCatalog, updateCatalog } from '../fs/catalog-store';
 import type { ObjectStore } from './object-store';
 
@@ -49,16 +53,37 @@ async function localFiles(chainDir: string): Promise<Map<string, number>> {
   return files;
 }
 
-/** Objects of the chain in the bucket (paths relative to the chain folder) with their sizes. */
-async function storedFiles(store: ObjectStore, chain: string): Promise<Map<string, number>> {
-  const files = new Map<string, number>();
+/** A chain file as the bucket holds it: its stored size, and whether it is an age file (`<file>.age`). */
+interface StoredFile {
+  /** The object's path relative to the chain folder (`<file>.age` when encrypted). */
+  stored: string;
+  bytes: number;
+  encrypted: boolean;
+}
+
+/** Objects of the chain in the bucket, by the chain file they hold (paths relative to the chain folder). */
+async function storedFiles(store: ObjectStore, chain: string): Promise<Map<string, StoredFile>> {
+  const files = new Map<string, StoredFile>();
   for await (const o of store.list(chain)) {
-    const rel = o.path.slice(chain.length + 1);
+    const stored = o.path.slice(chain.length + 1);
     // A key is any string: one with an empty, `.` or `..` part would name a file outside the chain folder here.
-    if (rel.split('/').some((part) => part === '' || part === '.' || part === '..')) continue;
-    files.set(rel, o.bytes);
+    if (!isSafeChainPath(stored)) continue;
+    const { file, encrypted } = fileOfStoredName(stored);
+    if (files.get(file)?.encrypted && !encrypted) continue; // a plain copy beside the age file: being replaced
+    files.set(file, { stored, bytes: o.bytes, encrypted });
   }
   return files;
+}
+
+/**
+ * Whether the bucket's copy of a chain file holds `plainBytes` bytes. An age file's size follows
+ * from the plaintext's and the header's (fixed for one set of recipients); one written to other
+ * recipients is asked for the plaintext size it recorded.
+ */
+async function sameSize(store: ObjectStore, chain: string, rel: string, stored: StoredFile, plainBytes: number): Promise<boolean> {
+  if (!stored.encrypted) return stored.bytes === plainBytes;
+  if (store.cipher?.canEncrypt && stored.bytes === ageFileBytes(plainBytes, await store.cipher.headerBytes())) return true;
+  return (await store.plainBytes(`${chain}/${stored.stored}`)) === plainBytes;
 }
 
 function parseStoredCatalog(store: ObjectStore, path: string, text: string): Catalog {
@@ -117,15 +142,30 @@ export async function pushChain(store: ObjectStore, chainDir: string, options: {
   const local = options.only
     ? new Map(await Promise.all(options.only.map(async (rel) => [rel, (await stat(join(chainDir, rel))).size] as const)))
     : await localFiles(chainDir);
-  const stored = options.only ? new Map<string, number>() : await storedFiles(store, chain);
+  const stored = options.only ? new Map<string, StoredFile>() : await storedFiles(store, chain);
   const storedCatalog = options.only ? null : await loadStoredCatalog(store, chain);
   const expired = catalog ? withExpired(catalog, storedCatalog?.expired) : storedCatalog;
+  if (!store.cipher && [...stored.values()].some((f) => f.encrypted)) {
+    throw new EncryptionKeyError(
+      `${store.describe(chain)} holds age-encrypted files and this worker has no encryption configured: it would upload in the clear`,
+      {
+        hint: 'give this worker the repository\'s recipients (repository.encryption.recipients or PGINCR_AGE_RECIPIENTS; docs/s3-repository.md, "Encryption")',
+      },
+    );
+  }
   // A sealed segment goes up once the catalog lists it: before that it may still be compressed (its .sql replaced by .gz).
   const listed = new Set(catalog?.segments.map((s) => s.file) ?? []);
   const uploaded: string[] = [];
   for (const [rel, bytes] of [...local].sort(([a], [b]) => a.localeCompare(b))) {
-    if (stored.get(rel) === bytes || (rel.startsWith(`${SEGMENTS_DIR}/`) && !listed.has(rel)) || isExpiredFile(expired, rel)) continue;
-    await store.putFile(`${chain}/${rel}`, join(chainDir, rel));
+    if ((rel.startsWith(`${SEGMENTS_DIR}/`) && !listed.has(rel)) || isExpiredFile(expired, rel)) continue;
+    const there = stored.get(rel);
+    if (there && (await sameSize(store, chain, rel, there, bytes))) continue;
+    if (store.cipher && isEncryptedInStore(rel)) {
+      await store.putEncryptedFile(`${chain}/${storedName(rel, true)}`, join(chainDir, rel), store.cipher);
+      if (there && !there.encrypted) await store.delete(`${chain}/${rel}`); // the plain copy written before encryption was on
+    } else {
+      await store.putFile(`${chain}/${rel}`, join(chainDir, rel));
+    }
     uploaded.push(rel);
   }
   return { uploaded, catalog: catalog ? await storeCatalog(store, chain, catalog) : await loadStoredCatalog(store, chain) };
@@ -135,7 +175,9 @@ export async function pushChain(store: ObjectStore, chainDir: string, options: {
  * Downloads every object of the chain that the local folder lacks (or holds at another size),
  * except those `skip` names, then merges the bucket's catalog into the local one. Files that
  * retention expired (a retention run on another worker) are neither downloaded nor kept: the
- * local copies are deleted. Returns the paths downloaded (relative to the chain folder).
+ * local copies are deleted. Returns the paths downloaded (relative to the chain folder). Age
+ * files are decrypted on the way: a wrong or missing key fails naming the file before anything
+ * of it is written.
  */
 export async function pullChain(store: ObjectStore, chainDir: string, options: { skip?: (rel: string) => boolean } = {}): Promise<string[]> {
   const chain = basename(chainDir);
@@ -143,9 +185,12 @@ export async function pullChain(store: ObjectStore, chainDir: string, options: {
   const stored = await storedFiles(store, chain);
   const local = await localFiles(chainDir);
   const downloaded: string[] = [];
-  for (const [rel, bytes] of [...stored].sort(([a], [b]) => a.localeCompare(b))) {
-    if (rel === CATALOG_FILE || !isMirrored(rel) || options.skip?.(rel) || local.get(rel) === bytes || isExpiredFile(catalog, rel)) continue;
-    await store.downloadFile(`${chain}/${rel}`, join(chainDir, rel));
+  for (const [rel, there] of [...stored].sort(([a], [b]) => a.localeCompare(b))) {
+    if (rel === CATALOG_FILE || !isMirrored(rel) || options.skip?.(rel) || isExpiredFile(catalog, rel)) continue;
+    const mine = local.get(rel);
+    if (mine !== undefined && (await sameSize(store, chain, rel, there, mine))) continue;
+    if (there.encrypted) await store.downloadFile(`${chain}/${there.stored}`, join(chainDir, rel), { decrypt: store.cipher ?? noCipher(store, chain, rel) });
+    else await store.downloadFile(`${chain}/${there.stored}`, join(chainDir, rel));
     downloaded.push(rel);
   }
   if (catalog) {
@@ -171,10 +216,85 @@ export async function deleteExpiredObjects(store: ObjectStore, chain: string): P
   const catalog = await loadStoredCatalog(store, chain);
   if (!catalog?.expired) return [];
   const deleted: string[] = [];
-  for (const rel of (await storedFiles(store, chain)).keys()) {
+  for (const [rel, there] of await storedFiles(store, chain)) {
     if (!isExpiredFile(catalog, rel)) continue;
-    await store.delete(`${chain}/${rel}`);
+    await store.delete(`${chain}/${there.stored}`);
     deleted.push(rel);
   }
   return deleted;
+}
+
+function noCipher(store: ObjectStore, chain: string, rel: string): never {
+  throw new EncryptionKeyError(`${store.describe(`${chain}/${storedName(rel, true)}`)} is encrypted with age and this worker has no encryption configured`, {
+    hint: 'set PGINCR_AGE_IDENTITY_FILE (or repository.encryption.identityFile) to the age identity file that opens the repository (docs/s3-repository.md, "Encryption")',
+  });
+}
+
+/**
+ * Checks that this worker's identity opens the chain's files, reading one age file's header
+ * (the smallest): a restore or a verify refuses a wrong or missing key before it applies
+ * anything, even when every file it needs is already in its folder. No-op for a plain chain.
+ */
+export async function checkDecryptionKey(store: ObjectStore, chain: string): Promise<void> {
+  let smallest: { path: string; bytes: number } | undefined;
+  for await (const o of store.list(chain)) {
+    if (fileOfStoredName(o.path).encrypted && (!smallest || o.bytes < smallest.bytes)) smallest = { path: o.path, bytes: o.bytes };
+  }
+  if (!smallest) return;
+  const cipher = store.cipher ?? noCipher(store, chain, fileOfStoredName(smallest.path.slice(chain.length + 1)).file);
+  const object = await store.get(smallest.path);
+  if (!object) return; // removed meanwhile (retention): the restore's own downloads check the rest
+  const plain = await cipher.decrypt(object.body, store.describe(smallest.path));
+  plain.destroy();
+  object.body.destroy();
+}
+
+/** How the chain folder and the bucket differ (paths relative to the chain folder). */
+export interface ChainDivergence {
+  onlyLocal: string[];
+  onlyInStore: string[];
+  /** In both, with different (plaintext) sizes. */
+  different: string[];
+}
+
+/**
+ * Compares the chain folder with the bucket file by file (name and plaintext size), for two
+ * repositories (a local one and its copy). Not compared: the catalog, what is never mirrored
+ * (the open segment, control and monitor files), a segment not yet in the local catalog (being
+ * sealed), and local files younger than `settleMs` that the bucket lacks (their upload is due).
+ */
+export async function compareChain(store: ObjectStore, chainDir: string, options: { settleMs?: number; now?: number } = {}): Promise<ChainDivergence> {
+  const chain = basename(chainDir);
+  const [local, stored, catalog] = [await localFiles(chainDir), await storedFiles(store, chain), await loadCatalog(chainDir)];
+  const listed = new Set(catalog?.segments.map((e) => e.file) ?? []);
+  const settled = (options.now ?? Date.now()) - (options.settleMs ?? 300_000);
+  const out: ChainDivergence = { onlyLocal: [], onlyInStore: [], different: [] };
+  for (const [rel, bytes] of [...local].sort(([a], [b]) => a.localeCompare(b))) {
+    if (rel.startsWith(`${SEGMENTS_DIR}/`) && !listed.has(rel)) continue;
+    const there = stored.get(rel);
+    if (!there) {
+      if ((await stat(join(chainDir, rel))).mtimeMs <= settled) out.onlyLocal.push(rel);
+    } else if (!(await sameSize(store, chain, rel, there, bytes))) out.different.push(rel);
+  }
+  for (const rel of [...stored.keys()].sort()) if (rel !== CATALOG_FILE && isMirrored(rel) && !local.has(rel)) out.onlyInStore.push(rel);
+  return out;
+}
+
+/**
+ * A chain file's content read straight from the bucket (decrypted when it is stored as an age
+ * file), for readers that stream without downloading; null when the bucket holds neither name.
+ */
+export async function openStoredFile(store: ObjectStore, chain: string, rel: string): Promise<Readable | null> {
+  const names = isEncryptedInStore(rel) ? (store.cipher ? [storedName(rel, true), rel] : [rel, storedName(rel, true)]) : [rel];
+  for (const name of names) {
+    const object = await store.get(`${chain}/${name}`);
+    if (!object) continue;
+    if (!fileOfStoredName(name).encrypted) return object.body;
+    if (!store.cipher) {
+      object.body.destroy();
+      return noCipher(store, chain, rel);
+    }
+    return store.cipher.decrypt(object.body, store.describe(`${chain}/${name}`));
+  }
+  return null;
 }

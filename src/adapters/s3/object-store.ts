@@ -27,6 +27,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { describeLocation, objectKey, relativeKey, type ObjectStoreLocation } from '../../core/repository/object-store';
 import { ObjectStoreError, PgincrError } from '../../errors';
+import { AgeCipher } from './age-cipher';
 
 /** Parts of 8 MiB (S3's minimum is 5 MiB); files up to one part go in a single PUT. */
 const PART_BYTES = 8 * 1024 * 1024;
@@ -34,6 +35,9 @@ const DAMAGED_HINT =
   'the object was changed or damaged in the bucket: restore it from another copy, or rebuild the catalog without it (pgincr catalog rebuild)';
 /** The object metadata key holding the file's SHA-256 (`x-amz-meta-pgincr-sha256`). */
 const SHA256_META = 'pgincr-sha256';
+/** An age-encrypted object's plaintext: its SHA-256 and size (checked after decrypting; sizes compared without a download). */
+const PLAIN_SHA256_META = 'pgincr-plain-sha256';
+const PLAIN_BYTES_META = 'pgincr-plain-bytes';
 
 export interface StoredObject {
   /** Path relative to the repository root (the key without the prefix). */
@@ -64,8 +68,22 @@ async function sha256OfFile(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
+/** A pass-through that hashes what flows through it (`digest()` once it ended). */
+function hashingStream(): { stream: Transform; digest: () => string } {
+  const hash = createHash('sha256');
+  const stream = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  return { stream, digest: () => hash.digest('hex') };
+}
+
 export class ObjectStore {
   readonly client: S3Client;
+  /** Client-side encryption of the chain files, when the repository is encrypted (chain-mirror.ts decides which files). */
+  readonly cipher: AgeCipher | undefined;
 
   constructor(
     readonly location: ObjectStoreLocation,
@@ -77,6 +95,7 @@ export class ObjectStore {
       ...(location.forcePathStyle !== undefined ? { forcePathStyle: location.forcePathStyle } : {}),
     };
     this.client = client ?? new S3Client(options);
+    this.cipher = location.encryption ? new AgeCipher(location.encryption) : undefined;
   }
 
   /** `s3://bucket/prefix/<path>`, for messages. */
@@ -139,12 +158,68 @@ export class ObjectStore {
     return { sha256, bytes: size };
   }
 
+  /**
+   * Encrypts a local file with `cipher` while uploading it to `path` (an age file; nothing of the
+   * plaintext is written to disk or held whole in memory), then checks it arrived whole: each
+   * part's SHA-256 is checked by the server, the stored size must be the age file's size, the
+   * recorded plaintext SHA-256 the file's, and for a single PUT the server's SHA-256 of the
+   * object the one of the bytes sent. Returns the plaintext's SHA-256 and size.
+   */
+  async putEncryptedFile(path: string, file: string, cipher: AgeCipher): Promise<{ sha256: string; bytes: number }> {
+    const sha256 = await sha256OfFile(file);
+    const { size } = await stat(file);
+    try {
+      const encrypted = await cipher.encrypt(createReadStream(file), size);
+      const sent = hashingStream();
+      encrypted.body.on('error', (error) => sent.stream.destroy(error));
+      const upload = new Upload({
+        client: this.client,
+        params: {
+          Bucket: this.location.bucket,
+          Key: this.key(path),
+          Body: encrypted.body.pipe(sent.stream),
+          ChecksumAlgorithm: 'SHA256',
+          Metadata: { [PLAIN_SHA256_META]: sha256, [PLAIN_BYTES_META]: String(size) },
+        },
+        partSize: PART_BYTES,
+        queueSize: 2,
+        leavePartsOnError: false,
+      });
+      await upload.done();
+      const digest = sent.digest();
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.key(path), ChecksumMode: 'ENABLED' }));
+      const whole = head.ChecksumSHA256 && !head.ChecksumSHA256.includes('-') ? Buffer.from(head.ChecksumSHA256, 'base64').toString('hex') : undefined;
+      if (head.ContentLength !== encrypted.bytes || head.Metadata?.[PLAIN_SHA256_META] !== sha256 || (whole !== undefined && whole !== digest)) {
+        throw new ObjectStoreError(
+          `encrypted upload of ${file} to ${this.describe(path)} does not match: ${encrypted.bytes} bytes sha256 ${digest} sent, ` +
+            `${head.ContentLength} bytes sha256 ${whole ?? '(none)'} stored`,
+          { hint: 'the upload is retried; if it keeps failing, check the S3 server (a proxy rewriting bodies?)' },
+        );
+      }
+    } catch (error) {
+      this.fail('upload to', path, error);
+    }
+    return { sha256, bytes: size };
+  }
+
+  /** The plaintext size an encrypted object recorded at upload (undefined when absent or not recorded). */
+  async plainBytes(path: string): Promise<number | undefined> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.key(path) }));
+      const recorded = head.Metadata?.[PLAIN_BYTES_META];
+      return recorded !== undefined && /^\d+$/.test(recorded) ? Number(recorded) : undefined;
+    } catch (error) {
+      if (isNotFound(error)) return undefined;
+      this.fail('metadata of', path, error);
+    }
+  }
+
   /** The object's content as a stream; null when there is no such object. */
-  async get(path: string): Promise<{ body: Readable; etag?: string; sha256?: string; bytes?: number } | null> {
+  async get(path: string): Promise<{ body: Readable; etag?: string; sha256?: string; plainSha256?: string; bytes?: number } | null> {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(path) }));
       const body = out.Body as Readable;
-      return { body, etag: out.ETag, sha256: out.Metadata?.[SHA256_META], bytes: out.ContentLength };
+      return { body, etag: out.ETag, sha256: out.Metadata?.[SHA256_META], plainSha256: out.Metadata?.[PLAIN_SHA256_META], bytes: out.ContentLength };
     } catch (error) {
       if (isNotFound(error)) return null;
       this.fail('download of', path, error);
@@ -163,25 +238,23 @@ export class ObjectStore {
   /**
    * Downloads `path` into `file` (temp name, then rename, 0600), checking the SHA-256 the upload
    * recorded; throws naming both when they differ, leaving no file. Returns false when absent.
+   * `decrypt`: the object is an age file, decrypted on the way (a wrong or missing key throws
+   * before anything is written), its plaintext checked against the SHA-256 recorded at upload.
    */
-  async downloadFile(path: string, file: string): Promise<boolean> {
+  async downloadFile(path: string, file: string, options: { decrypt?: AgeCipher } = {}): Promise<boolean> {
     const object = await this.get(path);
     if (!object) return false;
     await mkdir(dirname(file), { recursive: true, mode: 0o700 });
     const temp = join(dirname(file), `.${basename(file)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-    const hash = createHash('sha256');
-    const hashing = new Transform({
-      transform(chunk: Buffer, _encoding, done) {
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
+    const hashing = hashingStream();
+    const want = options.decrypt ? object.plainSha256 : object.sha256;
     try {
-      await pipeline(object.body, hashing, createWriteStream(temp, { mode: 0o600 }));
-      const got = hash.digest('hex');
-      if (object.sha256 && got !== object.sha256) {
+      const source = options.decrypt ? await options.decrypt.decrypt(object.body, this.describe(path)) : object.body;
+      await pipeline(source, hashing.stream, createWriteStream(temp, { mode: 0o600 }));
+      const got = hashing.digest();
+      if (want && got !== want) {
         throw new ObjectStoreError(
-          `${this.describe(path)}: downloaded content does not match the checksum recorded at upload (sha256 ${got}, recorded ${object.sha256})`,
+          `${this.describe(path)}: downloaded content does not match the checksum recorded at upload (sha256 ${got}${options.decrypt ? ' decrypted' : ''}, recorded ${want})`,
           {
             hint: DAMAGED_HINT,
           },
@@ -190,10 +263,18 @@ export class ObjectStore {
       await rename(temp, file);
       return true;
     } catch (error) {
+      object.body.destroy();
       await rm(temp, { force: true });
       // The SDK checks the server's checksum header first (x-amz-checksum-sha256 of the upload).
       if (/checksum mismatch/i.test((error as Error).message)) {
         throw new ObjectStoreError(`${this.describe(path)}: downloaded content does not match the checksum recorded at upload (${(error as Error).message})`, {
+          cause: error,
+          hint: DAMAGED_HINT,
+        });
+      }
+      if (options.decrypt && /invalid tag|final chunk|ciphertext|truncat|unexpected end/i.test((error as Error).message)) {
+        // A payload chunk that fails its authentication tag: changed or truncated in the bucket.
+        throw new ObjectStoreError(`${this.describe(path)}: the age file does not decrypt whole (${(error as Error).message})`, {
           cause: error,
           hint: DAMAGED_HINT,
         });

@@ -67,7 +67,7 @@ async function bucketSource(
   filter: LogFilter,
 ): Promise<{ where: string; files: LogFile[]; open(file: LogFile): Promise<Readable> }> {
   const { objectStoreOf } = require('../../activities/object-store') as typeof import('../../activities/object-store');
-  const { loadStoredCatalog } = require('../../adapters/s3/chain-mirror') as typeof import('../../adapters/s3/chain-mirror');
+  const { loadStoredCatalog, openStoredFile } = require('../../adapters/s3/chain-mirror') as typeof import('../../adapters/s3/chain-mirror');
   const { filesForWindowFromCatalog } = require('../../adapters/fs/segment-log-reader') as typeof import('../../adapters/fs/segment-log-reader');
   const store = objectStoreOf(config)!;
   const name = basename(chain);
@@ -80,9 +80,9 @@ async function bucketSource(
     where: store.describe(name),
     files: await filesForWindowFromCatalog(chain, catalog, filter),
     async open(file) {
-      const object = await store.get(`${name}/${file.file}`);
-      if (!object) throw new Error(`${store.describe(`${name}/${file.file}`)} is in the catalog but not in the bucket; run \`pgincr catalog rebuild\``);
-      return object.body;
+      const body = await openStoredFile(store, name, file.file); // decrypted when the repository is encrypted
+      if (!body) throw new Error(`${store.describe(`${name}/${file.file}`)} is in the catalog but not in the bucket; run \`pgincr catalog rebuild\``);
+      return body;
     },
   };
 }
@@ -138,7 +138,8 @@ export function registerLog(program: Command, ctx: ContextFactory): void {
         ...(opts.show ? { show: true } : {}),
       };
       const chain = await chainDirFor({ config: c.config, logger: c.logger }, c.profile);
-      const source = c.config.objectStore ? await bucketSource(c.config, chain, filter) : undefined;
+      // Two repositories: the local one is whole, read it (it answers while the bucket does not).
+      const source = c.config.objectStore && !c.config.objectStore.copy ? await bucketSource(c.config, chain, filter) : undefined;
       const where = source?.where ?? chain;
       const asJson = c.options.json === true;
       // `pgincr log | head`: a reader that has seen enough is not an error.

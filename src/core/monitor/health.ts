@@ -75,6 +75,8 @@ export interface HealthObservations {
   captureActivity?: CaptureActivityObservation;
   /** With an object store, on the capture's host: what is durable there and not yet in the bucket, failed uploads. */
   upload?: UploadObservation;
+  /** Two repositories: how the object-store copy differs from the local repository; undefined = one repository. */
+  repositoryCopy?: { copy: string; onlyLocal: string[]; onlyInCopy: string[]; different: string[] } | { copy: string; error: string };
 }
 
 export interface HealthThresholds {
@@ -159,6 +161,7 @@ export function evaluateHealth(obs: HealthObservations, thresholds: HealthThresh
   findings.push(...catalogFindings(obs, thresholds, nowMs));
   findings.push(...uploadFindings(obs.upload, thresholds.upload ?? DEFAULT_UPLOAD_THRESHOLDS, nowMs));
   findings.push(...diskFindings(obs, thresholds));
+  findings.push(...copyFindings(obs));
   for (const f of findings) if (f.severity === 'emergency' && !f.hint) f.hint = emergencyHint(obs.slotName);
   const status = findings.reduce<Severity>((s, f) => worse(s, f.severity), 'ok');
   return {
@@ -271,6 +274,33 @@ function baseFinding(lastBaseAtMs: number | null, t: HealthThresholds, nowMs: nu
 }
 
 const MiB = 1024 * 1024;
+
+/** A few names and how many more. */
+function sample(files: string[]): string {
+  return `${files.slice(0, 3).join(', ')}${files.length > 3 ? ` and ${files.length - 3} more` : ''}`;
+}
+
+/** Two repositories: the copy must hold what the local repository holds, file for file. */
+function copyFindings(obs: HealthObservations): HealthFinding[] {
+  const copy = obs.repositoryCopy;
+  if (!copy) return [];
+  if ('error' in copy) return [{ check: 'repository.copy', severity: 'warning', message: `cannot compare the repository copy ${copy.copy}: ${copy.error}` }];
+  const parts = [
+    copy.onlyLocal.length ? `${copy.onlyLocal.length} file(s) only in the local repository (${sample(copy.onlyLocal)})` : '',
+    copy.onlyInCopy.length ? `${copy.onlyInCopy.length} file(s) only in the copy (${sample(copy.onlyInCopy)})` : '',
+    copy.different.length ? `${copy.different.length} file(s) of another size in each (${sample(copy.different)})` : '',
+  ].filter(Boolean);
+  if (!parts.length) return [{ check: 'repository.copy', severity: 'ok', message: `the copy ${copy.copy} holds the same files as the local repository` }];
+  return [
+    {
+      check: 'repository.copy',
+      severity: 'warning',
+      message: `the repository copy ${copy.copy} diverges from the local repository: ${parts.join('; ')}`,
+      value: copy.onlyLocal.length + copy.onlyInCopy.length + copy.different.length,
+      hint: 'a restore takes each file from whichever repository has it; the next capture start or backup uploads what the copy lacks, `pgincr catalog rebuild` downloads what the local repository lacks; a file of another size in each needs a look (which one is damaged?)',
+    },
+  ];
+}
 
 function diskFindings(obs: HealthObservations, t: HealthThresholds): HealthFinding[] {
   const disk = obs.repositoryDisk;

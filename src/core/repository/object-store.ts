@@ -15,6 +15,14 @@ export interface ObjectStoreLocation {
   region?: string;
   /** Path-style URLs (`endpoint/bucket/key`), which most S3-compatible servers need. */
   forcePathStyle?: boolean;
+  /**
+   * Two repositories: the local folder is a repository of its own and the bucket its copy (a
+   * restore uses whichever holds a file; `check` compares them). Otherwise the folder is this
+   * worker's spool, a cache of the bucket.
+   */
+  copy?: boolean;
+  /** Client-side age encryption of the chain files (encryption.ts): public keys and the path of the identity file, never a private key. */
+  encryption?: { recipients: string[]; identityFile?: string };
 }
 
 /** S3 bucket names: 3-63 of a-z, 0-9, `.` and `-`, starting and ending with a letter or digit. */
@@ -64,4 +72,14 @@ export function isMirrored(chainRelPath: string): boolean {
   if (chainRelPath === 'catalog/catalog.lock') return false;
   const name = chainRelPath.slice(chainRelPath.lastIndexOf('/') + 1);
   return !name.startsWith('.'); // temporary files of atomic writes (atomic-write.ts)
+}
+
+/**
+ * Whether an object's path relative to the chain folder can be a file pgincr wrote there: no
+ * empty, `.` or `..` part, no backslash or control character. Anyone with write access to the
+ * bucket can create any key; a download must never land outside the chain folder.
+ */
+export function isSafeChainPath(chainRelPath: string): boolean {
+  if (!chainRelPath || /[\u0000-\u001f\u007f\\]/.test(chainRelPath)) return false;
+  return chainRelPath.split('/').every((part) => part !== '' && part !== '.' && part !== '..');
 }

@@ -323,3 +323,29 @@ describe('formatting', () => {
     );
   });
 });
+
+describe('two repositories: the copy against the local repository', () => {
+  const finding = (repositoryCopy: HealthObservations['repositoryCopy']) =>
+    evaluateHealth(healthy({ repositoryCopy }), thresholds, NOW).findings.find((f) => f.check === 'repository.copy');
+
+  it('is silent with one repository, ok when equal, a warning naming what is only in one or of another size', () => {
+    expect(finding(undefined)).toBeUndefined();
+    const copy = 's3://b/p/1-app';
+    expect(finding({ copy, onlyLocal: [], onlyInCopy: [], different: [] })).toMatchObject({ severity: 'ok' });
+    const diverged = finding({
+      copy,
+      onlyLocal: ['segments/d/1_2.sql.gz'],
+      onlyInCopy: ['a', 'b', 'c', 'd', 'e'],
+      different: ['base/x/metadata.json'],
+    });
+    expect(diverged).toMatchObject({ severity: 'warning', value: 7 });
+    expect(diverged?.message).toBe(
+      'the repository copy s3://b/p/1-app diverges from the local repository: 1 file(s) only in the local repository (segments/d/1_2.sql.gz); ' +
+        '5 file(s) only in the copy (a, b, c and 2 more); 1 file(s) of another size in each (base/x/metadata.json)',
+    );
+    expect(finding({ copy, error: 'connect ECONNREFUSED' })).toMatchObject({
+      severity: 'warning',
+      message: `cannot compare the repository copy ${copy}: connect ECONNREFUSED`,
+    });
+  });
+});

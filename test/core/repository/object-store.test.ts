@@ -1,4 +1,4 @@
-import { describeLocation, isMirrored, objectKey, parseS3Url, relativeKey } from '../../../src/core/repository/object-store';
+import { describeLocation, isMirrored, isSafeChainPath, objectKey, parseS3Url, relativeKey } from '../../../src/core/repository/object-store';
 
 describe('object-store repository locations', () => {
   it('parses s3://bucket/prefix and maps paths to keys under the prefix and back', () => {
@@ -33,5 +33,11 @@ describe('object-store repository locations', () => {
       'catalog/.catalog.json.tmp-12-abcdef01',
     ])
       expect([local, isMirrored(local)]).toEqual([local, false]);
+  });
+
+  it('takes only object paths that stay inside the chain folder (anyone who can write to the bucket picks the keys)', () => {
+    expect(isSafeChainPath('segments/2026-12-06/0000000001000000_0000000001000100.sql.gz.age')).toBe(true);
+    for (const hostile of ['../escape.age', 'segments/../../x', 'base//x', './x', 'a\\..\\b', 'x\nCOMMIT', '', 'base/x/..'])
+      expect([hostile, isSafeChainPath(hostile)]).toEqual([hostile, false]);
   });
 });

@@ -4,7 +4,7 @@
  * credentials only in the AWS variables, `bin/pgincr` commands and a `bin/pgincr worker` process.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { PgCluster } from '../../helpers/pg-cluster';
 import { Client, Connection } from '@temporalio/client';
@@ -25,18 +25,19 @@ export interface Run {
   stderr: string;
 }
 
-/** The first ```json block of docs/s3-repository.md: the configuration example users copy. */
-function docConfig(): Record<string, unknown> {
+/** The n-th ```json block of docs/s3-repository.md (the first: the configuration example users copy). */
+export function docConfig(index = 0): Record<string, unknown> {
   const doc = readFileSync(join(ROOT, 'docs/s3-repository.md'), 'utf8');
-  const block = /```json\n([^]*?)```/.exec(doc);
-  if (!block) throw new Error('docs/s3-repository.md has no ```json block');
+  const block = [...doc.matchAll(/```json\n([^]*?)```/g)][index];
+  if (!block) throw new Error(`docs/s3-repository.md has no ${index + 1}. \`\`\`json block`);
   return JSON.parse(block[1] as string) as Record<string, unknown>;
 }
 
 export interface WorkerEnvironment {
   spool: string;
   cli(args: string[]): Promise<Run>;
-  startWorker(): Promise<ChildProcess>;
+  /** `extraEnv`: variables for this worker process only (an identity file in PGINCR_AGE_IDENTITY_FILE…). */
+  startWorker(extraEnv?: Record<string, string>): Promise<ChildProcess>;
 }
 
 export function workerEnvironment(options: {
@@ -48,11 +49,15 @@ export function workerEnvironment(options: {
   taskQueue: string;
   /** Top-level config sections added to the example (retention, alerts…). */
   extra?: Record<string, unknown>;
+  /** The config to start from (default: the docs' first example); its repository keeps its other keys. */
+  config?: Record<string, unknown>;
+  /** Replaces the repository section (given this worker's folder) instead of filling in the example's. */
+  repositoryFor?: (folder: string) => Record<string, unknown>;
 }): WorkerEnvironment {
   const { dir, name, pg, s3, profile, taskQueue, extra = {} } = options;
   const home = join(dir, name);
   const spool = join(home, 'spool');
-  const config = docConfig();
+  const config = options.config ?? docConfig();
   const { host, port, user } = pg.profile('app');
   const file = join(home, 'pgincr.json');
   mkdirSync(home, { recursive: true });
@@ -61,7 +66,13 @@ export function workerEnvironment(options: {
     JSON.stringify(
       {
         ...config,
-        repository: { ...(config.repository as object), url: `s3://${s3.bucket}/${PREFIX}`, endpoint: s3.endpoint, region: s3.env.AWS_REGION, spool },
+        repository: options.repositoryFor?.(spool) ?? {
+          ...(config.repository as object),
+          url: `s3://${s3.bucket}/${PREFIX}`,
+          endpoint: s3.endpoint,
+          region: s3.env.AWS_REGION,
+          spool,
+        },
         profiles: { [profile]: { host, port, dbname: 'app', user } },
         defaultProfile: profile,
         capture: { ...(config.capture as object), segmentMaxAge: '5s', heartbeatInterval: '1s', sequenceInterval: '2s' },
@@ -83,16 +94,17 @@ export function workerEnvironment(options: {
           done({ code: err ? ((err as { code?: number }).code ?? -1) : 0, stdout, stderr }),
         ),
       ),
-    async startWorker() {
+    async startWorker(extraEnv = {}) {
       mkdirSync(home, { recursive: true });
+      const from = existsSync(log) ? readFileSync(log, 'utf8').length : 0; // a restarted worker appends to the same log
       const fd = openSync(log, 'a');
-      const worker = spawn(BIN, ['worker', '--config', file], { stdio: ['ignore', fd, fd], env });
+      const worker = spawn(BIN, ['worker', '--config', file], { stdio: ['ignore', fd, fd], env: { ...env, ...extraEnv } });
       closeSync(fd);
       await waitFor(
         `worker ${name} to start`,
         async () => {
           if (worker.exitCode !== null) throw new Error(`worker ${name} exited ${worker.exitCode}:\n${readFileSync(log, 'utf8').slice(-3000)}`);
-          return readFileSync(log, 'utf8').includes('worker started');
+          return readFileSync(log, 'utf8').slice(from).includes('worker started');
         },
         240_000,
         250,
