@@ -144,7 +144,7 @@ describe('a failing capture', () => {
           const first = nagios.stdout.split('\n')[0]!;
           // the attempt number comes from Temporal's describe() of the pending activity
           expect(first).toMatch(
-            /^PGINCR CRITICAL - .*capture has made no progress at \d+\/[0-9A-F]+ for \d+s \(\d+ failed attempts, attempt \d+\): last failure \w+: /,
+            /^PGINCR CRITICAL - .*capture has made no progress at \d+\/[0-9A-F]+ for (?:\d+h )?(?:\d+m )?\d+s \(\d+ failed attempts, attempt \d+\): last failure \w+: /,
           );
           expect(first).toContain(failure.message.slice(0, 30));
 
