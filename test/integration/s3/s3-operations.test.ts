@@ -113,8 +113,10 @@ describe('S3 repository operations: upload outage in check, verify from an empty
     const critical = await waitForValue(
       'check --nagios to report the upload lag as CRITICAL',
       async () => {
+        // The failures in a row turn CRITICAL first; wait for the lag itself to pass its threshold.
         const r = await nagios();
-        return r.code === 2 && /upload lag/.test(r.first) ? r : undefined;
+        const lag = Number(/upload_lag=(\d+)s;12;20;0/.exec(r.first)?.[1]);
+        return r.code === 2 && /upload lag/.test(r.first) && lag >= 20 ? r : undefined;
       },
       180_000,
       2000,
