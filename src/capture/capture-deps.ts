@@ -37,6 +37,10 @@ export interface CaptureDepsOptions {
 
 export function createCaptureDeps(options: CaptureDepsOptions): CaptureDeps {
   const { chainDir } = options;
+  // Leftovers are removed at the capture's first open only: later opens come at a rotation,
+  // while the sealed segment may still be compressing (a rotation's scan removed that `.sql`
+  // under the compression, and the capture failed with ENOENT: CI failure).
+  let opened = false;
   return {
     openSource: (input) => openSourceSession(options.profile, input.slot, input.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS, options.env),
     openStream: startReplication,
@@ -48,7 +52,11 @@ export function createCaptureDeps(options: CaptureDepsOptions): CaptureDeps {
       if (added.length > 0) options.log?.warn({ files: added }, 'sealed segments missing from the catalog were recorded');
       return (await findResumePoint(chainDir))?.lsn ?? null;
     },
-    openWriter: (header, startLsn) => SegmentWriter.open(chainDir, header, startLsn, { flushBytes: options.flushBytes, nowMs: systemClock.now }),
+    openWriter: (header, startLsn) => {
+      const removeLeftovers = !opened;
+      opened = true;
+      return SegmentWriter.open(chainDir, header, startLsn, { flushBytes: options.flushBytes, nowMs: systemClock.now, removeLeftovers });
+    },
     recordSegment: async (header, sealed) => {
       await updateCatalog(chainDir, (catalog) => addSegment(catalog ?? emptyCatalog(header.systemIdentifier, header.database), sealed));
       await options.upload?.(sealed);

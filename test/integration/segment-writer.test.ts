@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { SegmentWriter, findResumePoint, type HeaderFields } from '../../src/adapters/fs/segment-writer';
+import { createCaptureDeps } from '../../src/capture/capture-deps';
+import type { Profile } from '../../src/config';
 import { describeBase, loadCatalog, rebuildCatalog, saveCatalog } from '../../src/adapters/fs/catalog-store';
 import { verifySegmentFile } from '../../src/adapters/fs/segment-files';
 import { addBase, addCheckpoint, addSegment, emptyCatalog } from '../../src/core/catalog/catalog';
@@ -140,6 +142,25 @@ describe('SegmentWriter', () => {
     expect((await readdir(join(chain, 'segments', 'partial'))).sort()).toEqual(
       ['.0000000000001000.sql.partial.tmp-' + process.pid + '-0a1b2c3d', '0000000000001000.sql.partial'].sort(),
     );
+  });
+
+  it("a rotation's open leaves the segment compressing in the background alone; the capture's first open removes a crash's leftover", async () => {
+    // x.sql beside x.sql.gz: a crash's leftover at the capture's start, but at a rotation the
+    // previous segment's compression between its rename and its unlink (CI failure: ENOENT).
+    const dir = join(chain, 'segments', '2026-11-27');
+    await mkdir(dir, { recursive: true });
+    const sql = join(dir, '0000000000001000_0000000000002000.sql');
+    const files = async () => (await readdir(dir)).sort();
+    const deps = createCaptureDeps({ profile: { dbname: 'app' } as Profile, chainDir: chain });
+    await writeFile(sql, 'sealed');
+    await writeFile(`${sql}.gz`, 'compressed');
+    const first = await deps.openWriter(fields, 0x2000n);
+    expect(await files()).toEqual(['0000000000001000_0000000000002000.sql.gz']);
+    await first.close();
+    await writeFile(sql, 'sealed');
+    const atRotation = await deps.openWriter(fields, 0x2000n);
+    expect(await files()).toEqual(['0000000000001000_0000000000002000.sql', '0000000000001000_0000000000002000.sql.gz']);
+    await atRotation.close();
   });
 
   it('refuses to resume a partial damaged before its last transaction', async () => {

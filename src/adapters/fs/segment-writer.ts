@@ -51,6 +51,12 @@ export interface SegmentWriterOptions {
   flushBytes?: number;
   /** Clock for `openedAtMs` (default Date.now). */
   nowMs?: () => number;
+  /**
+   * Remove what a killed process left in the segments folders (default true). False at a
+   * rotation: the segment just sealed may be compressing in the background, and its gzip temp
+   * file, or its `.sql` beside a fresh `.sql.gz`, are that compression's, not leftovers.
+   */
+  removeLeftovers?: boolean;
 }
 
 interface OpenTxn extends BeginMeta {
@@ -122,7 +128,7 @@ export class SegmentWriter {
     const now = options.nowMs ?? Date.now;
     await ensureDir(partialDir(chain));
     await removeAbandonedTemps(partialDir(chain)); // a new partial's header, written when a kill came
-    await removeCompressedLeftovers(chain);
+    if (options.removeLeftovers ?? true) await removeCompressedLeftovers(chain);
     const existing = await findPartial(chain);
     if (existing) return SegmentWriter.resumePartial(chain, fields, existing.path, flushBytes, now);
     const header: SegmentHeader = { ...fields, startLsn };
