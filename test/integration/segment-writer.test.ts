@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { SegmentWriter, findResumePoint, type HeaderFields } from '../../src/adapters/fs/segment-writer';
 import { createCaptureDeps } from '../../src/capture/capture-deps';
-import type { Profile } from '../../src/config';
 import { describeBase, loadCatalog, rebuildCatalog, saveCatalog } from '../../src/adapters/fs/catalog-store';
 import { verifySegmentFile } from '../../src/adapters/fs/segment-files';
 import { addBase, addCheckpoint, addSegment, emptyCatalog } from '../../src/core/catalog/catalog';
@@ -151,7 +150,7 @@ describe('SegmentWriter', () => {
     await mkdir(dir, { recursive: true });
     const sql = join(dir, '0000000000001000_0000000000002000.sql');
     const files = async () => (await readdir(dir)).sort();
-    const deps = createCaptureDeps({ profile: { dbname: 'app' } as Profile, chainDir: chain });
+    const deps = createCaptureDeps({ profile: { dbname: 'app' }, chainDir: chain });
     await writeFile(sql, 'sealed');
     await writeFile(`${sql}.gz`, 'compressed');
     const first = await deps.openWriter(fields, 0x2000n);
