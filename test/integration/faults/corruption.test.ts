@@ -16,6 +16,7 @@ import { formatLsn } from '../../../src/core/lsn';
 import { CrashRig, Workload } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
 import { auditXids, reportFault, runPgincr } from './fault-rig';
+import { teardown, teardownTimeout } from '../../helpers/teardown';
 
 jest.setTimeout(300_000);
 
@@ -31,11 +32,15 @@ describe('fault: corruption in the repository', () => {
     await preparePgbenchDatabase(pg, 'app');
     rig = await CrashRig.create(pg, 'app', 'corruption', { capture: { segmentMaxBytes: 16 * 1024 } });
   }, 120_000);
-  afterAll(async () => {
-    await workload?.stop();
-    await rig?.close();
-    await pg?.stop();
-  }, 60_000);
+  afterAll(
+    () =>
+      teardown([
+        ['stop the workload', () => workload?.stop()],
+        ['close the rig (its workers)', () => rig?.close()],
+        ['stop the cluster', () => pg?.stop()],
+      ]),
+    teardownTimeout(3),
+  );
 
   const exists = async (db: string) => (await pg.query('SELECT 1 FROM pg_database WHERE datname = $1', [db])).length === 1;
 

@@ -14,6 +14,7 @@ import { parseLsn } from '../../../src/core/lsn';
 import { CrashRig, currentLsn, waitSlotConfirms, Workload } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
 import { auditXids, captureAttempt, fillDisk, formatLsn, mountTmpfs, reportFault, slotConfirmedLsn, unmount, runPgincr } from './fault-rig';
+import { teardown, teardownTimeout } from '../../helpers/teardown';
 
 jest.setTimeout(300_000);
 
@@ -32,12 +33,16 @@ describe('fault: repository disk full', () => {
     mountTmpfs(rig.repository, '48m');
     mounted = true;
   }, 120_000);
-  afterAll(async () => {
-    await workload?.stop();
-    if (mounted) unmount(rig.repository);
-    await rig?.close();
-    await pg?.stop();
-  }, 60_000);
+  afterAll(
+    () =>
+      teardown([
+        ['stop the workload', () => workload?.stop()],
+        ['unmount the repository tmpfs', () => mounted && unmount(rig.repository)],
+        ['close the rig (its workers)', () => rig?.close()],
+        ['stop the cluster', () => pg?.stop()],
+      ]),
+    teardownTimeout(4),
+  );
 
   it('stops acknowledging, alerts, loses nothing and resumes by itself when space is freed', async () => {
     const worker = await rig.startWorker();

@@ -28,6 +28,7 @@ import { loadCatalog } from '../../../src/adapters/fs/catalog-store';
 import { CrashRig, currentLsn, delay, tail, timer, waitSlotConfirms, Workload, type WorkerProcess } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup } from '../crash/capture-scenario';
 import { auditXids, faultSeed, reportFault, segmentXids, seededRandom } from './fault-rig';
+import { teardown, teardownTimeout } from '../../helpers/teardown';
 
 jest.setTimeout(420_000);
 
@@ -121,12 +122,14 @@ describe('fault: random kill points (capture worker SIGKILL)', () => {
     rig = await CrashRig.create(pg, 'app', 'kill-points', { capture: { segmentMaxBytes: 48 * 1024, compress: 'gzip' } });
   }, 120_000);
   afterAll(async () => {
-    await bulk?.stop();
-    await workload?.stop();
-    await rig?.close();
-    await pg?.stop();
     process.stderr.write(`kill-points timings: ${mark.report()}\n`);
-  }, 60_000);
+    await teardown([
+      ['stop the bulk writer', () => bulk?.stop()],
+      ['stop the workload', () => workload?.stop()],
+      ['close the rig (its workers)', () => rig?.close()],
+      ['stop the cluster', () => pg?.stop()],
+    ]);
+  }, teardownTimeout(4));
 
   /** Fails a capture attempt still pending on a dead worker: stands in for the 20 s heartbeat timeout (the worker-kill test waits it out). */
   async function failDeadAttempt(capture: WorkflowHandle, dead: WorkerProcess): Promise<void> {

@@ -22,6 +22,7 @@ import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { CrashRig, currentLsn, timer, waitSlotConfirms, Workload, type WorkerProcess } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
 import { auditXids, reportFault } from './fault-rig';
+import { teardown, teardownTimeout } from '../../helpers/teardown';
 
 const LONG = process.env.PGINCR_FAULTS_LONG === '1';
 const WIDE_MIB = LONG ? 1024 : 32;
@@ -75,11 +76,15 @@ describe('fault: very large transactions', () => {
     );
     rig = await CrashRig.create(pg, 'app', 'large-txn', { capture: { segmentMaxBytes: 16 * 1024 * 1024 } });
   }, 120_000);
-  afterAll(async () => {
-    await workload?.stop();
-    await rig?.close();
-    await pg?.stop();
-  }, 60_000);
+  afterAll(
+    () =>
+      teardown([
+        ['stop the workload', () => workload?.stop()],
+        ['close the rig (its workers)', () => rig?.close()],
+        ['stop the cluster', () => pg?.stop()],
+      ]),
+    teardownTimeout(3),
+  );
 
   it('streams them with flat capture memory, writes them once, and restores them', async () => {
     const mark = timer();

@@ -21,6 +21,7 @@ import { waitForValue } from '../../helpers/wait';
 import { CrashRig, currentLsn, timer, waitSlotConfirms, Workload } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
 import { auditXids, captureAttempt, NetnsLink, reportFault, runPgincr } from './fault-rig';
+import { teardown, teardownTimeout } from '../../helpers/teardown';
 
 jest.setTimeout(300_000);
 
@@ -51,17 +52,26 @@ describe('fault: network cut between the worker and PostgreSQL', () => {
     (config as Record<string, unknown>).restore = { receiveTimeout: `${RECEIVE_TIMEOUT_MS / 1000}s` };
     writeFileSync(rig.configPath, JSON.stringify(config, null, 2));
   }, 120_000);
-  afterAll(async () => {
-    await workload?.stop();
-    await rig?.close();
-    try {
-      pg?.stopServer('immediate');
-    } catch {
-      /* not running */
-    }
-    link?.destroy();
-    await pg?.stop();
-  }, 60_000);
+  afterAll(
+    () =>
+      teardown([
+        ['stop the workload', () => workload?.stop()],
+        ['close the rig (its workers)', () => rig?.close()],
+        [
+          'stop the server in the namespace',
+          () => {
+            try {
+              pg?.stopServer('immediate');
+            } catch {
+              /* not running */
+            }
+          },
+        ],
+        ['remove the namespace and link', () => link?.destroy()],
+        ['stop the cluster', () => pg?.stop()],
+      ]),
+    teardownTimeout(5),
+  );
 
   it('the capture notices within receiveTimeout, resumes exactly once when the link returns, and the restore equals the source', async () => {
     const mark = timer();

@@ -11,6 +11,7 @@ import { waitFor } from '../../helpers/pgincr-env';
 import { CrashRig, currentLsn, slotActivePid, waitSlotConfirms, Workload } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
 import { auditXids, captureAttempt, reportFault, runPgincr } from './fault-rig';
+import { teardown, teardownTimeout } from '../../helpers/teardown';
 
 jest.setTimeout(300_000);
 
@@ -26,11 +27,15 @@ describe('fault: server events (walsender terminated, fast restart, reload)', ()
     await preparePgbenchDatabase(pg, 'app');
     rig = await CrashRig.create(pg, 'app', 'server-events', { capture: { segmentMaxBytes: 64 * 1024 } });
   }, 120_000);
-  afterAll(async () => {
-    await workload?.stop();
-    await rig?.close();
-    await pg?.stop();
-  }, 60_000);
+  afterAll(
+    () =>
+      teardown([
+        ['stop the workload', () => workload?.stop()],
+        ['close the rig (its workers)', () => rig?.close()],
+        ['stop the cluster', () => pg?.stop()],
+      ]),
+    teardownTimeout(3),
+  );
 
   it('resumes exactly once after each event, and the restore equals the source', async () => {
     await rig.startWorker();

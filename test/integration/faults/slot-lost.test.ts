@@ -13,6 +13,7 @@ import { waitFor } from '../../helpers/pgincr-env';
 import { CrashRig, currentLsn, waitSlotConfirms, Workload } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup, startCapture } from '../crash/capture-scenario';
 import { auditXids, captureAttempt, reportFault, runPgincr, slotConfirmedLsn } from './fault-rig';
+import { teardown, teardownTimeout } from '../../helpers/teardown';
 
 jest.setTimeout(180_000);
 
@@ -37,11 +38,15 @@ describe('fault: replication slot lost (max_slot_wal_keep_size exceeded)', () =>
     await pg.query('CREATE TABLE wal_filler (x int)', [], 'postgres');
     rig = await CrashRig.create(pg, 'app', 'slot-lost', { capture: { segmentMaxBytes: 64 * 1024 } });
   }, 120_000);
-  afterAll(async () => {
-    await workload?.stop();
-    await rig?.close();
-    await pg?.stop();
-  }, 60_000);
+  afterAll(
+    () =>
+      teardown([
+        ['stop the workload', () => workload?.stop()],
+        ['close the rig (its workers)', () => rig?.close()],
+        ['stop the cluster', () => pg?.stop()],
+      ]),
+    teardownTimeout(3),
+  );
 
   it('fails non-retryably naming the break, check is CRITICAL, setup starts a new chain, list shows both windows', async () => {
     await rig.startWorker();

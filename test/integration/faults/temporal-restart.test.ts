@@ -27,6 +27,7 @@ import type { RestoreReport } from '../../../src/workflows/restore';
 import { CrashRig, currentLsn, delay, timer, waitForValue, waitSlotConfirms, Workload } from '../crash/crash-rig';
 import { checkRestored, finishCapture, preparePgbenchDatabase, runSetup } from '../crash/capture-scenario';
 import { ackViolations, auditXids, chainTransactions, reportFault, sampleAck, type AckSample } from './fault-rig';
+import { teardown, teardownTimeout } from '../../helpers/teardown';
 
 jest.setTimeout(420_000);
 
@@ -59,13 +60,15 @@ describe('fault: Temporal server restart', () => {
     rig = await CrashRig.create(pg, 'app', 'temporal-restart', { capture: { segmentMaxBytes: 32 * 1024 }, temporalAddress: server.address });
   }, 180_000);
   afterAll(async () => {
-    await workload?.stop();
-    await rig?.close();
-    await server?.stop();
-    await pg?.stop();
-    if (process.env.PGINCR_KEEP_CRASH_DIR !== '1') rmSync(dir, { recursive: true, force: true });
     process.stderr.write(`temporal-restart timings: ${mark.report()}\n`);
-  }, 60_000);
+    await teardown([
+      ['stop the workload', () => workload?.stop()],
+      ['close the rig (its workers)', () => rig?.close()],
+      ['stop the Temporal server', () => server?.stop()],
+      ['stop the cluster', () => pg?.stop()],
+      ['remove the folder', () => process.env.PGINCR_KEEP_CRASH_DIR !== '1' && rmSync(dir, { recursive: true, force: true })],
+    ]);
+  }, teardownTimeout(5));
 
   /** Stops the server, samples the slot against the files while it is down, starts it again on the same file and port. */
   async function restartTemporal(label: string): Promise<void> {
