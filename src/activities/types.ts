@@ -82,9 +82,10 @@ export interface ApplyResult {
 }
 
 import type { PartialBaseReport } from '../restore/partial-base';
+import type { PartialObjectsReport } from '../restore/partial-objects';
 import type { FindTransactionsInput, FindTransactionsResult } from '../restore/find-transactions';
 import type { BaseDataReport } from '../restore/restore-base';
-export type { BaseDataReport, FindTransactionsResult, PartialBaseReport };
+export type { BaseDataReport, FindTransactionsResult, PartialBaseReport, PartialObjectsReport };
 
 /** A partial restore's selection and the sequences its base kept. */
 export interface PartialRestore {
@@ -96,6 +97,8 @@ export interface VerifyResult {
   ok: boolean;
   compared: boolean;
   tables: number;
+  /** A partial restore's sequences compared (with `sequences` in the input). */
+  sequences?: number;
   mismatches: { table: string; expected: string; actual: string }[];
   rowCounts: Record<string, string>;
 }
@@ -203,6 +206,8 @@ export interface PgincrActivities {
     targetDb: string;
     selection: import('../core/restore/table-selection').TableSelection;
   }): Promise<PartialBaseReport>;
+  /** A partial restore, after the segments: removes the types and functions no restored relation needs (restore/partial-objects.ts). */
+  removeUnneededObjects(input: { targetProfile: string; targetDb: string }): Promise<PartialObjectsReport>;
   fixSequences(input: { targetProfile: string; targetDb: string }): Promise<{ adjusted: number }>;
   /** `pgincr log` for findTransactionsWorkflow (restore/find-transactions.ts): no statements, row values stay out of the history. */
   findTransactions(input: FindTransactionsInput): Promise<FindTransactionsResult>;
@@ -214,6 +219,8 @@ export interface PgincrActivities {
     checksumsFile?: string;
     tables?: string[];
     schemas?: string[];
+    /** A partial restore's kept sequences (checksums.json keys): compared too (core/verify/compare.ts compareKeptSequences). */
+    sequences?: string[];
   }): Promise<VerifyResult>;
   finishRestore(input: { targetProfile: string; targetDb: string; restoreId: string; dropDatabase: boolean }): Promise<void>;
   // verify / checkpoints

@@ -1,6 +1,8 @@
 /**
  * `pgincr restore --tables … --into-schema recovered`: the partial restore is made in a staging
- * database, its tables are moved there into the new schema, and that one schema is copied into
+ * database, its relations (the chosen tables, the sequences they own or call in defaults, with
+ * their positions at the target, and the views over them) are moved there into the new schema,
+ * and that one schema is copied into
  * an existing database (the live one included) with `pg_dump --schema | psql --single-transaction`:
  * `CREATE SCHEMA` comes first, so a schema that exists stops the load before anything else, and
  * nothing outside the new schema is created or changed (no owners, no grants: the restoring role
@@ -59,18 +61,39 @@ export async function checkIntoSchema(target: Profile, schema: string, restoreId
   }
 }
 
-/** In the staging database: the kept tables moved into `schema` (made, marked), one transaction; idempotent. */
-async function moveTables(staging: Profile, schema: string, tables: readonly QualifiedName[], restoreId: string): Promise<void> {
-  checkDistinctNames(tables);
+/**
+ * Every relation of the staging database outside `schema`, in the order they are moved: tables
+ * first (their owned sequences, indexes and constraints go with them), then the other sequences
+ * (those a default calls), then views and materialized views. The staging database holds only
+ * what the partial restore kept, so this is the chosen tables and what comes with them, under
+ * the names replayed DDL gave them.
+ */
+const TO_MOVE = `
+SELECT n.nspname AS schema, c.relname AS name,
+       CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE' ELSE 'TABLE' END AS kind
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p', 'f', 'S', 'v', 'm') AND n.nspname <> $1
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'pgincr') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'
+   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid
+                     AND ((c.relkind = 'S' AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype IN ('a', 'i')) OR d.deptype = 'e'))
+ ORDER BY CASE WHEN c.relkind IN ('r', 'p', 'f') THEN 0 WHEN c.relkind = 'S' THEN 1 ELSE 2 END, n.nspname, c.relname`;
+
+/**
+ * In the staging database: the kept tables, the sequences their defaults call and the views over
+ * them moved into `schema` (made, marked), one transaction; idempotent. A default keeps naming its
+ * sequence by OID, so after the move it calls the new schema's copy, never a live one.
+ */
+async function moveRelations(staging: Profile, schema: string, restoreId: string): Promise<void> {
   const client = await connectProfile(staging);
   try {
     await client.query('BEGIN');
+    const moving = (await client.query<QualifiedName & { kind: string }>(TO_MOVE, [schema])).rows;
+    checkDistinctNames(moving);
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${client.escapeIdentifier(schema)}`);
     await client.query(`COMMENT ON SCHEMA ${client.escapeIdentifier(schema)} IS ${client.escapeLiteral(schemaMark(restoreId))}`);
-    for (const t of tables) {
-      if (t.schema === schema) continue;
+    for (const t of moving) {
       await client.query(
-        `ALTER TABLE IF EXISTS ${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.name)} SET SCHEMA ${client.escapeIdentifier(schema)}`,
+        `ALTER ${t.kind} IF EXISTS ${client.escapeIdentifier(t.schema)}.${client.escapeIdentifier(t.name)} SET SCHEMA ${client.escapeIdentifier(schema)}`,
       );
     }
     await client.query('COMMIT');
@@ -109,7 +132,7 @@ function copySchema(staging: Profile, target: Profile, schema: string, signal?: 
   return Promise.all([ended(dump, 'pg_dump of the staging schema'), ended(psql, `psql loading schema ${JSON.stringify(schema)}`)]).then(() => undefined);
 }
 
-/** Moves the kept tables into `schema` in the staging database and copies that schema into the target database. */
+/** Moves the kept relations into `schema` in the staging database and copies that schema into the target database. */
 export async function restoreIntoSchema(o: {
   staging: Profile;
   target: Profile;
@@ -128,7 +151,8 @@ export async function restoreIntoSchema(o: {
     }
   });
   if (done) return { copied: false };
-  await moveTables(o.staging, o.schema, o.tables, o.restoreId);
+  checkDistinctNames(o.tables);
+  await moveRelations(o.staging, o.schema, o.restoreId);
   await copySchema(o.staging, o.target, o.schema, o.signal);
   return { copied: true };
 }

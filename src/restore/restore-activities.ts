@@ -23,6 +23,7 @@ import { restoreBase } from './restore-base';
 import { applySegments, finishRestore } from './apply-segments';
 import { fixSequences } from './sequences';
 import { keepOnlySelection } from './partial-base';
+import { removeUnneededObjects } from './partial-objects';
 import { partialApplyFilter, targetRelations } from './partial-apply';
 import { checkIntoSchema, restoreIntoSchema } from './into-schema';
 import { checkSelectionNames } from './check-selection';
@@ -50,6 +51,7 @@ type RestoreActivities = Pick<
   | 'restoreBase'
   | 'applySegments'
   | 'keepSelectedTables'
+  | 'removeUnneededObjects'
   | 'checkIntoSchema'
   | 'restoreIntoSchema'
   | 'fixSequences'
@@ -273,6 +275,15 @@ export function restoreActivities(deps: ActivityDeps): RestoreActivities {
       deps.logger.info(
         { targetDb, kept: report.tables.length, removed: report.removed, foreignKeys: report.foreignKeys.length },
         'partial restore: base reduced',
+      );
+      return report;
+    },
+
+    async removeUnneededObjects({ targetProfile, targetDb }) {
+      const report = await removeUnneededObjects(onDb(profileOf(targetProfile), targetDb));
+      deps.logger.info(
+        { targetDb, removed: report.removed.length, keptByName: report.keptByName.length, ...(report.notRemoved ? { notRemoved: report.notRemoved } : {}) },
+        'partial restore: unneeded types and functions removed',
       );
       return report;
     },

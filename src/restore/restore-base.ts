@@ -16,7 +16,9 @@
  * A partial restore (`dataOf`) streams the script through core/restore/base-data-filter.ts: the
  * data of tables left out is never sent to the server. A guard in the same transaction checks
  * that none of the tables left out belongs to the kept set; if one does (a child the filter
- * could not place), that transaction rolls back and the whole base is loaded instead.
+ * could not place), that transaction rolls back and the whole base is loaded instead. A
+ * directory base's script comes from a `pg_restore` list without the data entries of tables
+ * left out (restore/base-data-list.ts): their files are never read.
  */
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -32,6 +34,7 @@ import { NoOwnerFilter } from '../core/restore/no-owner-filter';
 import { advanceOrigin, ensureOrigin, originName, originProgress } from './origin';
 import { BaseDataFilter, filterEncoding, SKIPPED_DATA_GUARD, skippedDataGuard } from '../core/restore/base-data-filter';
 import type { TableSelection } from '../core/restore/table-selection';
+import { dataOnlyList } from './base-data-list';
 
 export type BaseDump =
   | { format: 'plain'; path: string }
@@ -52,7 +55,12 @@ export interface RestoreBaseOptions {
    */
   noOwner?: boolean;
   /** A partial restore: only these tables' data is loaded (module comment); `encoding` is the server's. */
-  dataOf?: { selection: TableSelection; encoding: string };
+  dataOf?: {
+    selection: TableSelection;
+    encoding: string;
+    /** Read every data file of a directory base (the script filter alone, as before the list filter): bench:partial-base's baseline. */
+    readEveryDataFile?: boolean;
+  };
   signal?: AbortSignal;
 }
 
@@ -63,6 +71,9 @@ export interface BaseDataReport {
   /** Tables whose data was left out unread by the server, and its bytes (uncompressed script). */
   skippedTables: number;
   skippedBytes: number;
+  /** A directory base: data files never read (their entries left out of pg_restore's list), and their size on disk. */
+  unreadFiles?: number;
+  unreadBytes?: number;
   /** Why the whole base was loaded instead. */
   wholeBase?: string;
 }
@@ -252,20 +263,31 @@ export async function restoreBase(o: RestoreBaseOptions): Promise<RestoreBaseRes
       await advanceOrigin(client, name, o.baseLsn);
       return { skipped: false, originLsn: o.baseLsn };
     }
-    const open = () => (o.dump.format === 'plain' ? fileSource(o.dump.path, o.noOwner) : pgRestoreScriptSource(o.dump.path, o.dump.listPath, env, o.noOwner));
+    const open = (listPath = o.dump.format === 'directory' ? o.dump.listPath : undefined) =>
+      o.dump.format === 'plain' ? fileSource(o.dump.path, o.noOwner) : pgRestoreScriptSource(o.dump.path, listPath, env, o.noOwner);
     const encoding = o.dataOf ? filterEncoding(o.dataOf.encoding) : null;
     if (o.dataOf && encoding) {
       const { selection } = o.dataOf;
       const filter = new BaseDataFilter(selection, encoding);
+      // A directory base: the data files of tables left out are not even read (base-data-list.ts).
+      const list =
+        o.dump.format === 'directory' && !o.dataOf.readEveryDataFile
+          ? await dataOnlyList({ dir: o.dump.path, listPath: o.dump.listPath, env, selection, encoding })
+          : null;
       try {
         await psqlFromSource(
           env,
-          filteredSource(open(), filter),
+          filteredSource(open(list?.listFile), filter),
           'BEGIN;\n',
-          () => skippedDataGuard(selection, filter.skipped, encoding) + originEpilogue(name, o.baseLsn),
+          () => skippedDataGuard(selection, [...filter.skipped, ...(list?.left ?? [])], encoding) + originEpilogue(name, o.baseLsn),
           o.signal,
         );
-        return { skipped: false, originLsn: o.baseLsn, data: { filtered: true, skippedTables: filter.skipped.length, skippedBytes: filter.skippedBytes } };
+        const unread = list ? { unreadFiles: list.unreadFiles, unreadBytes: list.unreadBytes } : {};
+        return {
+          skipped: false,
+          originLsn: o.baseLsn,
+          data: { filtered: true, skippedTables: filter.skipped.length + (list?.left.length ?? 0), skippedBytes: filter.skippedBytes, ...unread },
+        };
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
         const at = message.indexOf(SKIPPED_DATA_GUARD);
@@ -274,6 +296,8 @@ export async function restoreBase(o: RestoreBaseOptions): Promise<RestoreBaseRes
         await psqlFromSource(env, open(), 'BEGIN;\n', () => originEpilogue(name, o.baseLsn), o.signal);
         const wholeBase = message.slice(at, message.indexOf('\n', at) < 0 ? undefined : message.indexOf('\n', at));
         return { skipped: false, originLsn: o.baseLsn, data: { filtered: false, skippedTables: 0, skippedBytes: 0, wholeBase } };
+      } finally {
+        await list?.remove();
       }
     }
     await psqlFromSource(env, open(), 'BEGIN;\n', () => originEpilogue(name, o.baseLsn), o.signal);

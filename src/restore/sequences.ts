@@ -10,6 +10,8 @@
 import type { Client } from 'pg';
 import type { Profile } from '../config';
 import { connectProfile } from '../adapters/pg/connect';
+import type { SequenceReach } from '../core/verify/compare';
+import { checksumKey } from '../core/restore/table-selection';
 
 export interface SequenceFix {
   sequence: string;
@@ -25,6 +27,8 @@ export interface SequenceFix {
 
 interface SequenceUse {
   seq: string;
+  seq_schema: string;
+  seq_name: string;
   increment: string;
   min: string;
   max: string;
@@ -44,7 +48,7 @@ WITH uses AS (
     FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
    WHERE d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
 )
-SELECT s.seqrelid::regclass::text AS seq, s.seqincrement::text AS increment, s.seqmin::text AS min,
+SELECT s.seqrelid::regclass::text AS seq, n.nspname AS seq_schema, c.relname AS seq_name, s.seqincrement::text AS increment, s.seqmin::text AS min,
        s.seqmax::text AS max, a.attrelid::regclass::text AS "table", pg_catalog.quote_ident(a.attname) AS "column"
   FROM pg_catalog.pg_sequence s
   JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid
@@ -114,6 +118,23 @@ export async function fixSequences(profile: Profile): Promise<SequenceFix[]> {
     const fixes: SequenceFix[] = [];
     for (const { use, columns } of groupBySequence(uses.rows).values()) fixes.push(await fixOne(client, use, columns));
     return fixes;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Each sequence's increment and the furthest value its columns hold, by checksums.json key (a partial verify compares them). */
+export async function sequenceReach(profile: Profile): Promise<Record<string, SequenceReach>> {
+  const client = await connectProfile(profile);
+  try {
+    await client.query("SET search_path = ''");
+    const uses = await client.query<SequenceUse>(SEQUENCE_USES);
+    const out: Record<string, SequenceReach> = {};
+    for (const { use, columns } of groupBySequence(uses.rows).values()) {
+      const extreme = await columnsExtreme(client, columns, BigInt(use.increment) < 0n);
+      out[checksumKey({ schema: use.seq_schema, name: use.seq_name })] = { increment: use.increment, extreme: extreme === null ? null : extreme.toString() };
+    }
+    return out;
   } finally {
     await client.end();
   }

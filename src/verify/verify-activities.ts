@@ -32,7 +32,7 @@ export function verifyActivities(deps: ActivityDeps): VerifyActivities {
   const profileOf = (name: string) => profileByName(deps.config, name);
 
   return {
-    async verifyTarget({ targetProfile, targetDb, checksumsFile, tables, schemas }) {
+    async verifyTarget({ targetProfile, targetDb, checksumsFile, tables, schemas, sequences }) {
       const target = onDb(profileOf(targetProfile), targetDb);
       if (!checksumsFile) {
         const sums = await withTimerHeartbeat(
@@ -45,12 +45,18 @@ export function verifyActivities(deps: ActivityDeps): VerifyActivities {
       const expected = JSON.parse(await readFile(checksumsFile, 'utf8')) as ChecksumFile;
       const r = await withTimerHeartbeat(
         () => ({ step: 'verify' }),
-        () => verifyTarget(target, expected, tables ? { onlyTables: onlyTables(expected, tables, schemas ?? []) } : {}),
+        () =>
+          verifyTarget(
+            target,
+            expected,
+            tables ? { onlyTables: onlyTables(expected, tables, schemas ?? []), ...(sequences ? { onlySequences: sequences } : {}) } : {},
+          ),
       );
       return {
         ok: r.ok,
         compared: true,
         tables: r.tablesChecked,
+        ...(sequences ? { sequences: r.sequencesChecked } : {}),
         mismatches: r.mismatches.map((m) => ({ table: m.name, expected: String(m.expected), actual: String(m.actual) })),
         rowCounts: {},
       };

@@ -9,7 +9,8 @@ import { createSlotWithSnapshot } from '../adapters/pg/slot';
 import { ensureDir, writeFileAtomic } from '../adapters/fs/atomic-write';
 import { formatLsn } from '../core/lsn';
 import { checkpointPath } from '../core/repository/paths';
-import { compareChecksums, type ChecksumFile, type ChecksumMismatch } from '../core/verify/compare';
+import { compareChecksums, compareKeptSequences, type ChecksumFile, type ChecksumMismatch } from '../core/verify/compare';
+import { sequenceReach } from '../restore/sequences';
 import { VerifyFailedError } from '../errors';
 import { dirname } from 'node:path';
 
@@ -18,6 +19,8 @@ export interface VerifyTargetResult {
   /** Tables (and, with `sequences: 'exact'`, sequences) that differ, in name order. */
   mismatches: ChecksumMismatch[];
   tablesChecked: number;
+  /** A partial restore's sequences compared (options.onlySequences). */
+  sequencesChecked: number;
 }
 
 export interface VerifyTargetOptions {
@@ -26,6 +29,8 @@ export interface VerifyTargetOptions {
   sequences?: 'exact' | 'ignore';
   /** A partial restore: compare these tables only (checksums.json keys); the others must be absent. */
   onlyTables?: readonly string[];
+  /** A partial restore: its sequences (checksums.json keys), compared as core/verify/compare.ts compareKeptSequences says. */
+  onlySequences?: readonly string[];
 }
 
 /** Compares the target database's checksums with the expected ones. */
@@ -39,7 +44,9 @@ export async function verifyTarget(
   const only = options.onlyTables ? new Set(options.onlyTables) : null;
   const wanted = only ? { ...expected, tables: Object.fromEntries(Object.entries(expected.tables).filter(([k]) => only.has(k))) } : expected;
   const mismatches = compareChecksums(wanted, actual, { sequences: options.sequences ?? 'ignore' });
-  const result = { ok: mismatches.length === 0, mismatches, tablesChecked: Object.keys(wanted.tables).length };
+  const sequences = options.onlySequences ?? [];
+  if (sequences.length > 0) mismatches.push(...compareKeptSequences(sequences, expected.sequences, actual.sequences, await sequenceReach(profile)));
+  const result = { ok: mismatches.length === 0, mismatches, tablesChecked: Object.keys(wanted.tables).length, sequencesChecked: sequences.length };
   if (!result.ok && options.throwOnMismatch) {
     const lines = mismatches.map((m) => `${m.kind} ${m.name}: ${m.problem} (expected ${m.expected}, found ${m.actual})`);
     throw new VerifyFailedError(`restored database differs in ${mismatches.length} object(s):\n  ${lines.join('\n  ')}`, {

@@ -1,11 +1,19 @@
-import { setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import { patched, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import { long, quick } from './activity-options';
 import type { RestoreTarget } from '../core/restore/plan';
 import { restoreInput, type RestoreInput } from './inputs';
 import { parseInput } from './validate';
 import { restoreProgressQuery } from './signals';
 import { nonRetryable, type RestoreProgress } from './boundary';
-import type { ApplyResult, BaseDataReport, PartialBaseReport, PartialRestore, RestorePlanResult, VerifyResult } from '../activities/types';
+import type {
+  ApplyResult,
+  BaseDataReport,
+  PartialBaseReport,
+  PartialObjectsReport,
+  PartialRestore,
+  RestorePlanResult,
+  VerifyResult,
+} from '../activities/types';
 import { checksumKey, parseSelection, selectionNames } from '../core/restore/table-selection';
 
 export interface RestoreReport {
@@ -16,7 +24,7 @@ export interface RestoreReport {
   verify: VerifyResult | null;
   steps: { name: string; ms: number }[];
   /** A partial restore (`tables`/`schemas`): what was kept, and what was left out that a person must know; how the base was loaded. */
-  partial?: PartialBaseReport & { baseData?: BaseDataReport };
+  partial?: PartialBaseReport & { baseData?: BaseDataReport; objects?: PartialObjectsReport };
   /** `intoSchema`: the new schema of `targetDb` the chosen tables were copied into. */
   intoSchema?: string;
 }
@@ -98,6 +106,12 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
   if (input.target.kind !== 'latest' && !apply.reachedTarget) {
     throw nonRetryable(`the restore target was not reached: the chain ends at ${apply.lastEndLsn} (${apply.lastCommitTime ?? 'no transactions'})`, 'PlanError');
   }
+  // A partial restore keeps only the types and functions its relations use, as the segments left
+  // them (--into-schema copies only its schema: the others stay where they are, in the live database).
+  const objects =
+    partialBase && !input.intoSchema && patched('partial-needed-objects')
+      ? await step('remove unneeded types and functions', () => long.removeUnneededObjects({ targetProfile, targetDb: db }))
+      : undefined;
   await step('sequences', () => quick.fixSequences({ targetProfile, targetDb: db }));
   let verify: VerifyResult | null = null;
   if (input.verify) {
@@ -108,7 +122,14 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
         targetDb: db,
         checksumsFile: plan.expectedChecksumsFile,
         // The kept tables, and chosen ones the segments created after the base.
-        ...(partialBase && selection ? { tables: [...partialBase.checksumKeys, ...selection.tables.map(checksumKey)], schemas: selection.schemas } : {}),
+        // ... and the sequences they own or call in defaults.
+        ...(partialBase && selection
+          ? {
+              tables: [...partialBase.checksumKeys, ...selection.tables.map(checksumKey)],
+              schemas: selection.schemas,
+              sequences: partialBase.sequences.map(checksumKey),
+            }
+          : {}),
       }),
     );
     if (verify.compared && !verify.ok) {
@@ -134,7 +155,7 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
     apply,
     verify,
     steps: progress.steps,
-    ...(partialBase ? { partial: { ...partialBase, ...(base.data ? { baseData: base.data } : {}) } } : {}),
+    ...(partialBase ? { partial: { ...partialBase, ...(base.data ? { baseData: base.data } : {}), ...(objects ? { objects } : {}) } } : {}),
     ...(input.intoSchema ? { intoSchema: input.intoSchema } : {}),
   };
 }

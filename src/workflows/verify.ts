@@ -92,7 +92,8 @@ export async function verifyWorkflow(raw: VerifyInput): Promise<VerifyReport> {
     return { ok, fromBase: target.fromBase, toLsn: target.toLsn, mismatches, message: message.split('; the scratch database')[0] ?? message };
   // The tables compared: those the partial restore kept (partitions and schemas' tables included), else the names asked for.
   const tables = selection ? (report?.partial?.tables ?? selectionNames(selection)) : undefined;
-  if (ok && tables) message = `verified ${report?.verify?.tables ?? 0} table(s) only: ${tables.join(', ')}`;
+  const sequences = report?.verify?.sequences ? ` and ${report.verify.sequences} sequence(s)` : '';
+  if (ok && tables) message = `verified ${report?.verify?.tables ?? 0} table(s)${sequences} only: ${tables.join(', ')}`;
   await quick.recordVerification({ profile: input.profile, fromBase: target.fromBase, toLsn: target.toLsn, ok, mismatches, ...(tables ? { tables } : {}) });
   return { ok, fromBase: target.fromBase, toLsn: target.toLsn, mismatches, message, ...(tables ? { tables } : {}) };
 }

@@ -17,7 +17,11 @@ function describePartial(report: RestoreReport): string[] {
   const data = p.baseData;
   if (data?.filtered)
     lines.push(
-      `base: only their data loaded (${data.skippedTables} other table(s), ${(data.skippedBytes / 1048576).toFixed(1)} MiB, never sent to the server)`,
+      data.unreadFiles !== undefined
+        ? `base: only their data loaded (${data.skippedTables} other table(s); ${data.unreadFiles} data file(s) of the base, ${(
+            (data.unreadBytes ?? 0) / 1048576
+          ).toFixed(1)} MiB on disk, never read)`
+        : `base: only their data loaded (${data.skippedTables} other table(s), ${(data.skippedBytes / 1048576).toFixed(1)} MiB, never sent to the server)`,
     );
   else if (data?.wholeBase) lines.push(`base: loaded whole (${data.wholeBase})`);
   if (report.intoSchema) lines.push(`copied into the new schema ${JSON.stringify(report.intoSchema)} of database ${report.targetDb}`);
@@ -25,6 +29,9 @@ function describePartial(report: RestoreReport): string[] {
   for (const v of p.viewsLeftOut ?? []) lines.push(`view left out (it reads a table not restored): ${v}`);
   for (const fk of p.foreignKeys) lines.push(`foreign key left out (its table is not restored): ${fk}`);
   for (const a of p.alsoChanged) lines.push(`also: ${a}`);
+  if (p.objects?.removed.length) lines.push(`types and functions left out (no restored relation uses them): ${p.objects.removed.join(', ')}`);
+  if (p.objects?.keptByName.length) lines.push(`kept since a kept function's body names them: ${p.objects.keptByName.join(', ')}`);
+  if (p.objects?.notRemoved) lines.push(`types and functions: ${p.objects.notRemoved}`);
   if (tally?.skippedDdl) {
     lines.push(`DDL on other objects skipped: ${tally.skippedDdl}`);
     for (const h of tally.skippedDdlShown) lines.push(`  ${h}`);

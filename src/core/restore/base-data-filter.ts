@@ -77,6 +77,11 @@ export class BaseDataFilter {
     return this.tables.has(`${schema}\u0000${name}`) || this.schemas.has(schema);
   }
 
+  /** Whether a table (decoded name) is kept: chosen, in a chosen schema, or attached to a kept one in what was read so far. */
+  keeps(t: QualifiedName): boolean {
+    return this.kept(t.schema, t.name);
+  }
+
   push(chunk: Buffer): Buffer[] {
     const out: Buffer[] = [];
     const data = this.carry.length ? Buffer.concat([this.carry, chunk]) : chunk;

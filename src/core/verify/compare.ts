@@ -69,3 +69,52 @@ export function compareChecksums(
   const sequences = diff('sequence', expected.sequences, actual.sequences, (a, b) => a.lastValue === b.lastValue && a.isCalled === b.isCalled, showSequence);
   return [...tables, ...sequences];
 }
+
+/** A restored sequence's direction and the furthest value its columns hold (null: none). */
+export interface SequenceReach {
+  increment: string;
+  /** max (ascending) or min (descending) over the columns that draw from it. */
+  extreme: string | null;
+}
+
+/** The value the next `nextval` returns. */
+const nextValue = (s: SequenceState, increment: bigint) => (s.isCalled ? BigInt(s.lastValue) + increment : BigInt(s.lastValue));
+
+/**
+ * A partial restore's sequences (those the chosen tables own or call in defaults) against a
+ * checkpoint. A checkpoint reads sequences when it runs, not in its snapshot (they are not
+ * MVCC), and the segments carry positions at intervals (the restore then moves a sequence past
+ * its rows), so a faithful restore is at the checkpoint's position or behind it by values no
+ * restored row holds. Differences: missing from either side, past the checkpoint (the restore
+ * would hand out values the source had not at that point), or not past its own rows (the next
+ * INSERT would collide).
+ */
+export function compareKeptSequences(
+  names: readonly string[],
+  expected: Record<string, SequenceState>,
+  actual: Record<string, SequenceState>,
+  reach: Record<string, SequenceReach>,
+): ChecksumMismatch[] {
+  const out: ChecksumMismatch[] = [];
+  for (const name of [...names].sort()) {
+    const e = expected[name];
+    const a = actual[name];
+    if (e === undefined || a === undefined) {
+      out.push({ kind: 'sequence', name, problem: e === undefined ? 'unexpected' : 'missing', expected: showSequence(e), actual: showSequence(a) });
+      continue;
+    }
+    if (e.lastValue === a.lastValue && e.isCalled === a.isCalled) continue;
+    const r = reach[name];
+    const increment = BigInt(r?.increment ?? '1');
+    const down = increment < 0n;
+    const next = nextValue(a, increment);
+    const past = down ? next < nextValue(e, increment) : next > nextValue(e, increment);
+    const extreme = r?.extreme == null ? null : BigInt(r.extreme);
+    const collides = extreme !== null && (down ? next >= extreme : next <= extreme);
+    if (past || collides) {
+      const why = past ? 'past the checkpoint' : `next value ${next} is not past its rows (${extreme})`;
+      out.push({ kind: 'sequence', name, problem: 'different', expected: showSequence(e), actual: `${showSequence(a)}: ${why}` });
+    }
+  }
+  return out;
+}

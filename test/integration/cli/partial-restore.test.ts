@@ -281,7 +281,7 @@ me",public.events`,
     const verify = await cli(['verify', '--checkpoint', '--tables', 'public.orders,public.order_items,public.events']);
     expect({ code: verify.code, stderr: verify.stderr }).toMatchObject({ code: 0 });
     expect(verify.stdout).toMatch(
-      /^OK: verified 4 table\(s\) only: public\.events, public\.events_a, public\.events_b, public\.order_items, public\.orders \(base /,
+      /^OK: verified 4 table\(s\) and 2 sequence\(s\) only: public\.events, public\.events_a, public\.events_b, public\.order_items, public\.orders \(base /,
     );
     const chain = readdirSync(join(dir, 'repository')).find((d) => d.endsWith('-shop'))!;
     const catalog = JSON.parse(readFileSync(join(dir, 'repository', chain, 'catalog', 'catalog.json'), 'utf8')) as {
