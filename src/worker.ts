@@ -10,6 +10,7 @@ import type { Logger } from './logger';
 import { serializeErrorFields } from './log-error';
 import { createActivities } from './activities';
 import { createMetrics, startMetricsServer, type MetricsServer, type PgincrMetrics } from './monitor/metrics';
+import { selectWorkflowCode } from './workflow-bundle';
 
 let runtimeInstalled = false;
 
@@ -72,6 +73,20 @@ export interface WorkerOptions {
   workflowBundle?: { code: string };
 }
 
+/**
+ * The prebuilt workflow bundle beside this module (dist/, scripts/build) when it was built from
+ * the current code, else the workflows bundled at start (src/workflow-bundle.ts); logged.
+ */
+function workflowCode(logger: Logger): { workflowBundle: { codePath: string } } | { workflowsPath: string } {
+  const code = selectWorkflowCode(__dirname, require.resolve('./workflows'));
+  if (code.used === 'prebuilt') {
+    logger.info({ workflowBundle: code.workflowBundle.codePath, inputs: code.inputs }, 'workflow code: the prebuilt bundle, built from the current code');
+    return { workflowBundle: code.workflowBundle };
+  }
+  logger.info({ reason: code.reason }, `workflow code: bundled at start (${code.reason})`);
+  return { workflowsPath: code.workflowsPath };
+}
+
 /** A worker on `config.temporal`; it does not serve metrics (see serveMetrics), so several can share a process. */
 export async function createWorker(config: Config, logger: Logger, options: WorkerOptions = {}): Promise<Worker> {
   tuneHeapForCapture(); // the capture activity runs in this process
@@ -82,7 +97,7 @@ export async function createWorker(config: Config, logger: Logger, options: Work
     namespace: config.temporal.namespace,
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     activities: createActivities({ config, logger, metrics: options.metrics ?? processMetrics() }),
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: require.resolve('./workflows') }),
+    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : workflowCode(logger)),
     maxConcurrentActivityTaskExecutions: 20,
     // Heartbeats (and with them cancellation of a running pg_dump or capture) reach the server
     // within seconds, not the SDK's default of up to a minute.

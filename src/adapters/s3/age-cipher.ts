@@ -10,8 +10,13 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { Decrypter, Encrypter } from 'age-encryption';
+import type { Decrypter, Encrypter } from 'age-encryption';
 import { EncryptionKeyError, ObjectStoreError } from '../../errors';
+
+type AgeSdk = typeof import('age-encryption');
+let ageSdk: AgeSdk | undefined;
+/** age, loaded with the first encrypted repository (an unencrypted one's worker never needs it). */
+const age = (): AgeSdk => (ageSdk ??= require('age-encryption') as AgeSdk);
 
 export interface EncryptionKeys {
   /** age X25519 public keys (`age1…`) every uploaded file is encrypted to. */
@@ -50,7 +55,7 @@ export class AgeCipher {
         hint: 'set repository.encryption.recipients (or PGINCR_AGE_RECIPIENTS) to the public keys (age1…) the repository is encrypted to',
       });
     }
-    const e = new Encrypter();
+    const e = new (age().Encrypter)();
     for (const r of this.keys.recipients) e.addRecipient(r);
     return e;
   }
@@ -91,7 +96,7 @@ export class AgeCipher {
         hint: `chmod 600 ${file} (it holds the private key that decrypts every backup)`,
       });
     }
-    const d = new Decrypter();
+    const d = new (age().Decrypter)();
     let count = 0;
     for (const line of text.split('\n').map((l) => l.trim())) {
       if (!line || line.startsWith('#')) continue;

@@ -15,19 +15,21 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  PutObjectCommand,
-  S3Client,
-  paginateListObjectsV2,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { describeLocation, objectKey, relativeKey, type ObjectStoreLocation } from '../../core/repository/object-store';
 import { ObjectStoreError, PgincrError } from '../../errors';
 import { AgeCipher } from './age-cipher';
+
+type S3Sdk = typeof import('@aws-sdk/client-s3');
+type UploadSdk = typeof import('@aws-sdk/lib-storage');
+let s3Sdk: S3Sdk | undefined;
+let uploadSdk: UploadSdk | undefined;
+/**
+ * The AWS SDK, loaded with the first object store: a worker whose repository is a local folder
+ * never needs it, and loading it costs ~18 MiB of RSS (README "Fault gauntlet", very large transaction).
+ */
+const s3 = (): S3Sdk => (s3Sdk ??= require('@aws-sdk/client-s3') as S3Sdk);
+const lib = (): UploadSdk => (uploadSdk ??= require('@aws-sdk/lib-storage') as UploadSdk);
 
 /** Parts of 8 MiB (S3's minimum is 5 MiB); files up to one part go in a single PUT. */
 const PART_BYTES = 8 * 1024 * 1024;
@@ -94,7 +96,7 @@ export class ObjectStore {
       region: location.region ?? process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
       ...(location.forcePathStyle !== undefined ? { forcePathStyle: location.forcePathStyle } : {}),
     };
-    this.client = client ?? new S3Client(options);
+    this.client = client ?? new (s3().S3Client)(options);
     this.cipher = location.encryption ? new AgeCipher(location.encryption) : undefined;
   }
 
@@ -129,7 +131,7 @@ export class ObjectStore {
     const sha256 = knownSha256 ?? (await sha256OfFile(file));
     const { size } = await stat(file);
     try {
-      const upload = new Upload({
+      const upload = new (lib().Upload)({
         client: this.client,
         params: {
           Bucket: this.location.bucket,
@@ -143,7 +145,7 @@ export class ObjectStore {
         leavePartsOnError: false,
       });
       await upload.done();
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.key(path), ChecksumMode: 'ENABLED' }));
+      const head = await this.client.send(new (s3().HeadObjectCommand)({ Bucket: this.location.bucket, Key: this.key(path), ChecksumMode: 'ENABLED' }));
       const whole = head.ChecksumSHA256 && !head.ChecksumSHA256.includes('-') ? Buffer.from(head.ChecksumSHA256, 'base64').toString('hex') : undefined;
       if (head.ContentLength !== size || head.Metadata?.[SHA256_META] !== sha256 || (whole !== undefined && whole !== sha256)) {
         throw new ObjectStoreError(
@@ -172,7 +174,7 @@ export class ObjectStore {
       const encrypted = await cipher.encrypt(createReadStream(file), size);
       const sent = hashingStream();
       encrypted.body.on('error', (error) => sent.stream.destroy(error));
-      const upload = new Upload({
+      const upload = new (lib().Upload)({
         client: this.client,
         params: {
           Bucket: this.location.bucket,
@@ -187,7 +189,7 @@ export class ObjectStore {
       });
       await upload.done();
       const digest = sent.digest();
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.key(path), ChecksumMode: 'ENABLED' }));
+      const head = await this.client.send(new (s3().HeadObjectCommand)({ Bucket: this.location.bucket, Key: this.key(path), ChecksumMode: 'ENABLED' }));
       const whole = head.ChecksumSHA256 && !head.ChecksumSHA256.includes('-') ? Buffer.from(head.ChecksumSHA256, 'base64').toString('hex') : undefined;
       if (head.ContentLength !== encrypted.bytes || head.Metadata?.[PLAIN_SHA256_META] !== sha256 || (whole !== undefined && whole !== digest)) {
         throw new ObjectStoreError(
@@ -205,7 +207,7 @@ export class ObjectStore {
   /** The plaintext size an encrypted object recorded at upload (undefined when absent or not recorded). */
   async plainBytes(path: string): Promise<number | undefined> {
     try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.location.bucket, Key: this.key(path) }));
+      const head = await this.client.send(new (s3().HeadObjectCommand)({ Bucket: this.location.bucket, Key: this.key(path) }));
       const recorded = head.Metadata?.[PLAIN_BYTES_META];
       return recorded !== undefined && /^\d+$/.test(recorded) ? Number(recorded) : undefined;
     } catch (error) {
@@ -217,7 +219,7 @@ export class ObjectStore {
   /** The object's content as a stream; null when there is no such object. */
   async get(path: string): Promise<{ body: Readable; etag?: string; sha256?: string; plainSha256?: string; bytes?: number } | null> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.location.bucket, Key: this.key(path) }));
+      const out = await this.client.send(new (s3().GetObjectCommand)({ Bucket: this.location.bucket, Key: this.key(path) }));
       const body = out.Body as Readable;
       return { body, etag: out.ETag, sha256: out.Metadata?.[SHA256_META], plainSha256: out.Metadata?.[PLAIN_SHA256_META], bytes: out.ContentLength };
     } catch (error) {
@@ -287,7 +289,7 @@ export class ObjectStore {
   async *list(dir: string, pageSize = 1000): AsyncGenerator<StoredObject> {
     const prefix = dir ? `${this.key(dir).replace(/\/$/, '')}/` : this.location.prefix ? `${this.location.prefix}/` : '';
     try {
-      for await (const page of paginateListObjectsV2({ client: this.client, pageSize }, { Bucket: this.location.bucket, Prefix: prefix })) {
+      for await (const page of s3().paginateListObjectsV2({ client: this.client, pageSize }, { Bucket: this.location.bucket, Prefix: prefix })) {
         for (const o of page.Contents ?? []) {
           const path = o.Key ? relativeKey(this.location, o.Key) : null;
           if (path === null) continue;
@@ -304,7 +306,7 @@ export class ObjectStore {
     const prefix = dir ? `${this.key(dir).replace(/\/$/, '')}/` : this.location.prefix ? `${this.location.prefix}/` : '';
     const names: string[] = [];
     try {
-      for await (const page of paginateListObjectsV2({ client: this.client }, { Bucket: this.location.bucket, Prefix: prefix, Delimiter: '/' })) {
+      for await (const page of s3().paginateListObjectsV2({ client: this.client }, { Bucket: this.location.bucket, Prefix: prefix, Delimiter: '/' })) {
         for (const p of page.CommonPrefixes ?? []) if (p.Prefix) names.push(p.Prefix.slice(prefix.length).replace(/\/$/, ''));
       }
     } catch (error) {
@@ -315,7 +317,7 @@ export class ObjectStore {
 
   async delete(path: string): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.location.bucket, Key: this.key(path) }));
+      await this.client.send(new (s3().DeleteObjectCommand)({ Bucket: this.location.bucket, Key: this.key(path) }));
     } catch (error) {
       if (!isNotFound(error)) this.fail('delete of', path, error);
     }
@@ -329,7 +331,7 @@ export class ObjectStore {
   async putIf(path: string, body: string, etag: string | null): Promise<string | null> {
     try {
       const out = await this.client.send(
-        new PutObjectCommand({
+        new (s3().PutObjectCommand)({
           Bucket: this.location.bucket,
           Key: this.key(path),
           Body: body,
