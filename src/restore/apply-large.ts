@@ -154,7 +154,10 @@ export class LargeTransaction {
         return;
       } catch (error) {
         if (isConnectionError(error)) throw error;
-        await client.query('ROLLBACK TO SAVEPOINT pgincr_piece');
+        // Released too: the piece as written runs at the transaction's top level, as a merged
+        // piece's statements do after its RELEASE (a ROLLBACK TO keeps the savepoint, and each
+        // failed piece would nest the next pieces one subtransaction deeper).
+        await client.query('ROLLBACK TO SAVEPOINT pgincr_piece; RELEASE SAVEPOINT pgincr_piece');
         this.mergeFallbacks += 1;
       }
     }

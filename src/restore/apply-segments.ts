@@ -134,6 +134,8 @@ export interface ApplyResult {
   /** Source transactions larger than a batch, each sent in pieces (apply-large.ts), and the pieces. */
   largeTransactions: number;
   pieces: number;
+  /** Pieces whose merged form failed and were rolled back to their savepoint and sent as written. */
+  pieceFallbacks: number;
 }
 
 /** A segment verified before anything is applied, and how to read it again. */
@@ -262,6 +264,7 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
     mergeFallbacks: 0,
     largeTransactions: 0,
     pieces: 0,
+    pieceFallbacks: 0,
   };
   let client: Client | undefined;
   let watchdog: ApplyWatchdog | undefined;
@@ -440,6 +443,7 @@ export async function applySegments(opts: ApplyOptions): Promise<ApplyResult> {
                 result.pieces += large.piecesSent;
                 if (large.mergedPieces > 0 && large.mergeFallbacks === 0) result.mergedBatches += 1;
                 if (large.mergeFallbacks > 0) result.mergeFallbacks += 1;
+                result.pieceFallbacks += large.mergeFallbacks;
                 result.lastEndLsn = formatLsn(done.endLsn);
                 result.lastCommitTime = done.commitTime;
                 if (large.heldDdl) await catalogChanged();

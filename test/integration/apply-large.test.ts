@@ -157,3 +157,91 @@ describe('applier: a transaction larger than a batch', () => {
     expect(await state('resumed')).toEqual(await state('whole'));
   });
 });
+
+/**
+ * A piece whose merged form fails (apply-large.ts: the savepoint fallback). Each group of the
+ * large transaction is valid as written but not in its merged order, which moves a row's first
+ * update into one round with another change of the same email: in even groups two updates of
+ * one row and one of the next (a → q → r, then b → q; merged, both rows set to q in one UPDATE),
+ * in odd groups two updates of one row and an INSERT of its first email (a → m → n, then a new
+ * row m; merged, the COPY of the INSERT runs before the second update). Either way a unique
+ * violation on `email`, so nearly every piece is rolled back to its savepoint and sent as
+ * written. Each group first inserts rows into a table without a key (merged as COPY, before the
+ * failing statement): a piece applied merged and then again as written would leave them twice.
+ */
+describe('applier: a large transaction whose merged pieces fail', () => {
+  const SCHEMA2 = 'CREATE TABLE public.uniq (id int PRIMARY KEY, email text NOT NULL UNIQUE); CREATE TABLE public.notes (v text)';
+  const GROUPS = 120;
+  const NOTES = 20;
+  const uniq: RelationInfo = { ...table('uniq'), columns: ['id', 'email'].map((c) => ({ name: c, typeOid: 25, typeMod: -1, isKey: c === 'id' })) };
+  const notes: RelationInfo = { ...table('notes'), replicaIdentity: 'n', columns: [{ name: 'v', typeOid: 25, typeMod: -1, isKey: false }] };
+  const pair = (id: number, email: string): Tuple => [
+    { kind: 'text', value: String(id) },
+    { kind: 'text', value: email },
+  ];
+  let pg: PgCluster;
+  let dir: string;
+  let paths: string[];
+
+  beforeAll(async () => {
+    pg = await startCluster();
+    dir = mkdtempSync(join(tmpdir(), 'pgincr-large-fallback-'));
+    const recorder = new Recorder(null as never, dir, BASE_LSN);
+    recorder.record(
+      Array.from({ length: GROUPS }, (_v, k) => [
+        line(renderInsert(uniq, pair(2 * k + 1, `a${k}`))),
+        line(renderInsert(uniq, pair(2 * k + 2, `b${k}`))),
+      ]).flat(),
+    );
+    recorder.record(
+      Array.from({ length: GROUPS }, (_v, k) => [
+        ...Array.from({ length: NOTES }, (_w, i) => line(renderInsert(notes, [{ kind: 'text', value: `group ${k} note ${i} ${'·'.repeat(60)}` }]))),
+        ...(k % 2 === 0
+          ? [
+              line(renderUpdate(uniq, pair(2 * k + 1, `q${k}`))),
+              line(renderUpdate(uniq, pair(2 * k + 1, `r${k}`))),
+              line(renderUpdate(uniq, pair(2 * k + 2, `q${k}`))),
+            ]
+          : [
+              line(renderUpdate(uniq, pair(2 * k + 1, `m${k}`))),
+              line(renderUpdate(uniq, pair(2 * k + 1, `n${k}`))),
+              line(renderInsert(uniq, pair(10_000 + k, `m${k}`))),
+            ]),
+      ]).flat(),
+    );
+    recorder.cut(false);
+    paths = recorder.segments.map((s) => s.path);
+  });
+
+  afterAll(async () => {
+    await pg?.stop();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const apply = async (db: string, more: Partial<ApplyOptions>) => {
+    await pg.createDatabase(db);
+    await pg.query(SCHEMA2, [], db);
+    return applySegments({ profile: pg.profile(db), restoreId: db, segments: paths, stopAt: { kind: 'latest' }, startLsn: formatLsn(BASE_LSN), ...more });
+  };
+
+  it('rolls each failed piece back to its savepoint and applies it once, as written', async () => {
+    const whole = await apply('fallback_whole', { mergeInserts: false, batchBytes: 1 << 30 });
+    expect(whole.largeTransactions).toBe(0);
+    const r = await apply('fallback_pieces', { batchBytes: 64 * 1024, pieceBytes: 8 * 1024 });
+    expect(r.largeTransactions).toBe(1);
+    expect(r.mergeFallbacks).toBe(1);
+    // Nearly every piece holds a whole group's three updates (a group is ~3 KiB, a piece 8 KiB).
+    expect(r.pieces).toBeGreaterThan(30);
+    expect(r.pieceFallbacks).toBeGreaterThan(r.pieces * 0.8);
+    process.stderr.write(`large transaction: ${r.pieces} pieces, ${r.pieceFallbacks} rolled back to their savepoint and sent as written\n`);
+    expect(await tableSums(pg, 'fallback_pieces')).toEqual(await tableSums(pg, 'fallback_whole'));
+    const [rows] = await pg.query<{ notes: number; distinct_notes: number; uniq: number; emails: string }>(
+      `SELECT (SELECT count(*) FROM public.notes)::int AS notes, (SELECT count(DISTINCT v) FROM public.notes)::int AS distinct_notes,
+              (SELECT count(*) FROM public.uniq)::int AS uniq,
+              (SELECT string_agg(DISTINCT left(email, 1), '' ORDER BY left(email, 1)) FROM public.uniq) AS emails`,
+      [],
+      'fallback_pieces',
+    );
+    expect(rows).toEqual({ notes: GROUPS * NOTES, distinct_notes: GROUPS * NOTES, uniq: GROUPS * 2 + GROUPS / 2, emails: 'bmnqr' });
+  });
+});
