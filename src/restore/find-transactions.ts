@@ -2,15 +2,17 @@
  * `pgincr log` as an activity, for `findTransactionsWorkflow` (the transaction search started
  * from the Temporal UI with a JSON input): the same filter and the same streaming reader over the
  * chain's sealed and open segments (adapters/fs/segment-log-reader.ts), heartbeating how far it
- * has read. The result holds what identifies each transaction (xid, commit time and LSNs, its
+ * has read: segments read of those in the window, the one being read, MiB of SQL read, matches
+ * found and the last one's commit. The result holds what identifies each transaction (xid, commit time and LSNs, its
  * segment, counts per table and kind), never its statements: row values do not go into
  * Temporal's history (docs/design.md invariant 6); `pgincr log --show` prints them.
  */
 import { chainDirFor, withTimerHeartbeat, type ActivityDeps } from '../activities/context';
-import { logTransactions, lsnOption } from '../adapters/fs/segment-log-reader';
+import { logTransactions, lsnOption, type ScanProgress } from '../adapters/fs/segment-log-reader';
 import { normalizeTime } from '../core/segment/commit-time';
 import { parseKinds, parseWhere, tableName, type KindCounts, type LogFilter } from '../core/segment/txn-log';
 import { ConfigError } from '../errors';
+import type { FindTransactionsHeartbeat } from '../workflows/boundary';
 
 export interface FindTransactionsInput {
   profile: string;
@@ -75,23 +77,29 @@ export async function findTransactions(deps: ActivityDeps, input: FindTransactio
   const filter = findFilter(input);
   const transactions: FoundTransaction[] = [];
   let last: FoundTransaction | undefined;
+  const progress: ScanProgress = { segmentsTotal: 0, segmentsRead: 0, segment: null, bytesRead: 0 };
+  // What the Temporal UI shows of a running search: how far it has read, and the last match.
+  const details = (): FindTransactionsHeartbeat => ({
+    step: 'search' as const,
+    segmentsRead: progress.segmentsRead,
+    segmentsTotal: progress.segmentsTotal,
+    segment: progress.segment,
+    sqlMiBRead: Math.round(progress.bytesRead / 104857.6) / 10,
+    found: transactions.length,
+    commitLsn: last?.commitLsn ?? null,
+    commitTime: last?.commitTime ?? null,
+  });
   await withTimerHeartbeat(
-    () => ({
-      step: 'search',
-      found: transactions.length,
-      segment: last?.segment ?? null,
-      commitLsn: last?.commitLsn ?? null,
-      commitTime: last?.commitTime ?? null,
-    }),
+    details,
     async () => {
-      for await (const t of logTransactions(chain, filter, input.limit)) {
+      for await (const t of logTransactions(chain, filter, input.limit, undefined, progress)) {
         const tables: Record<string, KindCounts> = {};
         for (const [name, k] of Object.entries(t.tables)) tables[fromBytes(name)] = k;
         last = { xid: t.xid, commitTime: t.commitTime, commitLsn: t.commitLsn, endLsn: t.endLsn, segment: t.segment, tables, matched: t.matched };
         transactions.push(last);
       }
     },
-    2_000,
+    1_000,
   );
   deps.logger.info({ chain, found: transactions.length }, 'transactions searched');
   return { chain, transactions, limitReached: transactions.length >= input.limit };

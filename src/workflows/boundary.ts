@@ -89,6 +89,23 @@ export const restoreHeartbeat = z.union([
   }),
 ]);
 
+/** findTransactionsWorkflow's activity heartbeat (restore/find-transactions.ts): how far the search has read, and its last match. */
+export const findTransactionsHeartbeat = z.object({
+  step: z.literal('search'),
+  /** Segments read to their end, of those in the window. */
+  segmentsRead: z.number(),
+  segmentsTotal: z.number(),
+  /** The segment being read (relative to the chain). */
+  segment: z.string().nullable(),
+  /** SQL read so far (decompressed), in MiB to one decimal. */
+  sqlMiBRead: z.number(),
+  found: z.number(),
+  /** The last match's commit. */
+  commitLsn: z.string().nullable(),
+  commitTime: z.string().nullable(),
+});
+export type FindTransactionsHeartbeat = z.infer<typeof findTransactionsHeartbeat>;
+
 /**
  * Decodes heartbeat details with `schema`: the value an activity attempt gets back
  * (`info.heartbeatDetails`), or the JSON payload bytes a client reads from describe()'s pending

@@ -86,6 +86,17 @@ export async function filesForWindowFromCatalog(
   return files;
 }
 
+/** How far a scan has read (updated in place as it reads; findTransactionsWorkflow heartbeats it). */
+export interface ScanProgress {
+  /** Segments in the window, and those read to their end. */
+  segmentsTotal: number;
+  segmentsRead: number;
+  /** The segment being read (relative to the chain). */
+  segment: string | null;
+  /** SQL bytes read (decompressed). */
+  bytesRead: number;
+}
+
 /**
  * The transactions of `chain` that pass `filter`, in LSN order, as they are found: summaries are
  * handed out after each chunk read, so a day of segments is never held at once.
@@ -95,9 +106,13 @@ export async function* logTransactions(
   filter: LogFilter,
   limit = Infinity,
   source?: { files: LogFile[]; open(file: LogFile): Promise<Readable> },
+  progress?: ScanProgress,
 ): AsyncGenerator<LoggedTxn> {
   let emitted = 0;
-  for (const file of source?.files ?? (await filesForWindow(chain, filter))) {
+  const files = source?.files ?? (await filesForWindow(chain, filter));
+  if (progress) progress.segmentsTotal = files.length;
+  for (const file of files) {
+    if (progress) progress.segment = file.file;
     const found: TxnSummary[] = [];
     const scan = new TxnLogFilter(filter, (t) => found.push(t));
     const raw = file.remote && source ? await source.open(file) : createReadStream(file.path, { highWaterMark: 1 << 20 });
@@ -105,6 +120,7 @@ export async function* logTransactions(
     try {
       for await (const chunk of stream) {
         scan.push(chunk as Buffer);
+        if (progress) progress.bytesRead += (chunk as Buffer).length;
         for (const t of found.splice(0)) {
           (t as LoggedTxn).segment = file.file;
           yield t as LoggedTxn;
@@ -125,6 +141,7 @@ export async function* logTransactions(
       if (stream !== raw) stream.destroy();
     }
     scan.endSegment();
+    if (progress) progress.segmentsRead++;
     if (scan.pastEnd) return;
   }
 }
