@@ -5,55 +5,27 @@
  * transaction replayed twice or missing changes its sums; the restore equals the source. The
  * slot's confirmed position is sampled against the bucket's end the whole time.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { terminateIfRunning } from '../../helpers/temporal';
 import { waitFor } from '../../helpers/wait';
 import { sequenceValues, tableSums } from '../../helpers/workload';
-import { startS3Server, type S3TestServer } from '../../helpers/s3-server';
-import { workflowIds } from '../../../src/workflows/ids';
-import { bucketEnd, confirmedFlush, stopWorker, workerEnvironment } from './s3-rig';
+import { bucketEnd, confirmedFlush, stopWorker, expectOk, s3TestBed, waitSlotReleased } from './s3-rig';
 
 jest.setTimeout(600_000);
 
 const PROFILE = 's3failover';
 
 describe('S3 repository: the capture worker killed and its folder deleted mid-workload', () => {
-  let pg: PgCluster;
-  let s3: S3TestServer;
-  let dir: string;
-  const workers: ChildProcess[] = [];
-  let passed = false;
-
-  beforeAll(async () => {
-    await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    s3 = await startS3Server();
-    pg = await startCluster();
-    await pg.createDatabase('app');
-    dir = mkdtempSync(join(tmpdir(), 'pgincr-s3-failover-'));
-  });
-
-  afterAll(async () => {
-    await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    for (const w of workers) await stopWorker(w);
-    await pg?.stop();
-    await s3?.stop();
-    if (dir && passed) rmSync(dir, { recursive: true, force: true });
-    else if (dir) process.stderr.write(`s3 failover test: kept ${dir} (worker logs, spools) for inspection\n`);
-  });
+  const bed = s3TestBed({ name: 's3-failover', profile: PROFILE });
 
   it('worker B resumes the capture from the bucket: nothing lost, nothing doubled, the slot never ahead of the bucket', async () => {
-    const taskQueue = `s3-failover-${process.pid}-${Date.now()}`;
-    const a = workerEnvironment({ dir, name: 'worker-a', pg, s3, profile: PROFILE, taskQueue });
-    const b = workerEnvironment({ dir, name: 'worker-b', pg, s3, profile: PROFILE, taskQueue });
+    const { pg, s3, dir } = bed;
+    const a = bed.environment('worker-a');
+    const b = bed.environment('worker-b');
     const workerA = await a.startWorker();
-    workers.push(workerA);
     const setup = await a.cli(['setup']);
-    expect({ code: setup.code, stderr: setup.stderr }).toMatchObject({ code: 0 });
+    expectOk(setup);
     execFileSync('pgbench', ['-i', '-s', '1', '-q', 'app'], { env: { ...process.env, ...pg.env('app') }, stdio: 'pipe' });
     const chain = readdirSync(a.spool).find((n) => /^\d+-app$/.test(n))!;
 
@@ -74,8 +46,7 @@ describe('S3 repository: the capture worker killed and its folder deleted mid-wo
     await waitFor('two segments in the bucket', async () => new Set(samples.map((s) => s.bucket)).size > 2, 60_000, 250);
     await stopWorker(workerA, 'SIGKILL');
     rmSync(join(dir, 'worker-a'), { recursive: true, force: true });
-    const workerB = await b.startWorker();
-    workers.push(workerB);
+    await b.startWorker();
     const endAtKill = samples.at(-1)!.bucket;
     await waitFor('worker B to upload past where A stopped', async () => (await bucketEnd(s3, chain)) > endAtKill, 120_000, 500);
 
@@ -85,16 +56,12 @@ describe('S3 repository: the capture worker killed and its folder deleted mid-wo
 
     const final = { sums: await tableSums(pg, 'app'), sequences: await sequenceValues(pg, 'app') };
     const stop = await b.cli(['capture', 'stop']);
-    expect({ code: stop.code, stderr: stop.stderr }).toMatchObject({ code: 0 });
-    await waitFor(
-      'the capture slot to be released',
-      async () => (await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgincr' AND active")).length === 0,
-      90_000,
-    );
+    expectOk(stop);
+    await waitSlotReleased(pg);
     const restore = await b.cli(['restore', '--target-db', 'app_restored']);
-    expect({ code: restore.code, stderr: restore.stderr }).toMatchObject({ code: 0 });
+    expectOk(restore);
     expect(await tableSums(pg, 'app_restored')).toEqual(final.sums);
     expect(await sequenceValues(pg, 'app_restored')).toEqual(final.sequences);
-    passed = true;
+    bed.passed();
   });
 });

@@ -8,21 +8,15 @@
  * restores from the bucket with the right key, equal to the source. Then the bucket is downloaded, decrypted with the docs' `age`
  * block and restored with docs/restore.md's runbook, by bash alone: equal to the source.
  */
-import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { Client, Connection } from '@temporalio/client';
-import { TEST_NAMESPACE, temporalAddress, terminateIfRunning } from '../../helpers/temporal';
-import { waitFor } from '../../helpers/wait';
 import { sequenceValues, tableSums } from '../../helpers/workload';
-import { startS3Server, type S3TestServer } from '../../helpers/s3-server';
-import { workflowIds } from '../../../src/workflows/ids';
 import { ObjectStore } from '../../../src/adapters/s3/object-store';
 import { pullChain, pushChain } from '../../../src/adapters/s3/chain-mirror';
-import { PREFIX, docConfig, stopWorker, workerEnvironment } from './s3-rig';
+import { PREFIX, docConfig, captureEnded, expectOk, s3TestBed, waitSlotReleased } from './s3-rig';
 
 jest.setTimeout(600_000);
 
@@ -36,30 +30,10 @@ function blocks(doc: string, lang: string): string[] {
 }
 
 describe('S3 repository encrypted with age', () => {
-  let pg: PgCluster;
-  let s3: S3TestServer;
-  let dir: string;
-  const workers: ChildProcess[] = [];
-  let passed = false;
-
-  beforeAll(async () => {
-    await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    s3 = await startS3Server({ bucket: 'pgincr-age' });
-    pg = await startCluster();
-    await pg.createDatabase('app');
-    dir = mkdtempSync(join(tmpdir(), 'pgincr-s3-age-'));
-  });
-
-  afterAll(async () => {
-    await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    for (const w of workers) await stopWorker(w);
-    await pg?.stop();
-    await s3?.stop();
-    if (dir && passed) rmSync(dir, { recursive: true, force: true });
-    else if (dir) process.stderr.write(`s3 encryption test: kept ${dir} (worker logs, spools) for inspection\n`);
-  });
+  const bed = s3TestBed({ name: 's3-age', profile: PROFILE, bucket: 'pgincr-age' });
 
   it('uploads only age files, refuses a wrong or missing key, restores with the right one and by hand with the age command', async () => {
+    const { pg, s3, dir } = bed;
     // The docs' key commands, with /etc/pgincr moved into the test's folder.
     const keys = join(dir, 'keys');
     const keygen = blocks('docs/s3-repository.md', 'sh').find((b) => b.includes('age-keygen'))!;
@@ -74,34 +48,23 @@ describe('S3 repository encrypted with age', () => {
     const exampleRepository = example.repository as { encryption: { recipients: string[]; identityFile: string } };
     expect(exampleRepository.encryption.identityFile).toBe('/etc/pgincr/age-identity.txt'); // the file the key commands write
     const config = { ...example, repository: { ...exampleRepository, encryption: { recipients: [recipient], identityFile: identity } } };
-    const taskQueue = `s3age-${process.pid}-${Date.now()}`;
-    const a = workerEnvironment({ dir, name: 'worker-a', pg, s3, profile: PROFILE, taskQueue, config });
-    const b = workerEnvironment({ dir, name: 'worker-b', pg, s3, profile: PROFILE, taskQueue: `${taskQueue}-b`, config });
-    const workerA = await a.startWorker();
-    workers.push(workerA);
+    const a = bed.environment('worker-a', { config });
+    const b = bed.environment('worker-b', { taskQueue: `${bed.taskQueue}-b`, config });
+    await a.startWorker();
 
     const setup = await a.cli(['setup']);
-    expect({ code: setup.code, stderr: setup.stderr }).toMatchObject({ code: 0 });
+    expectOk(setup);
     const env = { ...process.env, ...pg.env('app') };
     execFileSync('pgbench', ['-i', '-s', '1', '-q', 'app'], { env, stdio: 'pipe' });
     const bench = spawn('pgbench', ['-c', '2', '-T', '4', '-n', 'app'], { env, stdio: 'ignore' });
     expect(await new Promise((r) => bench.once('exit', r))).toBe(0);
     const final = { sums: await tableSums(pg, 'app'), sequences: await sequenceValues(pg, 'app') };
     const stop = await a.cli(['capture', 'stop']);
-    expect({ code: stop.code, stderr: stop.stderr }).toMatchObject({ code: 0 });
-    await waitFor(
-      'the capture slot to be released',
-      async () => (await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgincr' AND active")).length === 0,
-      90_000,
-    );
+    expectOk(stop);
+    await waitSlotReleased(pg);
 
     // The stop seals the open segment after the capture let the slot go: the workflow ends once it is uploaded.
-    const connection = await Connection.connect({ address: temporalAddress() });
-    try {
-      await new Client({ connection, namespace: TEST_NAMESPACE }).workflow.getHandle(workflowIds.capture(PROFILE, 'pgincr')).result();
-    } finally {
-      await connection.close();
-    }
+    await captureEnded(PROFILE);
     const chain = readdirSync(a.spool).find((n) => /^\d+-app$/.test(n))!;
 
     // The bucket: every chain file an age file, nothing of the data in the clear.
@@ -120,7 +83,7 @@ describe('S3 repository encrypted with age', () => {
     expect(readFileSync(join(stored, 'catalog/catalog.json'), 'utf8')).not.toMatch(/pgbench_/); // no table names, no rows
 
     // The wrong identity (PGINCR_AGE_IDENTITY_FILE wins over the config): restore and verify refuse before creating anything.
-    workers.push(await b.startWorker({ PGINCR_AGE_IDENTITY_FILE: wrongIdentity }));
+    await b.startWorker({ PGINCR_AGE_IDENTITY_FILE: wrongIdentity });
     const refused = await b.cli(['restore', '--target-db', 'app_wrong_key']);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(
@@ -147,7 +110,7 @@ describe('S3 repository encrypted with age', () => {
     // The right identity: A, its copy of the chain deleted, restores from the bucket, equal to the source.
     rmSync(join(a.spool, chain), { recursive: true, force: true });
     const restore = await a.cli(['restore', '--target-db', 'app_restored']);
-    expect({ code: restore.code, stderr: restore.stderr }).toMatchObject({ code: 0 });
+    expectOk(restore);
     expect(await tableSums(pg, 'app_restored')).toEqual(final.sums);
     expect(await sequenceValues(pg, 'app_restored')).toEqual(final.sequences);
 
@@ -173,6 +136,6 @@ describe('S3 repository encrypted with age', () => {
     expect(runbook.status).toBe(0);
     expect(runbook.stdout).toMatch(/^OK$/m);
     expect(await tableSums(pg, 'app_by_hand')).toEqual(final.sums);
-    passed = true;
+    bed.passed();
   });
 });

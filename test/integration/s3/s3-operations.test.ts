@@ -12,7 +12,7 @@
  *   repository print what C printed from the bucket, and docs/restore.md's manual runbook restores
  *   it to a database equal to the source.
  */
-import { execFile, execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -20,14 +20,12 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand, paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import type { Client } from 'pg';
-import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { TEST_NAMESPACE, terminateIfRunning } from '../../helpers/temporal';
+import { TEST_NAMESPACE } from '../../helpers/temporal';
 import { waitFor, waitForValue } from '../../helpers/wait';
 import { tableSums } from '../../helpers/workload';
-import { startS3Server, type S3TestServer } from '../../helpers/s3-server';
+import { type S3TestServer } from '../../helpers/s3-server';
 import { freePort } from '../../../src/adapters/net/free-port';
-import { workflowIds } from '../../../src/workflows/ids';
-import { PREFIX, stopWorker, workerEnvironment, type Run } from './s3-rig';
+import { PREFIX, type Run, expectOk, s3TestBed, waitSlotReleased } from './s3-rig';
 
 jest.setTimeout(900_000);
 
@@ -58,36 +56,15 @@ async function plainDownload(s3: S3TestServer, prefix: string, into: string): Pr
 }
 
 describe('S3 repository operations: upload outage in check, verify from an empty worker, list/log/check from the bucket, the runbook on a plain download', () => {
-  let pg: PgCluster;
-  let s3: S3TestServer;
-  let dir: string;
+  const bed = s3TestBed({ name: 's3-ops', profile: PROFILE });
   let writer: Client | undefined;
-  const workers: ChildProcess[] = [];
-  let passed = false;
-
-  beforeAll(async () => {
-    await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    s3 = await startS3Server();
-    pg = await startCluster();
-    await pg.createDatabase('app');
-    dir = mkdtempSync(join(tmpdir(), 'pgincr-s3-ops-'));
-  });
-
-  afterAll(async () => {
-    await writer?.end().catch(() => undefined);
-    await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    for (const w of workers) await stopWorker(w);
-    await pg?.stop();
-    await s3?.stop();
-    if (dir && passed) rmSync(dir, { recursive: true, force: true });
-    else if (dir) process.stderr.write(`s3 operations test: kept ${dir} (worker logs, spools) for inspection\n`);
-  });
+  bed.onTeardown('close the trickle writer', () => writer?.end());
 
   it('runs', async () => {
-    const taskQueue = `s3-ops-${process.pid}-${Date.now()}`;
-    const ok = (r: Run) => expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
-    const a = workerEnvironment({ dir, name: 'worker-a', pg, s3, profile: PROFILE, taskQueue, extra: { alerts: ALERTS } });
-    workers.push(await a.startWorker());
+    const { pg, s3, dir, taskQueue } = bed;
+    const ok = expectOk;
+    const a = bed.environment('worker-a', { extra: { alerts: ALERTS } });
+    await a.startWorker();
     ok(await a.cli(['setup']));
     execFileSync('pgbench', ['-i', '-s', '1', '-q', 'app'], { env: { ...process.env, ...pg.env('app') }, stdio: 'pipe' });
     execFileSync('pgbench', ['-c', '2', '-T', '3', '-n', 'app'], { env: { ...process.env, ...pg.env('app') }, stdio: 'pipe' });
@@ -148,8 +125,8 @@ describe('S3 repository operations: upload outage in check, verify from an empty
     await trickle;
 
     // --- verify from worker B: an empty folder, its own task queue, only the bucket and the database shared.
-    const b = workerEnvironment({ dir, name: 'worker-b', pg, s3, profile: PROFILE, taskQueue: `${taskQueue}-b` });
-    workers.push(await b.startWorker());
+    const b = bed.environment('worker-b', { taskQueue: `${bed.taskQueue}-b` });
+    await b.startWorker();
     const verify = await b.cli(['verify', '--checkpoint']);
     ok(verify);
     expect(verify.stdout).toMatch(/^OK: verified \(base \S+ → \S+\)/m);
@@ -157,24 +134,12 @@ describe('S3 repository operations: upload outage in check, verify from an empty
     // --- Everything sealed and in the bucket.
     const source = { sums: await tableSums(pg, 'app') };
     ok(await a.cli(['capture', 'stop']));
-    await waitFor(
-      'the capture slot to be released',
-      async () => (await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgincr' AND active")).length === 0,
-      90_000,
-    );
+    await waitSlotReleased(pg);
     const chain = readdirSync(a.spool).find((n) => /^\d+-app$/.test(n))!;
 
     // --- Host C: the bucket only. No Temporal answers there, nothing is downloaded.
     const closed = await freePort();
-    const c = workerEnvironment({
-      dir,
-      name: 'host-c',
-      pg,
-      s3,
-      profile: PROFILE,
-      taskQueue,
-      extra: { temporal: { address: `127.0.0.1:${closed}`, namespace: TEST_NAMESPACE, taskQueue } },
-    });
+    const c = bed.environment('host-c', { extra: { temporal: { address: `127.0.0.1:${closed}`, namespace: TEST_NAMESPACE, taskQueue } } });
     const logArgs = ['log', '--tables', 'public.pgbench_branches,public.trickle', '--kind', 'UPDATE,INSERT', '--limit', '20'];
     const fromBucket = { list: await c.cli(['list']), log: await c.cli(logArgs), check: await c.cli(['check']) };
     ok(fromBucket.list);
@@ -235,6 +200,6 @@ describe('S3 repository operations: upload outage in check, verify from an empty
     expect(r.stderr).not.toMatch(/ERROR(?!:\s+role .* already exists)/);
     expect({ status: r.status, stdout: r.stdout }).toMatchObject({ status: 0, stdout: expect.stringMatching(/^OK$/m) });
     expect(await tableSums(pg, 'app_manual')).toEqual(source.sums);
-    passed = true;
+    bed.passed();
   });
 });

@@ -6,59 +6,31 @@
  * bucket holds. Then worker A is stopped and its folder deleted; worker B, with an empty folder
  * of its own, restores from the bucket, and the restore equals the source.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { terminateIfRunning } from '../../helpers/temporal';
-import { waitFor } from '../../helpers/wait';
 import { sequenceValues, tableSums } from '../../helpers/workload';
-import { startS3Server, type S3TestServer } from '../../helpers/s3-server';
-import { workflowIds } from '../../../src/workflows/ids';
-import { bucketEnd, confirmedFlush, stopWorker, workerEnvironment } from './s3-rig';
+import { bucketEnd, confirmedFlush, stopWorker, expectOk, s3TestBed, waitSlotReleased } from './s3-rig';
 
 jest.setTimeout(600_000);
 
 const PROFILE = 's3app';
 
 describe('S3 repository: capture on worker A, restore on worker B that shares only the bucket and the database', () => {
-  let pg: PgCluster;
-  let s3: S3TestServer;
-  let dir: string;
-  const workers: ChildProcess[] = [];
-  let passed = false;
+  const bed = s3TestBed({ name: 's3-e2e', profile: PROFILE });
 
   function pgbench(args: string[]): void {
-    execFileSync('pgbench', [...args, 'app'], { env: { ...process.env, ...pg.env('app') }, stdio: 'pipe' });
+    execFileSync('pgbench', [...args, 'app'], { env: { ...process.env, ...bed.pg.env('app') }, stdio: 'pipe' });
   }
 
-  beforeAll(async () => {
-    await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    s3 = await startS3Server();
-    pg = await startCluster();
-    await pg.createDatabase('app');
-    dir = mkdtempSync(join(tmpdir(), 'pgincr-s3-e2e-'));
-  });
-
-  afterAll(async () => {
-    await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    for (const w of workers) await stopWorker(w);
-    await pg?.stop();
-    await s3?.stop();
-    if (dir && passed) rmSync(dir, { recursive: true, force: true });
-    else if (dir) process.stderr.write(`s3 repository test: kept ${dir} (worker logs, spools) for inspection\n`);
-  });
-
   it('setup, pgbench, the slot never ahead of the bucket, stop, restore from an empty worker equal to the source', async () => {
-    const taskQueue = `s3-${process.pid}-${Date.now()}`;
-    const a = workerEnvironment({ dir, name: 'worker-a', pg, s3, profile: PROFILE, taskQueue });
-    const b = workerEnvironment({ dir, name: 'worker-b', pg, s3, profile: PROFILE, taskQueue });
+    const { pg, s3, dir } = bed;
+    const a = bed.environment('worker-a');
+    const b = bed.environment('worker-b');
     const workerA = await a.startWorker();
-    workers.push(workerA);
 
     const setup = await a.cli(['setup']);
-    expect({ code: setup.code, stderr: setup.stderr }).toMatchObject({ code: 0 });
+    expectOk(setup);
     pgbench(['-i', '-s', '1', '-q']);
 
     // While pgbench runs: the slot's confirmed position, read first, never passes the end of what the bucket holds, read after.
@@ -85,12 +57,8 @@ describe('S3 repository: capture on worker A, restore on worker B that shares on
     const final = { sums: await tableSums(pg, 'app'), sequences: await sequenceValues(pg, 'app') };
     // Asked from worker B's environment: the request reaches the capture on A through the bucket.
     const stop = await b.cli(['capture', 'stop']);
-    expect({ code: stop.code, stderr: stop.stderr }).toMatchObject({ code: 0 });
-    await waitFor(
-      'the capture slot to be released',
-      async () => (await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgincr' AND active")).length === 0,
-      90_000,
-    );
+    expectOk(stop);
+    await waitSlotReleased(pg);
     expect(await bucketEnd(s3, chain)).toBeGreaterThanOrEqual((await confirmedFlush(pg)) - 1024n * 1024n); // sealed on stop and uploaded
 
     // The bucket holds the repository's layout: what a plain download gives the manual runbook.
@@ -105,11 +73,11 @@ describe('S3 repository: capture on worker A, restore on worker B that shares on
     await stopWorker(workerA);
     rmSync(join(dir, 'worker-a'), { recursive: true, force: true });
     expect(existsSync(b.spool)).toBe(false);
-    workers.push(await b.startWorker());
+    await b.startWorker();
     const list = await b.cli(['list']);
     expect({ code: list.code, stdout: list.stdout }).toMatchObject({ code: 0, stdout: expect.stringMatching(/restorable: from \S+ \(\S+\) to \S+ \(/) });
     const restore = await b.cli(['restore', '--target-db', 'app_restored']);
-    expect({ code: restore.code, stderr: restore.stderr }).toMatchObject({ code: 0 });
+    expectOk(restore);
     expect(await tableSums(pg, 'app_restored')).toEqual(final.sums);
     expect(await sequenceValues(pg, 'app_restored')).toEqual(final.sequences);
 
@@ -125,6 +93,6 @@ describe('S3 repository: capture on worker A, restore on worker B that shares on
     });
     const after = JSON.parse(readFileSync(catalogFile, 'utf8')) as { segments: unknown[]; bases: unknown[] };
     expect([after.bases.length, after.segments.length]).toEqual([1, before.segments.length]);
-    passed = true;
+    bed.passed();
   });
 });

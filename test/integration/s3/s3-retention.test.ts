@@ -8,21 +8,14 @@
  * worker A rebuilds the catalog from its folder: nothing expired comes back into the bucket. The
  * newest base still restores (on B) to exactly the source.
  */
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { terminateIfRunning } from '../../helpers/temporal';
-import { waitFor } from '../../helpers/wait';
+import { execFileSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { sequenceValues, tableSums } from '../../helpers/workload';
-import { startS3Server, type S3TestServer } from '../../helpers/s3-server';
-import { workflowIds } from '../../../src/workflows/ids';
 import { expirable } from '../../../src/core/retention/retention';
 import { parseLsn } from '../../../src/core/lsn';
 import { loadStoredCatalog, storeCatalog } from '../../../src/adapters/s3/chain-mirror';
 import type { Catalog } from '../../../src/core/catalog/schema';
-import { bucketFiles, bucketStore, runWorkflowJson, stopWorker, workerEnvironment } from './s3-rig';
+import { bucketFiles, bucketStore, runWorkflowJson, stopWorker, expectOk, s3TestBed, waitSlotReleased } from './s3-rig';
 
 jest.setTimeout(600_000);
 
@@ -31,39 +24,17 @@ const POLICY = { segmentsDays: 7, fullDays: 30, monthlyForMonths: 0 };
 const DAY_MS = 86_400_000;
 
 describe('S3 repository: retention deletes from the bucket, never what the restorable window needs', () => {
-  let pg: PgCluster;
-  let s3: S3TestServer;
-  let dir: string;
-  const workers: ChildProcess[] = [];
-  let passed = false;
+  const bed = s3TestBed({ name: 's3-retention', profile: PROFILE });
 
-  const pgbench = (args: string[]) => execFileSync('pgbench', [...args, 'app'], { env: { ...process.env, ...pg.env('app') }, stdio: 'pipe' });
-
-  beforeAll(async () => {
-    await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    s3 = await startS3Server();
-    pg = await startCluster();
-    await pg.createDatabase('app');
-    dir = mkdtempSync(join(tmpdir(), 'pgincr-s3-retention-'));
-  });
-
-  afterAll(async () => {
-    await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    for (const w of workers) await stopWorker(w);
-    await pg?.stop();
-    await s3?.stop();
-    if (dir && passed) rmSync(dir, { recursive: true, force: true });
-    else if (dir) process.stderr.write(`s3 retention test: kept ${dir} (worker logs, spools) for inspection\n`);
-  });
+  const pgbench = (args: string[]) => execFileSync('pgbench', [...args, 'app'], { env: { ...process.env, ...bed.pg.env('app') }, stdio: 'pipe' });
 
   it('dry run deletes nothing; the real run deletes expired bases and segments from the bucket; a stale worker brings nothing back', async () => {
-    const taskQueue = `s3-retention-${process.pid}-${Date.now()}`;
-    const environment = (name: string) => workerEnvironment({ dir, name, pg, s3, profile: PROFILE, taskQueue, extra: { retention: POLICY } });
+    const { pg, s3, taskQueue } = bed;
+    const environment = (name: string) => bed.environment(name, { extra: { retention: POLICY } });
     const a = environment('worker-a');
     const b = environment('worker-b');
     const workerA = await a.startWorker();
-    workers.push(workerA);
-    const ok = (r: { code: number; stderr: string }) => expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+    const ok = expectOk;
 
     ok(await a.cli(['setup']));
     pgbench(['-i', '-s', '1', '-q']);
@@ -74,11 +45,7 @@ describe('S3 repository: retention deletes from the bucket, never what the resto
     pgbench(['-c', '2', '-T', '3', '-n']);
     const source = { sums: await tableSums(pg, 'app'), sequences: await sequenceValues(pg, 'app') };
     ok(await a.cli(['capture', 'stop']));
-    await waitFor(
-      'the capture slot to be released',
-      async () => (await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgincr' AND active")).length === 0,
-      90_000,
-    );
+    await waitSlotReleased(pg);
     await stopWorker(workerA); // its folder stays: a stale copy of every file
     const chain = readdirSync(a.spool).find((n) => /^\d+-app$/.test(n))!;
 
@@ -104,7 +71,7 @@ describe('S3 repository: retention deletes from the bucket, never what the resto
     expect(before.filter(expiredFile).length).toBeGreaterThan(expected.segments.length); // the segments and the bases' files
 
     // Worker B, with an empty folder, runs the workflows (started with the JSON of docs/workflows.md).
-    workers.push(await b.startWorker());
+    await b.startWorker();
     const dry = await runWorkflowJson<{ removed: string[] }>(
       taskQueue,
       'retentionWorkflow',
@@ -152,6 +119,6 @@ describe('S3 repository: retention deletes from the bucket, never what the resto
     expect(restore.stdout).toContain(third!.id);
     expect(await tableSums(pg, 'app_restored')).toEqual(source.sums);
     expect(await sequenceValues(pg, 'app_restored')).toEqual(source.sequences);
-    passed = true;
+    bed.passed();
   });
 });

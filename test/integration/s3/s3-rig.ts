@@ -1,16 +1,21 @@
 /**
- * Worker environments for the S3 repository tests: each has its own spool folder and config file
- * (docs/s3-repository.md's example with the test's bucket, cluster and Temporal server filled in),
- * credentials only in the AWS variables, `bin/pgincr` commands and a `bin/pgincr worker` process.
+ * The S3 repository tests' rig. `s3TestBed` is each file's set-up and teardown: an S3 test
+ * server, a cluster with an `app` database, a folder, and worker environments in it. A worker
+ * environment has its own spool folder and config file (docs/s3-repository.md's example with the
+ * test's bucket, cluster and Temporal server filled in), credentials only in the AWS variables,
+ * `bin/pgincr` commands and a `bin/pgincr worker` process.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import type { PgCluster } from '../../helpers/pg-cluster';
+import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
 import { Client, Connection } from '@temporalio/client';
-import { TEST_NAMESPACE, temporalAddress } from '../../helpers/temporal';
+import { TEST_NAMESPACE, temporalAddress, terminateIfRunning } from '../../helpers/temporal';
 import { waitFor } from '../../helpers/wait';
-import type { S3TestServer } from '../../helpers/s3-server';
+import { startS3Server, type S3TestServer } from '../../helpers/s3-server';
+import { teardown, teardownTimeout, type TeardownStep } from '../../helpers/teardown';
+import { workflowIds } from '../../../src/workflows/ids';
 import { ObjectStore } from '../../../src/adapters/s3/object-store';
 import { loadStoredCatalog } from '../../../src/adapters/s3/chain-mirror';
 import { parseLsn } from '../../../src/core/lsn';
@@ -40,12 +45,8 @@ export interface WorkerEnvironment {
   startWorker(extraEnv?: Record<string, string>): Promise<ChildProcess>;
 }
 
-export function workerEnvironment(options: {
-  dir: string;
-  name: string;
-  pg: PgCluster;
-  s3: S3TestServer;
-  profile: string;
+/** How a worker environment's config differs from the docs' example. */
+export interface EnvironmentOptions {
   taskQueue: string;
   /** Top-level config sections added to the example (retention, alerts…). */
   extra?: Record<string, unknown>;
@@ -53,7 +54,17 @@ export function workerEnvironment(options: {
   config?: Record<string, unknown>;
   /** Replaces the repository section (given this worker's folder) instead of filling in the example's. */
   repositoryFor?: (folder: string) => Record<string, unknown>;
-}): WorkerEnvironment {
+}
+
+export function workerEnvironment(
+  options: EnvironmentOptions & {
+    dir: string;
+    name: string;
+    pg: PgCluster;
+    s3: S3TestServer;
+    profile: string;
+  },
+): WorkerEnvironment {
   const { dir, name, pg, s3, profile, taskQueue, extra = {} } = options;
   const home = join(dir, name);
   const spool = join(home, 'spool');
@@ -100,15 +111,20 @@ export function workerEnvironment(options: {
       const fd = openSync(log, 'a');
       const worker = spawn(BIN, ['worker', '--config', file], { stdio: ['ignore', fd, fd], env: { ...env, ...extraEnv } });
       closeSync(fd);
-      await waitFor(
-        `worker ${name} to start`,
-        async () => {
-          if (worker.exitCode !== null) throw new Error(`worker ${name} exited ${worker.exitCode}:\n${readFileSync(log, 'utf8').slice(-3000)}`);
-          return readFileSync(log, 'utf8').slice(from).includes('worker started');
-        },
-        240_000,
-        250,
-      );
+      try {
+        await waitFor(
+          `worker ${name} to start`,
+          async () => {
+            if (worker.exitCode !== null) throw new Error(`worker ${name} exited ${worker.exitCode}:\n${readFileSync(log, 'utf8').slice(-3000)}`);
+            return readFileSync(log, 'utf8').slice(from).includes('worker started');
+          },
+          240_000,
+          250,
+        );
+      } catch (error) {
+        worker.kill('SIGKILL'); // not started in time: no caller holds it to stop it
+        throw error;
+      }
       return worker;
     },
   };
@@ -154,4 +170,133 @@ export async function bucketEnd(s3: S3TestServer, chain: string): Promise<bigint
 export async function confirmedFlush(pg: PgCluster): Promise<bigint> {
   const [slot] = await pg.query<{ lsn: string }>("SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = 'pgincr'");
   return parseLsn(slot!.lsn);
+}
+
+/** Waits until no one streams the capture slot (after `capture stop`). */
+export async function waitSlotReleased(pg: PgCluster): Promise<void> {
+  await waitFor(
+    'the capture slot to be released',
+    async () => (await pg.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pgincr' AND active")).length === 0,
+    90_000,
+  );
+}
+
+/** Waits for `profile`'s capture workflow to end (after `capture stop`: once its last segment is uploaded). */
+export async function captureEnded(profile: string): Promise<void> {
+  const connection = await Connection.connect({ address: temporalAddress() });
+  try {
+    await new Client({ connection, namespace: TEST_NAMESPACE }).workflow.getHandle(workflowIds.capture(profile, 'pgincr')).result();
+  } finally {
+    await connection.close();
+  }
+}
+
+/** Expects a `bin/pgincr` command to have exited 0 (its stderr in the failure). */
+export function expectOk(run: Run): void {
+  expect({ code: run.code, stderr: run.stderr }).toMatchObject({ code: 0 });
+}
+
+/** One S3 test file's cluster, bucket, folder and workers (`s3TestBed`). */
+export interface S3TestBed {
+  readonly pg: PgCluster;
+  readonly s3: S3TestServer;
+  /** The file's folder: worker homes, keys, downloads. Removed at teardown if the test passed, else kept and named. */
+  readonly dir: string;
+  /** A task queue of this run (environments use it unless given another). */
+  readonly taskQueue: string;
+  /** A worker environment in the folder, for the bed's cluster, bucket and profile; teardown stops the workers it starts. */
+  environment(name: string, options?: Partial<EnvironmentOptions>): WorkerEnvironment;
+  /** Marks the test passed: teardown removes the folder. */
+  passed(): void;
+  /** A step teardown runs first (closing a client of the cluster…). */
+  onTeardown(name: string, step: () => unknown): void;
+}
+
+/**
+ * Registers a describe block's beforeAll and afterAll: an S3 test server (`bucket` or its
+ * default), a cluster with an `app` database, a folder `pgincr-<name>-*`, and no capture of
+ * `profile` left running before or after. Teardown runs every step even when one fails or
+ * hangs (helpers/teardown.ts): the capture, each worker (SIGTERM, then SIGKILL), the cluster,
+ * the server, the folder.
+ */
+export function s3TestBed(options: { name: string; profile: string; bucket?: string }): S3TestBed {
+  const { name, profile } = options;
+  const captureId = workflowIds.capture(profile, 'pgincr');
+  const workers: ChildProcess[] = [];
+  const firstSteps: TeardownStep[] = [];
+  let pg: PgCluster | undefined;
+  let s3: S3TestServer | undefined;
+  let dir: string | undefined;
+  let passed = false;
+  const taskQueue = `${name}-${process.pid}-${Date.now()}`;
+  const ready = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`s3TestBed ${name}: ${what} is not ready (used outside a test, or its beforeAll failed)`);
+    return value;
+  };
+
+  beforeAll(async () => {
+    await terminateIfRunning(captureId);
+    s3 = await startS3Server(options.bucket ? { bucket: options.bucket } : {});
+    pg = await startCluster();
+    await pg.createDatabase('app');
+    dir = mkdtempSync(join(tmpdir(), `pgincr-${name}-`));
+  });
+
+  afterAll(
+    () =>
+      teardown([
+        ...firstSteps,
+        ['terminate the capture', () => terminateIfRunning(captureId)],
+        ['stop the workers', async () => Promise.all(workers.map((w) => stopWorker(w)))],
+        ['kill workers still running', () => workers.forEach((w) => w.exitCode === null && w.signalCode === null && w.kill('SIGKILL'))],
+        ['stop the cluster', () => pg?.stop()],
+        ['stop the S3 server', () => s3?.stop()],
+        [
+          'remove the folder',
+          () => {
+            if (dir && passed) rmSync(dir, { recursive: true, force: true });
+            else if (dir) process.stderr.write(`${name} test: kept ${dir} (worker logs, spools) for inspection\n`);
+          },
+        ],
+      ]),
+    teardownTimeout(8),
+  );
+
+  return {
+    get pg() {
+      return ready(pg, 'the cluster');
+    },
+    get s3() {
+      return ready(s3, 'the S3 server');
+    },
+    get dir() {
+      return ready(dir, 'the folder');
+    },
+    taskQueue,
+    environment(worker, environmentOptions = {}) {
+      const env = workerEnvironment({
+        taskQueue,
+        ...environmentOptions,
+        dir: ready(dir, 'the folder'),
+        name: worker,
+        pg: ready(pg, 'the cluster'),
+        s3: ready(s3, 'the S3 server'),
+        profile,
+      });
+      return {
+        ...env,
+        async startWorker(extraEnv) {
+          const child = await env.startWorker(extraEnv);
+          workers.push(child);
+          return child;
+        },
+      };
+    },
+    passed() {
+      passed = true;
+    },
+    onTeardown(step, run) {
+      firstSteps.push([step, run]);
+    },
+  };
 }

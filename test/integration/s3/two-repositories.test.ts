@@ -8,19 +8,12 @@
  * local repository alone equals the source.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { Client, Connection } from '@temporalio/client';
-import type { ChildProcess } from 'node:child_process';
-import { startCluster, type PgCluster } from '../../helpers/pg-cluster';
-import { TEST_NAMESPACE, temporalAddress, terminateIfRunning } from '../../helpers/temporal';
 import { sequenceValues, tableSums } from '../../helpers/workload';
 import { waitFor, waitForValue } from '../../helpers/wait';
-import { startS3Server, type S3TestServer } from '../../helpers/s3-server';
-import { workflowIds } from '../../../src/workflows/ids';
-import { PREFIX, stopWorker, workerEnvironment, type Run } from './s3-rig';
+import { PREFIX, captureEnded, expectOk, s3TestBed } from './s3-rig';
 
 jest.setTimeout(600_000);
 
@@ -41,51 +34,25 @@ interface CopyFinding {
 }
 
 describe('two repositories: a local repository and its copy in a bucket', () => {
-  let pg: PgCluster;
-  let s3: S3TestServer;
-  let dir: string;
-  const workers: ChildProcess[] = [];
-  let passed = false;
-
-  beforeAll(async () => {
-    await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    s3 = await startS3Server({ bucket: 'pgincr-two' });
-    pg = await startCluster();
-    await pg.createDatabase('app');
-    dir = mkdtempSync(join(tmpdir(), 'pgincr-two-repos-'));
-  });
-
-  afterAll(async () => {
-    await terminateIfRunning(workflowIds.capture(PROFILE, 'pgincr'));
-    for (const w of workers) await stopWorker(w);
-    await pg?.stop();
-    await s3?.stop();
-    if (dir && passed) rmSync(dir, { recursive: true, force: true });
-    else if (dir) process.stderr.write(`two repositories test: kept ${dir} (worker log, repository) for inspection\n`);
-  });
+  const bed = s3TestBed({ name: 'two-repos', profile: PROFILE, bucket: 'pgincr-two' });
 
   it('check reports a file missing in either; restore takes each file from whichever holds it, and from the local one alone', async () => {
+    const { pg, s3 } = bed;
     const example = readmeExample();
     expect(example.repository.path).toBe('/var/backups/pgincr');
-    const w = workerEnvironment({
-      dir,
-      name: 'worker',
-      pg,
-      s3,
-      profile: PROFILE,
-      taskQueue: `tworepos-${process.pid}-${Date.now()}`,
+    const w = bed.environment('worker', {
       config: example,
       repositoryFor: (folder) => ({
         path: folder,
         copy: { ...example.repository.copy, url: `s3://${s3.bucket}/${PREFIX}`, endpoint: s3.endpoint, region: s3.env.AWS_REGION },
       }),
     });
-    const ok = (r: Run) => expect({ code: r.code, stderr: r.stderr }).toMatchObject({ code: 0 });
+    const ok = expectOk;
     const copyFinding = async (): Promise<CopyFinding | undefined> => {
       const r = await w.cli(['check', '--json']);
       return (JSON.parse(r.stdout) as { findings: CopyFinding[] }).findings.find((f) => f.check === 'repository.copy');
     };
-    workers.push(await w.startWorker());
+    await w.startWorker();
     ok(await w.cli(['setup']));
     const env = { ...process.env, ...pg.env('app') };
     execFileSync('pgbench', ['-i', '-s', '1', '-q', 'app'], { env, stdio: 'pipe' });
@@ -99,12 +66,7 @@ describe('two repositories: a local repository and its copy in a bucket', () => 
     const final = { sums: await tableSums(pg, 'app'), sequences: await sequenceValues(pg, 'app') };
     ok(await w.cli(['capture', 'stop']));
     // The stop seals the open segment and uploads it: the workflow ends after that.
-    const connection = await Connection.connect({ address: temporalAddress() });
-    try {
-      await new Client({ connection, namespace: TEST_NAMESPACE }).workflow.getHandle(workflowIds.capture(PROFILE, 'pgincr')).result();
-    } finally {
-      await connection.close();
-    }
+    await captureEnded(PROFILE);
 
     const chain = readdirSync(w.spool).find((n) => /^\d+-app$/.test(n))!;
     const segments = (await sealed()).sort();
@@ -136,6 +98,6 @@ describe('two repositories: a local repository and its copy in a bucket', () => 
     ok(await w.cli(['restore', '--target-db', 'app_local_only']));
     expect(await tableSums(pg, 'app_local_only')).toEqual(final.sums);
     expect(await copyFinding()).toMatchObject({ severity: 'warning', message: expect.stringContaining('cannot compare the repository copy') });
-    passed = true;
+    bed.passed();
   });
 });
