@@ -42,7 +42,7 @@ describe('capture crash: PostgreSQL immediate stop', () => {
 
     workload = new Workload(pg, 'app', { clients: 2, pauseMs: 10 }).start();
     const capture = await startCapture(rig);
-    const crashes: { afterCommitted: number; delayMs: number; downMs: number; rewound: boolean }[] = [];
+    const crashes: { afterCommitted: number; delayMs: number; downMs: number; rewindable: boolean; rewound: boolean }[] = [];
     // At least CRASHES crashes, up to two more while none has rewound the slot (a checkpoint can
     // save the slot between the wait below and the stop).
     for (let i = 0; i < CRASHES || (i < CRASHES + 2 && !crashes.some((c) => c.rewound)); i++) {
@@ -50,7 +50,7 @@ describe('capture crash: PostgreSQL immediate stop', () => {
       await waitForValue('the capture activity to run', () => rig.workerRunning(capture, 'captureChanges'), 120_000, 100);
       const delayMs = randomBetween(300, 3000);
       await delay(delayMs); // a random crash point ...
-      await waitSlotRewindable(pg); // ... once the crash will make the server resend what the capture wrote
+      const rewindable = await waitSlotRewindable(pg); // ... once the crash will make the server resend what the capture wrote
       const confirmedBefore = await slotConfirmed(pg);
       pg.stopServer('immediate');
       const downMs = randomBetween(0, 1500);
@@ -59,7 +59,7 @@ describe('capture crash: PostgreSQL immediate stop', () => {
       // The slot's position is saved at checkpoints: after a crash it is usually behind what
       // the capture had written, and the server sends those transactions again.
       const confirmedAfter = await slotConfirmed(pg);
-      crashes.push({ afterCommitted: workload.committed.size, delayMs, downMs, rewound: confirmedAfter < confirmedBefore });
+      crashes.push({ afterCommitted: workload.committed.size, delayMs, downMs, rewindable, rewound: confirmedAfter < confirmedBefore });
       // The workload reconnected and the capture resumed past the restart.
       await workload.advance(50, 120_000);
       await waitSlotConfirms(pg, await currentLsn(pg, 'app'), 120_000);

@@ -136,7 +136,7 @@ describeRaw('decoder_raw capture crash: SIGKILLed worker, PostgreSQL immediate s
     mark('resumed');
 
     // 2. PostgreSQL crashes during the workload.
-    const crashes: { afterCommitted: number; delayMs: number; downMs: number; rewound: boolean }[] = [];
+    const crashes: { afterCommitted: number; delayMs: number; downMs: number; rewindable: boolean; rewound: boolean }[] = [];
     const skippedBeforeCrashes = await skippedResent(capture); // the kill's resends
     // At least PG_CRASHES crashes, up to two more while none has rewound the slot (a checkpoint
     // between the wait and the stop can save the slot's position).
@@ -145,14 +145,14 @@ describeRaw('decoder_raw capture crash: SIGKILLed worker, PostgreSQL immediate s
       await waitForValue('the capture activity to run', () => rig.workerRunning(capture, 'captureChanges'), 120_000, 100);
       const delayMs = randomBetween(300, 3000);
       await delay(delayMs); // a random crash point
-      await waitSlotRewindable(pg, SLOT); // ... once the crash will make the server resend what the capture wrote
+      const rewindable = await waitSlotRewindable(pg, SLOT); // ... once the crash will make the server resend what the capture wrote
       const confirmedBefore = await slotConfirmed(pg);
       pg.stopServer('immediate');
       const downMs = randomBetween(0, 1500);
       await delay(downMs); // a random time down
       pg.startServer();
       const confirmedAfter = await slotConfirmed(pg);
-      crashes.push({ afterCommitted: workload.committed.size, delayMs, downMs, rewound: confirmedAfter < confirmedBefore });
+      crashes.push({ afterCommitted: workload.committed.size, delayMs, downMs, rewindable, rewound: confirmedAfter < confirmedBefore });
       await workload.advance(50, 120_000);
       await waitSlotConfirms(pg, await currentLsn(pg, 'app'), 120_000, SLOT);
       mark(`pg crash ${i + 1}`);
