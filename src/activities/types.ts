@@ -199,7 +199,7 @@ export interface PgincrActivities {
     intoSchema: string;
     restoreId: string;
     tables: import('../core/restore/table-selection').QualifiedName[];
-  }): Promise<{ copied: boolean }>;
+  }): Promise<{ copied: boolean; liveFunctions?: string[] }>;
   /** A partial restore: removes all but the chosen tables from the loaded base (restore/partial-base.ts). */
   keepSelectedTables(input: {
     targetProfile: string;

@@ -105,6 +105,32 @@ async function moveRelations(staging: Profile, schema: string, restoreId: string
   }
 }
 
+/**
+ * The functions the copied tables' defaults, constraints and triggers call: in the target they
+ * are the target's own (only the new schema is copied), so a default calling a function that
+ * calls nextval() on a sequence draws from the live sequence. The report names them.
+ */
+async function calledFunctions(staging: Profile, schema: string): Promise<string[]> {
+  const client = await connectProfile(staging);
+  try {
+    await client.query("SET search_path = ''");
+    const r = await client.query<{ f: string }>(
+      `SELECT DISTINCT d.refobjid::pg_catalog.regprocedure::text AS f
+         FROM pg_catalog.pg_depend d
+         LEFT JOIN pg_catalog.pg_attrdef ad ON d.classid = 'pg_catalog.pg_attrdef'::regclass AND ad.oid = d.objid
+         LEFT JOIN pg_catalog.pg_constraint co ON d.classid = 'pg_catalog.pg_constraint'::regclass AND co.oid = d.objid
+         LEFT JOIN pg_catalog.pg_trigger tg ON d.classid = 'pg_catalog.pg_trigger'::regclass AND tg.oid = d.objid
+         JOIN pg_catalog.pg_class c ON c.oid = coalesce(ad.adrelid, co.conrelid, tg.tgrelid)
+        WHERE d.refclassid = 'pg_catalog.pg_proc'::regclass AND c.relnamespace = (SELECT oid FROM pg_catalog.pg_namespace WHERE nspname = $1)
+        ORDER BY 1`,
+      [schema],
+    );
+    return r.rows.map((x) => x.f);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 /** `pg_dump --schema` of the staging database into psql on the target, one transaction. */
 function copySchema(staging: Profile, target: Profile, schema: string, signal?: AbortSignal): Promise<void> {
   const pattern = `"${schema.replace(/"/g, '""')}"`;
@@ -140,7 +166,7 @@ export async function restoreIntoSchema(o: {
   tables: readonly QualifiedName[];
   restoreId: string;
   signal?: AbortSignal;
-}): Promise<{ copied: boolean }> {
+}): Promise<{ copied: boolean; liveFunctions: string[] }> {
   await checkIntoSchema(o.target, o.schema, o.restoreId);
   const done = await connectProfile(o.target).then(async (c) => {
     try {
@@ -150,9 +176,10 @@ export async function restoreIntoSchema(o: {
       await c.end().catch(() => undefined);
     }
   });
-  if (done) return { copied: false };
+  if (done) return { copied: false, liveFunctions: [] };
   checkDistinctNames(o.tables);
   await moveRelations(o.staging, o.schema, o.restoreId);
+  const liveFunctions = await calledFunctions(o.staging, o.schema);
   await copySchema(o.staging, o.target, o.schema, o.signal);
-  return { copied: true };
+  return { copied: true, liveFunctions };
 }

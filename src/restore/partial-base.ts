@@ -3,10 +3,12 @@
  * the chosen tables is removed, in one transaction, before any segment is applied.
  *
  * Kept: the chosen tables (and their partitions), every relation of a chosen schema, the
- * sequences they own or whose `nextval` their defaults call, the views and materialized views
+ * sequences they own or whose `nextval` their defaults call, the sequences no table owns that a
+ * function's body names (a kept default's function may call them), the views and materialized views
  * that read only kept relations (a view on a kept view too), and every non-relation object
  * (types, domains, functions, schemas, extensions: what their columns, defaults, constraints and
- * triggers may use). Removed: every other table, view, materialized view, foreign table and
+ * triggers may use; after the segments, restore/partial-objects.ts removes the types and
+ * functions no restored relation needs). Removed: every other table, view, materialized view, foreign table and
  * sequence; a view that reads a kept relation and one left out is removed and reported. A chosen table's foreign key to a table left out is dropped and reported, as is a
  * chosen partition detached from a parent left out, and anything of a kept table that the drops
  * take with them (a default, a rule). Names reach SQL through the server's own `format('%I')`.
@@ -55,6 +57,18 @@ WITH RECURSIVE chosen AS (
   UNION
   SELECT d.refobjid FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid JOIN chosen ON ad.adrelid = chosen.oid
    WHERE d.classid = 'pg_catalog.pg_attrdef'::regclass AND d.refclassid = 'pg_catalog.pg_class'::regclass
+  UNION
+  -- A sequence no table owns that a function may call (its body holds the name, or records the
+  -- dependency): a default's or trigger's function may be kept (restore/partial-objects.ts).
+  SELECT s.oid FROM pg_catalog.pg_class s JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+   WHERE s.relkind = 'S' AND sn.nspname NOT IN ('pg_catalog', 'information_schema', 'pgincr')
+     AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend o WHERE o.classid = 'pg_catalog.pg_class'::regclass AND o.objid = s.oid
+                       AND o.refclassid = 'pg_catalog.pg_class'::regclass AND o.deptype IN ('a', 'i'))
+     AND EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+                  WHERE pn.nspname NOT IN ('pg_catalog', 'information_schema', 'pgincr')
+                    AND (pg_catalog.strpos(p.prosrc, s.relname) > 0
+                         OR EXISTS (SELECT 1 FROM pg_catalog.pg_depend f WHERE f.classid = 'pg_catalog.pg_proc'::regclass AND f.objid = p.oid
+                                      AND f.refclassid = 'pg_catalog.pg_class'::regclass AND f.refobjid = s.oid)))
 )
 SELECT oid FROM chosen UNION SELECT oid FROM sequences`;
 

@@ -27,6 +27,8 @@ export interface RestoreReport {
   partial?: PartialBaseReport & { baseData?: BaseDataReport; objects?: PartialObjectsReport };
   /** `intoSchema`: the new schema of `targetDb` the chosen tables were copied into. */
   intoSchema?: string;
+  /** The functions the copies' defaults, constraints and triggers call: the target's own (restore/into-schema.ts). */
+  intoSchemaFunctions?: string[];
 }
 
 /**
@@ -140,9 +142,10 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
       );
     }
   }
+  let copied: { liveFunctions?: string[] } | undefined;
   if (input.intoSchema && partialBase) {
     const intoSchema = input.intoSchema;
-    await step('into schema', () =>
+    copied = await step('into schema', () =>
       long.restoreIntoSchema({ targetProfile, stagingDb: db, targetDb: input.targetDb, intoSchema, restoreId, tables: partialBase.keptTables }),
     );
   }
@@ -157,5 +160,6 @@ export async function restoreWorkflow(raw: RestoreInput): Promise<RestoreReport>
     steps: progress.steps,
     ...(partialBase ? { partial: { ...partialBase, ...(base.data ? { baseData: base.data } : {}), ...(objects ? { objects } : {}) } } : {}),
     ...(input.intoSchema ? { intoSchema: input.intoSchema } : {}),
+    ...(copied?.liveFunctions?.length ? { intoSchemaFunctions: copied.liveFunctions } : {}),
   };
 }

@@ -25,6 +25,10 @@ function describePartial(report: RestoreReport): string[] {
     );
   else if (data?.wholeBase) lines.push(`base: loaded whole (${data.wholeBase})`);
   if (report.intoSchema) lines.push(`copied into the new schema ${JSON.stringify(report.intoSchema)} of database ${report.targetDb}`);
+  if (report.intoSchemaFunctions?.length)
+    lines.push(
+      `the copies' defaults, constraints and triggers call ${report.targetDb}'s own functions (a sequence such a function uses is the live one): ${report.intoSchemaFunctions.join(', ')}`,
+    );
   if (p.views?.length) lines.push(`views kept (they read only restored tables): ${p.views.join(', ')}`);
   for (const v of p.viewsLeftOut ?? []) lines.push(`view left out (it reads a table not restored): ${v}`);
   for (const fk of p.foreignKeys) lines.push(`foreign key left out (its table is not restored): ${fk}`);

@@ -65,7 +65,9 @@ describe('a partial restore brings what the table needs and nothing else (direct
       CREATE DOMAIN public.qty AS int CHECK (public.positive(VALUE));
       -- code_prefix() is named only in next_code()'s plpgsql body: pg_depend does not know it.
       CREATE FUNCTION public.code_prefix() RETURNS text LANGUAGE sql STABLE AS $$SELECT 'T-'$$;
-      CREATE FUNCTION public.next_code() RETURNS text LANGUAGE plpgsql AS $$BEGIN RETURN code_prefix() || 'x'; END$$;
+      -- ... and so is code_seq, a sequence no table owns.
+      CREATE SEQUENCE public.code_seq;
+      CREATE FUNCTION public.next_code() RETURNS text LANGUAGE plpgsql AS $$BEGIN RETURN code_prefix() || 'x' || nextval('public.code_seq'); END$$;
       CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.touched := now(); RETURN NEW; END$$;
       CREATE FUNCTION public.label(public.mood) RETURNS text LANGUAGE sql IMMUTABLE AS $$SELECT $1::text$$;
       CREATE FUNCTION public.unused(int) RETURNS int LANGUAGE sql AS 'SELECT 1';
@@ -130,22 +132,25 @@ describe('a partial restore brings what the table needs and nothing else (direct
     expect(restore.stdout).toContain('view left out (it reads a table not restored): public.mixed (reads public.other)\n');
     expect(
       await names('app_t', `SELECT relname AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'v', 'S') ORDER BY 1`),
-    ).toEqual(['shared_seq', 'ticket_moods', 'tickets', 'tickets_id_seq']);
+    ).toEqual(['code_seq', 'shared_seq', 'ticket_moods', 'tickets', 'tickets_id_seq']);
+    // code_seq stands where the source's stands (the segments' recorded positions).
+    const codeSeq = `SELECT last_value::text AS n FROM public.code_seq`;
+    expect(await names('app_t', codeSeq)).toEqual(await names('app', codeSeq));
     // What a DBA expects of the restored table: its defaults, trigger, domain and index work.
     const [row] = await sql<{ code: string; touched: boolean; n: string }>(
       `INSERT INTO public.tickets (qty) VALUES (3) RETURNING code, touched IS NOT NULL AS touched, n::text`,
       'app_t',
     );
-    expect(row).toEqual({ code: 'T-x', touched: true, n: String(131) });
+    expect(row).toEqual({ code: 'T-x131', touched: true, n: String(131) });
     await expect(sql(`INSERT INTO public.tickets (qty) VALUES (-1)`, 'app_t')).rejects.toThrow(/qty_check/);
     expect(await sql(`SELECT count(*)::int AS n FROM public.tickets WHERE public.label(mood) = 'bad'`, 'app_t')).toEqual([{ n: 30 }]);
     passed++;
   });
 
-  it('verify --tables compares the sequences the table owns or calls in defaults', async () => {
+  it('verify --tables compares the sequences the table owns, calls in defaults, or its functions may call', async () => {
     const verify = await cli(['verify', '--checkpoint', '--tables', 'public.tickets']);
     expect({ code: verify.code, stderr: verify.stderr }).toMatchObject({ code: 0 });
-    expect(verify.stdout).toMatch(/^OK: verified 1 table\(s\) and 2 sequence\(s\) only: public\.tickets \(base /);
+    expect(verify.stdout).toMatch(/^OK: verified 1 table\(s\) and 3 sequence\(s\) only: public\.tickets \(base /);
     passed++;
   });
 
@@ -170,7 +175,7 @@ describe('a partial restore brings what the table needs and nothing else (direct
         'app',
         `SELECT relname || ':' || relkind::text AS n FROM pg_class WHERE relnamespace = 'recovered'::regnamespace AND relkind IN ('r', 'v', 'S') ORDER BY 1`,
       ),
-    ).toEqual(['shared_seq:S', 'ticket_moods:v', 'tickets:r', 'tickets_id_seq:S']);
+    ).toEqual(['code_seq:S', 'shared_seq:S', 'ticket_moods:v', 'tickets:r', 'tickets_id_seq:S']);
     // The defaults call the new schema's sequences, which stand where the live ones stood at the target.
     expect(
       await names(
@@ -181,8 +186,12 @@ describe('a partial restore brings what the table needs and nothing else (direct
     const positions = `SELECT sequencename || '=' || last_value AS n FROM pg_sequences WHERE sequencename IN ('shared_seq', 'tickets_id_seq') AND schemaname = $$SCHEMA$$ ORDER BY 1`;
     expect(await names('app', positions.replace('$$SCHEMA$$', "'recovered'"))).toEqual(await names('app', positions.replace('$$SCHEMA$$', "'public'")));
     expect(await sql(`SELECT count(*)::int AS n FROM recovered.ticket_moods`)).toEqual([{ n: 2 }]);
-    // A row added to the copy draws from the copy's sequences only.
-    await sql(`INSERT INTO recovered.tickets (qty) VALUES (1)`);
+    // The report names the live functions the copy's defaults and trigger call (next_code() draws from the live code_seq).
+    expect(into.stdout).toContain(
+      "the copies' defaults, constraints and triggers call app's own functions (a sequence such a function uses is the live one): public.next_code(), public.touch()\n",
+    );
+    // A row added to the copy (its code given) draws from the copy's sequences only.
+    await sql(`INSERT INTO recovered.tickets (qty, code) VALUES (1, 'by hand')`);
     expect(await names('app', liveSequences)).toEqual(sequencesBefore);
     // Nothing outside the new schema changed: catalog, sequences, tables.
     expect(outside()).toEqual(catalogBefore);
