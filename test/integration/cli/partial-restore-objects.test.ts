@@ -3,7 +3,7 @@
  * bin/pgincr on a directory-format base (`pg_dump -Fd`), against real PostgreSQL and Temporal:
  * - only the types and functions the table uses come along (its column types, a domain and the
  *   function its CHECK calls, a default's plpgsql function and the function its body names only
- *   as text, a trigger's function, an index expression's function), the rest is left out and
+ *   as text, a trigger's function, an index expression's and a generated column's function), the rest is left out and
  *   reported; a view over the table is kept, one also over a table left out is reported;
  * - only the chosen table's data file of the base is read;
  * - `verify --tables` compares the sequences the table owns or calls in defaults;
@@ -70,12 +70,13 @@ describe('a partial restore brings what the table needs and nothing else (direct
       CREATE FUNCTION public.next_code() RETURNS text LANGUAGE plpgsql AS $$BEGIN RETURN code_prefix() || 'x' || nextval('public.code_seq'); END$$;
       CREATE FUNCTION public.touch() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.touched := now(); RETURN NEW; END$$;
       CREATE FUNCTION public.label(public.mood) RETURNS text LANGUAGE sql IMMUTABLE AS $$SELECT $1::text$$;
+      CREATE FUNCTION public.twice(int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT $1 * 2';
       CREATE FUNCTION public.unused(int) RETURNS int LANGUAGE sql AS 'SELECT 1';
       CREATE FUNCTION public.uses_pair(public.pair) RETURNS int LANGUAGE sql AS 'SELECT $1.a';
       CREATE SEQUENCE public.shared_seq;
       CREATE TABLE public.tickets (id bigserial PRIMARY KEY, code text NOT NULL DEFAULT public.next_code(),
                                    n bigint NOT NULL DEFAULT nextval('public.shared_seq'), mood public.mood NOT NULL DEFAULT 'ok',
-                                   qty public.qty, touched timestamptz);
+                                   qty public.qty, touched timestamptz, dbl int GENERATED ALWAYS AS (public.twice(qty)) STORED);
       CREATE INDEX tickets_label ON public.tickets (public.label(mood));
       CREATE TRIGGER tickets_touch BEFORE INSERT OR UPDATE ON public.tickets FOR EACH ROW EXECUTE FUNCTION public.touch();
       CREATE TABLE public.other (id serial PRIMARY KEY, e public.unused_enum, pad text);
@@ -122,7 +123,7 @@ describe('a partial restore brings what the table needs and nothing else (direct
     expect((await databaseChecksums(pg.profile('app_t'))).tables).toEqual({ '"public"."tickets"': source['"public"."tickets"'] });
     // The base's other table: its data file was never read.
     expect(restore.stdout).toMatch(/\nbase: only their data loaded \(1 other table\(s\); 1 data file\(s\) of the base, \d+\.\d MiB on disk, never read\)\n/);
-    expect(await names('app_t', FUNCTIONS)).toEqual(['code_prefix()', 'label(mood)', 'next_code()', 'positive(integer)', 'touch()']);
+    expect(await names('app_t', FUNCTIONS)).toEqual(['code_prefix()', 'label(mood)', 'next_code()', 'positive(integer)', 'touch()', 'twice(integer)']);
     expect(await names('app_t', TYPES)).toEqual(['mood', 'qty']);
     expect(restore.stdout).toContain(
       'types and functions left out (no restored relation uses them): function public.unused(integer), function public.uses_pair(public.pair), type public.pair, type public.unused_enum\n',
@@ -144,6 +145,7 @@ describe('a partial restore brings what the table needs and nothing else (direct
     expect(row).toEqual({ code: 'T-x131', touched: true, n: String(131) });
     await expect(sql(`INSERT INTO public.tickets (qty) VALUES (-1)`, 'app_t')).rejects.toThrow(/qty_check/);
     expect(await sql(`SELECT count(*)::int AS n FROM public.tickets WHERE public.label(mood) = 'bad'`, 'app_t')).toEqual([{ n: 30 }]);
+    expect(await sql(`SELECT dbl FROM public.tickets WHERE qty = 3 ORDER BY id DESC LIMIT 1`, 'app_t')).toEqual([{ dbl: 6 }]);
     passed++;
   });
 
@@ -188,7 +190,7 @@ describe('a partial restore brings what the table needs and nothing else (direct
     expect(await sql(`SELECT count(*)::int AS n FROM recovered.ticket_moods`)).toEqual([{ n: 2 }]);
     // The report names the live functions the copy's defaults and trigger call (next_code() draws from the live code_seq).
     expect(into.stdout).toContain(
-      "the copies' defaults, constraints and triggers call app's own functions (a sequence such a function uses is the live one): public.next_code(), public.touch()\n",
+      "the copies' defaults, constraints and triggers call app's own functions (a sequence such a function uses is the live one): public.next_code(), public.touch(), public.twice(integer)\n",
     );
     // A row added to the copy (its code given) draws from the copy's sequences only.
     await sql(`INSERT INTO recovered.tickets (qty, code) VALUES (1, 'by hand')`);
