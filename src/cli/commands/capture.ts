@@ -56,7 +56,51 @@ export function registerCapture(program: Command, ctx: ContextFactory): void {
           c.print(`${name}: signalled ${idOf(c)}`, { workflowId: idOf(c), signal: name });
         });
       });
-  signalCommand('stop', 'seal the current segment and stop', 'stopSignal');
+  capture
+    .command('stop')
+    .description('seal the current segment and stop; waits until the capture has ended (--no-wait: only signal)')
+    .option('--timeout <seconds>', 'how long to wait for the capture to end', '300')
+    .action(async (opts: { timeout: string }) => {
+      const c = ctx();
+      const timeoutS = Number(opts.timeout);
+      if (!Number.isFinite(timeoutS) || timeoutS <= 0) throw new Error(`--timeout: a number of seconds, not ${JSON.stringify(opts.timeout)}`);
+      await c.withTemporal(async (client) => {
+        const handle = client.workflow.getHandle(idOf(c));
+        await handle.signal(signals().stopSignal);
+        if (c.options.wait === false) {
+          c.print(`stop: signalled ${idOf(c)}`, { workflowId: idOf(c), signal: 'stop' });
+          return;
+        }
+        // The slot is released between the cancelled run and the last one that seals: only the
+        // workflow's end says the segment is sealed (and, with a bucket, uploaded) — a restore may follow.
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timeoutS * 1000)));
+        try {
+          const ended = await Promise.race([handle.result() as Promise<CaptureStatus>, timedOut]);
+          if (ended === 'timeout') {
+            process.exitCode = 1;
+            c.print(
+              `stop: signalled ${idOf(c)}, but the capture has not ended after ${timeoutS} s: is a worker running on task queue ${c.config.temporal.taskQueue}? ` +
+                '`pgincr capture status` shows where it is; the stop stays requested',
+              { workflowId: idOf(c), signal: 'stop', ended: false },
+            );
+            return;
+          }
+          c.print(`capture stopped: ${idOf(c)} sealed its last segment; durable through ${ended.lastDurableLsn ?? '-'}`, {
+            workflowId: idOf(c),
+            signal: 'stop',
+            ended: true,
+            lastDurableLsn: ended.lastDurableLsn,
+            segmentsSealed: ended.segmentsSealed,
+          });
+        } catch (err) {
+          const { describeWorkflowFailure } = require('../context') as typeof import('../context');
+          throw new Error(describeWorkflowFailure('captureWorkflow', idOf(c), err), { cause: err });
+        } finally {
+          clearTimeout(timer);
+        }
+      });
+    });
   signalCommand('rotate', 'seal the current segment now and open a new one', 'rotateSignal');
   signalCommand('pause', 'stop streaming (the slot retains WAL meanwhile)', 'pauseSignal');
   signalCommand('resume', 'resume streaming after pause', 'resumeSignal');

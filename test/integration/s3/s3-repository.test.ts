@@ -10,7 +10,8 @@ import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { sequenceValues, tableSums } from '../../helpers/workload';
-import { bucketEnd, confirmedFlush, stopWorker, expectOk, s3TestBed, waitSlotReleased } from './s3-rig';
+import { bucketEnd, confirmedFlush, stopWorker, expectOk, s3TestBed } from './s3-rig';
+import { parseLsn } from '../../../src/core/lsn';
 
 jest.setTimeout(600_000);
 
@@ -56,10 +57,17 @@ describe('S3 repository: capture on worker A, restore on worker B that shares on
 
     const final = { sums: await tableSums(pg, 'app'), sequences: await sequenceValues(pg, 'app') };
     // Asked from worker B's environment: the request reaches the capture on A through the bucket.
+    // `capture stop` returns once the capture has ended: its last segment sealed and in the bucket. (It once
+    // returned at the signal; the slot is free between the cancelled run and the last one that seals, and a
+    // worker stopped then left the last changes to a retry on B, after B's restore had read the bucket.)
     const stop = await b.cli(['capture', 'stop']);
-    expectOk(stop);
-    await waitSlotReleased(pg);
-    expect(await bucketEnd(s3, chain)).toBeGreaterThanOrEqual((await confirmedFlush(pg)) - 1024n * 1024n); // sealed on stop and uploaded
+    expect({ code: stop.code, stdout: stop.stdout, stderr: stop.stderr }).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^capture stopped: \S+ sealed its last segment; durable through [0-9A-F]+\/[0-9A-F]+/),
+    });
+    const durable = /durable through (\S+)/.exec(stop.stdout)![1]!;
+    expect(await bucketEnd(s3, chain)).toBeGreaterThanOrEqual(parseLsn(durable)); // sealed on stop and uploaded
+    expect(await bucketEnd(s3, chain)).toBeGreaterThanOrEqual((await confirmedFlush(pg)) - 1024n * 1024n);
 
     // The bucket holds the repository's layout: what a plain download gives the manual runbook.
     const stored = join(s3.dataDir, s3.bucket, 'prod/pgincr', chain);
