@@ -8,7 +8,7 @@
  * over the same worker's RSS streaming the load alone just before (the server spills the
  * transactions to disk; the stream's backpressure and the writer's bounded buffer keep the
  * client's share flat). The worker runs the workflow bundle scripts/build made (no webpack at
- * its start) with the launcher's memory flags (bin/pgincr): ~156 MiB idle, against ~300 MiB
+ * its start) with the launcher's memory flags (bin/pgincr): ~139 MiB idle, against ~300 MiB
  * bundling at start with V8's defaults. Every committed xid is in exactly one BEGIN marker of
  * footer-verified segments, and a restore applies them and equals the source.
  *
