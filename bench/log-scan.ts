@@ -2,7 +2,7 @@
  * `pgincr log` scan speed against `zcat | grep` on the same gzip segments.
  *
  * Generates a chain of gzip segments (default 300 MiB of SQL) with the project's own renderer
- * (render.ts rows, grammar.ts markers, the writer's footer), then times, in the same run:
+ * (test/helpers/log-chain.ts: render.ts rows, grammar.ts markers, the writer's footer), then times, in the same run:
  *   A. `zcat <files> | grep -c 'BEGIN; -- xid'`                 (the floor: decompress + one search)
  *   B. `bin/pgincr log --json --tables public.orders --kind DELETE | wc -l`   (a narrow search)
  *   C. `bin/pgincr log --json | wc -l`                           (every transaction summarised)
@@ -11,110 +11,16 @@
  *   npm run bench:log
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { chainDirName, segmentRelPath } from '../src/core/repository/paths';
-import { renderBegin, renderCommit, renderFooter, renderSegmentHeader } from '../src/core/segment/grammar';
-import { renderDelete, renderInsert, renderUpdate, type RelationInfo } from '../src/core/sql/render';
+import { logChainDir, writeLogChain } from '../test/helpers/log-chain';
 import { fmtMiB, fmtRatio, loadNote, log, msSince } from './bench-util';
 
 const ROOT = resolve(__dirname, '..');
 const BIN = join(ROOT, 'bin/pgincr');
 const MIB = Number(process.env.LOG_BENCH_MIB ?? 300);
 const SEGMENT_BYTES = 16 * 1024 * 1024;
-const SYSID = '7312345678901234567';
-
-function relation(table: string, id: number): RelationInfo {
-  return {
-    relationId: id,
-    schema: 'public',
-    table,
-    replicaIdentity: 'd',
-    columns: [
-      { name: 'id', typeOid: 20, typeMod: -1, isKey: true },
-      { name: 'customer', typeOid: 25, typeMod: -1, isKey: false },
-      { name: 'amount', typeOid: 1700, typeMod: -1, isKey: false },
-      { name: 'placed_at', typeOid: 1184, typeMod: -1, isKey: false },
-    ],
-    identityAlways: new Set(),
-    generated: new Set(),
-  };
-}
-
-const text = (v: string) => ({ kind: 'text' as const, value: v });
-
-/** Writes the chain; returns the sealed files and the number of transactions (and DELETEs on orders). */
-function generate(chain: string): { files: string[]; txns: number; orderDeletes: number } {
-  const rels = [relation('orders', 1), relation('order_items', 2), relation('customers', 3)];
-  let lsn = 0x1000000n;
-  let xid = 1000;
-  let time = Date.parse('2026-11-27T00:00:00Z');
-  const files: string[] = [];
-  let txns = 0;
-  let orderDeletes = 0;
-  let written = 0;
-  while (written < MIB * 1024 * 1024) {
-    const startLsn = lsn;
-    let body = renderSegmentHeader({
-      systemIdentifier: SYSID,
-      database: 'app',
-      serverVersion: 'PostgreSQL 15.20',
-      encoding: 'UTF8',
-      slot: 'pgincr',
-      decoder: 'pgoutput',
-      startLsn,
-      timeline: 1,
-    });
-    let segTxns = 0;
-    let changes = 0;
-    let first = '';
-    let last = '';
-    const parts: string[] = [];
-    let size = body.length;
-    while (size < SEGMENT_BYTES) {
-      xid++;
-      time += 37;
-      const commitTime = new Date(time).toISOString().replace('Z', '000Z');
-      lsn += 0x200n;
-      let t = renderBegin({ xid, commitLsn: lsn, commitTime });
-      const n = 1 + (xid % 7);
-      for (let i = 0; i < n; i++) {
-        const rel = rels[(xid + i) % 3] as RelationInfo;
-        const id = String(xid * 10 + i);
-        const row = [text(id), text(`customer ${xid % 997}`), text(`${xid % 1000}.${i}5`), text(commitTime.replace('T', ' ').replace('Z', '+00'))];
-        if (xid % 50 === 0 && i === 0) {
-          t += renderDelete(rel, { kind: 'key', tuple: [text(id), { kind: 'null' }, { kind: 'null' }, { kind: 'null' }] });
-          if (rel.table === 'orders') orderDeletes++;
-        } else if (i % 3 === 2) t += renderUpdate(rel, row);
-        else t += renderInsert(rel, row);
-      }
-      lsn += BigInt(0x80 * n);
-      t += renderCommit({ xid, endLsn: lsn + 0x10n, changes: n });
-      lsn += 0x10n;
-      parts.push(t);
-      size += t.length;
-      segTxns++;
-      changes += n;
-      first ||= commitTime;
-      last = commitTime;
-    }
-    body += `${parts.join('')}\n`;
-    const bodyBytes = Buffer.from(body, 'latin1');
-    const sha = createHash('sha256').update(bodyBytes).digest('hex');
-    const full = Buffer.concat([bodyBytes, Buffer.from(renderFooter({ transactions: segTxns, changes, lastEndLsn: lsn, bodySha256: sha }), 'latin1')]);
-    const rel = segmentRelPath(last.slice(0, 10), startLsn, lsn, true);
-    mkdirSync(join(chain, rel, '..'), { recursive: true });
-    writeFileSync(join(chain, rel), gzipSync(full, { level: 6 }));
-    files.push(join(chain, rel));
-    written += full.length;
-    txns += segTxns;
-    void first;
-  }
-  return { files, txns, orderDeletes };
-}
 
 interface Timing {
   ms: number;
@@ -142,7 +48,7 @@ function best(a: Timing, b: Timing): Timing {
 function main(): void {
   const dir = process.env.LOG_BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'pgincr-log-bench-'));
   const repository = join(dir, 'repository');
-  const chain = join(repository, chainDirName(SYSID, 'app'));
+  const chain = logChainDir(repository, 'app');
   let files: string[];
   let expectTxns: number | null = null;
   let expectDeletes: number | null = null;
@@ -154,11 +60,11 @@ function main(): void {
     log(`reusing ${files.length} segments in ${chain}`);
   } else {
     const start = process.hrtime.bigint();
-    const g = generate(chain);
-    files = g.files;
-    expectTxns = g.txns;
+    const g = writeLogChain(repository, 'app', { segmentBytes: SEGMENT_BYTES, sqlBytes: MIB * 1024 * 1024, gzipLevel: 6 });
+    files = g.segments.map((f) => join(g.chainDir, f));
+    expectTxns = g.transactions;
     expectDeletes = g.orderDeletes;
-    log(`generated ${files.length} gzip segments, ${g.txns} transactions in ${(msSince(start) / 1000).toFixed(1)} s`);
+    log(`generated ${files.length} gzip segments, ${g.transactions} transactions in ${(msSince(start) / 1000).toFixed(1)} s`);
   }
   const gz = files.reduce((n, f) => n + statSync(f).size, 0);
   const sqlBytes = Number(

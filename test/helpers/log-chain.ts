@@ -1,7 +1,7 @@
 /**
  * A chain of sealed gzip segments written directly with the capture's own renderer (render.ts
- * rows, grammar.ts markers and footer), as bench/log-scan.ts does: a long `pgincr log` scan made
- * of data, without a database or a capture. Transactions insert and update rows of
+ * rows, grammar.ts markers and footer): a long `pgincr log` scan made of data, without a database
+ * or a capture (test/integration/workflows/find-transactions-progress.test.ts, bench/log-scan.ts). Transactions insert and update rows of
  * public.orders / public.order_items / public.customers; every 50th deletes one row.
  */
 import { createHash } from 'node:crypto';
@@ -38,12 +38,31 @@ export interface LogChain {
   /** The sealed files (relative to the chain), in LSN order. */
   segments: string[];
   transactions: number;
+  /** DELETEs on public.orders (one in each 50th transaction deletes a row of one of the tables). */
+  orderDeletes: number;
   sqlBytes: number;
 }
 
-/** Writes `segmentCount` sealed segments of about `segmentBytes` of SQL each into `<repository>/<sysid>-<dbname>`. */
-export function writeLogChain(repository: string, dbname: string, segmentCount: number, segmentBytes: number): LogChain {
-  const chainDir = join(repository, chainDirName(SYSID, dbname));
+export interface LogChainSize {
+  /** About this much SQL in each segment. */
+  segmentBytes: number;
+  /** Segments are written until there are this many, or until `sqlBytes` are written. */
+  segments?: number;
+  sqlBytes?: number;
+  /** gzip level: 1 is quick to write; the capture's own default is 6. */
+  gzipLevel?: number;
+}
+
+/** Where writeLogChain puts the chain of `dbname`. */
+export function logChainDir(repository: string, dbname: string): string {
+  return join(repository, chainDirName(SYSID, dbname));
+}
+
+/** Writes sealed segments of about `size.segmentBytes` of SQL each into `<repository>/<sysid>-<dbname>`. */
+export function writeLogChain(repository: string, dbname: string, size: LogChainSize): LogChain {
+  const { segmentBytes, gzipLevel = 1 } = size;
+  const enough = (segments: number, written: number) => (size.segments !== undefined ? segments >= size.segments : written >= (size.sqlBytes ?? segmentBytes));
+  const chainDir = logChainDir(repository, dbname);
   const rels = [relation('orders', 1), relation('order_items', 2), relation('customers', 3)];
   let lsn = 0x1000000n;
   let xid = 1000;
@@ -51,7 +70,8 @@ export function writeLogChain(repository: string, dbname: string, segmentCount: 
   const segments: string[] = [];
   let transactions = 0;
   let sqlBytes = 0;
-  for (let s = 0; s < segmentCount; s++) {
+  let orderDeletes = 0;
+  while (!enough(segments.length, sqlBytes)) {
     const startLsn = lsn;
     const header = renderSegmentHeader({
       systemIdentifier: SYSID,
@@ -79,8 +99,10 @@ export function writeLogChain(repository: string, dbname: string, segmentCount: 
         const rel = rels[(xid + i) % 3]!;
         const id = String(xid * 10 + i);
         const row = [text(id), text(`customer ${xid % 997}`), text(`${xid % 1000}.${i}5`), text(commitTime.replace('T', ' ').replace('Z', '+00'))];
-        if (xid % 50 === 0 && i === 0) t += renderDelete(rel, { kind: 'key', tuple: [text(id), { kind: 'null' }, { kind: 'null' }, { kind: 'null' }] });
-        else if (i % 3 === 2) t += renderUpdate(rel, row);
+        if (xid % 50 === 0 && i === 0) {
+          t += renderDelete(rel, { kind: 'key', tuple: [text(id), { kind: 'null' }, { kind: 'null' }, { kind: 'null' }] });
+          if (rel.table === 'orders') orderDeletes++;
+        } else if (i % 3 === 2) t += renderUpdate(rel, row);
         else t += renderInsert(rel, row);
       }
       lsn += BigInt(0x80 * n);
@@ -98,10 +120,10 @@ export function writeLogChain(repository: string, dbname: string, segmentCount: 
     const full = Buffer.concat([body, Buffer.from(renderFooter({ transactions: segTxns, changes, lastEndLsn: lsn, bodySha256: sha }), 'latin1')]);
     const rel = segmentRelPath(last.slice(0, 10), startLsn, lsn, true);
     mkdirSync(join(chainDir, rel, '..'), { recursive: true });
-    writeFileSync(join(chainDir, rel), gzipSync(full, { level: 1 }));
+    writeFileSync(join(chainDir, rel), gzipSync(full, { level: gzipLevel }));
     segments.push(rel);
     transactions += segTxns;
     sqlBytes += full.length;
   }
-  return { chainDir, segments, transactions, sqlBytes };
+  return { chainDir, segments, transactions, orderDeletes, sqlBytes };
 }

@@ -13,29 +13,13 @@
  * Tables commented out go to the loader's guard like those the script filter skips.
  */
 import type { QualifiedName } from './table-selection';
+import { qualified } from './dump-identifier';
 
 /** `-- TOC entry 215 (class 1259 OID 16388)`: a relation's entry in a verbose script. */
 const TOC_RELATION = /^-- TOC entry \d+ \(class 1259 OID (\d+)\)$/;
 /** A data entry of a list: `3352; 0 16388 TABLE DATA <schema> <name> <owner>`. */
 const DATA_ENTRY = /^(\d+); 0 (\d+) TABLE DATA (.*)$/;
 const CREATE = /^CREATE (?:UNLOGGED |FOREIGN )?TABLE /;
-
-/** A pg_dump identifier at `p` of `s` (bare, or `"…"` with `""`): its text and end, or null. */
-function ident(s: string, p: number): { text: string; end: number } | null {
-  if (s.charCodeAt(p) === 0x22) {
-    let out = '';
-    for (let i = p + 1; i < s.length; i++) {
-      if (s.charCodeAt(i) !== 0x22) out += s[i];
-      else if (s.charCodeAt(i + 1) === 0x22) {
-        out += '"';
-        i++;
-      } else return { text: out, end: i + 1 };
-    }
-    return null;
-  }
-  const m = /^[a-z_][a-z0-9_$]*/.exec(s.slice(p, p + 64));
-  return m ? { text: m[0], end: p + m[0].length } : null;
-}
 
 /**
  * Relation OIDs to exact names, from a verbose pre-data script (decoded text). An OID seen with
@@ -64,18 +48,17 @@ export class TableOids {
 
   private tryCreate(statement: string): void {
     const at = CREATE.exec(statement)![0].length;
-    const schema = ident(statement, at);
-    const name = schema && statement.charCodeAt(schema.end) === 0x2e ? ident(statement, schema.end + 1) : null;
+    const q = qualified(statement, at);
     // A quoted name cut by a line break: wait for the rest (a few lines at most).
-    if (!name && statement.indexOf('"', at) >= 0 && statement.split('\n').length < 64 && !/\($/.test(statement)) {
+    if (!q && statement.indexOf('"', at) >= 0 && statement.split('\n').length < 64 && !/\($/.test(statement)) {
       this.pending = statement;
       return;
     }
     this.pending = null;
     const oid = this.oid!;
     this.oid = null;
-    if (!schema || !name) return;
-    const found = { schema: schema.text, name: name.text };
+    if (!q) return;
+    const found = { schema: q.schema, name: q.name };
     const known = this.names.get(oid);
     if (known === undefined) this.names.set(oid, found);
     else if (known && (known.schema !== found.schema || known.name !== found.name)) this.names.set(oid, null);

@@ -1,6 +1,6 @@
 /**
  * findTransactionsWorkflow (the Temporal UI form of `pgincr log`) heartbeats how far it has read
- * (issue 21 item 4): a chain of sealed gzip segments (about 256 MiB of SQL, written with the
+ * (issue 21 item 4): a chain of sealed gzip segments (about 512 MiB of SQL, written with the
  * capture's renderer: the scan is long because of its data) searched by the JSON a person types,
  * through a real worker process (the production heartbeat throttle) and a real Temporal server.
  * While it runs, describe() shows the activity's heartbeat: segments read of those in the window,
@@ -20,7 +20,7 @@ import type { FindTransactionsResult } from '../../../src/activities/types';
 
 jest.setTimeout(300_000);
 
-const SEGMENTS = 32;
+const SEGMENTS = 64; // 512 MiB: a scan of 10 s or more here, two heartbeats at least (the worker sends one per 5 s)
 const SEGMENT_BYTES = 8 << 20;
 
 describe('findTransactionsWorkflow reports its progress in heartbeats while it scans', () => {
@@ -32,7 +32,7 @@ describe('findTransactionsWorkflow reports its progress in heartbeats while it s
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'pgincr-find-progress-'));
-    chain = writeLogChain(join(dir, 'repository'), 'app', SEGMENTS, SEGMENT_BYTES);
+    chain = writeLogChain(join(dir, 'repository'), 'app', { segments: SEGMENTS, segmentBytes: SEGMENT_BYTES });
     taskQueue = `find-progress-${process.pid}-${Date.now()}`;
     const configFile = join(dir, 'pgincr.json');
     writeFileSync(
