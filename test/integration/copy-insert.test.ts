@@ -110,7 +110,8 @@ async function outcome(client: Client, run: () => Promise<unknown>, tableName: s
   try {
     await run();
     const r = await client.query<{ row: string }>(
-      `SELECT json_agg(json_build_array(${COLUMNS.map(([c]) => `${c}::text`).join(', ')}))::text AS row FROM public.${tableName}`,
+      // Sorted: a heap scan's order is where the rows landed, which the dead rows of earlier rolled-back tries can change.
+      `SELECT json_agg(r ORDER BY r::text)::text AS row FROM (SELECT json_build_array(${COLUMNS.map(([c]) => `${c}::text`).join(', ')}) AS r FROM public.${tableName}) s`,
     );
     await client.query('ROLLBACK TO SAVEPOINT s');
     return `stored ${r.rows[0]?.row}`;

@@ -410,6 +410,19 @@ me",public.events`,
     expect(blocks).toHaveLength(5);
     const env: NodeJS.ProcessEnv = { ...process.env, ...pg.env('shop'), PGINCR_CONFIG: configFile, SINCE: since, DB: 'shop' };
     delete env.TEMPORAL_ADDRESS;
+    // "A minute ago": the capture has written the DELETE to its open segment (it had not, a moment after
+    // the commit, when step 1 ran in CI and listed nothing).
+    await waitFor(
+      'the capture to write the DELETE to the open segment',
+      async () =>
+        spawnSync(join(ROOT, 'bin/pgincr'), ['log', '--json', '--tables', 'public.order_items', '--kind', 'DELETE', '--from', since], {
+          cwd: ROOT,
+          env,
+          encoding: 'utf8',
+        }).stdout.trim() !== '',
+      60_000,
+      250,
+    );
     const r = spawnSync('bash', ['-e', '-c', blocks.join('\n')], { cwd: ROOT, env, encoding: 'utf8', timeout: 300_000 });
     expect({ status: r.status, stderr: r.stderr }).toMatchObject({ status: 0 });
     expect(r.stdout).toContain('DELETE FROM ONLY public.order_items WHERE id = ');
